@@ -1,0 +1,35 @@
+# litmine: `make run` mines the bundled sample, `make test` runs the suite.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# A range the machine's CPU wheel satisfies; on a GPU machine override, e.g. TORCH_SPEC='torch>=2.13,<2.15'.
+TORCH_SPEC ?= torch==2.13.0
+DB ?= data/litmine.duckdb
+SAMPLE := data/sample/pubmedsample18n0001.xml.gz
+PYTEST_ARGS ?=
+
+export HF_HUB_OFFLINE ?= 1
+export TOKENIZERS_PARALLELISM ?= false
+
+.PHONY: install run test bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+run: install
+	$(BIN)/litmine mine --files $(SAMPLE) --db $(DB) --no-progress
+	$(BIN)/litmine info --db $(DB)
+	@echo
+	@echo 'Try: $(BIN)/litmine sql --db $(DB) "SELECT chemical, disease, count(*) AS documents FROM pairs GROUP BY ALL ORDER BY documents DESC LIMIT 10"'
+
+test: install
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache $(DB) $(DB).wal

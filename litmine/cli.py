@@ -1,0 +1,211 @@
+"""The `litmine` command line: mine, sql, export, info, train, evaluate."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from litmine.errors import LitmineError
+from litmine.settings import get_settings
+
+app = typer.Typer(
+    name="litmine",
+    help="Biomedical literature mining: PubMed → sentences → NER → chemical–disease pairs → DuckDB.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+out = Console(soft_wrap=True)
+_state = {"debug": False}
+
+DbOption = Annotated[
+    Optional[Path],
+    typer.Option("--db", help="DuckDB file (default: $LITMINE_DB, else data/litmine.duckdb)."),
+]
+
+
+def _db(db: Path | None) -> Path:
+    return db or get_settings(fresh=True).db
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+class ExportFormat(str, Enum):
+    pubtator = "pubtator"
+
+
+@app.callback()
+def _main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False):
+    _state["debug"] = debug
+
+
+@app.command()
+def mine(
+    query: Annotated[Optional[str], typer.Option("--query", "-q", help="PubMed query, e.g. 'aspirin AND asthma'.")] = None,
+    files: Annotated[Optional[list[Path]], typer.Option("--files", "-f", help="PubMed XML (.xml/.xml.gz) or PubTator files.")] = None,
+    db: DbOption = None,
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="NER model: local path or hub ID (default: the shipped model).")] = None,
+    max_results: Annotated[Optional[int], typer.Option("--max-results", min=1, help="Stop after this many records.")] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Articles per NER batch.")] = 256,
+    device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")] = "auto",
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
+):
+    """Fetch or read abstracts, tag entities, pair chemicals with diseases, store in DuckDB."""
+    from litmine.flows.mine import mine as mine_flow
+
+    if bool(query) == bool(files):
+        raise LitmineError("mine: give exactly one of --query or --files")
+    for path in files or []:
+        if not path.is_file():
+            raise LitmineError(f"mine: input file {path} does not exist; check the path")
+    with _progress_bar(progress, "mining"):
+        result = mine_flow(query=query, files=[str(p) for p in files] if files else None,
+                           db=str(_db(db)), model=model, max_results=max_results,
+                           batch_size=batch_size, device=device)
+    table = Table("rows", "count", title=f"litmine mine → {result['db']}")
+    for key in ("articles", "sentences", "entities", "pairs", "rejects", "deleted"):
+        table.add_row(key, str(result.get(key, 0)))
+    out.print(table)
+
+
+@app.command()
+def sql(
+    statement: Annotated[str, typer.Argument(help="SQL to run against the database (read-only).")],
+    db: DbOption = None,
+    format: Annotated[OutputFormat, typer.Option("--format", help="table, csv or json.")] = OutputFormat.table,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Most rows shown as a table.")] = 1000,
+):
+    """Run a read-only SQL query over the results."""
+    from litmine.tasks.query import run_readonly_sql
+
+    columns, rows = run_readonly_sql(_db(db), statement)
+    if format is OutputFormat.json:
+        out.print_json(json.dumps([dict(zip(columns, r)) for r in rows], default=str))
+    elif format is OutputFormat.csv:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows(rows)
+    else:
+        table = Table(*columns)
+        for row in rows[:limit]:
+            table.add_row(*("" if v is None else str(v) for v in row))
+        out.print(table)
+        if len(rows) > limit:
+            console.print(f"({len(rows) - limit} more rows; use --format csv for all)")
+
+
+@app.command()
+def export(
+    db: DbOption = None,
+    format: Annotated[ExportFormat, typer.Option("--format", help="pubtator")] = ExportFormat.pubtator,
+    out_file: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output file (default: stdout).")] = None,
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Whose entities (default: the model with most rows).")] = None,
+):
+    """Export documents with their predicted entities (offsets as stored)."""
+    from litmine.tasks.query import export_pubtator
+
+    if out_file:
+        with open(out_file, "w", encoding="utf-8") as handle:
+            n = export_pubtator(_db(db), handle, model=model)
+        console.print(f"wrote {n} documents to {out_file}")
+    else:
+        export_pubtator(_db(db), sys.stdout, model=model)
+
+
+@app.command()
+def info(db: DbOption = None):
+    """What the database holds: rows per table, models, recent runs."""
+    from litmine.tasks.query import describe
+
+    summary = describe(_db(db))
+    table = Table("table", "rows", title=f"{summary['db']} (schema {summary['schema_version']})")
+    for name, n in summary["counts"].items():
+        table.add_row(name, str(n))
+    out.print(table)
+    if summary["models"]:
+        out.print("models: " + ", ".join(f"{m} ({n} entities)" for m, n in summary["models"]))
+    for run in summary["runs"]:
+        out.print(f"run {run['run_id']}  {run['flow']}  {run['status']}  {run['started_at']}")
+
+
+class _Progress:
+    def __init__(self, description: str):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                                 MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+                                 transient=True)
+        self.task = self.progress.add_task(description, total=None)
+
+    def __call__(self, *, total=..., advance: int = 0):
+        if total is not ...:
+            self.progress.update(self.task, total=total)
+        if advance:
+            self.progress.advance(self.task, advance)
+
+
+class _progress_bar:
+    """Context manager that shows a rich progress bar fed by litmine.progress while active."""
+
+    def __init__(self, enabled: bool, description: str):
+        self.enabled = enabled and console.is_terminal
+        self.description = description
+
+    def __enter__(self):
+        from litmine.progress import set_progress_hook
+
+        if self.enabled:
+            self.bar = _Progress(self.description)
+            self.bar.progress.start()
+            set_progress_hook(self.bar)
+        return self
+
+    def __exit__(self, *exc):
+        from litmine.progress import set_progress_hook
+
+        set_progress_hook(None)
+        if self.enabled:
+            self.bar.progress.stop()
+
+
+def main() -> None:
+    """Console entry point: library errors become one readable line and exit status 1."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        app(standalone_mode=False)
+    except LitmineError as exc:
+        if _state["debug"]:
+            raise
+        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        sys.exit(1)
+    except (typer.Exit, typer.Abort) as exc:
+        sys.exit(getattr(exc, "exit_code", 1))
+    except Exception as exc:  # click usage errors carry their own exit codes
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if _state["debug"]:
+            raise
+        console.print(f"[red]error:[/red] {type(exc).__name__}: {exc} (run with --debug for details)",
+                      highlight=False)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

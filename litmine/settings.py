@@ -1,0 +1,87 @@
+"""Per-environment settings, read from `LITMINE_*` variables (and NCBI_* for NCBI credentials)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+NCBI_EUTILS_URL = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/"
+
+#: Repository root (for the bundled sample and the shipped default model).
+ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = ROOT / "data"
+#: The model litmine trains and ships (issue 3); until it exists, `--model` must be given.
+DEFAULT_MODEL_DIR = DATA_DIR / "models" / "litmine-ner-bc5cdr-minilm-l6"
+
+
+class Settings(BaseSettings):
+    """Settings for one environment. Per-run choices (query, model, ...) are flow parameters."""
+
+    model_config = SettingsConfigDict(env_prefix="LITMINE_", extra="ignore", populate_by_name=True)
+
+    db: Path = Field(
+        default=DATA_DIR / "litmine.duckdb",
+        description="DuckDB file that holds the results.",
+    )
+    eutils_url: str = Field(
+        default=NCBI_EUTILS_URL,
+        description="E-utilities base URL (NCBI's, a mirror, or a local server in tests).",
+    )
+    ncbi_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("NCBI_API_KEY", "LITMINE_NCBI_API_KEY"),
+        description="NCBI API key: raises the rate limit from 3 to 10 requests/s.",
+    )
+    ncbi_email: str = Field(
+        default="",
+        validation_alias=AliasChoices("NCBI_EMAIL", "LITMINE_NCBI_EMAIL"),
+        description="Contact e-mail NCBI asks every E-utilities client to send.",
+    )
+    tool: str = Field(default="litmine", min_length=1, description="`tool` parameter sent to NCBI.")
+    requests_per_second: float | None = Field(
+        default=None,
+        gt=0,
+        le=10,
+        description="Override the request rate (default: 3/s, or 10/s with an API key).",
+    )
+    fetch_batch_size: int = Field(
+        default=200, ge=1, le=10000, description="PMIDs per efetch request (NCBI allows 10,000)."
+    )
+    http_timeout: float = Field(
+        default=60.0, gt=0, le=600, description="Seconds before an E-utilities request times out."
+    )
+    max_retries: int = Field(
+        default=6, ge=0, le=20, description="Retries of one E-utilities request before the run fails."
+    )
+    backoff_base: float = Field(
+        default=1.0, ge=0, le=60, description="First retry pause in seconds; doubles each retry."
+    )
+    model: str = Field(
+        default=str(DEFAULT_MODEL_DIR),
+        description="NER model: a local directory or a Hugging Face hub ID.",
+    )
+    device: str = Field(
+        default="auto", description="Torch device for models: auto, cpu, cuda, cuda:N."
+    )
+
+    @property
+    def rate(self) -> float:
+        """Requests per second allowed by NCBI for these credentials."""
+        if self.requests_per_second:
+            return self.requests_per_second
+        return 10.0 if self.ncbi_api_key else 3.0
+
+
+@lru_cache(maxsize=1)
+def _cached() -> Settings:
+    return Settings()
+
+
+def get_settings(fresh: bool = False) -> Settings:
+    """The settings of this process; `fresh=True` re-reads the environment (tests, CLI)."""
+    if fresh:
+        _cached.cache_clear()
+    return _cached()

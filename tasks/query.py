@@ -1,0 +1,114 @@
+"""Reading the store: safe read-only SQL, PubTator export, and a summary of what it holds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TextIO
+
+import duckdb
+
+from litmine.errors import LitmineError, StoreError
+from litmine.tasks.pubtator import write_pubtator
+from litmine.tasks.records import Article, Mention
+from litmine.tasks.store import SCHEMA_VERSION
+
+#: DuckDB settings for connections that run a user's SQL: no file system, network or extensions,
+#: and a locked configuration so the statement cannot switch them back on.
+SAFE_CONFIG = {
+    "enable_external_access": False,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "lock_configuration": True,
+}
+
+
+def connect_readonly(db: str | Path) -> duckdb.DuckDBPyConnection:
+    """A read-only connection with external access disabled."""
+    path = Path(db)
+    if not path.is_file():
+        raise StoreError(f"sql: database {path} does not exist; run `litmine mine` first or pass --db")
+    try:
+        return duckdb.connect(str(path), read_only=True, config=SAFE_CONFIG)
+    except duckdb.IOException as exc:
+        raise StoreError(
+            f"sql: cannot open {path} read-only ({str(exc).splitlines()[0][:200]}); "
+            "if a mine/refresh run is writing to it, wait for it to finish") from exc
+
+
+def run_readonly_sql(db: str | Path, statement: str) -> tuple[list[str], list[tuple]]:
+    """Run one statement read-only; returns (column names, rows)."""
+    if not statement.strip():
+        raise LitmineError("sql: the statement is empty; try `litmine sql \"SELECT * FROM pairs LIMIT 5\"`")
+    con = connect_readonly(db)
+    try:
+        result = con.execute(statement)
+        if result.description is None:
+            return [], []
+        columns = [d[0] for d in result.description]
+        return columns, result.fetchall()
+    except duckdb.PermissionException as exc:
+        raise LitmineError(
+            f"sql: refused: {str(exc).splitlines()[0]} (litmine sql cannot read or write files, "
+            "attach databases or load extensions)") from exc
+    except duckdb.Error as exc:
+        first = str(exc).splitlines()[0]
+        if "read-only mode" in first:
+            raise LitmineError(f"sql: refused: litmine sql is read-only ({first})") from exc
+        raise LitmineError(f"sql: {first}") from exc
+    finally:
+        con.close()
+
+
+def _default_model(con: duckdb.DuckDBPyConnection) -> str | None:
+    row = con.execute("SELECT model FROM entities GROUP BY model ORDER BY count(*) DESC, model LIMIT 1").fetchone()
+    return row[0] if row else None
+
+
+def export_pubtator(db: str | Path, handle: TextIO, *, model: str | None = None,
+                    chunk: int = 1000) -> int:
+    """Write every stored document with `model`'s entities as PubTator; returns documents written."""
+    con = connect_readonly(db)
+    try:
+        model = model or _default_model(con)
+        if model is not None and not con.execute(
+                "SELECT 1 FROM entities WHERE model = ? LIMIT 1", [model]).fetchone():
+            raise LitmineError(f"export: no entities from model {model!r} in {db}; "
+                               "`litmine info` lists the models present")
+        pmids = [r[0] for r in con.execute("SELECT pmid FROM articles ORDER BY pmid").fetchall()]
+        written = 0
+        for i in range(0, len(pmids), chunk):
+            part = pmids[i:i + chunk]
+            articles = con.execute(
+                "SELECT pmid, title, abstract FROM articles WHERE pmid IN (SELECT unnest(?)) ORDER BY pmid",
+                [part]).fetchall()
+            mentions: dict[str, list[Mention]] = {}
+            for row in con.execute(
+                    "SELECT pmid, start_offset, end_offset, text, type, score, sentence_index, concept_id "
+                    "FROM entities WHERE model = ? AND pmid IN (SELECT unnest(?)) "
+                    "ORDER BY pmid, start_offset, end_offset, type", [model, part]).fetchall():
+                mentions.setdefault(row[0], []).append(Mention(*row[:7], concept_id=row[7] or ""))
+            docs = [(Article(pmid=p, title=t, abstract=a), mentions.get(p, [])) for p, t, a in articles]
+            write_pubtator(docs, handle)
+            written += len(docs)
+        return written
+    finally:
+        con.close()
+
+
+def describe(db: str | Path) -> dict:
+    """Rows per table, models present and the latest runs."""
+    con = connect_readonly(db)
+    try:
+        version = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        names = ("articles", "sentences", "entities", "pairs", "rejects", "deletions", "runs")
+        counts = {n: con.execute(f"SELECT count(*) FROM {n}").fetchone()[0] for n in names}
+        models = con.execute("SELECT model, count(*) FROM entities GROUP BY model ORDER BY 2 DESC").fetchall()
+        runs = con.execute("SELECT run_id, flow, status, started_at FROM runs "
+                           "ORDER BY started_at DESC LIMIT 5").fetchall()
+    except duckdb.CatalogException as exc:
+        raise StoreError(f"info: {db} is not a litmine database ({str(exc).splitlines()[0]})") from exc
+    finally:
+        con.close()
+    return {"db": str(db), "schema_version": int(version[0]) if version else SCHEMA_VERSION,
+            "counts": counts, "models": models,
+            "runs": [dict(zip(("run_id", "flow", "status", "started_at"), r)) for r in runs]}

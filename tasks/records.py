@@ -1,0 +1,103 @@
+"""The records that flow between litmine's stages: small, frozen, and shared by every task."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Author:
+    """One author of an article, as PubMed lists it (a person or a collective)."""
+
+    last_name: str = ""
+    fore_name: str = ""
+    initials: str = ""
+    collective: str = ""
+
+    @property
+    def display(self) -> str:
+        """The name as a reader writes it: "Fore Last", or the collective name."""
+        if self.collective:
+            return self.collective
+        return " ".join(p for p in (self.fore_name or self.initials, self.last_name) if p)
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """One PubMed record (or one PubTator document).
+
+    `text` is PubTator's document text, ``title + " " + abstract``: every stored character
+    offset (sentences, entities) indexes this string.
+    """
+
+    pmid: str
+    title: str
+    abstract: str = ""
+    version: int = 1
+    journal: str = ""
+    pub_date: str = ""  # as precise as PubMed gives it: "2018", "2018-03", "2018-03-07"
+    year: int | None = None
+    doi: str = ""
+    publication_types: tuple[str, ...] = ()
+    mesh_headings: tuple[str, ...] = ()
+    language: str = ""
+    authors: tuple[Author, ...] = ()
+    source: str = ""  # where it came from: "efetch", a file path, ...
+
+    @property
+    def text(self) -> str:
+        return self.title + " " + self.abstract
+
+
+@dataclass(frozen=True, slots=True)
+class Deletion:
+    """PMIDs that an update file's <DeleteCitation> removes from PubMed."""
+
+    pmids: tuple[str, ...]
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """A record that could not be used, with the reason; stored in the `rejects` table."""
+
+    source: str
+    reason: str
+    pmid: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Sentence:
+    """A sentence of a document: `text == article.text[start:end]`."""
+
+    pmid: str
+    index: int
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """An entity mention found in a document; offsets index `Article.text`."""
+
+    pmid: str
+    start: int
+    end: int
+    text: str
+    type: str  # canonical type: Chemical, Disease, Gene, Species, ...
+    score: float = 1.0
+    sentence_index: int = -1
+    concept_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    """A chemical and a disease that co-occur in a document's sentences."""
+
+    pmid: str
+    chemical: str  # normalised surface form (case-folded, whitespace-collapsed)
+    disease: str
+    n_sentences: int
+    sentence_indexes: tuple[int, ...] = field(default_factory=tuple)
+    method: str = "cooccurrence"

@@ -1,0 +1,308 @@
+"""The DuckDB store: schema, bulk idempotent loads per batch, deletions, and the runs log."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from litmine.errors import StoreError
+from litmine.tasks.records import Article, Deletion, Mention, Pair, Reject, Sentence
+
+SCHEMA_VERSION = 1
+
+#: Tables a user may query; every derived row carries the run (and model) that produced it.
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id VARCHAR PRIMARY KEY, flow VARCHAR, status VARCHAR,
+    started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ,
+    parameters JSON, model VARCHAR, counts JSON, timings JSON, error VARCHAR);
+CREATE TABLE IF NOT EXISTS articles (
+    pmid VARCHAR PRIMARY KEY, version INTEGER, title VARCHAR, abstract VARCHAR,
+    journal VARCHAR, pub_date VARCHAR, year INTEGER, doi VARCHAR,
+    publication_types VARCHAR[], mesh_headings VARCHAR[], language VARCHAR, authors VARCHAR[],
+    source VARCHAR, run_id VARCHAR, loaded_at TIMESTAMPTZ);
+CREATE TABLE IF NOT EXISTS sentences (
+    pmid VARCHAR, sentence_index INTEGER, start_offset INTEGER, end_offset INTEGER,
+    text VARCHAR, run_id VARCHAR);
+CREATE TABLE IF NOT EXISTS entities (
+    pmid VARCHAR, model VARCHAR, start_offset INTEGER, end_offset INTEGER, text VARCHAR,
+    type VARCHAR, score DOUBLE, sentence_index INTEGER, concept_id VARCHAR, run_id VARCHAR);
+CREATE TABLE IF NOT EXISTS pairs (
+    pmid VARCHAR, model VARCHAR, method VARCHAR, chemical VARCHAR, disease VARCHAR,
+    n_sentences INTEGER, sentence_indexes INTEGER[], run_id VARCHAR);
+CREATE TABLE IF NOT EXISTS rejects (
+    source VARCHAR, pmid VARCHAR, reason VARCHAR, run_id VARCHAR, rejected_at TIMESTAMPTZ);
+CREATE TABLE IF NOT EXISTS deletions (
+    pmid VARCHAR PRIMARY KEY, source VARCHAR, run_id VARCHAR, deleted_at TIMESTAMPTZ);
+"""
+
+#: Tables whose rows derive from an article (removed with it on DeleteCitation).
+DERIVED_TABLES = ("sentences", "entities", "pairs")
+#: Tables whose rows are replaced per (pmid, model) when a batch is loaded again.
+MODEL_TABLES = ("entities", "pairs")
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class Batch:
+    """Everything one batch of articles produced, loaded in one transaction."""
+
+    articles: list[Article] = field(default_factory=list)
+    sentences: list[Sentence] = field(default_factory=list)
+    mentions: list[Mention] = field(default_factory=list)
+    pairs: list[Pair] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
+
+
+def _latest_versions(articles: Iterable[Article]) -> list[Article]:
+    """One article per PMID (the highest version, else the last seen): DuckDB upserts keep the first."""
+    best: dict[str, Article] = {}
+    for article in articles:
+        kept = best.get(article.pmid)
+        if kept is None or article.version >= kept.version:
+            best[article.pmid] = article
+    return list(best.values())
+
+
+def _articles_table(articles: Sequence[Article], run_id: str, at: datetime) -> pa.Table:
+    return pa.table({
+        "pmid": [a.pmid for a in articles],
+        "version": pa.array([a.version for a in articles], pa.int32()),
+        "title": [a.title for a in articles],
+        "abstract": [a.abstract for a in articles],
+        "journal": [a.journal for a in articles],
+        "pub_date": [a.pub_date for a in articles],
+        "year": pa.array([a.year for a in articles], pa.int32()),
+        "doi": [a.doi for a in articles],
+        "publication_types": pa.array([list(a.publication_types) for a in articles], pa.list_(pa.string())),
+        "mesh_headings": pa.array([list(a.mesh_headings) for a in articles], pa.list_(pa.string())),
+        "language": [a.language for a in articles],
+        "authors": pa.array([[x.display for x in a.authors] for a in articles], pa.list_(pa.string())),
+        "source": [a.source for a in articles],
+        "run_id": [run_id] * len(articles),
+        "loaded_at": pa.array([at] * len(articles), pa.timestamp("us", tz="UTC")),
+    })
+
+
+def _sentences_table(sentences: Sequence[Sentence], run_id: str) -> pa.Table:
+    return pa.table({
+        "pmid": [s.pmid for s in sentences],
+        "sentence_index": pa.array([s.index for s in sentences], pa.int32()),
+        "start_offset": pa.array([s.start for s in sentences], pa.int32()),
+        "end_offset": pa.array([s.end for s in sentences], pa.int32()),
+        "text": [s.text for s in sentences],
+        "run_id": [run_id] * len(sentences),
+    })
+
+
+def _entities_table(mentions: Sequence[Mention], model: str, run_id: str) -> pa.Table:
+    unique = {(m.pmid, m.start, m.end, m.type): m for m in mentions}
+    rows = [unique[k] for k in sorted(unique)]
+    return pa.table({
+        "pmid": [m.pmid for m in rows],
+        "model": [model] * len(rows),
+        "start_offset": pa.array([m.start for m in rows], pa.int32()),
+        "end_offset": pa.array([m.end for m in rows], pa.int32()),
+        "text": [m.text for m in rows],
+        "type": [m.type for m in rows],
+        "score": pa.array([float(m.score) for m in rows], pa.float64()),
+        "sentence_index": pa.array([m.sentence_index for m in rows], pa.int32()),
+        "concept_id": [m.concept_id for m in rows],
+        "run_id": [run_id] * len(rows),
+    })
+
+
+def _pairs_table(pairs: Sequence[Pair], model: str, run_id: str) -> pa.Table:
+    unique = {(p.pmid, p.method, p.chemical, p.disease): p for p in pairs}
+    rows = [unique[k] for k in sorted(unique)]
+    return pa.table({
+        "pmid": [p.pmid for p in rows],
+        "model": [model] * len(rows),
+        "method": [p.method for p in rows],
+        "chemical": [p.chemical for p in rows],
+        "disease": [p.disease for p in rows],
+        "n_sentences": pa.array([p.n_sentences for p in rows], pa.int32()),
+        "sentence_indexes": pa.array([list(p.sentence_indexes) for p in rows], pa.list_(pa.int32())),
+        "run_id": [run_id] * len(rows),
+    })
+
+
+class Store:
+    """One read-write connection to a litmine DuckDB file (DuckDB allows one writer process)."""
+
+    def __init__(self, path: str | Path, *, read_only: bool = False):
+        self.path = Path(path)
+        if read_only and not self.path.exists():
+            raise StoreError(
+                f"store: database {self.path} does not exist; run `litmine mine` first "
+                "or pass --db with the right path")
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.con = duckdb.connect(str(self.path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():
+                raise StoreError(
+                    f"store: {self.path} is open for writing by another process "
+                    f"({str(exc).splitlines()[0][:200]}); wait for that run to finish, "
+                    "or use another --db") from exc
+            raise StoreError(f"store: cannot open {self.path}: {exc}") from exc
+        if not read_only:
+            self._migrate()
+        else:
+            self._check_version()
+
+    # -- schema ---------------------------------------------------------------------------
+    def _migrate(self) -> None:
+        self.con.execute(SCHEMA)
+        row = self.con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is None:
+            self.con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+        elif int(row[0]) > SCHEMA_VERSION:
+            raise StoreError(
+                f"store: {self.path} has schema version {row[0]}, newer than this litmine "
+                f"understands ({SCHEMA_VERSION}); upgrade litmine")
+
+    def _check_version(self) -> None:
+        try:
+            row = self.con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        except duckdb.CatalogException as exc:
+            raise StoreError(f"store: {self.path} is not a litmine database (no meta table)") from exc
+        if row is None or int(row[0]) > SCHEMA_VERSION:
+            raise StoreError(f"store: {self.path} has unsupported schema version {row and row[0]}")
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- runs -----------------------------------------------------------------------------
+    def begin_run(self, flow: str, parameters: dict, model: str = "", run_id: str | None = None) -> str:
+        """Record a run as `running` and return its id."""
+        run_id = run_id or str(uuid.uuid4())
+        self.con.execute(
+            "INSERT OR REPLACE INTO runs (run_id, flow, status, started_at, parameters, model) "
+            "VALUES (?, ?, 'running', ?, ?, ?)",
+            [run_id, flow, _now(), json.dumps(parameters, default=str), model])
+        return run_id
+
+    def finish_run(self, run_id: str, status: str, counts: dict, timings: dict,
+                   error: str | None = None) -> None:
+        """Close a run with its final status, counts and timings."""
+        self.con.execute(
+            "UPDATE runs SET status = ?, finished_at = ?, counts = ?, timings = ?, error = ? "
+            "WHERE run_id = ?",
+            [status, _now(), json.dumps(counts), json.dumps(timings), error, run_id])
+
+    # -- loads ----------------------------------------------------------------------------
+    def load_batch(self, batch: Batch, *, model: str, run_id: str) -> dict[str, int]:
+        """Replace the batch's PMIDs (articles, sentences, this model's entities and pairs)
+        in one transaction; returns the rows written per table."""
+        at = _now()
+        articles = _latest_versions(batch.articles)
+        pmids = pa.table({"pmid": [a.pmid for a in articles]})
+        tables = {
+            "articles": _articles_table(articles, run_id, at),
+            "sentences": _sentences_table(batch.sentences, run_id),
+            "entities": _entities_table(batch.mentions, model, run_id),
+            "pairs": _pairs_table(batch.pairs, model, run_id),
+        }
+        con = self.con
+        con.begin()
+        try:
+            con.register("batch_pmids", pmids)
+            con.execute("DELETE FROM articles WHERE pmid IN (SELECT pmid FROM batch_pmids)")
+            con.execute("DELETE FROM sentences WHERE pmid IN (SELECT pmid FROM batch_pmids)")
+            for name in MODEL_TABLES:
+                con.execute(f"DELETE FROM {name} WHERE model = ? AND pmid IN "
+                            "(SELECT pmid FROM batch_pmids)", [model])
+            # A PMID loaded again is no longer deleted (PubMed revives records, rarely).
+            con.execute("DELETE FROM deletions WHERE pmid IN (SELECT pmid FROM batch_pmids)")
+            for name, table in tables.items():
+                con.register(f"batch_{name}", table)
+                con.execute(f"INSERT INTO {name} SELECT * FROM batch_{name}")
+                con.unregister(f"batch_{name}")
+            con.unregister("batch_pmids")
+            self._insert_rejects(batch.rejects, run_id, at)
+            con.commit()
+        except Exception:
+            con.rollback()
+            raise
+        return {name: table.num_rows for name, table in tables.items()} | {"rejects": len(batch.rejects)}
+
+    def _insert_rejects(self, rejects: Sequence[Reject], run_id: str, at: datetime) -> None:
+        if not rejects:
+            return
+        table = pa.table({
+            "source": [r.source for r in rejects],
+            "pmid": [r.pmid for r in rejects],
+            "reason": [r.reason for r in rejects],
+            "run_id": [run_id] * len(rejects),
+            "rejected_at": pa.array([at] * len(rejects), pa.timestamp("us", tz="UTC")),
+        })
+        self.con.register("batch_rejects", table)
+        self.con.execute("INSERT INTO rejects SELECT * FROM batch_rejects")
+        self.con.unregister("batch_rejects")
+
+    def add_rejects(self, rejects: Sequence[Reject], run_id: str) -> None:
+        """Store records that were skipped, with their reasons."""
+        self._insert_rejects(rejects, run_id, _now())
+
+    def apply_deletion(self, deletion: Deletion, run_id: str) -> int:
+        """Remove deleted PMIDs and every row derived from them; returns articles removed."""
+        if not deletion.pmids:
+            return 0
+        pmids = pa.table({"pmid": sorted(set(deletion.pmids))})
+        con = self.con
+        con.begin()
+        try:
+            con.register("deleted_pmids", pmids)
+            removed = con.execute(
+                "SELECT count(*) FROM articles WHERE pmid IN (SELECT pmid FROM deleted_pmids)"
+            ).fetchone()[0]
+            for name in ("articles", *DERIVED_TABLES):
+                con.execute(f"DELETE FROM {name} WHERE pmid IN (SELECT pmid FROM deleted_pmids)")
+            con.execute(
+                "INSERT OR REPLACE INTO deletions SELECT pmid, ?, ?, ? FROM deleted_pmids",
+                [deletion.source, run_id, _now()])
+            con.unregister("deleted_pmids")
+            con.commit()
+        except Exception:
+            con.rollback()
+            raise
+        return int(removed)
+
+    # -- reads ----------------------------------------------------------------------------
+    def counts(self) -> dict[str, int]:
+        """Rows per table."""
+        names = ("articles", "sentences", "entities", "pairs", "rejects", "deletions", "runs")
+        return {n: int(self.con.execute(f"SELECT count(*) FROM {n}").fetchone()[0]) for n in names}
+
+    def models(self) -> list[str]:
+        """Models that have entities in the store, most rows first."""
+        rows = self.con.execute(
+            "SELECT model FROM entities GROUP BY model ORDER BY count(*) DESC, model").fetchall()
+        return [r[0] for r in rows]
+
+
+@task(name="load-tables", cache_policy=NO_CACHE)
+def load_tables(store: Store, batch: Batch, model: str, run_id: str) -> dict[str, int]:
+    """Prefect task: load one batch into the store in one transaction."""
+    return store.load_batch(batch, model=model, run_id=run_id)

