@@ -34,6 +34,31 @@ DbOption = Annotated[
 ]
 
 
+class _NoTracebacks:
+    """Logging filter: keep the message, drop the traceback (the CLI prints one line instead)."""
+
+    def filter(self, record) -> bool:
+        record.exc_info = None
+        record.exc_text = None
+        return True
+
+
+def _quiet_prefect_tracebacks() -> None:
+    """Prefect logs failed task runs with a traceback; without --debug the user sees one line."""
+    import logging
+
+    import prefect  # noqa: F401 - configures Prefect's handlers
+
+    if _state["debug"]:
+        return
+    loggers = [logging.getLogger(), *(l for l in logging.root.manager.loggerDict.values()
+                                      if isinstance(l, logging.Logger))]
+    for logger in loggers:
+        for handler in logger.handlers:
+            if not any(isinstance(f, _NoTracebacks) for f in handler.filters):
+                handler.addFilter(_NoTracebacks())
+
+
 def _db(db: Path | None) -> Path:
     return db or get_settings(fresh=True).db
 
@@ -66,6 +91,8 @@ def mine(
 ):
     """Fetch or read abstracts, tag entities, pair chemicals with diseases, store in DuckDB."""
     from litmine.flows.mine import mine as mine_flow
+
+    _quiet_prefect_tracebacks()
 
     if bool(query) == bool(files):
         raise LitmineError("mine: give exactly one of --query or --files")
@@ -185,6 +212,8 @@ class _progress_bar:
 def main() -> None:
     """Console entry point: library errors become one readable line and exit status 1."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # NCBI's is the only network litmine needs; Prefect's telemetry heartbeat stays off.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     try:
         app(standalone_mode=False)
     except LitmineError as exc:

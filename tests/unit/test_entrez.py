@@ -1,0 +1,272 @@
+"""PubMed search + fetch against a real local E-utilities server (tests/support/eutils_server.py)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from litmine.errors import EutilsError
+from litmine.settings import Settings
+from litmine.tasks import entrez
+from litmine.tasks.entrez import (
+    EutilsClient,
+    fetch_batch,
+    iter_fetch,
+    parse_esearch,
+    plan_search,
+    pmids_of,
+    redact,
+)
+from tests.support.eutils_server import EutilsServer, busiest_second, load_records
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "eutils"
+KEY = "k3y-0123456789abcdef"
+#: Entry dates a week apart, for the 60 corpus records (shapes the EDAT windows).
+WEEKLY = [date(2019, 1, 1) + timedelta(days=7 * i) for i in range(60)]
+
+
+@pytest.fixture(scope="session")
+def corpus():
+    """60 records of NLM's 2018 baseline sample."""
+    return load_records(FIXTURES / "pubmedsample18n0001_first60.xml.gz")
+
+
+@pytest.fixture(scope="session")
+def extra():
+    """3 more real efetch records (one a PubmedBookArticle), not in `corpus`."""
+    return load_records(FIXTURES / "efetch_book_26468569.xml", FIXTURES / "efetch_utf8_23878845_16080930.xml")
+
+
+@pytest.fixture
+def server(corpus):
+    with EutilsServer(corpus, rate=150, rate_with_key=150, retry_after="0.05", stall_seconds=1.0) as srv:
+        yield srv
+
+
+@pytest.fixture
+def make_settings(monkeypatch):
+    """Settings for a test server, untouched by the developer's own NCBI_* / LITMINE_* variables."""
+    for var in list(os.environ):
+        if var.startswith(("LITMINE_", "NCBI_")):
+            monkeypatch.delenv(var)
+
+    def make(srv: EutilsServer, rate: float | None = 100, **overrides) -> Settings:
+        values = dict(eutils_url=srv.url, fetch_batch_size=10, backoff_base=0.01, max_retries=3,
+                      http_timeout=5.0)
+        values.update(overrides)
+        # Above NCBI's 10/s (which Settings refuses) to keep the suite fast: pacing itself is
+        # tested at NCBI's real 3/s, against a server that enforces it.
+        return Settings(**values).model_copy(update={"requests_per_second": rate})
+
+    return make
+
+
+def fetch_all(client: EutilsClient, batches, threads: int = 1) -> list[str]:
+    with ThreadPoolExecutor(threads) as pool:
+        return [p for xml in pool.map(lambda b: fetch_batch(client, b), batches) for p in pmids_of(xml)]
+
+
+# -- plain functions -------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "hidden"),
+    [
+        (f"https://eutils/esearch.fcgi?db=pubmed&api_key={KEY}&term=x", KEY),
+        (f"db=pubmed&API_KEY={KEY}", KEY),
+        (f'{{"error":"API rate limit exceeded","api-key":"{KEY}","count":"4","limit":"10"}}', KEY),
+        (f"api_key%3D{KEY}&x=1", KEY),
+    ],
+)
+def test_redact_removes_api_key_values(text, hidden):
+    out = redact(text)
+    assert hidden not in out and "***" in out
+
+
+def test_redact_removes_a_known_secret_anywhere():
+    assert redact(f"WebEnv={KEY}x", [KEY]) == "WebEnv=***x"
+
+
+def test_parse_esearch_reads_a_recorded_ncbi_answer():
+    result = parse_esearch((FIXTURES / "esearch_history_biopython.xml").read_bytes(), "cancer")
+    assert (result.count, result.query_key, result.webenv) == (42249, "1", "MCID_6927d6e7fee3e90f880ec190")
+    assert len(result.ids) == 100 and result.ids[0] == "41297076"
+
+
+def test_prefect_tasks_do_not_cache_or_retry():
+    for t in (entrez.search_pubmed, entrez.fetch_articles):
+        assert t.retries == 0 and t.cache_policy is entrez.NO_CACHE
+
+
+# -- search and fetch ------------------------------------------------------------------------
+def test_search_and_fetch_everything_in_batches(server, make_settings, extra):
+    server.add_records(extra)
+    with EutilsClient(make_settings(server)) as client:
+        batches = plan_search(client, "all[sb]")
+        got = fetch_all(client, batches)
+    assert [b.retmax for b in batches] == [10] * 6 + [3]
+    assert got == server.pmids  # search order, each record once, the book included
+    assert "26468569" in got
+    fetches = server.requests("efetch")
+    assert [r.params["retstart"] for r in fetches] == [str(i) for i in range(0, 70, 10)]
+    assert {r.params["WebEnv"] for r in fetches} == {batches[0].webenv}
+
+
+def test_word_query_finds_only_matching_records(server, make_settings):
+    with EutilsClient(make_settings(server)) as client:
+        search = client.esearch("hospital", retmax=100)
+        got = fetch_all(client, plan_search(client, "hospital"))
+    assert 0 < search.count < 60 and got == list(search.ids)
+
+
+def test_long_query_is_posted(server, make_settings):
+    query = " OR ".join(["hospital"] + [f"nosuchword{i}" for i in range(300)])
+    with EutilsClient(make_settings(server)) as client:
+        result = client.esearch(query)
+    assert result.count > 0 and server.requests("esearch")[0].method == "POST"
+
+
+def test_credentials_sent_with_every_request(server, make_settings):
+    settings = make_settings(server, NCBI_API_KEY=KEY, NCBI_EMAIL="dev@example.org", tool="litmine-test")
+    with EutilsClient(settings) as client:
+        fetch_all(client, plan_search(client, "all[sb]", max_results=20))
+    assert len(server.requests()) == 3
+    for request in server.requests():
+        assert (request.params["api_key"], request.params["email"], request.params["tool"]) == (
+            KEY, "dev@example.org", "litmine-test")
+        assert request.params["db"] == "pubmed"
+
+
+def test_rate_never_exceeded_by_four_threads_on_two_clients(corpus, make_settings):
+    with EutilsServer(corpus, rate=3) as srv:
+        settings = make_settings(srv, rate=None, fetch_batch_size=8)
+        with EutilsClient(settings) as one, EutilsClient(settings) as two:
+            batches = plan_search(one, "all[sb]")
+            with ThreadPoolExecutor(4) as pool:
+                xmls = list(pool.map(lambda ib: fetch_batch((one, two)[ib[0] % 2], ib[1]), enumerate(batches)))
+        assert sorted(p for x in xmls for p in pmids_of(x)) == sorted(srv.pmids)
+        log = srv.requests()
+    assert len(log) == 1 + len(batches) == 9
+    assert busiest_second([r.time for r in log]) <= 3
+    assert all(r.status == 200 for r in log)
+
+
+def test_max_results_limits_the_run(server, make_settings):
+    with EutilsClient(make_settings(server)) as client:
+        batches = plan_search(client, "all[sb]", max_results=25)
+        got = fetch_all(client, batches)
+    assert [b.retmax for b in batches] == [10, 10, 5]
+    assert got == server.pmids[:25]
+
+
+def test_empty_result_plans_no_batches(server, make_settings, caplog):
+    caplog.set_level(logging.INFO, logger="litmine.tasks.entrez")
+    with EutilsClient(make_settings(server)) as client:
+        assert plan_search(client, "xyzzyplugh") == []
+        assert plan_search(client, "all[sb]", max_results=0) == []
+    assert len(server.requests()) == 1
+    assert "0 records" in caplog.text and "No items found" in caplog.text
+
+
+# -- failures that pass ----------------------------------------------------------------------
+PASSING = ["500", "502", "503", "429", "reset", "stall", "truncate", "error"]
+
+
+@pytest.mark.parametrize(("kind", "endpoint"),
+                         [(k, e) for k in PASSING for e in ("esearch", "efetch")] + [("expired", "efetch")])
+def test_passing_failure_is_recovered(server, make_settings, kind, endpoint):
+    server.fail_next(kind, times=2, endpoint=endpoint)
+    settings = make_settings(server, http_timeout=0.4 if kind == "stall" else 5.0)
+    with EutilsClient(settings) as client:
+        got = fetch_all(client, plan_search(client, "all[sb]", max_results=20))
+    assert got == server.pmids[:20]
+    faulted = [r for r in server.requests(endpoint) if r.fault]
+    assert [r.fault for r in faulted] == [kind, kind]
+    assert server.requests(endpoint)[-1].status == 200
+
+
+def test_expired_webenv_is_searched_again_once_for_all_batches(server, make_settings):
+    with EutilsClient(make_settings(server)) as client:
+        batches = plan_search(client, "all[sb]")
+        server.expire_sessions()
+        got = fetch_all(client, batches, threads=3)
+    assert sorted(got) == sorted(server.pmids) and len(got) == 60
+    assert len(server.requests("esearch")) == 2
+
+
+def test_iter_fetch_yields_each_pmid_once_when_a_new_search_shifts_pages(server, make_settings, extra, caplog):
+    batches = iter_fetch("all[sb]", settings=make_settings(server))
+    first = pmids_of(next(batches))
+    server.add_records(extra, entry_date=date.today())  # newest first: pushes every page down 3
+    server.expire_sessions()
+    rest = [p for xml in batches for p in pmids_of(xml)]
+    assert first == server.pmids[3:13]
+    assert len(first + rest) == len(set(first + rest))
+    assert "now has 63 records (was 60)" in caplog.text
+
+
+# -- failures that do not pass ---------------------------------------------------------------
+@pytest.mark.parametrize("endpoint", ["esearch", "efetch"])
+@pytest.mark.parametrize("kind", ["503", "429"])
+def test_spent_retry_budget_raises_eutils_error_without_the_key(server, make_settings, caplog, kind, endpoint):
+    caplog.set_level(logging.DEBUG)
+    server.fail_next(kind, times=100, endpoint=endpoint)
+    with EutilsClient(make_settings(server, NCBI_API_KEY=KEY, max_retries=2)) as client:
+        with pytest.raises(EutilsError) as caught:
+            fetch_batch(client, plan_search(client, "all[sb]")[0])
+    message = str(caught.value)
+    assert message.startswith(f"{endpoint}: {server.url}{endpoint}.fcgi?")
+    assert f"HTTP {kind}" in message and "failed 3 times" in message
+    assert ("LITMINE_REQUESTS_PER_SECOND" in message) == (kind == "429")
+    assert KEY not in message and KEY not in caplog.text
+    assert len(server.requests(endpoint)) == 3
+
+
+def test_refusal_is_not_retried(server, make_settings):
+    server.cap = 20  # the client believes NCBI's 9,999: its third page starts past this cap
+    with EutilsClient(make_settings(server)) as client:
+        batches = plan_search(client, "all[sb]")
+        with pytest.raises(EutilsError, match=r"efetch: .* was refused: HTTP 400 .<ERROR>.*cannot be larger than 19"):
+            fetch_batch(client, batches[2])
+    assert len(server.requests("efetch")) == 1
+
+
+# -- PubMed's 9,999-record cap ---------------------------------------------------------------
+def test_search_over_the_cap_is_split_into_entry_date_windows(server, make_settings):
+    server.cap = 20
+    server.set_entry_dates(dict(zip(server.pmids, WEEKLY)))
+    with EutilsClient(make_settings(server), cap=20) as client:
+        batches = plan_search(client, "all[sb]")  # from 1781/01/01 to tomorrow
+        got = fetch_all(client, batches, threads=2)
+    assert sorted(got) == sorted(server.pmids) and len(got) == 60  # every record exactly once
+    windows = sorted({(b.mindate, b.maxdate, b.count) for b in batches})
+    assert len(windows) >= 3 and all(count <= 20 for _, _, count in windows)
+    for (_, end, _), (start, _, _) in zip(windows, windows[1:]):
+        assert date.fromisoformat(start.replace("/", "-")) == date.fromisoformat(end.replace("/", "-")) + timedelta(days=1)
+    assert all(r.status == 200 for r in server.requests())
+
+
+def test_max_results_stops_the_window_search_early(server, make_settings):
+    server.cap = 20
+    server.set_entry_dates(dict(zip(server.pmids, WEEKLY)))
+    span = dict(mindate="2019/01/01", maxdate="2020/12/31")
+    with EutilsClient(make_settings(server), cap=20) as client:
+        got = fetch_all(client, plan_search(client, "all[sb]", max_results=30, **span))
+        searches = len(server.requests("esearch"))
+        plan_search(client, "all[sb]", **span)
+    assert len(got) == len(set(got)) == 30 and set(got) <= set(server.pmids)
+    assert searches < len(server.requests("esearch")) - searches
+
+
+def test_single_day_over_the_cap_fails_unless_partial_is_allowed(server, make_settings):
+    server.cap = 20
+    server.set_entry_dates({p: date(2020, 5, 17) if i < 25 else WEEKLY[i] for i, p in enumerate(server.pmids)})
+    span = dict(mindate="2019/01/01", maxdate="2020/12/31")
+    with EutilsClient(make_settings(server), cap=20) as client:
+        with pytest.raises(EutilsError, match="25 records of 'all\\[sb\\]' have the Entrez date 2020/05/17"):
+            plan_search(client, "all[sb]", **span)
+        got = fetch_all(client, plan_search(client, "all[sb]", allow_partial=True, **span))
+    assert len(got) == len(set(got)) == 35 + 20

@@ -1,0 +1,328 @@
+"""The NER stage with real (tiny) models on disk: loading, batching, windowing, offsets, errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from litmine.errors import ModelError
+from litmine.tasks.ner import (
+    Tagger,
+    load_tagger,
+    plan_batches,
+    plan_windows,
+    tag_entities,
+)
+from litmine.tasks.records import Sentence
+
+#: Tokens (single WordPiece ids in all-MiniLM-L6-v2's vocabulary) -> the label the lookup model
+#: always gives them. "na" is the first piece of "naloxone" (na ##lo ##xon ##e), and "##xon"
+#: shows that a later sub-token's label is ignored.
+LOOKUP = {"na": "B-Chemical", "lithium": "B-Chemical", "heart": "B-Disease",
+          "failure": "I-Disease", "tremor": "B-Disease", "##xon": "B-Disease"}
+
+#: 300 one-token words: more than the tiny model's 128 positions.
+WORDS = ["the", "cat", "sat", "on", "a", "mat", "today"]
+LONG_TEXT = " ".join(WORDS[i % len(WORDS)] for i in range(300))
+
+
+def build_lookup_model(source: Path, dest: Path, token_labels: dict[str, str]) -> Path:
+    """Copy the tiny model and set its weights so each listed token always gets its label.
+
+    Attention and feed-forward outputs are zeroed, so every layer passes the (layer-normed)
+    embedding through; position and segment embeddings are zeroed. Token k of `token_labels`
+    embeds as e(2k) - e(2k+1), every other token as (-1, 1, -1, 1, ...), and the classifier reads
+    those directions, with a bias towards "O" for everything else.
+    """
+    from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+    shutil.copytree(source, dest)
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    model = AutoModelForTokenClassification.from_pretrained(source)
+    hidden = model.config.hidden_size
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if ".output.dense." in name or "position_embeddings" in name or "token_type" in name:
+                param.zero_()
+            elif "LayerNorm.weight" in name:
+                param.fill_(1.0)
+            elif "LayerNorm.bias" in name:
+                param.zero_()
+        words = model.bert.embeddings.word_embeddings.weight
+        words[:] = torch.tensor([(-1.0) ** (d + 1) for d in range(hidden)])
+        model.classifier.weight.zero_()
+        model.classifier.bias.zero_()
+        model.classifier.bias[model.config.label2id["O"]] = 5.0
+        for k, (token, label) in enumerate(token_labels.items()):
+            direction = torch.zeros(hidden)
+            direction[2 * k], direction[2 * k + 1] = 1.0, -1.0
+            words[tokenizer.convert_tokens_to_ids(token)] = direction
+            model.classifier.weight[model.config.label2id[label]] += 10.0 * direction
+    model.save_pretrained(dest)
+    return dest
+
+
+@pytest.fixture(scope="module")
+def lookup_model(tiny_ner_model, tmp_path_factory) -> Path:
+    return build_lookup_model(tiny_ner_model, tmp_path_factory.mktemp("lookup") / "m", LOOKUP)
+
+
+@pytest.fixture(scope="module")
+def tagger(tiny_ner_model) -> Tagger:
+    return load_tagger(str(tiny_ner_model), device="cpu")
+
+
+@pytest.fixture(scope="module")
+def lookup(lookup_model) -> Tagger:
+    return load_tagger(str(lookup_model), device="cpu")
+
+
+def spans_of(tagger: Tagger, text: str, **kw) -> list[tuple[str, str]]:
+    return [(text[s:e], t) for s, e, t, _ in tagger.tag_texts([text], **kw)[0]]
+
+
+# --- planning (pure) -------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("n", "width", "stride", "expected"),
+    [
+        (0, 126, 32, []),
+        (5, 126, 32, [(0, 5)]),
+        (126, 126, 32, [(0, 126)]),
+        (127, 126, 32, [(0, 126), (1, 127)]),
+        (300, 126, 32, [(0, 126), (94, 220), (174, 300)]),
+        (10, 4, 0, [(0, 4), (4, 8), (6, 10)]),
+    ],
+)
+def test_plan_windows(n, width, stride, expected):
+    windows = plan_windows(n, width, stride)
+    assert windows == expected
+    covered = set().union(*(range(s, e) for s, e in windows)) if windows else set()
+    assert covered == set(range(n))
+
+
+def test_plan_windows_rejects_stride_not_below_width():
+    with pytest.raises(ValueError, match="stride"):
+        plan_windows(300, 126, 126)
+
+
+def test_plan_batches_respects_token_budget_longest_first():
+    lengths = [5, 40, 12, 40, 3, 100, 7, 7, 300]
+    batches = plan_batches(lengths, 100)
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    firsts = [lengths[b[0]] for b in batches]
+    assert firsts == sorted(firsts, reverse=True)
+    for batch in batches:
+        longest = max(lengths[i] for i in batch)
+        assert lengths[batch[0]] == longest
+        assert len(batch) == 1 or len(batch) * longest <= 100
+    assert [8] in batches  # longer than the budget: alone
+
+
+# --- tagging with real models ----------------------------------------------------------------
+
+def test_lookup_model_tags_expected_spans(lookup):
+    text = "Naloxone and lithium cause heart failure, renal failure and tremor."
+    result = lookup.tag_texts([text])[0]
+    assert [(text[s:e], t) for s, e, t, _ in result] == [
+        ("Naloxone", "Chemical"), ("lithium", "Chemical"), ("heart failure", "Disease"),
+        ("failure", "Disease"), ("tremor", "Disease")]
+    assert all(score > 0.99 for *_, score in result)
+    assert lookup.types == ("Chemical", "Disease")
+
+
+def test_mentions_carry_document_offsets(lookup):
+    title = "Lithium and tremor."
+    abstract = "We saw heart failure.  Naloxone helped."
+    doc = title + " " + abstract
+    bounds = [(0, len(title)), (len(title) + 1, len(title) + 22), (len(title) + 24, len(doc))]
+    sentences = [Sentence("123", i, s, e, doc[s:e]) for i, (s, e) in enumerate(bounds)]
+    mentions = lookup.tag(sentences)
+    assert [(m.text, m.type, m.sentence_index) for m in mentions] == [
+        ("Lithium", "Chemical", 0), ("tremor", "Disease", 0), ("heart failure", "Disease", 1),
+        ("Naloxone", "Chemical", 2)]
+    for m in mentions:
+        sentence = sentences[m.sentence_index]
+        assert m.pmid == "123"
+        assert doc[m.start:m.end] == m.text
+        assert sentence.text[m.start - sentence.start:m.end - sentence.start] == m.text
+
+
+def test_random_model_offsets_index_the_document(tagger):
+    doc = ("Cisplatin-induced nephrotoxicity in rats. Naloxone (0.4 mg/kg) reversed the "
+           "clonidine-induced hypotension; β-blockers did not.  Café au lait spots were seen.")
+    starts = [0, 42, 126]
+    bounds = list(zip(starts, starts[1:] + [len(doc)]))
+    sentences = [Sentence("9", i, s, e, doc[s:e]) for i, (s, e) in enumerate(bounds)]
+    mentions = tagger.tag(sentences)
+    assert mentions, "the random tiny model tags something"
+    for m in mentions:
+        assert doc[m.start:m.end] == m.text
+        assert m.text == m.text.strip() and m.text
+        assert bounds[m.sentence_index][0] <= m.start < m.end <= bounds[m.sentence_index][1]
+        assert m.type in ("Chemical", "Disease")
+        assert 0.0 < m.score <= 1.0
+
+
+def test_token_budget_batching_matches_one_at_a_time(tagger):
+    texts = ["Lithium.", "", "Naloxone reversed clonidine-induced hypotension in rats. " * 3,
+             LONG_TEXT, "Heart failure", "A " * 60, "Cisplatin nephrotoxicity."]
+    together = tagger.tag_texts(texts, max_batch_tokens=8192)
+    tiny_batches = tagger.tag_texts(texts, max_batch_tokens=64)
+    alone = [tagger.tag_texts([t])[0] for t in texts]
+    for got in (together, tiny_batches):
+        assert [[s[:3] for s in r] for r in got] == [[s[:3] for s in r] for r in alone]
+        for r, a in zip(got, alone):
+            assert [s[3] for s in r] == pytest.approx([s[3] for s in a], abs=1e-5)
+    assert any(alone)
+
+
+def test_results_follow_input_order(tagger):
+    texts = ["Short.", LONG_TEXT, "Naloxone reversed clonidine-induced hypotension.", "A b."]
+    forward = tagger.tag_texts(texts)
+    backward = tagger.tag_texts(texts[::-1])
+    assert backward[::-1] == forward
+
+
+def test_long_sentence_windows_match_the_model_on_each_part(tagger, tiny_ner_model):
+    from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_ner_model)
+    ids = tokenizer(LONG_TEXT, add_special_tokens=False, verbose=False)["input_ids"]
+    assert len(ids) == 300 and tagger.max_length == 128
+    model = AutoModelForTokenClassification.from_pretrained(tiny_ner_model).eval()
+
+    def direct(start: int, end: int) -> np.ndarray:
+        row = torch.tensor([[tokenizer.cls_token_id, *ids[start:end], tokenizer.sep_token_id]])
+        with torch.no_grad():
+            return model(input_ids=row).logits.softmax(-1)[0, 1:-1].numpy()
+
+    pred = tagger.predict_tokens([LONG_TEXT], stride=32)[0]
+    assert pred.probs.shape == (300, 5)
+    assert np.allclose(pred.probs.sum(1), 1.0, atol=1e-5)  # every token has a prediction
+    # windows (0,126), (94,220), (174,300); each token from the window where it is farthest
+    # from a cut: tokens up to 109 from the first, 110..196 from the second, the rest the third.
+    first, second, third = direct(0, 126), direct(94, 220), direct(174, 300)
+    assert np.allclose(pred.probs[:110], first[:110], atol=1e-5)
+    assert np.allclose(pred.probs[110:197], second[16:103], atol=1e-5)
+    assert np.allclose(pred.probs[197:], third[23:], atol=1e-5)
+    assert pred.offsets[-1][1] == len(LONG_TEXT)
+
+
+def test_entities_found_anywhere_in_a_600_token_sentence(lookup):
+    words = ["the"] * 600
+    words[0], words[350], words[599] = "lithium", "tremor", "lithium"
+    text = " ".join(words)
+    result = lookup.tag_texts([text])[0]
+    assert [(text[s:e], t, s) for s, e, t, _ in result] == [
+        ("lithium", "Chemical", 0), ("tremor", "Disease", len(" ".join(words[:350])) + 1),
+        ("lithium", "Chemical", len(text) - len("lithium"))]
+
+
+def test_label_map_renames_and_drops(lookup_model):
+    tagger = load_tagger(str(lookup_model), device="cpu", label_map={"Chemical": None,
+                                                                   "Disease": "Condition"})
+    assert tagger.types == ("Condition",)
+    assert spans_of(tagger, "Lithium causes tremor.") == [("tremor", "Condition")]
+
+
+def test_cache_returns_the_same_tagger(lookup_model, lookup):
+    assert load_tagger(str(lookup_model), device="cpu") is lookup
+    assert load_tagger(str(lookup_model) + "/", device="cpu", dtype="fp32") is lookup
+    other = load_tagger(str(lookup_model), device="cpu", label_map={"Disease": None})
+    assert other is not lookup
+    assert other._model is lookup._model  # one model in memory, two label mappings
+
+
+def test_threads_share_one_tagger_and_tag_alike(lookup_model):
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = ["Naloxone and lithium cause heart failure.", LONG_TEXT, "Tremor."] * 3
+    with ThreadPoolExecutor(4) as pool:
+        taggers = list(pool.map(lambda _: load_tagger(str(lookup_model), device="cpu",
+                                                      label_map={"Modifier": "Disease"}),
+                                range(8)))
+        assert all(t is taggers[0] for t in taggers)
+        results = list(pool.map(lambda _: taggers[0].tag_texts(texts), range(4)))
+    assert all(r == results[0] for r in results)
+    assert results[0][0] == taggers[0].tag_texts(texts[:1])[0]
+
+
+def test_nothing_to_tag(lookup):
+    assert lookup.tag([]) == []
+    assert lookup.tag_texts(["", "   "]) == [[], []]
+
+
+def test_model_id_fingerprints_the_checkpoint(tagger, lookup, lookup_model):
+    assert lookup.model_name == str(lookup_model)
+    assert lookup.model_id.startswith(str(lookup_model) + "@")
+    assert tagger.model_id.split("@")[1] != lookup.model_id.split("@")[1]
+
+
+def test_tag_entities_task_runs_the_plain_function(lookup_model):
+    sentences = [Sentence("1", 0, 0, 22, "Lithium causes tremor.")]
+    mentions = tag_entities.fn(sentences, str(lookup_model), "cpu")
+    assert [(m.text, m.type) for m in mentions] == [("Lithium", "Chemical"), ("tremor", "Disease")]
+
+
+# --- errors -----------------------------------------------------------------------------------
+
+def test_missing_model_directory(tmp_path):
+    missing = tmp_path / "no-such-model"
+    with pytest.raises(ModelError, match="does not exist") as err:
+        load_tagger(str(missing), device="cpu")
+    assert str(missing) in str(err.value)
+
+
+def test_directory_without_config(tmp_path):
+    with pytest.raises(ModelError, match="no config.json"):
+        load_tagger(str(tmp_path), device="cpu")
+
+
+def test_hub_id_offline_names_the_model_and_the_fix():
+    with pytest.raises(ModelError, match="litmine-tests/no-such-model") as err:
+        load_tagger("litmine-tests/no-such-model", device="cpu")
+    assert "hf download" in str(err.value)
+
+
+def _save_other_model(tiny_ner_model: Path, dest: Path, cls_name: str) -> Path:
+    import transformers
+
+    config = transformers.AutoConfig.from_pretrained(tiny_ner_model)
+    getattr(transformers, cls_name)(config).save_pretrained(dest)
+    transformers.AutoTokenizer.from_pretrained(tiny_ner_model).save_pretrained(dest)
+    return dest
+
+
+@pytest.mark.parametrize("cls_name", ["BertModel", "BertForSequenceClassification"])
+def test_not_a_token_classifier(tiny_ner_model, tmp_path, cls_name):
+    path = _save_other_model(tiny_ner_model, tmp_path / cls_name, cls_name)
+    with pytest.raises(ModelError, match=f"is a {cls_name}, not a token classifier"):
+        load_tagger(str(path), device="cpu")
+
+
+def test_checkpoint_without_head_and_without_architectures(tiny_ner_model, tmp_path):
+    path = _save_other_model(tiny_ner_model, tmp_path / "bare", "BertModel")
+    config = json.loads((path / "config.json").read_text())
+    del config["architectures"]
+    (path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelError, match="no trained token-classification head"):
+        load_tagger(str(path), device="cpu")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_without_gpu(tiny_ner_model):
+    with pytest.raises(ModelError, match="no CUDA GPU"):
+        load_tagger(str(tiny_ner_model), device="cuda")
+
+
+@pytest.mark.parametrize(("device", "dtype", "match"), [("tpu", None, "unknown device"),
+                                                        ("cpu", "int8", "unknown dtype")])
+def test_bad_device_or_dtype(tiny_ner_model, device, dtype, match):
+    with pytest.raises(ModelError, match=match):
+        load_tagger(str(tiny_ner_model), device=device, dtype=dtype)
