@@ -169,6 +169,11 @@ def info(db: DbOption = None):
         out.print(f"run {run['run_id']}  {run['flow']}  {run['status']}  {run['started_at']}")
 
 
+from litmine.commands import register_all  # noqa: E402 - after the core commands
+
+register_all(app)
+
+
 class _Progress:
     def __init__(self, description: str):
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
