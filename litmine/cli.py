@@ -87,24 +87,35 @@ def mine(
     max_results: Annotated[Optional[int], typer.Option("--max-results", min=1, help="Stop after this many records.")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Articles per NER batch.")] = 256,
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")] = "auto",
+    refetch: Annotated[bool, typer.Option("--refetch", help="With --query: fetch and tag again the PMIDs this model already stored (default: skip them, so a rerun resumes).")] = False,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
+    task_runner: Annotated[str, typer.Option("--task-runner", help="local (threads) or dask (NER batches on Dask workers).")] = "local",
+    dask_address: Annotated[Optional[str], typer.Option("--dask-address", help="Dask scheduler, e.g. tcp://10.0.0.5:8786 (default: a temporary local cluster).")] = None,
 ):
     """Fetch or read abstracts, tag entities, pair chemicals with diseases, store in DuckDB."""
     from litmine.flows.mine import mine as mine_flow
+    from litmine.tasks.dask_runner import build_task_runner
+
+    runner = build_task_runner(task_runner, dask_address)
+    if task_runner != "local":
+        mine_flow = mine_flow.with_options(task_runner=runner)
 
     _quiet_prefect_tracebacks()
 
     if bool(query) == bool(files):
         raise LitmineError("mine: give exactly one of --query or --files")
     for path in files or []:
+        if path.is_dir():
+            raise LitmineError(f"mine: {path} is a directory, not a file; give the files in it "
+                               f"(e.g. {path}/*.xml.gz)")
         if not path.is_file():
             raise LitmineError(f"mine: input file {path} does not exist; check the path")
     with _progress_bar(progress, "mining"):
         result = mine_flow(query=query, files=[str(p) for p in files] if files else None,
                            db=str(_db(db)), model=model, max_results=max_results,
-                           batch_size=batch_size, device=device)
+                           batch_size=batch_size, device=device, resume=not refetch)
     table = Table("rows", "count", title=f"litmine mine → {result['db']}")
-    for key in ("articles", "sentences", "entities", "pairs", "rejects", "deleted"):
+    for key in ("articles", "sentences", "entities", "pairs", "rejects", "deleted", "skipped_stored"):
         table.add_row(key, str(result.get(key, 0)))
     out.print(table)
 
@@ -219,6 +230,8 @@ def main() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     # NCBI's is the only network litmine needs; Prefect's telemetry heartbeat stays off.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # Without PREFECT_API_URL, Prefect starts a temporary server; 20 s is too short on a busy laptop.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     try:
         app(standalone_mode=False)
     except LitmineError as exc:
@@ -231,9 +244,10 @@ def main() -> None:
     except Exception as exc:  # click usage errors carry their own exit codes
         import click
 
-        if isinstance(exc, click.ClickException):
+        # typer >= 0.29 vendors click: its usage errors are typer.TyperException, not click's
+        if isinstance(exc, (click.ClickException, typer.TyperException)) and hasattr(exc, "show"):
             exc.show()
-            sys.exit(exc.exit_code)
+            sys.exit(getattr(exc, "exit_code", 2))
         if _state["debug"]:
             raise
         console.print(f"[red]error:[/red] {type(exc).__name__}: {exc} (run with --debug for details)",

@@ -1,0 +1,88 @@
+"""The `evaluate` flow: strict mention-level scores of a NER model (or of exported predictions)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
+from prefect.utilities.annotations import quote
+from rich.console import Console
+
+from litmine.errors import LitmineError
+from litmine.settings import get_settings
+from litmine.tasks.corpus import build_type_map, map_type, read_corpus
+from litmine.tasks.pubtator import gold_to_mentions, iter_pubtator
+from litmine.tasks.scoring import (evaluate_predictions, format_errors, format_markdown,
+                                   format_table)
+from litmine.tasks.training import tag_documents
+
+__all__ = ["evaluate", "evaluate_predictions", "read_predictions"]
+
+
+def read_predictions(paths: list[str], type_map: list[str] | None = None) -> list:
+    """Predicted mentions from PubTator files (what `litmine export --format pubtator` writes),
+    with the same type mapping as the gold."""
+    mapping = build_type_map(type_map)
+    return [replace(m, type=map_type(m.type, mapping)) for path in paths
+            for doc in iter_pubtator(path) for m in gold_to_mentions(doc)]
+
+
+@flow(name="evaluate", log_prints=True)
+def evaluate(
+    gold: list[str],
+    model: str | None = None,
+    predicted: list[str] | None = None,
+    types: list[str] | None = None,
+    type_map: list[str] | None = None,
+    json_out: str | None = None,
+    errors_out: str | None = None,
+    device: str = "auto",
+    dtype: str | None = None,
+    max_batch_tokens: int = 8192,
+    stride: int = 32,
+    show: bool = True,
+) -> dict:
+    """Score a model on gold PubTator documents through the mining pipeline's own path.
+
+    Each gold document's ``title + " " + abstract`` is split into sentences and tagged by the
+    model (or, with `predicted`, mentions are read from PubTator files instead). Scores are
+    strict: (pmid, start, end, type) must match. Default `types`: the gold types the model
+    predicts. Writes the scores as JSON (`json_out`) and the FP/FN listing (`errors_out`).
+    """
+    logger = get_run_logger()
+    if predicted and model:
+        raise LitmineError("evaluate: give either a model or predicted files, not both")
+    corpus = read_corpus(gold, types=types, type_map=type_map)
+    docs = corpus.evaluation_documents()
+    if not docs:
+        raise LitmineError(f"evaluate: no documents in {gold}; are these PubTator files?")
+    if predicted:
+        mentions = read_predictions(predicted, type_map)
+        source, model_types = ", ".join(predicted), None
+    else:
+        source = model or get_settings().model
+        mentions, model_types = tag_documents(quote(docs), source, device=device, dtype=dtype,
+                                              max_batch_tokens=max_batch_tokens, stride=stride)
+    scored_types = types
+    if scored_types is None and model_types is not None:
+        scored_types = sorted(set(corpus.types) & set(model_types)) or list(corpus.types)
+        if skipped := sorted(set(corpus.types) - set(model_types)):
+            logger.info("not scored: gold types the model does not predict: %s", skipped)
+    scores = evaluate_predictions(docs, mentions, types=scored_types)
+    report = scores.as_dict() | {"model": source, "gold": list(gold)}
+    if show:
+        Console().print(format_table(scores, title=f"{source} on {', '.join(gold)}"))
+    logger.info("strict micro F1 %.2f over %d documents (%s)", 100 * (scores.f1 or 0),
+                scores.n_documents, ", ".join(scores.scored_types))
+    if json_out:
+        Path(json_out).write_text(json.dumps(report, indent=2), encoding="utf-8")
+    if errors_out:
+        texts = {d.pmid: d.text for d in docs}
+        Path(errors_out).write_text(format_errors(scores, texts), encoding="utf-8")
+    create_markdown_artifact(key="ner-evaluation", markdown=f"# NER evaluation\n\nModel: "
+                             f"`{source}`\n\nGold: {', '.join(gold)}\n\n{format_markdown(scores)}",
+                             description="litmine evaluate: strict mention-level scores")
+    return report

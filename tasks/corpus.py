@@ -1,0 +1,567 @@
+"""Build NER training data: read corpora, map their types, split, label and tokenise.
+
+Corpora are PubTator files (documents with offsets) or CoNLL/BIO files (``token<TAB>label``
+per line, a blank line between sentences). Types are mapped to litmine's canonical ones
+(`DEFAULT_TYPE_MAP`), documents that appear in two corpora are kept once (the first corpus
+wins), and no development-set PMID ever reaches training.
+
+Training sentences come from `litmine.tasks.sentences.split_article`, the splitter the
+pipeline uses at inference time, so the model sees the same units in training and in use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections import Counter
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from litmine.errors import LitmineError, ParseError
+from litmine.tasks.pubtator import GoldMention, PubTatorDocument, PubTatorStats, iter_pubtator
+from litmine.tasks.sentences import split_article
+
+log = logging.getLogger(__name__)
+
+#: Corpus types -> canonical litmine types. A type mapped to "" is dropped. Sources: NCBI-disease
+#: (Dogan et al. 2014, J Biomed Inform 47:1-10; its four classes are all diseases), BioRED
+#: (Luo et al. 2022, Brief Bioinform 23(5); its README), BC5CDR (Li et al. 2016, Database
+#: baw068), GNormPlus (Wei et al. 2015, BioMed Res Int 918710; FamilyName and DomainMotif are
+#: gene families/domains, kept as Gene as GNormPlus's own "Gene" recognition step does).
+DEFAULT_TYPE_MAP: dict[str, str] = {
+    "SpecificDisease": "Disease",
+    "DiseaseClass": "Disease",
+    "Modifier": "Disease",
+    "CompositeMention": "Disease",
+    "DiseaseOrPhenotypicFeature": "Disease",
+    "ChemicalEntity": "Chemical",
+    "GeneOrGeneProduct": "Gene",
+    "FamilyName": "Gene",
+    "DomainMotif": "Gene",
+    "OrganismTaxon": "Species",
+    "SequenceVariant": "Variant",
+    "CellLine": "CellLine",
+}
+
+_PUBTATOR_HEAD = re.compile(r"^[^\t|]+\|[ta]\|")
+
+
+@dataclass(frozen=True, slots=True)
+class TaggedSentence:
+    """A sentence and its entity spans; offsets are relative to `text`."""
+
+    doc_id: str
+    index: int
+    text: str
+    entities: tuple[tuple[int, int, str], ...] = ()
+
+
+@dataclass
+class FileStats:
+    """What one corpus file contributed."""
+
+    path: str
+    format: str
+    sha256: str
+    documents: int = 0  # documents kept (PubTator) or sentences read (CoNLL)
+    mentions: int = 0  # mentions kept after type mapping and filtering
+    types: Counter = field(default_factory=Counter)  # kept mentions per canonical type
+    dropped_types: Counter = field(default_factory=Counter)  # original type -> mentions dropped
+    duplicates: int = 0  # documents already read from an earlier file (first file wins)
+    held_out: int = 0  # documents dropped because their PMID is in the dev/excluded set
+    parse: PubTatorStats | None = None
+
+    def as_dict(self) -> dict:
+        out = {"path": self.path, "format": self.format, "sha256": self.sha256,
+               "documents": self.documents, "mentions": self.mentions,
+               "types": dict(sorted(self.types.items())),
+               "dropped_types": dict(sorted(self.dropped_types.items())),
+               "duplicates": self.duplicates, "held_out": self.held_out}
+        if self.parse is not None:
+            out["parse"] = self.parse.summary()
+        return out
+
+
+@dataclass
+class Corpus:
+    """Documents (PubTator) and ready-made sentences (CoNLL), with per-file statistics."""
+
+    documents: list[PubTatorDocument] = field(default_factory=list)
+    sentences: list[TaggedSentence] = field(default_factory=list)
+    files: list[FileStats] = field(default_factory=list)
+    types: tuple[str, ...] = ()
+
+    @property
+    def pmids(self) -> set[str]:
+        return {d.pmid for d in self.documents}
+
+    def evaluation_documents(self) -> list[PubTatorDocument]:
+        """Documents to run the pipeline on: PubTator documents, and each CoNLL sentence as a
+        one-sentence document (its text as the title)."""
+        return self.documents + [sentence_to_document(s) for s in self.sentences]
+
+    def summary(self) -> str:
+        counts = Counter()
+        for f in self.files:
+            counts.update(f.types)
+        parts = [f"{len(self.documents)} documents"]
+        if self.sentences:
+            parts.append(f"{len(self.sentences)} CoNLL sentences")
+        parts.append(", ".join(f"{t} {n}" for t, n in sorted(counts.items())) or "no mentions")
+        dup = sum(f.duplicates for f in self.files)
+        held = sum(f.held_out for f in self.files)
+        if dup:
+            parts.append(f"{dup} duplicate documents dropped")
+        if held:
+            parts.append(f"{held} held-out (dev/excluded) documents dropped")
+        return "; ".join(parts)
+
+
+# -- type maps -----------------------------------------------------------------------------------
+def parse_type_map(items: Iterable[str] | Mapping[str, str] | None) -> dict[str, str]:
+    """Parse ``A=B`` overrides (``A=`` drops type A) into a dict."""
+    if items is None:
+        return {}
+    if isinstance(items, Mapping):
+        return dict(items)
+    out = {}
+    for item in items:
+        source, sep, target = item.partition("=")
+        if not sep or not source.strip():
+            raise LitmineError(f"type map: {item!r} is not of the form SOURCE=TARGET "
+                             "(e.g. ChemicalEntity=Chemical, or Modifier= to drop a type)")
+        out[source.strip()] = target.strip()
+    return out
+
+
+def build_type_map(overrides: Iterable[str] | Mapping[str, str] | None = None) -> dict[str, str]:
+    """DEFAULT_TYPE_MAP with the user's overrides applied."""
+    return {**DEFAULT_TYPE_MAP, **parse_type_map(overrides)}
+
+
+def map_type(label: str, type_map: Mapping[str, str]) -> str:
+    """The canonical type of a corpus type ("" = dropped); unmapped types keep their name."""
+    return type_map.get(label, label)
+
+
+# -- reading -------------------------------------------------------------------------------------
+def sha256_file(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def detect_format(path: str | Path) -> str:
+    """'pubtator' when the first non-blank line is ``PMID|t|...``/``PMID|a|...``, else 'conll'."""
+    with open(path, encoding="utf-8-sig") as handle:
+        for line in handle:
+            if line.strip():
+                return "pubtator" if _PUBTATOR_HEAD.match(line) else "conll"
+    return "conll"
+
+
+def read_conll(path: str | Path) -> list[TaggedSentence]:
+    """Sentences of a CoNLL/BIO file: ``token<TAB or space>...label`` lines, blank between.
+
+    The first column is the token, the last the label (BIO/IOB2; an I- after O or after a
+    different type starts an entity as in IOB1; BIOES S-/E- are read too). Sentence text is
+    the tokens joined by single spaces; `-DOCSTART-` lines are skipped.
+    """
+    path = Path(path)
+    sentences: list[TaggedSentence] = []
+    tokens: list[str] = []
+    labels: list[str] = []
+
+    def flush() -> None:
+        if tokens:
+            sentences.append(_conll_sentence(f"{path.name}#{len(sentences)}", tokens, labels))
+        tokens.clear()
+        labels.clear()
+
+    with open(path, encoding="utf-8-sig") as handle:
+        for number, raw in enumerate(handle, 1):
+            line = raw.rstrip("\r\n")
+            if not line.strip():
+                flush()
+                continue
+            if line.startswith("-DOCSTART-"):
+                continue
+            parts = line.split("\t") if "\t" in line else line.split()
+            if len(parts) < 2:
+                raise ParseError(f"corpus: {path} line {number}: expected 'token<TAB>label', "
+                                 f"got {line[:80]!r}; is this a CoNLL/BIO file?")
+            tokens.append(parts[0].strip())
+            labels.append(parts[-1].strip())
+    flush()
+    return sentences
+
+
+def _conll_sentence(doc_id: str, tokens: list[str], labels: list[str]) -> TaggedSentence:
+    text = " ".join(tokens)
+    entities: list[tuple[int, int, str]] = []
+    pos = 0
+    current: list = []  # [start, end, type]
+    for token, label in zip(tokens, labels):
+        start, end = pos, pos + len(token)
+        pos = end + 1
+        prefix, _, etype = label.partition("-")
+        prefix = prefix.upper()
+        if label == "O" or prefix not in ("B", "I", "S", "E") or not etype:
+            if current:
+                entities.append(tuple(current))
+            current = []
+            continue
+        continues = current and current[2] == etype and prefix in ("I", "E")
+        if continues:
+            current[1] = end
+        else:
+            if current:
+                entities.append(tuple(current))
+            current = [start, end, etype]
+        if prefix in ("S", "E"):
+            entities.append(tuple(current))
+            current = []
+    if current:
+        entities.append(tuple(current))
+    return TaggedSentence(doc_id, 0, text, tuple(entities))
+
+
+def sentence_to_document(sentence: TaggedSentence) -> PubTatorDocument:
+    """A sentence as a one-sentence document (its text as the title); offsets are unchanged."""
+    mentions = tuple(GoldMention(s, e, sentence.text[s:e], t) for s, e, t in sentence.entities)
+    return PubTatorDocument(sentence.doc_id, sentence.text, "", mentions)
+
+
+def read_pmid_file(path: str | Path) -> set[str]:
+    """PMIDs to hold out: from a PubTator file, or one PMID per line in a text file."""
+    if detect_format(path) == "pubtator":
+        return {d.pmid for d in iter_pubtator(path)}
+    with open(path, encoding="utf-8-sig") as handle:
+        return {line.split()[0] for line in handle if line.strip() and not line.startswith("#")}
+
+
+def _map_document(doc: PubTatorDocument, type_map: Mapping[str, str],
+                  types: Collection[str] | None, stats: FileStats) -> PubTatorDocument:
+    kept = []
+    for m in doc.mentions:
+        canonical = map_type(m.type, type_map)
+        if not canonical or (types is not None and canonical not in types):
+            stats.dropped_types[m.type] += 1
+            continue
+        kept.append(GoldMention(m.start, m.end, m.text, canonical, m.concept_id))
+    # Two corpus types that map to one canonical type can leave the same span twice.
+    unique = sorted(set(kept), key=lambda m: (m.start, m.end, m.type, m.concept_id))
+    seen: set[tuple[int, int, str]] = set()
+    deduped = []
+    for m in unique:
+        if (m.start, m.end, m.type) not in seen:
+            seen.add((m.start, m.end, m.type))
+            deduped.append(m)
+    stats.types.update(m.type for m in deduped)
+    stats.mentions += len(deduped)
+    return PubTatorDocument(doc.pmid, doc.title, doc.abstract, tuple(deduped), doc.relations)
+
+
+def load_corpus(paths: Sequence[str | Path], *, types: Collection[str] | None = None,
+                type_map: Mapping[str, str] | Iterable[str] | None = None,
+                hold_out: Collection[str] = ()) -> Corpus:
+    """Read several corpora into one: map types, keep `types`, drop duplicates and held-out PMIDs.
+
+    `type_map` holds overrides of DEFAULT_TYPE_MAP (a dict, or ``A=B`` strings).
+    A document whose PMID was read from an earlier file is dropped (first file wins), and so
+    is one whose PMID is in `hold_out` (the dev set's, a test set's). Both are counted per file
+    and logged.
+    """
+    mapping = build_type_map(type_map)
+    wanted = set(types) if types is not None else None
+    corpus = Corpus()
+    seen: set[str] = set()
+    held = set(hold_out)
+    found_types: set[str] = set()
+    for path in paths:
+        path = Path(path)
+        if not path.exists():
+            raise ParseError(f"corpus: {path} does not exist; check the --train/--dev paths")
+        fmt = detect_format(path)
+        stats = FileStats(str(path), fmt, sha256_file(path))
+        if fmt == "pubtator":
+            reader = iter_pubtator(path)
+            for doc in reader:
+                if doc.pmid in held:
+                    stats.held_out += 1
+                    continue
+                if doc.pmid in seen:
+                    stats.duplicates += 1
+                    continue
+                seen.add(doc.pmid)
+                corpus.documents.append(_map_document(doc, mapping, wanted, stats))
+                stats.documents += 1
+            stats.parse = reader.stats
+        else:
+            for sentence in read_conll(path):
+                ents = []
+                for s, e, t in sentence.entities:
+                    canonical = map_type(t, mapping)
+                    if not canonical or (wanted is not None and canonical not in wanted):
+                        stats.dropped_types[t] += 1
+                    else:
+                        ents.append((s, e, canonical))
+                stats.types.update(t for _, _, t in ents)
+                stats.mentions += len(ents)
+                stats.documents += 1
+                corpus.sentences.append(TaggedSentence(sentence.doc_id, sentence.index,
+                                                       sentence.text, tuple(ents)))
+        found_types.update(stats.types)
+        corpus.files.append(stats)
+        log.info("%s (%s): %d documents, %d mentions %s; %d duplicates and %d held-out "
+                 "documents dropped; types dropped: %s", path, fmt, stats.documents,
+                 stats.mentions, dict(stats.types), stats.duplicates, stats.held_out,
+                 dict(stats.dropped_types) or "none")
+        if stats.duplicates or stats.held_out:
+            log.warning("%s: dropped %d documents already read from an earlier file and %d "
+                        "held-out (dev/excluded) documents", path, stats.duplicates,
+                        stats.held_out)
+    corpus.types = tuple(sorted(wanted if wanted is not None else found_types))
+    return corpus
+
+
+def load_train_dev(train: Sequence[str | Path], dev: Sequence[str | Path], *,
+                   types: Collection[str] | None = None,
+                   type_map: Mapping[str, str] | Iterable[str] | None = None,
+                   exclude: Sequence[str | Path] = ()) -> tuple[Corpus, Corpus]:
+    """Read the dev corpora, then the training corpora without any dev or excluded PMID."""
+    dev_corpus = load_corpus(dev, types=types, type_map=type_map)
+    held = dev_corpus.pmids
+    for path in exclude:
+        held |= read_pmid_file(path)
+    train_corpus = load_corpus(train, types=types, type_map=type_map, hold_out=held)
+    if types is None:
+        # Train and dev must agree on the label set: use the union.
+        union = tuple(sorted(set(train_corpus.types) | set(dev_corpus.types)))
+        train_corpus.types = dev_corpus.types = union
+    return train_corpus, dev_corpus
+
+
+# -- sentences -----------------------------------------------------------------------------------
+@dataclass
+class SentenceStats:
+    sentences: int = 0
+    mentions: int = 0
+    crossing: int = 0  # mentions crossing a sentence boundary (dropped)
+    overlapping: int = 0  # nested/overlapping mentions dropped to make the labels flat
+
+
+def flatten_entities(entities: Iterable[tuple[int, int, str]]) -> tuple[list, int]:
+    """Non-overlapping entities (the longest first, then the earliest), and how many were dropped.
+
+    A BIO tagger can only produce flat mentions; keeping the outer one follows the usual
+    choice for nested corpora (Finkel & Manning 2009, "Nested named entity recognition").
+    """
+    ordered = sorted(set(entities), key=lambda e: (-(e[1] - e[0]), e[0], e[2]))
+    kept: list[tuple[int, int, str]] = []
+    for e in ordered:
+        if all(e[1] <= k[0] or k[1] <= e[0] for k in kept):
+            kept.append(e)
+    return sorted(kept), len(ordered) - len(kept)
+
+
+def sentences_from_documents(docs: Iterable[PubTatorDocument],
+                             stats: SentenceStats | None = None) -> list[TaggedSentence]:
+    """Split documents with the pipeline's splitter; mentions become sentence-relative spans.
+
+    Mentions that cross a sentence boundary are dropped and counted (`stats.crossing`); so are
+    nested/overlapping ones beyond the outermost (`stats.overlapping`).
+    """
+    stats = stats if stats is not None else SentenceStats()
+    out: list[TaggedSentence] = []
+    for doc in docs:
+        sentences = split_article(doc.to_article())
+        inside: dict[int, list] = {}
+        for m in doc.mentions:
+            owner = None
+            for s in sentences:
+                if s.start <= m.start and m.end <= s.end:
+                    owner = s
+                    break
+            if owner is None:
+                stats.crossing += 1
+                log.debug("PMID %s: mention %r %d-%d crosses a sentence boundary; dropped",
+                          doc.pmid, m.text, m.start, m.end)
+                continue
+            inside.setdefault(owner.index, []).append(
+                (m.start - owner.start, m.end - owner.start, m.type))
+        for s in sentences:
+            flat, dropped = flatten_entities(inside.get(s.index, []))
+            stats.overlapping += dropped
+            stats.mentions += len(flat)
+            out.append(TaggedSentence(doc.pmid, s.index, s.text, tuple(flat)))
+    stats.sentences += len(out)
+    return out
+
+
+def training_sentences(corpus: Corpus, stats: SentenceStats | None = None) -> list[TaggedSentence]:
+    """All training sentences of a corpus: split documents, then the CoNLL sentences."""
+    stats = stats if stats is not None else SentenceStats()
+    sentences = sentences_from_documents(corpus.documents, stats)
+    for s in corpus.sentences:
+        flat, dropped = flatten_entities(s.entities)
+        stats.overlapping += dropped
+        stats.mentions += len(flat)
+        sentences.append(TaggedSentence(s.doc_id, s.index, s.text, tuple(flat)))
+    stats.sentences += len(corpus.sentences)
+    return sentences
+
+
+# -- model inputs --------------------------------------------------------------------------------
+IGNORE = -100  # label ignored by torch's cross-entropy (its default ignore_index)
+
+
+def bio_labels(types: Iterable[str]) -> list[str]:
+    """The label list of a BIO tagger over `types`: O, then B-/I- per type (sorted)."""
+    labels = ["O"]
+    for t in sorted(set(types)):
+        labels += [f"B-{t}", f"I-{t}"]
+    return labels
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    """One model input: token IDs with special tokens, and a label ID per token (or -100)."""
+
+    input_ids: tuple[int, ...]
+    labels: tuple[int, ...]
+    doc_id: str
+    sentence_index: int
+    window: int = 0
+
+
+@dataclass
+class EncodeStats:
+    sentences: int = 0
+    examples: int = 0
+    windows_split: int = 0  # sentences longer than max_length, split into several examples
+    entities: int = 0
+    misaligned: int = 0  # entities whose start or end falls inside a token
+
+
+def _token_labels(offsets, word_ids, entities, label2id, stats: EncodeStats) -> list[int]:
+    """Label the first sub-token of each word; other sub-tokens get -100.
+
+    A word takes the label of the entity it overlaps (B- for the entity's first word), as
+    `litmine.tasks.labels.decode_entities` reads a word's label from its first sub-token
+    (Devlin et al. 2019, BERT, sec. 5.3). An entity that starts or ends inside a word is counted
+    in `stats.misaligned`: the tagger can only find it widened to whole words.
+    """
+    starts = {s for s, _ in offsets}
+    ends = {e for _, e in offsets}
+    labels = []
+    seen: set[int] = set()
+    i, n = 0, len(offsets)
+    while i < n:
+        j = i + 1
+        if word_ids[i] is not None:
+            while j < n and word_ids[j] == word_ids[i]:
+                j += 1
+        ws, we = offsets[i][0], max(e for _, e in offsets[i:j])
+        hit = next((k for k, (es, ee, _) in enumerate(entities) if es < we and ws < ee), None)
+        if hit is None:
+            labels.append(label2id["O"])
+        else:
+            labels.append(label2id[("I-" if hit in seen else "B-") + entities[hit][2]])
+            seen.add(hit)
+        labels.extend([IGNORE] * (j - i - 1))
+        i = j
+    for es, ee, _ in entities:
+        stats.misaligned += es not in starts or ee not in ends
+    return labels
+
+
+def _windows(labels: list[int], word_start: list[bool], size: int, label2id) -> list[tuple]:
+    """(start, end) token windows of at most `size`, cut at word starts outside entities."""
+    inside = {v for k, v in label2id.items() if k.startswith("I-")}
+    out = []
+    start = 0
+    n = len(labels)
+    while n - start > size:
+        cut = None
+        for p in range(start + size, start, -1):
+            if word_start[p] and labels[p] not in inside:
+                cut = p
+                break
+        if cut is None:
+            cut = next((p for p in range(start + size, start, -1) if word_start[p]), start + size)
+        out.append((start, cut))
+        start = cut
+    out.append((start, n))
+    return out
+
+
+def encode_sentences(sentences: Iterable[TaggedSentence], tokenizer, label2id: Mapping[str, int],
+                     max_length: int = 256, stats: EncodeStats | None = None) -> list[Example]:
+    """Tokenise sentences with a fast tokenizer and align BIO labels to tokens.
+
+    Only the first sub-token of each word (and a token where an entity starts inside a word)
+    gets a label; other sub-tokens and special tokens get -100. Sentences longer than
+    `max_length` tokens are cut into several examples at word boundaries outside entities,
+    never silently truncated.
+    """
+    if not getattr(tokenizer, "is_fast", False):
+        raise LitmineError("corpus: a fast tokenizer (offset mapping) is needed to align "
+                           "labels; the base model needs a tokenizer.json")
+    stats = stats if stats is not None else EncodeStats()
+    size = max_length - tokenizer.num_special_tokens_to_add(pair=False)
+    if size < 8:
+        raise LitmineError(f"corpus: max_length {max_length} leaves no room for tokens; "
+                           "use --max-length 64 or more")
+    inside = {v for k, v in label2id.items() if k.startswith("I-")}
+    examples: list[Example] = []
+    for sentence in sentences:
+        stats.sentences += 1
+        if not sentence.text.strip():
+            continue
+        enc = tokenizer(sentence.text, return_offsets_mapping=True)
+        sequence = enc.sequence_ids()
+        content = [i for i, s in enumerate(sequence) if s is not None]
+        if not content:
+            continue
+        first, last = content[0], content[-1] + 1
+        all_ids = list(enc["input_ids"])
+        prefix, ids, suffix = all_ids[:first], all_ids[first:last], all_ids[last:]
+        word_ids = enc.word_ids()[first:last]
+        offsets = [tuple(o) for o in enc["offset_mapping"][first:last]]
+        entities = list(sentence.entities)
+        stats.entities += len(entities)
+        labels = _token_labels(offsets, word_ids, entities, label2id, stats)
+        word_start = [lab != IGNORE for lab in labels]
+        windows = _windows(labels, word_start, size, label2id)
+        stats.windows_split += len(windows) > 1
+        for w, (a, b) in enumerate(windows):
+            window_labels = labels[a:b]
+            if w > 0 and window_labels[0] in inside:
+                # A window forced to start inside an entity: the entity starts again there.
+                name = next(k for k, v in label2id.items() if v == window_labels[0])
+                window_labels[0] = label2id["B-" + name[2:]]
+            full = [IGNORE] * len(prefix) + window_labels + [IGNORE] * len(suffix)
+            examples.append(Example(tuple(prefix + ids[a:b] + suffix), tuple(full),
+                                    sentence.doc_id, sentence.index, w))
+    stats.examples += len(examples)
+    return examples
+
+
+@task(name="read-corpus", cache_policy=NO_CACHE)
+def read_corpus(paths: Sequence[str], *, types: Collection[str] | None = None,
+                type_map: Mapping[str, str] | Iterable[str] | None = None) -> Corpus:
+    """Read gold corpora (a Prefect task around `load_corpus`); logs what was read and dropped."""
+    corpus = load_corpus(paths, types=types, type_map=type_map)
+    logger = get_run_logger()
+    for f in corpus.files:
+        logger.info("%s: %d documents, %d mentions %s%s", f.path, f.documents, f.mentions,
+                    dict(f.types), f"; {f.parse.summary()}" if f.parse else "")
+    return corpus

@@ -1,0 +1,107 @@
+"""Train a tiny model with the `train` flow, load it, and score it with the `evaluate` flow."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from litmine.tasks.pubtator import read_pubtator, write_pubtator
+
+
+@pytest.fixture(scope="module")
+def corpora(fixtures_dir):
+    return fixtures_dir / "corpora"
+
+
+@pytest.fixture(scope="module")
+def trained(prefect_harness, tiny_ner_model, corpora, tmp_path_factory):
+    """A 2-epoch run of the `train` flow from the tiny random BERT on 20 BC5CDR documents."""
+    from litmine.flows.train import train
+
+    out = tmp_path_factory.mktemp("train") / "model"
+    record = train(
+        train_files=[str(corpora / "bc5cdr_train_sample.pubtator"),
+                     str(corpora / "biored_train_sample.pubtator")],
+        dev_files=[str(corpora / "bc5cdr_dev_sample.pubtator")],
+        out_dir=str(out), base_model=str(tiny_ner_model), types=["Chemical", "Disease"],
+        epochs=2, lr=1e-3, batch_size=8, max_length=128, seed=3, patience=2, device="cpu",
+        fp16_weights=True, command_line="litmine train (integration test)")
+    return out, record
+
+
+def test_train_flow_writes_a_complete_model_dir(trained):
+    out, record = trained
+    names = {p.name for p in out.iterdir()}
+    assert {"model.safetensors", "config.json", "tokenizer.json", "README.md",
+            "training.json"} <= names
+    assert not out.with_name(out.name + ".training").exists()  # staging cleaned up
+    config = json.loads((out / "config.json").read_text())
+    assert config["id2label"] == {"0": "O", "1": "B-Chemical", "2": "I-Chemical",
+                                  "3": "B-Disease", "4": "I-Disease"}
+    assert [e["epoch"] for e in record["epochs"]] == [1, 2]
+    # The loss must fall: the loop really trains (lr 1e-3 on a tiny random model).
+    assert record["epochs"][1]["train_loss"] < record["epochs"][0]["train_loss"]
+    files = record["data"]["train_files"]
+    assert files[1]["duplicates"] == 1 and files[1]["held_out"] == 1  # BioRED copies
+    assert record["fp16"]["drop_points"] <= 0.2 and record["fp16"]["kept"] is True
+    card = (out / "README.md").read_text()
+    assert "litmine train (integration test)" in card
+    assert files[0]["sha256"][:16] in card
+    assert "| epoch | train loss |" in card and "Apache-2.0" not in card  # tiny model: no MiniLM
+    assert "public domain" in card
+
+
+def test_train_flow_creates_the_dev_scores_artifact(trained):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(
+            key=ArtifactFilterKey(any_=["ner-training-dev-scores"])))
+    assert artifacts and "| epoch | train loss |" in artifacts[0].data
+
+
+def test_trained_model_loads_with_load_tagger(trained):
+    from litmine.tasks.ner import load_tagger
+
+    out, _ = trained
+    tagger = load_tagger(str(out), device="cpu")
+    assert set(tagger.types) == {"Chemical", "Disease"}
+
+
+def test_evaluate_flow_scores_model_and_exported_predictions_alike(trained, corpora, tmp_path):
+    from litmine.flows.evaluate import evaluate
+    from litmine.tasks.ner import load_tagger
+    from litmine.tasks.training import predict_documents
+
+    out, _ = trained
+    gold = [str(corpora / "bc5cdr_dev_sample.pubtator")]
+    json_out, errors_out = tmp_path / "scores.json", tmp_path / "errors.txt"
+    report = evaluate(gold=gold, model=str(out), json_out=str(json_out),
+                      errors_out=str(errors_out), device="cpu", show=False)
+    docs, _ = read_pubtator(gold[0])
+    n_gold = sum(len(d.mentions) for d in docs)
+    assert report["n_documents"] == 6 and report["types"] == ["Chemical", "Disease"]
+    assert report["micro"]["n_gold"] == n_gold
+    assert json.loads(json_out.read_text())["micro"] == report["micro"]
+    listing = errors_out.read_text()
+    assert listing.count("FN ") == report["micro"]["fn"]
+
+    # The mine -> export -> evaluate path: the same mentions written as PubTator score the same.
+    mentions = predict_documents(load_tagger(str(out), device="cpu"), docs)
+    exported = tmp_path / "exported.pubtator"
+    by_doc = {d.pmid: [m for m in mentions if m.pmid == d.pmid] for d in docs}
+    write_pubtator([(d.to_article(), by_doc[d.pmid]) for d in docs], exported)
+    again = evaluate(gold=gold, predicted=[str(exported)], show=False)
+    assert again["micro"] == report["micro"]
+    assert report["micro"]["n_predicted"] == len(mentions)
+
+
+def test_evaluate_flow_gold_against_itself_is_perfect(prefect_harness, corpora):
+    from litmine.flows.evaluate import evaluate
+
+    gold = [str(corpora / "bc5cdr_dev_sample.pubtator")]
+    report = evaluate(gold=gold, predicted=gold, show=False)
+    assert report["micro"]["f1"] == 1.0 and report["micro"]["fp"] == 0
+    assert report["micro"]["tp"] == report["micro"]["n_gold"] == 76
