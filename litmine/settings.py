@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     device: str = Field(
         default="auto", description="Torch device for models: auto, cpu, cuda, cuda:N."
     )
+    refresh_cron: str = Field(
+        default="0 3 * * *",
+        description="Cron schedule of the served `refresh` deployment (`litmine serve`); daily.",
+    )
 
     @property
     def rate(self) -> float:

@@ -1,0 +1,107 @@
+"""CLI: `litmine lexicon build`, `litmine train-relations`, `litmine evaluate-relations`."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from litmine.errors import LitmineError
+
+lexicon_app = typer.Typer(help="The MeSH lexicon that links Chemical/Disease mentions.",
+                          no_args_is_help=True)
+
+Files = Optional[list[Path]]
+
+
+def _command_line() -> str:
+    return shlex.join(["litmine", *sys.argv[1:]])
+
+
+def _check(paths) -> list[str]:
+    for p in paths or []:
+        if not Path(p).is_file():
+            raise LitmineError(f"input file {p} does not exist; check the path")
+    return [str(p) for p in paths or []]
+
+
+@lexicon_app.command("build")
+def lexicon_build(
+    corpus: Annotated[Files, typer.Option("--corpus", help="Annotated PubTator corpus (repeatable): its (mention, MeSH ID) pairs.")] = None,
+    mesh: Annotated[Files, typer.Option("--mesh", help="NLM MeSH XML: desc20XX.xml or supp20XX.xml (.gz ok; repeatable).")] = None,
+    ctd: Annotated[Files, typer.Option("--ctd", help="CTD_chemicals.tsv or CTD_diseases.tsv (.gz ok; repeatable).")] = None,
+    exclude: Annotated[Files, typer.Option("--exclude", help="PubTator file or PMID list whose documents must not contribute (e.g. the dev set you evaluate on).")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Lexicon file (.tsv.gz).")] = None,
+):
+    """Build the lexicon; sources listed first win when names disagree."""
+    from litmine.flows.relations import DEFAULT_LEXICON
+    from litmine.tasks.lexicon import build_lexicon
+
+    lex = build_lexicon(_check(corpus), mesh=_check(mesh), ctd=_check(ctd),
+                        exclude=_check(exclude))
+    path = lex.save(out or DEFAULT_LEXICON)
+    typer.echo(f"lexicon: {lex.summary()} -> {path}")
+
+
+def train_relations_command(
+    train: Annotated[list[Path], typer.Option("--train", help="PubTator file(s) with CID relation lines.")],
+    dev: Annotated[list[Path], typer.Option("--dev", help="Dev PubTator file(s): never trained on; scored.")],
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Model directory (default: data/models/litmine-cid-bc5cdr).")] = None,
+    method: Annotated[str, typer.Option("--method", help="linear (features + logistic regression, seconds on a CPU) or encoder (fine-tuned transformer).")] = "linear",
+    base_model: Annotated[Optional[str], typer.Option("--base-model", help="Encoder to fine-tune (method encoder; default all-MiniLM-L6-v2 from its wheel).")] = None,
+    epochs: Annotated[int, typer.Option("--epochs", min=1, help="Epochs (method encoder).")] = 2,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 16,
+    max_length: Annotated[int, typer.Option("--max-length", min=16)] = 128,
+    lr: Annotated[float, typer.Option("--lr")] = 5e-5,
+    max_train_docs: Annotated[Optional[int], typer.Option("--max-train-docs", min=1, help="Use the first N training documents (quick runs).")] = None,
+    max_dev_docs: Annotated[Optional[int], typer.Option("--max-dev-docs", min=1)] = None,
+    exclude: Annotated[Files, typer.Option("--exclude", help="PMIDs never to train on (PubTator or list).")] = None,
+    device: Annotated[str, typer.Option("--device")] = "auto",
+):
+    """Train the chemical-induced disease (CID) classifier and save it with a model card."""
+    from litmine.flows.relations import DEFAULT_RELATION_MODEL
+    from litmine.tasks.relation_training import train_relations
+
+    result = train_relations(_check(train), _check(dev), base_model, out or DEFAULT_RELATION_MODEL,
+                             epochs, method=method, batch_size=batch_size, max_length=max_length,
+                             lr=lr, max_train_docs=max_train_docs, max_dev_docs=max_dev_docs,
+                             exclude=_check(exclude), device=device,
+                             command_line=_command_line())
+    typer.echo(f"saved {result['out_dir']} (threshold {result['threshold']:.3f})")
+
+
+def evaluate_relations_command(
+    gold: Annotated[list[Path], typer.Option("--gold", help="Gold PubTator file(s) with CID lines.")],
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="NER model for the end-to-end scores (default: the configured one; 'none' skips them).")] = None,
+    lexicon: Annotated[Optional[Path], typer.Option("--lexicon")] = None,
+    relation_model: Annotated[Optional[Path], typer.Option("--relation-model")] = None,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Write all scores as JSON.")] = None,
+    max_docs: Annotated[Optional[int], typer.Option("--max-docs", min=1)] = None,
+    device: Annotated[str, typer.Option("--device")] = "cpu",
+):
+    """Concept-level normalisation and CID relation scores (gold entities and end to end)."""
+    from litmine.flows.relations import (DEFAULT_LEXICON, DEFAULT_RELATION_MODEL,
+                                         evaluate_relations, format_report, write_report)
+    from litmine.settings import get_settings
+
+    ner = None if model == "none" else (model or get_settings(fresh=True).model)
+    if ner and not Path(ner).exists():
+        raise LitmineError(f"evaluate-relations: NER model {ner} does not exist; train it "
+                           "(`litmine train`) or pass --model PATH, or --model none")
+    report = evaluate_relations(_check(gold), ner_model=ner,
+                                lexicon=lexicon or DEFAULT_LEXICON,
+                                relation_model=relation_model or DEFAULT_RELATION_MODEL,
+                                device=device, max_documents=max_docs)
+    typer.echo(format_report(report))
+    if json_out:
+        write_report(report, json_out)
+        typer.echo(f"scores written to {json_out}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(lexicon_app, name="lexicon")
+    app.command(name="train-relations")(train_relations_command)
+    app.command(name="evaluate-relations")(evaluate_relations_command)

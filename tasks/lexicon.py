@@ -1,0 +1,315 @@
+"""Build, save and load the MeSH lexicon: (type, name) -> MeSH concept IDs, with counts.
+
+Sources (any mix):
+
+- Annotated PubTator corpora: every (mention text, concept ID) pair of a Chemical or Disease
+  mention (corpus types mapped with `litmine.tasks.corpus.DEFAULT_TYPE_MAP`). Only MeSH IDs are
+  kept (``D000001``/``C000001``; composite IDs such as ``D011665|D051437`` are kept whole when
+  every part is MeSH); OMIM IDs and "-1" are dropped. Documents whose PMIDs appear in an
+  `exclude` file are skipped (an evaluation set must never feed the lexicon used to score it).
+- NLM's MeSH XML: descriptors (``desc20XX.xml[.gz]``, ``<DescriptorRecordSet>``) and
+  supplementary concept records (``supp20XX.xml[.gz]``, ``<SupplementalRecordSet>``), from
+  https://www.nlm.nih.gov/databases/download/mesh.html. Every non-permuted term of every
+  concept is a name. Types: descriptors with a tree number under C (diseases) or F03 (mental
+  disorders) are Disease, under D (chemicals and drugs) Chemical; supplementary records of
+  SCRClass 1 are Chemical, 3 (rare diseases) Disease. Inverted names ("Kidney Failure,
+  Chronic") also get their natural order ("Chronic Kidney Failure").
+- CTD's vocabularies (https://ctdbase.org/downloads/): ``CTD_chemicals.tsv[.gz]`` (columns
+  ChemicalName, ChemicalID ``MESH:C000002``, CasRN, Definition, ParentIDs, TreeNumbers,
+  ParentTreeNumbers, Synonyms) and ``CTD_diseases.tsv[.gz]`` (DiseaseName, DiseaseID
+  ``MESH:D...`` or ``OMIM:...``, AltDiseaseIDs, Definition, ParentIDs, TreeNumbers,
+  ParentTreeNumbers, Synonyms, SlimMappings); "#" lines are comments, synonyms are
+  "|"-separated. Which file is which comes from its "# Fields" header (else its name).
+
+The lexicon file is a gzipped TSV with a header: ``type concept_id name source count``.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import logging
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from litmine.errors import LitmineError, ParseError
+
+log = logging.getLogger(__name__)
+
+LINKED_TYPES = ("Chemical", "Disease")
+#: A MeSH unique ID: descriptor D + 6 digits (9 since 2013), supplementary record C + 6/9.
+MESH_ID = re.compile(r"^[CD]\d{6}(?:\d{3})?$")
+#: Weight of one dictionary synonym relative to one corpus annotation when a name has several
+#: IDs: annotations show what a name means in abstracts, so three agreeing annotations outvote
+#: a dictionary entry. A judgement call, not a measured value.
+DICTIONARY_WEIGHT = 0.5
+HEADER = ("type", "concept_id", "name", "source", "count")
+#: Header comment that keeps the sources' rank order in a saved lexicon.
+ORDER_PREFIX, SEP = "source order: ", " > "
+
+
+def mesh_id(raw: str) -> str:
+    """The MeSH ID in a corpus or CTD ID ("MESH:D003000", " D003000", "D01|D02"), or ""."""
+    parts = [p.strip().removeprefix("MESH:").removeprefix("mesh:") for p in re.split(r"[|+]", raw)]
+    if not parts or not all(MESH_ID.match(p) for p in parts):
+        return ""
+    return "|".join(dict.fromkeys(parts))
+
+
+@dataclass
+class Lexicon:
+    """Names per type with the concept IDs they were seen with and how often, per source."""
+
+    counts: dict[tuple[str, str, str, str], int] = field(default_factory=lambda: defaultdict(int))
+    sources: list[str] = field(default_factory=list)  # provenance lines (files read)
+    order: list[str] = field(default_factory=list)  # source names, best-ranked first
+
+    def add(self, type_: str, name: str, concept_id: str, source: str, count: int = 1) -> None:
+        name = " ".join(name.split())
+        if name and concept_id:
+            self.counts[(type_, concept_id, name, source)] += count
+
+    def __len__(self) -> int:
+        return len(self.counts)
+
+    def add_source(self, source: str) -> None:
+        """Register a source; sources registered first outrank later ones (`weights`)."""
+        if source not in self.order:
+            self.order.append(source)
+
+    def weights(self, type_: str | None = None) -> dict[tuple[str, str], Counter]:
+        """(type, name) -> Counter(concept_id -> weight) from the best-ranked source naming it.
+
+        Annotation conventions and MeSH versions differ between corpora (BC5CDR's 2015 IDs vs
+        BioRED's 2021 ones: sorafenib is C471405 in one, D000077157 in the other), so a name's
+        IDs come from the first source (in build order) that has it; within it, corpus
+        annotations count once each and a dictionary synonym DICTIONARY_WEIGHT.
+        """
+        rank = {s: i for i, s in enumerate(self.order)}
+        best: dict[tuple[str, str], int] = {}
+        for (t, cid, name, source) in self.counts:
+            r = rank.get(source, len(rank))
+            if best.get((t, name), r + 1) > r:
+                best[(t, name)] = r
+        out: dict[tuple[str, str], Counter] = defaultdict(Counter)
+        for (t, cid, name, source), n in self.counts.items():
+            if type_ is not None and t != type_:
+                continue
+            if rank.get(source, len(rank)) != best[(t, name)]:
+                continue
+            w = n if source.startswith("corpus") else DICTIONARY_WEIGHT
+            out[(t, name)][cid] += w
+        return out
+
+    def summary(self) -> str:
+        by_type = Counter(t for t, *_ in self.counts)
+        names = {(t, n) for t, _, n, _ in self.counts}
+        ids = {(t, c) for t, c, _, _ in self.counts}
+        return (f"{len(self.counts)} entries, {len(names)} names, {len(ids)} concepts ("
+                + ", ".join(f"{t} {n}" for t, n in sorted(by_type.items())) + ")")
+
+    # -- files ------------------------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """Write the lexicon as gzipped TSV (sorted, so identical inputs give identical files)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with gzip.open(path, "wt", encoding="utf-8", newline="") as handle:
+            for line in self.sources:
+                handle.write(f"# {line}\n")
+            handle.write(f"# {ORDER_PREFIX}{SEP.join(self.order)}\n")
+            writer = csv.writer(handle, delimiter="\t", lineterminator="\n",
+                                quoting=csv.QUOTE_NONE, escapechar="\\")
+            writer.writerow(HEADER)
+            for (t, cid, name, source), n in sorted(self.counts.items()):
+                writer.writerow((t, cid, name.replace("\t", " "), source, n))
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> Lexicon:
+        """Read a lexicon written by `save`."""
+        path = Path(path)
+        if not path.is_file():
+            raise LitmineError(f"lexicon: {path} does not exist; build one with `litmine "
+                               "lexicon build` or pass --lexicon")
+        lex = cls()
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rt", encoding="utf-8") as handle:
+            rows = []
+            for line in handle:
+                if line.startswith("# " + ORDER_PREFIX):
+                    lex.order = [x for x in line.rstrip("\n")[2 + len(ORDER_PREFIX):]
+                                 .split(SEP) if x]
+                elif line.startswith("#"):
+                    lex.sources.append(line[2:].rstrip("\n"))
+                else:
+                    rows.append(line)
+            reader = csv.reader(rows, delimiter="\t", quoting=csv.QUOTE_NONE, escapechar="\\")
+            header = next(reader, None)
+            if header is None or tuple(header) != HEADER:
+                raise ParseError(f"lexicon: {path} does not start with the header "
+                                 f"{'/'.join(HEADER)}; is it a litmine lexicon?")
+            for row in reader:
+                if len(row) == 5:
+                    lex.counts[(row[0], row[1], row[2], row[3])] += int(row[4])
+        return lex
+
+
+# -- sources ------------------------------------------------------------------------------------
+def _open_text(path: Path) -> IO[str]:
+    if not path.is_file():
+        raise ParseError(f"lexicon: input file {path} does not exist; check the path")
+    if path.suffix == ".gz":
+        return io.TextIOWrapper(gzip.open(path), encoding="utf-8")
+    return open(path, encoding="utf-8")
+
+
+def read_pmids(paths: Iterable[str | Path]) -> set[str]:
+    """PMIDs of PubTator files (or of plain files with one PMID per line)."""
+    from litmine.tasks.corpus import read_pmid_file
+
+    out: set[str] = set()
+    for p in paths:
+        out |= read_pmid_file(p)
+    return out
+
+
+def iter_corpus_names(path: str | Path, exclude_pmids: set[str] = frozenset()
+                      ) -> Iterator[tuple[str, str, str]]:
+    """(type, name, MeSH ID) for each Chemical/Disease mention of a PubTator corpus."""
+    from litmine.tasks.corpus import DEFAULT_TYPE_MAP
+    from litmine.tasks.pubtator import iter_pubtator
+
+    for doc in iter_pubtator(path):
+        if doc.pmid in exclude_pmids:
+            continue
+        for m in doc.mentions:
+            type_ = DEFAULT_TYPE_MAP.get(m.type, m.type)
+            cid = mesh_id(m.concept_id)
+            if type_ in LINKED_TYPES and cid:
+                yield type_, m.text, cid
+
+
+def _tree_type(tree_numbers: Iterable[str]) -> str:
+    trees = list(tree_numbers)
+    if any(t.startswith("C") or t.startswith("F03") for t in trees):
+        return "Disease"
+    if any(t.startswith("D") for t in trees):
+        return "Chemical"
+    return ""
+
+
+def uninvert(name: str) -> str:
+    """"Kidney Failure, Chronic" -> "Chronic Kidney Failure" (MeSH's inverted headings)."""
+    parts = name.split(", ")
+    if len(parts) == 2 and 0 < len(parts[1].split()) <= 3 and not parts[1][0].isdigit():
+        return f"{parts[1]} {parts[0]}"
+    return ""
+
+
+def iter_mesh_names(path: str | Path) -> Iterator[tuple[str, str, str]]:
+    """(type, name, MeSH ID) from an NLM MeSH descriptor or supplementary XML file."""
+    from lxml import etree
+
+    with _open_text(Path(path)) as _:
+        pass  # existence check with a readable error
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rb") as handle:
+        try:
+            for _, rec in etree.iterparse(handle, events=("end",),
+                                          tag=("DescriptorRecord", "SupplementalRecord")):
+                if rec.tag == "DescriptorRecord":
+                    uid = rec.findtext("DescriptorUI", "").strip()
+                    type_ = _tree_type(t.text or "" for t in rec.iter("TreeNumber"))
+                else:
+                    uid = rec.findtext("SupplementalRecordUI", "").strip()
+                    type_ = {"1": "Chemical", "3": "Disease"}.get(rec.get("SCRClass", ""), "")
+                if type_ and MESH_ID.match(uid):
+                    names = {t.findtext("String", "") for t in rec.iter("Term")
+                             if t.get("IsPermutedTermYN", "N") != "Y"}
+                    names.add(rec.findtext("DescriptorName/String", "")
+                              or rec.findtext("SupplementalRecordName/String", ""))
+                    for name in sorted(n for n in names if n):
+                        yield type_, name, uid
+                        if natural := uninvert(name):
+                            yield type_, natural, uid
+                rec.clear()
+        except etree.XMLSyntaxError as exc:
+            raise ParseError(f"lexicon: {path} is not valid MeSH XML ({exc}); expected NLM's "
+                             "desc20XX.xml or supp20XX.xml") from exc
+
+
+CTD_CHEMICAL_FIELDS = ("ChemicalName", "ChemicalID", "CasRN", "Definition", "ParentIDs",
+                       "TreeNumbers", "ParentTreeNumbers", "Synonyms")
+CTD_DISEASE_FIELDS = ("DiseaseName", "DiseaseID", "AltDiseaseIDs", "Definition", "ParentIDs",
+                      "TreeNumbers", "ParentTreeNumbers", "Synonyms", "SlimMappings")
+
+
+def iter_ctd_names(path: str | Path) -> Iterator[tuple[str, str, str]]:
+    """(type, name, MeSH ID) from CTD_chemicals.tsv or CTD_diseases.tsv (plain or .gz)."""
+    path = Path(path)
+    fields: Sequence[str] | None = None
+    with _open_text(path) as handle:
+        for line in handle:
+            line = line.rstrip("\n")
+            if line.startswith("#"):
+                head = [f.strip() for f in line.lstrip("#").split("\t")]
+                if head and head[0] in ("ChemicalName", "DiseaseName"):
+                    fields = head
+                continue
+            if not line.strip():
+                continue
+            if fields is None:
+                lower = path.name.lower()
+                if "chem" in lower:
+                    fields = CTD_CHEMICAL_FIELDS
+                elif "disease" in lower:
+                    fields = CTD_DISEASE_FIELDS
+                else:
+                    raise ParseError(f"lexicon: {path} has no '# ChemicalName' or "
+                                     "'# DiseaseName' header line; is it a CTD vocabulary?")
+            row = dict(zip(fields, line.split("\t")))
+            if fields[0] == "ChemicalName":
+                type_, name, cid = "Chemical", row.get("ChemicalName", ""), row.get("ChemicalID", "")
+            else:
+                type_, name, cid = "Disease", row.get("DiseaseName", ""), row.get("DiseaseID", "")
+            cid = mesh_id(cid)
+            if not cid:
+                continue
+            for n in [name, *row.get("Synonyms", "").split("|")]:
+                if n.strip():
+                    yield type_, n.strip(), cid
+
+
+def build_lexicon(corpora: Sequence[str | Path] = (), *, mesh: Sequence[str | Path] = (),
+                  ctd: Sequence[str | Path] = (), exclude: Sequence[str | Path] = ()) -> Lexicon:
+    """A lexicon from annotated corpora, MeSH XML and CTD vocabularies.
+
+    `exclude` names PubTator files (or PMID lists) whose documents must not contribute, e.g.
+    the development set the lexicon will be scored on.
+    """
+    from litmine.tasks.corpus import sha256_file
+
+    if not (corpora or mesh or ctd):
+        raise LitmineError("lexicon build: give at least one source (--corpus, --mesh or --ctd)")
+    lex = Lexicon()
+    held_out = read_pmids(exclude) if exclude else set()
+    if exclude:
+        lex.sources.append(f"excluded {len(held_out)} PMIDs of: " + ", ".join(map(str, exclude)))
+    for kind, paths, reader in (("corpus", corpora, None), ("mesh", mesh, iter_mesh_names),
+                                ("ctd", ctd, iter_ctd_names)):
+        for p in paths:
+            rows = (iter_corpus_names(p, held_out) if reader is None else reader(p))
+            source = f"{kind}:{Path(p).parent.name}/{Path(p).name}"
+            lex.add_source(source)
+            n = 0
+            for type_, name, cid in rows:
+                lex.add(type_, name, cid, source)
+                n += 1
+            lex.sources.append(f"{source} ({n} names; sha256 {sha256_file(p)[:16]})")
+            log.info("lexicon: %d names from %s", n, p)
+    return lex

@@ -1,0 +1,136 @@
+"""Lexicon build, CID training and evaluation through the real CLI; the mine-batch step into a
+real DuckDB file; the encoder classifier trained and loaded from disk (tiny model)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from litmine.tasks.pubtator import gold_to_mentions, read_pubtator
+from litmine.tasks.sentences import split_article
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+TRAIN = FIXTURES / "corpora" / "bc5cdr_train_sample.pubtator"
+DEV = FIXTURES / "corpora" / "bc5cdr_dev_sample.pubtator"
+LEX = FIXTURES / "lexicon"
+
+
+def _litmine(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    return subprocess.run([sys.executable, "-m", "litmine.cli", *map(str, args)], env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """A lexicon and a linear CID model built by the CLI from the fixtures."""
+    root = tmp_path_factory.mktemp("relations")
+    lexicon, model = root / "lexicon.tsv.gz", root / "cid"
+    done = _litmine("lexicon", "build", "--corpus", TRAIN, "--mesh", LEX / "desc_sample.xml",
+                    "--mesh", LEX / "supp_sample.xml", "--ctd", LEX / "CTD_chemicals_sample.tsv",
+                    "--exclude", DEV, "--out", lexicon)
+    assert done.returncode == 0, done.stderr
+    assert "lexicon:" in done.stdout and lexicon.is_file()
+    done = _litmine("train-relations", "--train", TRAIN, "--dev", DEV, "--out", model)
+    assert done.returncode == 0, done.stderr
+    assert "threshold" in done.stdout
+    return lexicon, model
+
+
+def test_cli_reports_bad_inputs_in_one_line(tmp_path):
+    done = _litmine("lexicon", "build", "--mesh", tmp_path / "missing.xml",
+                    "--out", tmp_path / "x.tsv.gz")
+    assert done.returncode == 1
+    message = " ".join(done.stderr.split())  # rich wraps long lines
+    assert "does not exist" in message and "Traceback" not in message
+
+
+def test_model_card_names_the_command(built):
+    _, model = built
+    card = (model / "README.md").read_text(encoding="utf-8")
+    assert "litmine train-relations --train" in card
+    record = json.loads((model / "training.json").read_text())
+    assert record["data"]["train_documents"] == 20
+    assert record["threshold"] == json.loads((model / "relation.json").read_text())["threshold"]
+
+
+def test_evaluate_relations_end_to_end(built, tiny_ner_model, tmp_path):
+    lexicon, model = built
+    out = tmp_path / "scores.json"
+    done = _litmine("evaluate-relations", "--gold", DEV, "--model", tiny_ner_model,
+                    "--lexicon", lexicon, "--relation-model", model, "--json", out)
+    assert done.returncode == 0, done.stderr
+    assert "| gold_entities | concepts | Chemical |" in done.stdout
+    report = json.loads(out.read_text())
+    assert set(report) >= {"gold_ids", "gold_entities", "end_to_end"}
+    assert report["documents"] == 6
+    gold_cid = report["gold_ids"]["cid"]["per_type"]["CID"]
+    assert gold_cid["n_gold"] == 11
+    # the lexicon was built without the dev documents, yet links most of their concepts
+    assert report["gold_entities"]["concepts"]["micro"]["tp"] > 0
+
+
+def test_batch_step_fills_ids_relations_and_tables(built, tmp_path):
+    import duckdb
+
+    from litmine.flows.relations import (abbreviation_table_rows, ensure_tables, load_linker,
+                                         pair_rows, relate_articles)
+    from litmine.tasks.relations import load_relation_model
+    from litmine.tasks.store import Store
+
+    lexicon, model = built
+    docs, _ = read_pubtator(TRAIN)
+    articles = [d.to_article() for d in docs]
+    sentences = [s for a in articles for s in split_article(a)]
+    mentions = [m.__class__(m.pmid, m.start, m.end, m.text, m.type) for d in docs
+                for m in gold_to_mentions(d)]
+    batch = relate_articles(articles, sentences, mentions, linker=load_linker(lexicon),
+                            relation_model=load_relation_model(model))
+    linked = [m for m in batch.mentions if m.concept_id]
+    assert len(linked) > 0.8 * len(mentions)  # training documents are in the lexicon
+    assert len(batch.links) == len(batch.mentions)
+    assert batch.abbreviations and batch.relations
+    rows = pair_rows(batch.candidates, "ner-model", "run-1")
+    assert {r["relation"] for r in rows} == {"CID", "none"}
+    db = tmp_path / "litmine.duckdb"
+    with Store(db) as store:
+        ensure_tables(store.con)
+        columns = [r[0] for r in store.con.execute("DESCRIBE pairs").fetchall()]
+        assert columns[-5:] == ["chemical_id", "disease_id", "relation", "score", "evidence"]
+        store.con.executemany(
+            f"INSERT INTO pairs ({', '.join(rows[0])}) VALUES ({', '.join('?' * len(rows[0]))})",
+            [list(r.values()) for r in rows])
+        abbr = abbreviation_table_rows(batch.abbreviations, "run-1")
+        store.con.executemany(
+            f"INSERT INTO abbreviations ({', '.join(abbr[0])}) VALUES "
+            f"({', '.join('?' * len(abbr[0]))})", [list(r.values()) for r in abbr])
+    con = duckdb.connect(str(db), read_only=True)
+    n_cid, top = con.execute("SELECT count(*), max(score) FROM pairs WHERE relation = 'CID'").fetchone()
+    assert n_cid == len(batch.relations) and top <= 1.0
+    assert con.execute("SELECT count(*) FROM abbreviations").fetchone()[0] == len(abbr)
+    con.close()
+
+
+def test_encoder_classifier_trains_and_loads(tmp_path):
+    from tests.conftest import build_tiny_bert
+
+    from litmine.tasks.relation_training import document_candidates, train_relations
+    from litmine.tasks.relations import RelationModel, load_relation_model
+
+    base = build_tiny_bert(tmp_path / "tiny", labels=["none", "CID"])
+    out = tmp_path / "cid-encoder"
+    result = train_relations([TRAIN], [DEV], base, out, 1, method="encoder", batch_size=8,
+                             max_train_docs=4, max_dev_docs=2, progress=False)
+    assert result["best_epoch"] == 1 and (out / "model.safetensors").is_file()
+    model = load_relation_model(out)
+    assert isinstance(model, RelationModel)
+    doc = read_pubtator(DEV)[0][0]
+    cands = model.predict(document_candidates(doc), doc.title)
+    assert cands and all(0.0 <= c.score <= 1.0 for c in cands)
+    assert {c.method for c in cands} == {"cid-classifier"}
+    assert all(c.relation == "" for c in cands if not c.evidence)

@@ -1,0 +1,213 @@
+"""The MeSH lexicon (corpora, MeSH XML, CTD TSV) and the normaliser's matching levels."""
+
+from __future__ import annotations
+
+import gzip
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from litmine.errors import LitmineError, ParseError
+from litmine.tasks.abbreviations import find_abbreviations
+from litmine.tasks.lexicon import (Lexicon, build_lexicon, iter_ctd_names, iter_mesh_names,
+                                   mesh_id, uninvert)
+from litmine.tasks.normalise import (Linker, normalise_document, normalise_name, score_concepts,
+                                     split_composite)
+from litmine.tasks.pubtator import gold_to_mentions, read_pubtator
+from litmine.tasks.records import Mention
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+LEX = FIXTURES / "lexicon"
+CORPORA = FIXTURES / "corpora"
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("D003000", "D003000"), ("MESH:C000002", "C000002"), (" D012345", "D012345"),
+    ("D011665|D051437", "D011665|D051437"), ("D000077157", "D000077157"),
+    ("OMIM:610102", ""), ("-1", ""), ("D011665|OMIM:1", ""), ("3175", ""), ("", ""),
+])
+def test_mesh_id(raw, expected):
+    assert mesh_id(raw) == expected
+
+
+@pytest.mark.parametrize("name, natural", [
+    ("Kidney Failure, Chronic", "Chronic Kidney Failure"),
+    ("Blood Pressure, High", "High Blood Pressure"), ("Hypertension", ""),
+    ("Vitamin D, 25-hydroxy", ""),
+])
+def test_uninvert(name, natural):
+    assert uninvert(name) == natural
+
+
+def test_mesh_descriptors_and_supplementary_records():
+    desc = set(iter_mesh_names(LEX / "desc_sample.xml"))
+    assert ("Chemical", "Catapres", "D003000") in desc
+    assert ("Disease", "Blood Pressure, High", "D006973") in desc
+    assert ("Disease", "High Blood Pressure", "D006973") in desc  # uninverted heading
+    assert not any(cid == "D001829" for _, _, cid in desc)  # anatomy (A tree) is not linked
+    supp = set(iter_mesh_names(LEX / "supp_sample.xml"))
+    assert ("Chemical", "bevonium methylsulfate", "C000002") in supp
+    assert ("Disease", "AVED", "C535575") in supp
+    assert not any(cid == "C000656484" for _, _, cid in supp)  # organism (SCRClass 4)
+
+
+def test_mesh_reader_rejects_other_xml(tmp_path):
+    bad = tmp_path / "desc.xml"
+    bad.write_text("<DescriptorRecordSet><DescriptorRecord>", encoding="utf-8")
+    with pytest.raises(ParseError, match="not valid MeSH XML"):
+        list(iter_mesh_names(bad))
+
+
+def test_ctd_vocabularies(tmp_path):
+    chems = list(iter_ctd_names(LEX / "CTD_chemicals_sample.tsv"))
+    assert ("Chemical", "Narcan", "D009270") in chems
+    assert ("Chemical", "CG 201", "C000002") in chems
+    gz = tmp_path / "CTD_diseases.tsv.gz"
+    gz.write_bytes(gzip.compress((LEX / "CTD_diseases_sample.tsv").read_bytes()))
+    diseases = list(iter_ctd_names(gz))
+    assert ("Disease", "Low Blood Pressure", "D007022") in diseases
+    assert not any("Faciogenital" in n for _, n, _ in diseases)  # OMIM-only row dropped
+
+
+def test_build_save_load_round_trip(tmp_path):
+    lex = build_lexicon([CORPORA / "bc5cdr_train_sample.pubtator"],
+                        mesh=[LEX / "desc_sample.xml"], ctd=[LEX / "CTD_chemicals_sample.tsv"],
+                        exclude=[CORPORA / "bc5cdr_dev_sample.pubtator"])
+    path = lex.save(tmp_path / "lex.tsv.gz")
+    again = Lexicon.load(path)
+    assert again.counts == lex.counts
+    assert again.order == lex.order and again.order[0].startswith("corpus:")
+    assert any("excluded" in s for s in again.sources)
+    weights = again.weights()
+    assert weights[("Chemical", "clonidine")]["D003000"] >= 1  # from the corpus
+    assert ("Chemical", "Catapres") in weights  # from MeSH
+
+
+def test_exclude_keeps_held_out_documents_out(tmp_path):
+    docs, _ = read_pubtator(CORPORA / "bc5cdr_train_sample.pubtator")
+    first = docs[0]
+    pmids = tmp_path / "held.txt"
+    pmids.write_text(first.pmid + "\n", encoding="utf-8")
+    full = build_lexicon([CORPORA / "bc5cdr_train_sample.pubtator"])
+    held = build_lexicon([CORPORA / "bc5cdr_train_sample.pubtator"], exclude=[pmids])
+    assert sum(held.counts.values()) < sum(full.counts.values())
+
+
+def test_first_source_wins_a_conflict():
+    lex = Lexicon()
+    for source in ("corpus:a", "corpus:b"):
+        lex.add_source(source)
+    lex.add("Chemical", "sorafenib", "C471405", "corpus:a")
+    for _ in range(5):
+        lex.add("Chemical", "sorafenib", "D000077157", "corpus:b")
+    assert dict(lex.weights()[("Chemical", "sorafenib")]) == {"C471405": 1}
+
+
+def test_build_needs_a_source_and_existing_files(tmp_path):
+    with pytest.raises(LitmineError, match="at least one source"):
+        build_lexicon()
+    with pytest.raises(ParseError, match="does not exist"):
+        build_lexicon(mesh=[tmp_path / "missing.xml"])
+
+
+def test_load_rejects_other_files(tmp_path):
+    other = tmp_path / "x.tsv"
+    other.write_text("a\tb\n", encoding="utf-8")
+    with pytest.raises(ParseError, match="header"):
+        Lexicon.load(other)
+
+
+# -- normalisation -------------------------------------------------------------------------------
+@pytest.mark.parametrize("a, b", [
+    ("TNF-α", "TNF alpha"), ("β-blockers", "beta blocker"), ("Seizures", "seizure"),
+    ("haemorrhage", "hemorrhage"), ("oedema", "edema"), ("Parkinson's disease", "parkinson disease"),
+    ("anti-inflammatory drugs", "anti inflammatory drug"), ("toxicities", "toxicity"),
+])
+def test_normalise_name_equates_variants(a, b):
+    assert normalise_name(a) == normalise_name(b)
+
+
+@pytest.mark.parametrize("a, b", [("diabetes mellitus", "diabete mellitu"), ("psoriasis", "psoriasi")])
+def test_normalise_name_keeps_latin_endings(a, b):
+    assert normalise_name(a) != normalise_name(b)
+
+
+@pytest.mark.parametrize("text, parts", [
+    ("renal and hepatic failure", ["renal failure", "hepatic failure"]),
+    ("breast or ovarian cancer", ["breast cancer", "ovarian cancer"]),
+    ("renal, hepatic and cardiac failure", ["renal failure", "hepatic failure", "cardiac failure"]),
+    ("cancer of the breast or ovary", ["cancer of the breast", "cancer of the ovary"]),
+    ("nausea and vomiting", ["nausea", "vomiting"]),
+    ("renal failure", []),
+])
+def test_split_composite(text, parts):
+    assert split_composite(text) == parts
+
+
+@pytest.fixture(scope="module")
+def linker():
+    lex = Lexicon()
+    lex.add_source("corpus:test")
+    lex.add_source("mesh:desc_sample.xml")
+    for type_, name, cid in [("Chemical", "clonidine", "D003000"), ("Chemical", "TNF-alpha", "D014409"),
+                             ("Disease", "seizures", "D012640"), ("Disease", "renal failure", "D051437"),
+                             ("Disease", "hepatic failure", "D017093"),
+                             ("Disease", "cardiotoxicity", "D066126"),
+                             ("Disease", "pulmonary and renal insufficiency", "D011665|D051437")]:
+        lex.add(type_, name, cid, "corpus:test")
+    for type_, name, cid in iter_mesh_names(LEX / "desc_sample.xml"):
+        lex.add(type_, name, cid, "mesh:desc_sample.xml")
+    return Linker(lex, fuzzy_threshold=0.7)
+
+
+@pytest.mark.parametrize("text, type_, cid, method", [
+    ("clonidine", "Chemical", "D003000", "exact"),
+    ("Catapres", "Chemical", "D003000", "exact"),
+    ("CLONIDINE", "Chemical", "D003000", "normalised"),
+    ("TNF-α", "Chemical", "D014409", "normalised"),
+    ("seizure", "Disease", "D012640", "normalised"),
+    ("Renal-Failure", "Disease", "D051437", "normalised"),
+    ("failure, renal", "Disease", "D051437", "normalised"),
+    ("renal and hepatic failure", "Disease", "D051437|D017093", "composite"),
+    ("pulmonary and renal insufficiency", "Disease", "D011665|D051437", "exact"),
+    ("cardiotoxicities", "Disease", "D066126", "normalised"),
+    ("cardiac toxicity", "Disease", "D066126", "fuzzy"),
+    ("insomnia", "Disease", "", "none"),
+    ("clonidine", "Disease", "", "none"),  # types never cross
+])
+def test_linker_levels(linker, text, type_, cid, method):
+    link = linker.link(text, type_)
+    assert (link.concept_id, link.method) == (cid, method)
+
+
+def test_fuzzy_level_and_reasons(linker):
+    link = linker.link("hypertensions disorder", "Disease")
+    assert link.method in ("fuzzy", "none")
+    close = linker.link("clonidin", "Chemical")
+    assert (close.concept_id, close.method) == ("D003000", "fuzzy") and 0.7 <= close.score < 1
+    far = linker.link("xylometazoline", "Chemical")
+    assert far.concept_id == "" and far.reason.startswith(("below-threshold", "no-match"))
+    assert linker.link("BRCA1", "Gene").reason == "type Gene is not linked"
+
+
+def test_short_forms_take_the_long_forms_id(linker):
+    text = "Clonidine (CLO) was given; CLO lowered blood pressure."
+    abbrs = find_abbreviations(text, "1")
+    mentions = [Mention("1", 0, 9, "Clonidine", "Chemical"), Mention("1", 11, 14, "CLO", "Chemical"),
+                Mention("1", 27, 30, "CLO", "Chemical")]
+    out, links = normalise_document(text, mentions, linker, abbrs)
+    assert [m.concept_id for m in out] == ["D003000"] * 3
+    assert [l.method for l in links] == ["exact", "abbreviation", "abbreviation"]
+
+
+def test_score_concepts_uses_document_sets_and_composite_parts():
+    docs, _ = read_pubtator(CORPORA / "bc5cdr_dev_sample.pubtator")
+    gold = [m for d in docs for m in gold_to_mentions(d)]
+    perfect = score_concepts(docs, gold)
+    assert perfect.micro.f1 == 1.0 and perfect.level == "concept"
+    no_ids = score_concepts(docs, [replace(m, concept_id="") for m in gold])
+    assert no_ids.micro.tp == 0 and no_ids.micro.fn == perfect.micro.n_gold
+    composite = [Mention(docs[0].pmid, 0, 1, "x", "Disease", concept_id="D000001|D000002")]
+    scores = score_concepts(docs[:1], composite)
+    assert scores.per_type["Disease"].n_predicted == 2

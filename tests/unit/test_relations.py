@@ -1,0 +1,157 @@
+"""CID candidates, evidence, features, the linear classifier and relation scoring."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from litmine.tasks.pubtator import read_pubtator
+from litmine.tasks.records import Mention, Sentence
+from litmine.tasks.relation_training import (best_threshold, document_candidates, f1_at,
+                                             train_linear_relations, train_relations)
+from litmine.tasks.relations import (LinearRelationModel, aggregate, build_candidates,
+                                     candidate_features, concept_ids, crop, document_context,
+                                     evidence_features, evidence_tokens, load_relation_model,
+                                     mark_text, score_relations)
+
+CORPORA = Path(__file__).resolve().parents[1] / "fixtures" / "corpora"
+TRAIN = CORPORA / "bc5cdr_train_sample.pubtator"
+DEV = CORPORA / "bc5cdr_dev_sample.pubtator"
+
+TITLE = "Lidocaine-induced cardiac asystole."
+ABSTRACT = ("Lidocaine was given to a man. He had bradyarrhythmias. Aspirin was also given. "
+            "No seizures occurred.")
+TEXT = TITLE + " " + ABSTRACT
+
+
+def _sentences():
+    out, start = [], 0
+    for i, piece in enumerate([TITLE] + [s + "." for s in ABSTRACT.rstrip(".").split(". ")]):
+        start = TEXT.index(piece, start)
+        out.append(Sentence("1", i, start, start + len(piece), piece))
+        start += len(piece)
+    return out
+
+
+def _mention(word, type_, cid, nth=0):
+    i = -1
+    for _ in range(nth + 1):
+        i = TEXT.index(word, i + 1)
+    return Mention("1", i, i + len(word), word, type_, concept_id=cid)
+
+
+MENTIONS = [_mention("Lidocaine", "Chemical", "D008012"),
+            _mention("cardiac asystole", "Disease", "D006323"),
+            _mention("Lidocaine", "Chemical", "D008012", 1),
+            _mention("bradyarrhythmias", "Disease", "D001919"),
+            _mention("Aspirin", "Chemical", "D001241"),
+            _mention("seizures", "Disease", "D012640|D004827")]
+
+
+def test_mark_text_wraps_typed_markers():
+    s = _sentences()[0]
+    marked = mark_text(TEXT, s.start, s.end, [(0, 9, "Chemical"), (18, 34, "Disease")])
+    assert marked == "@ * chemical * Lidocaine @-induced # ^ disease ^ cardiac asystole #."
+    assert evidence_tokens(marked) == ["CHEMX", "induced", "DISX"]
+    assert evidence_tokens("The @ * chemical * 5-FU @ (# ^ disease ^ Toxicity #)") == [
+        "the", "CHEMX", "(", "DISX", ")"]
+
+
+def test_concept_ids_split_composites_and_drop_minus_one():
+    assert concept_ids(MENTIONS[-1]) == ["D012640", "D004827"]
+    assert concept_ids(Mention("1", 0, 1, "x", "Chemical", concept_id="-1")) == []
+
+
+def test_candidates_and_their_evidence():
+    cands = {(c.chemical_id, c.disease_id): c for c in
+             build_candidates("1", TEXT, _sentences(), MENTIONS, title_end=len(TITLE))}
+    # 2 chemicals x 4 disease concepts (the composite gives two)
+    assert len(cands) == 8
+    title_pair = cands[("D008012", "D006323")]
+    assert [e.sentence_indexes for e in title_pair.evidence] == [(0,)]
+    assert title_pair.chemical_in_title and title_pair.disease_in_title
+    assert title_pair.chemical_count == 2 and title_pair.chemical == "Lidocaine"
+    adjacent = cands[("D008012", "D001919")]  # sentences 1 and 2
+    assert [e.sentence_indexes for e in adjacent.evidence] == [(1, 2)]
+    assert "@ * chemical * Lidocaine @" in adjacent.evidence[0].text
+    assert adjacent.evidence[0].plain == TEXT[_sentences()[1].start:_sentences()[2].end]
+    far = cands[("D008012", "D012640")]  # sentences 0/1 and 4: no evidence
+    assert far.evidence == []
+    assert cands[("D001241", "D012640")].evidence[0].sentence_indexes == (3, 4)
+
+
+def test_unlinked_mentions_make_no_candidates():
+    no_ids = [Mention(m.pmid, m.start, m.end, m.text, m.type) for m in MENTIONS]
+    assert build_candidates("1", TEXT, _sentences(), no_ids) == []
+
+
+def test_crop_keeps_markers():
+    long = "word " * 200 + "@ * chemical * X @ causes # ^ disease ^ Y #" + " word" * 200
+    out = crop(long, 300)
+    assert len(out) <= 300 and "@ * chemical * X @" in out and "# ^ disease ^ Y #" in out
+    assert crop("short", 300) == "short"
+
+
+def test_features_see_trigger_words_and_title():
+    f = evidence_features("@ * chemical * cocaine @ induced # ^ disease ^ seizures #", "same")
+    assert f["btw=induced"] == 1.0 and f["order=CD"] == 1.0 and f["dist=1"] == 1.0
+    cands = build_candidates("1", TEXT, _sentences(), MENTIONS, title_end=len(TITLE))
+    ctx = document_context(cands, TITLE)
+    assert ctx["title_triggers"] == ["induc"]
+    title_pair = next(c for c in cands if c.key == ("1", "D008012", "D006323"))
+    feats = candidate_features(title_pair, ctx)
+    assert feats["title-induc:True:True"] == 1.0 and feats["chem-rank=0"] == 1.0
+
+
+@pytest.mark.parametrize("scores, how, expected", [
+    ([0.2, 0.5], "max", 0.5), ([0.5, 0.5], "noisy-or", 0.75), ([], "max", 0.0)])
+def test_aggregate(scores, how, expected):
+    assert aggregate(scores, how) == pytest.approx(expected)
+
+
+def test_best_threshold_and_f1_at():
+    scored = [(0.9, True), (0.8, False), (0.7, True), (0.1, False)]
+    threshold, f1, p, r = best_threshold(scored, n_gold=3)
+    assert threshold == 0.7 and p == pytest.approx(2 / 3) and r == pytest.approx(2 / 3)
+    assert f1_at(scored, 3, 0.85) == pytest.approx(
+        {"threshold": 0.85, "tp": 1, "fp": 0, "fn": 2, "precision": 1.0, "recall": 1 / 3,
+         "f1": 0.5})
+
+
+def test_score_relations_is_biocreative_style():
+    docs, _ = read_pubtator(DEV)
+    gold = [(d.pmid, a, b) for d in docs for t, a, b in d.relations]
+    assert score_relations(docs, gold).micro.f1 == 1.0
+    wrong = [(p, b, a) for p, a, b in gold]  # swapped: chemical and disease roles matter
+    scores = score_relations(docs, wrong + gold[:1] + gold[:1])
+    assert scores.micro.tp == 1 and scores.micro.fn == len(gold) - 1
+    assert scores.level == "relation" and list(scores.per_type) == ["CID"]
+
+
+def test_linear_model_trains_saves_and_predicts(tmp_path):
+    out = tmp_path / "cid"
+    result = train_relations([TRAIN], [DEV], None, out)  # default method: linear
+    assert result["kind"] == "linear" and 0 < result["threshold"] < 1
+    assert result["data"]["train_relations"] > 0 and result["data"]["dev_documents"] == 6
+    for name in ("relation.json", "weights.json.gz", "README.md", "training.json"):
+        assert (out / name).is_file()
+    assert "litmine CID relation classifier" in (out / "README.md").read_text()
+    model = load_relation_model(out)
+    assert isinstance(model, LinearRelationModel) and model.priors is not None
+    docs, _ = read_pubtator(TRAIN)
+    predicted = []
+    for d in docs:
+        for c in model.predict(document_candidates(d), d.title):
+            assert 0.0 <= c.score <= 1.0 and c.method == "cid-linear"
+            if c.relation == "CID":
+                predicted.append(c.key)
+    # on its own training documents the model must find most relations
+    assert score_relations(docs, predicted).micro.recall > 0.5
+
+
+def test_linear_training_needs_documents(tmp_path):
+    from litmine.errors import LitmineError
+
+    with pytest.raises(LitmineError, match="at least 5 training documents"):
+        train_linear_relations([TRAIN], [DEV], tmp_path / "x", max_train_docs=2)
