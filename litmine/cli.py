@@ -87,7 +87,6 @@ def mine(
     max_results: Annotated[Optional[int], typer.Option("--max-results", min=1, help="Stop after this many records.")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Articles per NER batch.")] = 256,
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")] = "auto",
-    refetch: Annotated[bool, typer.Option("--refetch", help="With --query: fetch and tag again the PMIDs this model already stored (default: skip them, so a rerun resumes).")] = False,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
     task_runner: Annotated[str, typer.Option("--task-runner", help="local (threads) or dask (NER batches on Dask workers).")] = "local",
     dask_address: Annotated[Optional[str], typer.Option("--dask-address", help="Dask scheduler, e.g. tcp://10.0.0.5:8786 (default: a temporary local cluster).")] = None,
@@ -113,9 +112,9 @@ def mine(
     with _progress_bar(progress, "mining"):
         result = mine_flow(query=query, files=[str(p) for p in files] if files else None,
                            db=str(_db(db)), model=model, max_results=max_results,
-                           batch_size=batch_size, device=device, resume=not refetch)
+                           batch_size=batch_size, device=device)
     table = Table("rows", "count", title=f"litmine mine → {result['db']}")
-    for key in ("articles", "sentences", "entities", "pairs", "rejects", "deleted", "skipped_stored"):
+    for key in ("articles", "sentences", "entities", "pairs", "rejects", "deleted"):
         table.add_row(key, str(result.get(key, 0)))
     out.print(table)
 
