@@ -1,4 +1,4 @@
-# litmine: `make run` mines the bundled sample, `make test` runs the suite.
+# litmine: `make run` mines the bundled sample, `make test` runs the suite, `make bench` the CPU benchmarks.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -30,6 +30,11 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# CPU figures of README "Performance": NER engine vs transformers.pipeline, then the mine flow end to end.
+bench: install
+	$(BIN)/python benchmarks/ner_throughput.py --repeat 2 --device cpu
+	$(BIN)/python benchmarks/e2e.py --n 100 --scale 10 --device cpu
 
 clean:
 	rm -rf $(VENV) .pytest_cache $(DB) $(DB).wal

@@ -2,19 +2,28 @@
 
 `load_tagger` loads a token-classification model once per process (cached by model, device and
 dtype) and returns a `Tagger`; `Tagger.tag` turns sentences into `Mention`s with document offsets.
-Sentences are tokenised once, sorted by length and batched by a token budget; a sentence longer
-than the model's maximum length is tagged in overlapping windows, never truncated.
+
+Model loading (device, dtype, int8) lives in `litmine.tasks.ner_model`. The engine: a background
+thread tokenises the texts (in chunks of `CHUNK_TEXTS`), sorts each
+chunk's rows by length and builds padded batches under a token budget (padding only to the
+batch's longest row), while the calling thread runs the model under `torch.inference_mode` (fp16
+on CUDA, from pinned memory with non-blocking copies) and decodes spans with numpy
+(`litmine.tasks.labels.decode_spans`). A sentence longer than the model's maximum length is tagged
+in overlapping windows, never truncated. Results do not depend on the batch budget or the chunk
+size (tested). dtype="int8" (CPU only, opt-in) quantises the Linear layers dynamically: faster,
+but its labels differ slightly from fp32 (docs/performance.md has the measurements).
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
+import queue
 import threading
 import time
-from collections.abc import Mapping, Sequence
-from pathlib import Path
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, nullcontext
+from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -24,18 +33,35 @@ from prefect.cache_policies import NO_CACHE
 from prefect.exceptions import MissingContextError
 
 from litmine.errors import ModelError
-from litmine.tasks.labels import canonical_type, decode_entities
+from litmine.tasks.labels import AGGREGATIONS, compile_labels, decode_spans
+from litmine.tasks.ner_model import (  # noqa: F401  (re-exported: the public names of the engine)
+    fingerprint_model,
+    load_model,
+    quantize_int8,
+    resolve_device,
+    resolve_dtype,
+    resolve_source,
+)
 from litmine.tasks.records import Mention, Sentence
 
 logger = logging.getLogger(__name__)
 
-_DTYPES = {"fp32": torch.float32, "float32": torch.float32, "fp16": torch.float16,
-           "float16": torch.float16, "half": torch.float16, "bf16": torch.bfloat16,
-           "bfloat16": torch.bfloat16}
-#: Model types whose position ids start after padding_idx (fairseq convention), so that
-#: max_position_embeddings (514) holds pad_token_id + 1 fewer tokens (512).
-_OFFSET_POSITIONS = {"roberta", "xlm-roberta", "camembert", "longformer", "data2vec-text", "mpnet"}
-_WEIGHT_SUFFIXES = {".safetensors", ".bin", ".pt", ".pth", ".h5", ".msgpack"}
+#: Token budget per batch (rows x longest row) when none is given. CPU: 1024 and 2048 were the
+#: fastest of 1024..8192 for all-MiniLM-L6-v2 on the bundled sample (docs/performance.md); a
+#: batch's activations then stay in cache. CUDA: large batches keep the GPU busy (not measured:
+#: no GPU was lent to this work).
+DEFAULT_BATCH_TOKENS = {"cpu": 2048, "cuda": 16384}
+#: Texts tokenised and sorted together: a longer chunk pads less, a shorter one starts sooner.
+CHUNK_TEXTS = 4096
+#: Padded batches the tokenising thread may build ahead of the model.
+PREFETCH_BATCHES = 4
+#: CPU model workers by default: one per thread torch would use (its intra-op default, the
+#: physical cores), read at import, before any engine call changes it.
+DEFAULT_CPU_WORKERS = max(1, torch.get_num_threads())
+
+_THREADS_LOCK = threading.Lock()
+_THREADS_USERS = 0
+_THREADS_SAVED = 1
 
 _LOCK = threading.Lock()
 _MODELS: dict[tuple[str, str, str], dict[str, Any]] = {}
@@ -45,60 +71,66 @@ _TAGGERS: dict[tuple, Tagger] = {}
 class TokenPredictions(NamedTuple):
     """One text's sub-word tokens: character offsets, word ids and label probabilities."""
 
-    offsets: list[tuple[int, int]]
-    word_ids: list[int | None]
-    probs: np.ndarray  # float32 [n_tokens, n_labels]
+    offsets: np.ndarray   # int32 [n_tokens, 2], character offsets into the text
+    word_ids: np.ndarray  # int64 [n_tokens], -1 for a token of no word
+    probs: np.ndarray     # float32 [n_tokens, n_labels]
 
 
-def resolve_device(device: str = "auto") -> torch.device:
-    """The torch device for "auto" (CUDA when available, else CPU), "cpu", "cuda" or "cuda:N"."""
-    name = (device or "auto").strip().lower()
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cpu":
-        return torch.device("cpu")
-    if name == "cuda" or name.startswith("cuda:"):
-        if not torch.cuda.is_available():
-            raise ModelError(f"NER: device {device!r} was asked for, but torch {torch.__version__} "
-                             "sees no CUDA GPU; use device='cpu' (or 'auto'), or install a CUDA "
-                             "build of torch on a GPU machine.")
-        index = torch.cuda.current_device() if name == "cuda" else name.partition(":")[2]
-        if not str(index).isdigit() or int(index) >= torch.cuda.device_count():
-            raise ModelError(f"NER: device {device!r} does not exist: "
-                             f"{torch.cuda.device_count()} CUDA device(s) visible.")
-        return torch.device(f"cuda:{int(index)}")
-    raise ModelError(f"NER: unknown device {device!r}; use 'auto', 'cpu', 'cuda' or 'cuda:N'.")
+@dataclass
+class NerStats:
+    """What a Tagger has done since it was loaded (cumulative; see `since`).
+
+    tokenise_s runs in the background thread, overlapped with model_s: the stages add up to more
+    than the wall time when the overlap works.
+    """
+
+    texts: int = 0
+    tokens: int = 0         # sub-word tokens of the texts, without special tokens
+    rows: int = 0           # model inputs: one per text, more for a windowed long text
+    batches: int = 0
+    padded_tokens: int = 0  # batch cells run through the model (rows x longest, specials included)
+    tokenise_s: float = 0.0
+    model_s: float = 0.0
+    decode_s: float = 0.0
+
+    def since(self, earlier: NerStats) -> dict[str, float]:
+        """The difference `self - earlier`, field by field."""
+        now, before = asdict(self), asdict(earlier)
+        return {k: round(v - before[k], 6) if isinstance(v, float) else v - before[k]
+                for k, v in now.items()}
+
+    def copy(self) -> NerStats:
+        """A snapshot, to subtract later with `since` or `stage_seconds`."""
+        return NerStats(**asdict(self))
+
+    def stage_seconds(self, earlier: NerStats) -> dict[str, float]:
+        """Seconds spent since `earlier` as flow timings: ner_tokenise, ner_model, ner_decode."""
+        done = self.since(earlier)
+        return {f"ner_{stage}": done[f"{stage}_s"] for stage in ("tokenise", "model", "decode")}
 
 
-def resolve_dtype(dtype: str | None, device: torch.device) -> torch.dtype:
-    """fp16 on CUDA and fp32 on CPU by default; "bf16"/"fp16"/"fp32" choose explicitly."""
-    if dtype is None:
-        return torch.float16 if device.type == "cuda" else torch.float32
-    if str(dtype).lower() not in _DTYPES:
-        raise ModelError(f"NER: unknown dtype {dtype!r}; use one of fp32, fp16, bf16.")
-    result = _DTYPES[str(dtype).lower()]
-    if result == torch.bfloat16 and device.type == "cuda" and not torch.cuda.is_bf16_supported():
-        raise ModelError(f"NER: GPU {torch.cuda.get_device_name(device)} has no bfloat16; "
-                         "use dtype='fp16'.")
-    return result
+@contextmanager
+def single_threaded_ops() -> Iterator[None]:
+    """Run torch ops on one intra-op thread while any engine call with CPU workers is running.
 
-
-def fingerprint_model(source: str, config: Any = None) -> str:
-    """A short hash that changes when a local model's files change (config, weight sizes/mtimes)."""
-    digest = hashlib.sha256()
-    path = Path(source)
-    if path.is_dir():
-        for file in sorted(path.iterdir()):
-            if file.name == "config.json":
-                digest.update(file.read_bytes())
-            elif file.suffix in _WEIGHT_SUFFIXES or file.name.startswith("tokenizer"):
-                stat = file.stat()
-                digest.update(f"{file.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
-    else:  # hub ID: the resolved commit when the hub says it, else the config itself
-        commit = getattr(config, "_commit_hash", None)
-        digest.update((commit or (config.to_json_string() if config is not None else source))
-                      .encode())
-    return digest.hexdigest()[:12]
+    Independent batches on single-threaded workers need no barrier between threads; with
+    torch's intra-op threads on a shared (oversubscribed) machine, the threads spin at each
+    op's barrier waiting for a descheduled peer (docs/performance.md: 2.5-3x the CPU time).
+    torch.set_num_threads is process-wide, so the last call to leave restores the old value.
+    """
+    global _THREADS_USERS, _THREADS_SAVED
+    with _THREADS_LOCK:
+        if _THREADS_USERS == 0:
+            _THREADS_SAVED = torch.get_num_threads()
+            torch.set_num_threads(1)
+        _THREADS_USERS += 1
+    try:
+        yield
+    finally:
+        with _THREADS_LOCK:
+            _THREADS_USERS -= 1
+            if _THREADS_USERS == 0:
+                torch.set_num_threads(_THREADS_SAVED)
 
 
 def plan_windows(n_tokens: int, width: int, stride: int) -> list[tuple[int, int]]:
@@ -130,182 +162,234 @@ def plan_batches(lengths: Sequence[int], max_batch_tokens: int) -> list[list[int
     return batches
 
 
-def _resolve_source(model: str) -> str:
-    """A local model directory (absolute) or a hub ID; ModelError for a missing local path."""
-    path = Path(model).expanduser()
-    if path.exists():
-        if not (path / "config.json").is_file():
-            raise ModelError(f"NER: {model!r} is not a model directory (no config.json); pass the "
-                             "directory a model was saved to with save_pretrained().")
-        return str(path.resolve())
-    looks_like_path = (os.path.isabs(model) or model.startswith((".", "~")) or "\\" in model
-                       or model.count("/") > 1)
-    if looks_like_path:
-        raise ModelError(f"NER: model directory {model!r} does not exist. Pass --model with a "
-                         "directory holding config.json, weights and tokenizer files, or a "
-                         "Hugging Face hub ID such as 'org/name'.")
-    return model
-
-
-def _load_model(model: str, device: torch.device, dtype: torch.dtype) -> dict[str, Any]:
-    """Load config, fast tokenizer and weights, checking that the model is a token classifier."""
-    from tokenizers import Tokenizer
-    from transformers import AutoConfig, AutoModelForTokenClassification, AutoTokenizer
-
-    source = _resolve_source(model)
-    try:
-        config = AutoConfig.from_pretrained(source)
-    except (OSError, ValueError) as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if Path(source).is_dir():
-            raise ModelError(f"NER: cannot read the config of model directory {model!r}: "
-                             f"{reason}. Re-save the model with save_pretrained().") from exc
-        raise ModelError(f"NER: cannot load model {model!r} ({reason}). Pass a local model "
-                         "directory, or, for a hub ID, download it first on a connected machine "
-                         f"(`hf download {model}`) and unset HF_HUB_OFFLINE.") from exc
-    architectures = list(getattr(config, "architectures", None) or [])
-    if architectures and not any(a.endswith("ForTokenClassification") for a in architectures):
-        raise ModelError(f"NER: model {model!r} is a {', '.join(architectures)}, not a token "
-                         "classifier; pass a NER model (architecture ...ForTokenClassification).")
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(source)
-        hf_model, info = AutoModelForTokenClassification.from_pretrained(
-            source, dtype=dtype, output_loading_info=True)
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"NER: cannot load model {model!r} as a token classifier: "
-                         f"{str(exc).strip().splitlines()[0]}") from exc
-    head = {k for k in hf_model.state_dict() if not k.startswith(hf_model.base_model_prefix + ".")}
-    if head & set(info.get("missing_keys", ())):
-        raise ModelError(f"NER: model {model!r} has no trained token-classification head "
-                         f"(missing {sorted(head & set(info['missing_keys']))}); pass a "
-                         "fine-tuned NER model.")
-    backend = getattr(tokenizer, "backend_tokenizer", None)
-    if backend is None:
-        raise ModelError(f"NER: model {model!r} has no fast tokenizer (tokenizer.json); convert "
-                         "it with AutoTokenizer.from_pretrained(...).save_pretrained(...).")
-    # A private copy without the truncation/padding a saved tokenizer.json may carry: windows
-    # are cut here, and nothing mutates the copy, so threads may share it.
-    rust = Tokenizer.from_str(backend.to_str())
-    rust.no_truncation()
-    rust.no_padding()
-    probe = rust.encode("a", add_special_tokens=True)
-    content = [i for i, special in enumerate(probe.special_tokens_mask) if not special]
-    # The special tokens the model expects around a sentence: [CLS] ... [SEP], <s> ... </s>.
-    prefix, suffix = ((probe.ids[:content[0]], probe.ids[content[-1] + 1:]) if content
-                      else (probe.ids, []))
-    limits = [getattr(config, "max_position_embeddings", None)]
-    if limits[0] and config.model_type in _OFFSET_POSITIONS:
-        limits[0] -= (config.pad_token_id or 0) + 1
-    if 0 < tokenizer.model_max_length < 1_000_000:  # unset = a huge sentinel (int(1e30))
-        limits.append(tokenizer.model_max_length)
-    hf_model.to(device).eval()
-    return {
-        "model": hf_model, "tokenizer": rust, "config": config,
-        "labels": tuple(config.id2label[i] for i in range(config.num_labels)),
-        "prefix": prefix, "suffix": suffix,
-        "pad_id": tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0,
-        "max_length": min(x for x in limits if x) if any(limits) else 512,
-        "fingerprint": fingerprint_model(source, config),
-    }
-
-
 class Tagger:
     """A loaded NER model: tags sentences or texts with canonical entity types."""
 
     def __init__(self, loaded: Mapping[str, Any], model_name: str, device: torch.device,
-                 label_map: Mapping[str, str | None] | None = None):
+                 label_map: Mapping[str, str | None] | None = None,
+                 dtype: torch.dtype | None = None):
         self.model_name = model_name
         self.model_id = f"{model_name}@{loaded['fingerprint']}"
+        if dtype == torch.qint8:  # its labels differ from fp32's: say so wherever the id goes
+            self.model_id += "+int8"
         self.device = device
+        self.dtype = dtype
         self.labels: tuple[str, ...] = loaded["labels"]
         self.label_map = dict(label_map or {})
         self.max_length: int = loaded["max_length"]
+        self.max_batch_tokens = DEFAULT_BATCH_TOKENS["cuda" if device.type == "cuda" else "cpu"]
+        #: Threads running the model on separate batches (CPU); one on a GPU (one stream).
+        self.workers = DEFAULT_CPU_WORKERS if device.type == "cpu" else 1
+        self.table = compile_labels(self.labels, self.label_map)
+        self.types: tuple[str, ...] = self.table.types
+        self.stats = NerStats()
+        self._stats_lock = threading.Lock()
         self._model = loaded["model"]
         self._tokenizer = loaded["tokenizer"]
-        self._prefix, self._suffix = list(loaded["prefix"]), list(loaded["suffix"])
+        self._prefix = np.asarray(loaded["prefix"], np.int64)
+        self._suffix = np.asarray(loaded["suffix"], np.int64)
         self._pad_id = loaded["pad_id"]
-        canon = [canonical_type(label, self.label_map) for label in self.labels]
-        self.types: tuple[str, ...] = tuple(dict.fromkeys(t for t in canon if t))
-        self._type_columns = {t: [i for i, c in enumerate(canon) if c == t] for t in self.types}
 
     def __repr__(self) -> str:
         return f"Tagger({self.model_id!r}, device={str(self.device)!r}, types={self.types})"
 
-    def predict_tokens(self, texts: Sequence[str], *, max_batch_tokens: int = 8192,
-                       stride: int = 32) -> list[TokenPredictions]:
+    def _count(self, **amounts: float) -> None:
+        with self._stats_lock:
+            for name, amount in amounts.items():
+                setattr(self.stats, name, getattr(self.stats, name) + amount)
+
+    def predict_tokens(self, texts: Sequence[str], **kw: Any) -> list[TokenPredictions]:
         """Sub-word tokens of each text with their label probabilities, in input order."""
-        encodings = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        return list(self.iter_predictions(texts, **kw))
+
+    def iter_predictions(self, texts: Sequence[str], *, max_batch_tokens: int | None = None,
+                         stride: int = 32, chunk_texts: int = CHUNK_TEXTS,
+                         workers: int | None = None) -> Iterator[TokenPredictions]:
+        """`predict_tokens`, yielded text by text as each chunk of texts is done.
+
+        `workers` > 1 (CPU only; default `self.workers`) runs that many batches at once, each
+        on one torch thread (`single_threaded_ops`); 0 or 1 runs them one by one on torch's
+        intra-op threads, as they are.
+        """
+        budget = max_batch_tokens or self.max_batch_tokens
+        chunk_texts = max(1, chunk_texts)
+        workers = self.workers if workers is None else workers
+        workers = max(1, workers) if self.device.type == "cpu" else 1
+        width = self.max_length - len(self._prefix) - len(self._suffix)
+        if not 0 <= stride < width:
+            raise ValueError(f"stride must be in [0, {width}) for this model: {stride}")
+        items: queue.Queue = queue.Queue(PREFETCH_BATCHES)
+        stop = threading.Event()
+        worker = threading.Thread(target=self._prepare, name="litmine-ner-tokenise", daemon=True,
+                                  args=(list(texts), budget, stride, chunk_texts, items, stop))
+        worker.start()
+        pool = ThreadPoolExecutor(workers, "litmine-ner-model") if workers > 1 else None
+        try:
+            with single_threaded_ops() if pool else nullcontext():
+                yield from self._run(items, pool)
+        finally:
+            stop.set()
+            if pool:
+                pool.shutdown(wait=True, cancel_futures=True)
+            worker.join()
+
+    def _prepare(self, texts: list[str], budget: int, stride: int, chunk_texts: int,
+                 items: queue.Queue, stop: threading.Event) -> None:
+        """Background thread: tokenise, window, sort and pad each chunk of texts into batches."""
+        def put(item) -> bool:
+            while not stop.is_set():
+                try:
+                    items.put(item, timeout=0.1)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
         n_special = len(self._prefix) + len(self._suffix)
         width = self.max_length - n_special
-        rows = [(i, s, e) for i, enc in enumerate(encodings)
-                for s, e in plan_windows(len(enc.ids), width, stride)]
-        probs = [np.zeros((len(enc.ids), len(self.labels)), np.float32) for enc in encodings]
-        best = [np.full(len(enc.ids), -1, np.int64) for enc in encodings]
-        batches = plan_batches([e - s + n_special for _, s, e in rows], max_batch_tokens)
+        try:
+            for first in range(0, len(texts), chunk_texts):
+                started = time.perf_counter()
+                encodings = self._tokenizer.encode_batch(texts[first:first + chunk_texts],
+                                                         add_special_tokens=False)
+                ids = [np.asarray(enc.ids, np.int64) for enc in encodings]
+                offsets = [np.asarray(enc.offsets, np.int32).reshape(-1, 2) for enc in encodings]
+                word_ids = [np.array([-1 if w is None else w for w in enc.word_ids], np.int64)
+                            for enc in encodings]
+                rows = [(i, s, e) for i, x in enumerate(ids)
+                        for s, e in plan_windows(len(x), width, stride)]
+                batches = plan_batches([e - s + n_special for _, s, e in rows], budget)
+                self._count(texts=len(ids), tokens=sum(map(len, ids)), rows=len(rows),
+                            tokenise_s=time.perf_counter() - started)
+                if not put(("chunk", offsets, word_ids, rows, len(batches))):
+                    return
+                for batch in batches:
+                    started = time.perf_counter()
+                    tensors = self._pad(batch, rows, ids)
+                    self._count(tokenise_s=time.perf_counter() - started)
+                    if not put(("batch", batch, tensors)):
+                        return
+        except BaseException as exc:  # noqa: BLE001  (handed to the calling thread, which raises it)
+            put(("error", exc))
+        finally:
+            put(("done",))
+
+    def _pad(self, batch: list[int], rows: list[tuple[int, int, int]],
+             ids: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+        """[CLS] window [SEP] rows padded to the batch's longest (to a multiple of 8 on CUDA)."""
+        p, q = len(self._prefix), len(self._suffix)
+        longest = max(rows[r][2] - rows[r][1] for r in batch) + p + q
         cuda = self.device.type == "cuda"
+        if cuda:  # tensor cores want dimensions in multiples of 8 (NVIDIA DL performance guide)
+            longest = -(-longest // 8) * 8
+        input_ids = np.full((len(batch), longest), self._pad_id, np.int64)
+        mask = np.zeros((len(batch), longest), np.int64)
+        input_ids[:, :p] = self._prefix
+        for j, r in enumerate(batch):
+            i, s, e = rows[r]
+            input_ids[j, p:p + e - s] = ids[i][s:e]
+            input_ids[j, p + e - s:p + e - s + q] = self._suffix
+            mask[j, :p + e - s + q] = 1
+        tensors = torch.from_numpy(input_ids), torch.from_numpy(mask)
+        if cuda:  # page-locked, so that the copy to the GPU can be asynchronous
+            tensors = tuple(t.pin_memory() for t in tensors)
+        return tensors
 
-        def prepare(batch: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
-            longest = max(rows[r][2] - rows[r][1] for r in batch) + n_special
-            if cuda:  # tensor cores want dimensions in multiples of 8 (NVIDIA DL performance guide)
-                longest = -(-longest // 8) * 8
-            ids = np.full((len(batch), longest), self._pad_id, np.int64)
-            mask = np.zeros((len(batch), longest), np.int64)
-            for j, r in enumerate(batch):
-                i, s, e = rows[r]
-                row = self._prefix + encodings[i].ids[s:e] + self._suffix
-                ids[j, :len(row)] = row
-                mask[j, :len(row)] = 1
-            ids_t, mask_t = torch.from_numpy(ids), torch.from_numpy(mask)
-            if cuda:
-                ids_t, mask_t = ids_t.pin_memory(), mask_t.pin_memory()
-            return ids_t, mask_t
-
+    def _forward(self, tensors: tuple[torch.Tensor, torch.Tensor]) -> tuple[np.ndarray, float]:
+        """Label probabilities [rows, longest, labels] of one padded batch, and the seconds."""
+        started = time.perf_counter()
         with torch.inference_mode():
-            ready = prepare(batches[0]) if batches else None
-            for b, batch in enumerate(batches):
-                ids, mask = (t.to(self.device, non_blocking=True) for t in ready)
-                out = self._model(input_ids=ids, attention_mask=mask).logits.float().softmax(-1)
-                if b + 1 < len(batches):  # build the next batch while the GPU works on this one
-                    ready = prepare(batches[b + 1])
-                out = out.cpu().numpy()
-                for j, r in enumerate(batch):
-                    self._keep_best(rows[r], out[j], probs, best, encodings)
-        return [TokenPredictions(list(enc.offsets), list(enc.word_ids), p)
-                for enc, p in zip(encodings, probs)]
+            ids, mask = (t.to(self.device, non_blocking=True) for t in tensors)
+            logits = self._model(input_ids=ids, attention_mask=mask).logits
+            out = logits.float().softmax(-1).cpu().numpy()
+        return out, time.perf_counter() - started
 
-    def _keep_best(self, row, out, probs, best, encodings) -> None:
-        """Keep each token's prediction from the window where it is farthest from a cut edge."""
-        i, s, e = row
-        n = len(encodings[i].ids)
-        t = np.arange(s, e)
-        left = t - s if s > 0 else np.full(e - s, n)
-        right = e - 1 - t if e < n else np.full(e - s, n)
-        dist = np.minimum(left, right)
-        better = dist > best[i][s:e]
-        best[i][s:e][better] = dist[better]
-        probs[i][s:e][better] = out[len(self._prefix):len(self._prefix) + e - s][better]
-
-    def tag_texts(self, texts: Sequence[str], **kw: Any) -> list[list[tuple[int, int, str, float]]]:
-        """Entity spans ``(start, end, type, score)`` of each text; offsets index that text."""
-        results = []
-        for text, pred in zip(texts, self.predict_tokens(texts, **kw)):
-            if not len(pred.offsets):
-                results.append([])
+    def _run(self, items: queue.Queue, pool: ThreadPoolExecutor | None
+             ) -> Iterator[TokenPredictions]:
+        """Calling thread: run (or hand to `pool`) each batch; hand out each chunk's results."""
+        p = len(self._prefix)
+        n_labels = len(self.labels)
+        pending: list = []
+        while True:
+            item = items.get()
+            if item[0] == "error":
+                raise item[1]
+            if item[0] == "done":
+                return
+            if item[0] == "chunk":
+                _, offsets, word_ids, rows, remaining = item
+                pending = []
+            else:
+                _, batch, tensors = item
+                pending.append((batch, tensors[0].numel(), pool.submit(self._forward, tensors)
+                                if pool else self._forward(tensors)))
+                remaining -= 1
+            if remaining:
                 continue
-            labels = [self.labels[j] for j in pred.probs.argmax(1)]
-            type_probs = {t: pred.probs[:, cols].sum(1) for t, cols in self._type_columns.items()}
-            results.append(decode_entities(text, pred.offsets, pred.word_ids, labels,
-                                           type_probs, self.label_map))
+            lengths = [len(o) for o in offsets]
+            windowed = {i for i, s, e in rows if e - s < lengths[i]}
+            probs: list[np.ndarray | None] = [
+                np.zeros((n, n_labels), np.float32) if (i in windowed or n == 0) else None
+                for i, n in enumerate(lengths)]
+            best = {i: np.full(lengths[i], -1, np.int64) for i in windowed}
+            for batch, cells, result in pending:
+                out, seconds = result.result() if pool else result
+                started = time.perf_counter()
+                for j, r in enumerate(batch):
+                    i, s, e = rows[r]
+                    if i in best:
+                        _keep_best(s, e, lengths[i], out[j, p:p + e - s], probs[i], best[i])
+                    else:
+                        probs[i] = out[j, p:p + e - s]
+                self._count(batches=1, padded_tokens=cells, model_s=seconds,
+                            decode_s=time.perf_counter() - started)
+            pending = []
+            for i, prob in enumerate(probs):
+                yield TokenPredictions(offsets[i], word_ids[i], prob)
+
+    def tag_texts(self, texts: Sequence[str], *, max_batch_tokens: int | None = None,
+                  stride: int = 32, aggregation: str = "first", chunk_texts: int = CHUNK_TEXTS,
+                  workers: int | None = None) -> list[list[tuple[int, int, str, float]]]:
+        """Entity spans ``(start, end, type, score)`` of each text; offsets index that text.
+
+        aggregation "first" labels whole words by their first sub-token (the default);
+        "simple" reproduces transformers' pipeline(aggregation_strategy="simple") on the same
+        token predictions (see `litmine.tasks.labels.decode_spans`).
+        """
+        if aggregation not in AGGREGATIONS:
+            raise ValueError(f"aggregation must be one of {AGGREGATIONS}, got {aggregation!r}")
+        results = []
+        decode_s = 0.0
+        for text, pred in zip(texts, self.iter_predictions(
+                texts, max_batch_tokens=max_batch_tokens, stride=stride, chunk_texts=chunk_texts,
+                workers=workers)):
+            started = time.perf_counter()
+            results.append(decode_spans(text, pred.offsets, pred.word_ids, pred.probs,
+                                        self.table, aggregation))
+            decode_s += time.perf_counter() - started
+        self._count(decode_s=decode_s)
         return results
 
-    def tag(self, sentences: Sequence[Sentence], *, max_batch_tokens: int = 8192,
-            stride: int = 32) -> list[Mention]:
+    def tag(self, sentences: Sequence[Sentence], *, max_batch_tokens: int | None = None,
+            stride: int = 32, aggregation: str = "first") -> list[Mention]:
         """Mentions in the sentences, with document offsets (sentence.start + local offset)."""
         spans = self.tag_texts([s.text for s in sentences], max_batch_tokens=max_batch_tokens,
-                               stride=stride)
+                               stride=stride, aggregation=aggregation)
         return [Mention(pmid=s.pmid, start=s.start + a, end=s.start + b, text=s.text[a:b],
                         type=etype, score=score, sentence_index=s.index)
                 for s, found in zip(sentences, spans) for a, b, etype, score in found]
+
+
+def _keep_best(s: int, e: int, n: int, out: np.ndarray, probs: np.ndarray,
+               best: np.ndarray) -> None:
+    """Keep each token's prediction from the window where it is farthest from a cut edge."""
+    t = np.arange(s, e)
+    left = t - s if s > 0 else np.full(e - s, n)
+    right = e - 1 - t if e < n else np.full(e - s, n)
+    dist = np.minimum(left, right)
+    better = dist > best[s:e]
+    best[s:e][better] = dist[better]
+    probs[s:e][better] = out[better]
 
 
 def load_tagger(model: str, *, device: str = "auto", label_map: dict[str, str | None] | None = None,
@@ -314,7 +398,7 @@ def load_tagger(model: str, *, device: str = "auto", label_map: dict[str, str | 
     model_name = str(model)
     torch_device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, torch_device)
-    source = _resolve_source(model_name)
+    source = resolve_source(model_name)
     key = (source, str(torch_device), str(torch_dtype))
     tagger_key = (*key, tuple(sorted((label_map or {}).items())))
     with _LOCK:
@@ -322,7 +406,7 @@ def load_tagger(model: str, *, device: str = "auto", label_map: dict[str, str | 
             return _TAGGERS[tagger_key]
         if key not in _MODELS:
             started = time.perf_counter()
-            _MODELS[key] = _load_model(model_name, torch_device, torch_dtype)
+            _MODELS[key] = load_model(model_name, torch_device, torch_dtype)
             logger.info("NER: loaded %s on %s (%s) in %.1f s", model_name, torch_device,
                         torch_dtype, time.perf_counter() - started)
         loaded = _MODELS[key]
@@ -330,7 +414,8 @@ def load_tagger(model: str, *, device: str = "auto", label_map: dict[str, str | 
             raise ModelError(f"NER: model {model_name!r} has no label names (config id2label is "
                              f"{list(loaded['labels'])}); pass label_map={{'LABEL_1': "
                              "'Chemical', ...}} or use a NER model with named labels.")
-        tagger = _TAGGERS[tagger_key] = Tagger(loaded, model_name, torch_device, label_map)
+        tagger = _TAGGERS[tagger_key] = Tagger(loaded, model_name, torch_device, label_map,
+                                                torch_dtype)
         return tagger
 
 
@@ -344,11 +429,13 @@ def clear_taggers() -> None:
 @task(name="tag-entities", cache_policy=NO_CACHE)
 def tag_entities(sentences: Sequence[Sentence], model: str, device: str = "auto", *,
                  label_map: dict[str, str | None] | None = None, dtype: str | None = None,
-                 max_batch_tokens: int = 8192, stride: int = 32) -> list[Mention]:
+                 max_batch_tokens: int | None = None, stride: int = 32,
+                 aggregation: str = "first") -> list[Mention]:
     """Tag entity mentions in sentences with a NER model (loaded once per worker process)."""
     tagger = load_tagger(model, device=device, label_map=label_map, dtype=dtype)
     started = time.perf_counter()
-    mentions = tagger.tag(sentences, max_batch_tokens=max_batch_tokens, stride=stride)
+    mentions = tagger.tag(sentences, max_batch_tokens=max_batch_tokens, stride=stride,
+                          aggregation=aggregation)
     try:
         run_logger = get_run_logger()
     except MissingContextError:  # called as tag_entities.fn(...) outside a flow

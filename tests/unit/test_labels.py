@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import logging
 
+import numpy as np
 import pytest
 
 from litmine.tasks import labels as labels_module
-from litmine.tasks.labels import DEFAULT_LABEL_MAP, canonical_type, decode_entities, split_bio
+from litmine.tasks.labels import (
+    DEFAULT_LABEL_MAP,
+    canonical_type,
+    compile_labels,
+    decode_entities,
+    decode_spans,
+    split_bio,
+)
 
 
 @pytest.mark.parametrize(
@@ -185,3 +193,122 @@ def test_decode_entities_score_is_mean_type_probability_over_words():
                                                         ("heart failure", "Disease")]
     assert spans[0][3] == pytest.approx(0.9)  # the first sub-token decides the word
     assert spans[1][3] == pytest.approx(0.7)  # mean over the two words
+
+
+# ---------------------------------------------------------------------------------------------
+# decode_spans: the engine's numpy decoder must give decode_entities's spans and scores exactly.
+
+def _one_hot(labels: list[str], names: list[str], rng=None) -> np.ndarray:
+    """Probabilities whose argmax is each token's label (random elsewhere when rng is given)."""
+    probs = np.full((len(labels), len(names)), 0.01, np.float32)
+    if rng is not None:
+        probs = rng.uniform(0.0, 0.3, probs.shape).astype(np.float32)
+    for k, label in enumerate(labels):
+        probs[k, names.index(label)] = 0.9
+    return probs / probs.sum(1, keepdims=True)
+
+
+def _arrays(tokens):
+    offsets = np.array([(s, e) for s, e, _, _ in tokens], np.int32).reshape(-1, 2)
+    word_ids = np.array([-1 if w is None else w for _, _, w, _ in tokens], np.int64)
+    return offsets, word_ids
+
+
+def assert_same_spans(got, expected):
+    assert [g[:3] for g in got] == [e[:3] for e in expected]
+    assert [g[3] for g in got] == pytest.approx([e[3] for e in expected], abs=1e-6)
+
+
+def _reference(text, offsets, word_ids, probs, names, label_map=None):
+    table = compile_labels(names, label_map)
+    labels = [names[k] for k in probs.argmax(1)]
+    type_probs = {t: probs @ table.type_columns[:, j] for j, t in enumerate(table.types)}
+    return decode_entities(text, [tuple(o) for o in offsets.tolist()],
+                           [None if w < 0 else w for w in word_ids.tolist()], labels, type_probs,
+                           label_map)
+
+
+@pytest.mark.parametrize(("text", "tokens", "expected"), [c[1:] for c in DECODE_CASES],
+                         ids=[c[0] for c in DECODE_CASES])
+def test_decode_spans_first_matches_decode_entities(text, tokens, expected):
+    names = ["O", *dict.fromkeys(lbl for *_, lbl in tokens if lbl != "O")]
+    offsets, word_ids = _arrays(tokens)
+    probs = _one_hot([lbl for *_, lbl in tokens], names)
+    spans = decode_spans(text, offsets, word_ids, probs, compile_labels(names))
+    assert [(text[s:e], t) for s, e, t, _ in spans] == expected
+    assert_same_spans(spans, _reference(text, offsets, word_ids, probs, names))
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_decode_spans_first_matches_decode_entities_on_random_tokens(seed):
+    """Random label soups: BIO and IOBES prefixes, dropped labels, word-less and empty tokens."""
+    rng = np.random.default_rng(seed)
+    names = ["O", "B-Chemical", "I-Chemical", "B-Disease", "I-Disease", "E-Disease", "S-Gene",
+             "Gene", "B-Dosage", "I-SpecificDisease"]
+    text, tokens, word = "", [], -1
+    for _ in range(int(rng.integers(1, 60))):
+        kind = rng.choice(["word", "piece", "special", "empty", "space"], p=[.5, .3, .08, .06, .06])
+        if kind == "special":
+            tokens.append((len(text), len(text), None))
+            continue
+        if kind in ("word", "space") or word < 0:
+            text += " " if text else ""
+            word += 1
+        if kind == "empty":
+            tokens.append((len(text), len(text), word))
+            continue
+        start = len(text) - (1 if kind == "space" and text.endswith(" ") else 0)
+        text += "abcdefgh"[: int(rng.integers(1, 6))]
+        tokens.append((start, len(text), word))
+    labels = [str(rng.choice(names)) for _ in tokens]
+    offsets, word_ids = _arrays([(s, e, w, None) for s, e, w in tokens])
+    probs = _one_hot(labels, names, rng)
+    label_map = {"Dosage": None} if seed % 2 else None
+    got = decode_spans(text, offsets, word_ids, probs, compile_labels(names, label_map))
+    assert_same_spans(got, _reference(text, offsets, word_ids, probs, names, label_map))
+
+
+# Sub-tokens as (start, end, word_id, label): "simple" follows transformers' pipeline.
+SIMPLE_CASES = [
+    ("sub-tokens keep their own labels", "naloxone works",
+     [(0, 2, 0, "B-Chemical"), (2, 4, 0, "O"), (4, 8, 0, "B-Disease"), (9, 14, 1, "O")],
+     [("na", "Chemical"), ("xone", "Disease")]),
+    ("I after O starts an entity", "a b",
+     [(0, 1, 0, "O"), (2, 3, 1, "I-Chemical")], [("b", "Chemical")]),
+    ("B splits even inside a word", "lithium",
+     [(0, 3, 0, "B-Chemical"), (3, 7, 0, "B-Chemical")], [("lit", "Chemical"), ("hium", "Chemical")]),
+    ("I of another type starts a new group", "ab",
+     [(0, 1, 0, "B-Chemical"), (1, 2, 0, "I-Disease")], [("a", "Chemical"), ("b", "Disease")]),
+    ("groups by the raw tag, then canonicalises", "a b",
+     [(0, 1, 0, "B-SpecificDisease"), (2, 3, 1, "I-DiseaseClass")],
+     [("a", "Disease"), ("b", "Disease")]),
+    ("E- is not understood: its own tag", "a b",
+     [(0, 1, 0, "B-Gene"), (2, 3, 1, "E-Gene")], [("a", "Gene"), ("b", "Gene")]),
+]
+
+
+@pytest.mark.parametrize(("text", "tokens", "expected"), [c[1:] for c in SIMPLE_CASES],
+                         ids=[c[0] for c in SIMPLE_CASES])
+def test_decode_spans_simple_is_the_pipeline_rule(text, tokens, expected):
+    names = ["O", *dict.fromkeys(lbl for *_, lbl in tokens if lbl != "O")]
+    offsets, word_ids = _arrays(tokens)
+    probs = _one_hot([lbl for *_, lbl in tokens], names)
+    spans = decode_spans(text, offsets, word_ids, probs, compile_labels(names), "simple")
+    assert [(text[s:e], t) for s, e, t, _ in spans] == expected
+    for (s, e, _, score), tok in zip(spans, tokens):
+        assert 0.0 < score <= 1.0
+
+
+def test_decode_spans_simple_score_is_mean_top_probability():
+    names = ["O", "B-Chemical", "I-Chemical"]
+    probs = np.array([[0.1, 0.8, 0.1], [0.2, 0.2, 0.6], [0.9, 0.05, 0.05]], np.float32)
+    offsets = np.array([(0, 3), (3, 7), (8, 10)], np.int32)
+    spans = decode_spans("lithium is", offsets, np.array([0, 0, 1]), probs,
+                         compile_labels(names), "simple")
+    assert_same_spans(spans, [(0, 7, "Chemical", 0.7)])
+
+
+def test_decode_spans_rejects_unknown_aggregation():
+    with pytest.raises(ValueError, match="aggregation"):
+        decode_spans("a", np.array([(0, 1)]), np.array([0]), np.ones((1, 1), np.float32),
+                     compile_labels(["O"]), "max")

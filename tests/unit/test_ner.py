@@ -11,11 +11,14 @@ import pytest
 import torch
 
 from litmine.errors import ModelError
+from litmine.tasks.labels import canonical_type
 from litmine.tasks.ner import (
+    NerStats,
     Tagger,
     load_tagger,
     plan_batches,
     plan_windows,
+    resolve_dtype,
     tag_entities,
 )
 from litmine.tasks.records import Sentence
@@ -322,7 +325,130 @@ def test_cuda_without_gpu(tiny_ner_model):
 
 
 @pytest.mark.parametrize(("device", "dtype", "match"), [("tpu", None, "unknown device"),
-                                                        ("cpu", "int8", "unknown dtype")])
+                                                        ("cpu", "int4", "unknown dtype")])
 def test_bad_device_or_dtype(tiny_ner_model, device, dtype, match):
     with pytest.raises(ModelError, match=match):
         load_tagger(str(tiny_ner_model), device=device, dtype=dtype)
+
+
+# --- the engine: same results whatever the batching, threads and precision --------------------
+
+MIXED = ["Lithium.", "", "Naloxone reversed clonidine-induced hypotension in rats. " * 3,
+         LONG_TEXT, "Heart failure", "A " * 60, "Cisplatin nephrotoxicity.", "   ",
+         "Café-au-lait spots (β-blockers, 5 mg/kg) and IL-6.", "tremor " * 40]
+
+
+def assert_same_spans(got, expected):
+    assert [[s[:3] for s in r] for r in got] == [[s[:3] for s in r] for r in expected]
+    for r, e in zip(got, expected):
+        assert [s[3] for s in r] == pytest.approx([s[3] for s in e], abs=1e-5)
+
+
+@pytest.mark.parametrize("kw", [
+    {"max_batch_tokens": 32}, {"max_batch_tokens": 200, "workers": 2},
+    {"max_batch_tokens": 1_000_000}, {"workers": 1}, {"workers": 3}, {"chunk_texts": 1},
+    {"chunk_texts": 3, "workers": 2, "max_batch_tokens": 150}, {"stride": 32, "workers": 2},
+])
+def test_engine_settings_do_not_change_results(tagger, kw):
+    alone = [tagger.tag_texts([t], workers=1)[0] for t in MIXED]
+    assert_same_spans(tagger.tag_texts(MIXED, **kw), alone)
+    assert sum(map(len, alone)) > 10  # the random tiny model tags plenty
+
+
+def test_simple_aggregation_equals_transformers_pipeline(tiny_ner_model, tagger):
+    from transformers import pipeline
+
+    texts = [t for t in MIXED if t.strip() and t is not LONG_TEXT]  # the pipeline truncates
+    ner = pipeline("token-classification", model=str(tiny_ner_model), device=-1,
+                   aggregation_strategy="simple", batch_size=4)
+    expected = [[(int(e["start"]), int(e["end"]), canonical_type(e["entity_group"]),
+                  float(e["score"])) for e in found] for found in ner(texts)]
+    got = tagger.tag_texts(texts, aggregation="simple")
+    assert_same_spans(got, expected)
+    assert sum(map(len, got)) > 10
+
+
+def test_first_and_simple_differ_only_inside_words(lookup):
+    text = "Naloxone helps."  # na ##lo ##xon ##e: B-Chemical O B-Disease O
+    assert spans_of(lookup, text) == [("Naloxone", "Chemical")]
+    assert spans_of(lookup, text, aggregation="simple") == [("Na", "Chemical"),
+                                                            ("xon", "Disease")]
+
+
+def test_pipeline_truncates_where_the_engine_windows(lookup_model, lookup):
+    from transformers import pipeline
+
+    words = ["the"] * 200
+    words[0], words[-1] = "lithium", "tremor"
+    text = " ".join(words)
+    ner = pipeline("token-classification", model=str(lookup_model), device=-1,
+                   aggregation_strategy="simple")
+    assert [(e["word"], e["entity_group"]) for e in ner(text)] == [("lithium", "Chemical")]
+    assert spans_of(lookup, text, aggregation="simple") == [("lithium", "Chemical"),
+                                                            ("tremor", "Disease")]
+
+
+def test_unknown_aggregation(lookup):
+    with pytest.raises(ValueError, match="aggregation"):
+        lookup.tag_texts(["Lithium."], aggregation="max")
+
+
+@pytest.mark.parametrize(("dtype", "device", "expected"), [
+    (None, "cpu", torch.float32), (None, "cuda", torch.float16), ("bf16", "cpu", torch.bfloat16),
+    ("FP16", "cuda:1", torch.float16), ("int8", "cpu", torch.qint8), ("fp32", "cuda", torch.float32),
+])
+def test_resolve_dtype(dtype, device, expected):
+    assert resolve_dtype(dtype, torch.device(device)) == expected
+
+
+def test_int8_runs_on_cpu_only():
+    with pytest.raises(ModelError, match="CPU only"):
+        resolve_dtype("int8", torch.device("cuda"))
+
+
+def test_int8_is_opt_in_and_named(lookup_model, lookup):
+    from torch.ao.nn.quantized.dynamic import Linear as QuantizedLinear
+
+    quantized = load_tagger(str(lookup_model), device="cpu", dtype="int8")
+    assert quantized is not lookup
+    assert quantized.model_id == lookup.model_id + "+int8"
+    assert any(isinstance(m, QuantizedLinear) for m in quantized._model.modules())
+    assert not any(isinstance(m, QuantizedLinear) for m in lookup._model.modules())
+    text = "Naloxone and lithium cause heart failure, renal failure and tremor."
+    assert spans_of(quantized, text, workers=2) == spans_of(lookup, text)
+
+
+def test_bf16_on_cpu_tags_like_fp32(lookup_model, lookup):
+    half = load_tagger(str(lookup_model), device="cpu", dtype="bf16")
+    assert next(half._model.parameters()).dtype == torch.bfloat16
+    text = "Naloxone and lithium cause heart failure, renal failure and tremor."
+    assert spans_of(half, text) == spans_of(lookup, text)
+
+
+def test_stats_count_the_work(lookup):
+    before = NerStats(**vars(lookup.stats))
+    lookup.tag_texts(["Lithium causes tremor.", LONG_TEXT, ""], max_batch_tokens=256)
+    done = lookup.stats.since(before)
+    assert (done["texts"], done["tokens"], done["rows"]) == (3, 4 + 300, 1 + 3)
+    assert done["padded_tokens"] >= done["tokens"] + 2 * done["rows"]
+    assert done["batches"] >= 2  # 128-token windows, 256-token budget
+    assert done["model_s"] > 0 and done["tokenise_s"] > 0 and done["decode_s"] > 0
+
+
+def test_workers_use_one_torch_thread_each_and_restore(tagger):
+    threads = torch.get_num_threads()
+    stream = tagger.iter_predictions(MIXED * 5, workers=2, max_batch_tokens=64, chunk_texts=4)
+    first = next(stream)
+    assert torch.get_num_threads() == 1
+    stream.close()  # stops the tokenising thread and the workers; must not hang
+    assert torch.get_num_threads() == threads
+    assert len(first.offsets) == 2  # "Lithium." -> lithium .
+    import threading
+    assert not [t for t in threading.enumerate() if t.name.startswith("litmine-ner")]
+
+
+def test_errors_in_the_tokenising_thread_surface(tagger):
+    threads = torch.get_num_threads()
+    with pytest.raises(TypeError):
+        tagger.tag_texts(["Lithium.", 42], workers=2)
+    assert torch.get_num_threads() == threads
