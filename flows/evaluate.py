@@ -43,6 +43,10 @@ def evaluate(
     dtype: str | None = None,
     max_batch_tokens: int = 8192,
     stride: int = 32,
+    abbreviations: bool = True,
+    relations: bool = False,
+    lexicon: str | None = None,
+    relation_model: str | None = None,
     show: bool = True,
 ) -> dict:
     """Score a model on gold PubTator documents through the mining pipeline's own path.
@@ -51,6 +55,12 @@ def evaluate(
     model (or, with `predicted`, mentions are read from PubTator files instead). Scores are
     strict: (pmid, start, end, type) must match. Default `types`: the gold types the model
     predicts. Writes the scores as JSON (`json_out`) and the FP/FN listing (`errors_out`).
+
+    As in `mine`, a model's mentions are made consistent with the documents' abbreviation
+    definitions (`abbreviations`). With `relations`, the same mentions are also linked to MeSH
+    (`lexicon`) and their concept pairs scored by the CID model (`relation_model`), and concept-
+    level and CID relation scores are reported beside the gold-entity settings (or, with
+    `predicted`, the concept IDs and CID lines of the predicted files are scored).
     """
     logger = get_run_logger()
     if predicted and model:
@@ -66,6 +76,10 @@ def evaluate(
         source = model or get_settings().model
         mentions, model_types = tag_documents(quote(docs), source, device=device, dtype=dtype,
                                               max_batch_tokens=max_batch_tokens, stride=stride)
+        if abbreviations:
+            from litmine.flows.relations import fix_with_abbreviations
+
+            mentions = fix_with_abbreviations([d.to_article() for d in docs], mentions)
     scored_types = types
     if scored_types is None and model_types is not None:
         scored_types = sorted(set(corpus.types) & set(model_types)) or list(corpus.types)
@@ -77,12 +91,50 @@ def evaluate(
         Console().print(format_table(scores, title=f"{source} on {', '.join(gold)}"))
     logger.info("strict micro F1 %.2f over %d documents (%s)", 100 * (scores.f1 or 0),
                 scores.n_documents, ", ".join(scores.scored_types))
-    if json_out:
-        Path(json_out).write_text(json.dumps(report, indent=2), encoding="utf-8")
     if errors_out:
         texts = {d.pmid: d.text for d in docs}
         Path(errors_out).write_text(format_errors(scores, texts), encoding="utf-8")
-    create_markdown_artifact(key="ner-evaluation", markdown=f"# NER evaluation\n\nModel: "
-                             f"`{source}`\n\nGold: {', '.join(gold)}\n\n{format_markdown(scores)}",
+    markdown = (f"# NER evaluation\n\nModel: `{source}`\n\nGold: {', '.join(gold)}\n\n"
+                f"{format_markdown(scores)}")
+    if relations:
+        report["relations"] = _relation_scores(gold, mentions, predicted, lexicon, relation_model,
+                                               device)
+        table = format_relation_report(report["relations"])
+        markdown += "\n\n## Concepts and CID relations\n\n" + table
+        if show:
+            print(table)
+    if json_out:
+        Path(json_out).write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
+    create_markdown_artifact(key="ner-evaluation", markdown=markdown,
                              description="litmine evaluate: strict mention-level scores")
     return report
+
+
+def _relation_scores(gold: list[str], mentions: list, predicted: list[str] | None,
+                     lexicon: str | None, relation_model: str | None, device: str) -> dict:
+    """Concept and CID scores: of the predicted files' IDs and CID lines, or of `mentions`
+    linked and related end to end (with the gold-entity settings, for attribution)."""
+    from litmine.flows.relations import evaluate_relations
+    from litmine.tasks.normalise import score_concepts
+    from litmine.tasks.pubtator import read_pubtator
+    from litmine.tasks.relations import score_relations
+
+    settings = get_settings()
+    lexicon = lexicon or str(settings.lexicon)
+    relation_model = relation_model or str(settings.relation_model)
+    if predicted:
+        gold_docs = [d for path in gold for d in read_pubtator(path)[0]]
+        pred_docs = [d for path in predicted for d in read_pubtator(path)[0]]
+        linked = [m for d in pred_docs for m in gold_to_mentions(d)]
+        triples = [(d.pmid, a, b) for d in pred_docs for t, a, b in d.relations if t == "CID"]
+        return {"gold": list(gold), "documents": len(gold_docs), "predicted_files": {
+            "concepts": score_concepts(gold_docs, linked).as_dict(),
+            "cid": score_relations(gold_docs, triples).as_dict()}}
+    return evaluate_relations(gold, predicted_mentions=mentions, lexicon=lexicon,
+                              relation_model=relation_model, device="cpu")
+
+
+def format_relation_report(report: dict) -> str:
+    from litmine.flows.relations import format_report
+
+    return format_report(report)

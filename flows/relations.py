@@ -17,18 +17,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from litmine.settings import DEFAULT_MODEL_DIR
+from litmine.settings import DEFAULT_LEXICON, DEFAULT_MODEL_DIR, DEFAULT_RELATION_MODEL
 from litmine.tasks.abbreviations import (ABBREVIATIONS_DDL, Abbreviation, abbreviation_rows,
                                          apply_abbreviations, find_abbreviations)
 from litmine.tasks.lexicon import Lexicon
 from litmine.tasks.normalise import Link, Linker, normalise_document, score_concepts
-from litmine.tasks.records import Article, Mention, Sentence
+from litmine.tasks.pairs import normalise_surface
+from litmine.tasks.records import Article, Mention, Pair, Sentence
 from litmine.tasks.relations import (Candidate, build_candidates, load_relation_model,
                                      score_relations)
 
 MODELS_DIR = DEFAULT_MODEL_DIR.parent
-DEFAULT_LEXICON = MODELS_DIR / "litmine-lexicon-mesh.tsv.gz"
-DEFAULT_RELATION_MODEL = MODELS_DIR / "litmine-cid-bc5cdr"
 #: Evidence texts stored per pair (the rest are counted in n_sentences).
 MAX_EVIDENCE = 3
 
@@ -101,6 +100,25 @@ def relate_articles(articles: Sequence[Article], sentences: Sequence[Sentence],
     return out
 
 
+def fix_with_abbreviations(articles: Sequence[Article], mentions: Sequence[Mention]) -> list[Mention]:
+    """Mentions made consistent with each document's abbreviation definitions (as `mine` does)."""
+    from litmine.tasks.sentences import split_article
+
+    by_pmid: dict[str, list[Mention]] = {}
+    for m in mentions:
+        by_pmid.setdefault(m.pmid, []).append(m)
+    fixed: list[Mention] = []
+    for article in articles:
+        ms = sorted(by_pmid.pop(article.pmid, []), key=lambda m: (m.start, m.end, m.type))
+        abbrs = find_abbreviations(article.text, article.pmid)
+        if abbrs:
+            ms = apply_abbreviations(article.text, ms, abbrs, split_article(article))
+        fixed += ms
+    for rest in by_pmid.values():  # mentions of documents not given: unchanged
+        fixed += rest
+    return fixed
+
+
 def pair_rows(candidates: Sequence[Candidate], model: str, run_id: str,
               only_relations: bool = False) -> list[dict[str, Any]]:
     """Rows for the `pairs` table (columns of store.py's pairs + PAIRS_MIGRATION)."""
@@ -116,6 +134,20 @@ def pair_rows(candidates: Sequence[Candidate], model: str, run_id: str,
                      "relation": c.relation or "none", "score": round(c.score, 4),
                      "evidence": [e.plain for e in c.evidence[:MAX_EVIDENCE]]})
     return rows
+
+
+def candidate_pairs(candidates: Sequence[Candidate]) -> list[Pair]:
+    """`pairs` records for scored concept pairs: relation "CID" or "none", score, evidence."""
+    out = []
+    for c in candidates:
+        indexes = tuple(sorted({i for e in c.evidence for i in e.sentence_indexes}))
+        out.append(Pair(pmid=c.pmid, chemical=normalise_surface(c.chemical),
+                        disease=normalise_surface(c.disease), n_sentences=len(indexes),
+                        sentence_indexes=indexes, method=c.method or "cid",
+                        chemical_id=c.chemical_id, disease_id=c.disease_id,
+                        relation=c.relation or "none", score=round(float(c.score), 4),
+                        evidence=tuple(e.plain for e in c.evidence[:MAX_EVIDENCE])))
+    return out
 
 
 def abbreviation_table_rows(abbreviations: Sequence[Abbreviation], run_id: str) -> list[dict]:
@@ -223,7 +255,7 @@ def format_report(report: dict[str, Any]) -> str:
 
     lines = ["| setting | level | type | gold | pred | TP | FP | FN | P | R | F1 |",
              "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for setting in ("gold_ids", "gold_entities", "end_to_end"):
+    for setting in ("gold_ids", "gold_entities", "end_to_end", "predicted_files"):
         if setting not in report:
             continue
         for level in ("concepts", "cid"):

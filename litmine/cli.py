@@ -75,7 +75,11 @@ class ExportFormat(str, Enum):
 
 @app.callback()
 def _main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False):
+    import logging
+
     _state["debug"] = debug
+    # litmine's own progress lines (per-epoch dev scores, skipped corpus lines, ...) at INFO.
+    logging.getLogger("litmine").setLevel(logging.DEBUG if debug else logging.INFO)
 
 
 @app.command()
@@ -87,6 +91,11 @@ def mine(
     max_results: Annotated[Optional[int], typer.Option("--max-results", min=1, help="Stop after this many records.")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Articles per NER batch.")] = 256,
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")] = "auto",
+    refetch: Annotated[bool, typer.Option("--refetch", help="With --query: fetch and tag again the PMIDs this model already stored (default: skip them, so a rerun resumes).")] = False,
+    relations: Annotated[bool, typer.Option("--relations/--no-relations", help="Fix mentions with abbreviation definitions, link them to MeSH and score chemical-induced-disease relations (default: on).")] = True,
+    lexicon: Annotated[Optional[str], typer.Option("--lexicon", help="MeSH lexicon for --relations (default: $LITMINE_LEXICON or the shipped one).")] = None,
+    relation_model: Annotated[Optional[str], typer.Option("--relation-model", help="CID model for --relations (default: $LITMINE_RELATION_MODEL or the shipped one; '' links IDs only).")] = None,
+    embed: Annotated[bool, typer.Option("--embed", help="Also embed the new abstracts and sentences for `litmine search` (model: $LITMINE_EMBED_MODEL, default all-MiniLM-L6-v2).")] = False,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
     task_runner: Annotated[str, typer.Option("--task-runner", help="local (threads) or dask (NER batches on Dask workers).")] = "local",
     dask_address: Annotated[Optional[str], typer.Option("--dask-address", help="Dask scheduler, e.g. tcp://10.0.0.5:8786 (default: a temporary local cluster).")] = None,
@@ -112,9 +121,15 @@ def mine(
     with _progress_bar(progress, "mining"):
         result = mine_flow(query=query, files=[str(p) for p in files] if files else None,
                            db=str(_db(db)), model=model, max_results=max_results,
-                           batch_size=batch_size, device=device)
+                           batch_size=batch_size, device=device, resume=not refetch, embed=embed,
+                           relations=relations, lexicon=lexicon, relation_model=relation_model)
     table = Table("rows", "count", title=f"litmine mine → {result['db']}")
-    for key in ("articles", "sentences", "entities", "pairs", "rejects", "deleted"):
+    keys = ["articles", "sentences", "entities", "pairs", "rejects", "deleted", "skipped_stored"]
+    if relations:
+        keys[4:4] = ["linked", "relations"]
+    if embed:
+        keys += [k for k in result if k.startswith("embedded_")]
+    for key in keys:
         table.add_row(key, str(result.get(key, 0)))
     out.print(table)
 

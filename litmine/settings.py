@@ -15,6 +15,9 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = ROOT / "data"
 #: The model litmine trains and ships (issue 3); until it exists, `--model` must be given.
 DEFAULT_MODEL_DIR = DATA_DIR / "models" / "litmine-ner-bc5cdr-minilm-l6"
+#: The MeSH lexicon and CID relation model shipped beside it (issue 7).
+DEFAULT_LEXICON = DATA_DIR / "models" / "litmine-lexicon-mesh.tsv.gz"
+DEFAULT_RELATION_MODEL = DATA_DIR / "models" / "litmine-cid-bc5cdr"
 
 
 class Settings(BaseSettings):
@@ -65,6 +68,14 @@ class Settings(BaseSettings):
     )
     device: str = Field(
         default="auto", description="Torch device for models: auto, cpu, cuda, cuda:N."
+    )
+    lexicon: Path = Field(
+        default=DEFAULT_LEXICON,
+        description="MeSH lexicon (`litmine lexicon build`) that links entities to concept IDs.",
+    )
+    relation_model: Path = Field(
+        default=DEFAULT_RELATION_MODEL,
+        description="CID relation model (`litmine train-relations`) that scores concept pairs.",
     )
     refresh_cron: str = Field(
         default="0 3 * * *",

@@ -25,8 +25,8 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterator, Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from urllib.parse import urlencode
 
@@ -150,6 +150,10 @@ class FetchBatch:
     count: int  # records in the search this batch pages through
     mindate: str | None = None
     maxdate: str | None = None
+    #: The PMIDs esearch listed for this page ("" if not known); with `by_id`, efetch asks for
+    #: exactly these (id=...) instead of paging the WebEnv -- a rerun fetching what is missing.
+    pmids: tuple[str, ...] = ()
+    by_id: bool = False
 
     @property
     def search(self) -> SearchResult:
@@ -280,6 +284,11 @@ class EutilsClient:
         expected = max(0, min(retmax, search.count - retstart, self.cap - retstart))
         return self._call("efetch", params, lambda body: check_efetch(body, expected))
 
+    def efetch_ids(self, pmids: Sequence[str]) -> bytes:
+        """The records of these PMIDs as PubMed XML (raw bytes); a long list is POSTed."""
+        params = self._params(id=",".join(pmids), retmode="xml")
+        return self._call("efetch", params, lambda body: check_efetch(body, len(pmids)))
+
     def _call(self, stage: str, params: dict[str, str], check: Callable[[bytes], object]):
         url = f"{self.base_url}{stage}.fcgi"
         shown = self.redact(f"{url}?{urlencode({k: v for k, v in params.items() if k != 'api_key'})}")
@@ -382,7 +391,8 @@ def _windows(client: EutilsClient, root: SearchResult, lo: date, hi: date, allow
         return
     mid = lo + (hi - lo) // 2
     for a, b in ((mid + timedelta(days=1), hi), (lo, mid)):  # ranges are inclusive: no overlap
-        yield from _windows(client, client.esearch(root.query, mindate=a, maxdate=b), a, b, allow_partial)
+        window = client.esearch(root.query, mindate=a, maxdate=b, retmax=client.cap)
+        yield from _windows(client, window, a, b, allow_partial)
 
 
 def plan_search(client: EutilsClient, query: str, *, max_results: int | None = None,
@@ -396,7 +406,8 @@ def plan_search(client: EutilsClient, query: str, *, max_results: int | None = N
     """
     if max_results is not None and max_results <= 0:
         return []
-    first = client.esearch(query, mindate=mindate, maxdate=maxdate)
+    # retmax=cap: the answer lists the PMIDs of each batch, so a rerun can skip those stored.
+    first = client.esearch(query, mindate=mindate, maxdate=maxdate, retmax=client.cap)
     wanted = first.count if max_results is None else min(first.count, max_results)
     log.info("esearch %r: %d records, fetching %d", query, first.count, wanted)
     if wanted == 0:
@@ -414,7 +425,9 @@ def plan_search(client: EutilsClient, query: str, *, max_results: int | None = N
     for search in searches:
         n = min(search.count, client.cap, left)
         batches += [FetchBatch(query, search.webenv, search.query_key, start, min(size, n - start),
-                               search.count, search.mindate, search.maxdate) for start in range(0, n, size)]
+                               search.count, search.mindate, search.maxdate,
+                               search.ids[start:start + min(size, n - start)])
+                    for start in range(0, n, size)]
         left -= n
         if left <= 0:
             break
@@ -423,6 +436,8 @@ def plan_search(client: EutilsClient, query: str, *, max_results: int | None = N
 
 def fetch_batch(client: EutilsClient, batch: FetchBatch) -> bytes:
     """The PubMed XML of one batch; searches again (same window, same retstart) if it expired."""
+    if batch.by_id:
+        return client.efetch_ids(batch.pmids)
     original = batch.search
     search = client._renewed.get((original.webenv, original.query_key), original)
     for attempt in range(MAX_RESEARCHES + 1):
@@ -435,6 +450,17 @@ def fetch_batch(client: EutilsClient, batch: FetchBatch) -> bytes:
             log.warning("efetch: WebEnv expired, searching %r again", batch.query)
             search = client.renew(original, search)
     raise AssertionError("unreachable")
+
+
+def skip_stored(batch: FetchBatch, stored: Collection[str]) -> FetchBatch | None:
+    """What of `batch` is left to fetch: None when all its PMIDs are `stored`, by id when some are.
+
+    A batch whose PMIDs esearch did not list is fetched whole.
+    """
+    missing = tuple(p for p in batch.pmids if p not in stored)
+    if not batch.pmids or len(missing) == len(batch.pmids):
+        return batch
+    return replace(batch, pmids=missing, retmax=len(missing), by_id=True) if missing else None
 
 
 _RECORDS = ("PubmedArticle", "PubmedBookArticle")

@@ -20,6 +20,11 @@ Sources (any mix):
   ``MESH:D...`` or ``OMIM:...``, AltDiseaseIDs, Definition, ParentIDs, TreeNumbers,
   ParentTreeNumbers, Synonyms, SlimMappings); "#" lines are comments, synonyms are
   "|"-separated. Which file is which comes from its "# Fields" header (else its name).
+- MeSH cross-reference tables in the format of gilda's ``gilda/resources/mesh_mappings.tsv``
+  (six tab-separated columns, no header: ``MESH mesh_id mesh_name DB db_id db_name``; in the
+  gilda 1.6.1 wheel, ``pip download --no-deps gilda==1.6.1``, BSD-2-Clause): CHEBI rows are
+  Chemical; DOID, HP and EFO rows Disease; other databases (HGNC, GO, FPLX, ...) are skipped.
+  Both the MeSH name (also uninverted) and the other database's name are names of the MeSH ID.
 
 The lexicon file is a gzipped TSV with a header: ``type concept_id name source count``.
 """
@@ -285,23 +290,74 @@ def iter_ctd_names(path: str | Path) -> Iterator[tuple[str, str, str]]:
                     yield type_, n.strip(), cid
 
 
-def build_lexicon(corpora: Sequence[str | Path] = (), *, mesh: Sequence[str | Path] = (),
-                  ctd: Sequence[str | Path] = (), exclude: Sequence[str | Path] = ()) -> Lexicon:
-    """A lexicon from annotated corpora, MeSH XML and CTD vocabularies.
+#: Type of a MeSH mapping row by the database the MeSH ID is mapped to; others are skipped.
+MESH_MAPPING_TYPES = {"CHEBI": "Chemical", "DOID": "Disease", "HP": "Disease", "EFO": "Disease"}
+MESH_MAPPING_FIELDS = ("MESH", "mesh_id", "mesh_name", "DB", "db_id", "db_name")
+#: Known mapping tables by sha256: how to get them (written into the lexicon's header).
+MESH_MAPPINGS_ORIGINS = {
+    "e9a7bd38df4c5ee4563c0ee675e9ab205bf44384694c220725bfc0d089a78fe9":
+        "gilda/resources/mesh_mappings.tsv in the gilda 1.6.1 wheel: "
+        "`pip download --no-deps gilda==1.6.1`, unzip; BSD-2-Clause",
+}
 
+
+def iter_mesh_mapping_names(path: str | Path) -> Iterator[tuple[str, str, str]]:
+    """(type, name, MeSH ID) from a gilda-style MeSH mapping table (plain or .gz).
+
+    Each row ``MESH mesh_id mesh_name DB db_id db_name`` gives the MeSH name (and its
+    uninverted form) and, when it differs other than in case, the other database's name.
+    Each (type, name, ID) is yielded once.
+    """
+    path = Path(path)
+    seen: set[tuple[str, str, str]] = set()
+    with _open_text(path) as handle:
+        for lineno, line in enumerate(handle, 1):
+            line = line.rstrip("\r\n")
+            if not line.strip() or line.startswith("#"):
+                continue
+            row = line.split("\t")
+            if len(row) != len(MESH_MAPPING_FIELDS):
+                raise ParseError(
+                    f"lexicon: {path} line {lineno} has {len(row)} tab-separated columns, "
+                    f"expected {len(MESH_MAPPING_FIELDS)} ({' '.join(MESH_MAPPING_FIELDS)}, as "
+                    "in gilda's resources/mesh_mappings.tsv); is it a MeSH mapping table?")
+            _, raw_id, mesh_name, db, _, db_name = (c.strip() for c in row)
+            type_ = MESH_MAPPING_TYPES.get(db.upper(), "")
+            cid = mesh_id(raw_id)
+            if not type_ or not cid:
+                continue
+            names = [mesh_name, uninvert(mesh_name) if mesh_name else ""]
+            if db_name.casefold() not in {n.casefold() for n in names}:
+                names.append(db_name)
+            for name in names:
+                key = (type_, name, cid)
+                if name and key not in seen:
+                    seen.add(key)
+                    yield key
+
+
+def build_lexicon(corpora: Sequence[str | Path] = (), *, mesh: Sequence[str | Path] = (),
+                  ctd: Sequence[str | Path] = (), mesh_mappings: Sequence[str | Path] = (),
+                  exclude: Sequence[str | Path] = ()) -> Lexicon:
+    """A lexicon from annotated corpora, MeSH XML, CTD vocabularies and MeSH mapping tables.
+
+    Sources rank in that order (corpora first, mapping tables last; within a kind, as given):
+    a name's IDs come from the best-ranked source that has it (`Lexicon.weights`).
     `exclude` names PubTator files (or PMID lists) whose documents must not contribute, e.g.
     the development set the lexicon will be scored on.
     """
     from litmine.tasks.corpus import sha256_file
 
-    if not (corpora or mesh or ctd):
-        raise LitmineError("lexicon build: give at least one source (--corpus, --mesh or --ctd)")
+    if not (corpora or mesh or ctd or mesh_mappings):
+        raise LitmineError("lexicon build: give at least one source (--corpus, --mesh, --ctd "
+                           "or --mesh-mappings)")
     lex = Lexicon()
     held_out = read_pmids(exclude) if exclude else set()
     if exclude:
         lex.sources.append(f"excluded {len(held_out)} PMIDs of: " + ", ".join(map(str, exclude)))
     for kind, paths, reader in (("corpus", corpora, None), ("mesh", mesh, iter_mesh_names),
-                                ("ctd", ctd, iter_ctd_names)):
+                                ("ctd", ctd, iter_ctd_names),
+                                ("mesh-mappings", mesh_mappings, iter_mesh_mapping_names)):
         for p in paths:
             rows = (iter_corpus_names(p, held_out) if reader is None else reader(p))
             source = f"{kind}:{Path(p).parent.name}/{Path(p).name}"
@@ -310,6 +366,9 @@ def build_lexicon(corpora: Sequence[str | Path] = (), *, mesh: Sequence[str | Pa
             for type_, name, cid in rows:
                 lex.add(type_, name, cid, source)
                 n += 1
-            lex.sources.append(f"{source} ({n} names; sha256 {sha256_file(p)[:16]})")
+            digest = sha256_file(p)
+            origin = (f"; {MESH_MAPPINGS_ORIGINS.get(digest, 'gilda mesh_mappings.tsv format')}"
+                      if kind == "mesh-mappings" else "")
+            lex.sources.append(f"{source} ({n} names; sha256 {digest[:16]}{origin})")
             log.info("lexicon: %d names from %s", n, p)
     return lex

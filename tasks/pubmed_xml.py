@@ -9,7 +9,10 @@ files carry a DOCTYPE line.
 
 Output, in document order: an ``Article`` per ``<PubmedArticle>`` / ``<PubmedBookArticle>``, a
 ``Deletion`` per ``<DeleteCitation>`` (update files), and a ``Reject`` for anything that cannot be
-used (no PMID, a record whose parse raised, malformed XML part-way -- after which the file stops).
+used (no PMID, a record whose parse raised, malformed XML part-way -- after which the rest of
+the file is read record by record (`_salvage`), so one broken record costs only itself), and for
+a PMID read again from the same source (the later copy replaces the earlier one, as the store
+does, unless its version is lower).
 
 Text rules (offsets downstream index ``title + " " + abstract``, so the text stored here is the
 truth):
@@ -418,7 +421,8 @@ def _iter_records(name: str, opener: Callable[[], BinaryIO], owned: bool) -> Ite
             _Utf8Cleaner(stream), events=("start", "end"), tag=(_ROOT_TAG, *_RECORD_TAGS, _DELETE_TAG),
             load_dtd=False, no_network=True, resolve_entities=False, huge_tree=False)
         started = False
-        n_records = 0
+        n_records = n_items = 0
+        seen: dict[str, tuple[int, int]] = {}  # PMID -> (version, item number) in this source
         while True:
             try:
                 event, element = next(context)
@@ -434,6 +438,9 @@ def _iter_records(name: str, opener: Callable[[], BinaryIO], owned: bool) -> Ite
                     raise ParseError(f"parse: {name} is not PubMed XML: {what}; expected a "
                                      f"<PubmedArticleSet> from efetch (retmode=xml) or NCBI's "
                                      f"baseline/update files ({_WHERE_FILES_ARE})") from exc
+                if owned:  # we can read it again, record by record
+                    yield from _salvage(name, opener, n_items, what, seen)
+                    return
                 yield Reject(name, f"parse: {what}; kept the {n_records} record(s) before it and skipped "
                                    f"the rest of the file; re-download the file (check its .md5) or "
                                    f"re-run the efetch batch")
@@ -449,7 +456,8 @@ def _iter_records(name: str, opener: Callable[[], BinaryIO], owned: bool) -> Ite
             else:  # the end of <PubmedArticleSet>
                 continue
             _release(element)
-            yield record
+            n_items += 1
+            yield from _unless_duplicate(record, seen, name, n_items)
         if not started:
             root = context.root
             tag = root.tag if root is not None else None
@@ -472,6 +480,109 @@ def _article_or_reject(element, name: str) -> Article | Reject:
         label = f"PMID {pmid}" if pmid else "record"
         return Reject(name, f"parse: <{element.tag}> at line {element.sourceline} ({label}) skipped: "
                             f"{exc}", pmid)
+
+
+def _unless_duplicate(record: Record, seen: dict, name: str, number: int) -> Iterator[Record]:
+    """`record`, with a Reject for the copy it replaces when its PMID came earlier in the source.
+
+    The later copy wins (the store keeps the last one loaded) unless its version is lower.
+    """
+    if not isinstance(record, Article):
+        yield record
+        return
+    before = seen.get(record.pmid)
+    if before is not None and record.version < before[0]:
+        yield Reject(name, f"parse: duplicate PMID {record.pmid}: record {number} is version "
+                           f"{record.version}, older than version {before[0]} in record {before[1]}; "
+                           "skipped it", record.pmid)
+        return
+    seen[record.pmid] = (record.version, number)
+    if before is not None:
+        yield Reject(name, f"parse: duplicate PMID {record.pmid}: record {before[1]} (version "
+                           f"{before[0]}) is replaced by record {number} (version {record.version})",
+                     record.pmid)
+    yield record
+
+
+_START = re.compile(rb"<(PubmedArticle|PubmedBookArticle|DeleteCitation)[\s>]")
+_FIRST_PMID = re.compile(rb"<(?:MedlineCitation|BookDocument)[^>]*>\s*<PMID[^>]*>\s*([0-9]+)\s*</PMID>")
+# An external DTD that is not loaded: undeclared entities stay references, as in the stream.
+_CHUNK_DOCTYPE = b'<!DOCTYPE PubmedArticleSet SYSTEM "pubmed.dtd">\n'
+
+
+class _LenientGunzip:
+    """A gzip reader that ends where the data stops decompressing (a cut file) instead of raising."""
+
+    def __init__(self, raw):
+        self._raw, self._z, self._done = raw, zlib.decompressobj(16 + zlib.MAX_WBITS), False
+
+    def read(self, size: int | None = -1) -> bytes:
+        while not self._done:
+            data = self._raw.read(1 << 16)
+            try:
+                out = self._z.decompress(data) if data else self._z.flush()
+                if self._z.eof and self._z.unused_data:  # the next member of a multi-member file
+                    rest, self._z = self._z.unused_data, zlib.decompressobj(16 + zlib.MAX_WBITS)
+                    out += self._z.decompress(rest)
+            except zlib.error:
+                out, self._done = b"", True
+            self._done = self._done or not data
+            if out:
+                return out
+        return b""
+
+
+def _salvage(name: str, opener: Callable[[], BinaryIO], done: int, first_error: str,
+             seen: dict) -> Iterator[Record]:
+    """After malformed XML or a cut: the items after the first `done`, each parsed on its own.
+
+    Items are cut at their start tags, so a broken one (an unclosed or misspelt tag, a cut) is
+    one Reject and the rest are read; the first Reject carries the stream parser's `first_error`.
+    """
+    raw, stream, number, rejected = opener(), None, 0, False
+    parser = etree.XMLParser(load_dtd=False, no_network=True, resolve_entities=False)
+    advice = "re-download the file (check its .md5) or re-run the efetch batch"
+    try:
+        head = raw.read(2)
+        stream = _Prefixed(head, raw)
+        if head == b"\x1f\x8b":
+            stream = _LenientGunzip(stream)
+        reader, buffer, eof = _Utf8Cleaner(stream), b"", False
+        while not eof:
+            data = reader.read(1 << 20)
+            eof, buffer = not data, buffer + data
+            starts = [m.start() for m in _START.finditer(buffer)]
+            ends = starts[1:] + [len(buffer)] if eof else starts[1:]
+            for start, end in zip(starts, ends):
+                number += 1
+                if number <= done:
+                    continue
+                chunk = buffer[start:end]
+                tag = _START.match(chunk).group(1).decode()
+                close = chunk.rfind(f"</{tag}>".encode())
+                try:
+                    if close < 0:
+                        raise ValueError(f"no closing </{tag}> (cut short?)")
+                    element = etree.fromstring(_CHUNK_DOCTYPE + chunk[:close + len(tag) + 3], parser)
+                except (etree.XMLSyntaxError, ValueError) as exc:
+                    found = _FIRST_PMID.search(chunk)
+                    said = f"its text says PMID {found.group(1).decode()}" if found else "no PMID found"
+                    why = (f"{first_error}; kept the {number - 1} record(s) before it" if not rejected
+                           else f"not well-formed XML ({exc})")
+                    rejected = True  # the PMID of broken XML is a guess: named in the reason only
+                    yield Reject(name, f"parse: {why}; skipped <{tag}> #{number} ({said}) and read the "
+                                       f"rest of the file record by record; {advice}")
+                    continue
+                if tag == _DELETE_TAG:
+                    yield Deletion(pmids=_texts(element.findall("PMID")), source=name)
+                else:
+                    yield from _unless_duplicate(_article_or_reject(element, name), seen, name, number)
+            buffer = b"" if eof else buffer[starts[-1]:] if starts else buffer[-64:]
+        if not rejected:
+            yield Reject(name, f"parse: {first_error}; kept all {number} record(s) that are whole "
+                               f"in the file; {advice}")
+    finally:
+        raw.close()
 
 
 def _release(element) -> None:

@@ -340,15 +340,17 @@ def _clean(value: str) -> str:
 
 
 def write_pubtator(docs: Iterable[tuple[Article, Sequence[Mention]]],
-                   out: str | Path | IO[str]) -> int:
+                   out: str | Path | IO[str],
+                   relations: dict[str, Sequence[tuple[str, str, str]]] | None = None) -> int:
     """Write documents and their mentions as PubTator; return the number of documents.
 
     Mention lines are sorted by offsets; column 6 is the concept ID or "-". Line breaks inside
-    a title or abstract become spaces, so offsets stay valid.
+    a title or abstract become spaces, so offsets stay valid. `relations` maps a PMID to its
+    (type, id1, id2) relations, written after the mentions as `PMID<TAB>CID<TAB>id1<TAB>id2`.
     """
     if isinstance(out, (str, Path)):
         with open(out, "w", encoding="utf-8", newline="\n") as handle:
-            return write_pubtator(docs, handle)
+            return write_pubtator(docs, handle, relations)
     n = 0
     for article, mentions in docs:
         pmid = _clean(article.pmid)
@@ -357,6 +359,8 @@ def write_pubtator(docs: Iterable[tuple[Article, Sequence[Mention]]],
         for m in sorted(mentions, key=lambda m: (m.start, m.end, m.type)):
             out.write(f"{pmid}\t{m.start}\t{m.end}\t{_clean(m.text)}\t{_clean(m.type)}\t"
                       f"{_clean(m.concept_id) or '-'}\n")
+        for kind, first, second in sorted((relations or {}).get(article.pmid, ())):
+            out.write(f"{pmid}\t{_clean(kind)}\t{_clean(first)}\t{_clean(second)}\n")
         out.write("\n")
         n += 1
     return n

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TextIO
 
@@ -30,6 +31,12 @@ def connect_readonly(db: str | Path) -> duckdb.DuckDBPyConnection:
     try:
         return duckdb.connect(str(path), read_only=True, config=SAFE_CONFIG)
     except duckdb.IOException as exc:
+        from litmine.tasks.locking import describe_snapshot, is_lock_error, snapshot_path
+
+        if is_lock_error(exc) and snapshot_path(path).is_file():  # a writer holds it: read its snapshot
+            print(f"note: {path} is being written by another process; reading {describe_snapshot(path)}",
+                  file=sys.stderr)
+            return duckdb.connect(str(snapshot_path(path)), read_only=True, config=SAFE_CONFIG)
         raise StoreError(
             f"sql: cannot open {path} read-only ({str(exc).splitlines()[0][:200]}); "
             "if a mine/refresh run is writing to it, wait for it to finish") from exc
@@ -54,6 +61,8 @@ def run_readonly_sql(db: str | Path, statement: str) -> tuple[list[str], list[tu
         first = str(exc).splitlines()[0]
         if "read-only mode" in first:
             raise LitmineError(f"sql: refused: litmine sql is read-only ({first})") from exc
+        if "configuration has been locked" in first:
+            raise LitmineError(f"sql: refused: litmine sql cannot change DuckDB settings ({first})") from exc
         raise LitmineError(f"sql: {first}") from exc
     finally:
         con.close()
@@ -66,7 +75,8 @@ def _default_model(con: duckdb.DuckDBPyConnection) -> str | None:
 
 def export_pubtator(db: str | Path, handle: TextIO, *, model: str | None = None,
                     chunk: int = 1000) -> int:
-    """Write every stored document with `model`'s entities as PubTator; returns documents written."""
+    """Write every stored document with `model`'s entities (with their MeSH IDs) and CID relations
+    as PubTator; returns documents written."""
     con = connect_readonly(db)
     try:
         model = model or _default_model(con)
@@ -75,6 +85,9 @@ def export_pubtator(db: str | Path, handle: TextIO, *, model: str | None = None,
             raise LitmineError(f"export: no entities from model {model!r} in {db}; "
                                "`litmine info` lists the models present")
         pmids = [r[0] for r in con.execute("SELECT pmid FROM articles ORDER BY pmid").fetchall()]
+        has_relations = bool(con.execute(  # files made before schema 2 have no relation column
+            "SELECT count(*) FROM duckdb_columns() WHERE table_name = 'pairs' AND column_name = "
+            "'relation' AND database_name = current_database()").fetchone()[0])
         written = 0
         for i in range(0, len(pmids), chunk):
             part = pmids[i:i + chunk]
@@ -87,8 +100,15 @@ def export_pubtator(db: str | Path, handle: TextIO, *, model: str | None = None,
                     "FROM entities WHERE model = ? AND pmid IN (SELECT unnest(?)) "
                     "ORDER BY pmid, start_offset, end_offset, type", [model, part]).fetchall():
                 mentions.setdefault(row[0], []).append(Mention(*row[:7], concept_id=row[7] or ""))
+            relations: dict[str, list[tuple[str, str, str]]] = {}
+            if has_relations:
+                for pmid, chem, dis in con.execute(
+                        "SELECT DISTINCT pmid, chemical_id, disease_id FROM pairs WHERE model = ? "
+                        "AND relation = 'CID' AND pmid IN (SELECT unnest(?)) ORDER BY ALL",
+                        [model, part]).fetchall():
+                    relations.setdefault(pmid, []).append(("CID", chem, dis))
             docs = [(Article(pmid=p, title=t, abstract=a), mentions.get(p, [])) for p, t, a in articles]
-            write_pubtator(docs, handle)
+            write_pubtator(docs, handle, relations)
             written += len(docs)
         return written
     finally:
@@ -100,7 +120,10 @@ def describe(db: str | Path) -> dict:
     con = connect_readonly(db)
     try:
         version = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        names = ("articles", "sentences", "entities", "pairs", "rejects", "deletions", "runs")
+        present = {r[0] for r in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()").fetchall()}
+        names = [n for n in ("articles", "sentences", "entities", "pairs", "abbreviations", "rejects",
+                             "deletions", "runs") if n in present]
         counts = {n: con.execute(f"SELECT count(*) FROM {n}").fetchone()[0] for n in names}
         models = con.execute("SELECT model, count(*) FROM entities GROUP BY model ORDER BY 2 DESC").fetchall()
         runs = con.execute("SELECT run_id, flow, status, started_at FROM runs "

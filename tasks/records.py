@@ -93,7 +93,9 @@ class Mention:
 
 @dataclass(frozen=True, slots=True)
 class Pair:
-    """A chemical and a disease that co-occur in a document's sentences."""
+    """A chemical and a disease of one document: surface forms that co-occur in a sentence
+    (method "cooccurrence"), or MeSH concepts scored by the CID classifier (method "cid-…",
+    with IDs, relation "CID"/"none", score and evidence sentences)."""
 
     pmid: str
     chemical: str  # normalised surface form (case-folded, whitespace-collapsed)
@@ -101,3 +103,8 @@ class Pair:
     n_sentences: int
     sentence_indexes: tuple[int, ...] = field(default_factory=tuple)
     method: str = "cooccurrence"
+    chemical_id: str | None = None
+    disease_id: str | None = None
+    relation: str | None = None
+    score: float | None = None
+    evidence: tuple[str, ...] = field(default_factory=tuple)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -17,7 +19,20 @@ from prefect.cache_policies import NO_CACHE
 from litmine.errors import StoreError
 from litmine.tasks.records import Article, Deletion, Mention, Pair, Reject, Sentence
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: What each schema version added, applied in order to older files (idempotent statements).
+MIGRATIONS = {
+    2: """
+ALTER TABLE pairs ADD COLUMN IF NOT EXISTS chemical_id VARCHAR;
+ALTER TABLE pairs ADD COLUMN IF NOT EXISTS disease_id VARCHAR;
+ALTER TABLE pairs ADD COLUMN IF NOT EXISTS relation VARCHAR;
+ALTER TABLE pairs ADD COLUMN IF NOT EXISTS score DOUBLE;
+ALTER TABLE pairs ADD COLUMN IF NOT EXISTS evidence VARCHAR[];
+CREATE TABLE IF NOT EXISTS abbreviations (
+    pmid VARCHAR, short VARCHAR, long VARCHAR, short_start INTEGER, short_end INTEGER,
+    long_start INTEGER, long_end INTEGER, run_id VARCHAR);
+""",
+}
 
 #: Tables a user may query; every derived row carries the run (and model) that produced it.
 SCHEMA = """
@@ -39,7 +54,11 @@ CREATE TABLE IF NOT EXISTS entities (
     type VARCHAR, score DOUBLE, sentence_index INTEGER, concept_id VARCHAR, run_id VARCHAR);
 CREATE TABLE IF NOT EXISTS pairs (
     pmid VARCHAR, model VARCHAR, method VARCHAR, chemical VARCHAR, disease VARCHAR,
-    n_sentences INTEGER, sentence_indexes INTEGER[], run_id VARCHAR);
+    n_sentences INTEGER, sentence_indexes INTEGER[], run_id VARCHAR,
+    chemical_id VARCHAR, disease_id VARCHAR, relation VARCHAR, score DOUBLE, evidence VARCHAR[]);
+CREATE TABLE IF NOT EXISTS abbreviations (
+    pmid VARCHAR, short VARCHAR, long VARCHAR, short_start INTEGER, short_end INTEGER,
+    long_start INTEGER, long_end INTEGER, run_id VARCHAR);
 CREATE TABLE IF NOT EXISTS rejects (
     source VARCHAR, pmid VARCHAR, reason VARCHAR, run_id VARCHAR, rejected_at TIMESTAMPTZ);
 CREATE TABLE IF NOT EXISTS deletions (
@@ -47,13 +66,31 @@ CREATE TABLE IF NOT EXISTS deletions (
 """
 
 #: Tables whose rows derive from an article (removed with it on DeleteCitation).
-DERIVED_TABLES = ("sentences", "entities", "pairs")
+DERIVED_TABLES = ("sentences", "entities", "pairs", "abbreviations")
+#: Optional tables made from an article's text by other flows (embed, classify, summarize):
+#: their rows go when the article is deleted or its title/abstract changes.
+TEXT_DERIVED_TABLES = ("classifications", "summaries")
+TEXT_DERIVED_PREFIXES = ("embeddings_",)
 #: Tables whose rows are replaced per (pmid, model) when a batch is loaded again.
 MODEL_TABLES = ("entities", "pairs")
 
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+#: Test hook, off unless set: LITMINE_TEST_CRASH_AT=commit:N SIGKILLs this process inside its Nth
+#: batch transaction, after the rows are written and before COMMIT (tests/integration/test_crash.py).
+CRASH_ENV = "LITMINE_TEST_CRASH_AT"
+_crash_counts: dict[str, int] = {}
+
+
+def _crash_point(stage: str) -> None:
+    spec = os.environ.get(CRASH_ENV, "")
+    if spec.startswith(stage + ":"):
+        _crash_counts[stage] = _crash_counts.get(stage, 0) + 1
+        if _crash_counts[stage] == int(spec.split(":", 1)[1]):
+            os.kill(os.getpid(), signal.SIGKILL)
 
 
 @dataclass
@@ -65,6 +102,7 @@ class Batch:
     mentions: list[Mention] = field(default_factory=list)
     pairs: list[Pair] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
+    abbreviations: list = field(default_factory=list)  # tasks.abbreviations.Abbreviation
 
 
 def _latest_versions(articles: Iterable[Article]) -> list[Article]:
@@ -126,7 +164,8 @@ def _entities_table(mentions: Sequence[Mention], model: str, run_id: str) -> pa.
 
 
 def _pairs_table(pairs: Sequence[Pair], model: str, run_id: str) -> pa.Table:
-    unique = {(p.pmid, p.method, p.chemical, p.disease): p for p in pairs}
+    unique = {(p.pmid, p.method, p.chemical_id or "", p.disease_id or "", p.chemical, p.disease): p
+              for p in pairs}
     rows = [unique[k] for k in sorted(unique)]
     return pa.table({
         "pmid": [p.pmid for p in rows],
@@ -136,6 +175,28 @@ def _pairs_table(pairs: Sequence[Pair], model: str, run_id: str) -> pa.Table:
         "disease": [p.disease for p in rows],
         "n_sentences": pa.array([p.n_sentences for p in rows], pa.int32()),
         "sentence_indexes": pa.array([list(p.sentence_indexes) for p in rows], pa.list_(pa.int32())),
+        "run_id": [run_id] * len(rows),
+        "chemical_id": pa.array([p.chemical_id for p in rows], pa.string()),
+        "disease_id": pa.array([p.disease_id for p in rows], pa.string()),
+        "relation": pa.array([p.relation for p in rows], pa.string()),
+        "score": pa.array([p.score for p in rows], pa.float64()),
+        "evidence": pa.array([list(p.evidence) if p.relation is not None else None for p in rows],
+                             pa.list_(pa.string())),
+    })
+
+
+def _abbreviations_table(abbreviations: Sequence, pmids: set[str], run_id: str) -> pa.Table:
+    unique = {(a.pmid, a.short_start, a.short_end, a.long_start, a.long_end): a
+              for a in abbreviations if a.pmid in pmids}
+    rows = [unique[k] for k in sorted(unique)]
+    return pa.table({
+        "pmid": [a.pmid for a in rows],
+        "short": [a.short for a in rows],
+        "long": [a.long for a in rows],
+        "short_start": pa.array([a.short_start for a in rows], pa.int32()),
+        "short_end": pa.array([a.short_end for a in rows], pa.int32()),
+        "long_start": pa.array([a.long_start for a in rows], pa.int32()),
+        "long_end": pa.array([a.long_end for a in rows], pa.int32()),
         "run_id": [run_id] * len(rows),
     })
 
@@ -167,14 +228,40 @@ class Store:
 
     # -- schema ---------------------------------------------------------------------------
     def _migrate(self) -> None:
-        self.con.execute(SCHEMA)
-        row = self.con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        if row is None:
-            self.con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
-        elif int(row[0]) > SCHEMA_VERSION:
+        row = None
+        if self.con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'meta' "
+                            "AND database_name = current_database()").fetchone()[0]:
+            row = self.con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is not None and int(row[0]) > SCHEMA_VERSION:
             raise StoreError(
                 f"store: {self.path} has schema version {row[0]}, newer than this litmine "
                 f"understands ({SCHEMA_VERSION}); upgrade litmine")
+        if row is None:  # a new file: the current schema
+            self.con.execute(SCHEMA)
+            self.con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
+                             [str(SCHEMA_VERSION)])
+            return
+        version = int(row[0])
+        if version == SCHEMA_VERSION:
+            return
+        self.con.begin()  # an older file: each step's additions, in one transaction
+        try:
+            for step in range(version + 1, SCHEMA_VERSION + 1):
+                self.con.execute(MIGRATIONS[step])
+            self.con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
+                             [str(SCHEMA_VERSION)])
+            self.con.commit()
+        except Exception:
+            self.con.rollback()
+            raise
+
+    def _text_derived_tables(self) -> list[str]:
+        """The optional text-derived tables present in this file (see TEXT_DERIVED_TABLES)."""
+        names = [r[0] for r in self.con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()"
+        ).fetchall()]
+        return sorted(n for n in names if n in TEXT_DERIVED_TABLES
+                      or n.startswith(TEXT_DERIVED_PREFIXES))
 
     def _check_version(self) -> None:
         try:
@@ -223,13 +310,25 @@ class Store:
             "sentences": _sentences_table(batch.sentences, run_id),
             "entities": _entities_table(batch.mentions, model, run_id),
             "pairs": _pairs_table(batch.pairs, model, run_id),
+            "abbreviations": _abbreviations_table(batch.abbreviations,
+                                                  {a.pmid for a in articles}, run_id),
         }
         con = self.con
+        text_tables = self._text_derived_tables()
         con.begin()
         try:
             con.register("batch_pmids", pmids)
+            if text_tables:  # a revised title/abstract makes vectors, labels and summaries stale
+                con.register("batch_texts", tables["articles"].select(["pmid", "title", "abstract"]))
+                con.execute("CREATE OR REPLACE TEMP TABLE changed_pmids AS SELECT a.pmid FROM "
+                            "articles a JOIN batch_texts b USING (pmid) WHERE a.title IS DISTINCT "
+                            "FROM b.title OR a.abstract IS DISTINCT FROM b.abstract")
+                for name in text_tables:
+                    con.execute(f"DELETE FROM {name} WHERE pmid IN (SELECT pmid FROM changed_pmids)")
+                con.unregister("batch_texts")
             con.execute("DELETE FROM articles WHERE pmid IN (SELECT pmid FROM batch_pmids)")
             con.execute("DELETE FROM sentences WHERE pmid IN (SELECT pmid FROM batch_pmids)")
+            con.execute("DELETE FROM abbreviations WHERE pmid IN (SELECT pmid FROM batch_pmids)")
             for name in MODEL_TABLES:
                 con.execute(f"DELETE FROM {name} WHERE model = ? AND pmid IN "
                             "(SELECT pmid FROM batch_pmids)", [model])
@@ -241,6 +340,7 @@ class Store:
                 con.unregister(f"batch_{name}")
             con.unregister("batch_pmids")
             self._insert_rejects(batch.rejects, run_id, at)
+            _crash_point("commit")
             con.commit()
         except Exception:
             con.rollback()
@@ -277,7 +377,7 @@ class Store:
             removed = con.execute(
                 "SELECT count(*) FROM articles WHERE pmid IN (SELECT pmid FROM deleted_pmids)"
             ).fetchone()[0]
-            for name in ("articles", *DERIVED_TABLES):
+            for name in ("articles", *DERIVED_TABLES, *self._text_derived_tables()):
                 con.execute(f"DELETE FROM {name} WHERE pmid IN (SELECT pmid FROM deleted_pmids)")
             con.execute(
                 "INSERT OR REPLACE INTO deletions SELECT pmid, ?, ?, ? FROM deleted_pmids",
@@ -290,6 +390,18 @@ class Store:
         return int(removed)
 
     # -- reads ----------------------------------------------------------------------------
+    def stored_pmids(self, pmids: Sequence[str], model: str, model_id: str | None = None) -> set[str]:
+        """Those of `pmids` whose article was loaded by a run of `model` (and, when given, of the
+        model fingerprint `model_id` the mine flow keeps in the run's parameters)."""
+        if not pmids:
+            return set()
+        rows = self.con.execute(
+            "SELECT a.pmid FROM articles a JOIN runs r USING (run_id) WHERE r.model = ? AND "
+            "(?::VARCHAR IS NULL OR json_extract_string(r.parameters, '$.model_id') = ?) "
+            "AND a.pmid IN (SELECT unnest(?::VARCHAR[]))",
+            [model, model_id, model_id, list(pmids)]).fetchall()
+        return {r[0] for r in rows}
+
     def counts(self) -> dict[str, int]:
         """Rows per table."""
         names = ("articles", "sentences", "entities", "pairs", "rejects", "deletions", "runs")

@@ -68,8 +68,13 @@ def evaluate(
     dtype: Annotated[Optional[str], typer.Option("--dtype", help="fp32, fp16 or bf16.")] = None,
     max_batch_tokens: Annotated[int, typer.Option("--max-batch-tokens", min=16)] = 8192,
     stride: Annotated[int, typer.Option("--stride", min=0)] = 32,
+    abbreviations: Annotated[bool, typer.Option("--abbreviations/--no-abbreviations", help="Fix the model's mentions with abbreviation definitions, as `mine` does (default: on).")] = True,
+    relations: Annotated[bool, typer.Option("--relations", help="Also score MeSH concepts and CID relations (gold entities, and end to end).")] = False,
+    lexicon: Annotated[Optional[str], typer.Option("--lexicon", help="MeSH lexicon for --relations (default: the shipped one).")] = None,
+    relation_model: Annotated[Optional[str], typer.Option("--relation-model", help="CID model for --relations (default: the shipped one).")] = None,
 ):
-    """Score strict mention-level P/R/F1 per type against gold PubTator files."""
+    """Score strict mention-level P/R/F1 per type against gold PubTator files (and, with
+    --relations, concept-level normalisation and CID relations the BioCreative V way)."""
     from litmine.flows.evaluate import evaluate as evaluate_flow
     from litmine.settings import get_settings
 
@@ -81,7 +86,8 @@ def evaluate(
         predicted=_existing(predicted, "evaluate") or None, types=_split_types(types),
         type_map=type_map, json_out=str(json_out) if json_out else None,
         errors_out=str(errors_out) if errors_out else None, device=device, dtype=dtype,
-        max_batch_tokens=max_batch_tokens, stride=stride, show=True)
+        max_batch_tokens=max_batch_tokens, stride=stride, abbreviations=abbreviations,
+        relations=relations, lexicon=lexicon, relation_model=relation_model, show=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -60,3 +60,80 @@ def test_parameters_are_validated(tmp_path, prefect_harness, tiny_ner_model):
         mine(files=["x"], max_results=0, db=str(tmp_path / "x.duckdb"), model=str(tiny_ner_model))
     with pytest.raises(LitmineError, match="does not exist"):
         mine(files=[str(tmp_path / "missing.xml")], db=str(tmp_path / "x.duckdb"), model=str(tiny_ner_model))
+
+
+def test_mine_links_mesh_ids_and_scores_cid_relations_by_default(tmp_path, prefect_harness, fixtures_dir):
+    """The shipped NER model, lexicon and CID model on six BC5CDR development abstracts (their
+    PMIDs were excluded from the lexicon and from training), then `export` and the CDR scorer."""
+    import io
+
+    from litmine.settings import DEFAULT_MODEL_DIR
+    from litmine.tasks.pubtator import read_pubtator
+    from litmine.tasks.query import export_pubtator
+    from litmine.tasks.relations import score_relations
+
+    gold_file = fixtures_dir / "corpora" / "bc5cdr_dev_sample.pubtator"
+    db = tmp_path / "x.duckdb"
+    result = mine(files=[str(gold_file)], db=str(db), device="cpu")
+    assert result["relations"] == rows(db, "SELECT count(*) FROM pairs WHERE relation = 'CID'")[0][0] > 0
+    assert result["linked"] == rows(db, "SELECT count(*) FROM entities WHERE concept_id <> ''")[0][0]
+    texts = dict(rows(db, "SELECT pmid, title || ' ' || abstract FROM articles"))
+    scored = rows(db, "SELECT pmid, chemical_id, disease_id, evidence, relation FROM pairs "
+                      "WHERE method <> 'cooccurrence'")
+    for pmid, chem, dis, evidence, relation in scored:
+        # candidates without a sentence (pair) mentioning both are scored, never predicted
+        assert chem and dis and len(evidence) <= 3 and (evidence or relation == "none")
+        # every scored pair's IDs are IDs of that document's entities; evidence is its text
+        ids = {i for (c,) in rows(db, f"SELECT concept_id FROM entities WHERE pmid = '{pmid}'")
+               for i in c.split("|")}
+        assert {chem, dis} <= ids
+        for sentence in evidence:
+            plain = sentence.replace("@", "").replace("#", "")
+            assert len(plain) > 10
+    for pmid, short, long_, s0, s1, l0, l1 in rows(db, "SELECT * EXCLUDE (run_id) FROM abbreviations"):
+        assert texts[pmid][s0:s1] == short and texts[pmid][l0:l1] == long_
+    assert rows(db, "SELECT json_extract_string(parameters, '$.relation_model') FROM runs")[0][0].endswith(
+        "litmine-cid-bc5cdr")
+
+    out = io.StringIO()
+    export_pubtator(db, out, model=str(DEFAULT_MODEL_DIR))
+    exported, _ = read_pubtator(io.StringIO(out.getvalue()))
+    gold, _ = read_pubtator(gold_file)
+    predicted = [(d.pmid, a, b) for d in exported for t, a, b in d.relations if t == "CID"]
+    assert len(predicted) == result["relations"]
+    scores = score_relations(gold, predicted).per_type["CID"]
+    assert scores.tp >= 3, scores  # the known relations it finds in these six abstracts
+    linked = [m for d in exported for m in d.mentions if m.concept_id not in ("", "-")]
+    assert len(linked) == result["linked"]
+
+    # `evaluate` through the pipeline and `evaluate --predicted` on mine's export agree exactly
+    from litmine.flows.evaluate import evaluate
+
+    exported_file = tmp_path / "exported.pubtator"
+    exported_file.write_text(out.getvalue(), encoding="utf-8")
+    direct = evaluate(gold=[str(gold_file)], model=str(DEFAULT_MODEL_DIR), device="cpu",
+                      relations=True, show=False)
+    via_export = evaluate(gold=[str(gold_file)], predicted=[str(exported_file)],
+                          types=["Chemical", "Disease"], relations=True, show=False)
+    assert direct["micro"] == via_export["micro"] and direct["per_type"] == via_export["per_type"]
+    for level in ("concepts", "cid"):
+        assert (direct["relations"]["end_to_end"][level]["per_type"]
+                == via_export["relations"]["predicted_files"][level]["per_type"])
+    assert via_export["relations"]["predicted_files"]["cid"]["per_type"]["CID"]["tp"] == scores.tp
+
+    # --no-relations: the same PMIDs' rows are replaced by NER mentions and co-occurrence only
+    again = mine(files=[str(gold_file)], db=str(db), device="cpu", relations=False)
+    assert "relations" not in again
+    assert rows(db, "SELECT DISTINCT method FROM pairs") == [("cooccurrence",)]
+    assert rows(db, "SELECT count(*) FROM entities WHERE concept_id <> ''") == [(0,)]
+    assert rows(db, "SELECT count(*) FROM abbreviations") == [(0,)]  # found by the relation step
+
+
+def test_a_missing_lexicon_or_relation_model_is_named(tmp_path, prefect_harness, tiny_ner_model, fixtures_dir):
+    source = [str(fixtures_dir / "sentences" / "hard_mentions.PubTator")]
+    with pytest.raises(LitmineError, match="MeSH lexicon .*nowhere.tsv.gz not found.*--no-relations"):
+        mine(files=source, db=str(tmp_path / "x.duckdb"), model=str(tiny_ner_model),
+             lexicon=str(tmp_path / "nowhere.tsv.gz"))
+    with pytest.raises(LitmineError, match="CID relation model .* not found .*train-relations"):
+        mine(files=source, db=str(tmp_path / "x.duckdb"), model=str(tiny_ner_model),
+             relation_model=str(tmp_path))

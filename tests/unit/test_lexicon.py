@@ -10,8 +10,8 @@ import pytest
 
 from litmine.errors import LitmineError, ParseError
 from litmine.tasks.abbreviations import find_abbreviations
-from litmine.tasks.lexicon import (Lexicon, build_lexicon, iter_ctd_names, iter_mesh_names,
-                                   mesh_id, uninvert)
+from litmine.tasks.lexicon import (Lexicon, build_lexicon, iter_ctd_names,
+                                   iter_mesh_mapping_names, iter_mesh_names, mesh_id, uninvert)
 from litmine.tasks.normalise import (Linker, normalise_document, normalise_name, score_concepts,
                                      split_composite)
 from litmine.tasks.pubtator import gold_to_mentions, read_pubtator
@@ -70,6 +70,89 @@ def test_ctd_vocabularies(tmp_path):
     assert not any("Faciogenital" in n for _, n, _ in diseases)  # OMIM-only row dropped
 
 
+def test_mesh_mappings_types_names_and_skipped_databases(tmp_path):
+    rows = list(iter_mesh_mapping_names(LEX / "mesh_mappings_sample.tsv"))
+    assert len(rows) == len(set(rows))
+    got = set(rows)
+    # CHEBI -> Chemical, with both the MeSH and the ChEBI name; case-only duplicates dropped.
+    assert {("Chemical", "Lithium", "D008094"), ("Chemical", "lithium atom", "D008094")} <= got
+    assert ("Chemical", "Clonidine", "D003000") in got
+    assert ("Chemical", "clonidine", "D003000") not in got
+    # DOID, HP and EFO -> Disease; the other database's name too.
+    assert {("Disease", "Neoplasms", "D009369"),
+            ("Disease", "disease of cellular proliferation", "D009369")} <= got
+    assert {("Disease", "Idiopathic Noncirrhotic Portal Hypertension", "D000094724"),
+            ("Disease", "Intrahepatic portal vein sclerosis", "D000094724")} <= got
+    assert ("Disease", "Leishmaniasis, Diffuse Cutaneous", "D016774") in got
+    assert ("Disease", "Diffuse Cutaneous Leishmaniasis", "D016774") in got  # uninverted
+    assert not any(n == "diffuse cutaneous Leishmaniasis" for _, n, _ in got)  # same, by case
+    # HGNC, GO and FPLX rows are not linked.
+    skipped = {"D000075982", "D015891", "D050356", "D016023"}
+    assert not any(cid in skipped for _, _, cid in got)
+    assert not any(n in ("CST4", "Integrins", "lipid metabolic process") for _, n, _ in got)
+    assert {t for t, _, _ in got} == {"Chemical", "Disease"}
+    # gzipped input reads the same.
+    gz = tmp_path / "mesh_mappings.tsv.gz"
+    gz.write_bytes(gzip.compress((LEX / "mesh_mappings_sample.tsv").read_bytes()))
+    assert list(iter_mesh_mapping_names(gz)) == rows
+
+
+def test_mesh_mappings_keep_an_id_under_both_types(tmp_path):
+    table = tmp_path / "mappings.tsv"
+    table.write_text("MESH\tD000001\tCalcimycin\tCHEBI\tCHEBI:1\tcalcimycin\n"
+                     "MESH\tD000001\tCalcimycin\tDOID\tDOID:1\tcalcimycin disease\n",
+                     encoding="utf-8")
+    got = set(iter_mesh_mapping_names(table))
+    assert ("Chemical", "Calcimycin", "D000001") in got
+    assert {("Disease", "Calcimycin", "D000001"),
+            ("Disease", "calcimycin disease", "D000001")} <= got
+
+
+def test_mesh_mappings_rank_after_corpora(tmp_path):
+    table = tmp_path / "mappings.tsv"
+    # A (made-up) conflicting mapping for a corpus name, and a name only the table has.
+    table.write_text("MESH\tD999999\tclonidine\tCHEBI\tCHEBI:0\tclonidine\n"
+                     + (LEX / "mesh_mappings_sample.tsv").read_text(encoding="utf-8"),
+                     encoding="utf-8")
+    lex = build_lexicon([CORPORA / "bc5cdr_train_sample.pubtator"], mesh_mappings=[table])
+    assert lex.order[0].startswith("corpus:") and lex.order[-1] == "mesh-mappings:" + (
+        f"{tmp_path.name}/mappings.tsv")
+    weights = lex.weights("Chemical")
+    assert dict(weights[("Chemical", "clonidine")]) == {"D003000": 6}  # corpus count wins
+    assert dict(weights[("Chemical", "lithium atom")]) == {"D008094": 0.5}  # dictionary weight
+    source_line = next(s for s in lex.sources if s.startswith("mesh-mappings:"))
+    assert "gilda mesh_mappings.tsv format" in source_line  # not the known gilda 1.6.1 file
+    # MeSH XML outranks the table when both are given.
+    both = build_lexicon(mesh=[LEX / "desc_sample.xml"], mesh_mappings=[table])
+    assert both.order[0].startswith("mesh:")
+
+
+def test_mesh_mappings_cli(tmp_path):
+    from typer.testing import CliRunner
+
+    from litmine.cli import app
+
+    out = tmp_path / "lex.tsv.gz"
+    result = CliRunner().invoke(app, ["lexicon", "build", "--mesh-mappings",
+                                      str(LEX / "mesh_mappings_sample.tsv"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    lex = Lexicon.load(out)
+    assert ("Chemical", "D008094", "lithium atom", "mesh-mappings:lexicon/mesh_mappings_sample.tsv"
+            ) in lex.counts
+
+
+@pytest.mark.parametrize("line", ["MESH\tD003000\tClonidine\tCHEBI\tCHEBI:46631",
+                                  "MESH,D003000,Clonidine,CHEBI,CHEBI:46631,clonidine",
+                                  "MESH\tD003000\tClonidine\tCHEBI\tCHEBI:46631\tclonidine\tx"])
+def test_mesh_mappings_reject_other_formats(tmp_path, line):
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("MESH\tC000002\tbevonium\tCHEBI\tCHEBI:135495\tbevonium\n" + line + "\n",
+                   encoding="utf-8")
+    with pytest.raises(ParseError, match=r"bad\.tsv line 2 has \d+ tab-separated columns, "
+                                         r"expected 6 \(MESH mesh_id mesh_name DB db_id db_name"):
+        list(iter_mesh_mapping_names(bad))
+
+
 def test_build_save_load_round_trip(tmp_path):
     lex = build_lexicon([CORPORA / "bc5cdr_train_sample.pubtator"],
                         mesh=[LEX / "desc_sample.xml"], ctd=[LEX / "CTD_chemicals_sample.tsv"],
@@ -109,6 +192,8 @@ def test_build_needs_a_source_and_existing_files(tmp_path):
         build_lexicon()
     with pytest.raises(ParseError, match="does not exist"):
         build_lexicon(mesh=[tmp_path / "missing.xml"])
+    with pytest.raises(ParseError, match="does not exist"):
+        build_lexicon(mesh_mappings=[tmp_path / "missing.tsv"])
 
 
 def test_load_rejects_other_files(tmp_path):

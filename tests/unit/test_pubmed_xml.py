@@ -70,7 +70,8 @@ FIXTURE_TABLE = [
 
 
 def test_fixture_table_lists_every_fixture():
-    assert {row[0] for row in FIXTURE_TABLE} == {p.name for p in FIXTURES.glob("*.xml*")}
+    xml_files = {p.name for p in FIXTURES.glob("*.xml*") if p.suffix != ".md5"}
+    assert {row[0] for row in FIXTURE_TABLE} == xml_files
 
 
 @pytest.mark.parametrize("name, n_articles, n_deleted, n_no_abstract", FIXTURE_TABLE)

@@ -31,7 +31,8 @@ def test_load_is_idempotent_and_keeps_other_models(tmp_path):
     with Store(tmp_path / "x.duckdb") as store:
         run = store.begin_run("mine", {"files": ["f.xml"]}, model="m1")
         written = store.load_batch(batch_for("1"), model="m1", run_id=run)
-        assert written == {"articles": 1, "sentences": 2, "entities": 2, "pairs": 1, "rejects": 1}
+        assert written == {"articles": 1, "sentences": 2, "entities": 2, "pairs": 1, "rejects": 1,
+                           "abbreviations": 0}
         store.load_batch(batch_for("1"), model="m2", run_id=run)
         first = {n: store.con.execute(f"SELECT count(*) FROM {n}").fetchone()[0]
                  for n in ("articles", "sentences", "entities", "pairs")}
@@ -100,8 +101,96 @@ def test_schema_version_recorded_and_newer_refused(tmp_path):
     path = tmp_path / "x.duckdb"
     Store(path).close()
     con = duckdb.connect(str(path))
-    assert con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("1",)
+    assert con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("2",)
     con.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
     con.close()
     with pytest.raises(StoreError, match="newer"):
         Store(path)
+
+
+#: The schema of litmine's first release (version 1), to test the upgrade of an existing file.
+V1_SCHEMA = """
+CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+CREATE TABLE runs (run_id VARCHAR PRIMARY KEY, flow VARCHAR, status VARCHAR,
+    started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, parameters JSON, model VARCHAR, counts JSON,
+    timings JSON, error VARCHAR);
+CREATE TABLE articles (pmid VARCHAR PRIMARY KEY, version INTEGER, title VARCHAR, abstract VARCHAR,
+    journal VARCHAR, pub_date VARCHAR, year INTEGER, doi VARCHAR, publication_types VARCHAR[],
+    mesh_headings VARCHAR[], language VARCHAR, authors VARCHAR[], source VARCHAR, run_id VARCHAR,
+    loaded_at TIMESTAMPTZ);
+CREATE TABLE sentences (pmid VARCHAR, sentence_index INTEGER, start_offset INTEGER,
+    end_offset INTEGER, text VARCHAR, run_id VARCHAR);
+CREATE TABLE entities (pmid VARCHAR, model VARCHAR, start_offset INTEGER, end_offset INTEGER,
+    text VARCHAR, type VARCHAR, score DOUBLE, sentence_index INTEGER, concept_id VARCHAR, run_id VARCHAR);
+CREATE TABLE pairs (pmid VARCHAR, model VARCHAR, method VARCHAR, chemical VARCHAR, disease VARCHAR,
+    n_sentences INTEGER, sentence_indexes INTEGER[], run_id VARCHAR);
+CREATE TABLE rejects (source VARCHAR, pmid VARCHAR, reason VARCHAR, run_id VARCHAR, rejected_at TIMESTAMPTZ);
+CREATE TABLE deletions (pmid VARCHAR PRIMARY KEY, source VARCHAR, run_id VARCHAR, deleted_at TIMESTAMPTZ);
+INSERT INTO meta VALUES ('schema_version', '1');
+INSERT INTO pairs VALUES ('7', 'm', 'cooccurrence', 'lithium', 'tremor', 1, [0], 'old');
+"""
+
+
+def test_a_version_1_file_is_upgraded_in_place_keeping_its_rows(tmp_path):
+    path = tmp_path / "v1.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute(V1_SCHEMA)
+    con.close()
+    with Store(path) as store:
+        assert store.con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("2",)
+        assert store.con.execute("SELECT chemical, relation, evidence FROM pairs").fetchall() == [
+            ("lithium", None, None)]
+        store.load_batch(batch_for("1"), model="m", run_id="new")
+        assert store.counts()["pairs"] == 2
+        assert store.con.execute("SELECT count(*) FROM abbreviations").fetchone() == (0,)
+    with Store(path) as store:  # opening again changes nothing
+        assert store.counts()["pairs"] == 2
+
+
+def test_cid_pairs_keep_ids_scores_and_evidence_beside_cooccurrence(tmp_path):
+    from litmine.tasks.abbreviations import Abbreviation
+
+    batch = batch_for("1")
+    batch.pairs.append(Pair("1", "cisplatin", "nephrotoxicity", 1, (0,), method="cid-linear",
+                            chemical_id="D002945", disease_id="D007674", relation="CID", score=0.91,
+                            evidence=("Cisplatin nephrotoxicity.",)))
+    batch.abbreviations = [Abbreviation(pmid="1", short="CP", long="cisplatin", short_start=40,
+                                        short_end=42, long_start=29, long_end=38),
+                           Abbreviation(pmid="9", short="X", long="not in batch", short_start=0,
+                                        short_end=1, long_start=3, long_end=9)]
+    with Store(tmp_path / "x.duckdb") as store:
+        store.load_batch(batch, model="m", run_id="r")
+        store.load_batch(batch, model="m", run_id="r2")  # idempotent
+        assert store.con.execute(
+            "SELECT method, chemical_id, disease_id, relation, score, evidence FROM pairs "
+            "ORDER BY method").fetchall() == [
+            ("cid-linear", "D002945", "D007674", "CID", 0.91, ["Cisplatin nephrotoxicity."]),
+            ("cooccurrence", None, None, None, None, None)]
+        assert store.con.execute("SELECT pmid, short, long, run_id FROM abbreviations").fetchall() == [
+            ("1", "CP", "cisplatin", "r2")]
+        store.apply_deletion(Deletion(pmids=("1",)), run_id="d")
+        assert store.counts()["pairs"] == 0
+        assert store.con.execute("SELECT count(*) FROM abbreviations").fetchone() == (0,)
+
+
+def test_text_derived_rows_go_when_the_text_changes_or_the_article_is_deleted(tmp_path):
+    with Store(tmp_path / "x.duckdb") as store:
+        store.load_batch(batch_for("1"), model="m", run_id="r")
+        store.load_batch(batch_for("2"), model="m", run_id="r")
+        store.con.execute("CREATE TABLE classifications (pmid VARCHAR, model VARCHAR, method VARCHAR, "
+                          "label VARCHAR, score DOUBLE, run_id VARCHAR)")
+        store.con.execute("CREATE TABLE embeddings_4 (pmid VARCHAR, level VARCHAR, sentence_index "
+                          "INTEGER, model VARCHAR, text_md5 VARCHAR, vector FLOAT[4], run_id VARCHAR)")
+        for pmid in ("1", "2"):
+            store.con.execute("INSERT INTO classifications VALUES (?, 'c', 'zero-shot', 'review', 0.5, 'r')", [pmid])
+            store.con.execute("INSERT INTO embeddings_4 VALUES (?, 'abstract', NULL, 'e', '', [1,0,0,0], 'r')", [pmid])
+
+        def pmids(table):
+            return [r[0] for r in store.con.execute(f"SELECT pmid FROM {table} ORDER BY 1").fetchall()]
+
+        store.load_batch(batch_for("1"), model="m", run_id="same-text")  # same text: rows kept
+        assert pmids("classifications") == pmids("embeddings_4") == ["1", "2"]
+        store.load_batch(batch_for("1", title="Revised title.", version=2), model="m", run_id="rev")
+        assert pmids("classifications") == pmids("embeddings_4") == ["2"]
+        store.apply_deletion(Deletion(pmids=("2",)), run_id="d")
+        assert pmids("classifications") == pmids("embeddings_4") == []

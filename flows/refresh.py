@@ -1,0 +1,279 @@
+"""The `refresh` flow: keep a corpus current from saved queries (watches) or NCBI's bulk files.
+
+- Watches: each refresh fetches what entered PubMed since the watch's watermark (an Entrez-date
+  window, see tasks/watches.py); the first refresh of a watch is a full backfill, split into
+  date windows past PubMed's 9,999-record cap by `plan_search`. The watermark moves only after
+  the whole window is stored.
+- Bulk files (`files=DIR`): the baseline and update files in NCBI's order, each checked against
+  its .md5, skipping files already loaded and resuming at the first unfinished one.
+
+Both reuse the mine flow's batch pipeline (`process_items`: split -> NER task -> pairs -> load).
+Each unit of work (a watch, a set of files) gets a `runs` row; the flow run leaves one markdown
+artifact (`refresh-report`) and publishes a snapshot for readers (tasks/locking.py).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter, deque
+from collections.abc import Iterator
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
+from prefect.runtime import flow_run
+from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.utilities.annotations import quote
+
+from litmine.errors import LitmineError
+from litmine.flows.mine import DEFAULT_BATCH_SIZE, process_items
+from litmine.progress import report_progress
+from litmine.settings import get_settings
+from litmine.tasks.bulk import (
+    check_order,
+    ensure_files_table,
+    file_statuses,
+    find_bulk_files,
+    finish_file,
+    iter_file_batches,
+    start_file,
+    verify_md5,
+)
+from litmine.tasks.entrez import fetch_articles, search_pubmed
+from litmine.tasks.locking import SnapshotPublisher, open_store, snapshot_is_stale
+from litmine.tasks.ner import load_tagger
+from litmine.tasks.pubmed_xml import parse_pubmed_xml
+from litmine.tasks.store import Store
+from litmine.tasks.watches import (
+    Watch,
+    ensure_watch_table,
+    get_watches,
+    mark_crashed_runs,
+    plan_window,
+    process_started_at,
+    record_refresh,
+)
+
+#: efetch batches in flight at once (the process-wide rate limiter paces them; see tasks/entrez.py).
+FETCH_WINDOW = 4
+_DATE = "%Y/%m/%d"
+
+
+@flow(name="refresh", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=FETCH_WINDOW))
+def refresh(
+    names: list[str] | None = None,
+    files: str | None = None,
+    db: str | None = None,
+    model: str | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    device: str = "auto",
+    wait: float = 0.0,
+    snapshot: bool = True,
+    snapshot_every: float = 300.0,
+) -> dict:
+    """Bring the database up to date: the watches `names` (every watch when empty), or NCBI's
+    baseline/update files under the directory `files`.
+
+    `model` is used for files and for watches saved without one. `wait`: seconds to wait while
+    another run writes to the database. `snapshot`: publish a copy for readers after each watch
+    or file (at most every `snapshot_every` seconds) and at the end.
+    """
+    logger = get_run_logger()
+    if names and files:
+        raise LitmineError("refresh: give watch names or --files DIR, not both")
+    if batch_size < 1:
+        raise LitmineError(f"refresh: batch_size must be at least 1, got {batch_size}")
+    settings = get_settings()
+    db_path = Path(db) if db else settings.db
+    default_model = model or settings.model
+    flow_run_id = str(flow_run.id) if flow_run.id else None
+    stale = snapshot and snapshot_is_stale(db_path)
+    units: list[dict] = []
+    failures: list[str] = []
+    with open_store(db_path, wait=wait) as store:
+        ensure_watch_table(store.con)
+        ensure_files_table(store.con)
+        crashed = mark_crashed_runs(store.con, process_started_at())
+        if crashed:
+            logger.warning("runs %s were left running by a process that died; marked crashed", crashed)
+        publisher = SnapshotPublisher(store, enabled=snapshot, every=snapshot_every)
+        if stale:
+            publisher(force=True)  # readers get the data as it was before this run
+        common = dict(device=device, batch_size=batch_size, flow_run_id=flow_run_id, logger=logger,
+                      publisher=publisher)
+        if files:
+            units.append(refresh_files(store, files, model=default_model, **common))
+        else:
+            watches = get_watches(store.con, names)
+            if not watches:
+                raise LitmineError(f"refresh: {db_path} has no watches; add one with "
+                                   "`litmine watch add NAME --query TEXT`, or pass --files DIR")
+            for watch in watches:
+                try:
+                    units.append(refresh_watch(store, watch, model=watch.model or default_model, **common))
+                except Exception as exc:  # one failing watch does not stop the others
+                    logger.error("watch %s failed: %s", watch.name, exc)
+                    failures.append(f"{watch.name}: {exc}")
+                    units.append({"watch": watch.name, "status": "failed", "error": str(exc)[:500]})
+        publisher(force=True)
+        top = {u["run_id"]: _new_pairs(store, u["run_id"]) for u in units if u.get("run_id")}
+        rejects = {u["run_id"]: _rejects(store, u["run_id"]) for u in units if u.get("run_id")}
+    create_markdown_artifact(key="refresh-report", markdown=render_report(units, top, rejects, publisher),
+                             description=f"litmine refresh of {db_path}")
+    if failures:
+        raise LitmineError(f"refresh: {len(failures)} of {len(units)} watches failed (their watermarks "
+                           f"did not move; the next refresh fetches their windows again): "
+                           + "; ".join(failures))
+    totals = Counter()
+    for unit in units:
+        totals.update(unit.get("counts", {}))
+    return {"db": str(db_path), "flow_run_id": flow_run_id, "units": units, **totals}
+
+
+def refresh_watch(store: Store, watch: Watch, *, model: str, device: str, batch_size: int,
+                  flow_run_id: str | None, logger, publisher: SnapshotPublisher) -> dict:
+    """Fetch, process and store one watch's window; move its watermark once all of it is stored."""
+    tagger = load_tagger(model, device=device)
+    today = datetime.now(timezone.utc).date()
+    mindate, next_watermark = plan_window(watch.watermark, today)
+    window = f"{mindate:%Y-%m-%d}..today" if mindate else "everything (first refresh)"
+    parameters = {"watch": watch.name, "query": watch.query, "mindate": _format(mindate),
+                  "model": tagger.model_name, "model_id": tagger.model_id, "batch_size": batch_size,
+                  "device": device, "flow_run_id": flow_run_id, "pid": os.getpid()}
+    run_id = store.begin_run("refresh", parameters, model=tagger.model_name)
+    counts: Counter = Counter()
+    timings: Counter = Counter()
+    logger.info("watch %s: %r, window %s", watch.name, watch.query, window)
+    try:
+        source = _window_items(watch.query, _format(mindate), counts, timings)
+        process_items(source, store, tagger, model, run_id, device, None, counts, timings, logger)
+        got = counts["articles_seen"] + counts["rejects"]
+        if got < counts["expected"]:  # NCBI left some out; asking again returns the same
+            counts["missing"] = counts["expected"] - got
+            logger.warning("watch %s: efetch returned %d of the %d records esearch counted",
+                           watch.name, got, counts["expected"])
+        record_refresh(store.con, watch.name, next_watermark, run_id, window, counts["articles_seen"])
+    except BaseException as exc:
+        store.finish_run(run_id, "failed", dict(counts), _rounded(timings), error=str(exc)[:2000])
+        raise
+    store.finish_run(run_id, "completed", dict(counts), _rounded(timings))
+    publisher()
+    logger.info("watch %s: %s; next window starts %s", watch.name, dict(counts), next_watermark)
+    return {"run_id": run_id, "watch": watch.name, "status": "completed", "model": tagger.model_name,
+            "window": window, "watermark": next_watermark.isoformat(), "counts": dict(counts),
+            "timings": _rounded(timings)}
+
+
+def _window_items(query: str, mindate: str | None, counts: Counter, timings: Counter) -> Iterator[list]:
+    """Parsed records of every efetch batch of a query's window, `FETCH_WINDOW` batches at once."""
+    started = time.perf_counter()
+    batches = search_pubmed(query, mindate=mindate)
+    timings["search"] += time.perf_counter() - started
+    counts["expected"] = sum(b.retmax for b in batches)
+    counts["fetch_batches"] = len(batches)
+    report_progress(total=counts["expected"])
+    in_flight: deque = deque()
+    for batch in batches:
+        in_flight.append(fetch_articles.submit(batch))
+        if len(in_flight) >= FETCH_WINDOW:
+            yield parse_pubmed_xml(quote(in_flight.popleft().result()), source_name="efetch")
+    while in_flight:
+        yield parse_pubmed_xml(quote(in_flight.popleft().result()), source_name="efetch")
+
+
+def refresh_files(store: Store, directory: str, *, model: str, device: str, batch_size: int,
+                  flow_run_id: str | None, logger, publisher: SnapshotPublisher) -> dict:
+    """Load NCBI's baseline/update files in order, skipping those already loaded."""
+    found = find_bulk_files(directory)
+    statuses = file_statuses(store.con)
+    check_order(found, statuses)
+    tagger = load_tagger(model, device=device)
+    parameters = {"files": str(directory), "model": tagger.model_name, "model_id": tagger.model_id,
+                  "batch_size": batch_size, "device": device, "flow_run_id": flow_run_id,
+                  "pid": os.getpid()}
+    run_id = store.begin_run("refresh", parameters, model=tagger.model_name)
+    counts: Counter = Counter()
+    timings: Counter = Counter()
+    report_progress(total=None)
+    try:
+        for bulk in found:
+            status = statuses.get(bulk.name, {})
+            if status.get("status") == "done":
+                counts["files_skipped"] += 1
+                logger.info("file %s: loaded already (run %s), skipped", bulk.name, status["run_id"])
+                continue
+            if status:
+                logger.info("file %s: unfinished by run %s; processing it again whole",
+                            bulk.name, status["run_id"])
+            started = time.perf_counter()
+            md5 = verify_md5(bulk)
+            timings["md5"] += time.perf_counter() - started
+            start_file(store.con, bulk, md5, tagger.model_name, run_id)
+            tally: Counter = Counter()
+            process_items(iter_file_batches(bulk, batch_size), store, tagger, model, run_id, device,
+                          None, tally, timings, logger)
+            finish_file(store.con, bulk.name, tally["articles_seen"], tally["deleted"], tally["rejects"])
+            counts.update(tally)
+            counts["files_loaded"] += 1
+            logger.info("file %s: done, %d records, %d deleted, %d rejects", bulk.name,
+                        tally["articles_seen"], tally["deleted"], tally["rejects"])
+            publisher()
+    except BaseException as exc:
+        store.finish_run(run_id, "failed", dict(counts), _rounded(timings), error=str(exc)[:2000])
+        raise
+    store.finish_run(run_id, "completed", dict(counts), _rounded(timings))
+    return {"run_id": run_id, "files": str(directory), "status": "completed",
+            "model": tagger.model_name, "counts": dict(counts), "timings": _rounded(timings)}
+
+
+def _format(day: date | None) -> str | None:
+    return day.strftime(_DATE) if day else None
+
+
+def _rounded(timings: Counter) -> dict[str, float]:
+    return {k: round(v, 3) for k, v in timings.items()}
+
+
+def _new_pairs(store: Store, run_id: str, limit: int = 20) -> list[tuple]:
+    """Chemical-disease pairs this run stored that no other run's rows have."""
+    return store.con.execute(
+        "SELECT chemical, disease, count(*) AS documents FROM pairs p WHERE run_id = ? AND NOT EXISTS "
+        "(SELECT 1 FROM pairs q WHERE q.model = p.model AND q.chemical = p.chemical "
+        "AND q.disease = p.disease AND q.run_id <> p.run_id) GROUP BY ALL "
+        "ORDER BY documents DESC, chemical, disease LIMIT ?", [run_id, limit]).fetchall()
+
+
+def _rejects(store: Store, run_id: str, limit: int = 10) -> list[tuple]:
+    return store.con.execute("SELECT source, pmid, reason FROM rejects WHERE run_id = ? "
+                             "ORDER BY source, pmid LIMIT ?", [run_id, limit]).fetchall()
+
+
+def render_report(units: list[dict], new_pairs: dict, rejects: dict, publisher=None) -> str:
+    """The run report: per watch or file set, counts per stage, timings, new pairs, rejects."""
+    lines = ["# litmine refresh", ""]
+    for unit in units:
+        title = f"watch `{unit['watch']}`" if unit.get("watch") else f"files `{unit.get('files')}`"
+        lines += [f"## {title}: {unit['status']}", ""]
+        if unit["status"] != "completed":
+            lines += [f"Error: {unit.get('error', '')}", ""]
+            continue
+        lines += [f"Run `{unit['run_id']}`, model `{unit['model']}`"]
+        if unit.get("window"):
+            lines += [f"Window: {unit['window']}; next refresh starts at {unit['watermark']}"]
+        lines += ["", "| count | value |", "|---|---|"]
+        lines += [f"| {k} | {v} |" for k, v in sorted(unit["counts"].items())]
+        lines += ["", "| stage | seconds |", "|---|---|"]
+        lines += [f"| {k} | {v:.2f} |" for k, v in unit["timings"].items()]
+        pairs = new_pairs.get(unit["run_id"], [])
+        lines += ["", f"### New pairs ({len(pairs)} shown)", "", "| chemical | disease | documents |",
+                  "|---|---|---|"]
+        lines += [f"| {c} | {d} | {n} |" for c, d, n in pairs]
+        bad = rejects.get(unit["run_id"], [])
+        lines += ["", f"### Rejects ({unit['counts'].get('rejects', 0)}; first {len(bad)} shown)", ""]
+        lines += [f"- {source} PMID {pmid or '-'}: {reason}" for source, pmid, reason in bad]
+        lines += [""]
+    if publisher is not None and publisher.count:
+        lines += [f"Snapshot published {publisher.count} time(s), {publisher.seconds:.2f} s in all."]
+    return "\n".join(lines)

@@ -1,0 +1,178 @@
+"""CLI: `litmine watch add|list|remove`, `litmine refresh [NAME...] | --files DIR`, `litmine runs`."""
+
+from __future__ import annotations
+
+from datetime import timezone
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.markup import escape
+
+from litmine.errors import LitmineError
+
+watch_app = typer.Typer(help="Saved PubMed queries that `litmine refresh` keeps current.",
+                        no_args_is_help=True)
+
+DbOption = Annotated[
+    Optional[Path],
+    typer.Option("--db", help="DuckDB file (default: $LITMINE_DB, else data/litmine.duckdb)."),
+]
+WaitOption = Annotated[
+    float,
+    typer.Option("--wait", min=0, help="Seconds to wait while another run writes to the database "
+                                       "(default: fail at once)."),
+]
+
+
+def _db(db: Path | None) -> Path:
+    from litmine.settings import get_settings
+
+    return db or get_settings(fresh=True).db
+
+
+def _console(stderr: bool = False):
+    """A rich console; tables sent to a pipe or file get 160 columns instead of rich's 80."""
+    import os
+    import sys
+
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if stream.isatty() or os.environ.get("COLUMNS") else 160
+    return Console(stderr=stderr, soft_wrap=True, width=width)
+
+
+@watch_app.command("add")
+def watch_add(
+    name: Annotated[str, typer.Argument(help="A short name, e.g. aspirin-asthma.")],
+    query: Annotated[str, typer.Option("--query", "-q", help="PubMed query, e.g. 'aspirin AND asthma'.")],
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="NER model for this watch (default: the run's).")] = None,
+    db: DbOption = None,
+    wait: WaitOption = 0.0,
+):
+    """Save a PubMed query; its first refresh fetches everything, later ones what is new."""
+    from litmine.tasks.locking import open_store
+    from litmine.tasks.watches import add_watch
+
+    with open_store(_db(db), wait=wait, stage="watch add") as store:
+        watch = add_watch(store.con, name, query, model)
+    _console().print(f"watch {watch.name!r} saved: {watch.query!r}"
+                     f"{f' with model {watch.model}' if watch.model else ''}; "
+                     f"run `litmine refresh {watch.name}` to fetch it", highlight=False, markup=False)
+
+
+@watch_app.command("list")
+def watch_list(db: DbOption = None):
+    """The saved queries and where each one's next refresh starts."""
+    import duckdb
+    from rich.table import Table
+
+    from litmine.tasks.query import connect_readonly
+    from litmine.tasks.watches import get_watches
+
+    con = connect_readonly(_db(db))
+    try:
+        watches = get_watches(con)
+    except duckdb.Error as exc:
+        raise LitmineError(f"watch list: cannot read {_db(db)}: {str(exc).splitlines()[0]}") from exc
+    finally:
+        con.close()
+    if not watches:
+        _console(stderr=True).print("no watches yet; add one with `litmine watch add NAME --query TEXT`")
+        return
+    table = Table("name", "query", "model", "next window from", "last refresh", "last records")
+    for w in watches:
+        table.add_row(escape(w.name), escape(w.query), escape(w.model or "(run's)"), str(w.watermark or "everything"),
+                      f"{w.last_refreshed_at:%Y-%m-%d %H:%M}" if w.last_refreshed_at else "never",
+                      "" if w.last_records is None else str(w.last_records))
+    _console().print(table)
+
+
+@watch_app.command("remove")
+def watch_remove(
+    name: Annotated[str, typer.Argument(help="The watch to forget.")],
+    db: DbOption = None,
+    wait: WaitOption = 0.0,
+):
+    """Forget a saved query (the articles and results it stored stay in the database)."""
+    from litmine.tasks.locking import open_store
+    from litmine.tasks.watches import ensure_watch_table, remove_watch
+
+    with open_store(_db(db), wait=wait, stage="watch remove") as store:
+        ensure_watch_table(store.con)
+        watch = remove_watch(store.con, name)
+    _console().print(f"watch {watch.name!r} removed; its stored results stay", highlight=False, markup=False)
+
+
+def refresh_command(
+    names: Annotated[Optional[list[str]], typer.Argument(help="Watches to refresh (default: all).")] = None,
+    files: Annotated[Optional[Path], typer.Option("--files", "-f", help="Directory of NCBI baseline/update files (pubmedYYnNNNN.xml.gz).")] = None,
+    db: DbOption = None,
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="NER model for --files and for watches saved without one.")] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Articles per NER batch.")] = 256,
+    device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")] = "auto",
+    wait: WaitOption = 0.0,
+    snapshot: Annotated[bool, typer.Option("--snapshot/--no-snapshot", help="Publish a copy that `litmine sql` reads while a run writes.")] = True,
+    snapshot_every: Annotated[float, typer.Option("--snapshot-every", min=0, help="Least seconds between snapshots during a run (one is always published at the end).")] = 300.0,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
+):
+    """Fetch what is new for saved queries (or load NCBI's bulk files) and process it."""
+    from rich.table import Table
+
+    from litmine.cli import _progress_bar, _quiet_prefect_tracebacks
+    from litmine.flows.refresh import refresh
+
+    _quiet_prefect_tracebacks()
+    if names and files:
+        raise LitmineError("refresh: give watch names or --files DIR, not both")
+    if files is not None and not files.exists():
+        raise LitmineError(f"refresh: {files} does not exist; pass the directory holding NCBI's "
+                           "pubmedYYnNNNN.xml.gz files")
+    with _progress_bar(progress, "refreshing"):
+        result = refresh(names=list(names) if names else None, files=str(files) if files else None,
+                         db=str(_db(db)), model=model, batch_size=batch_size, device=device, wait=wait,
+                         snapshot=snapshot, snapshot_every=snapshot_every)
+    table = Table("run", "source", "status", "window / files", "articles", "pairs", "deleted", "rejects",
+                  title=f"litmine refresh → {escape(result['db'])}")
+    for unit in result["units"]:
+        c = unit.get("counts", {})
+        if unit.get("files"):
+            scope = f"{c.get('files_loaded', 0)} new, {c.get('files_skipped', 0)} skipped"
+        else:
+            scope = unit.get("window", "")
+        table.add_row(unit.get("run_id", "")[:8], escape(f"watch {unit['watch']}" if unit.get("watch") else "files"),
+                      unit["status"], escape(scope), str(c.get("articles", 0)), str(c.get("pairs", 0)),
+                      str(c.get("deleted", 0)), str(c.get("rejects", 0)))
+    _console().print(table)
+
+
+def runs_command(
+    db: DbOption = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many runs to show.")] = 20,
+    flow: Annotated[Optional[str], typer.Option("--flow", help="Only this flow (mine, refresh, ...).")] = None,
+):
+    """Recent runs: id, flow, status, start, duration, what they processed, counts, model."""
+    from rich.table import Table
+
+    from litmine.tasks.watches import list_runs
+
+    runs = list_runs(_db(db), limit=limit, flow=flow)
+    if not runs:
+        _console(stderr=True).print("no runs yet")
+        return
+    table = Table("run", "flow", "status", "started (UTC)", "seconds", "source", "counts", "model")
+    for r in runs:
+        started = r["started_at"]
+        table.add_row(r["run_id"][:8], r["flow"], r["status"],
+                      f"{started.astimezone(timezone.utc):%Y-%m-%d %H:%M:%S}" if started else "",
+                      "" if r["seconds"] is None else f"{r['seconds']:.1f}", escape(r["source"]), r["summary"],
+                      escape(Path(r["model"]).name) if r["model"] else "")
+    _console().print(table)
+
+
+def register(app: typer.Typer) -> None:
+    """Add watch, refresh and runs to the litmine CLI."""
+    app.add_typer(watch_app, name="watch")
+    app.command(name="refresh")(refresh_command)
+    app.command(name="runs")(runs_command)

