@@ -26,7 +26,7 @@ run: install
 	$(BIN)/litmine mine --files $(SAMPLE) --db $(DB) --no-progress
 	$(BIN)/litmine info --db $(DB)
 	@echo
-	@echo 'Try: $(BIN)/litmine sql --db $(DB) "SELECT chemical, disease, count(*) AS documents FROM pairs GROUP BY ALL ORDER BY documents DESC LIMIT 10"'
+	@echo "Try: $(BIN)/litmine sql --db $(DB) \"SELECT chemical, disease, chemical_id, disease_id, round(score, 2) AS score FROM pairs WHERE relation = 'CID' ORDER BY score DESC LIMIT 10\""
 
 test: install
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)

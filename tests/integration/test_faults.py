@@ -73,7 +73,8 @@ def stored_texts(db: Path) -> dict[str, str]:
 def duplicates(db: Path) -> dict[str, int]:
     """Rows that share a key in each table (0 everywhere when every record is stored once)."""
     keys = {"sentences": "pmid, sentence_index", "entities": "pmid, model, start_offset, end_offset, type",
-            "pairs": "pmid, model, method, chemical, disease", "articles": "pmid"}
+            "pairs": "pmid, model, method, chemical_id, disease_id, chemical, disease",
+            "articles": "pmid"}
     with duckdb.connect(str(db), read_only=True) as con:
         return {t: con.execute(f"SELECT count(*) FROM (SELECT {k} FROM {t} GROUP BY ALL "
                                "HAVING count(*) > 1)").fetchone()[0] for t, k in keys.items()}
