@@ -42,8 +42,8 @@ class RelationStep:
         return {"lexicon": self.lexicon, "relation_model": self.relation_model}
 
 
-def relation_step(enabled: bool, lexicon: str | None = None,
-                  relation_model: str | None = None) -> RelationStep | None:
+def relation_step(enabled: bool, lexicon: str | None = None, relation_model: str | None = None,
+                  stage: str = "mine") -> RelationStep | None:
     """The relation step for a run (None when disabled), failing early on missing files.
 
     Defaults: $LITMINE_LEXICON / $LITMINE_RELATION_MODEL, else the shipped ones in data/models.
@@ -56,10 +56,10 @@ def relation_step(enabled: bool, lexicon: str | None = None,
     if relation_model is None:
         relation_model = str(settings.relation_model)
     if not Path(lexicon).is_file():
-        raise LitmineError(f"mine: MeSH lexicon {lexicon} not found; build one with `litmine "
+        raise LitmineError(f"{stage}: MeSH lexicon {lexicon} not found; build one with `litmine "
                            "lexicon build`, set LITMINE_LEXICON, or run with --no-relations")
     if relation_model and not (Path(relation_model) / "relation.json").is_file():
-        raise LitmineError(f"mine: CID relation model {relation_model} not found (no relation.json); "
+        raise LitmineError(f"{stage}: CID relation model {relation_model} not found (no relation.json); "
                            "train one with `litmine train-relations`, set LITMINE_RELATION_MODEL, "
                            "or run with --no-relations")
     return RelationStep(lexicon=lexicon, relation_model=relation_model or None)

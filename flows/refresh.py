@@ -28,7 +28,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
 from litmine.errors import LitmineError
-from litmine.flows.mine import DEFAULT_BATCH_SIZE, process_items
+from litmine.flows.mine import DEFAULT_BATCH_SIZE, RelationStep, process_items, relation_step
 from litmine.progress import report_progress
 from litmine.settings import get_settings
 from litmine.tasks.bulk import (
@@ -72,13 +72,16 @@ def refresh(
     wait: float = 0.0,
     snapshot: bool = True,
     snapshot_every: float = 300.0,
+    relations: bool = True,
 ) -> dict:
     """Bring the database up to date: the watches `names` (every watch when empty), or NCBI's
     baseline/update files under the directory `files`.
 
     `model` is used for files and for watches saved without one. `wait`: seconds to wait while
     another run writes to the database. `snapshot`: publish a copy for readers after each watch
-    or file (at most every `snapshot_every` seconds) and at the end.
+    or file (at most every `snapshot_every` seconds) and at the end. `relations`: abbreviations,
+    MeSH IDs and CID relations after NER, as in `mine` (the shipped lexicon and CID model, or
+    $LITMINE_LEXICON / $LITMINE_RELATION_MODEL).
     """
     logger = get_run_logger()
     if names and files:
@@ -88,6 +91,7 @@ def refresh(
     settings = get_settings()
     db_path = Path(db) if db else settings.db
     default_model = model or settings.model
+    step = relation_step(relations, stage="refresh")
     flow_run_id = str(flow_run.id) if flow_run.id else None
     stale = snapshot and snapshot_is_stale(db_path)
     units: list[dict] = []
@@ -102,6 +106,7 @@ def refresh(
         if stale:
             publisher(force=True)  # readers get the data as it was before this run
         common = dict(device=device, batch_size=batch_size, flow_run_id=flow_run_id, logger=logger,
+                      relations=step,
                       publisher=publisher)
         if files:
             units.append(refresh_files(store, files, model=default_model, **common))
@@ -133,7 +138,8 @@ def refresh(
 
 
 def refresh_watch(store: Store, watch: Watch, *, model: str, device: str, batch_size: int,
-                  flow_run_id: str | None, logger, publisher: SnapshotPublisher) -> dict:
+                  flow_run_id: str | None, logger, publisher: SnapshotPublisher,
+                  relations: RelationStep | None = None) -> dict:
     """Fetch, process and store one watch's window; move its watermark once all of it is stored."""
     tagger = load_tagger(model, device=device)
     today = datetime.now(timezone.utc).date()
@@ -141,14 +147,16 @@ def refresh_watch(store: Store, watch: Watch, *, model: str, device: str, batch_
     window = f"{mindate:%Y-%m-%d}..today" if mindate else "everything (first refresh)"
     parameters = {"watch": watch.name, "query": watch.query, "mindate": _format(mindate),
                   "model": tagger.model_name, "model_id": tagger.model_id, "batch_size": batch_size,
-                  "device": device, "flow_run_id": flow_run_id, "pid": os.getpid()}
+                  "device": device, "flow_run_id": flow_run_id, "pid": os.getpid(),
+                  **(relations.parameters() if relations else {})}
     run_id = store.begin_run("refresh", parameters, model=tagger.model_name)
     counts: Counter = Counter()
     timings: Counter = Counter()
     logger.info("watch %s: %r, window %s", watch.name, watch.query, window)
     try:
         source = _window_items(watch.query, _format(mindate), counts, timings)
-        process_items(source, store, tagger, model, run_id, device, None, counts, timings, logger)
+        process_items(source, store, tagger, model, run_id, device, None, counts, timings, logger,
+                      relations=relations)
         got = counts["articles_seen"] + counts["rejects"]
         if got < counts["expected"]:  # NCBI left some out; asking again returns the same
             counts["missing"] = counts["expected"] - got
@@ -184,7 +192,8 @@ def _window_items(query: str, mindate: str | None, counts: Counter, timings: Cou
 
 
 def refresh_files(store: Store, directory: str, *, model: str, device: str, batch_size: int,
-                  flow_run_id: str | None, logger, publisher: SnapshotPublisher) -> dict:
+                  flow_run_id: str | None, logger, publisher: SnapshotPublisher,
+                  relations: RelationStep | None = None) -> dict:
     """Load NCBI's baseline/update files in order, skipping those already loaded."""
     found = find_bulk_files(directory)
     statuses = file_statuses(store.con)
@@ -192,7 +201,7 @@ def refresh_files(store: Store, directory: str, *, model: str, device: str, batc
     tagger = load_tagger(model, device=device)
     parameters = {"files": str(directory), "model": tagger.model_name, "model_id": tagger.model_id,
                   "batch_size": batch_size, "device": device, "flow_run_id": flow_run_id,
-                  "pid": os.getpid()}
+                  "pid": os.getpid(), **(relations.parameters() if relations else {})}
     run_id = store.begin_run("refresh", parameters, model=tagger.model_name)
     counts: Counter = Counter()
     timings: Counter = Counter()
@@ -213,7 +222,7 @@ def refresh_files(store: Store, directory: str, *, model: str, device: str, batc
             start_file(store.con, bulk, md5, tagger.model_name, run_id)
             tally: Counter = Counter()
             process_items(iter_file_batches(bulk, batch_size), store, tagger, model, run_id, device,
-                          None, tally, timings, logger)
+                          None, tally, timings, logger, relations=relations)
             finish_file(store.con, bulk.name, tally["articles_seen"], tally["deleted"], tally["rejects"])
             counts.update(tally)
             counts["files_loaded"] += 1

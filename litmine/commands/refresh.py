@@ -115,6 +115,7 @@ def refresh_command(
     wait: WaitOption = 0.0,
     snapshot: Annotated[bool, typer.Option("--snapshot/--no-snapshot", help="Publish a copy that `litmine sql` reads while a run writes.")] = True,
     snapshot_every: Annotated[float, typer.Option("--snapshot-every", min=0, help="Least seconds between snapshots during a run (one is always published at the end).")] = 300.0,
+    relations: Annotated[bool, typer.Option("--relations/--no-relations", help="MeSH IDs and CID relations after NER, as `mine` does (default: on).")] = True,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
 ):
     """Fetch what is new for saved queries (or load NCBI's bulk files) and process it."""
@@ -132,7 +133,7 @@ def refresh_command(
     with _progress_bar(progress, "refreshing"):
         result = refresh(names=list(names) if names else None, files=str(files) if files else None,
                          db=str(_db(db)), model=model, batch_size=batch_size, device=device, wait=wait,
-                         snapshot=snapshot, snapshot_every=snapshot_every)
+                         snapshot=snapshot, snapshot_every=snapshot_every, relations=relations)
     table = Table("run", "source", "status", "window / files", "articles", "pairs", "deleted", "rejects",
                   title=f"litmine refresh → {escape(result['db'])}")
     for unit in result["units"]:
