@@ -157,20 +157,6 @@ def special_tokens(rust_tokenizer) -> tuple[list[int], list[int]]:
     return list(probe.ids[:content[0]]), list(probe.ids[content[-1] + 1:])
 
 
-def fast_tokenizer(tokenizer, model: str, stage: str):
-    """A private Rust tokenizer without truncation or padding (windows are cut by the caller)."""
-    from tokenizers import Tokenizer
-
-    backend = getattr(tokenizer, "backend_tokenizer", None)
-    if backend is None:
-        raise ModelError(f"{stage}: model {model!r} has no fast tokenizer (tokenizer.json); convert "
-                         "it with AutoTokenizer.from_pretrained(...).save_pretrained(...).")
-    rust = Tokenizer.from_str(backend.to_str())
-    rust.no_truncation()
-    rust.no_padding()
-    return rust
-
-
 def load_head_model(model: str, *, auto_class: str, suffixes: tuple[str, ...], kind: str,
                     stage: str, device: str = "auto", check_head: bool = True) -> dict[str, Any]:
     """Load a model of one kind (a transformers Auto class) with its tokenizer, or a ModelError.
@@ -222,6 +208,8 @@ class Embedder:
         except (OSError, ValueError) as exc:
             raise ModelError(f"embed: cannot load model {model!r} as an encoder: "
                              f"{str(exc).strip().splitlines()[0][:300]}") from exc
+        from litmine.tasks.ner_model import fast_tokenizer
+
         self._tokenizer = fast_tokenizer(tokenizer, model, "embed")
         self._prefix, self._suffix = special_tokens(self._tokenizer)
         self._pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0

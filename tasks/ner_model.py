@@ -81,6 +81,20 @@ def quantize_int8(model: torch.nn.Module) -> torch.nn.Module:
         return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
 
 
+def fast_tokenizer(tokenizer, model: str, stage: str):
+    """A private Rust tokenizer without truncation or padding (windows are cut by the caller)."""
+    from tokenizers import Tokenizer
+
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        raise ModelError(f"{stage}: model {model!r} has no fast tokenizer (tokenizer.json); convert "
+                         "it with AutoTokenizer.from_pretrained(...).save_pretrained(...).")
+    rust = Tokenizer.from_str(backend.to_str())
+    rust.no_truncation()
+    rust.no_padding()
+    return rust
+
+
 def fingerprint_model(source: str, config: Any = None) -> str:
     """A short hash that changes when a local model's files change (config, weight sizes/mtimes)."""
     digest = hashlib.sha256()
@@ -118,7 +132,6 @@ def resolve_source(model: str) -> str:
 
 def load_model(model: str, device: torch.device, dtype: torch.dtype) -> dict[str, Any]:
     """Load config, fast tokenizer and weights, checking that the model is a token classifier."""
-    from tokenizers import Tokenizer
     from transformers import AutoConfig, AutoModelForTokenClassification, AutoTokenizer
 
     source = resolve_source(model)
@@ -149,15 +162,9 @@ def load_model(model: str, device: torch.device, dtype: torch.dtype) -> dict[str
         raise ModelError(f"NER: model {model!r} has no trained token-classification head "
                          f"(missing {sorted(head & set(info['missing_keys']))}); pass a "
                          "fine-tuned NER model.")
-    backend = getattr(tokenizer, "backend_tokenizer", None)
-    if backend is None:
-        raise ModelError(f"NER: model {model!r} has no fast tokenizer (tokenizer.json); convert "
-                         "it with AutoTokenizer.from_pretrained(...).save_pretrained(...).")
     # A private copy without the truncation/padding a saved tokenizer.json may carry: windows
     # are cut here, and nothing mutates the copy, so threads may share it.
-    rust = Tokenizer.from_str(backend.to_str())
-    rust.no_truncation()
-    rust.no_padding()
+    rust = fast_tokenizer(tokenizer, model, "NER")
     probe = rust.encode("a", add_special_tokens=True)
     content = [i for i, special in enumerate(probe.special_tokens_mask) if not special]
     # The special tokens the model expects around a sentence: [CLS] ... [SEP], <s> ... </s>.
