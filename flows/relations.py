@@ -82,6 +82,8 @@ def relate_articles(articles: Sequence[Article], sentences: Sequence[Sentence],
     for m in mentions:
         by_pmid_m.setdefault(m.pmid, []).append(m)
     out = RelationBatch()
+    # One fuzzy lookup per type for the whole batch (the linker caches what it linked).
+    linker.link_many(sorted({(m.text, m.type) for m in mentions}))
     for article in articles:
         text = article.text
         sents = sorted(by_pmid_s.get(article.pmid, []), key=lambda s: s.index)

@@ -296,3 +296,13 @@ def test_score_concepts_uses_document_sets_and_composite_parts():
     composite = [Mention(docs[0].pmid, 0, 1, "x", "Disease", concept_id="D000001|D000002")]
     scores = score_concepts(docs[:1], composite)
     assert scores.per_type["Disease"].n_predicted == 2
+
+
+def test_the_link_cache_is_bounded_and_links_stay_the_same(linker, monkeypatch):
+    import litmine.tasks.normalise as normalise
+
+    monkeypatch.setattr(normalise, "CACHE_SIZE", 5)
+    first = [linker.link(f"clonidine {i}", "Chemical") for i in range(12)]
+    assert len(linker._cache) <= 5
+    again = [linker.link(f"clonidine {i}", "Chemical") for i in range(12)]
+    assert again == first
