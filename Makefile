@@ -34,7 +34,7 @@ test: install
 # CPU figures of README "Performance": NER engine vs transformers.pipeline, then the mine flow end to end.
 bench: install
 	$(BIN)/python benchmarks/ner_throughput.py --repeat 2 --device cpu
-	$(BIN)/python benchmarks/e2e.py --n 100 --scale 10 --device cpu
+	$(BIN)/python benchmarks/e2e.py --n 200 --scale 10 --batch-size 50 --device cpu
 
 clean:
 	rm -rf $(VENV) .pytest_cache $(DB) $(DB).wal

@@ -219,11 +219,13 @@ def report(results: list[dict]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=100, help="citations in the small run")
+    parser.add_argument("--n", type=int, default=200, help="citations in the small run")
     parser.add_argument("--scale", type=int, default=10, help="the large run is N x scale")
     parser.add_argument("--model", help="model directory (default: the shipped model)")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--batch-size", type=int, default=256, help="the flow's batch_size")
+    parser.add_argument("--batch-size", type=int, default=50,
+                        help="the flow's batch_size (small, so that N already has several batches "
+                             "and memory at N and 10xN compare like for like)")
     parser.add_argument("--no-plain", dest="plain", action="store_false",
                         help="skip the plain-calls comparison")
     parser.add_argument("--workdir", type=Path, default=WORKDIR)
@@ -253,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
         from prefect.settings import PREFECT_API_URL
 
         env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value() or ""}
+        # As the `litmine` command runs (litmine/memory.py): 2 malloc arenas, set before start.
+        env.setdefault("MALLOC_ARENA_MAX", os.environ.get("LITMINE_MALLOC_ARENAS", "2"))
         for size in (args.n, args.n * args.scale):
             path = build_input(size, args.workdir / f"pubmed-{size}.xml.gz")
             db = args.workdir / f"e2e-{size}.duckdb"

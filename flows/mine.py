@@ -16,6 +16,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
 from litmine.errors import LitmineError
+from litmine.memory import limit_malloc_arenas
 from litmine.progress import report_progress
 from litmine.settings import get_settings
 from litmine.tasks.entrez import fetch_articles, search_pubmed, skip_stored
@@ -151,6 +152,7 @@ def mine(
     the CID model `relation_model` ("" for none) into `pairs` (method "cid-…").
     """
     logger = get_run_logger()
+    limit_malloc_arenas()  # memory stays flat over long runs (litmine/memory.py)
     if bool(query) == bool(files):
         raise LitmineError("mine: give exactly one of query or files")
     if max_results is not None and max_results < 1:

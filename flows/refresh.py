@@ -28,6 +28,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
 from litmine.errors import LitmineError
+from litmine.memory import limit_malloc_arenas
 from litmine.flows.mine import DEFAULT_BATCH_SIZE, RelationStep, process_items, relation_step
 from litmine.progress import report_progress
 from litmine.settings import get_settings
@@ -84,6 +85,7 @@ def refresh(
     $LITMINE_LEXICON / $LITMINE_RELATION_MODEL).
     """
     logger = get_run_logger()
+    limit_malloc_arenas()  # memory stays flat over long runs (litmine/memory.py)
     if names and files:
         raise LitmineError("refresh: give watch names or --files DIR, not both")
     if batch_size < 1:

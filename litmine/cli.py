@@ -78,6 +78,9 @@ def _main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks o
     import logging
 
     _state["debug"] = debug
+    from litmine.memory import limit_malloc_arenas
+
+    limit_malloc_arenas()  # before worker threads start allocating (litmine/memory.py)
     # litmine's own progress lines (per-epoch dev scores, skipped corpus lines, ...) at INFO.
     logging.getLogger("litmine").setLevel(logging.DEBUG if debug else logging.INFO)
 
