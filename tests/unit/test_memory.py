@@ -28,3 +28,21 @@ def test_zero_or_nonsense_leaves_glibc_alone(monkeypatch):
     monkeypatch.setattr(memory, "_done", False)
     monkeypatch.setenv("LITMINE_MALLOC_ARENAS", "lots")
     assert memory.limit_malloc_arenas() in (2, None)  # falls back to the default
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc only")
+def test_the_console_entry_restarts_once_with_the_arena_cap():
+    import os
+    import subprocess
+
+    code = ("import os; from litmine.memory import exec_with_arena_cap; "
+            "print('start', flush=True); exec_with_arena_cap(); print(os.environ['MALLOC_ARENA_MAX'])")
+    env = {k: v for k, v in os.environ.items() if k not in ("MALLOC_ARENA_MAX", "LITMINE_MALLOC_ARENAS")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["start", "start", "2"]  # ran twice: before and after the one re-exec
+    env["LITMINE_MALLOC_ARENAS"] = "0"
+    out = subprocess.run([sys.executable, "-c", code.replace("os.environ['MALLOC_ARENA_MAX']",
+                                                             "os.environ.get('MALLOC_ARENA_MAX')")],
+                         env=env, capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["start", "None"]
