@@ -46,11 +46,12 @@ from litmine.tasks.records import Mention, Sentence
 
 logger = logging.getLogger(__name__)
 
-#: Token budget per batch (rows x longest row) when none is given. CPU: 1024 and 2048 were the
-#: fastest of 1024..8192 for all-MiniLM-L6-v2 on the bundled sample (docs/performance.md); a
-#: batch's activations then stay in cache. CUDA: large batches keep the GPU busy (not measured:
+#: Token budget per batch (rows x longest row) when none is given. CPU: 512-1024 were the
+#: fastest of 512..8192 for all-MiniLM-L6-v2 on the bundled sample on an idle 2-core machine
+#: (median wall 6.8 s at 1024, 7.3 s at 2048, 7.9 s at 4096; docs/performance.md); a batch's
+#: activations then stay in cache. CUDA: large batches keep the GPU busy (not measured:
 #: no GPU was lent to this work).
-DEFAULT_BATCH_TOKENS = {"cpu": 2048, "cuda": 16384}
+DEFAULT_BATCH_TOKENS = {"cpu": 1024, "cuda": 16384}
 #: Texts tokenised and sorted together: a longer chunk pads less, a shorter one starts sooner.
 CHUNK_TEXTS = 4096
 #: Padded batches the tokenising thread may build ahead of the model.
