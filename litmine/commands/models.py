@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -24,40 +25,74 @@ def _existing(paths: list[Path] | None, what: str) -> list[str]:
     return [str(p) for p in paths or []]
 
 
+class Task(str, Enum):
+    ner = "ner"
+    relations = "relations"
+    classify = "classify"
+
+
 def train(
-    train_files: Annotated[list[Path], typer.Option("--train", help="Training corpus (PubTator or CoNLL); repeatable.")],
-    dev_files: Annotated[list[Path], typer.Option("--dev", help="Development corpus for model selection; repeatable.")],
-    out: Annotated[Path, typer.Option("--out", help="Where to save the model.")] = DEFAULT_MODEL_DIR,
+    train_files: Annotated[Optional[list[Path]], typer.Option("--train", help="Training corpus (PubTator or CoNLL); repeatable. Tasks ner and relations.")] = None,
+    dev_files: Annotated[Optional[list[Path]], typer.Option("--dev", help="Development corpus for model selection; repeatable. Tasks ner and relations.")] = None,
+    task: Annotated[Task, typer.Option("--task", help="ner (entity tagger), relations (CID classifier, as `litmine train-relations`) or classify (study types from a database's PublicationType labels, as `litmine train-classifier`).")] = Task.ner,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Where to save the model (default: the task's shipped path).")] = None,
     base_model: Annotated[Optional[str], typer.Option("--base-model", help="Encoder to fine-tune: path or hub ID (default: all-MiniLM-L6-v2 from its wheel).")] = None,
     types: Annotated[str, typer.Option("--types", help="Entity types to learn, comma-separated.")] = "Chemical,Disease",
     type_map: Annotated[Optional[list[str]], typer.Option("--type-map", help="SOURCE=TARGET type mapping (SOURCE= drops); repeatable.")] = None,
     exclude: Annotated[Optional[list[Path]], typer.Option("--exclude", help="Corpus whose PMIDs are never trained on (a test set); repeatable.")] = None,
-    epochs: Annotated[int, typer.Option("--epochs", min=1)] = 5,
-    lr: Annotated[float, typer.Option("--lr", min=0.0)] = 1e-4,
+    epochs: Annotated[Optional[int], typer.Option("--epochs", min=1, help="Default: ner 5, relations 2 (encoder), classify: by data size.")] = None,
+    lr: Annotated[Optional[float], typer.Option("--lr", min=0.0, help="Default: 1e-4 (relations: 5e-5).")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 16,
-    max_length: Annotated[int, typer.Option("--max-length", min=16)] = 256,
+    max_length: Annotated[Optional[int], typer.Option("--max-length", min=16, help="Default: 256 (relations: 128).")] = None,
     seed: Annotated[int, typer.Option("--seed")] = 13,
     patience: Annotated[int, typer.Option("--patience", min=0, help="Epochs without dev improvement before stopping.")] = 2,
     device: Annotated[str, typer.Option("--device")] = "auto",
     fp16_weights: Annotated[bool, typer.Option("--fp16-weights", help="Save fp16 weights if dev F1 holds.")] = False,
     max_train_docs: Annotated[Optional[int], typer.Option("--max-train-docs", min=1)] = None,
     max_dev_docs: Annotated[Optional[int], typer.Option("--max-dev-docs", min=1)] = None,
+    method: Annotated[str, typer.Option("--method", help="Task relations: linear or encoder.")] = "linear",
+    db: Annotated[Optional[Path], typer.Option("--db", help="Task classify: the database whose articles are the data (default: $LITMINE_DB).")] = None,
 ):
-    """Fine-tune a token-classification model on annotated corpora; keep the best dev epoch."""
+    """Fine-tune a model: the NER tagger (default; best dev epoch kept), the CID relation
+    classifier (`--task relations`) or the study-type classifier (`--task classify`)."""
+    if task is Task.classify:
+        from litmine.commands.transformers_tasks import train_classifier
+
+        if train_files or dev_files:
+            raise LitmineError("train --task classify: the data are the stored articles of --db "
+                               "(their PublicationType labels); drop --train/--dev")
+        return train_classifier(db=db, out=out, base_model=base_model, epochs=epochs,
+                                lr=1e-4 if lr is None else lr, batch_size=batch_size,
+                                max_length=max_length or 256, test_fraction=0.3, seed=seed,
+                                limit=None, device=device)
+    if not train_files or not dev_files:
+        raise LitmineError(f"train --task {task.value}: give --train and --dev corpora "
+                           "(PubTator files, e.g. ../shared/data/corpora/bc5cdr/*.PubTator.txt)")
+    if task is Task.relations:
+        from litmine.commands.relations import train_relations_command
+
+        return train_relations_command(
+            train=train_files, dev=dev_files, out=out, method=method, base_model=base_model,
+            epochs=epochs or 2, batch_size=batch_size, max_length=max_length or 128,
+            lr=5e-5 if lr is None else lr, max_train_docs=max_train_docs,
+            max_dev_docs=max_dev_docs, exclude=exclude, device=device)
     from litmine.flows.train import train as train_flow
 
     result = train_flow(
         train_files=_existing(train_files, "train"), dev_files=_existing(dev_files, "train"),
-        out_dir=str(out), base_model=base_model, types=_split_types(types), type_map=type_map,
-        exclude=_existing(exclude, "train"), epochs=epochs, lr=lr, batch_size=batch_size,
-        max_length=max_length, seed=seed, patience=patience, device=device,
+        out_dir=str(out or DEFAULT_MODEL_DIR), base_model=base_model, types=_split_types(types),
+        type_map=type_map, exclude=_existing(exclude, "train"), epochs=epochs or 5,
+        lr=1e-4 if lr is None else lr, batch_size=batch_size, max_length=max_length or 256,
+        seed=seed, patience=patience, device=device,
         fp16_weights=fp16_weights, max_train_docs=max_train_docs, max_dev_docs=max_dev_docs,
         command_line=shlex.join(["litmine", *sys.argv[1:]]))
     typer.echo(f"model saved to {result['out_dir']}")
 
 
 def evaluate(
-    gold: Annotated[list[Path], typer.Option("--gold", help="Gold PubTator corpus; repeatable.")],
+    gold: Annotated[Optional[list[Path]], typer.Option("--gold", help="Gold PubTator corpus; repeatable (tasks ner and relations).")] = None,
+    task: Annotated[Task, typer.Option("--task", help="ner (default; with --relations also concepts and CID) or classify (a study-type classifier on its held-out split, as `litmine evaluate-classifier`).")] = Task.ner,
+    db: Annotated[Optional[Path], typer.Option("--db", help="Task classify: the database (default: $LITMINE_DB).")] = None,
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="Model to run (default: the shipped one).")] = None,
     predicted: Annotated[Optional[list[Path]], typer.Option("--predicted", help="Score these PubTator predictions (e.g. `litmine export`) instead of running a model.")] = None,
     types: Annotated[Optional[str], typer.Option("--types", help="Types to score, comma-separated.")] = None,
@@ -78,6 +113,16 @@ def evaluate(
     from litmine.flows.evaluate import evaluate as evaluate_flow
     from litmine.settings import get_settings
 
+    if task is Task.classify:
+        from litmine.commands.transformers_tasks import evaluate_classifier
+
+        return evaluate_classifier(db=db, model=model, nli_model=None, embed_model=None,
+                                   test_fraction=0.3, seed=13, json_out=json_out, device=device)
+    if task is Task.relations:
+        relations = True
+    if not gold:
+        raise LitmineError("evaluate: give --gold PubTator file(s), e.g. "
+                           "../shared/data/corpora/bc5cdr/CDR_DevelopmentSet.PubTator.txt")
     if predicted and model:
         raise LitmineError("evaluate: give either --model or --predicted, not both")
     evaluate_flow(

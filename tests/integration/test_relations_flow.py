@@ -36,7 +36,7 @@ def built(tmp_path_factory):
                     "--exclude", DEV, "--out", lexicon)
     assert done.returncode == 0, done.stderr
     assert "lexicon:" in done.stdout and lexicon.is_file()
-    done = _litmine("train-relations", "--train", TRAIN, "--dev", DEV, "--out", model)
+    done = _litmine("train", "--task", "relations", "--train", TRAIN, "--dev", DEV, "--out", model)
     assert done.returncode == 0, done.stderr
     assert "threshold" in done.stdout
     return lexicon, model
@@ -53,7 +53,7 @@ def test_cli_reports_bad_inputs_in_one_line(tmp_path):
 def test_model_card_names_the_command(built):
     _, model = built
     card = (model / "README.md").read_text(encoding="utf-8")
-    assert "litmine train-relations --train" in card
+    assert "litmine train --task relations --train" in card
     record = json.loads((model / "training.json").read_text())
     assert record["data"]["train_documents"] == 20
     assert record["threshold"] == json.loads((model / "relation.json").read_text())["threshold"]

@@ -139,8 +139,8 @@ def test_train_then_evaluate_classifier(db, prefect_harness, tmp_path):
 
     base = build_tiny_encoder(tmp_path / "base", max_length=64)
     model = tmp_path / "study-types"
-    out = invoke("train-classifier", "--db", str(db), "--out", str(model), "--base-model",
-                 str(base), "--epochs", "1", "--max-length", "48", "--device", "cpu")
+    out = invoke("train", "--task", "classify", "--db", str(db), "--out", str(model),
+                 "--base-model", str(base), "--epochs", "1", "--max-length", "48", "--device", "cpu")
     # 10 abstracts: 3 RCTs, 1 case report, 1 review, 5 other; 30% of each type with 2 or more.
     assert "held-out split: 3 abstracts" in out
     assert "| **macro-F1** | 3 |" in out and "F1 trained" in out and "F1 zero-shot (embedding)" in out
@@ -157,6 +157,9 @@ def test_train_then_evaluate_classifier(db, prefect_harness, tmp_path):
            str(base), "--json", str(scores))
     again = json.loads(scores.read_text())
     assert again["results"]["trained"]["macro_f1"] == report["results"]["trained"]["macro_f1"]
+    invoke("evaluate", "--task", "classify", "--db", str(db), "--model", str(model), "--json",
+           str(scores))  # the same through `litmine evaluate`
+    assert json.loads(scores.read_text())["results"]["trained"] == again["results"]["trained"]
 
     invoke("classify", "--method", "trained", "--model", str(model), "--db", str(db))
     labels = rows(db, "SELECT DISTINCT label FROM classifications WHERE method = 'trained'")
