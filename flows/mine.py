@@ -59,8 +59,10 @@ def relation_step(enabled: bool, lexicon: str | None = None, relation_model: str
     if not Path(lexicon).is_file():
         raise LitmineError(f"{stage}: MeSH lexicon {lexicon} not found; build one with `litmine "
                            "lexicon build`, set LITMINE_LEXICON, or run with --no-relations")
-    if relation_model and not (Path(relation_model) / "relation.json").is_file():
-        raise LitmineError(f"{stage}: CID relation model {relation_model} not found (no relation.json); "
+    from litmine.tasks.relations import RELATION_FILE
+
+    if relation_model and not (Path(relation_model) / RELATION_FILE).is_file():
+        raise LitmineError(f"{stage}: CID relation model {relation_model} not found (no {RELATION_FILE}); "
                            "train one with `litmine train-relations`, set LITMINE_RELATION_MODEL, "
                            "or run with --no-relations")
     return RelationStep(lexicon=lexicon, relation_model=relation_model or None)

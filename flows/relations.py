@@ -17,9 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
 from litmine.settings import DEFAULT_LEXICON, DEFAULT_MODEL_DIR, DEFAULT_RELATION_MODEL
-from litmine.tasks.abbreviations import (ABBREVIATIONS_DDL, Abbreviation, abbreviation_rows,
-                                         apply_abbreviations, find_abbreviations)
+from litmine.tasks.abbreviations import Abbreviation, apply_abbreviations, find_abbreviations
 from litmine.tasks.lexicon import Lexicon
 from litmine.tasks.normalise import Link, Linker, normalise_document, score_concepts
 from litmine.tasks.pairs import normalise_surface
@@ -30,17 +32,6 @@ from litmine.tasks.relations import (Candidate, build_candidates, load_relation_
 MODELS_DIR = DEFAULT_MODEL_DIR.parent
 #: Evidence texts stored per pair (the rest are counted in n_sentences).
 MAX_EVIDENCE = 3
-
-#: Proposed `pairs` columns (the lead owns tasks/store.py): co-occurrence rows keep method
-#: "cooccurrence" and NULL IDs; CID rows have method "cid-linear"/"cid-classifier".
-PAIRS_MIGRATION = """
-ALTER TABLE pairs ADD COLUMN IF NOT EXISTS chemical_id VARCHAR;
-ALTER TABLE pairs ADD COLUMN IF NOT EXISTS disease_id VARCHAR;
-ALTER TABLE pairs ADD COLUMN IF NOT EXISTS relation VARCHAR;
-ALTER TABLE pairs ADD COLUMN IF NOT EXISTS score DOUBLE;
-ALTER TABLE pairs ADD COLUMN IF NOT EXISTS evidence VARCHAR[];
-"""
-
 
 @dataclass
 class RelationBatch:
@@ -87,10 +78,8 @@ def relate_articles(articles: Sequence[Article], sentences: Sequence[Sentence],
     for article in articles:
         text = article.text
         sents = sorted(by_pmid_s.get(article.pmid, []), key=lambda s: s.index)
-        ms = sorted(by_pmid_m.get(article.pmid, []), key=lambda m: (m.start, m.end, m.type))
-        abbrs = find_abbreviations(text, article.pmid)
-        if fix_mentions and abbrs:
-            ms = apply_abbreviations(text, ms, abbrs, sents)
+        ms, abbrs = _with_abbreviations(article, by_pmid_m.get(article.pmid, []), sents,
+                                        fix=fix_mentions)
         linked, links = normalise_document(text, ms, linker, abbrs)
         out.mentions += linked
         out.links += links
@@ -102,40 +91,33 @@ def relate_articles(articles: Sequence[Article], sentences: Sequence[Sentence],
     return out
 
 
+def _with_abbreviations(article: Article, mentions: Sequence[Mention],
+                        sentences: Sequence[Sentence] | None, *, fix: bool = True
+                        ) -> tuple[list[Mention], list[Abbreviation]]:
+    """One document's mentions (sorted; made consistent with its abbreviation definitions when
+    `fix`) and the definitions. `sentences` None: split the article when needed."""
+    ms = sorted(mentions, key=lambda m: (m.start, m.end, m.type))
+    abbrs = find_abbreviations(article.text, article.pmid)
+    if fix and abbrs:
+        if sentences is None:
+            from litmine.tasks.sentences import split_article
+
+            sentences = split_article(article)
+        ms = apply_abbreviations(article.text, ms, abbrs, sentences)
+    return ms, abbrs
+
+
 def fix_with_abbreviations(articles: Sequence[Article], mentions: Sequence[Mention]) -> list[Mention]:
     """Mentions made consistent with each document's abbreviation definitions (as `mine` does)."""
-    from litmine.tasks.sentences import split_article
-
     by_pmid: dict[str, list[Mention]] = {}
     for m in mentions:
         by_pmid.setdefault(m.pmid, []).append(m)
     fixed: list[Mention] = []
     for article in articles:
-        ms = sorted(by_pmid.pop(article.pmid, []), key=lambda m: (m.start, m.end, m.type))
-        abbrs = find_abbreviations(article.text, article.pmid)
-        if abbrs:
-            ms = apply_abbreviations(article.text, ms, abbrs, split_article(article))
-        fixed += ms
+        fixed += _with_abbreviations(article, by_pmid.pop(article.pmid, []), None)[0]
     for rest in by_pmid.values():  # mentions of documents not given: unchanged
         fixed += rest
     return fixed
-
-
-def pair_rows(candidates: Sequence[Candidate], model: str, run_id: str,
-              only_relations: bool = False) -> list[dict[str, Any]]:
-    """Rows for the `pairs` table (columns of store.py's pairs + PAIRS_MIGRATION)."""
-    rows = []
-    for c in candidates:
-        if only_relations and c.relation != "CID":
-            continue
-        indexes = sorted({i for e in c.evidence for i in e.sentence_indexes})
-        rows.append({"pmid": c.pmid, "model": model, "method": c.method,
-                     "chemical": c.chemical.casefold(), "disease": c.disease.casefold(),
-                     "n_sentences": len(indexes), "sentence_indexes": indexes,
-                     "run_id": run_id, "chemical_id": c.chemical_id, "disease_id": c.disease_id,
-                     "relation": c.relation or "none", "score": round(c.score, 4),
-                     "evidence": [e.plain for e in c.evidence[:MAX_EVIDENCE]]})
-    return rows
 
 
 def candidate_pairs(candidates: Sequence[Candidate]) -> list[Pair]:
@@ -152,32 +134,16 @@ def candidate_pairs(candidates: Sequence[Candidate]) -> list[Pair]:
     return out
 
 
-def abbreviation_table_rows(abbreviations: Sequence[Abbreviation], run_id: str) -> list[dict]:
-    """Rows for the `abbreviations` table (DDL: `ABBREVIATIONS_DDL`)."""
-    return abbreviation_rows(abbreviations, run_id)
-
-
-def ensure_tables(con) -> None:
-    """Create the abbreviations table and the proposed pairs columns if missing (DuckDB)."""
-    con.execute(ABBREVIATIONS_DDL)
-    con.execute(PAIRS_MIGRATION)
-
-
-try:  # the Prefect wrapper for flows/mine.py
-    from prefect import task
-    from prefect.cache_policies import NO_CACHE
-
-    @task(name="link-and-relate", cache_policy=NO_CACHE)
-    def link_and_relate(articles: list[Article], sentences: list[Sentence],
-                        mentions: list[Mention], lexicon: str = str(DEFAULT_LEXICON),
-                        relation_model: str | None = str(DEFAULT_RELATION_MODEL),
-                        device: str = "cpu") -> RelationBatch:
-        """Prefect task: `relate_articles` with the lexicon and model loaded (cached) by path."""
-        model = load_relation_model(relation_model, device=device) if relation_model else None
-        return relate_articles(articles, sentences, mentions, linker=load_linker(lexicon),
-                               relation_model=model)
-except ImportError:  # pragma: no cover - prefect is a dependency
-    pass
+@task(name="link-and-relate", cache_policy=NO_CACHE)
+def link_and_relate(articles: list[Article], sentences: list[Sentence], mentions: list[Mention],
+                    lexicon: str = str(DEFAULT_LEXICON),
+                    relation_model: str | None = str(DEFAULT_RELATION_MODEL),
+                    device: str = "cpu") -> RelationBatch:
+    """Prefect task of `mine`/`refresh`: `relate_articles` with the lexicon and model loaded
+    (cached per process) by path."""
+    model = load_relation_model(relation_model, device=device) if relation_model else None
+    return relate_articles(articles, sentences, mentions, linker=load_linker(lexicon),
+                           relation_model=model)
 
 
 # -- evaluation ----------------------------------------------------------------------------------

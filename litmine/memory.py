@@ -17,16 +17,21 @@ M_ARENA_MAX = -8  # glibc's mallopt parameter
 _done = False
 
 
+def _wanted_arenas(default: int) -> int:
+    """LITMINE_MALLOC_ARENAS, or `default` when unset or not a number (0: leave glibc alone)."""
+    try:
+        return int(os.environ.get("LITMINE_MALLOC_ARENAS", default))
+    except ValueError:
+        return default
+
+
 def limit_malloc_arenas(default: int = 2) -> int | None:
     """Cap glibc's malloc arenas for this process (once; Linux/glibc only). Returns the cap set."""
     global _done
     if _done or not sys.platform.startswith("linux"):
         return None
     _done = True
-    try:
-        arenas = int(os.environ.get("LITMINE_MALLOC_ARENAS", default))
-    except ValueError:
-        arenas = default
+    arenas = _wanted_arenas(default)
     if arenas <= 0:
         return None
     try:
@@ -47,10 +52,7 @@ def exec_with_arena_cap(default: int = 2) -> None:
     """
     if not sys.platform.startswith("linux") or "MALLOC_ARENA_MAX" in os.environ:
         return
-    try:
-        arenas = int(os.environ.get("LITMINE_MALLOC_ARENAS", default))
-    except ValueError:
-        arenas = default
+    arenas = _wanted_arenas(default)
     argv = getattr(sys, "orig_argv", None)
     if arenas <= 0 or not argv or not sys.executable:
         return

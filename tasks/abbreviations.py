@@ -263,18 +263,3 @@ def apply_abbreviations(text: str, mentions: Sequence[Mention],
             result.append(Mention(pmid, start, end, text[start:end], target, score,
                                   _sentence_index(sentences, start)))
     return sorted(result, key=lambda m: (m.start, m.end, m.type))
-
-
-def abbreviation_rows(abbreviations: Iterable[Abbreviation], run_id: str) -> list[dict]:
-    """Rows for the `abbreviations` table (see ABBREVIATIONS_DDL)."""
-    return [{"pmid": a.pmid, "short": a.short, "long": a.long, "short_start": a.short_start,
-             "short_end": a.short_end, "long_start": a.long_start, "long_end": a.long_end,
-             "run_id": run_id} for a in abbreviations]
-
-
-#: The `abbreviations` table: one row per definition per document (replaced with the PMID).
-ABBREVIATIONS_DDL = """
-CREATE TABLE IF NOT EXISTS abbreviations (
-    pmid VARCHAR, short VARCHAR, long VARCHAR, short_start INTEGER, short_end INTEGER,
-    long_start INTEGER, long_end INTEGER, run_id VARCHAR);
-"""

@@ -27,6 +27,7 @@ from litmine.tasks.pubtator import PubTatorDocument, gold_to_mentions, iter_pubt
 from litmine.tasks.relations import (MARKERS, RELATION_FILE, Candidate, aggregate,
                                      build_candidates)
 from litmine.tasks.sentences import split_article
+from litmine.tasks.training import publish_model_dir
 
 log = logging.getLogger(__name__)
 
@@ -268,10 +269,7 @@ def train_encoder_relations(train_files: Sequence[str | Path],
               "out_dir": str(out_dir)}
     (staging / "training.json").write_text(json.dumps(result, indent=2))
     write_relation_card(staging, result, command_line)
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging.rename(out_dir)
+    publish_model_dir(staging, out_dir)
     return result
 
 
@@ -451,10 +449,7 @@ def train_linear_relations(train_files: Sequence[str | Path], dev_files: Sequenc
     save_linear_model(staging, model, full, {"dev_gold_entities": dev, "cv": result["cv"]})
     (staging / "training.json").write_text(json.dumps(result, indent=2))
     write_linear_card(staging, result, command_line)
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging.rename(out_dir)
+    publish_model_dir(staging, out_dir)
     result["out_dir"] = str(out_dir)
     return result
 

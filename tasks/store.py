@@ -20,7 +20,8 @@ from litmine.errors import StoreError
 from litmine.tasks.records import Article, Deletion, Mention, Pair, Reject, Sentence
 
 SCHEMA_VERSION = 2
-#: What each schema version added, applied in order to older files (idempotent statements).
+#: What each schema version added to the one before (version 1 is SCHEMA). Older files and new
+#: ones alike get them in order, so a table's columns are the same whichever way it was made.
 MIGRATIONS = {
     2: """
 ALTER TABLE pairs ADD COLUMN IF NOT EXISTS chemical_id VARCHAR;
@@ -34,7 +35,8 @@ CREATE TABLE IF NOT EXISTS abbreviations (
 """,
 }
 
-#: Tables a user may query; every derived row carries the run (and model) that produced it.
+#: Schema version 1: the tables a user may query (MIGRATIONS add to them); every derived row
+#: carries the run (and model) that produced it.
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
 CREATE TABLE IF NOT EXISTS runs (
@@ -54,11 +56,7 @@ CREATE TABLE IF NOT EXISTS entities (
     type VARCHAR, score DOUBLE, sentence_index INTEGER, concept_id VARCHAR, run_id VARCHAR);
 CREATE TABLE IF NOT EXISTS pairs (
     pmid VARCHAR, model VARCHAR, method VARCHAR, chemical VARCHAR, disease VARCHAR,
-    n_sentences INTEGER, sentence_indexes INTEGER[], run_id VARCHAR,
-    chemical_id VARCHAR, disease_id VARCHAR, relation VARCHAR, score DOUBLE, evidence VARCHAR[]);
-CREATE TABLE IF NOT EXISTS abbreviations (
-    pmid VARCHAR, short VARCHAR, long VARCHAR, short_start INTEGER, short_end INTEGER,
-    long_start INTEGER, long_end INTEGER, run_id VARCHAR);
+    n_sentences INTEGER, sentence_indexes INTEGER[], run_id VARCHAR);
 CREATE TABLE IF NOT EXISTS rejects (
     source VARCHAR, pmid VARCHAR, reason VARCHAR, run_id VARCHAR, rejected_at TIMESTAMPTZ);
 CREATE TABLE IF NOT EXISTS deletions (
@@ -236,16 +234,15 @@ class Store:
             raise StoreError(
                 f"store: {self.path} has schema version {row[0]}, newer than this litmine "
                 f"understands ({SCHEMA_VERSION}); upgrade litmine")
-        if row is None:  # a new file: the current schema
-            self.con.execute(SCHEMA)
-            self.con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
-                             [str(SCHEMA_VERSION)])
-            return
-        version = int(row[0])
+        version = 0 if row is None else int(row[0])
         if version == SCHEMA_VERSION:
             return
-        self.con.begin()  # an older file: each step's additions, in one transaction
+        self.con.begin()  # a new file (version 0) or an older one: every missing step at once
         try:
+            if version == 0:
+                self.con.execute(SCHEMA)
+                self.con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', '1')")
+                version = 1
             for step in range(version + 1, SCHEMA_VERSION + 1):
                 self.con.execute(MIGRATIONS[step])
             self.con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
@@ -326,9 +323,8 @@ class Store:
                 for name in text_tables:
                     con.execute(f"DELETE FROM {name} WHERE pmid IN (SELECT pmid FROM changed_pmids)")
                 con.unregister("batch_texts")
-            con.execute("DELETE FROM articles WHERE pmid IN (SELECT pmid FROM batch_pmids)")
-            con.execute("DELETE FROM sentences WHERE pmid IN (SELECT pmid FROM batch_pmids)")
-            con.execute("DELETE FROM abbreviations WHERE pmid IN (SELECT pmid FROM batch_pmids)")
+            for name in ("articles", *(t for t in DERIVED_TABLES if t not in MODEL_TABLES)):
+                con.execute(f"DELETE FROM {name} WHERE pmid IN (SELECT pmid FROM batch_pmids)")
             for name in MODEL_TABLES:
                 con.execute(f"DELETE FROM {name} WHERE model = ? AND pmid IN "
                             "(SELECT pmid FROM batch_pmids)", [model])

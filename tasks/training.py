@@ -374,12 +374,17 @@ def train_ner(train: Sequence[str | Path], dev: Sequence[str | Path], out_dir: s
                          fp16=fp16_info)
     write_model_card(model_dir, result, command_line=command_line)
     (model_dir / "training.json").write_text(json.dumps(training_record(result), indent=2))
+    publish_model_dir(model_dir, out_dir)
+    shutil.rmtree(staging, ignore_errors=True)
+    return result
+
+
+def publish_model_dir(finished: Path, out_dir: Path) -> None:
+    """Put a completely written model directory at `out_dir`, replacing what was there."""
     if out_dir.exists():
         shutil.rmtree(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    model_dir.rename(out_dir)
-    shutil.rmtree(staging, ignore_errors=True)
-    return result
+    finished.rename(out_dir)
 
 
 def _try_fp16(model, tokenizer, staging: Path, dev_docs, types, fp32_scores, max_batch_tokens,

@@ -78,10 +78,9 @@ def test_evaluate_relations_end_to_end(built, tiny_ner_model, tmp_path):
 def test_batch_step_fills_ids_relations_and_tables(built, tmp_path):
     import duckdb
 
-    from litmine.flows.relations import (abbreviation_table_rows, ensure_tables, load_linker,
-                                         pair_rows, relate_articles)
+    from litmine.flows.relations import candidate_pairs, load_linker, relate_articles
     from litmine.tasks.relations import load_relation_model
-    from litmine.tasks.store import Store
+    from litmine.tasks.store import Batch, Store
 
     lexicon, model = built
     docs, _ = read_pubtator(TRAIN)
@@ -95,24 +94,19 @@ def test_batch_step_fills_ids_relations_and_tables(built, tmp_path):
     assert len(linked) > 0.8 * len(mentions)  # training documents are in the lexicon
     assert len(batch.links) == len(batch.mentions)
     assert batch.abbreviations and batch.relations
-    rows = pair_rows(batch.candidates, "ner-model", "run-1")
-    assert {r["relation"] for r in rows} == {"CID", "none"}
+    pairs = candidate_pairs(batch.candidates)
+    assert {p.relation for p in pairs} == {"CID", "none"}
     db = tmp_path / "litmine.duckdb"
     with Store(db) as store:
-        ensure_tables(store.con)
         columns = [r[0] for r in store.con.execute("DESCRIBE pairs").fetchall()]
         assert columns[-5:] == ["chemical_id", "disease_id", "relation", "score", "evidence"]
-        store.con.executemany(
-            f"INSERT INTO pairs ({', '.join(rows[0])}) VALUES ({', '.join('?' * len(rows[0]))})",
-            [list(r.values()) for r in rows])
-        abbr = abbreviation_table_rows(batch.abbreviations, "run-1")
-        store.con.executemany(
-            f"INSERT INTO abbreviations ({', '.join(abbr[0])}) VALUES "
-            f"({', '.join('?' * len(abbr[0]))})", [list(r.values()) for r in abbr])
+        store.load_batch(Batch(articles=articles, sentences=sentences, mentions=batch.mentions,
+                               pairs=pairs, abbreviations=batch.abbreviations),
+                         model="ner-model", run_id="run-1")
     con = duckdb.connect(str(db), read_only=True)
     n_cid, top = con.execute("SELECT count(*), max(score) FROM pairs WHERE relation = 'CID'").fetchone()
     assert n_cid == len(batch.relations) and top <= 1.0
-    assert con.execute("SELECT count(*) FROM abbreviations").fetchone()[0] == len(abbr)
+    assert con.execute("SELECT count(*) FROM abbreviations").fetchone()[0] == len(batch.abbreviations)
     con.close()
 
 
