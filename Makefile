@@ -35,6 +35,7 @@ test: install
 bench: install
 	$(BIN)/python benchmarks/ner_throughput.py --repeat 2 --device cpu
 	$(BIN)/python benchmarks/e2e.py --n 200 --scale 10 --batch-size 50 --device cpu
+	$(BIN)/python benchmarks/ner_ensemble.py --repeat 2 --device cpu
 
 clean:
 	rm -rf $(VENV) .pytest_cache $(DB) $(DB).wal

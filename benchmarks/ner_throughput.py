@@ -36,7 +36,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np
 import torch
 
-from litmine.settings import DATA_DIR, get_settings
+from litmine.settings import DATA_DIR, DEFAULT_MODEL_DIR
 from litmine.tasks.labels import canonical_type
 from litmine.tasks.ner import NerStats, clear_taggers, load_tagger, resolve_device
 from litmine.tasks.records import Article
@@ -81,7 +81,9 @@ def resolve_model(model: str | None) -> tuple[str, bool]:
     """The model to benchmark and whether it is the untrained stand-in."""
     if model:
         return model, False
-    shipped = get_settings().model
+    # The single shipped model, not the default ensemble: transformers' pipeline (the baseline)
+    # runs one model. `--model data/models/litmine-ner-bc5cdr-ensemble` times the ensemble.
+    shipped = DEFAULT_MODEL_DIR
     if Path(shipped).is_dir():
         return str(shipped), False
     print(f"note: the shipped model {shipped} does not exist yet; using an untrained stand-in "

@@ -43,6 +43,7 @@ def train(
     fp16_weights: bool = False,
     max_train_docs: int | None = None,
     max_dev_docs: int | None = None,
+    unit: str = "sentence",
     command_line: str | None = None,
 ) -> dict:
     """Fine-tune a token classifier on PubTator/CoNLL corpora and save the best dev epoch.
@@ -58,7 +59,7 @@ def train(
         exclude=exclude or [], epochs=epochs, lr=lr, batch_size=batch_size,
         max_length=max_length, seed=seed, patience=patience, device=device,
         fp16_weights=fp16_weights, max_train_docs=max_train_docs, max_dev_docs=max_dev_docs,
-        command_line=command)
+        unit=unit, command_line=command)
     create_markdown_artifact(
         key="ner-training-dev-scores",
         markdown=f"# NER training: dev scores per epoch\n\nModel: `{result.out_dir}` (best epoch "

@@ -24,7 +24,7 @@ from prefect.cache_policies import NO_CACHE
 
 from litmine.errors import LitmineError, ParseError
 from litmine.tasks.pubtator import GoldMention, PubTatorDocument, PubTatorStats, iter_pubtator
-from litmine.tasks.sentences import split_article
+from litmine.tasks.sentences import join_sentences, split_article
 
 log = logging.getLogger(__name__)
 
@@ -409,14 +409,45 @@ def sentences_from_documents(docs: Iterable[PubTatorDocument],
 def training_sentences(corpus: Corpus, stats: SentenceStats | None = None) -> list[TaggedSentence]:
     """All training sentences of a corpus: split documents, then the CoNLL sentences."""
     stats = stats if stats is not None else SentenceStats()
-    sentences = sentences_from_documents(corpus.documents, stats)
+    return sentences_from_documents(corpus.documents, stats) + _conll_sentences(corpus, stats)
+
+
+def _conll_sentences(corpus: Corpus, stats: SentenceStats) -> list[TaggedSentence]:
+    out = []
     for s in corpus.sentences:
         flat, dropped = flatten_entities(s.entities)
         stats.overlapping += dropped
         stats.mentions += len(flat)
-        sentences.append(TaggedSentence(s.doc_id, s.index, s.text, tuple(flat)))
+        out.append(TaggedSentence(s.doc_id, s.index, s.text, tuple(flat)))
     stats.sentences += len(corpus.sentences)
-    return sentences
+    return out
+
+
+def training_units(corpus: Corpus, unit: str = "sentence",
+                   stats: SentenceStats | None = None) -> list[TaggedSentence]:
+    """The training examples' texts: sentences (`training_sentences`), or with unit "document"
+    each PubTator document as one text (`join_sentences` of its sentences, the text the
+    pipeline tags for such a model), mentions crossing sentences kept; CoNLL sentences stay
+    sentences (they carry no document)."""
+    if unit == "sentence":
+        return training_sentences(corpus, stats)
+    if unit != "document":
+        raise LitmineError(f"corpus: unit must be 'sentence' or 'document', got {unit!r}")
+    stats = stats if stats is not None else SentenceStats()
+    out: list[TaggedSentence] = []
+    for doc in corpus.documents:
+        sentences = split_article(doc.to_article())
+        if not sentences:
+            continue
+        start, text = join_sentences(sentences)
+        spans = [(m.start - start, m.end - start, m.type) for m in doc.mentions
+                 if start <= m.start and m.end <= start + len(text)]
+        flat, dropped = flatten_entities(spans)
+        stats.overlapping += dropped
+        stats.mentions += len(flat)
+        stats.sentences += 1
+        out.append(TaggedSentence(doc.pmid, 0, text, tuple(flat)))
+    return out + _conll_sentences(corpus, stats)
 
 
 # -- model inputs --------------------------------------------------------------------------------

@@ -25,6 +25,15 @@ Sources (any mix):
   gilda 1.6.1 wheel, ``pip download --no-deps gilda==1.6.1``, BSD-2-Clause): CHEBI rows are
   Chemical; DOID, HP and EFO rows Disease; other databases (HGNC, GO, FPLX, ...) are skipped.
   Both the MeSH name (also uninverted) and the other database's name are names of the MeSH ID.
+- SSSOM mapping files (https://mapping-commons.github.io/sssom/; "#" YAML header lines, then a
+  tab-separated table with at least subject_id, subject_label, predicate_id, object_id,
+  object_label), e.g. biomappings' ``positive.sssom.tsv`` and ``predictions.sssom.tsv`` (in the
+  biomappings 0.6.0 wheel, ``pip download --no-deps biomappings==0.6.0``, CC0). Rows
+  ``skos:exactMatch`` between a ``mesh:`` ID and another prefix are read (either side); the other
+  prefix gives the type (`SSSOM_TYPES`: ChEBI, PubChem, DrugBank, ... Chemical; DO, MONDO, HPO,
+  ... Disease); other prefixes (NCIt, UMLS, GO, ...), other predicates and negated rows
+  (predicate_modifier ``Not``, as in biomappings' ``negative.sssom.tsv``) are skipped. Names as
+  for the mapping tables above.
 
 The lexicon file is a gzipped TSV with a header: ``type concept_id name source count``.
 """
@@ -92,20 +101,22 @@ class Lexicon:
 
         Annotation conventions and MeSH versions differ between corpora (BC5CDR's 2015 IDs vs
         BioRED's 2021 ones: sorafenib is C471405 in one, D000077157 in the other), so a name's
-        IDs come from the first source (in build order) that has it; within it, corpus
-        annotations count once each and a dictionary synonym DICTIONARY_WEIGHT.
+        IDs come from the first source (in build order) that has it, in any letter case (a
+        lower-ranked source's "misoprostol" does not beat a better one's "Misoprostol"); within
+        it, corpus annotations count once each and a dictionary synonym DICTIONARY_WEIGHT.
         """
         rank = {s: i for i, s in enumerate(self.order)}
         best: dict[tuple[str, str], int] = {}
         for (t, cid, name, source) in self.counts:
             r = rank.get(source, len(rank))
-            if best.get((t, name), r + 1) > r:
-                best[(t, name)] = r
+            key = (t, name.casefold())
+            if best.get(key, r + 1) > r:
+                best[key] = r
         out: dict[tuple[str, str], Counter] = defaultdict(Counter)
         for (t, cid, name, source), n in self.counts.items():
             if type_ is not None and t != type_:
                 continue
-            if rank.get(source, len(rank)) != best[(t, name)]:
+            if rank.get(source, len(rank)) != best[(t, name.casefold())]:
                 continue
             w = n if source.startswith("corpus") else DICTIONARY_WEIGHT
             out[(t, name)][cid] += w
@@ -290,6 +301,28 @@ def iter_ctd_names(path: str | Path) -> Iterator[tuple[str, str, str]]:
                     yield type_, n.strip(), cid
 
 
+def _tsv_rows(handle: IO[str]) -> Iterator[tuple[int, list[str]]]:
+    """(line number, tab-separated cells) of each line that is neither blank nor a "#" comment."""
+    for lineno, line in enumerate(handle, 1):
+        line = line.rstrip("\r\n")
+        if line.strip() and not line.startswith("#"):
+            yield lineno, line.split("\t")
+
+
+def _mapping_names(type_: str, cid: str, mesh_name: str, other_name: str,
+                   seen: set[tuple[str, str, str]]) -> Iterator[tuple[str, str, str]]:
+    """A mapping row's names not yet `seen`: the MeSH name, uninverted, and the other
+    database's name unless it differs only in case."""
+    names = [mesh_name, uninvert(mesh_name) if mesh_name else ""]
+    if other_name.casefold() not in {n.casefold() for n in names}:
+        names.append(other_name)
+    for name in names:
+        key = (type_, name, cid)
+        if name and key not in seen:
+            seen.add(key)
+            yield key
+
+
 #: Type of a MeSH mapping row by the database the MeSH ID is mapped to; others are skipped.
 MESH_MAPPING_TYPES = {"CHEBI": "Chemical", "DOID": "Disease", "HP": "Disease", "EFO": "Disease"}
 MESH_MAPPING_FIELDS = ("MESH", "mesh_id", "mesh_name", "DB", "db_id", "db_name")
@@ -311,11 +344,7 @@ def iter_mesh_mapping_names(path: str | Path) -> Iterator[tuple[str, str, str]]:
     path = Path(path)
     seen: set[tuple[str, str, str]] = set()
     with _open_text(path) as handle:
-        for lineno, line in enumerate(handle, 1):
-            line = line.rstrip("\r\n")
-            if not line.strip() or line.startswith("#"):
-                continue
-            row = line.split("\t")
+        for lineno, row in _tsv_rows(handle):
             if len(row) != len(MESH_MAPPING_FIELDS):
                 raise ParseError(
                     f"lexicon: {path} line {lineno} has {len(row)} tab-separated columns, "
@@ -326,38 +355,104 @@ def iter_mesh_mapping_names(path: str | Path) -> Iterator[tuple[str, str, str]]:
             cid = mesh_id(raw_id)
             if not type_ or not cid:
                 continue
-            names = [mesh_name, uninvert(mesh_name) if mesh_name else ""]
-            if db_name.casefold() not in {n.casefold() for n in names}:
-                names.append(db_name)
-            for name in names:
-                key = (type_, name, cid)
-                if name and key not in seen:
-                    seen.add(key)
-                    yield key
+            yield from _mapping_names(type_, cid, mesh_name, db_name, seen)
+
+
+#: Type of an SSSOM row by the prefix of the side that is not MeSH (lower case); others are
+#: skipped. NCIt and UMLS cover every kind of concept, so they give no type; neither do gene,
+#: anatomy or process ontologies. Prefixes as in the Bioregistry (https://bioregistry.io).
+SSSOM_TYPES = {
+    **dict.fromkeys(("chebi", "pubchem.compound", "drugbank", "chembl.compound", "unii", "cas",
+                     "dron"), "Chemical"),
+    **dict.fromkeys(("doid", "mondo", "hp", "efo", "symp", "orphanet", "ordo", "icd10",
+                     "icd10cm", "omim"), "Disease"),
+}
+#: SSSOM columns the reader needs, and the one predicate it reads (the safest: closeMatch and
+#: hasDbXref also link related, not identical, concepts).
+SSSOM_FIELDS = ("subject_id", "subject_label", "predicate_id", "object_id", "object_label")
+SSSOM_PREDICATE = "skos:exactMatch"
+#: Known SSSOM files by sha256: how to get them (written into the lexicon's header).
+SSSOM_ORIGINS = {
+    "951f2a19bcf359fca0fdc5d1f69f761730309d6f5c9996dfdb8fd21d0694a7a2":
+        "biomappings/resources/positive.sssom.tsv in the biomappings 0.6.0 wheel: "
+        "`pip download --no-deps biomappings==0.6.0`, unzip; CC0",
+    "dedffa69249859eb8da9c374d6efdecce4a4558382e0e6e861493edc2a59b0de":
+        "biomappings/resources/predictions.sssom.tsv in the biomappings 0.6.0 wheel: "
+        "`pip download --no-deps biomappings==0.6.0`, unzip; CC0",
+}
+
+
+def _prefix(curie: str) -> str:
+    return curie.partition(":")[0].strip().lower()
+
+
+def iter_sssom_names(path: str | Path) -> Iterator[tuple[str, str, str]]:
+    """(type, name, MeSH ID) from an SSSOM mapping file (plain or .gz).
+
+    Each ``skos:exactMatch`` row between a ``mesh:`` ID and a prefix of `SSSOM_TYPES` (MeSH on
+    either side) gives the MeSH label (and its uninverted form) and, when it differs other than
+    in case, the other side's label. Negated rows (predicate_modifier ``Not``) are skipped.
+    Each (type, name, ID) is yielded once.
+    """
+    path = Path(path)
+    seen: set[tuple[str, str, str]] = set()
+    col: dict[str, int] | None = None
+    with _open_text(path) as handle:
+        for lineno, row in _tsv_rows(handle):
+            if col is None:
+                col = {name.strip(): i for i, name in enumerate(row)}
+                missing = [f for f in SSSOM_FIELDS if f not in col]
+                if missing:
+                    raise ParseError(
+                        f"lexicon: {path} line {lineno} is a header without the SSSOM "
+                        f"column(s) {', '.join(missing)}; expected a tab-separated table with "
+                        f"{', '.join(SSSOM_FIELDS)} after the '#' lines (as in biomappings' "
+                        "positive.sssom.tsv); is it an SSSOM file?")
+                continue
+            get = {f: row[i].strip() if i < len(row) else "" for f, i in col.items()}.get
+            if (get("predicate_id") != SSSOM_PREDICATE
+                    or get("predicate_modifier", "").casefold() == "not"):
+                continue
+            subject, obj = get("subject_id"), get("object_id")
+            if _prefix(subject) == "mesh" and _prefix(obj) != "mesh":
+                raw_id, mesh_name, other, other_name = (subject, get("subject_label"), obj,
+                                                        get("object_label"))
+            elif _prefix(obj) == "mesh" and _prefix(subject) != "mesh":
+                raw_id, mesh_name, other, other_name = (obj, get("object_label"), subject,
+                                                        get("subject_label"))
+            else:
+                continue
+            type_ = SSSOM_TYPES.get(_prefix(other), "")
+            cid = mesh_id(raw_id)
+            if not type_ or not cid:
+                continue
+            yield from _mapping_names(type_, cid, mesh_name, other_name, seen)
 
 
 def build_lexicon(corpora: Sequence[str | Path] = (), *, mesh: Sequence[str | Path] = (),
                   ctd: Sequence[str | Path] = (), mesh_mappings: Sequence[str | Path] = (),
+                  sssom: Sequence[str | Path] = (),
                   exclude: Sequence[str | Path] = ()) -> Lexicon:
-    """A lexicon from annotated corpora, MeSH XML, CTD vocabularies and MeSH mapping tables.
+    """A lexicon from corpora, MeSH XML, CTD vocabularies, MeSH mapping tables and SSSOM files.
 
-    Sources rank in that order (corpora first, mapping tables last; within a kind, as given):
+    Sources rank in that order (corpora first, SSSOM files last; within a kind, as given):
     a name's IDs come from the best-ranked source that has it (`Lexicon.weights`).
     `exclude` names PubTator files (or PMID lists) whose documents must not contribute, e.g.
     the development set the lexicon will be scored on.
     """
     from litmine.tasks.corpus import sha256_file
 
-    if not (corpora or mesh or ctd or mesh_mappings):
-        raise LitmineError("lexicon build: give at least one source (--corpus, --mesh, --ctd "
-                           "or --mesh-mappings)")
+    if not (corpora or mesh or ctd or mesh_mappings or sssom):
+        raise LitmineError("lexicon build: give at least one source (--corpus, --mesh, --ctd, "
+                           "--mesh-mappings or --sssom)")
     lex = Lexicon()
     held_out = read_pmids(exclude) if exclude else set()
     if exclude:
         lex.sources.append(f"excluded {len(held_out)} PMIDs of: " + ", ".join(map(str, exclude)))
     for kind, paths, reader in (("corpus", corpora, None), ("mesh", mesh, iter_mesh_names),
                                 ("ctd", ctd, iter_ctd_names),
-                                ("mesh-mappings", mesh_mappings, iter_mesh_mapping_names)):
+                                ("mesh-mappings", mesh_mappings, iter_mesh_mapping_names),
+                                ("sssom", sssom, iter_sssom_names)):
         for p in paths:
             rows = (iter_corpus_names(p, held_out) if reader is None else reader(p))
             source = f"{kind}:{Path(p).parent.name}/{Path(p).name}"
@@ -367,8 +462,11 @@ def build_lexicon(corpora: Sequence[str | Path] = (), *, mesh: Sequence[str | Pa
                 lex.add(type_, name, cid, source)
                 n += 1
             digest = sha256_file(p)
-            origin = (f"; {MESH_MAPPINGS_ORIGINS.get(digest, 'gilda mesh_mappings.tsv format')}"
-                      if kind == "mesh-mappings" else "")
+            origin = ""
+            if kind == "mesh-mappings":
+                origin = f"; {MESH_MAPPINGS_ORIGINS.get(digest, 'gilda mesh_mappings.tsv format')}"
+            elif kind == "sssom":
+                origin = f"; {SSSOM_ORIGINS.get(digest, 'SSSOM format')}"
             lex.sources.append(f"{source} ({n} names; sha256 {digest[:16]}{origin})")
             log.info("lexicon: %d names from %s", n, p)
     return lex

@@ -16,6 +16,7 @@ but its labels differ slightly from fp32 (docs/performance.md has the measuremen
 
 from __future__ import annotations
 
+import bisect
 import logging
 import queue
 import threading
@@ -24,6 +25,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -43,6 +45,7 @@ from litmine.tasks.ner_model import (  # noqa: F401  (re-exported: the public na
     resolve_source,
 )
 from litmine.tasks.records import Mention, Sentence
+from litmine.tasks.sentences import join_sentences
 
 logger = logging.getLogger(__name__)
 
@@ -178,6 +181,8 @@ class Tagger:
         self.labels: tuple[str, ...] = loaded["labels"]
         self.label_map = dict(label_map or {})
         self.max_length: int = loaded["max_length"]
+        #: "sentence", or "document": `tag` runs each document's sentences as one text.
+        self.unit: str = loaded.get("unit", "sentence")
         self.max_batch_tokens = DEFAULT_BATCH_TOKENS["cuda" if device.type == "cuda" else "cpu"]
         #: Threads running the model on separate batches (CPU); one on a GPU (one stream).
         self.workers = DEFAULT_CPU_WORKERS if device.type == "cpu" else 1
@@ -373,12 +378,63 @@ class Tagger:
 
     def tag(self, sentences: Sequence[Sentence], *, max_batch_tokens: int | None = None,
             stride: int = 32, aggregation: str = "first") -> list[Mention]:
-        """Mentions in the sentences, with document offsets (sentence.start + local offset)."""
-        spans = self.tag_texts([s.text for s in sentences], max_batch_tokens=max_batch_tokens,
+        """Mentions in the sentences, with document offsets (sentence.start + local offset).
+
+        A model trained on whole documents (`unit` "document") sees each run of one
+        document's consecutive sentences as one text (`join_sentences`); a mention is cut at
+        sentence ends, one piece per sentence it touches.
+        """
+        units = text_units(sentences, self.unit)
+        spans = self.tag_texts([u.text for u in units], max_batch_tokens=max_batch_tokens,
                                stride=stride, aggregation=aggregation)
-        return [Mention(pmid=s.pmid, start=s.start + a, end=s.start + b, text=s.text[a:b],
-                        type=etype, score=score, sentence_index=s.index)
-                for s, found in zip(sentences, spans) for a, b, etype, score in found]
+        return units_to_mentions(units, spans)
+
+
+class TextUnit(NamedTuple):
+    """What a model reads at once: one sentence, or a run of one document's sentences."""
+
+    offset: int  # of `text` in the document
+    text: str
+    sentences: list[Sentence]
+
+
+def text_units(sentences: Sequence[Sentence], unit: str = "sentence") -> list[TextUnit]:
+    """The texts a model of `unit` ("sentence" or "document") reads for these sentences."""
+    if unit != "document":
+        return [TextUnit(s.start, s.text, [s]) for s in sentences]
+    runs: list[list[Sentence]] = []
+    for s in sentences:
+        if runs and runs[-1][-1].pmid == s.pmid and runs[-1][-1].end <= s.start:
+            runs[-1].append(s)
+        else:
+            runs.append([s])
+    return [TextUnit(*join_sentences(run), run) for run in runs]
+
+
+def units_to_mentions(units: Sequence[TextUnit],
+                      found: Sequence[Sequence[tuple[int, int, str, float]]]) -> list[Mention]:
+    """Mentions from each unit's spans; a span across a sentence end becomes one mention per
+    sentence it touches (trimmed), each with its sentence's index."""
+    mentions = []
+    for unit, spans in zip(units, found):
+        run = unit.sentences
+        starts = [s.start for s in run]
+        for a, b, etype, score in spans:
+            start, end = unit.offset + a, unit.offset + b
+            k = max(0, bisect.bisect_right(starts, start) - 1)
+            while k < len(run) and run[k].start < end:
+                s = run[k]
+                k += 1
+                lo, hi = max(start, s.start) - s.start, min(end, s.end) - s.start
+                piece = s.text[lo:hi] if lo < hi else ""
+                text = piece.strip()
+                if not text:
+                    continue
+                lo += len(piece) - len(piece.lstrip())
+                mentions.append(Mention(pmid=s.pmid, start=s.start + lo,
+                                        end=s.start + lo + len(text), text=text, type=etype,
+                                        score=score, sentence_index=s.index))
+    return mentions
 
 
 def _keep_best(s: int, e: int, n: int, out: np.ndarray, probs: np.ndarray,
@@ -395,10 +451,27 @@ def _keep_best(s: int, e: int, n: int, out: np.ndarray, probs: np.ndarray,
 
 def load_tagger(model: str, *, device: str = "auto", label_map: dict[str, str | None] | None = None,
                 dtype: str | None = None) -> Tagger:
-    """The `Tagger` for a model directory or hub ID, loaded once per process and then reused."""
+    """The `Tagger` for a model directory or hub ID, loaded once per process and then reused.
+
+    An ensemble directory (`litmine.tasks.ner_ensemble`) gives an `EnsembleTagger` over its
+    members, each loaded (and cached) like a single model.
+    """
+    from litmine.tasks.ner_ensemble import EnsembleTagger, is_ensemble, read_ensemble
+
     model_name = str(model)
     torch_device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, torch_device)
+    if is_ensemble(model_name):
+        members, weights = read_ensemble(model_name)
+        taggers = [load_tagger(m, device=device, label_map=label_map, dtype=dtype)
+                   for m in members]
+        key = ("ensemble", str(Path(model_name).expanduser().resolve()), str(torch_device),
+               str(torch_dtype), tuple(sorted((label_map or {}).items())), tuple(weights),
+               tuple(t.model_id for t in taggers))
+        with _LOCK:
+            if key not in _TAGGERS:
+                _TAGGERS[key] = EnsembleTagger(taggers, weights, model_name)
+            return _TAGGERS[key]
     source = resolve_source(model_name)
     key = (source, str(torch_device), str(torch_dtype))
     tagger_key = (*key, tuple(sorted((label_map or {}).items())))

@@ -185,4 +185,6 @@ def load_model(model: str, device: torch.device, dtype: torch.dtype) -> dict[str
         "pad_id": tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0,
         "max_length": min(x for x in limits if x) if any(limits) else 512,
         "fingerprint": fingerprint_model(source, config),
+        # "document": trained on whole documents (litmine train --unit document)
+        "unit": getattr(config, "litmine_unit", None) or "sentence",
     }

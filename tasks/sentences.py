@@ -24,7 +24,7 @@ boundary precision and recall).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -157,6 +157,23 @@ def split_article(article: Article) -> list[Sentence]:
     text = article.text
     spans = split_sentences(text, len(article.title))
     return [Sentence(article.pmid, i, s, e, text[s:e]) for i, (s, e) in enumerate(spans)]
+
+
+def join_sentences(sentences: Sequence[Sentence]) -> tuple[int, str]:
+    """(start, text) of one document's consecutive sentences as a single unit of text.
+
+    The text runs from the first sentence's start to the last one's end; the gaps between
+    sentences (whitespace the splitter stripped) are spaces, so an offset into the unit plus
+    `start` is an offset into the article text. Models trained on whole documents
+    (`litmine train --unit document`) see exactly this text, in training and in the pipeline.
+    """
+    if not sentences:
+        return 0, ""
+    start = sentences[0].start
+    chars = [" "] * (sentences[-1].end - start)
+    for s in sentences:
+        chars[s.start - start:s.end - start] = s.text
+    return start, "".join(chars)
 
 
 def _split_region(text: str, start: int, end: int) -> list[tuple[int, int]]:

@@ -26,7 +26,7 @@ from prefect.cache_policies import NO_CACHE
 
 from litmine.errors import LitmineError
 from litmine.tasks.corpus import (EncodeStats, Example, SentenceStats, bio_labels,
-                                  encode_sentences, load_train_dev, training_sentences)
+                                  encode_sentences, load_train_dev, training_units)
 from litmine.tasks.pubtator import PubTatorDocument
 from litmine.tasks.scoring import Scores, score_documents
 from litmine.tasks.sentences import split_article
@@ -49,6 +49,9 @@ DEFAULT_BATCH_SIZE = 16
 DEFAULT_MAX_LENGTH = 256
 DEFAULT_SEED = 13
 DEFAULT_PATIENCE = 2
+#: Training units: sentences (as the pipeline splits them) or whole documents (context across
+#: sentences; the model is then run on whole documents too).
+UNITS = ("sentence", "document")
 
 
 @dataclass
@@ -220,7 +223,7 @@ def train_ner(train: Sequence[str | Path], dev: Sequence[str | Path], out_dir: s
               warmup_ratio: float = 0.1, weight_decay: float = 0.01, grad_clip: float = 1.0,
               device: str = "auto", fp16_weights: bool = False,
               max_train_docs: int | None = None, max_dev_docs: int | None = None,
-              max_batch_tokens: int = 8192, progress: bool = True,
+              max_batch_tokens: int = 8192, progress: bool = True, unit: str = "sentence",
               command_line: str | None = None) -> TrainResult:
     """Fine-tune `base_model` for BIO tagging of `types` and save the best epoch to `out_dir`.
 
@@ -228,6 +231,9 @@ def train_ner(train: Sequence[str | Path], dev: Sequence[str | Path], out_dir: s
     `dev` (scored through the pipeline's Tagger), stop after `patience` epochs without gain.
     `exclude` names files of PMIDs (PubTator or one per line) never to train on, e.g. a test
     set's. `max_train_docs`/`max_dev_docs` keep the first N documents (quick runs).
+    `unit` "document" trains on whole documents instead of sentences (context across
+    sentences); the model remembers it (config `litmine_unit`) and the pipeline's Tagger then
+    tags each document's sentences as one text (`litmine.tasks.sentences.join_sentences`).
     Writes model.safetensors, tokenizer, config (id2label), README.md (model card) and
     training.json to `out_dir` (replaced only when training succeeds).
     """
@@ -244,7 +250,9 @@ def train_ner(train: Sequence[str | Path], dev: Sequence[str | Path], out_dir: s
         epochs=epochs, lr=lr, batch_size=batch_size, max_length=max_length, seed=seed,
         patience=patience, warmup_ratio=warmup_ratio, weight_decay=weight_decay,
         grad_clip=grad_clip, device=device, fp16_weights=fp16_weights,
-        max_train_docs=max_train_docs, max_dev_docs=max_dev_docs)
+        max_train_docs=max_train_docs, max_dev_docs=max_dev_docs, unit=unit)
+    if unit not in UNITS:
+        raise LitmineError(f"train: unit must be one of {UNITS}, got {unit!r}")
     out_dir = Path(out_dir)
     device = resolve_device(device)
     if device == "cpu":
@@ -273,7 +281,7 @@ def train_ner(train: Sequence[str | Path], dev: Sequence[str | Path], out_dir: s
 
     tokenizer = AutoTokenizer.from_pretrained(str(base_model))
     sentence_stats, encode_stats = SentenceStats(), EncodeStats()
-    examples = encode_sentences(training_sentences(train_corpus, sentence_stats), tokenizer,
+    examples = encode_sentences(training_units(train_corpus, unit, sentence_stats), tokenizer,
                                 label2id, max_length=max_length, stats=encode_stats)
     if not examples:
         raise LitmineError(f"train: no training sentences in {list(train)}; are these "
@@ -293,6 +301,8 @@ def train_ner(train: Sequence[str | Path], dev: Sequence[str | Path], out_dir: s
     model = AutoModelForTokenClassification.from_pretrained(
         str(base_model), num_labels=len(labels), id2label=dict(enumerate(labels)),
         label2id=label2id, ignore_mismatched_sizes=True, dtype=torch.float32)
+    if unit != "sentence":
+        model.config.litmine_unit = unit  # read by litmine.tasks.ner_model.load_model
     model.to(device)
     steps_per_epoch = -(-len(examples) // batch_size)
     optimizer = _optimizer(model, lr, weight_decay)

@@ -34,6 +34,7 @@ def lexicon_build(
     mesh: Annotated[Files, typer.Option("--mesh", help="NLM MeSH XML: desc20XX.xml or supp20XX.xml (.gz ok; repeatable).")] = None,
     ctd: Annotated[Files, typer.Option("--ctd", help="CTD_chemicals.tsv or CTD_diseases.tsv (.gz ok; repeatable).")] = None,
     mesh_mappings: Annotated[Files, typer.Option("--mesh-mappings", help="MeSH mapping table MESH/mesh_id/mesh_name/DB/db_id/db_name, e.g. gilda/resources/mesh_mappings.tsv from `pip download --no-deps gilda==1.6.1` (.gz ok; repeatable; ranks after --ctd).")] = None,
+    sssom: Annotated[Files, typer.Option("--sssom", help="SSSOM mapping file (skos:exactMatch rows between mesh: IDs and ChEBI, DO, MONDO, HPO, ...; .gz ok; repeatable; ranks last), e.g. biomappings' positive.sssom.tsv and predictions.sssom.tsv (not negative.sssom.tsv) from `pip download --no-deps biomappings==0.6.0 -d /tmp/pkgs` and `unzip /tmp/pkgs/biomappings-0.6.0-py3-none-any.whl 'biomappings/resources/*'`.")] = None,
     exclude: Annotated[Files, typer.Option("--exclude", help="PubTator file or PMID list whose documents must not contribute (e.g. the dev set you evaluate on).")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Lexicon file (.tsv.gz).")] = None,
 ):
@@ -42,7 +43,8 @@ def lexicon_build(
     from litmine.tasks.lexicon import build_lexicon
 
     lex = build_lexicon(_check(corpus), mesh=_check(mesh), ctd=_check(ctd),
-                        mesh_mappings=_check(mesh_mappings), exclude=_check(exclude))
+                        mesh_mappings=_check(mesh_mappings), sssom=_check(sssom),
+                        exclude=_check(exclude))
     path = lex.save(out or DEFAULT_LEXICON)
     typer.echo(f"lexicon: {lex.summary()} -> {path}")
 

@@ -67,7 +67,7 @@ def test_mine_links_mesh_ids_and_scores_cid_relations_by_default(tmp_path, prefe
     PMIDs were excluded from the lexicon and from training), then `export` and the CDR scorer."""
     import io
 
-    from litmine.settings import DEFAULT_MODEL_DIR
+    from litmine.settings import get_settings
     from litmine.tasks.pubtator import read_pubtator
     from litmine.tasks.query import export_pubtator
     from litmine.tasks.relations import score_relations
@@ -96,7 +96,7 @@ def test_mine_links_mesh_ids_and_scores_cid_relations_by_default(tmp_path, prefe
         "litmine-cid-bc5cdr")
 
     out = io.StringIO()
-    export_pubtator(db, out, model=str(DEFAULT_MODEL_DIR))
+    export_pubtator(db, out, model=get_settings().model)
     exported, _ = read_pubtator(io.StringIO(out.getvalue()))
     gold, _ = read_pubtator(gold_file)
     predicted = [(d.pmid, a, b) for d in exported for t, a, b in d.relations if t == "CID"]
@@ -111,7 +111,7 @@ def test_mine_links_mesh_ids_and_scores_cid_relations_by_default(tmp_path, prefe
 
     exported_file = tmp_path / "exported.pubtator"
     exported_file.write_text(out.getvalue(), encoding="utf-8")
-    direct = evaluate(gold=[str(gold_file)], model=str(DEFAULT_MODEL_DIR), device="cpu",
+    direct = evaluate(gold=[str(gold_file)], model=get_settings().model, device="cpu",
                       relations=True, show=False)
     via_export = evaluate(gold=[str(gold_file)], predicted=[str(exported_file)],
                           types=["Chemical", "Disease"], relations=True, show=False)

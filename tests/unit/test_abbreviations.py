@@ -114,13 +114,26 @@ def test_mistyped_short_form_is_retyped_and_partial_overlaps_are_left():
     assert _span("PAN", 2) not in by_span  # inside the partial mention: not added
 
 
-def test_short_form_majority_types_the_long_form():
+def test_short_forms_of_an_untagged_long_form_are_dropped():
+    # "bispectral index (BIS)": the LF is no entity, so a BIS the model tagged is none either
+    abbrs = find_abbreviations(TEXT, "9")
+    sf = [_m(*_span("PAN", 0), "Chemical"), _m(*_span("PAN", 1), "Disease")]
+    other = _m(*_span("proteinuria"), "Disease")
+    out = apply_abbreviations(TEXT, [*sf, other], abbrs)
+    assert [(m.start, m.end) for m in out] == [(other.start, other.end)]
+    # a mention that ends at the LF's end keeps every SF (and retypes it)
+    lf_tail = _m(*_span("aminonucleoside", 1), "Chemical")
+    out = apply_abbreviations(TEXT, [*sf, lf_tail], abbrs)
+    assert {m.type for m in out if m.text == "PAN"} == {"Chemical"}
+
+
+def test_short_form_majority_types_the_long_form_when_not_dropping():
     abbrs = find_abbreviations(TEXT, "9")
     sf = [_m(*_span("PAN", 0), "Chemical"), _m(*_span("PAN", 1), "Chemical")]
-    out = apply_abbreviations(TEXT, sf, abbrs)
+    out = apply_abbreviations(TEXT, sf, abbrs, drop_unsupported=False)
     lf_span = (abbrs[0].long_start, abbrs[0].long_end)
     assert {(m.start, m.end): m.type for m in out}[lf_span] == "Chemical"
-    out = apply_abbreviations(TEXT, sf, abbrs, add_long_forms=False)
+    out = apply_abbreviations(TEXT, sf, abbrs, drop_unsupported=False, add_long_forms=False)
     assert lf_span not in {(m.start, m.end) for m in out}
 
 
@@ -128,3 +141,14 @@ def test_definitions_without_entities_change_nothing():
     abbrs = [Abbreviation("9", "HR", "heart rate", 12, 14, 0, 10)]
     text = "heart rate (HR) rose; HR fell"
     assert apply_abbreviations(text, [], abbrs) == []
+
+
+def test_a_mention_that_starts_before_the_long_form_is_its_mention():
+    # "sodium 2-mercaptoethane sulphonate (MESNA)": the LF found is the last two words only
+    abbrs = find_abbreviations(TEXT, "9")
+    s, e = _span("puromycin aminonucleoside")
+    wider = _m(s - len("given "), e, "Chemical")
+    sf = _m(*_span("PAN", 1), "Disease")
+    out = apply_abbreviations(TEXT, [wider, sf], abbrs)
+    pans = [m for m in out if m.text == "PAN"]
+    assert len(pans) >= 3 and {m.type for m in pans} == {"Chemical"}

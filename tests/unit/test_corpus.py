@@ -8,7 +8,8 @@ from litmine.errors import LitmineError
 from litmine.tasks.corpus import (IGNORE, EncodeStats, SentenceStats, TaggedSentence, bio_labels,
                                   build_type_map, encode_sentences, flatten_entities,
                                   load_corpus, load_train_dev, parse_type_map, read_conll,
-                                  read_pmid_file, sentences_from_documents, training_sentences)
+                                  read_pmid_file, sentences_from_documents, training_sentences,
+                                  training_units)
 from litmine.tasks.pubtator import GoldMention, PubTatorDocument
 
 
@@ -211,3 +212,20 @@ def test_training_sentences_from_a_real_corpus(corpora, tokenizer):
     b_labels = {i for i, x in enumerate(labels) if x.startswith("B-")}
     n_b = sum(lab in b_labels for e in examples for lab in e.labels)
     assert n_b == stats.mentions  # every kept mention starts with exactly one B- label
+
+
+def test_document_units_keep_whole_documents_and_every_mention(corpora, tokenizer):
+    from litmine.tasks.sentences import join_sentences, split_article
+
+    corpus = load_corpus([corpora / "bc5cdr_train_sample.pubtator"])
+    stats = SentenceStats()
+    units = training_units(corpus, "document", stats)
+    assert [u.doc_id for u in units] == [d.pmid for d in corpus.documents]
+    for unit, doc in zip(units, corpus.documents):
+        start, text = join_sentences(split_article(doc.to_article()))
+        assert unit.text == text  # what the Tagger sees for a document-unit model
+        assert all(text[s:e] == doc.text[start + s:start + e] for s, e, _ in unit.entities)
+    assert stats.mentions + stats.overlapping == sum(len(d.mentions) for d in corpus.documents)
+    assert training_units(corpus, "sentence") == training_sentences(corpus)
+    with pytest.raises(LitmineError, match="unit must be"):
+        training_units(corpus, "paragraph")

@@ -1,4 +1,5 @@
-"""The MeSH lexicon (corpora, MeSH XML, CTD TSV) and the normaliser's matching levels."""
+"""The MeSH lexicon (corpora, MeSH XML, CTD TSV, mapping tables, SSSOM) and the normaliser's
+matching levels."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import pytest
 
 from litmine.errors import LitmineError, ParseError
 from litmine.tasks.abbreviations import find_abbreviations
-from litmine.tasks.lexicon import (Lexicon, build_lexicon, iter_ctd_names,
-                                   iter_mesh_mapping_names, iter_mesh_names, mesh_id, uninvert)
+from litmine.tasks.lexicon import (DICTIONARY_WEIGHT, Lexicon, build_lexicon, iter_ctd_names,
+                                   iter_mesh_mapping_names, iter_mesh_names, iter_sssom_names,
+                                   mesh_id, uninvert)
 from litmine.tasks.normalise import (Linker, normalise_document, normalise_name, score_concepts,
                                      split_composite)
 from litmine.tasks.pubtator import gold_to_mentions, read_pubtator
@@ -153,6 +155,99 @@ def test_mesh_mappings_reject_other_formats(tmp_path, line):
         list(iter_mesh_mapping_names(bad))
 
 
+SSSOM_HEADER = ("subject_id\tsubject_label\tpredicate_id\tpredicate_modifier\tobject_id\t"
+                "object_label\tmapping_justification\n")
+
+
+def test_sssom_types_names_and_skipped_rows(tmp_path):
+    rows = list(iter_sssom_names(LEX / "biomappings_sample.sssom.tsv"))
+    assert len(rows) == len(set(rows))
+    got = set(rows)
+    # chebi -> mesh (MeSH as object): Chemical, MeSH label and ChEBI label.
+    assert {("Chemical", "Bleaching Agents", "D057886"),
+            ("Chemical", "bleaching agent", "D057886")} <= got
+    # mesh -> chebi (MeSH as subject); the same name in another case is not repeated.
+    assert ("Chemical", "ammeline", "C000089") in got
+    assert sum(cid == "C000089" for _, _, cid in got) == 1
+    # doid, mondo (object side) and doid, hp (subject side) -> Disease.
+    assert {("Disease", "Autoimmune Pancreatitis", "D000081012"),
+            ("Disease", "Congenital Nongoitrous Hypothyroidism", "C000603735"),
+            ("Disease", "hypothyroidism, congenital, nongoitrous", "C000603735"),
+            ("Disease", "red meat allergy", "C000655084"),
+            ("Disease", "Alpha-gal allergy", "C000655084")} <= got
+    assert {("Disease", "Fibromatosis, Plantar", "D000071380"),
+            ("Disease", "Plantar Fibromatosis", "D000071380"),  # uninverted
+            ("Disease", "plantar fascial fibromatosis", "D000071380")} <= got
+    # go and ncit rows (no type), the doid-umls row (no MeSH) and narrowMatch are skipped.
+    assert not any(cid in ("C019919", "C000082", "D003520") for _, _, cid in got)
+    assert not any(n in ("Alanosine", "cyclophosphamide hydrate") for _, n, _ in got)
+    assert {t for t, _, _ in got} == {"Chemical", "Disease"}
+    # gzipped input reads the same.
+    gz = tmp_path / "positive.sssom.tsv.gz"
+    gz.write_bytes(gzip.compress((LEX / "biomappings_sample.sssom.tsv").read_bytes()))
+    assert list(iter_sssom_names(gz)) == rows
+
+
+def test_sssom_negated_rows_give_no_names(tmp_path):
+    # As in biomappings' negative.sssom.tsv: predicate_modifier "Not" negates the mapping.
+    table = tmp_path / "negative.sssom.tsv"
+    table.write_text("#mapping_set_id: https://example.org/negative.sssom.tsv\n" + SSSOM_HEADER
+                     + "cpt:90706\trubella\tskos:exactMatch\tNot\tmesh:D012409\tRubella\tx\n"
+                     + "chebi:2668\tamlodipine\tskos:exactMatch\t\tmesh:D017311\tAmlodipine\tx\n",
+                     encoding="utf-8")
+    assert list(iter_sssom_names(table)) == [("Chemical", "Amlodipine", "D017311")]
+
+
+@pytest.mark.parametrize("header, missing", [
+    ("subject_id\tpredicate_id\tobject_id\tobject_label", "subject_label"),
+    ("MESH\tmesh_id\tmesh_name\tDB\tdb_id\tdb_name",
+     "subject_id, subject_label, predicate_id, object_id, object_label"),
+    ("subject_id,subject_label,predicate_id,object_id,object_label",
+     "subject_id, subject_label, predicate_id, object_id, object_label"),
+])
+def test_sssom_rejects_a_header_without_the_columns(tmp_path, header, missing):
+    bad = tmp_path / "bad.sssom.tsv"
+    bad.write_text(f"#curie_map:\n#  mesh: https://meshb.nlm.nih.gov/record/ui?ui=\n{header}\n"
+                   "chebi:2668\tamlodipine\tskos:exactMatch\tmesh:D017311\tAmlodipine\n",
+                   encoding="utf-8")
+    with pytest.raises(ParseError, match=rf"bad\.sssom\.tsv line 3 is a header without the SSSOM "
+                                         rf"column\(s\) {missing};"):
+        list(iter_sssom_names(bad))
+
+
+def test_sssom_ranks_last_and_is_recorded(tmp_path):
+    table = tmp_path / "mappings.tsv"
+    table.write_text("MESH\tD057886\tBleaching Agents\tCHEBI\tCHEBI:0\tbleach\n", encoding="utf-8")
+    sssom = tmp_path / "mappings.sssom.tsv"
+    # A (made-up) conflicting mapping for a name the table has.
+    sssom.write_text(SSSOM_HEADER + "chebi:0\tbleach\tskos:exactMatch\t\tmesh:D999999\t"
+                     "Bleach\tx\n", encoding="utf-8")
+    lex = build_lexicon(sssom=[sssom, LEX / "biomappings_sample.sssom.tsv"],
+                        mesh_mappings=[table])
+    assert lex.order == ["mesh-mappings:" + f"{tmp_path.name}/mappings.tsv",
+                         "sssom:" + f"{tmp_path.name}/mappings.sssom.tsv",
+                         "sssom:lexicon/biomappings_sample.sssom.tsv"]
+    weights = lex.weights("Chemical")
+    assert dict(weights[("Chemical", "bleach")]) == {"D057886": 0.5}  # the table wins
+    assert dict(weights[("Chemical", "ammeline")]) == {"C000089": 0.5}
+    lines = [s for s in lex.sources if s.startswith("sssom:")]
+    assert len(lines) == 2 and all("sha256" in s and "SSSOM format" in s for s in lines)
+
+
+def test_sssom_cli(tmp_path):
+    from typer.testing import CliRunner
+
+    from litmine.cli import app
+
+    out = tmp_path / "lex.tsv.gz"
+    result = CliRunner().invoke(app, ["lexicon", "build", "--sssom",
+                                      str(LEX / "biomappings_sample.sssom.tsv"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    lex = Lexicon.load(out)
+    assert ("Disease", "D000071380", "Plantar Fibromatosis",
+            "sssom:lexicon/biomappings_sample.sssom.tsv") in lex.counts
+
+
 def test_build_save_load_round_trip(tmp_path):
     lex = build_lexicon([CORPORA / "bc5cdr_train_sample.pubtator"],
                         mesh=[LEX / "desc_sample.xml"], ctd=[LEX / "CTD_chemicals_sample.tsv"],
@@ -188,12 +283,14 @@ def test_first_source_wins_a_conflict():
 
 
 def test_build_needs_a_source_and_existing_files(tmp_path):
-    with pytest.raises(LitmineError, match="at least one source"):
+    with pytest.raises(LitmineError, match="at least one source.*--sssom"):
         build_lexicon()
     with pytest.raises(ParseError, match="does not exist"):
         build_lexicon(mesh=[tmp_path / "missing.xml"])
     with pytest.raises(ParseError, match="does not exist"):
         build_lexicon(mesh_mappings=[tmp_path / "missing.tsv"])
+    with pytest.raises(ParseError, match="does not exist"):
+        build_lexicon(sssom=[tmp_path / "missing.sssom.tsv"])
 
 
 def test_load_rejects_other_files(tmp_path):
@@ -283,7 +380,8 @@ def test_short_forms_take_the_long_forms_id(linker):
                 Mention("1", 27, 30, "CLO", "Chemical")]
     out, links = normalise_document(text, mentions, linker, abbrs)
     assert [m.concept_id for m in out] == ["D003000"] * 3
-    assert [l.method for l in links] == ["exact", "abbreviation", "abbreviation"]
+    # "clonidine" of the better-ranked corpus outranks the MeSH table's "Clonidine": normalised
+    assert [l.method for l in links] == ["normalised", "abbreviation", "abbreviation"]
 
 
 def test_score_concepts_uses_document_sets_and_composite_parts():
@@ -306,3 +404,18 @@ def test_the_link_cache_is_bounded_and_links_stay_the_same(linker, monkeypatch):
     assert len(linker._cache) <= 5
     again = [linker.link(f"clonidine {i}", "Chemical") for i in range(12)]
     assert again == first
+
+
+def test_a_better_ranked_source_wins_in_any_letter_case():
+    lex = Lexicon()
+    for source in ("corpus:a", "mesh-mappings:b", "sssom:c"):
+        lex.add_source(source)
+    lex.add("Chemical", "Misoprostol", "D016595", "mesh-mappings:b")
+    lex.add("Chemical", "misoprostol", "C078133", "sssom:c")  # a combination product's name
+    lex.add("Chemical", "Lithium", "D008094", "sssom:c")
+    weights = lex.weights()
+    assert ("Chemical", "misoprostol") not in weights
+    assert weights[("Chemical", "Misoprostol")] == {"D016595": DICTIONARY_WEIGHT}
+    assert weights[("Chemical", "Lithium")] == {"D008094": DICTIONARY_WEIGHT}
+    linker = Linker(lex)
+    assert linker.link("misoprostol", "Chemical").concept_id == "D016595"

@@ -172,6 +172,55 @@ def test_random_model_offsets_index_the_document(tagger):
         assert 0.0 < m.score <= 1.0
 
 
+def _as_document_model(source: Path, dest: Path) -> Path:
+    shutil.copytree(source, dest)
+    config = json.loads((dest / "config.json").read_text())
+    (dest / "config.json").write_text(json.dumps(config | {"litmine_unit": "document"}))
+    return dest
+
+
+def test_document_unit_model_tags_whole_documents(lookup_model, tiny_ner_model, tmp_path):
+    from litmine.tasks.sentences import join_sentences
+
+    title = "Lithium and tremor."
+    abstract = "We saw heart failure.  Naloxone helped. Heart\nfailure too."
+    doc = title + " " + abstract
+    cuts = [(0, len(title)), (len(title) + 1, len(title) + 22), (len(title) + 24, len(title) + 40),
+            (len(title) + 41, len(title) + 46), (len(title) + 47, len(doc))]
+    sentences = [Sentence("123", i, s, e, doc[s:e]) for i, (s, e) in enumerate(cuts)]
+    assert [s.text for s in sentences][3:] == ["Heart", "failure too."]
+    # a context-free model finds the same mentions either way; a span across a sentence end
+    # ("Heart" + "failure") is cut into one mention per sentence
+    by_doc = load_tagger(str(_as_document_model(lookup_model, tmp_path / "lk")), device="cpu")
+    assert by_doc.unit == "document" and load_tagger(str(lookup_model)).unit == "sentence"
+    found = [(m.text, m.type, m.sentence_index) for m in by_doc.tag(sentences)]
+    assert found == [("Lithium", "Chemical", 0), ("tremor", "Disease", 0),
+                     ("heart failure", "Disease", 1), ("Naloxone", "Chemical", 2),
+                     ("Heart", "Disease", 3), ("failure", "Disease", 4)]
+    # a random model sees the whole document as one text: its spans are those of that text
+    random_doc = load_tagger(str(_as_document_model(tiny_ner_model, tmp_path / "rd")),
+                             device="cpu")
+    start, text = join_sentences(sentences)
+    assert text == doc.replace("\n", " ")
+    mentions = random_doc.tag(sentences + [Sentence("456", 0, 0, 5, "Other")])
+    assert mentions and {m.pmid for m in mentions} <= {"123", "456"}
+    for m in mentions:
+        if m.pmid == "123":
+            s = sentences[m.sentence_index]
+            assert s.start <= m.start < m.end <= s.end and doc[m.start:m.end] == m.text
+    whole = {(start + a, start + b) for a, b, _, _ in random_doc.tag_texts([text])[0]}
+    inside = {(m.start, m.end) for m in mentions if m.pmid == "123"}
+    expected = set()
+    for a, b in whole:  # each whole-text span, cut at sentence ends and trimmed
+        for s in sentences:
+            lo, hi = max(a, s.start), min(b, s.end)
+            piece = doc[lo:hi] if lo < hi else ""
+            if piece.strip():
+                lo += len(piece) - len(piece.lstrip())
+                expected.add((lo, lo + len(piece.strip())))
+    assert inside == expected
+
+
 def test_token_budget_batching_matches_one_at_a_time(tagger):
     texts = ["Lithium.", "", "Naloxone reversed clonidine-induced hypotension in rats. " * 3,
              LONG_TEXT, "Heart failure", "A " * 60, "Cisplatin nephrotoxicity."]
@@ -452,3 +501,76 @@ def test_errors_in_the_tokenising_thread_surface(tagger):
     with pytest.raises(TypeError):
         tagger.tag_texts(["Lithium.", 42], workers=2)
     assert torch.get_num_threads() == threads
+
+
+# --- ensembles ---------------------------------------------------------------------------------
+
+def test_ensemble_of_a_model_with_itself_tags_as_the_model(lookup_model, tmp_path):
+    from litmine.tasks.ner_ensemble import EnsembleTagger, write_ensemble
+
+    path = write_ensemble(tmp_path / "ens", [lookup_model, lookup_model], weights=[1, 3])
+    assert json.loads((path / "litmine-ensemble.json").read_text())["members"][0].startswith("..")
+    ensemble = load_tagger(str(path), device="cpu")
+    single = load_tagger(str(lookup_model), device="cpu")
+    assert isinstance(ensemble, EnsembleTagger) and ensemble.weights == [0.25, 0.75]
+    assert ensemble.types == single.types and "ensemble(" in ensemble.model_id
+    doc = "Lithium and tremor. We saw heart failure.  Naloxone helped."
+    sentences = [Sentence("1", 0, 0, 19, doc[:19]), Sentence("1", 1, 20, 41, doc[20:41]),
+                 Sentence("1", 2, 43, len(doc), doc[43:])]
+    assert ensemble.tag(sentences) == single.tag(sentences)
+    assert ensemble.tag_texts([doc]) == [[(s, e, t, pytest.approx(p)) for s, e, t, p in
+                                          single.tag_texts([doc])[0]]]
+    before = ensemble.stats.copy()
+    ensemble.tag(sentences)
+    assert ensemble.stats.since(before)["texts"] == 6  # the (one, cached) member read them twice
+
+
+def test_ensemble_averages_members_that_read_different_units(lookup_model, tiny_ner_model,
+                                                             tmp_path):
+    """A sentence model and a document model: the result is the decoding of the weighted mean
+    of their probabilities, matched token by token through document offsets."""
+    from litmine.tasks.labels import decode_spans
+    from litmine.tasks.ner import text_units, units_to_mentions
+    from litmine.tasks.ner_ensemble import write_ensemble
+
+    doc_model = _as_document_model(tiny_ner_model, tmp_path / "doc")
+    ensemble = load_tagger(str(write_ensemble(tmp_path / "ens", [lookup_model, doc_model])),
+                           device="cpu")
+    sent, whole = load_tagger(str(lookup_model)), load_tagger(str(doc_model))
+    doc = "Naloxone reversed the clonidine-induced hypotension. Lithium caused tremor."
+    sentences = [Sentence("7", 0, 0, 52, doc[:52]), Sentence("7", 1, 53, len(doc), doc[53:])]
+    a = sent.predict_tokens([s.text for s in sentences])
+    (b,) = whole.predict_tokens([doc])
+    by_start = {int(o[0]): p for o, p in zip(b.offsets, b.probs)}
+    expected = []
+    for s, p in zip(sentences, a):
+        mean = np.stack([(q + by_start[s.start + int(o[0])]) / 2 for o, q in zip(p.offsets, p.probs)])
+        expected.append(decode_spans(s.text, p.offsets, p.word_ids, mean, sent.table))
+    want = units_to_mentions(text_units(sentences), expected)
+    assert ensemble.tag(sentences) == want
+
+
+@pytest.mark.parametrize(("spec", "match"), [
+    ('{"members": ["a"]}', "two or more"),
+    ('{"members": ["a", "b"], "weights": [1]}', "positive numbers"),
+    ('{"models": []}', "not a valid ensemble"),
+    ("not json", "not a valid ensemble"),
+])
+def test_bad_ensemble_files(tmp_path, spec, match):
+    (tmp_path / "litmine-ensemble.json").write_text(spec)
+    with pytest.raises(ModelError, match=match):
+        load_tagger(str(tmp_path), device="cpu")
+
+
+def test_ensemble_members_must_share_labels(lookup_model, tmp_path):
+    from litmine.tasks.ner_ensemble import write_ensemble
+
+    other = tmp_path / "other"
+    shutil.copytree(lookup_model, other)
+    config = json.loads((other / "config.json").read_text())
+    config["id2label"] = {"0": "O", "1": "B-Gene", "2": "I-Gene", "3": "B-Disease",
+                          "4": "I-Disease"}
+    config["label2id"] = {v: int(k) for k, v in config["id2label"].items()}
+    (other / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelError, match="different labels"):
+        load_tagger(str(write_ensemble(tmp_path / "ens", [lookup_model, other])), device="cpu")

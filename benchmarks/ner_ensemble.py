@@ -1,0 +1,66 @@
+"""NER time of the default ensemble vs its single sentence-level member, same process.
+
+Usage:
+    python benchmarks/ner_ensemble.py [--ensemble DIR] [--single DIR] [--repeat 3] [--device cpu]
+
+Both tag the bundled PubMed sample (177 citations split by litmine's splitter) through
+`Tagger.tag`, as `litmine mine` does; runs are interleaved `--repeat` times and the medians are
+printed with the ensemble's time as a multiple of the single model's, and how many mentions
+the two find.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from litmine.settings import DEFAULT_MODEL_DIR, DEFAULT_NER_MODEL
+from litmine.tasks.ner import load_tagger
+from litmine.tasks.records import Article
+from litmine.tasks.sentences import split_article
+from litmine.tasks.sources import iter_file_items
+
+sys.path.insert(0, str(Path(__file__).parent))
+from ner_throughput import SAMPLE  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ensemble", default=str(DEFAULT_NER_MODEL))
+    parser.add_argument("--single", default=str(DEFAULT_MODEL_DIR))
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args(argv)
+
+    articles = [a for a in iter_file_items(str(SAMPLE)) if isinstance(a, Article)]
+    sentences = [s for a in articles for s in split_article(a)]
+    taggers = {"single": load_tagger(args.single, device=args.device),
+               "ensemble": load_tagger(args.ensemble, device=args.device)}
+    for tagger in taggers.values():  # warm-up
+        tagger.tag(sentences[:32])
+    times: dict[str, list[float]] = {name: [] for name in taggers}
+    found: dict[str, int] = {}
+    for _ in range(args.repeat):
+        for name, tagger in taggers.items():
+            started = time.perf_counter()
+            found[name] = len(tagger.tag(sentences))
+            times[name].append(time.perf_counter() - started)
+    single = statistics.median(times["single"])
+    print(f"{len(articles)} articles, {len(sentences)} sentences, device {args.device}, "
+          f"median of {args.repeat}")
+    for name, ts in times.items():
+        median = statistics.median(ts)
+        print(f"{name:9s} {median:7.2f} s  {len(sentences) / median:7.1f} sentences/s  "
+              f"{found[name]:5d} mentions  {median / single:5.2f}x the single model's time")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
