@@ -31,6 +31,11 @@ class Task(str, Enum):
     classify = "classify"
 
 
+class Unit(str, Enum):
+    sentence = "sentence"
+    document = "document"
+
+
 def train(
     train_files: Annotated[Optional[list[Path]], typer.Option("--train", help="Training corpus (PubTator or CoNLL); repeatable. Tasks ner and relations.")] = None,
     dev_files: Annotated[Optional[list[Path]], typer.Option("--dev", help="Development corpus for model selection; repeatable. Tasks ner and relations.")] = None,
@@ -50,7 +55,7 @@ def train(
     fp16_weights: Annotated[bool, typer.Option("--fp16-weights", help="Save fp16 weights if dev F1 holds.")] = False,
     max_train_docs: Annotated[Optional[int], typer.Option("--max-train-docs", min=1)] = None,
     max_dev_docs: Annotated[Optional[int], typer.Option("--max-dev-docs", min=1)] = None,
-    unit: Annotated[str, typer.Option("--unit", help="Task ner: train on sentences, or on whole documents (context across sentences; the pipeline then tags whole documents too; use --max-length 512).")] = "sentence",
+    unit: Annotated[Unit, typer.Option("--unit", help="Task ner: train on sentences, or on whole documents (context across sentences; the pipeline then tags whole documents too; use --max-length 512).")] = Unit.sentence,
     method: Annotated[str, typer.Option("--method", help="Task relations: linear or encoder.")] = "linear",
     db: Annotated[Optional[Path], typer.Option("--db", help="Task classify: the database whose articles are the data (default: $LITMINE_DB).")] = None,
 ):
@@ -86,7 +91,7 @@ def train(
         lr=1e-4 if lr is None else lr, batch_size=batch_size, max_length=max_length or 256,
         seed=seed, patience=patience, device=device,
         fp16_weights=fp16_weights, max_train_docs=max_train_docs, max_dev_docs=max_dev_docs,
-        unit=unit, command_line=shlex.join(["litmine", *sys.argv[1:]]))
+        unit=unit.value, command_line=shlex.join(["litmine", *sys.argv[1:]]))
     typer.echo(f"model saved to {result['out_dir']}")
 
 

@@ -109,20 +109,25 @@ def test_evaluate_flow_gold_against_itself_is_perfect(prefect_harness, corpora):
 
 def test_document_unit_training_makes_a_document_tagger(prefect_harness, tiny_ner_model,
                                                         corpora, tmp_path):
+    """`litmine train --unit document` (the CLI), then the model tags whole documents."""
+    from typer.testing import CliRunner
+
+    from litmine.cli import app
     from litmine.flows.evaluate import evaluate
-    from litmine.flows.train import train
     from litmine.tasks.ner import load_tagger
 
     out = tmp_path / "doc-model"
-    record = train(
-        train_files=[str(corpora / "bc5cdr_train_sample.pubtator")],
-        dev_files=[str(corpora / "bc5cdr_dev_sample.pubtator")], out_dir=str(out),
-        base_model=str(tiny_ner_model), types=["Chemical", "Disease"], epochs=1, lr=1e-3,
-        batch_size=2, max_length=128, seed=3, device="cpu", unit="document")
+    result = CliRunner().invoke(app, [
+        "train", "--train", str(corpora / "bc5cdr_train_sample.pubtator"),
+        "--dev", str(corpora / "bc5cdr_dev_sample.pubtator"), "--out", str(out),
+        "--base-model", str(tiny_ner_model), "--epochs", "1", "--lr", "1e-3", "--batch-size", "2",
+        "--max-length", "128", "--seed", "3", "--device", "cpu", "--unit", "document"])
+    assert result.exit_code == 0, result.output
     assert json.loads((out / "config.json").read_text())["litmine_unit"] == "document"
+    record = json.loads((out / "training.json").read_text())
     assert record["params"]["unit"] == "document"
     docs, _ = read_pubtator(corpora / "bc5cdr_train_sample.pubtator")
-    # one example per document (or window of one: the tiny model has 128 positions)
+    # one text per document (cut into windows only past the tiny model's 128 positions)
     assert record["data"]["sentences"]["sentences"] == len(docs)
     assert load_tagger(str(out), device="cpu").unit == "document"
     report = evaluate(gold=[str(corpora / "bc5cdr_dev_sample.pubtator")], model=str(out),
