@@ -78,11 +78,13 @@ def test_mine_links_mesh_ids_and_scores_cid_relations_by_default(tmp_path, prefe
     assert result["relations"] == rows(db, "SELECT count(*) FROM pairs WHERE relation = 'CID'")[0][0] > 0
     assert result["linked"] == rows(db, "SELECT count(*) FROM entities WHERE concept_id <> ''")[0][0]
     texts = dict(rows(db, "SELECT pmid, title || ' ' || abstract FROM articles"))
-    scored = rows(db, "SELECT pmid, chemical_id, disease_id, evidence, relation FROM pairs "
-                      "WHERE method <> 'cooccurrence'")
-    for pmid, chem, dis, evidence, relation in scored:
-        # candidates without a sentence (pair) mentioning both are scored, never predicted
-        assert chem and dis and len(evidence) <= 3 and (evidence or relation == "none")
+    scored = rows(db, "SELECT pmid, chemical_id, disease_id, evidence, relation, n_sentences "
+                      "FROM pairs WHERE method <> 'cooccurrence'")
+    for pmid, chem, dis, evidence, relation, n_sentences in scored:
+        # every candidate is scored; one without a sentence (pair) mentioning both has no
+        # evidence and is judged on document features alone (the linear model)
+        assert chem and dis and len(evidence) <= 3 and relation in ("CID", "none")
+        assert bool(evidence) == (n_sentences > 0)
         # every scored pair's IDs are IDs of that document's entities; evidence is its text
         ids = {i for (c,) in rows(db, f"SELECT concept_id FROM entities WHERE pmid = '{pmid}'")
                for i in c.split("|")}
