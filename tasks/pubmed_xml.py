@@ -323,6 +323,24 @@ class _Prefixed:
         return head + self._raw.read(size - len(head)) if len(head) < size else head
 
 
+class _HeadRecorder:
+    """A reader that keeps the first `keep` bytes it passes on (to tell, after a parse error,
+    whether the document had started: lxml 6 / libxml2 2.14 raise an error found in a read
+    chunk before handing out the events parsed ahead of it in that chunk)."""
+
+    def __init__(self, raw, keep: int = 1 << 16):
+        self._raw, self._keep, self.head = raw, keep, b""
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = self._raw.read(size)
+        if len(self.head) < self._keep:
+            self.head += data[:self._keep - len(self.head)]
+        return data
+
+
+_ROOT_START = re.compile(rb"<" + _ROOT_TAG.encode() + rb"[\s>]")
+
+
 class _Utf8Cleaner:
     """A reader over UTF-8 XML that rewrites what a strict XML parser would stop on (see above)."""
 
@@ -417,8 +435,9 @@ def _iter_records(name: str, opener: Callable[[], BinaryIO], owned: bool) -> Ite
         stream = _Prefixed(head, raw)
         if head == b"\x1f\x8b":
             stream = gzip.GzipFile(fileobj=stream, mode="rb")
+        recorder = _HeadRecorder(stream)
         context = etree.iterparse(
-            _Utf8Cleaner(stream), events=("start", "end"), tag=(_ROOT_TAG, *_RECORD_TAGS, _DELETE_TAG),
+            _Utf8Cleaner(recorder), events=("start", "end"), tag=(_ROOT_TAG, *_RECORD_TAGS, _DELETE_TAG),
             load_dtd=False, no_network=True, resolve_entities=False, huge_tree=False)
         started = False
         n_records = n_items = 0
@@ -434,6 +453,8 @@ def _iter_records(name: str, opener: Callable[[], BinaryIO], owned: bool) -> Ite
                     what = f"malformed XML at line {line}, column {column}: {exc.msg}"
                 else:
                     what = f"the file is truncated or corrupt ({type(exc).__name__}: {exc})"
+                # The root may have opened in the chunk that held the error, its event unseen.
+                started = started or bool(_ROOT_START.search(recorder.head))
                 if not started:
                     raise ParseError(f"parse: {name} is not PubMed XML: {what}; expected a "
                                      f"<PubmedArticleSet> from efetch (retmode=xml) or NCBI's "
