@@ -96,7 +96,8 @@ def fast_tokenizer(tokenizer, model: str, stage: str):
 
 
 def fingerprint_model(source: str, config: Any = None) -> str:
-    """A short hash that changes when a local model's files change (config, weight sizes/mtimes)."""
+    """A short hash of a local model's contents (config, weights, tokenizer), or of a hub
+    model's resolved commit: the same model gives the same ID in every checkout or copy."""
     digest = hashlib.sha256()
     path = Path(source)
     if path.is_dir():
@@ -104,13 +105,28 @@ def fingerprint_model(source: str, config: Any = None) -> str:
             if file.name == "config.json":
                 digest.update(file.read_bytes())
             elif file.suffix in _WEIGHT_SUFFIXES or file.name.startswith("tokenizer"):
-                stat = file.stat()
-                digest.update(f"{file.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+                digest.update(f"{file.name}:{file_digest(file)}".encode())
     else:  # hub ID: the resolved commit when the hub says it, else the config itself
         commit = getattr(config, "_commit_hash", None)
         digest.update((commit or (config.to_json_string() if config is not None else source))
                       .encode())
     return digest.hexdigest()[:12]
+
+
+_DIGESTS: dict[tuple[str, int, int], str] = {}
+
+
+def file_digest(file: Path) -> str:
+    """sha256 of a file's bytes, cached per process by (path, size, mtime)."""
+    stat = file.stat()
+    key = (str(file.resolve()), stat.st_size, stat.st_mtime_ns)
+    if key not in _DIGESTS:
+        digest = hashlib.sha256()
+        with open(file, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        _DIGESTS[key] = digest.hexdigest()
+    return _DIGESTS[key]
 
 
 def resolve_source(model: str) -> str:

@@ -316,6 +316,24 @@ def test_model_id_fingerprints_the_checkpoint(tagger, lookup, lookup_model):
     assert tagger.model_id.split("@")[1] != lookup.model_id.split("@")[1]
 
 
+def test_model_id_is_the_same_in_every_copy_and_changes_with_the_weights(tiny_ner_model,
+                                                                         tmp_path):
+    """Content, not file times: a clone or copy of a model keeps its ID (stored rows stay
+    attributable), and changed weights of the same size give a new one."""
+    from litmine.tasks.ner_model import fingerprint_model
+
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for f in tiny_ner_model.iterdir():
+        shutil.copyfile(f, copy / f.name)  # new mtimes, same bytes
+    assert fingerprint_model(str(copy)) == fingerprint_model(str(tiny_ner_model))
+    weights = copy / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF  # same size, one byte different
+    weights.write_bytes(bytes(data))
+    assert fingerprint_model(str(copy)) != fingerprint_model(str(tiny_ner_model))
+
+
 def test_tag_entities_task_runs_the_plain_function(lookup_model):
     sentences = [Sentence("1", 0, 0, 22, "Lithium causes tremor.")]
     mentions = tag_entities.fn(sentences, str(lookup_model), "cpu")
