@@ -31,11 +31,13 @@ run: install
 test: install
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
-# CPU figures of README "Performance": NER engine vs transformers.pipeline, then the mine flow end to end.
+# CPU figures of README "Performance": NER engine vs transformers.pipeline, the mine flow end to end, the
+# NER ensemble vs one model, the stacked CID model vs its linear member.
 bench: install
 	$(BIN)/python benchmarks/ner_throughput.py --repeat 2 --device cpu
 	$(BIN)/python benchmarks/e2e.py --n 200 --scale 10 --batch-size 50 --device cpu
 	$(BIN)/python benchmarks/ner_ensemble.py --repeat 2 --device cpu
+	$(BIN)/python benchmarks/relations.py --repeat 3 --device cpu
 
 clean:
 	rm -rf $(VENV) .pytest_cache $(DB) $(DB).wal

@@ -23,12 +23,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from litmine.settings import DEFAULT_MODEL_DIR, DEFAULT_NER_MODEL
 from litmine.tasks.ner import load_tagger
-from litmine.tasks.records import Article
-from litmine.tasks.sentences import split_article
-from litmine.tasks.sources import iter_file_items
 
 sys.path.insert(0, str(Path(__file__).parent))
-from ner_throughput import SAMPLE  # noqa: E402
+from ner_throughput import sample_documents  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,8 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
 
-    articles = [a for a in iter_file_items(str(SAMPLE)) if isinstance(a, Article)]
-    sentences = [s for a in articles for s in split_article(a)]
+    articles, sentences = sample_documents()
     taggers = {"single": load_tagger(args.single, device=args.device),
                "ensemble": load_tagger(args.ensemble, device=args.device)}
     for tagger in taggers.values():  # warm-up

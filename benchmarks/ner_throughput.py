@@ -92,6 +92,12 @@ def resolve_model(model: str | None) -> tuple[str, bool]:
     return str(build_standin_model()), True
 
 
+def sample_documents(path: Path = SAMPLE) -> tuple[list[Article], list]:
+    """The articles of a PubMed XML file and their sentences (the pipeline's splitter)."""
+    articles = [a for a in iter_file_items(str(path)) if isinstance(a, Article)]
+    return articles, [s for a in articles for s in split_article(a)]
+
+
 def load_sentences(path: Path, limit: int | None) -> list[str]:
     """Sentence texts of the documents in a PubMed XML or PubTator file."""
     sentences: list[str] = []

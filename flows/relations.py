@@ -87,7 +87,8 @@ def relate_articles(articles: Sequence[Article], sentences: Sequence[Sentence],
         if relation_model is not None:
             cands = build_candidates(article.pmid, text, sents, linked,
                                      title_end=len(article.title))
-            out.candidates += relation_model.predict(cands, article.title)
+            out.candidates += relation_model.predict(cands, article.title, text=text,
+                                                     mentions=linked)
     return out
 
 
@@ -192,7 +193,8 @@ def evaluate_relations(gold: Sequence[str | Path], *, ner_model: str | None = No
 
     cands = []
     for d in docs:
-        cands += model.predict(document_candidates(d), d.title)
+        cands += model.predict(document_candidates(d), d.title, text=d.text,
+                               mentions=gold_to_mentions(d))
     report["gold_ids"] = {"cid": score_relations(docs, _predicted_triples(cands)).as_dict()}
     if ner_model or predicted_mentions is not None:
         t = time.perf_counter()

@@ -183,6 +183,23 @@ def aggregate(scores: Sequence[float], how: str = "max") -> float:
 
 
 # -- the classifier ------------------------------------------------------------------------------
+def read_model_config(path: Path, name: str) -> dict[str, Any]:
+    """The JSON file `name` of a relation model directory; ModelError naming the fix."""
+    config_file = path / name
+    if not config_file.is_file():
+        raise ModelError(f"relations: {path} has no {name}; is it a relation model from "
+                         "`litmine train-relations`?")
+    return json.loads(config_file.read_text(encoding="utf-8"))
+
+
+def torch_device(device: str):
+    """torch.device for "cpu", "cuda[:N]" or "auto" (CUDA when there is one)."""
+    import torch
+
+    return torch.device(device if device != "auto" else
+                        ("cuda" if torch.cuda.is_available() else "cpu"))
+
+
 class RelationModel:
     """A fine-tuned sequence classifier over marked evidence, with its threshold."""
 
@@ -191,16 +208,11 @@ class RelationModel:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         self.path = Path(path)
-        config_file = self.path / RELATION_FILE
-        if not config_file.is_file():
-            raise ModelError(f"relations: {self.path} has no {RELATION_FILE}; is it a "
-                             "relation model from `litmine train-relations`?")
-        self.config = json.loads(config_file.read_text(encoding="utf-8"))
+        self.config = read_model_config(self.path, RELATION_FILE)
         self.threshold = float(self.config.get("threshold", 0.5))
         self.aggregation = self.config.get("aggregation", "max")
         self.max_length = int(self.config.get("max_length", 128))
-        self.device = torch.device(device if device != "auto" else
-                                   ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.device = torch_device(device)
         self.tokenizer = AutoTokenizer.from_pretrained(str(self.path))
         self.model = AutoModelForSequenceClassification.from_pretrained(
             str(self.path), dtype=torch.float32).to(self.device).eval()
@@ -224,8 +236,10 @@ class RelationModel:
                     out[i] = float(p)
         return out
 
-    def predict(self, candidates: Sequence[Candidate], title: str = "") -> list[Candidate]:
-        """Score one document's candidates in place (score, relation, method); return them."""
+    def predict(self, candidates: Sequence[Candidate], title: str = "", *, text: str = "",
+                mentions: Sequence[Mention] = ()) -> list[Candidate]:
+        """Score one document's candidates in place (score, relation, method); return them.
+        (`text` and `mentions` are not needed: the evidence texts carry the markers.)"""
         texts = [e.text for c in candidates for e in c.evidence]
         scores = iter(self.score_texts(texts))
         for c in candidates:
@@ -233,6 +247,26 @@ class RelationModel:
             c.score = aggregate([next(scores) for _ in c.evidence], self.aggregation)
             c.relation = "CID" if c.evidence and c.score >= self.threshold else ""
         return list(candidates)
+
+
+def drop_general_relations(candidates: Sequence[Candidate], tree) -> list[Candidate]:
+    """Unset predicted relations whose disease (chemical) is a MeSH ancestor of another
+    predicted relation's disease (chemical) with the same chemical (disease).
+
+    BioCreative V CDR annotates the most specific disease of a relation (Li et al. 2016,
+    Database baw068; the "hypernym filtering" of Gu et al. 2016, Database baw042). `tree` None:
+    the candidates are returned unchanged.
+    """
+    if tree is None:
+        return list(candidates)
+    predicted = [c for c in candidates if c.relation == "CID"]
+    general = [c for c in predicted if any(
+        (o.chemical_id == c.chemical_id and tree.is_ancestor(c.disease_id, o.disease_id))
+        or (o.disease_id == c.disease_id and tree.is_ancestor(c.chemical_id, o.chemical_id))
+        for o in predicted)]
+    for c in general:
+        c.relation = ""
+    return list(candidates)
 
 
 _MODELS: dict[tuple[str, str], Any] = {}
@@ -249,8 +283,15 @@ def load_relation_model(path: str | Path, *, device: str = "cpu"):
         kind = json.loads(config_file.read_text(encoding="utf-8")).get("kind", "encoder")
         if kind == "linear":
             _MODELS[key] = load_linear_model(path)[0]
-        else:
+        elif kind == "stacked":
+            from litmine.tasks.relation_stack import StackedRelationModel
+
+            _MODELS[key] = StackedRelationModel(path, device=device)
+        elif kind == "encoder":
             _MODELS[key] = RelationModel(path, device=device)
+        else:
+            raise ModelError(f"relations: {config_file} names an unknown kind {kind!r}; "
+                             "expected linear, encoder or stacked")
     return _MODELS[key]
 
 
@@ -344,6 +385,9 @@ def candidate_features(cand: Candidate, doc: dict[str, Any]) -> dict[str, float]
     `doc` holds document-level counts from `document_context`.
     """
     f: dict[str, float] = {"bias-candidate": 1.0}
+    tree = doc.get("tree")
+    if tree is not None:
+        f.update(tree_features(cand, tree, doc))
     for e in cand.evidence:
         kind = "same" if len(e.sentence_indexes) == 1 else "adjacent"
         for k, v in evidence_features(e.text, kind).items():
@@ -371,16 +415,36 @@ TITLE_TRIGGERS = re.compile(r"induc|toxic|associat|caus|adverse|side effect|risk
                             r"after|following|during|poison|overdose|abuse|exposure|treat|therap")
 
 
-def document_context(candidates: Sequence[Candidate], title: str = "") -> dict[str, Any]:
-    """Per-document counts the candidate features refer to (frequency ranks, totals)."""
+def tree_features(cand: Candidate, tree, doc: dict[str, Any]) -> dict[str, float]:
+    """MeSH hierarchy features: each concept's top categories, and whether the document names
+    a more specific concept below it (`litmine.tasks.mesh_tree`)."""
+    f = {f"chem-general={cand.chemical_id in doc['general']}": 1.0,
+         f"dis-general={cand.disease_id in doc['general']}": 1.0}
+    for depth in TREE_DEPTHS:
+        for cat in tree.categories(cand.chemical_id, depth) or {"none"}:
+            f[f"chem-cat{depth}={cat}"] = 1.0
+        for cat in tree.categories(cand.disease_id, depth) or {"none"}:
+            f[f"dis-cat{depth}={cat}"] = 1.0
+    return f
+
+
+TREE_DEPTHS = (1, 2)
+
+
+def document_context(candidates: Sequence[Candidate], title: str = "", tree=None
+                     ) -> dict[str, Any]:
+    """Per-document counts the candidate features refer to (frequency ranks, totals) and,
+    given a `MeshTree`, the concepts with a more specific concept in the document."""
     chem = {c.chemical_id: c.chemical_count for c in candidates}
     dis = {c.disease_id: c.disease_count for c in candidates}
+    general = (tree.more_general(chem) | tree.more_general(dis)) if tree is not None else set()
     rank = lambda counts: {k: i for i, (k, _) in enumerate(  # noqa: E731
         sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))}
     return {"chem_rank": rank(chem), "dis_rank": rank(dis), "n_chemicals": len(chem),
             "n_diseases": len(dis), "chemical_mentions": sum(chem.values()),
             "disease_mentions": sum(dis.values()),
-            "title_triggers": sorted({m.group(0) for m in TITLE_TRIGGERS.finditer(title.lower())})}
+            "title_triggers": sorted({m.group(0) for m in TITLE_TRIGGERS.finditer(title.lower())}),
+            "tree": tree, "general": general}
 
 
 @dataclass
@@ -393,6 +457,7 @@ class LinearRelationModel:
     name: str = "linear"
     path: Path | None = None
     priors: ConceptPriors | None = None
+    tree: Any = None  # a litmine.tasks.mesh_tree.MeshTree, or None
 
     def score(self, features: dict[str, float]) -> float:
         z = self.intercept + sum(self.weights.get(k, 0.0) * v for k, v in features.items())
@@ -400,17 +465,20 @@ class LinearRelationModel:
 
     def features(self, candidates: Sequence[Candidate], title: str = "") -> list[dict]:
         """Feature dicts of one document's candidates."""
-        context = document_context(candidates, title)
+        context = document_context(candidates, title, self.tree)
         return [candidate_features(c, context) | prior_features(c, self.priors)
                 for c in candidates]
 
-    def predict(self, candidates: Sequence[Candidate], title: str = "") -> list[Candidate]:
-        """Score one document's candidates in place (score, relation, method); return them."""
+    def predict(self, candidates: Sequence[Candidate], title: str = "", *, text: str = "",
+                mentions: Sequence[Mention] = ()) -> list[Candidate]:
+        """Score one document's candidates in place (score, relation, method); return them.
+        With a MeSH tree, `drop_general_relations` applies. (`text` and `mentions` are not
+        needed: the candidates carry their evidence.)"""
         for c, f in zip(candidates, self.features(candidates, title)):
             c.score = self.score(f)
             c.method = METHOD_LINEAR
             c.relation = "CID" if c.score >= self.threshold else ""
-        return list(candidates)
+        return drop_general_relations(candidates, self.tree)
 
 
 @dataclass
@@ -482,6 +550,10 @@ def save_linear_model(path: str | Path, model: LinearRelationModel, priors: Conc
                "priors": priors.as_dict()}
     with gzip.open(path / LINEAR_WEIGHTS_FILE, "wt", encoding="utf-8") as handle:
         json.dump(payload, handle, separators=(",", ":"), sort_keys=True)
+    if model.tree is not None:
+        from litmine.tasks.mesh_tree import TREE_FILE
+
+        model.tree.save(path / TREE_FILE)
     return path
 
 
@@ -497,4 +569,8 @@ def load_linear_model(path: str | Path) -> tuple[LinearRelationModel, ConceptPri
                                 float(config.get("threshold", 0.5)),
                                 config.get("name", path.name), path)
     model.priors = priors
+    from litmine.tasks.mesh_tree import TREE_FILE, MeshTree
+
+    if (path / TREE_FILE).is_file():
+        model.tree = MeshTree.load(path / TREE_FILE)
     return model, priors

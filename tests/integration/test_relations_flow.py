@@ -26,6 +26,16 @@ def _litmine(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=timeout)
 
 
+def _batch_inputs(path: Path):
+    """Articles, pipeline sentences and gold mentions without IDs, as NER hands them on."""
+    docs, _ = read_pubtator(path)
+    articles = [d.to_article() for d in docs]
+    sentences = [s for a in articles for s in split_article(a)]
+    mentions = [m.__class__(m.pmid, m.start, m.end, m.text, m.type) for d in docs
+                for m in gold_to_mentions(d)]
+    return articles, sentences, mentions
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     """A lexicon and a linear CID model built by the CLI from the fixtures."""
@@ -83,11 +93,7 @@ def test_batch_step_fills_ids_relations_and_tables(built, tmp_path):
     from litmine.tasks.store import Batch, Store
 
     lexicon, model = built
-    docs, _ = read_pubtator(TRAIN)
-    articles = [d.to_article() for d in docs]
-    sentences = [s for a in articles for s in split_article(a)]
-    mentions = [m.__class__(m.pmid, m.start, m.end, m.text, m.type) for d in docs
-                for m in gold_to_mentions(d)]
+    articles, sentences, mentions = _batch_inputs(TRAIN)
     batch = relate_articles(articles, sentences, mentions, linker=load_linker(lexicon),
                             relation_model=load_relation_model(model))
     linked = [m for m in batch.mentions if m.concept_id]
@@ -128,3 +134,80 @@ def test_encoder_classifier_trains_and_loads(tmp_path):
     assert cands and all(0.0 <= c.score <= 1.0 for c in cands)
     assert {c.method for c in cands} == {"cid-classifier"}
     assert all(c.relation == "" for c in cands if not c.evidence)
+
+
+def test_stacked_model_trains_through_the_cli_and_scores_whole_documents(built, tmp_path):
+    """`train-relations --method stacked` (tiny encoder): both members, the combination and
+    the card on disk; loaded by path, it scores a batch as `mine` runs it and is evaluated."""
+    from tests.conftest import build_tiny_bert
+
+    from litmine.errors import ModelError
+    from litmine.flows.relations import load_linker, relate_articles
+    from litmine.tasks.relation_stack import StackedRelationModel
+    from litmine.tasks.relation_training import document_candidates
+    from litmine.tasks.relations import load_relation_model
+
+    lexicon, _ = built
+    base = build_tiny_bert(tmp_path / "tiny")
+    out = tmp_path / "cid-stacked"
+    done = _litmine("train-relations", "--method", "stacked", "--train", TRAIN, "--dev", DEV,
+                    "--base-model", base, "--epochs", "2", "--mesh-tree",
+                    LEX / "mesh_tree_sample.tsv", "--out", out, "--device", "cpu")
+    assert done.returncode == 0, done.stderr
+    assert f"saved {out}" in done.stdout
+    config = json.loads((out / "relation.json").read_text())
+    assert config["kind"] == "stacked" and len(config["weights"]) == 2
+    for name in ("linear/weights.json.gz", "linear/mesh_tree.tsv.gz", "document/docre.json",
+                 "document/pair_head.safetensors", "training.json"):
+        assert (out / name).is_file(), name
+    record = json.loads((out / "training.json").read_text())
+    assert record["data"]["held_out_documents"] == 4 and record["data"]["fit_documents"] == 16
+    assert 1 <= record["document"]["best_epoch"] <= 2
+    assert "litmine train-relations --method stacked" in (out / "README.md").read_text()
+
+    model = load_relation_model(out)
+    assert isinstance(model, StackedRelationModel) and model.tree is not None
+    docs, _ = read_pubtator(DEV)
+    articles, sentences, mentions = _batch_inputs(DEV)
+    batch = relate_articles(articles, sentences, mentions, linker=load_linker(lexicon),
+                            relation_model=model)
+    assert batch.candidates and {c.method for c in batch.candidates} == {"cid-stacked"}
+    assert all(0.0 <= c.score <= 1.0 for c in batch.candidates)
+    # candidates without a shared sentence are scored too (whole-document reading)
+    assert any(c.score > 0 for c in batch.candidates if not c.evidence)
+    with pytest.raises(ModelError, match="reads the whole document"):
+        model.predict(document_candidates(docs[0]), docs[0].title)
+    # a concept past the encoder's token limit: that pair is the linear member's alone
+    from litmine.tasks.records import Mention, Sentence
+    from litmine.tasks.relations import build_candidates
+
+    title = "Aspirin and ulcers."
+    text = title + " " + "word " * 4500 + "Aspirin causes hypotension."
+    far = text.rindex("Aspirin")
+    sentences = [Sentence("9", 0, 0, len(title), title),
+                 Sentence("9", 1, len(title) + 1, len(text), text[len(title) + 1:])]
+    mentions = [Mention("9", 0, 7, "Aspirin", "Chemical", sentence_index=0, concept_id="D001241"),
+                Mention("9", 12, 18, "ulcers", "Disease", sentence_index=0, concept_id="D014456"),
+                Mention("9", far, far + 7, "Aspirin", "Chemical", sentence_index=1,
+                        concept_id="D001241"),
+                Mention("9", far + 15, far + 26, "hypotension", "Disease", sentence_index=1,
+                        concept_id="D007022")]
+    cands = model.predict(build_candidates("9", text, sentences, mentions), title, text=text,
+                          mentions=mentions)
+    assert {c.disease_id: c.method for c in cands} == {"D014456": "cid-stacked",
+                                                       "D007022": "cid-linear"}
+
+    scores = tmp_path / "scores.json"
+    done = _litmine("evaluate-relations", "--gold", DEV, "--model", "none", "--lexicon", lexicon,
+                    "--relation-model", out, "--json", scores)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(scores.read_text())
+    assert report["gold_ids"]["cid"]["per_type"]["CID"]["n_gold"] == 11
+
+
+def test_train_relations_rejects_an_unknown_method(tmp_path):
+    done = _litmine("train-relations", "--method", "bert", "--train", TRAIN, "--dev", DEV,
+                    "--out", tmp_path / "x")
+    assert done.returncode != 0
+    message = " ".join((done.stdout + done.stderr).split())
+    assert "bert" in message and "Traceback" not in message

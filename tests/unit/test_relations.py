@@ -10,10 +10,11 @@ from litmine.tasks.pubtator import read_pubtator
 from litmine.tasks.records import Mention, Sentence
 from litmine.tasks.relation_training import (best_threshold, document_candidates, f1_at,
                                              train_linear_relations, train_relations)
+from litmine.tasks.mesh_tree import TREE_FILE, MeshTree
 from litmine.tasks.relations import (LinearRelationModel, aggregate, build_candidates,
                                      candidate_features, concept_ids, crop, document_context,
-                                     evidence_features, evidence_tokens, load_relation_model,
-                                     mark_text, score_relations)
+                                     drop_general_relations, evidence_features, evidence_tokens,
+                                     load_relation_model, mark_text, score_relations)
 
 CORPORA = Path(__file__).resolve().parents[1] / "fixtures" / "corpora"
 TRAIN = CORPORA / "bc5cdr_train_sample.pubtator"
@@ -104,6 +105,52 @@ def test_features_see_trigger_words_and_title():
     assert feats["title-induc:True:True"] == 1.0 and feats["chem-rank=0"] == 1.0
 
 
+# The hierarchy of a document naming kidney disease in general and renal insufficiency in
+# particular (tree numbers from MeSH, abridged), and two amphetamines.
+TREE = MeshTree({"D007674": ("C12.777.419",), "D051437": ("C12.777.419.780",),
+                 "D007022": ("C14.907.514",), "D000662": ("D02.092.471.683.152",),
+                 "D000661": ("D02.092.471.683.152.110",)})
+
+
+def _candidate(chem, dis, relation="CID"):
+    from litmine.tasks.relations import Candidate
+
+    return Candidate("1", chem, dis, relation=relation, score=0.9)
+
+
+def test_general_relations_give_way_to_specific_ones():
+    cands = [_candidate("D000661", "D007674"),  # kidney disease: general
+             _candidate("D000661", "D051437"),  # renal insufficiency: below it
+             _candidate("D000661", "D007022"),  # hypotension: unrelated
+             _candidate("D000662", "D007022"),  # amphetamines: above amphetamine
+             _candidate("D000662", "D051437", relation="")]  # not predicted: no effect
+    out = drop_general_relations(cands, TREE)
+    assert [c.relation for c in out] == ["", "CID", "CID", "", ""]
+    # a general disease stays when its specific one goes with another chemical
+    kept = drop_general_relations([_candidate("D000661", "D007674"),
+                                   _candidate("D000662", "D051437")], TREE)
+    assert [c.relation for c in kept] == ["CID", "CID"]
+    # without a tree nothing changes
+    assert [c.relation for c in drop_general_relations(
+        [_candidate("D000661", "D007674"), _candidate("D000661", "D051437")], None)] == ["CID"] * 2
+
+
+def test_tree_features_name_categories_and_more_specific_concepts():
+    mentions = [Mention("1", 0, 9, "Lidocaine", "Chemical", concept_id="D000661"),
+                Mention("1", 18, 34, "cardiac asystole", "Disease", concept_id="D007674"),
+                Mention("1", 69, 85, "bradyarrhythmias", "Disease", concept_id="D051437")]
+    cands = build_candidates("1", TEXT, _sentences(), mentions, title_end=len(TITLE))
+    ctx = document_context(cands, TITLE, TREE)
+    assert ctx["general"] == {"D007674"}
+    general = next(c for c in cands if c.disease_id == "D007674")
+    specific = next(c for c in cands if c.disease_id == "D051437")
+    f, g = candidate_features(general, ctx), candidate_features(specific, ctx)
+    assert f["dis-general=True"] == 1.0 and g["dis-general=False"] == 1.0
+    assert f["dis-cat1=C12"] == 1.0 and f["dis-cat2=C12.777"] == 1.0
+    assert f["chem-cat1=D02"] == 1.0 and f["chem-general=False"] == 1.0
+    assert "dis-general=True" not in candidate_features(general, document_context(cands, TITLE))
+
+
 @pytest.mark.parametrize("scores, how, expected", [
     ([0.2, 0.5], "max", 0.5), ([0.5, 0.5], "noisy-or", 0.75), ([], "max", 0.0)])
 def test_aggregate(scores, how, expected):
@@ -117,6 +164,22 @@ def test_best_threshold_and_f1_at():
     assert f1_at(scored, 3, 0.85) == pytest.approx(
         {"threshold": 0.85, "tp": 1, "fp": 0, "fn": 2, "precision": 1.0, "recall": 1 / 3,
          "f1": 0.5})
+
+
+def test_bagged_threshold_is_the_median_of_document_resamples():
+    from litmine.tasks.relation_training import bagged_threshold
+
+    # ten documents, each with one relation scored 0.9 and a non-relation scored 0.1: every
+    # resample's best threshold is 0.9
+    scored = [(0.9, True), (0.1, False)] * 10
+    documents = [k for k in range(10) for _ in range(2)]
+    assert bagged_threshold(scored, documents, [1] * 10) == 0.9
+    # one hard document (its relation scored below a non-relation): resamples that hold it
+    # twice or more prefer 0.3, the others 0.9; the median is one of them, the same each time
+    hard = scored + [(0.3, True), (0.5, False)]
+    documents_hard = documents + [10, 10]
+    t = bagged_threshold(hard, documents_hard, [1] * 11)
+    assert t == bagged_threshold(hard, documents_hard, [1] * 11) and t in (0.9, 0.3)
 
 
 def test_score_relations_is_biocreative_style():
@@ -148,6 +211,20 @@ def test_linear_model_trains_saves_and_predicts(tmp_path):
                 predicted.append(c.key)
     # on its own training documents the model must find most relations
     assert score_relations(docs, predicted).micro.recall > 0.5
+
+
+def test_linear_model_with_a_mesh_tree_saves_and_uses_it(tmp_path):
+    fixtures = CORPORA.parent / "lexicon"
+    desc = fixtures / "desc_sample.xml"
+    out = tmp_path / "cid-tree"
+    result = train_relations([TRAIN], [DEV], None, out,
+                             mesh_tree=[fixtures / "mesh_tree_sample.tsv", desc])
+    assert result["data"]["mesh_tree_concepts"] > 0 and (out / TREE_FILE).is_file()
+    model = load_relation_model(out)
+    assert model.tree is not None and model.tree.tree_numbers("D003000")  # clonidine, from desc
+    assert any(k.startswith("dis-cat1=") for k in model.weights)
+    record = (out / "README.md").read_text()
+    assert str(desc) in record  # the card lists the tree's source files
 
 
 def test_linear_training_needs_documents(tmp_path):
