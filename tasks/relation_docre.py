@@ -228,12 +228,13 @@ class DocumentRelationModel:
         from safetensors.torch import load_file
         from transformers import AutoModel, AutoTokenizer
 
-        from litmine.tasks.relations import read_model_config, torch_device
+        from litmine.tasks.ner_model import resolve_device
+        from litmine.tasks.relations import read_model_config
 
         self.path = Path(path)
         self.config = read_model_config(self.path, DOCRE_FILE)
         self.threshold = float(self.config.get("threshold", 0.5))
-        self.device = torch_device(device)
+        self.device = resolve_device(device)
         self.tokenizer = AutoTokenizer.from_pretrained(str(self.path))
         encoder = AutoModel.from_pretrained(str(self.path), dtype=torch.float32,
                                             add_pooling_layer=False)
@@ -350,6 +351,7 @@ def train_document_model(fit_docs: Sequence, held_out: Sequence, base_model: str
     Returns the record: per-epoch loss, held-out F1 and threshold, the best epoch, timings.
     """
     import random
+    import shutil
     import sys
     import time
 
@@ -358,7 +360,8 @@ def train_document_model(fit_docs: Sequence, held_out: Sequence, base_model: str
     from transformers import AutoModel, AutoTokenizer, get_linear_schedule_with_warmup
 
     from litmine.tasks.relation_training import best_threshold
-    from litmine.tasks.training import cpu_threads, resolve_device, seed_everything
+    from litmine.tasks.training import (cpu_threads, publish_model_dir, resolve_device,
+                                        seed_everything)
 
     started = time.time()
     device = resolve_device(device)
@@ -424,8 +427,6 @@ def train_document_model(fit_docs: Sequence, held_out: Sequence, base_model: str
                  "%.0f s", epoch, record["train_loss"], 100 * f1, threshold, time.time() - t0)
         if best is None or f1 > best["held_out"]["f1"]:
             best = record
-            import shutil
-
             shutil.rmtree(staging, ignore_errors=True)
             save_pair_model(model, tokenizer, staging,
                             {"kind": "document", "task": "CID", "threshold": threshold,
@@ -433,8 +434,6 @@ def train_document_model(fit_docs: Sequence, held_out: Sequence, base_model: str
                              "held_out": record["held_out"]})
         elif epoch - best["epoch"] >= patience:
             break
-    from litmine.tasks.training import publish_model_dir
-
     publish_model_dir(staging, Path(out_dir))
     return {"epochs": history, "best_epoch": best["epoch"], "threshold":
             best["held_out"]["threshold"], "held_out": best["held_out"],

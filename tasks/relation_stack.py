@@ -26,7 +26,8 @@ from typing import Any
 from litmine.errors import LitmineError, ModelError
 from litmine.tasks.records import Mention
 from litmine.tasks.relations import (METHOD_LINEAR, RELATION_FILE, Candidate,
-                                     drop_general_relations, load_linear_model)
+                                     drop_general_relations, load_linear_model,
+                                     read_model_config)
 
 METHOD_STACKED = "cid-stacked"
 MEMBERS = ("linear", "document")
@@ -48,12 +49,8 @@ class StackedRelationModel:
         from litmine.tasks.relation_docre import DocumentRelationModel
 
         self.path = Path(path)
-        if config is None:
-            config_file = self.path / RELATION_FILE
-            if not config_file.is_file():
-                raise ModelError(f"relations: {self.path} has no {RELATION_FILE}")
-            config = json.loads(config_file.read_text(encoding="utf-8"))
-        self.config = config
+        self.config = config = (config if config is not None
+                                else read_model_config(self.path, RELATION_FILE))
         try:
             self.weights = [float(w) for w in config["weights"]]
             self.intercept = float(config["intercept"])
@@ -232,13 +229,9 @@ def train_stacked_relations(train_files: Sequence[str | Path], dev_files: Sequen
     return result
 
 
-def _pct(x: float | None) -> str:
-    return "–" if x is None else f"{100 * x:.2f}"
-
-
 def write_stacked_card(path: Path, result: dict, command_line: str | None = None) -> Path:
     """README.md of a stacked CID model: command, data, members, combination, dev scores."""
-    from litmine.tasks.relation_training import card_sections, relation_card_front_matter
+    from litmine.tasks.relation_training import _pct, card_sections, relation_card_front_matter
     from litmine.tasks.training import card_base_model
 
     d, c, doc = result["data"], result["combination"], result["document"]

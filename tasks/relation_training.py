@@ -323,7 +323,7 @@ def write_relation_card(path: Path, result: dict, command_line: str | None = Non
         f"{_pct(e['dev']['tuned']['recall'])} | {_pct(e['dev']['tuned']['f1'])} | "
         f"{e['dev']['tuned']['threshold']:.3f} | {_pct(e['dev']['at_0.5']['f1'])} | "
         f"{e['train_seconds']:.0f} |" for e in result["epochs"])
-    files = "\n".join(f"| `{f['path']}` | `{f['sha256'][:16]}…` |" for f in d["files"])
+    command, data = card_sections(command_line, d["files"])
     text = relation_card_front_matter(base) + f"""
 # litmine CID relation classifier
 
@@ -333,22 +333,14 @@ chemical marked as `@ * chemical * ... @` and the disease as `# ^ disease ^ ... 
 (document, chemical MeSH ID, disease MeSH ID) scores the maximum over its evidence texts and is
 a CID relation at or above the threshold in `{RELATION_FILE}` ({result['threshold']:.3f}).
 
-## Command
-
-```
-{command_line or 'litmine train-relations ' + ' '.join(sys.argv[1:])}
-```
+{command}
 
 Parameters: epochs {p['epochs']} (best {result['best_epoch']}), lr {p['lr']}, batch size
 {p['batch_size']}, max length {p['max_length']}, warm-up {p['warmup_ratio']}, weight decay
 {p['weight_decay']}, seed {p['seed']}, aggregation {p['aggregation']}. Training took
 {result['seconds'] / 60:.1f} minutes.
 
-## Data
-
-| file | sha256 |
-|---|---|
-{files}
+{data}
 
 {d['train_documents']} training documents ({d['train_relations']} CID relations), {d['train_examples']}
 evidence texts ({d['train_positive']} positive); {d['dev_documents']} dev documents, {d['dev_examples']}
@@ -601,16 +593,23 @@ document cannot be found. End-to-end scores (predicted entities and IDs) are in 
     return out
 
 
+#: Epochs of `train_encoder_relations` when none are given (the stacked model's encoder:
+#: `litmine.tasks.relation_docre.DEFAULT_EPOCHS`).
+ENCODER_EPOCHS = 2
+
+
 def train_relations(train_files: Sequence[str | Path], dev_files: Sequence[str | Path],
-                    base_model: str | Path | None, out_dir: str | Path, epochs: int = 2, *,
-                    method: str = "linear", **kwargs: Any) -> dict[str, Any]:
+                    base_model: str | Path | None, out_dir: str | Path,
+                    epochs: int | None = None, *, method: str = "linear",
+                    **kwargs: Any) -> dict[str, Any]:
     """Train a CID model (what `litmine train --task relations` calls); returns its record.
 
     method "linear" (default): `train_linear_relations`; `base_model`, `epochs` and encoder
     options are ignored. "stacked": `litmine.tasks.relation_stack.train_stacked_relations`
     (the linear model and a document encoder from `base_model`, combined). "encoder":
     `train_encoder_relations` (a sentence-level classifier). base_model None: all-MiniLM-L6-v2
-    from its wheel. The result has "out_dir" and "threshold".
+    from its wheel; epochs None: each method's default. The result has "out_dir" and
+    "threshold".
     """
     if method == "linear":
         keep = {k: kwargs[k] for k in ("max_train_docs", "max_dev_docs", "exclude",
@@ -630,7 +629,7 @@ def train_relations(train_files: Sequence[str | Path], dev_files: Sequence[str |
 
             base_model = str(get_model_path())
         kwargs.pop("mesh_tree", None)
-        return train_encoder_relations(train_files, dev_files, base_model, out_dir, epochs,
-                                       **kwargs)
+        return train_encoder_relations(train_files, dev_files, base_model, out_dir,
+                                       epochs or ENCODER_EPOCHS, **kwargs)
     raise LitmineError(f"train-relations: unknown method {method!r}; use linear, stacked or "
                        "encoder")

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from litmine.errors import ModelError
+from litmine.tasks.mesh_tree import TREE_FILE, MeshTree
 from litmine.tasks.records import Mention, Sentence
 
 CHEMICAL, DISEASE = "Chemical", "Disease"
@@ -192,14 +193,6 @@ def read_model_config(path: Path, name: str) -> dict[str, Any]:
     return json.loads(config_file.read_text(encoding="utf-8"))
 
 
-def torch_device(device: str):
-    """torch.device for "cpu", "cuda[:N]" or "auto" (CUDA when there is one)."""
-    import torch
-
-    return torch.device(device if device != "auto" else
-                        ("cuda" if torch.cuda.is_available() else "cpu"))
-
-
 class RelationModel:
     """A fine-tuned sequence classifier over marked evidence, with its threshold."""
 
@@ -207,12 +200,14 @@ class RelationModel:
         import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+        from litmine.tasks.ner_model import resolve_device
+
         self.path = Path(path)
         self.config = read_model_config(self.path, RELATION_FILE)
         self.threshold = float(self.config.get("threshold", 0.5))
         self.aggregation = self.config.get("aggregation", "max")
         self.max_length = int(self.config.get("max_length", 128))
-        self.device = torch_device(device)
+        self.device = resolve_device(device)
         self.tokenizer = AutoTokenizer.from_pretrained(str(self.path))
         self.model = AutoModelForSequenceClassification.from_pretrained(
             str(self.path), dtype=torch.float32).to(self.device).eval()
@@ -280,13 +275,14 @@ def load_relation_model(path: str | Path, *, device: str = "cpu"):
         if not config_file.is_file():
             raise ModelError(f"relations: {path} is not a relation model (no {RELATION_FILE}); "
                              "train one with `litmine train-relations` or pass --relation-model")
-        kind = json.loads(config_file.read_text(encoding="utf-8")).get("kind", "encoder")
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+        kind = config.get("kind", "encoder")
         if kind == "linear":
             _MODELS[key] = load_linear_model(path)[0]
         elif kind == "stacked":
             from litmine.tasks.relation_stack import StackedRelationModel
 
-            _MODELS[key] = StackedRelationModel(path, device=device)
+            _MODELS[key] = StackedRelationModel(path, device=device, config=config)
         elif kind == "encoder":
             _MODELS[key] = RelationModel(path, device=device)
         else:
@@ -415,6 +411,10 @@ TITLE_TRIGGERS = re.compile(r"induc|toxic|associat|caus|adverse|side effect|risk
                             r"after|following|during|poison|overdose|abuse|exposure|treat|therap")
 
 
+#: MeSH tree levels whose categories become features ("C10", "C10.228").
+TREE_DEPTHS = (1, 2)
+
+
 def tree_features(cand: Candidate, tree, doc: dict[str, Any]) -> dict[str, float]:
     """MeSH hierarchy features: each concept's top categories, and whether the document names
     a more specific concept below it (`litmine.tasks.mesh_tree`)."""
@@ -426,9 +426,6 @@ def tree_features(cand: Candidate, tree, doc: dict[str, Any]) -> dict[str, float
         for cat in tree.categories(cand.disease_id, depth) or {"none"}:
             f[f"dis-cat{depth}={cat}"] = 1.0
     return f
-
-
-TREE_DEPTHS = (1, 2)
 
 
 def document_context(candidates: Sequence[Candidate], title: str = "", tree=None
@@ -551,8 +548,6 @@ def save_linear_model(path: str | Path, model: LinearRelationModel, priors: Conc
     with gzip.open(path / LINEAR_WEIGHTS_FILE, "wt", encoding="utf-8") as handle:
         json.dump(payload, handle, separators=(",", ":"), sort_keys=True)
     if model.tree is not None:
-        from litmine.tasks.mesh_tree import TREE_FILE
-
         model.tree.save(path / TREE_FILE)
     return path
 
@@ -561,7 +556,7 @@ def load_linear_model(path: str | Path) -> tuple[LinearRelationModel, ConceptPri
     import gzip
 
     path = Path(path)
-    config = json.loads((path / RELATION_FILE).read_text(encoding="utf-8"))
+    config = read_model_config(path, RELATION_FILE)
     with gzip.open(path / LINEAR_WEIGHTS_FILE, "rt", encoding="utf-8") as handle:
         payload = json.load(handle)
     priors = ConceptPriors(**payload.get("priors", {}))
@@ -569,8 +564,6 @@ def load_linear_model(path: str | Path) -> tuple[LinearRelationModel, ConceptPri
                                 float(config.get("threshold", 0.5)),
                                 config.get("name", path.name), path)
     model.priors = priors
-    from litmine.tasks.mesh_tree import TREE_FILE, MeshTree
-
     if (path / TREE_FILE).is_file():
         model.tree = MeshTree.load(path / TREE_FILE)
     return model, priors

@@ -89,9 +89,8 @@ def train_relations_command(
     if method is Method.stacked:
         options["progress"] = sys.stderr.isatty()
     result = train_relations(_check(train), _check(dev), base_model,
-                             out or DEFAULT_RELATION_MODEL,
-                             epochs or (5 if method is Method.stacked else 2),
-                             method=method.value, **options)
+                             out or DEFAULT_RELATION_MODEL, epochs, method=method.value,
+                             **options)
     typer.echo(f"saved {result['out_dir']} (threshold {result['threshold']:.3f})")
 
 
