@@ -103,11 +103,11 @@ class RssSampler:
 
 def run_plain(path: Path, db: Path, tagger, batch_size: int) -> dict:
     """The flow's work as plain calls, one stage after the other, no Prefect: stage seconds."""
-    from litmine.tasks.pairs import pair_chemicals_with_diseases
+    from litmine.tasks.relations.pairs import pair_chemicals_with_diseases
     from litmine.tasks.records import Article
-    from litmine.tasks.sentences import split_article
-    from litmine.tasks.sources import iter_file_items
-    from litmine.tasks.store import Batch, Store
+    from litmine.tasks.text.sentences import split_article
+    from litmine.tasks.sources.files import iter_file_items
+    from litmine.tasks.store.database import Batch, Store
 
     seconds: Counter = Counter()
     started = time.perf_counter()
@@ -149,7 +149,7 @@ def run_one(args) -> dict:
     """One size, in this process: warm model, one `mine` flow run, then (optionally) plain."""
     import duckdb
     from litmine.flows.mine import mine
-    from litmine.tasks.ner import load_tagger
+    from litmine.tasks.ner.engine import load_tagger
 
     rss = RssSampler()
     tagger = load_tagger(args.model, device=args.device)

@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from litmine.flows.mine import mine
     from litmine.progress import set_progress_hook
-    from litmine.tasks.pubmed_xml import iter_pubmed_xml
+    from litmine.tasks.sources.pubmed_xml import iter_pubmed_xml
     from litmine.tasks.records import Article
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="litmine-load-"))

@@ -22,7 +22,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from litmine.settings import DEFAULT_MODEL_DIR, DEFAULT_NER_MODEL
-from litmine.tasks.ner import load_tagger
+from litmine.tasks.ner.engine import load_tagger
 
 sys.path.insert(0, str(Path(__file__).parent))
 from ner_throughput import sample_documents  # noqa: E402

@@ -37,11 +37,11 @@ import numpy as np
 import torch
 
 from litmine.settings import DATA_DIR, DEFAULT_MODEL_DIR
-from litmine.tasks.labels import canonical_type
-from litmine.tasks.ner import NerStats, clear_taggers, load_tagger, resolve_device
+from litmine.tasks.ner.labels import canonical_type
+from litmine.tasks.ner.engine import NerStats, clear_taggers, load_tagger, resolve_device
 from litmine.tasks.records import Article
-from litmine.tasks.sentences import split_article
-from litmine.tasks.sources import iter_file_items
+from litmine.tasks.text.sentences import split_article
+from litmine.tasks.sources.files import iter_file_items
 
 SAMPLE = DATA_DIR / "sample" / "pubmedsample18n0001.xml.gz"
 STANDIN_DIR = Path("/tmp/litmine-bench/minilm-l6-standin")

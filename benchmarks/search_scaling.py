@@ -26,7 +26,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from litmine.tasks.embeddings import search_vector
+from litmine.tasks.semantic.embeddings import search_vector
 
 MODEL = "benchmark/random-unit-vectors"
 

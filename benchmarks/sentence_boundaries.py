@@ -31,7 +31,7 @@ import sys
 import time
 from pathlib import Path
 
-from litmine.tasks.sentences import split_sentences
+from litmine.tasks.text.sentences import split_sentences
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 DEFAULT = SHARED / "data/corpora/bc5cdr/CDR_TrainingSet.PubTator.txt"

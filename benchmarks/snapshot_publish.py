@@ -29,11 +29,11 @@ import pyarrow as pa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from litmine.tasks.locking import publish_snapshot  # noqa: E402
-from litmine.tasks.pubmed_xml import iter_pubmed_xml  # noqa: E402
+from litmine.tasks.store.locking import publish_snapshot  # noqa: E402
+from litmine.tasks.sources.pubmed_xml import iter_pubmed_xml  # noqa: E402
 from litmine.tasks.records import Article  # noqa: E402
-from litmine.tasks.sentences import split_article  # noqa: E402
-from litmine.tasks.store import Store  # noqa: E402
+from litmine.tasks.text.sentences import split_article  # noqa: E402
+from litmine.tasks.store.database import Store  # noqa: E402
 
 SAMPLE = ROOT / "data" / "sample" / "pubmedsample18n0001.xml.gz"
 PUBMED_RECORDS = 38_000_000

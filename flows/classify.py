@@ -14,11 +14,11 @@ from prefect.runtime import flow_run
 
 from litmine.errors import LitmineError
 from litmine.settings import DATA_DIR, get_settings
-from litmine.tasks.classify import (LABELS, NLIClassifier, TrainedClassifier, classify_by_embedding,
+from litmine.tasks.semantic.classify import (LABELS, NLIClassifier, TrainedClassifier, classify_by_embedding,
                                     labelled_articles, score_labels, split_heldout,
                                     store_predictions, train_study_classifier)
-from litmine.tasks.embeddings import load_embedder
-from litmine.tasks.store import Store
+from litmine.tasks.semantic.embeddings import load_embedder
+from litmine.tasks.store.database import Store
 
 METHODS = ("embedding", "nli", "trained")
 #: Where `litmine train-classifier` saves its model unless told otherwise.

@@ -12,8 +12,8 @@ from prefect.runtime import flow_run
 
 from litmine.errors import LitmineError
 from litmine.settings import get_settings
-from litmine.tasks.embeddings import LEVELS, embed_store, load_embedder
-from litmine.tasks.store import Store
+from litmine.tasks.semantic.embeddings import LEVELS, embed_store, load_embedder
+from litmine.tasks.store.database import Store
 
 
 @task(name="embed-texts", cache_policy=NO_CACHE)

@@ -13,11 +13,11 @@ from rich.console import Console
 
 from litmine.errors import LitmineError
 from litmine.settings import get_settings
-from litmine.tasks.corpus import build_type_map, map_type, read_corpus
-from litmine.tasks.pubtator import gold_to_mentions, iter_pubtator
+from litmine.tasks.training.corpus import build_type_map, map_type, read_corpus
+from litmine.tasks.sources.pubtator import gold_to_mentions, iter_pubtator
 from litmine.tasks.scoring import (evaluate_predictions, format_errors, format_markdown,
                                    format_table)
-from litmine.tasks.training import tag_documents
+from litmine.tasks.training.ner import tag_documents
 
 __all__ = ["evaluate", "evaluate_predictions", "read_predictions"]
 
@@ -115,9 +115,9 @@ def _relation_scores(gold: list[str], mentions: list, predicted: list[str] | Non
     """Concept and CID scores: of the predicted files' IDs and CID lines, or of `mentions`
     linked and related end to end (with the gold-entity settings, for attribution)."""
     from litmine.flows.relations import evaluate_relations
-    from litmine.tasks.normalise import score_concepts
-    from litmine.tasks.pubtator import read_pubtator
-    from litmine.tasks.relations import score_relations
+    from litmine.tasks.linking.normalise import score_concepts
+    from litmine.tasks.sources.pubtator import read_pubtator
+    from litmine.tasks.relations.candidates import score_relations
 
     settings = get_settings()
     lexicon = lexicon or str(settings.lexicon)

@@ -19,14 +19,14 @@ from litmine.errors import LitmineError
 from litmine.memory import limit_malloc_arenas
 from litmine.progress import report_progress
 from litmine.settings import get_settings
-from litmine.tasks.entrez import fetch_articles, search_pubmed, skip_stored
-from litmine.tasks.ner import load_tagger, tag_entities
-from litmine.tasks.pairs import pair_entities
-from litmine.tasks.pubmed_xml import parse_pubmed_xml
+from litmine.tasks.sources.entrez import fetch_articles, search_pubmed, skip_stored
+from litmine.tasks.ner.engine import load_tagger, tag_entities
+from litmine.tasks.relations.pairs import pair_entities
+from litmine.tasks.sources.pubmed_xml import parse_pubmed_xml
 from litmine.tasks.records import Article, Deletion, Pair, Reject
-from litmine.tasks.sentences import split_articles
-from litmine.tasks.sources import iter_file_items, sniff_format
-from litmine.tasks.store import Batch, Store, load_tables
+from litmine.tasks.text.sentences import split_articles
+from litmine.tasks.sources.files import iter_file_items, sniff_format
+from litmine.tasks.store.database import Batch, Store, load_tables
 
 #: Articles per NER batch task: large enough to keep the model busy, small enough to load often.
 DEFAULT_BATCH_SIZE = 256
@@ -59,7 +59,7 @@ def relation_step(enabled: bool, lexicon: str | None = None, relation_model: str
     if not Path(lexicon).is_file():
         raise LitmineError(f"{stage}: MeSH lexicon {lexicon} not found; build one with `litmine "
                            "lexicon build`, set LITMINE_LEXICON, or run with --no-relations")
-    from litmine.tasks.relations import RELATION_FILE
+    from litmine.tasks.relations.candidates import RELATION_FILE
 
     if relation_model and not (Path(relation_model) / RELATION_FILE).is_file():
         raise LitmineError(f"{stage}: CID relation model {relation_model} not found (no {RELATION_FILE}); "

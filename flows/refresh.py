@@ -1,7 +1,7 @@
 """The `refresh` flow: keep a corpus current from saved queries (watches) or NCBI's bulk files.
 
 - Watches: each refresh fetches what entered PubMed since the watch's watermark (an Entrez-date
-  window, see tasks/watches.py); the first refresh of a watch is a full backfill, split into
+  window, see tasks/sources/watches.py); the first refresh of a watch is a full backfill, split into
   date windows past PubMed's 9,999-record cap by `plan_search`. The watermark moves only after
   the whole window is stored.
 - Bulk files (`files=DIR`): the baseline and update files in NCBI's order, each checked against
@@ -9,7 +9,7 @@
 
 Both reuse the mine flow's batch pipeline (`process_items`: split -> NER task -> pairs -> load).
 Each unit of work (a watch, a set of files) gets a `runs` row; the flow run leaves one markdown
-artifact (`refresh-report`) and publishes a snapshot for readers (tasks/locking.py).
+artifact (`refresh-report`) and publishes a snapshot for readers (tasks/store/locking.py).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from litmine.memory import limit_malloc_arenas
 from litmine.flows.mine import DEFAULT_BATCH_SIZE, RelationStep, process_items, relation_step
 from litmine.progress import report_progress
 from litmine.settings import get_settings
-from litmine.tasks.bulk import (
+from litmine.tasks.sources.bulk import (
     check_order,
     ensure_files_table,
     file_statuses,
@@ -42,12 +42,12 @@ from litmine.tasks.bulk import (
     start_file,
     verify_md5,
 )
-from litmine.tasks.entrez import fetch_articles, search_pubmed
-from litmine.tasks.locking import SnapshotPublisher, open_store, snapshot_is_stale
-from litmine.tasks.ner import load_tagger
-from litmine.tasks.pubmed_xml import parse_pubmed_xml
-from litmine.tasks.store import Store
-from litmine.tasks.watches import (
+from litmine.tasks.sources.entrez import fetch_articles, search_pubmed
+from litmine.tasks.store.locking import SnapshotPublisher, open_store, snapshot_is_stale
+from litmine.tasks.ner.engine import load_tagger
+from litmine.tasks.sources.pubmed_xml import parse_pubmed_xml
+from litmine.tasks.store.database import Store
+from litmine.tasks.sources.watches import (
     Watch,
     ensure_watch_table,
     get_watches,
@@ -57,7 +57,7 @@ from litmine.tasks.watches import (
     record_refresh,
 )
 
-#: efetch batches in flight at once (the process-wide rate limiter paces them; see tasks/entrez.py).
+#: efetch batches in flight at once (the process-wide rate limiter paces them; see tasks/sources/entrez.py).
 FETCH_WINDOW = 4
 _DATE = "%Y/%m/%d"
 

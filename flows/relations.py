@@ -21,12 +21,12 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from litmine.settings import DEFAULT_LEXICON, DEFAULT_MODEL_DIR, DEFAULT_RELATION_MODEL
-from litmine.tasks.abbreviations import Abbreviation, apply_abbreviations, find_abbreviations
-from litmine.tasks.lexicon import Lexicon
-from litmine.tasks.normalise import Link, Linker, normalise_document, score_concepts
-from litmine.tasks.pairs import normalise_surface
+from litmine.tasks.text.abbreviations import Abbreviation, apply_abbreviations, find_abbreviations
+from litmine.tasks.linking.lexicon import Lexicon
+from litmine.tasks.linking.normalise import Link, Linker, normalise_document, score_concepts
+from litmine.tasks.relations.pairs import normalise_surface
 from litmine.tasks.records import Article, Mention, Pair, Sentence
-from litmine.tasks.relations import (Candidate, build_candidates, load_relation_model,
+from litmine.tasks.relations.candidates import (Candidate, build_candidates, load_relation_model,
                                      score_relations)
 
 MODELS_DIR = DEFAULT_MODEL_DIR.parent
@@ -101,7 +101,7 @@ def _with_abbreviations(article: Article, mentions: Sequence[Mention],
     abbrs = find_abbreviations(article.text, article.pmid)
     if fix and abbrs:
         if sentences is None:
-            from litmine.tasks.sentences import split_article
+            from litmine.tasks.text.sentences import split_article
 
             sentences = split_article(article)
         ms = apply_abbreviations(article.text, ms, abbrs, sentences)
@@ -166,8 +166,8 @@ def evaluate_relations(gold: Sequence[str | Path], *, ner_model: str | None = No
     """
     from dataclasses import replace
 
-    from litmine.tasks.pubtator import gold_to_mentions, read_pubtator
-    from litmine.tasks.sentences import split_article
+    from litmine.tasks.sources.pubtator import gold_to_mentions, read_pubtator
+    from litmine.tasks.text.sentences import split_article
 
     docs = [d for path in gold for d in read_pubtator(path)[0]][:max_documents]
     articles = [d.to_article() for d in docs]
@@ -189,7 +189,7 @@ def evaluate_relations(gold: Sequence[str | Path], *, ner_model: str | None = No
         "cid": score_relations(docs, _predicted_triples(batch.candidates)).as_dict(),
         "link_methods": dict(Counter(l.method for l in batch.links))}
     # Gold IDs too: the classifier on its own.
-    from litmine.tasks.relation_training import document_candidates
+    from litmine.tasks.relations.training import document_candidates
 
     cands = []
     for d in docs:
@@ -199,7 +199,7 @@ def evaluate_relations(gold: Sequence[str | Path], *, ner_model: str | None = No
     if ner_model or predicted_mentions is not None:
         t = time.perf_counter()
         if predicted_mentions is None:
-            from litmine.tasks.ner import load_tagger
+            from litmine.tasks.ner.engine import load_tagger
 
             tagger = load_tagger(str(ner_model), device=device)
             predicted_mentions = tagger.tag(sentences)

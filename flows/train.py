@@ -9,7 +9,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
 from litmine.settings import DEFAULT_MODEL_DIR
-from litmine.tasks.training import (DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LR,
+from litmine.tasks.training.ner import (DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LR,
                                     DEFAULT_MAX_LENGTH, DEFAULT_PATIENCE, DEFAULT_SEED,
                                     epoch_table, train_ner_task, training_record)
 

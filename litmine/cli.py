@@ -105,7 +105,7 @@ def mine(
 ):
     """Fetch or read abstracts, tag entities, pair chemicals with diseases, store in DuckDB."""
     from litmine.flows.mine import mine as mine_flow
-    from litmine.tasks.dask_runner import build_task_runner
+    from litmine.tasks.runners import build_task_runner
 
     runner = build_task_runner(task_runner, dask_address)
     if task_runner != "local":
@@ -145,7 +145,7 @@ def sql(
     limit: Annotated[int, typer.Option("--limit", min=1, help="Most rows shown as a table.")] = 1000,
 ):
     """Run a read-only SQL query over the results."""
-    from litmine.tasks.query import run_readonly_sql
+    from litmine.tasks.store.query import run_readonly_sql
 
     columns, rows = run_readonly_sql(_db(db), statement)
     if format is OutputFormat.json:
@@ -171,7 +171,7 @@ def export(
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="Whose entities (default: the model with most rows).")] = None,
 ):
     """Export documents with their predicted entities (offsets as stored)."""
-    from litmine.tasks.query import export_pubtator
+    from litmine.tasks.store.query import export_pubtator
 
     if out_file:
         with open(out_file, "w", encoding="utf-8") as handle:
@@ -184,7 +184,7 @@ def export(
 @app.command()
 def info(db: DbOption = None):
     """What the database holds: rows per table, models, recent runs."""
-    from litmine.tasks.query import describe
+    from litmine.tasks.store.query import describe
 
     summary = describe(_db(db))
     table = Table("table", "rows", title=f"{summary['db']} (schema {summary['schema_version']})")

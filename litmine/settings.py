@@ -16,7 +16,7 @@ DATA_DIR = ROOT / "data"
 #: The single NER model litmine trains and ships (issue 3; `litmine train`'s default --out).
 DEFAULT_MODEL_DIR = DATA_DIR / "models" / "litmine-ner-bc5cdr-minilm-l6"
 #: The default NER model of the pipeline: an ensemble of that model and its document-level
-#: sibling (litmine.tasks.ner_ensemble), about half as fast and 1.3 points of strict F1 better.
+#: sibling (litmine.tasks.ner.ensemble), about half as fast and 1.3 points of strict F1 better.
 DEFAULT_NER_MODEL = DATA_DIR / "models" / "litmine-ner-bc5cdr-ensemble"
 #: The MeSH lexicon and CID relation model shipped beside it (issue 7).
 DEFAULT_LEXICON = DATA_DIR / "models" / "litmine-lexicon-mesh.tsv.gz"

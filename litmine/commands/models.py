@@ -31,7 +31,7 @@ class Task(str, Enum):
     classify = "classify"
 
 
-class Unit(str, Enum):  # litmine.tasks.training.UNITS (not imported: the CLI loads lazily)
+class Unit(str, Enum):  # litmine.tasks.training.ner.UNITS (not imported: the CLI loads lazily)
     sentence = "sentence"
     document = "document"
 

@@ -52,8 +52,8 @@ def watch_add(
     wait: WaitOption = 0.0,
 ):
     """Save a PubMed query; its first refresh fetches everything, later ones what is new."""
-    from litmine.tasks.locking import open_store
-    from litmine.tasks.watches import add_watch
+    from litmine.tasks.store.locking import open_store
+    from litmine.tasks.sources.watches import add_watch
 
     with open_store(_db(db), wait=wait, stage="watch add") as store:
         watch = add_watch(store.con, name, query, model)
@@ -68,8 +68,8 @@ def watch_list(db: DbOption = None):
     import duckdb
     from rich.table import Table
 
-    from litmine.tasks.query import connect_readonly
-    from litmine.tasks.watches import get_watches
+    from litmine.tasks.store.query import connect_readonly
+    from litmine.tasks.sources.watches import get_watches
 
     con = connect_readonly(_db(db))
     try:
@@ -96,8 +96,8 @@ def watch_remove(
     wait: WaitOption = 0.0,
 ):
     """Forget a saved query (the articles and results it stored stay in the database)."""
-    from litmine.tasks.locking import open_store
-    from litmine.tasks.watches import ensure_watch_table, remove_watch
+    from litmine.tasks.store.locking import open_store
+    from litmine.tasks.sources.watches import ensure_watch_table, remove_watch
 
     with open_store(_db(db), wait=wait, stage="watch remove") as store:
         ensure_watch_table(store.con)
@@ -156,7 +156,7 @@ def runs_command(
     """Recent runs: id, flow, status, start, duration, what they processed, counts, model."""
     from rich.table import Table
 
-    from litmine.tasks.watches import list_runs
+    from litmine.tasks.sources.watches import list_runs
 
     runs = list_runs(_db(db), limit=limit, flow=flow)
     if not runs:

@@ -47,7 +47,7 @@ def lexicon_build(
 ):
     """Build the lexicon; sources listed first win when names disagree."""
     from litmine.flows.relations import DEFAULT_LEXICON
-    from litmine.tasks.lexicon import build_lexicon
+    from litmine.tasks.linking.lexicon import build_lexicon
 
     lex = build_lexicon(_check(corpus), mesh=_check(mesh), ctd=_check(ctd),
                         mesh_mappings=_check(mesh_mappings), sssom=_check(sssom),
@@ -74,7 +74,7 @@ def train_relations_command(
 ):
     """Train the chemical-induced disease (CID) classifier and save it with a model card."""
     from litmine.flows.relations import DEFAULT_RELATION_MODEL
-    from litmine.tasks.relation_training import train_relations
+    from litmine.tasks.relations.training import train_relations
 
     try:
         method = Method(method)

@@ -49,7 +49,7 @@ def build_deployments(name: str = DEPLOYMENT_NAME, cron: str | None = None,
     from litmine.flows.mine import mine
     from litmine.flows.refresh import refresh
     from litmine.settings import get_settings
-    from litmine.tasks.dask_runner import build_task_runner
+    from litmine.tasks.runners import build_task_runner
 
     settings = get_settings(fresh=True)
     cron = cron or settings.refresh_cron

@@ -94,7 +94,7 @@ def embed(
 ):
     """Embed stored abstracts and sentences for `litmine search` (only new or changed texts)."""
     from litmine.flows.embed import embed as embed_flow
-    from litmine.tasks.embeddings import load_embedder
+    from litmine.tasks.semantic.embeddings import load_embedder
 
     _prepare()
     path = _db(db, "embed")
@@ -118,8 +118,8 @@ def search(
     device: DeviceOption = "auto",
 ):
     """Find stored abstracts (or sentences) by meaning: cosine similarity of embeddings."""
-    from litmine.tasks.embeddings import search as run_search
-    from litmine.tasks.query import connect_readonly
+    from litmine.tasks.semantic.embeddings import search as run_search
+    from litmine.tasks.store.query import connect_readonly
 
     _prepare()
     if not query.strip():
@@ -230,9 +230,9 @@ def ask(
     device: DeviceOption = "auto",
 ):
     """Answer a question from the stored abstracts: semantic search, then an extractive QA model."""
-    from litmine.tasks.embeddings import search as run_search
-    from litmine.tasks.qa import QAModel, documents_for, sentence_of
-    from litmine.tasks.query import connect_readonly
+    from litmine.tasks.semantic.embeddings import search as run_search
+    from litmine.tasks.semantic.qa import QAModel, documents_for, sentence_of
+    from litmine.tasks.store.query import connect_readonly
 
     _prepare()
     if not question.strip():
@@ -276,11 +276,11 @@ def summarize(
     device: DeviceOption = "auto",
 ):
     """Summarise abstracts (given PMIDs, or the hits of a search) with a generative model."""
-    from litmine.tasks.embeddings import search as run_search
-    from litmine.tasks.qa import documents_for
-    from litmine.tasks.query import connect_readonly
-    from litmine.tasks.store import Store
-    from litmine.tasks.summarize import Summarizer, store_summaries
+    from litmine.tasks.semantic.embeddings import search as run_search
+    from litmine.tasks.semantic.qa import documents_for
+    from litmine.tasks.store.query import connect_readonly
+    from litmine.tasks.store.database import Store
+    from litmine.tasks.semantic.summarize import Summarizer, store_summaries
 
     _prepare()
     if bool(pmid) == bool(query and query.strip()):

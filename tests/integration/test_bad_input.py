@@ -19,7 +19,7 @@ import duckdb
 import pytest
 
 from litmine.errors import LitmineError
-from litmine.tasks.pubmed_xml import iter_pubmed_xml
+from litmine.tasks.sources.pubmed_xml import iter_pubmed_xml
 from litmine.tasks.records import Article
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -3,7 +3,7 @@ run that was never interrupted.
 
 Two crashes: SIGKILL from outside once a batch is committed (seen on the process's log), and a
 SIGKILL from inside a batch's DuckDB transaction, after its rows are written and before COMMIT
-(the test hook LITMINE_TEST_CRASH_AT=commit:N in tasks/store.py, off unless set).
+(the test hook LITMINE_TEST_CRASH_AT=commit:N in tasks/store/database.py, off unless set).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from litmine.tasks.store import CRASH_ENV
+from litmine.tasks.store.database import CRASH_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 #: The first 60 records of the bundled sample (tests/fixtures/eutils/SOURCES.md).

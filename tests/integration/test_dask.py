@@ -15,7 +15,7 @@ from prefect import flow, task
 from prefect.utilities.annotations import quote
 
 from litmine.errors import LitmineError
-from litmine.tasks.dask_runner import NerOnDaskTaskRunner, build_task_runner
+from litmine.tasks.runners import NerOnDaskTaskRunner, build_task_runner
 
 try:
     import prefect_dask  # noqa: F401
@@ -83,12 +83,12 @@ def test_dask_runner_matches_local_runner(tmp_path, prefect_harness, tiny_ner_mo
         assert remote[table] == local[table], f"{table} differs between the dask and local runners"
 
     # The workers ran the 3 NER batches and nothing else; each worker that tagged loaded the
-    # model once (the per-process cache of litmine.tasks.ner).
+    # model once (the per-process cache of litmine.tasks.ner.engine).
     executed = client.run(lambda dask_worker: dask_worker.state.executed_count)
     assert len(executed) == 2 and sum(executed.values()) == 3, executed
 
     def loaded_models():
-        from litmine.tasks import ner
+        from litmine.tasks.ner import engine as ner
 
         return sorted(key[0] for key in ner._TAGGERS)
 

@@ -16,7 +16,7 @@ import pytest
 
 from litmine.errors import EutilsError
 from litmine.settings import get_settings
-from litmine.tasks.pubmed_xml import iter_pubmed_xml
+from litmine.tasks.sources.pubmed_xml import iter_pubmed_xml
 from litmine.tasks.records import Article
 from tests.support.eutils_server import FAULTS, EutilsServer
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from litmine.tasks.pubmed_xml import iter_pubmed_xml
-from litmine.tasks.pubtator import iter_pubtator
+from litmine.tasks.sources.pubmed_xml import iter_pubmed_xml
+from litmine.tasks.sources.pubtator import iter_pubtator
 from litmine.tasks.records import Article
 from tests.support.eutils_server import EutilsServer
 

@@ -7,7 +7,7 @@ import pytest
 
 from litmine.errors import LitmineError
 from litmine.flows.mine import mine
-from litmine.tasks.pubtator import iter_pubtator
+from litmine.tasks.sources.pubtator import iter_pubtator
 
 DELETED_IN_UPDATE = "41456105"  # one of pubmed26n1335.xml.gz's <DeleteCitation> PMIDs
 
@@ -68,9 +68,9 @@ def test_mine_links_mesh_ids_and_scores_cid_relations_by_default(tmp_path, prefe
     import io
 
     from litmine.settings import get_settings
-    from litmine.tasks.pubtator import read_pubtator
-    from litmine.tasks.query import export_pubtator
-    from litmine.tasks.relations import score_relations
+    from litmine.tasks.sources.pubtator import read_pubtator
+    from litmine.tasks.store.query import export_pubtator
+    from litmine.tasks.relations.candidates import score_relations
 
     gold_file = fixtures_dir / "corpora" / "bc5cdr_dev_sample.pubtator"
     db = tmp_path / "x.duckdb"

@@ -20,9 +20,9 @@ import pytest
 from litmine.errors import LitmineError
 from litmine.flows.refresh import refresh
 from litmine.settings import get_settings
-from litmine.tasks.entrez import shared_client
-from litmine.tasks.store import Store
-from litmine.tasks.watches import add_watch
+from litmine.tasks.sources.entrez import shared_client
+from litmine.tasks.store.database import Store
+from litmine.tasks.sources.watches import add_watch
 from tests.support.eutils_server import EutilsServer, busiest_second, load_records
 
 ROOT = Path(__file__).resolve().parents[1] / "fixtures"

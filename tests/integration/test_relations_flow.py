@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from litmine.tasks.pubtator import gold_to_mentions, read_pubtator
-from litmine.tasks.sentences import split_article
+from litmine.tasks.sources.pubtator import gold_to_mentions, read_pubtator
+from litmine.tasks.text.sentences import split_article
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 TRAIN = FIXTURES / "corpora" / "bc5cdr_train_sample.pubtator"
@@ -89,8 +89,8 @@ def test_batch_step_fills_ids_relations_and_tables(built, tmp_path):
     import duckdb
 
     from litmine.flows.relations import candidate_pairs, load_linker, relate_articles
-    from litmine.tasks.relations import load_relation_model
-    from litmine.tasks.store import Batch, Store
+    from litmine.tasks.relations.candidates import load_relation_model
+    from litmine.tasks.store.database import Batch, Store
 
     lexicon, model = built
     articles, sentences, mentions = _batch_inputs(TRAIN)
@@ -119,8 +119,8 @@ def test_batch_step_fills_ids_relations_and_tables(built, tmp_path):
 def test_encoder_classifier_trains_and_loads(tmp_path):
     from tests.conftest import build_tiny_bert
 
-    from litmine.tasks.relation_training import document_candidates, train_relations
-    from litmine.tasks.relations import RelationModel, load_relation_model
+    from litmine.tasks.relations.training import document_candidates, train_relations
+    from litmine.tasks.relations.candidates import RelationModel, load_relation_model
 
     base = build_tiny_bert(tmp_path / "tiny", labels=["none", "CID"])
     out = tmp_path / "cid-encoder"
@@ -143,9 +143,9 @@ def test_stacked_model_trains_through_the_cli_and_scores_whole_documents(built, 
 
     from litmine.errors import ModelError
     from litmine.flows.relations import load_linker, relate_articles
-    from litmine.tasks.relation_stack import StackedRelationModel
-    from litmine.tasks.relation_training import document_candidates
-    from litmine.tasks.relations import load_relation_model
+    from litmine.tasks.relations.stacked import StackedRelationModel
+    from litmine.tasks.relations.training import document_candidates
+    from litmine.tasks.relations.candidates import load_relation_model
 
     lexicon, _ = built
     base = build_tiny_bert(tmp_path / "tiny")
@@ -179,7 +179,7 @@ def test_stacked_model_trains_through_the_cli_and_scores_whole_documents(built, 
         model.predict(document_candidates(docs[0]), docs[0].title)
     # a concept past the encoder's token limit: that pair is the linear member's alone
     from litmine.tasks.records import Mention, Sentence
-    from litmine.tasks.relations import build_candidates
+    from litmine.tasks.relations.candidates import build_candidates
 
     title = "Aspirin and ulcers."
     text = title + " " + "word " * 4500 + "Aspirin causes hypotension."

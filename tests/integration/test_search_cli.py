@@ -15,10 +15,10 @@ import pytest
 from typer.testing import CliRunner
 
 from litmine.errors import LitmineError
-from litmine.tasks.pubmed_xml import iter_pubmed_xml
+from litmine.tasks.sources.pubmed_xml import iter_pubmed_xml
 from litmine.tasks.records import Article
-from litmine.tasks.sentences import split_articles
-from litmine.tasks.store import Batch, Store
+from litmine.tasks.text.sentences import split_articles
+from litmine.tasks.store.database import Batch, Store
 from tests.support.tiny_models import build_tiny_gpt2, build_tiny_qa
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from litmine.tasks.pubtator import read_pubtator, write_pubtator
+from litmine.tasks.sources.pubtator import read_pubtator, write_pubtator
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +63,7 @@ def test_train_flow_creates_the_dev_scores_artifact(trained):
 
 
 def test_trained_model_loads_with_load_tagger(trained):
-    from litmine.tasks.ner import load_tagger
+    from litmine.tasks.ner.engine import load_tagger
 
     out, _ = trained
     tagger = load_tagger(str(out), device="cpu")
@@ -72,8 +72,8 @@ def test_trained_model_loads_with_load_tagger(trained):
 
 def test_evaluate_flow_scores_model_and_exported_predictions_alike(trained, corpora, tmp_path):
     from litmine.flows.evaluate import evaluate
-    from litmine.tasks.ner import load_tagger
-    from litmine.tasks.training import predict_documents
+    from litmine.tasks.ner.engine import load_tagger
+    from litmine.tasks.training.ner import predict_documents
 
     out, _ = trained
     gold = [str(corpora / "bc5cdr_dev_sample.pubtator")]
@@ -114,7 +114,7 @@ def test_document_unit_training_makes_a_document_tagger(prefect_harness, tiny_ne
 
     from litmine.cli import app
     from litmine.flows.evaluate import evaluate
-    from litmine.tasks.ner import load_tagger
+    from litmine.tasks.ner.engine import load_tagger
 
     out = tmp_path / "doc-model"
     result = CliRunner().invoke(app, [

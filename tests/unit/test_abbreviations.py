@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from litmine.tasks.abbreviations import (Abbreviation, apply_abbreviations, find_abbreviations,
+from litmine.tasks.text.abbreviations import (Abbreviation, apply_abbreviations, find_abbreviations,
                                          find_long_form, find_short_form_occurrences,
                                          is_short_form)
 from litmine.tasks.records import Mention

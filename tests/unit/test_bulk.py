@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from litmine.errors import LitmineError
-from litmine.tasks.bulk import (
+from litmine.tasks.sources.bulk import (
     BulkFile,
     check_order,
     find_bulk_files,

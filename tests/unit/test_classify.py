@@ -9,13 +9,13 @@ import duckdb
 import pytest
 
 from litmine.errors import LitmineError, ModelError
-from litmine.tasks.classify import (LABELS, Example, NLIClassifier, Prediction, TrainedClassifier,
+from litmine.tasks.semantic.classify import (LABELS, Example, NLIClassifier, Prediction, TrainedClassifier,
                                     classify_by_embedding, default_epochs, labelled_articles, score_labels,
                                     split_heldout, store_predictions, study_type_of,
                                     train_study_classifier)
-from litmine.tasks.embeddings import load_embedder
+from litmine.tasks.semantic.embeddings import load_embedder
 from litmine.tasks.records import Article
-from litmine.tasks.store import Batch, Store
+from litmine.tasks.store.database import Batch, Store
 from tests.support.tiny_models import (NLI_LABELS, build_tiny_encoder,
                                        build_tiny_sequence_classifier)
 

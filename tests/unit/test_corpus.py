@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from litmine.errors import LitmineError
-from litmine.tasks.corpus import (IGNORE, EncodeStats, SentenceStats, TaggedSentence, bio_labels,
+from litmine.tasks.training.corpus import (IGNORE, EncodeStats, SentenceStats, TaggedSentence, bio_labels,
                                   build_type_map, encode_sentences, flatten_entities,
                                   load_corpus, load_train_dev, parse_type_map, read_conll,
                                   read_pmid_file, sentences_from_documents, training_sentences,
                                   training_units)
-from litmine.tasks.pubtator import GoldMention, PubTatorDocument
+from litmine.tasks.sources.pubtator import GoldMention, PubTatorDocument
 
 
 @pytest.fixture(scope="module")
@@ -215,7 +215,7 @@ def test_training_sentences_from_a_real_corpus(corpora, tokenizer):
 
 
 def test_document_units_keep_whole_documents_and_every_mention(corpora, tokenizer):
-    from litmine.tasks.sentences import join_sentences, split_article
+    from litmine.tasks.text.sentences import join_sentences, split_article
 
     corpus = load_corpus([corpora / "bc5cdr_train_sample.pubtator"])
     stats = SentenceStats()

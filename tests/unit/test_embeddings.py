@@ -11,11 +11,11 @@ import pytest
 import torch
 
 from litmine.errors import LitmineError, ModelError
-from litmine.tasks.embeddings import (DEFAULT_EMBED_MODEL, Embedder, embed_store, load_embedder,
+from litmine.tasks.semantic.embeddings import (DEFAULT_EMBED_MODEL, Embedder, embed_store, load_embedder,
                                       search, stored_models)
 from litmine.tasks.records import Article, Deletion
-from litmine.tasks.sentences import split_articles
-from litmine.tasks.store import Batch, Store
+from litmine.tasks.text.sentences import split_articles
+from litmine.tasks.store.database import Batch, Store
 from tests.support.tiny_models import build_tiny_encoder, build_tiny_gpt2
 
 ARTICLES = [

@@ -12,8 +12,8 @@ import pytest
 
 from litmine.errors import EutilsError
 from litmine.settings import Settings
-from litmine.tasks import entrez
-from litmine.tasks.entrez import (
+from litmine.tasks.sources import entrez
+from litmine.tasks.sources.entrez import (
     EutilsClient,
     fetch_batch,
     iter_fetch,
@@ -163,7 +163,7 @@ def test_max_results_limits_the_run(server, make_settings):
 
 
 def test_empty_result_plans_no_batches(server, make_settings, caplog):
-    caplog.set_level(logging.INFO, logger="litmine.tasks.entrez")
+    caplog.set_level(logging.INFO, logger="litmine.tasks.sources.entrez")
     with EutilsClient(make_settings(server)) as client:
         assert plan_search(client, "xyzzyplugh") == []
         assert plan_search(client, "all[sb]", max_results=0) == []

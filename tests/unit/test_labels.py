@@ -7,8 +7,8 @@ import logging
 import numpy as np
 import pytest
 
-from litmine.tasks import labels as labels_module
-from litmine.tasks.labels import (
+from litmine.tasks.ner import labels as labels_module
+from litmine.tasks.ner.labels import (
     DEFAULT_LABEL_MAP,
     canonical_type,
     compile_labels,
@@ -96,7 +96,7 @@ def test_canonical_type_label_map(label, label_map, expected):
 
 def test_unknown_label_kept_and_warned_once(caplog):
     labels_module._warned.discard("Zorblax")
-    with caplog.at_level(logging.WARNING, logger="litmine.tasks.labels"):
+    with caplog.at_level(logging.WARNING, logger="litmine.tasks.ner.labels"):
         assert canonical_type("B-Zorblax") == "Zorblax"
         assert canonical_type("I-Zorblax") == "Zorblax"
     warnings = [r for r in caplog.records if "Zorblax" in r.getMessage()]

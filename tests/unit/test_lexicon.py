@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 
 from litmine.errors import LitmineError, ParseError
-from litmine.tasks.abbreviations import find_abbreviations
-from litmine.tasks.lexicon import (DICTIONARY_WEIGHT, Lexicon, build_lexicon, iter_ctd_names,
+from litmine.tasks.text.abbreviations import find_abbreviations
+from litmine.tasks.linking.lexicon import (DICTIONARY_WEIGHT, Lexicon, build_lexicon, iter_ctd_names,
                                    iter_mesh_mapping_names, iter_mesh_names, iter_sssom_names,
                                    mesh_id, uninvert)
-from litmine.tasks.normalise import (Linker, normalise_document, normalise_name, score_concepts,
+from litmine.tasks.linking.normalise import (Linker, normalise_document, normalise_name, score_concepts,
                                      split_composite)
-from litmine.tasks.pubtator import gold_to_mentions, read_pubtator
+from litmine.tasks.sources.pubtator import gold_to_mentions, read_pubtator
 from litmine.tasks.records import Mention
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -397,7 +397,7 @@ def test_score_concepts_uses_document_sets_and_composite_parts():
 
 
 def test_the_link_cache_is_bounded_and_links_stay_the_same(linker, monkeypatch):
-    import litmine.tasks.normalise as normalise
+    import litmine.tasks.linking.normalise as normalise
 
     monkeypatch.setattr(normalise, "CACHE_SIZE", 5)
     first = [linker.link(f"clonidine {i}", "Chemical") for i in range(12)]

@@ -12,7 +12,7 @@ import duckdb
 import pytest
 
 from litmine.errors import StoreError
-from litmine.tasks.locking import (
+from litmine.tasks.store.locking import (
     SnapshotPublisher,
     is_lock_error,
     open_store,
@@ -20,8 +20,8 @@ from litmine.tasks.locking import (
     snapshot_is_stale,
     snapshot_path,
 )
-from litmine.tasks.query import run_readonly_sql
-from litmine.tasks.store import Store
+from litmine.tasks.store.query import run_readonly_sql
+from litmine.tasks.store.database import Store
 
 HOLD = "import duckdb, sys\ncon = duckdb.connect(sys.argv[1])\nprint('locked', flush=True)\nsys.stdin.readline()\n"
 

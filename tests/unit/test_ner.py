@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from litmine.errors import ModelError
-from litmine.tasks.labels import canonical_type
-from litmine.tasks.ner import (
+from litmine.tasks.ner.labels import canonical_type
+from litmine.tasks.ner.engine import (
     NerStats,
     Tagger,
     load_tagger,
@@ -180,7 +180,7 @@ def _as_document_model(source: Path, dest: Path) -> Path:
 
 
 def test_document_unit_model_tags_whole_documents(lookup_model, tiny_ner_model, tmp_path):
-    from litmine.tasks.sentences import join_sentences
+    from litmine.tasks.text.sentences import join_sentences
 
     title = "Lithium and tremor."
     abstract = "We saw heart failure.  Naloxone helped. Heart\nfailure too."
@@ -320,7 +320,7 @@ def test_model_id_is_the_same_in_every_copy_and_changes_with_the_weights(tiny_ne
                                                                          tmp_path):
     """Content, not file times: a clone or copy of a model keeps its ID (stored rows stay
     attributable), and changed weights of the same size give a new one."""
-    from litmine.tasks.ner_model import fingerprint_model
+    from litmine.tasks.ner.model import fingerprint_model
 
     copy = tmp_path / "copy"
     copy.mkdir()
@@ -524,7 +524,7 @@ def test_errors_in_the_tokenising_thread_surface(tagger):
 # --- ensembles ---------------------------------------------------------------------------------
 
 def test_ensemble_of_a_model_with_itself_tags_as_the_model(lookup_model, tmp_path):
-    from litmine.tasks.ner_ensemble import EnsembleTagger, write_ensemble
+    from litmine.tasks.ner.ensemble import EnsembleTagger, write_ensemble
 
     path = write_ensemble(tmp_path / "ens", [lookup_model, lookup_model], weights=[1, 3])
     assert json.loads((path / "litmine-ensemble.json").read_text())["members"][0].startswith("..")
@@ -547,9 +547,9 @@ def test_ensemble_averages_members_that_read_different_units(lookup_model, tiny_
                                                              tmp_path):
     """A sentence model and a document model: the result is the decoding of the weighted mean
     of their probabilities, matched token by token through document offsets."""
-    from litmine.tasks.labels import decode_spans
-    from litmine.tasks.ner import text_units, units_to_mentions
-    from litmine.tasks.ner_ensemble import write_ensemble
+    from litmine.tasks.ner.labels import decode_spans
+    from litmine.tasks.ner.engine import text_units, units_to_mentions
+    from litmine.tasks.ner.ensemble import write_ensemble
 
     doc_model = _as_document_model(tiny_ner_model, tmp_path / "doc")
     ensemble = load_tagger(str(write_ensemble(tmp_path / "ens", [lookup_model, doc_model])),
@@ -581,7 +581,7 @@ def test_bad_ensemble_files(tmp_path, spec, match):
 
 
 def test_ensemble_members_must_share_labels(lookup_model, tmp_path):
-    from litmine.tasks.ner_ensemble import write_ensemble
+    from litmine.tasks.ner.ensemble import write_ensemble
 
     other = tmp_path / "other"
     shutil.copytree(lookup_model, other)

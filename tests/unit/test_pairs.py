@@ -1,6 +1,6 @@
 import pytest
 
-from litmine.tasks.pairs import normalise_surface, pair_chemicals_with_diseases
+from litmine.tasks.relations.pairs import normalise_surface, pair_chemicals_with_diseases
 from litmine.tasks.records import Mention
 
 

@@ -1,4 +1,4 @@
-"""Tests for the PubMed XML parse stage (litmine.tasks.pubmed_xml) on real NCBI files.
+"""Tests for the PubMed XML parse stage (litmine.tasks.sources.pubmed_xml) on real NCBI files.
 
 Fixtures (tests/fixtures/pubmed/, provenance in SOURCES.md there): efetch responses named by
 PMID, NCBI baseline/update samples named as NCBI names them. Broken inputs are made here from
@@ -17,7 +17,7 @@ import pytest
 from lxml import etree
 
 from litmine.errors import ParseError
-from litmine.tasks.pubmed_xml import INVALID_BYTE_MARK, iter_pubmed_xml, parse_article, parse_pubmed_xml
+from litmine.tasks.sources.pubmed_xml import INVALID_BYTE_MARK, iter_pubmed_xml, parse_article, parse_pubmed_xml
 from litmine.tasks.records import Article, Author, Deletion, Reject
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "pubmed"

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from litmine.tasks.pubtator import (GoldMention, gold_to_mentions, iter_pubtator, read_pubtator,
+from litmine.tasks.sources.pubtator import (GoldMention, gold_to_mentions, iter_pubtator, read_pubtator,
                                     write_pubtator)
 from litmine.tasks.records import Article, Mention
 

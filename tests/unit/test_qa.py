@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 from litmine.errors import LitmineError, ModelError
-from litmine.tasks.qa import QAModel, documents_for, sentence_of
+from litmine.tasks.semantic.qa import QAModel, documents_for, sentence_of
 from litmine.tasks.records import Article
-from litmine.tasks.sentences import split_articles
-from litmine.tasks.store import Batch, Store
+from litmine.tasks.text.sentences import split_articles
+from litmine.tasks.store.database import Batch, Store
 from tests.support.tiny_models import NLI_LABELS, build_tiny_qa, build_tiny_sequence_classifier
 
 SHORT = Article("1", "Cisplatin ototoxicity.", "Cisplatin caused hearing loss in 40% of children.")

@@ -1,4 +1,4 @@
-"""The document-level CID encoder (tasks/relation_docre.py) with a tiny real BERT on disk."""
+"""The document-level CID encoder (tasks/relations/document.py) with a tiny real BERT on disk."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from litmine.errors import ModelError
-from litmine.tasks.pubtator import gold_to_mentions, read_pubtator
-from litmine.tasks.relation_docre import (MARKER, DocumentRelationModel, encode_document,
+from litmine.tasks.sources.pubtator import gold_to_mentions, read_pubtator
+from litmine.tasks.relations.document import (MARKER, DocumentRelationModel, encode_document,
                                           prepare_documents, score_prepared,
                                           train_document_model, windows)
 
@@ -121,7 +121,7 @@ def test_scoring_a_document_matches_the_training_path(trained, base):
 def test_long_documents_average_overlapping_windows(base):
     from transformers import AutoModel
 
-    from litmine.tasks.relation_docre import build_pair_model
+    from litmine.tasks.relations.document import build_pair_model
 
     encoder = AutoModel.from_pretrained(str(base), attn_implementation="eager")
     model = build_pair_model(encoder, blocks=4).eval()
@@ -152,7 +152,7 @@ def test_documents_are_cut_at_the_token_limit(tokenizer):
 def test_missing_files_and_bad_blocks(tmp_path, base):
     from transformers import AutoModel
 
-    from litmine.tasks.relation_docre import build_pair_model
+    from litmine.tasks.relations.document import build_pair_model
 
     with pytest.raises(ModelError, match="has no docre.json"):
         DocumentRelationModel(tmp_path)
@@ -164,7 +164,7 @@ def test_attention_rows_are_the_last_layers_eager_attention(base):
     """Recomputed from the last layer's input, the rows equal what eager attention returns."""
     from transformers import AutoModel
 
-    from litmine.tasks.relation_docre import build_pair_model
+    from litmine.tasks.relations.document import build_pair_model
 
     encoder = AutoModel.from_pretrained(str(base), attn_implementation="eager")
     model = build_pair_model(encoder, blocks=4).eval()

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from litmine.tasks.pubtator import read_pubtator
+from litmine.tasks.sources.pubtator import read_pubtator
 from litmine.tasks.records import Mention, Sentence
-from litmine.tasks.relation_training import (best_threshold, document_candidates, f1_at,
+from litmine.tasks.relations.training import (best_threshold, document_candidates, f1_at,
                                              train_linear_relations, train_relations)
-from litmine.tasks.mesh_tree import TREE_FILE, MeshTree
-from litmine.tasks.relations import (LinearRelationModel, aggregate, build_candidates,
+from litmine.tasks.linking.mesh_tree import TREE_FILE, MeshTree
+from litmine.tasks.relations.candidates import (LinearRelationModel, aggregate, build_candidates,
                                      candidate_features, concept_ids, crop, document_context,
                                      drop_general_relations, evidence_features, evidence_tokens,
                                      load_relation_model, mark_text, score_relations)
@@ -113,7 +113,7 @@ TREE = MeshTree({"D007674": ("C12.777.419",), "D051437": ("C12.777.419.780",),
 
 
 def _candidate(chem, dis, relation="CID"):
-    from litmine.tasks.relations import Candidate
+    from litmine.tasks.relations.candidates import Candidate
 
     return Candidate("1", chem, dis, relation=relation, score=0.9)
 
@@ -167,7 +167,7 @@ def test_best_threshold_and_f1_at():
 
 
 def test_bagged_threshold_is_the_median_of_document_resamples():
-    from litmine.tasks.relation_training import bagged_threshold
+    from litmine.tasks.relations.training import bagged_threshold
 
     # ten documents, each with one relation scored 0.9 and a non-relation scored 0.1: every
     # resample's best threshold is 0.9

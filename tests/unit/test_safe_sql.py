@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from litmine.errors import LitmineError
-from litmine.tasks.query import run_readonly_sql
+from litmine.tasks.store.query import run_readonly_sql
 from litmine.tasks.records import Article
-from litmine.tasks.store import Batch, Store
+from litmine.tasks.store.database import Batch, Store
 
 READ_ONLY = "refused: litmine sql is read-only"
 NO_FILES = "file system operations are disabled by configuration"

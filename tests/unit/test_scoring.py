@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from litmine.tasks.pubtator import GoldMention, PubTatorDocument
+from litmine.tasks.sources.pubtator import GoldMention, PubTatorDocument
 from litmine.tasks.records import Mention
 from litmine.tasks.scoring import (Counts, Span, evaluate_predictions, format_errors,
                                    format_markdown, format_table, score_spans)

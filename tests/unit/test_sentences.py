@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from litmine.tasks.records import Article, Sentence
-from litmine.tasks.sentences import split_article, split_articles, split_sentences
+from litmine.tasks.text.sentences import split_article, split_articles, split_sentences
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "sentences"
 #: 23 BioCreative V CDR training documents rich in abbreviations, labels and p-values.

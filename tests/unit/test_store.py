@@ -3,7 +3,7 @@ import pytest
 
 from litmine.errors import StoreError
 from litmine.tasks.records import Article, Author, Deletion, Mention, Pair, Reject, Sentence
-from litmine.tasks.store import Batch, Store
+from litmine.tasks.store.database import Batch, Store
 
 
 def batch_for(pmid: str, title="Cisplatin nephrotoxicity.", version=1) -> Batch:
@@ -148,7 +148,7 @@ def test_a_version_1_file_is_upgraded_in_place_keeping_its_rows(tmp_path):
 
 
 def test_cid_pairs_keep_ids_scores_and_evidence_beside_cooccurrence(tmp_path):
-    from litmine.tasks.abbreviations import Abbreviation
+    from litmine.tasks.text.abbreviations import Abbreviation
 
     batch = batch_for("1")
     batch.pairs.append(Pair("1", "cisplatin", "nephrotoxicity", 1, (0,), method="cid-linear",

@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 from litmine.errors import LitmineError, ModelError
-from litmine.tasks.summarize import Summarizer, Summary, store_summaries
+from litmine.tasks.semantic.summarize import Summarizer, Summary, store_summaries
 from tests.support.tiny_models import build_tiny_bart, build_tiny_gpt2, build_tiny_qa
 
 TEXT = ("Cisplatin is a chemotherapy drug. Hearing loss occurred in 40% of children treated with "

@@ -7,8 +7,8 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 from litmine.errors import LitmineError
-from litmine.tasks.store import Store
-from litmine.tasks.watches import (
+from litmine.tasks.store.database import Store
+from litmine.tasks.sources.watches import (
     OVERLAP_DAYS,
     add_watch,
     get_watches,

@@ -27,8 +27,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from litmine.tasks.abbreviations import Abbreviation, find_short_form_occurrences
-from litmine.tasks.lexicon import LINKED_TYPES, Lexicon
+from litmine.tasks.text.abbreviations import Abbreviation, find_short_form_occurrences
+from litmine.tasks.linking.lexicon import LINKED_TYPES, Lexicon
 from litmine.tasks.records import Mention
 
 #: Character n-gram size of the fuzzy matcher: trigram TF-IDF, as in scispaCy's entity linker

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from litmine.errors import ModelError
-from litmine.tasks.mesh_tree import TREE_FILE, MeshTree
+from litmine.tasks.linking.mesh_tree import TREE_FILE, MeshTree
 from litmine.tasks.records import Mention, Sentence
 
 CHEMICAL, DISEASE = "Chemical", "Disease"
@@ -200,7 +200,7 @@ class RelationModel:
         import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-        from litmine.tasks.ner_model import resolve_device
+        from litmine.tasks.ner.model import resolve_device
 
         self.path = Path(path)
         self.config = read_model_config(self.path, RELATION_FILE)
@@ -280,7 +280,7 @@ def load_relation_model(path: str | Path, *, device: str = "cpu"):
         if kind == "linear":
             _MODELS[key] = load_linear_model(path)[0]
         elif kind == "stacked":
-            from litmine.tasks.relation_stack import StackedRelationModel
+            from litmine.tasks.relations.stacked import StackedRelationModel
 
             _MODELS[key] = StackedRelationModel(path, device=device, config=config)
         elif kind == "encoder":
@@ -417,7 +417,7 @@ TREE_DEPTHS = (1, 2)
 
 def tree_features(cand: Candidate, tree, doc: dict[str, Any]) -> dict[str, float]:
     """MeSH hierarchy features: each concept's top categories, and whether the document names
-    a more specific concept below it (`litmine.tasks.mesh_tree`)."""
+    a more specific concept below it (`litmine.tasks.linking.mesh_tree`)."""
     f = {f"chem-general={cand.chemical_id in doc['general']}": 1.0,
          f"dis-general={cand.disease_id in doc['general']}": 1.0}
     for depth in TREE_DEPTHS:
@@ -454,7 +454,7 @@ class LinearRelationModel:
     name: str = "linear"
     path: Path | None = None
     priors: ConceptPriors | None = None
-    tree: Any = None  # a litmine.tasks.mesh_tree.MeshTree, or None
+    tree: Any = None  # a litmine.tasks.linking.mesh_tree.MeshTree, or None
 
     def score(self, features: dict[str, float]) -> float:
         z = self.intercept + sum(self.weights.get(k, 0.0) * v for k, v in features.items())

@@ -36,7 +36,7 @@ import pyarrow as pa
 import torch
 
 from litmine.errors import LitmineError, ModelError
-from litmine.tasks.ner import plan_batches, resolve_device
+from litmine.tasks.ner.engine import plan_batches, resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +208,7 @@ class Embedder:
         except (OSError, ValueError) as exc:
             raise ModelError(f"embed: cannot load model {model!r} as an encoder: "
                              f"{str(exc).strip().splitlines()[0][:300]}") from exc
-        from litmine.tasks.ner_model import fast_tokenizer
+        from litmine.tasks.ner.model import fast_tokenizer
 
         self._tokenizer = fast_tokenizer(tokenizer, model, "embed")
         self._prefix, self._suffix = special_tokens(self._tokenizer)

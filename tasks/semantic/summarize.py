@@ -22,7 +22,7 @@ import pyarrow as pa
 import torch
 
 from litmine.errors import LitmineError
-from litmine.tasks.embeddings import load_head_model, load_model_config, resolve_model_source
+from litmine.tasks.semantic.embeddings import load_head_model, load_model_config, resolve_model_source
 
 NO_SUMMARY_MODEL = ("summarize: no generative model was given, and none ships with litmine; pass "
                     "--model with a causal or seq2seq LM, e.g. microsoft/biogpt, "

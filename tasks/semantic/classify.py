@@ -33,7 +33,7 @@ import pyarrow as pa
 import torch
 
 from litmine.errors import LitmineError, ModelError
-from litmine.tasks.embeddings import Embedder, load_head_model
+from litmine.tasks.semantic.embeddings import Embedder, load_head_model
 
 
 @dataclass(frozen=True)
@@ -352,9 +352,9 @@ def train_study_classifier(train: Sequence[Example], out_dir: str | Path, *,
     from transformers import (AutoModelForSequenceClassification, AutoTokenizer,
                               get_linear_schedule_with_warmup)
 
-    from litmine.tasks.embeddings import (check_encoder, default_embed_model, load_model_config,
+    from litmine.tasks.semantic.embeddings import (check_encoder, default_embed_model, load_model_config,
                                           resolve_model_source)
-    from litmine.tasks.ner import resolve_device
+    from litmine.tasks.ner.engine import resolve_device
 
     counts = Counter(e.label for e in train)
     labels = [label for label in LABELS if label in counts] + sorted(set(counts) - set(LABELS))

@@ -4,7 +4,7 @@
 in `remote_tasks` (NER: "tag-entities") go to the Dask workers; every other submitted task (the
 E-utilities fetches) stays in the flow process's thread pool, so that NCBI's rate limit is kept by
 one process and the DuckDB writer never leaves the flow process. Workers load the model once per
-process (`litmine.tasks.ner.load_tagger` caches it); run one worker per GPU (dask-cuda's
+process (`litmine.tasks.ner.engine.load_tagger` caches it); run one worker per GPU (dask-cuda's
 `dask-cuda-worker`/`LocalCUDACluster` set CUDA_VISIBLE_DEVICES per worker, so device "auto" or
 "cuda" is that worker's own GPU).
 """
@@ -25,7 +25,7 @@ from litmine.errors import LitmineError
 TASK_RUNNERS = ("local", "dask")
 #: Threads of the local runner: what flows/mine.py's own ThreadPoolTaskRunner uses.
 LOCAL_MAX_WORKERS = 4
-#: Tasks sent to Dask workers: the NER batches (`litmine.tasks.ner.tag_entities`).
+#: Tasks sent to Dask workers: the NER batches (`litmine.tasks.ner.engine.tag_entities`).
 REMOTE_TASKS = frozenset({"tag-entities"})
 
 

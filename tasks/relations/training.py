@@ -1,6 +1,6 @@
 """Train the CID relation classifier on gold PubTator relations and pick its threshold.
 
-Training examples are the evidence texts of `litmine.tasks.relations.build_candidates` built
+Training examples are the evidence texts of `litmine.tasks.relations.candidates.build_candidates` built
 from gold entities and gold MeSH IDs (sentences from the pipeline's own splitter); an evidence
 text is positive when its document lists the candidate as a CID relation (distant supervision
 from document-level labels, as in BioCreative V CDR systems). The encoder is fine-tuned as a
@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from litmine.errors import LitmineError
-from litmine.tasks.pubtator import PubTatorDocument, gold_to_mentions, iter_pubtator
-from litmine.tasks.relations import (MARKERS, RELATION_FILE, Candidate, aggregate,
+from litmine.tasks.sources.pubtator import PubTatorDocument, gold_to_mentions, iter_pubtator
+from litmine.tasks.relations.candidates import (MARKERS, RELATION_FILE, Candidate, aggregate,
                                      build_candidates)
-from litmine.tasks.sentences import split_article
-from litmine.tasks.training import card_base_model, publish_model_dir
+from litmine.tasks.text.sentences import split_article
+from litmine.tasks.training.ner import card_base_model, publish_model_dir
 
 log = logging.getLogger(__name__)
 
@@ -187,9 +187,9 @@ def train_encoder_relations(train_files: Sequence[str | Path],
     from transformers import (AutoModelForSequenceClassification, AutoTokenizer,
                               get_linear_schedule_with_warmup)
 
-    from litmine.tasks.corpus import sha256_file
-    from litmine.tasks.lexicon import read_pmids
-    from litmine.tasks.training import cpu_threads, group_batches, resolve_device, seed_everything
+    from litmine.tasks.training.corpus import sha256_file
+    from litmine.tasks.linking.lexicon import read_pmids
+    from litmine.tasks.training.ner import cpu_threads, group_batches, resolve_device, seed_everything
 
     started = time.time()
     params = {k: v for k, v in locals().items() if k in (
@@ -375,7 +375,7 @@ LINEAR_C = 0.3
 
 
 def _linear_rows(docs, cands, priors_for, tree=None) -> tuple[list[dict], list[bool], int]:
-    from litmine.tasks.relations import candidate_features, document_context, prior_features
+    from litmine.tasks.relations.candidates import candidate_features, document_context, prior_features
 
     rows, labels, n_gold = [], [], 0
     for i, (d, cs) in enumerate(zip(docs, cands)):
@@ -392,7 +392,7 @@ def _linear_rows(docs, cands, priors_for, tree=None) -> tuple[list[dict], list[b
 class LinearFit:
     """A fitted linear CID model with its cross-validation record."""
 
-    model: Any  # litmine.tasks.relations.LinearRelationModel
+    model: Any  # litmine.tasks.relations.candidates.LinearRelationModel
     cv: dict[str, float]  # threshold, f1, precision, recall of out-of-fold predictions
     candidates: int
     positive: int
@@ -406,7 +406,7 @@ def fit_linear_model(train_docs: Sequence[PubTatorDocument], *, c: float = LINEA
     from sklearn.feature_extraction import DictVectorizer
     from sklearn.linear_model import LogisticRegression
 
-    from litmine.tasks.relations import ConceptPriors, LinearRelationModel
+    from litmine.tasks.relations.candidates import ConceptPriors, LinearRelationModel
 
     if len(train_docs) < folds:
         raise LitmineError(f"train-relations: need at least {folds} training documents "
@@ -461,7 +461,7 @@ def dev_scores(model, dev_docs: Sequence[PubTatorDocument]) -> dict[str, dict]:
 
 def read_train_dev(train_files, dev_files, exclude=(), max_train_docs=None, max_dev_docs=None):
     """(training documents, dev documents): dev PMIDs and `exclude` never in training."""
-    from litmine.tasks.lexicon import read_pmids
+    from litmine.tasks.linking.lexicon import read_pmids
 
     dev_docs = read_documents(dev_files, limit=max_dev_docs)
     held_out = {d.pmid for d in read_documents(dev_files)} | (read_pmids(exclude) if exclude
@@ -476,7 +476,7 @@ def load_tree(mesh_tree: Sequence[str | Path]):
     """A MeshTree from the given files, or None when there are none."""
     if not mesh_tree:
         return None
-    from litmine.tasks.mesh_tree import read_mesh_tree
+    from litmine.tasks.linking.mesh_tree import read_mesh_tree
 
     return read_mesh_tree(mesh_tree)
 
@@ -490,12 +490,12 @@ def train_linear_relations(train_files: Sequence[str | Path], dev_files: Sequenc
     """Fit the feature-based CID classifier (`fit_linear_model`), score dev, save with a card.
 
     `mesh_tree`: MeSH descriptor (and supplementary) files for the hierarchy features
-    (`litmine.tasks.mesh_tree`); the tree is saved with the model. Concept priors for a
+    (`litmine.tasks.linking.mesh_tree`); the tree is saved with the model. Concept priors for a
     training document come from the other folds; the shipped priors from all training
     documents. Dev is only scored (also at its own best threshold, for reference).
     """
-    from litmine.tasks.corpus import sha256_file
-    from litmine.tasks.relations import save_linear_model
+    from litmine.tasks.training.corpus import sha256_file
+    from litmine.tasks.relations.candidates import save_linear_model
 
     started = time.time()
     train_docs, dev_docs = read_train_dev(train_files, dev_files, exclude, max_train_docs,
@@ -594,7 +594,7 @@ document cannot be found. End-to-end scores (predicted entities and IDs) are in 
 
 
 #: Epochs of `train_encoder_relations` when none are given (the stacked model's encoder:
-#: `litmine.tasks.relation_docre.DEFAULT_EPOCHS`).
+#: `litmine.tasks.relations.document.DEFAULT_EPOCHS`).
 ENCODER_EPOCHS = 2
 
 
@@ -605,7 +605,7 @@ def train_relations(train_files: Sequence[str | Path], dev_files: Sequence[str |
     """Train a CID model (what `litmine train --task relations` calls); returns its record.
 
     method "linear" (default): `train_linear_relations`; `base_model`, `epochs` and encoder
-    options are ignored. "stacked": `litmine.tasks.relation_stack.train_stacked_relations`
+    options are ignored. "stacked": `litmine.tasks.relations.stacked.train_stacked_relations`
     (the linear model and a document encoder from `base_model`, combined). "encoder":
     `train_encoder_relations` (a sentence-level classifier). base_model None: all-MiniLM-L6-v2
     from its wheel; epochs None: each method's default. The result has "out_dir" and
@@ -616,7 +616,7 @@ def train_relations(train_files: Sequence[str | Path], dev_files: Sequence[str |
                                        "mesh_tree", "command_line") if k in kwargs}
         return train_linear_relations(train_files, dev_files, out_dir, **keep)
     if method == "stacked":
-        from litmine.tasks.relation_stack import train_stacked_relations
+        from litmine.tasks.relations.stacked import train_stacked_relations
 
         keep = {k: kwargs[k] for k in ("max_train_docs", "max_dev_docs", "exclude", "mesh_tree",
                                        "command_line", "device", "lr", "seed", "progress")

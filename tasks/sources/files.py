@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from litmine.errors import ParseError
-from litmine.tasks.pubmed_xml import iter_pubmed_xml
-from litmine.tasks.pubtator import iter_pubtator
+from litmine.tasks.sources.pubmed_xml import iter_pubmed_xml
+from litmine.tasks.sources.pubtator import iter_pubtator
 from litmine.tasks.records import Article, Deletion, Reject
 
 

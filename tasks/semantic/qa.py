@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from litmine.errors import LitmineError
-from litmine.tasks.embeddings import load_head_model
+from litmine.tasks.semantic.embeddings import load_head_model
 
 NO_QA_MODEL = ("ask: no question-answering model was given, and none ships with litmine; pass "
                "--qa-model with a SQuAD-style model, e.g. deepset/roberta-base-squad2 (general) "

@@ -34,7 +34,7 @@ from pathlib import Path
 import duckdb
 
 from litmine.errors import StoreError
-from litmine.tasks.store import Store
+from litmine.tasks.store.database import Store
 
 log = logging.getLogger(__name__)
 

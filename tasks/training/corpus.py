@@ -5,7 +5,7 @@ per line, a blank line between sentences). Types are mapped to litmine's canonic
 (`DEFAULT_TYPE_MAP`), documents that appear in two corpora are kept once (the first corpus
 wins), and no development-set PMID ever reaches training.
 
-Training sentences come from `litmine.tasks.sentences.split_article`, the splitter the
+Training sentences come from `litmine.tasks.text.sentences.split_article`, the splitter the
 pipeline uses at inference time, so the model sees the same units in training and in use.
 """
 
@@ -23,8 +23,8 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from litmine.errors import LitmineError, ParseError
-from litmine.tasks.pubtator import GoldMention, PubTatorDocument, PubTatorStats, iter_pubtator
-from litmine.tasks.sentences import join_sentences, split_article
+from litmine.tasks.sources.pubtator import GoldMention, PubTatorDocument, PubTatorStats, iter_pubtator
+from litmine.tasks.text.sentences import join_sentences, split_article
 
 log = logging.getLogger(__name__)
 
@@ -486,7 +486,7 @@ def _token_labels(offsets, word_ids, entities, label2id, stats: EncodeStats) -> 
     """Label the first sub-token of each word; other sub-tokens get -100.
 
     A word takes the label of the entity it overlaps (B- for the entity's first word), as
-    `litmine.tasks.labels.decode_entities` reads a word's label from its first sub-token
+    `litmine.tasks.ner.labels.decode_entities` reads a word's label from its first sub-token
     (Devlin et al. 2019, BERT, sec. 5.3). An entity that starts or ends inside a word is counted
     in `stats.misaligned`: the tagger can only find it widened to whole words.
     """

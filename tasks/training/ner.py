@@ -1,9 +1,9 @@
 """Fine-tune a transformer encoder into litmine's NER model, and score models on gold documents.
 
 A plain PyTorch loop (AdamW, linear warm-up then decay, gradient clipping, length-grouped
-batches) over `litmine.tasks.corpus` examples. After each epoch the model is scored on the dev
+batches) over `litmine.tasks.training.corpus` examples. After each epoch the model is scored on the dev
 documents through the pipeline's own inference path (sentences from `split_article`, mentions
-from `litmine.tasks.ner.Tagger`, strict scores from `litmine.tasks.scoring`), so the dev F1
+from `litmine.tasks.ner.engine.Tagger`, strict scores from `litmine.tasks.scoring`), so the dev F1
 that picks the checkpoint is the F1 a user gets from `litmine mine`.
 """
 
@@ -25,11 +25,11 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from litmine.errors import LitmineError
-from litmine.tasks.corpus import (EncodeStats, Example, SentenceStats, bio_labels,
+from litmine.tasks.training.corpus import (EncodeStats, Example, SentenceStats, bio_labels,
                                   encode_sentences, load_train_dev, training_units)
-from litmine.tasks.pubtator import PubTatorDocument
+from litmine.tasks.sources.pubtator import PubTatorDocument
 from litmine.tasks.scoring import Scores, score_documents
-from litmine.tasks.sentences import split_article
+from litmine.tasks.text.sentences import split_article
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ def evaluate_model(model: str | Path, docs: Sequence[PubTatorDocument], *,
     `forget` drops the loaded model from ner's process-wide cache afterwards (it caches by
     path, so a checkpoint rewritten at the same path would otherwise not be reloaded).
     """
-    from litmine.tasks.ner import clear_taggers, load_tagger
+    from litmine.tasks.ner.engine import clear_taggers, load_tagger
 
     tagger = load_tagger(str(model), device=device, label_map=label_map, dtype=dtype)
     try:
@@ -233,7 +233,7 @@ def train_ner(train: Sequence[str | Path], dev: Sequence[str | Path], out_dir: s
     set's. `max_train_docs`/`max_dev_docs` keep the first N documents (quick runs).
     `unit` "document" trains on whole documents instead of sentences (context across
     sentences); the model remembers it (config `litmine_unit`) and the pipeline's Tagger then
-    tags each document's sentences as one text (`litmine.tasks.sentences.join_sentences`).
+    tags each document's sentences as one text (`litmine.tasks.text.sentences.join_sentences`).
     Writes model.safetensors, tokenizer, config (id2label), README.md (model card) and
     training.json to `out_dir` (replaced only when training succeeds).
     """
@@ -302,7 +302,7 @@ def train_ner(train: Sequence[str | Path], dev: Sequence[str | Path], out_dir: s
         str(base_model), num_labels=len(labels), id2label=dict(enumerate(labels)),
         label2id=label2id, ignore_mismatched_sizes=True, dtype=torch.float32)
     if unit != "sentence":
-        model.config.litmine_unit = unit  # read by litmine.tasks.ner_model.load_model
+        model.config.litmine_unit = unit  # read by litmine.tasks.ner.model.load_model
     model.to(device)
     steps_per_epoch = -(-len(examples) // batch_size)
     optimizer = _optimizer(model, lr, weight_decay)
@@ -585,7 +585,7 @@ def tag_documents(docs: Sequence[PubTatorDocument], model: str, *, device: str =
                   label_map: Mapping[str, str | None] | None = None, dtype: str | None = None,
                   max_batch_tokens: int = 8192, stride: int = 32) -> tuple[list, tuple[str, ...]]:
     """Tag documents through the pipeline path (split, then Tagger): (mentions, model types)."""
-    from litmine.tasks.ner import load_tagger
+    from litmine.tasks.ner.engine import load_tagger
 
     tagger = load_tagger(str(model), device=device, label_map=label_map, dtype=dtype)
     started = time.perf_counter()

@@ -2,9 +2,9 @@
 
 Two views of a candidate (document, chemical MeSH ID, disease MeSH ID):
 
-- `litmine.tasks.relations.LinearRelationModel`: words around and between the two concepts'
+- `litmine.tasks.relations.candidates.LinearRelationModel`: words around and between the two concepts'
   closest mentions, where and how often they occur, the MeSH hierarchy, training priors;
-- `litmine.tasks.relation_docre.DocumentRelationModel`: a fine-tuned encoder reading the whole
+- `litmine.tasks.relations.document.DocumentRelationModel`: a fine-tuned encoder reading the whole
   abstract with every mention marked.
 
 Their scores are combined by a logistic regression over the two log-odds (stacked
@@ -25,7 +25,7 @@ from typing import Any
 
 from litmine.errors import LitmineError, ModelError
 from litmine.tasks.records import Mention
-from litmine.tasks.relations import (METHOD_LINEAR, RELATION_FILE, Candidate,
+from litmine.tasks.relations.candidates import (METHOD_LINEAR, RELATION_FILE, Candidate,
                                      drop_general_relations, load_linear_model,
                                      read_model_config)
 
@@ -46,7 +46,7 @@ class StackedRelationModel:
 
     def __init__(self, path: str | Path, *, device: str = "cpu", linear=None, document=None,
                  config: dict[str, Any] | None = None):
-        from litmine.tasks.relation_docre import DocumentRelationModel
+        from litmine.tasks.relations.document import DocumentRelationModel
 
         self.path = Path(path)
         self.config = config = (config if config is not None
@@ -114,7 +114,7 @@ def fit_combination(rows: Sequence[tuple[float, float]], labels: Sequence[bool],
     """
     from sklearn.linear_model import LogisticRegression
 
-    from litmine.tasks.relation_training import bagged_threshold, f1_at
+    from litmine.tasks.relations.training import bagged_threshold, f1_at
 
     if len(set(labels)) < 2:
         raise LitmineError("train-relations: the held-out documents need both CID and non-CID "
@@ -147,15 +147,15 @@ def train_stacked_relations(train_files: Sequence[str | Path], dev_files: Sequen
     """
     import shutil
 
-    from litmine.tasks.corpus import sha256_file
-    from litmine.tasks.pubtator import gold_to_mentions
-    from litmine.tasks.relation_docre import (DEFAULT_EPOCHS, DEFAULT_LR,
+    from litmine.tasks.training.corpus import sha256_file
+    from litmine.tasks.sources.pubtator import gold_to_mentions
+    from litmine.tasks.relations.document import (DEFAULT_EPOCHS, DEFAULT_LR,
                                               DocumentRelationModel, train_document_model)
-    from litmine.tasks.relation_training import (dev_scores, document_candidates,
+    from litmine.tasks.relations.training import (dev_scores, document_candidates,
                                                  fit_linear_model, gold_pairs, load_tree,
                                                  read_train_dev)
-    from litmine.tasks.relations import save_linear_model
-    from litmine.tasks.training import publish_model_dir
+    from litmine.tasks.relations.candidates import save_linear_model
+    from litmine.tasks.training.ner import publish_model_dir
 
     started = time.time()
     if base_model is None:
@@ -231,8 +231,8 @@ def train_stacked_relations(train_files: Sequence[str | Path], dev_files: Sequen
 
 def write_stacked_card(path: Path, result: dict, command_line: str | None = None) -> Path:
     """README.md of a stacked CID model: command, data, members, combination, dev scores."""
-    from litmine.tasks.relation_training import _pct, card_sections, relation_card_front_matter
-    from litmine.tasks.training import card_base_model
+    from litmine.tasks.relations.training import _pct, card_sections, relation_card_front_matter
+    from litmine.tasks.training.ner import card_base_model
 
     d, c, doc = result["data"], result["combination"], result["document"]
     command, data = card_sections(command_line, d["files"])
@@ -248,7 +248,7 @@ def write_stacked_card(path: Path, result: dict, command_line: str | None = None
 # litmine CID relation model (stacked: linear + document encoder)
 
 Scores every (document, chemical MeSH ID, disease MeSH ID) candidate with two members and
-combines them (`litmine.tasks.relation_stack`):
+combines them (`litmine.tasks.relations.stacked`):
 
 - `linear/`: logistic regression over evidence words, positions, MeSH hierarchy and training
   priors ({_pct(result['linear_cv']['f1'])} F1 in 5-fold cross-validation on the training documents);

@@ -13,7 +13,7 @@ test set with SciBERT:
   concepts' last-layer attention ("localized context pooling");
 - a grouped bilinear layer (blocks of 32 dimensions) scores the pair; a sigmoid gives P(CID).
 
-Unlike the sentence classifier (`litmine.tasks.relations.RelationModel`), pairs with no shared
+Unlike the sentence classifier (`litmine.tasks.relations.candidates.RelationModel`), pairs with no shared
 sentence are scored from the same document representation, and a document of N concepts costs
 one encoder pass rather than one per evidence text. The adaptive-threshold loss of ATLOP is
 replaced by binary cross-entropy and a threshold chosen on held-out training documents.
@@ -210,7 +210,7 @@ def build_pair_model(encoder, blocks: int | None = None):
 
 def document_spans(text_mentions: Sequence) -> dict[tuple[str, str], list[tuple[int, int]]]:
     """(type, concept ID) -> mention spans, from mentions with concept IDs (composites split)."""
-    from litmine.tasks.relations import concept_ids
+    from litmine.tasks.relations.candidates import concept_ids
 
     out: dict[tuple[str, str], list[tuple[int, int]]] = {}
     for m in text_mentions:
@@ -228,8 +228,8 @@ class DocumentRelationModel:
         from safetensors.torch import load_file
         from transformers import AutoModel, AutoTokenizer
 
-        from litmine.tasks.ner_model import resolve_device
-        from litmine.tasks.relations import read_model_config
+        from litmine.tasks.ner.model import resolve_device
+        from litmine.tasks.relations.candidates import read_model_config
 
         self.path = Path(path)
         self.config = read_model_config(self.path, DOCRE_FILE)
@@ -310,7 +310,7 @@ class PreparedDocument:
 
 def prepare_documents(tokenizer, docs: Sequence) -> list[PreparedDocument]:
     """Encoded gold documents (PubTatorDocument) with every concept pair and its CID label."""
-    from litmine.tasks.pubtator import gold_to_mentions
+    from litmine.tasks.sources.pubtator import gold_to_mentions
 
     out = []
     for d in docs:
@@ -359,8 +359,8 @@ def train_document_model(fit_docs: Sequence, held_out: Sequence, base_model: str
     from tqdm.auto import tqdm
     from transformers import AutoModel, AutoTokenizer, get_linear_schedule_with_warmup
 
-    from litmine.tasks.relation_training import best_threshold
-    from litmine.tasks.training import (cpu_threads, publish_model_dir, resolve_device,
+    from litmine.tasks.relations.training import best_threshold
+    from litmine.tasks.training.ner import (cpu_threads, publish_model_dir, resolve_device,
                                         seed_everything)
 
     started = time.time()

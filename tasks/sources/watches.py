@@ -163,7 +163,7 @@ def _source(flow: str, parameters: dict) -> str:
 
 def list_runs(db: str | Path, limit: int = 20, flow: str | None = None) -> list[dict]:
     """The latest runs, newest first: id, flow, status, started, seconds, source, counts, model."""
-    from litmine.tasks.query import connect_readonly
+    from litmine.tasks.store.query import connect_readonly
 
     con = connect_readonly(db)
     try:

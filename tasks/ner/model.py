@@ -1,7 +1,7 @@
 """Load a token-classification model for the NER engine: device, dtype, weights, tokenizer.
 
-`load_model` returns what `litmine.tasks.ner.Tagger` needs (model, a private fast tokenizer, the
-special tokens around a sentence, the maximum length, a fingerprint); `litmine.tasks.ner`
+`load_model` returns what `litmine.tasks.ner.engine.Tagger` needs (model, a private fast tokenizer, the
+special tokens around a sentence, the maximum length, a fingerprint); `litmine.tasks.ner.engine`
 caches it per process. Errors are `ModelError`s that name the model and the fix.
 """
 

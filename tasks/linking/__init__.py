@@ -1,0 +1,1 @@
+"""Concept linking: the lexicon, normalisation of mentions to IDs, the MeSH tree."""

@@ -1,0 +1,1 @@
+"""Pairs and relations: candidates, one module per method, training."""

@@ -1,0 +1,1 @@
+"""Other transformer tasks: embeddings and search, classification, QA, summaries."""

@@ -1,0 +1,1 @@
+"""The DuckDB store: schema and migrations, locking and snapshots, read-only queries."""

@@ -1,0 +1,1 @@
+"""Text units: sentence boundaries, abbreviation detection."""

@@ -1,0 +1,1 @@
+"""Training data and training: corpora, the NER training recipe."""
