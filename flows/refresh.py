@@ -34,7 +34,6 @@ from litmine.progress import report_progress
 from litmine.settings import get_settings
 from litmine.tasks.sources.bulk import (
     check_order,
-    ensure_files_table,
     file_statuses,
     find_bulk_files,
     finish_file,
@@ -49,7 +48,6 @@ from litmine.tasks.sources.pubmed_xml import parse_pubmed_xml
 from litmine.tasks.store.database import Store
 from litmine.tasks.sources.watches import (
     Watch,
-    ensure_watch_table,
     get_watches,
     mark_crashed_runs,
     plan_window,
@@ -99,8 +97,6 @@ def refresh(
     units: list[dict] = []
     failures: list[str] = []
     with open_store(db_path, wait=wait) as store:
-        ensure_watch_table(store.con)
-        ensure_files_table(store.con)
         crashed = mark_crashed_runs(store.con, process_started_at())
         if crashed:
             logger.warning("runs %s were left running by a process that died; marked crashed", crashed)

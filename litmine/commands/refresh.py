@@ -97,10 +97,9 @@ def watch_remove(
 ):
     """Forget a saved query (the articles and results it stored stay in the database)."""
     from litmine.tasks.store.locking import open_store
-    from litmine.tasks.sources.watches import ensure_watch_table, remove_watch
+    from litmine.tasks.sources.watches import remove_watch
 
     with open_store(_db(db), wait=wait, stage="watch remove") as store:
-        ensure_watch_table(store.con)
         watch = remove_watch(store.con, name)
     _console().print(f"watch {watch.name!r} removed; its stored results stay", highlight=False, markup=False)
 

@@ -33,13 +33,6 @@ OVERLAP_DAYS = 1
 #: A watch name is a word a shell and a URL keep as it is.
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
-WATCHES_DDL = """
-CREATE TABLE IF NOT EXISTS watches (
-    name VARCHAR PRIMARY KEY, query VARCHAR NOT NULL, model VARCHAR,
-    created_at TIMESTAMPTZ, watermark DATE, last_run_id VARCHAR,
-    last_refreshed_at TIMESTAMPTZ, last_window VARCHAR, last_records INTEGER);
-"""
-
 
 @dataclass(frozen=True)
 class Watch:
@@ -60,11 +53,6 @@ _COLUMNS = ("name", "query", "model", "created_at", "watermark", "last_run_id", 
             "last_window", "last_records")
 
 
-def ensure_watch_table(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the watches table if the database lacks it."""
-    con.execute(WATCHES_DDL)
-
-
 def add_watch(con: duckdb.DuckDBPyConnection, name: str, query: str, model: str | None = None) -> Watch:
     """Save a query under `name` (never refreshed yet: its first refresh is a full backfill)."""
     if not NAME.match(name or ""):
@@ -72,7 +60,6 @@ def add_watch(con: duckdb.DuckDBPyConnection, name: str, query: str, model: str 
                            "or '-' (at most 64 characters), e.g. `litmine watch add aspirin-asthma ...`")
     if not (query or "").strip():
         raise LitmineError(f"watch add: watch {name!r} needs a PubMed query (--query 'aspirin AND asthma')")
-    ensure_watch_table(con)
     existing = con.execute("SELECT query FROM watches WHERE name = ?", [name]).fetchone()
     if existing:
         raise LitmineError(f"watch add: a watch named {name!r} exists already (query {existing[0]!r}); "

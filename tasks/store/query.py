@@ -11,7 +11,7 @@ import duckdb
 from litmine.errors import LitmineError, StoreError
 from litmine.tasks.sources.pubtator import write_pubtator
 from litmine.tasks.records import Article, Mention
-from litmine.tasks.store.database import SCHEMA_VERSION
+from litmine.tasks.store.schema import SCHEMA_VERSION
 
 #: DuckDB settings for connections that run a user's SQL: no file system, network or extensions,
 #: and a locked configuration so the statement cannot switch them back on.

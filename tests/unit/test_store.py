@@ -101,7 +101,7 @@ def test_schema_version_recorded_and_newer_refused(tmp_path):
     path = tmp_path / "x.duckdb"
     Store(path).close()
     con = duckdb.connect(str(path))
-    assert con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("2",)
+    assert con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("3",)
     con.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
     con.close()
     with pytest.raises(StoreError, match="newer"):
@@ -137,7 +137,7 @@ def test_a_version_1_file_is_upgraded_in_place_keeping_its_rows(tmp_path):
     con.execute(V1_SCHEMA)
     con.close()
     with Store(path) as store:
-        assert store.con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("2",)
+        assert store.con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("3",)
         assert store.con.execute("SELECT chemical, relation, evidence FROM pairs").fetchall() == [
             ("lithium", None, None)]
         store.load_batch(batch_for("1"), model="m", run_id="new")
@@ -177,8 +177,6 @@ def test_text_derived_rows_go_when_the_text_changes_or_the_article_is_deleted(tm
     with Store(tmp_path / "x.duckdb") as store:
         store.load_batch(batch_for("1"), model="m", run_id="r")
         store.load_batch(batch_for("2"), model="m", run_id="r")
-        store.con.execute("CREATE TABLE classifications (pmid VARCHAR, model VARCHAR, method VARCHAR, "
-                          "label VARCHAR, score DOUBLE, run_id VARCHAR)")
         store.con.execute("CREATE TABLE embeddings_4 (pmid VARCHAR, level VARCHAR, sentence_index "
                           "INTEGER, model VARCHAR, text_md5 VARCHAR, vector FLOAT[4], run_id VARCHAR)")
         for pmid in ("1", "2"):
