@@ -13,6 +13,7 @@ from prefect.runtime import flow_run
 from litmine.errors import LitmineError
 from litmine.settings import get_settings
 from litmine.tasks.semantic.embeddings import LEVELS, embed_store, load_embedder
+from litmine.tasks.store.access import open_store
 from litmine.tasks.store.database import Store
 
 
@@ -67,7 +68,7 @@ def embed(db: str | None = None, model: str | None = None,
     embedder = load_embedder(model, device=device)  # fail early on a bad model
     parameters = {"db": str(db_path), "model": embedder.model_name, "levels": levels,
                   "device": device}
-    with Store(db_path) as store:
+    with open_store(db_path) as store:
         run_id = store.begin_run("embed", parameters, model=embedder.model_name,
                                  run_id=str(flow_run.id) if flow_run.id else None)
         try:

@@ -26,6 +26,7 @@ from litmine.tasks.sources.pubmed_xml import parse_pubmed_xml
 from litmine.tasks.records import Article, Deletion, Pair, Reject
 from litmine.tasks.text.sentences import split_articles
 from litmine.tasks.sources.files import iter_file_items, sniff_format
+from litmine.tasks.store.access import open_store
 from litmine.tasks.store.database import Batch, Store, load_tables
 
 #: Articles per NER batch task: large enough to keep the model busy, small enough to load often.
@@ -175,7 +176,7 @@ def mine(
                   **(step.parameters() if step else {"lexicon": None, "relation_model": None})}
     counts: Counter = Counter()
     timings: Counter = Counter()
-    with Store(db_path) as store:
+    with open_store(db_path) as store:
         run_id = store.begin_run("mine", parameters, model=tagger.model_name,
                                  run_id=str(flow_run.id) if flow_run.id else None)
         try:

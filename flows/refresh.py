@@ -42,7 +42,8 @@ from litmine.tasks.sources.bulk import (
     verify_md5,
 )
 from litmine.tasks.sources.entrez import fetch_articles, search_pubmed
-from litmine.tasks.store.locking import SnapshotPublisher, open_store, snapshot_is_stale
+from litmine.tasks.store.access import open_store
+from litmine.tasks.store.locking import SnapshotPublisher, snapshot_is_stale
 from litmine.tasks.ner.engine import load_tagger
 from litmine.tasks.sources.pubmed_xml import parse_pubmed_xml
 from litmine.tasks.store.database import Store
@@ -96,7 +97,7 @@ def refresh(
     stale = snapshot and snapshot_is_stale(db_path)
     units: list[dict] = []
     failures: list[str] = []
-    with open_store(db_path, wait=wait) as store:
+    with open_store(db_path, "wait", wait=wait) as store:
         crashed = mark_crashed_runs(store.con, process_started_at())
         if crashed:
             logger.warning("runs %s were left running by a process that died; marked crashed", crashed)

@@ -27,6 +27,7 @@ from pathlib import Path
 import duckdb
 
 from litmine.errors import LitmineError, StoreError
+from litmine.tasks.store.access import open_store
 
 #: Days before the run's UTC start date that the next window starts (see the module docstring).
 OVERLAP_DAYS = 1
@@ -150,9 +151,7 @@ def _source(flow: str, parameters: dict) -> str:
 
 def list_runs(db: str | Path, limit: int = 20, flow: str | None = None) -> list[dict]:
     """The latest runs, newest first: id, flow, status, started, seconds, source, counts, model."""
-    from litmine.tasks.store.query import connect_readonly
-
-    con = connect_readonly(db)
+    con = open_store(db, "read").con
     try:
         rows = con.execute(
             "SELECT run_id, flow, status, started_at, epoch(finished_at) - epoch(started_at), "

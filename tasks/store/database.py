@@ -17,9 +17,7 @@ import pyarrow as pa
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from litmine.errors import StoreError
 from litmine.tasks.records import Article, Deletion, Mention, Pair, Reject, Sentence
-from litmine.tasks.store.schema import SCHEMA_VERSION, migrate
 
 #: Tables whose rows derive from an article (removed with it on DeleteCitation).
 DERIVED_TABLES = ("sentences", "entities", "pairs", "abbreviations")
@@ -158,29 +156,13 @@ def _abbreviations_table(abbreviations: Sequence, pmids: set[str], run_id: str) 
 
 
 class Store:
-    """One read-write connection to a litmine DuckDB file (DuckDB allows one writer process)."""
+    """A connection to a litmine DuckDB file and what litmine does with it (open it with
+    `open_store`: DuckDB allows one writer process)."""
 
-    def __init__(self, path: str | Path, *, read_only: bool = False):
+    def __init__(self, path: str | Path, con: duckdb.DuckDBPyConnection):
+        """Wrap an open connection; tasks/store/access.py's `open_store` makes both."""
         self.path = Path(path)
-        if read_only and not self.path.exists():
-            raise StoreError(
-                f"store: database {self.path} does not exist; run `litmine mine` first "
-                "or pass --db with the right path")
-        if not read_only:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self.con = duckdb.connect(str(self.path), read_only=read_only)
-        except duckdb.IOException as exc:
-            if "lock" in str(exc).lower():
-                raise StoreError(
-                    f"store: {self.path} is open for writing by another process "
-                    f"({str(exc).splitlines()[0][:200]}); wait for that run to finish, "
-                    "or use another --db") from exc
-            raise StoreError(f"store: cannot open {self.path}: {exc}") from exc
-        if not read_only:
-            migrate(self.con, self.path)
-        else:
-            self._check_version()
+        self.con = con
 
     # -- schema ---------------------------------------------------------------------------
     def _text_derived_tables(self) -> list[str]:
@@ -190,14 +172,6 @@ class Store:
         ).fetchall()]
         return sorted(n for n in names if n in TEXT_DERIVED_TABLES
                       or n.startswith(TEXT_DERIVED_PREFIXES))
-
-    def _check_version(self) -> None:
-        try:
-            row = self.con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        except duckdb.CatalogException as exc:
-            raise StoreError(f"store: {self.path} is not a litmine database (no meta table)") from exc
-        if row is None or int(row[0]) > SCHEMA_VERSION:
-            raise StoreError(f"store: {self.path} has unsupported schema version {row and row[0]}")
 
     def close(self) -> None:
         self.con.close()

@@ -3,7 +3,7 @@
 import duckdb
 import pytest
 
-from litmine.tasks.store.database import Store
+from litmine.tasks.store.access import open_store
 from litmine.tasks.store.schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION, schema_version
 
 #: Tables that versions before 3 created on first use (refresh, bulk loads, embed, classify,
@@ -49,7 +49,7 @@ def rows(con, table):
 
 
 def test_a_new_file_has_every_table_at_the_current_version(tmp_path):
-    with Store(tmp_path / "new.duckdb") as store:
+    with open_store(tmp_path / "new.duckdb") as store:
         assert schema_version(store.con) == SCHEMA_VERSION == 3
         for table in NEW_TABLES:
             assert rows(store.con, table) == []
@@ -62,14 +62,14 @@ def test_a_version_2_file_migrates_without_losing_a_row(tmp_path, with_tables):
     before = duckdb.connect(str(path), read_only=True)
     kept = {t: rows(before, t) for t in (NEW_TABLES if with_tables else ())} | {"pairs": rows(before, "pairs")}
     before.close()
-    with Store(path) as store:
+    with open_store(path) as store:
         assert schema_version(store.con) == 3
         for table in NEW_TABLES:
             assert rows(store.con, table) == kept.get(table, [])
         assert rows(store.con, "pairs") == kept["pairs"]
     if with_tables:
         assert len(kept["watches"]) == len(kept["files"]) == len(kept["summaries"]) == 1
-    with Store(path) as store:  # opening again changes nothing
+    with open_store(path) as store:  # opening again changes nothing
         assert schema_version(store.con) == 3
         assert {t: rows(store.con, t) for t in kept} == kept
 
