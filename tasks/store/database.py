@@ -21,8 +21,9 @@ from litmine.tasks.records import Article, Deletion, Mention, Pair, Reject, Sent
 
 #: Tables whose rows derive from an article (removed with it on DeleteCitation).
 DERIVED_TABLES = ("sentences", "entities", "pairs", "abbreviations")
-#: Optional tables made from an article's text by other flows (embed, classify, summarize):
-#: their rows go when the article is deleted or its title/abstract changes.
+#: Tables made from an article's text by other flows (classify, summarize; embed's
+#: embeddings_<dim>, which exist once a model of that size has embedded something): their rows
+#: go when the article is deleted or its title/abstract changes.
 TEXT_DERIVED_TABLES = ("classifications", "summaries")
 TEXT_DERIVED_PREFIXES = ("embeddings_",)
 #: Tables whose rows are replaced per (pmid, model) when a batch is loaded again.
