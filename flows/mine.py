@@ -25,6 +25,7 @@ from litmine.tasks.store.database import Store
 from litmine.tasks.store.reports import top_pairs, top_relations
 from litmine.tasks.store.runs import recorded_run
 
+
 @task(name="read-files", cache_policy=NO_CACHE)
 def count_file_bytes(files: list[str]) -> int:
     """Total size of the input files (for progress), failing early on a missing one."""
