@@ -107,12 +107,13 @@ def run_plain(path: Path, db: Path, tagger, batch_size: int) -> dict:
     from litmine.tasks.records import Article
     from litmine.tasks.text.sentences import split_article
     from litmine.tasks.sources.files import iter_file_items
-    from litmine.tasks.store.database import Batch, Store
+    from litmine.tasks.store.database import Batch
+    from litmine.tasks.store.access import open_store
 
     seconds: Counter = Counter()
     started = time.perf_counter()
     before = tagger.stats.copy()
-    with Store(db) as store:
+    with open_store(db) as store:
         run_id = store.begin_run("bench-plain", {"files": [str(path)]}, model=tagger.model_name)
         items = iter_file_items(path)
         done = False

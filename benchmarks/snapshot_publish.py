@@ -4,7 +4,7 @@ Usage:
     python benchmarks/snapshot_publish.py [--articles 20000,100000] [--entities 20] [--pairs 6]
         [--dir DIR] [--repeat 3]
 
-Builds litmine databases (the real schema, via Store) of N articles each: the text of the
+Builds litmine databases (the real schema, via open_store) of N articles each: the text of the
 bundled PubMed sample's records with their words shuffled, under new PMIDs, with the sentences litmine's
 splitter gives, `--entities` entity rows and `--pairs` pair rows per article (the defaults are
 BC5CDR's density: 4,409 chemical + 5,818 disease mentions in 500 abstracts, about 20 per
@@ -33,7 +33,7 @@ from litmine.tasks.store.locking import publish_snapshot  # noqa: E402
 from litmine.tasks.sources.pubmed_xml import iter_pubmed_xml  # noqa: E402
 from litmine.tasks.records import Article  # noqa: E402
 from litmine.tasks.text.sentences import split_article  # noqa: E402
-from litmine.tasks.store.database import Store  # noqa: E402
+from litmine.tasks.store.access import open_store  # noqa: E402
 
 SAMPLE = ROOT / "data" / "sample" / "pubmedsample18n0001.xml.gz"
 PUBMED_RECORDS = 38_000_000
@@ -53,7 +53,7 @@ def build(db: Path, n: int, entities: int, pairs: int) -> None:
     """A database of `n` articles (sample text under new PMIDs), loaded in batches of 5,000."""
     base = [a for a in iter_pubmed_xml(SAMPLE) if isinstance(a, Article) and a.abstract]
     sentences = {a.pmid: split_article(a) for a in base}
-    with Store(db) as store:
+    with open_store(db) as store:
         con = store.con
         for start in range(0, n, 5000):
             ids = range(start, min(n, start + 5000))
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> None:
         for n in (int(x) for x in args.articles.split(",")):
             db = Path(tmp) / f"bench{n}.duckdb"
             build(db, n, args.entities, args.pairs)
-            with Store(db) as store:
+            with open_store(db) as store:
                 times = []
                 for _ in range(args.repeat):
                     started = time.perf_counter()

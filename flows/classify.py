@@ -18,7 +18,8 @@ from litmine.tasks.semantic.classify import (LABELS, NLIClassifier, TrainedClass
                                     labelled_articles, score_labels, split_heldout,
                                     store_predictions, train_study_classifier)
 from litmine.tasks.semantic.embeddings import load_embedder
-from litmine.tasks.store.database import Store
+from litmine.tasks.store.access import open_store
+from litmine.tasks.store.runs import recorded_run
 
 METHODS = ("embedding", "nli", "trained")
 #: Where `litmine train-classifier` saves its model unless told otherwise.
@@ -64,23 +65,18 @@ def classify(db: str | None = None, method: str = "embedding", model: str | None
     logger = get_run_logger()
     db_path = _db(db)
     name, predict = load_method(method, model, device)
-    counts: Counter = Counter()
-    with Store(db_path) as store:
-        run_id = store.begin_run("classify", {"db": str(db_path), "method": method,
-                                              "model": name}, model=name,
-                                 run_id=str(flow_run.id) if flow_run.id else None)
-        try:
-            examples = labelled_articles(store.con)
-            for i in range(0, len(examples), chunk):
-                part = examples[i:i + chunk]
-                predictions = classify_chunk(predict, [e.text for e in part])
-                store_predictions(store.con, [e.pmid for e in part], predictions, model=name,
-                                  method=method, run_id=run_id)
-                counts.update(p.label for p in predictions)
-        except BaseException as exc:
-            store.finish_run(run_id, "failed", dict(counts), {}, error=str(exc)[:2000])
-            raise
-        store.finish_run(run_id, "completed", dict(counts), {})
+    with open_store(db_path) as store, \
+            recorded_run(store, "classify", {"db": str(db_path), "method": method, "model": name},
+                         model=name, run_id=str(flow_run.id) if flow_run.id else None) as run:
+        counts = run.counts
+        examples = labelled_articles(store.con)
+        for i in range(0, len(examples), chunk):
+            part = examples[i:i + chunk]
+            predictions = classify_chunk(predict, [e.text for e in part])
+            store_predictions(store.con, [e.pmid for e in part], predictions, model=name,
+                              method=method, run_id=run.run_id)
+            counts.update(p.label for p in predictions)
+    run_id = run.run_id
     logger.info("classified %d abstracts with %s (%s): %s", sum(counts.values()), name, method,
                 dict(counts))
     return {"run_id": run_id, "db": str(db_path), "model": name, "method": method,
@@ -137,7 +133,7 @@ def evaluate_classifier(db: str | None = None, model: str | None = None,
                         json_out: str | None = None) -> dict:
     """Macro-F1 per study type on the held-out split: trained model (if given) vs zero-shot."""
     logger = get_run_logger()
-    with Store(_db(db), read_only=True) as store:
+    with open_store(_db(db), "read", stage="classify") as store:
         examples = labelled_articles(store.con)
     _, test = heldout_split(examples, model, test_fraction, seed)
     if not test:
@@ -170,7 +166,7 @@ def train_classifier(db: str | None = None, out_dir: str = str(DEFAULT_CLASSIFIE
     """Fine-tune a study-type classifier on stored articles' PublicationType labels, then score it
     and the zero-shot baseline on the held-out split (written to `out_dir`/evaluation.json)."""
     logger = get_run_logger()
-    with Store(_db(db), read_only=True) as store:
+    with open_store(_db(db), "read", stage="classify") as store:
         examples = labelled_articles(store.con, limit=limit)
     train, test = split_heldout(examples, test_fraction, seed)
     logger.info("%d labelled abstracts: %d train, %d held out; train labels %s", len(examples),

@@ -13,7 +13,9 @@ from prefect.runtime import flow_run
 from litmine.errors import LitmineError
 from litmine.settings import get_settings
 from litmine.tasks.semantic.embeddings import LEVELS, embed_store, load_embedder
+from litmine.tasks.store.access import open_store
 from litmine.tasks.store.database import Store
+from litmine.tasks.store.runs import recorded_run
 
 
 @task(name="embed-texts", cache_policy=NO_CACHE)
@@ -67,18 +69,14 @@ def embed(db: str | None = None, model: str | None = None,
     embedder = load_embedder(model, device=device)  # fail early on a bad model
     parameters = {"db": str(db_path), "model": embedder.model_name, "levels": levels,
                   "device": device}
-    with Store(db_path) as store:
-        run_id = store.begin_run("embed", parameters, model=embedder.model_name,
-                                 run_id=str(flow_run.id) if flow_run.id else None)
-        try:
-            counts = embed_into(store, run_id, model=embedder.model_name, levels=levels,
-                                device=device)
-        except BaseException as exc:
-            store.finish_run(run_id, "failed", {}, {}, error=str(exc)[:2000])
-            raise
-        timings = {k: v for k, v in counts.items() if k.startswith("seconds_")}
-        counts = {k: v for k, v in counts.items() if not k.startswith("seconds_")}
-        store.finish_run(run_id, "completed", counts, timings)
+    with open_store(db_path) as store, \
+            recorded_run(store, "embed", parameters, model=embedder.model_name,
+                         run_id=str(flow_run.id) if flow_run.id else None) as run:
+        done = embed_into(store, run.run_id, model=embedder.model_name, levels=levels,
+                          device=device)
+        for key, value in done.items():
+            (run.timings if key.startswith("seconds_") else run.counts)[key] = value
+    run_id, counts = run.run_id, dict(run.counts)
     logger.info("embed finished with %s: %s", embedder.model_name, counts)
     create_markdown_artifact(
         key="embed-report", description=f"litmine embed run {run_id}",

@@ -7,7 +7,7 @@
 - Bulk files (`files=DIR`): the baseline and update files in NCBI's order, each checked against
   its .md5, skipping files already loaded and resuming at the first unfinished one.
 
-Both reuse the mine flow's batch pipeline (`process_items`: split -> NER task -> pairs -> load).
+Both run the batch pipeline the mine flow runs (flows/pipeline.py: split -> NER task -> pairs -> load).
 Each unit of work (a watch, a set of files) gets a `runs` row; the flow run leaves one markdown
 artifact (`refresh-report`) and publishes a snapshot for readers (tasks/store/locking.py).
 """
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Iterator
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -25,16 +25,15 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
-from prefect.utilities.annotations import quote
 
 from litmine.errors import LitmineError
 from litmine.memory import limit_malloc_arenas
-from litmine.flows.mine import DEFAULT_BATCH_SIZE, RelationStep, process_items, relation_step
+from litmine.flows.pipeline import (DEFAULT_BATCH_SIZE, RelationStep, fetch_batches, process_items,
+                                    relation_step)
 from litmine.progress import report_progress
 from litmine.settings import get_settings
 from litmine.tasks.sources.bulk import (
     check_order,
-    ensure_files_table,
     file_statuses,
     find_bulk_files,
     finish_file,
@@ -42,14 +41,15 @@ from litmine.tasks.sources.bulk import (
     start_file,
     verify_md5,
 )
-from litmine.tasks.sources.entrez import fetch_articles, search_pubmed
-from litmine.tasks.store.locking import SnapshotPublisher, open_store, snapshot_is_stale
+from litmine.tasks.sources.entrez import search_pubmed
+from litmine.tasks.store.access import open_store
+from litmine.tasks.store.locking import SnapshotPublisher, snapshot_is_stale
 from litmine.tasks.ner.engine import load_tagger
-from litmine.tasks.sources.pubmed_xml import parse_pubmed_xml
 from litmine.tasks.store.database import Store
+from litmine.tasks.store.reports import new_pairs, run_rejects
+from litmine.tasks.store.runs import recorded_run, rounded
 from litmine.tasks.sources.watches import (
     Watch,
-    ensure_watch_table,
     get_watches,
     mark_crashed_runs,
     plan_window,
@@ -98,9 +98,7 @@ def refresh(
     stale = snapshot and snapshot_is_stale(db_path)
     units: list[dict] = []
     failures: list[str] = []
-    with open_store(db_path, wait=wait) as store:
-        ensure_watch_table(store.con)
-        ensure_files_table(store.con)
+    with open_store(db_path, "wait", wait=wait) as store:
         crashed = mark_crashed_runs(store.con, process_started_at())
         if crashed:
             logger.warning("runs %s were left running by a process that died; marked crashed", crashed)
@@ -125,8 +123,8 @@ def refresh(
                     failures.append(f"{watch.name}: {exc}")
                     units.append({"watch": watch.name, "status": "failed", "error": str(exc)[:500]})
         publisher(force=True)
-        top = {u["run_id"]: _new_pairs(store, u["run_id"]) for u in units if u.get("run_id")}
-        rejects = {u["run_id"]: _rejects(store, u["run_id"]) for u in units if u.get("run_id")}
+        top = {u["run_id"]: new_pairs(store.con, u["run_id"]) for u in units if u.get("run_id")}
+        rejects = {u["run_id"]: run_rejects(store.con, u["run_id"]) for u in units if u.get("run_id")}
     create_markdown_artifact(key="refresh-report", markdown=render_report(units, top, rejects, publisher),
                              description=f"litmine refresh of {db_path}")
     if failures:
@@ -151,29 +149,23 @@ def refresh_watch(store: Store, watch: Watch, *, model: str, device: str, batch_
                   "model": tagger.model_name, "model_id": tagger.model_id, "batch_size": batch_size,
                   "device": device, "flow_run_id": flow_run_id, "pid": os.getpid(),
                   **(relations.parameters() if relations else {})}
-    run_id = store.begin_run("refresh", parameters, model=tagger.model_name)
-    counts: Counter = Counter()
-    timings: Counter = Counter()
-    logger.info("watch %s: %r, window %s", watch.name, watch.query, window)
-    try:
+    with recorded_run(store, "refresh", parameters, model=tagger.model_name) as run:
+        counts, timings = run.counts, run.timings
+        logger.info("watch %s: %r, window %s", watch.name, watch.query, window)
         source = _window_items(watch.query, _format(mindate), counts, timings)
-        process_items(source, store, tagger, model, run_id, device, None, counts, timings, logger,
+        process_items(source, store, tagger, model, run.run_id, device, None, counts, timings, logger,
                       relations=relations)
         got = counts["articles_seen"] + counts["rejects"]
         if got < counts["expected"]:  # NCBI left some out; asking again returns the same
             counts["missing"] = counts["expected"] - got
             logger.warning("watch %s: efetch returned %d of the %d records esearch counted",
                            watch.name, got, counts["expected"])
-        record_refresh(store.con, watch.name, next_watermark, run_id, window, counts["articles_seen"])
-    except BaseException as exc:
-        store.finish_run(run_id, "failed", dict(counts), _rounded(timings), error=str(exc)[:2000])
-        raise
-    store.finish_run(run_id, "completed", dict(counts), _rounded(timings))
+        record_refresh(store.con, watch.name, next_watermark, run.run_id, window, counts["articles_seen"])
     publisher()
     logger.info("watch %s: %s; next window starts %s", watch.name, dict(counts), next_watermark)
-    return {"run_id": run_id, "watch": watch.name, "status": "completed", "model": tagger.model_name,
+    return {"run_id": run.run_id, "watch": watch.name, "status": "completed", "model": tagger.model_name,
             "window": window, "watermark": next_watermark.isoformat(), "counts": dict(counts),
-            "timings": _rounded(timings)}
+            "timings": rounded(timings)}
 
 
 def _window_items(query: str, mindate: str | None, counts: Counter, timings: Counter) -> Iterator[list]:
@@ -184,13 +176,7 @@ def _window_items(query: str, mindate: str | None, counts: Counter, timings: Cou
     counts["expected"] = sum(b.retmax for b in batches)
     counts["fetch_batches"] = len(batches)
     report_progress(total=counts["expected"])
-    in_flight: deque = deque()
-    for batch in batches:
-        in_flight.append(fetch_articles.submit(batch))
-        if len(in_flight) >= FETCH_WINDOW:
-            yield parse_pubmed_xml(quote(in_flight.popleft().result()), source_name="efetch")
-    while in_flight:
-        yield parse_pubmed_xml(quote(in_flight.popleft().result()), source_name="efetch")
+    yield from fetch_batches(batches, FETCH_WINDOW, source_name="efetch")
 
 
 def refresh_files(store: Store, directory: str, *, model: str, device: str, batch_size: int,
@@ -204,11 +190,9 @@ def refresh_files(store: Store, directory: str, *, model: str, device: str, batc
     parameters = {"files": str(directory), "model": tagger.model_name, "model_id": tagger.model_id,
                   "batch_size": batch_size, "device": device, "flow_run_id": flow_run_id,
                   "pid": os.getpid(), **(relations.parameters() if relations else {})}
-    run_id = store.begin_run("refresh", parameters, model=tagger.model_name)
-    counts: Counter = Counter()
-    timings: Counter = Counter()
-    report_progress(total=None)
-    try:
+    with recorded_run(store, "refresh", parameters, model=tagger.model_name) as run:
+        counts, timings = run.counts, run.timings
+        report_progress(total=None)
         for bulk in found:
             status = statuses.get(bulk.name, {})
             if status.get("status") == "done":
@@ -221,9 +205,9 @@ def refresh_files(store: Store, directory: str, *, model: str, device: str, batc
             started = time.perf_counter()
             md5 = verify_md5(bulk)
             timings["md5"] += time.perf_counter() - started
-            start_file(store.con, bulk, md5, tagger.model_name, run_id)
+            start_file(store.con, bulk, md5, tagger.model_name, run.run_id)
             tally: Counter = Counter()
-            process_items(iter_file_batches(bulk, batch_size), store, tagger, model, run_id, device,
+            process_items(iter_file_batches(bulk, batch_size), store, tagger, model, run.run_id, device,
                           None, tally, timings, logger, relations=relations)
             finish_file(store.con, bulk.name, tally["articles_seen"], tally["deleted"], tally["rejects"])
             counts.update(tally)
@@ -231,34 +215,12 @@ def refresh_files(store: Store, directory: str, *, model: str, device: str, batc
             logger.info("file %s: done, %d records, %d deleted, %d rejects", bulk.name,
                         tally["articles_seen"], tally["deleted"], tally["rejects"])
             publisher()
-    except BaseException as exc:
-        store.finish_run(run_id, "failed", dict(counts), _rounded(timings), error=str(exc)[:2000])
-        raise
-    store.finish_run(run_id, "completed", dict(counts), _rounded(timings))
-    return {"run_id": run_id, "files": str(directory), "status": "completed",
-            "model": tagger.model_name, "counts": dict(counts), "timings": _rounded(timings)}
+    return {"run_id": run.run_id, "files": str(directory), "status": "completed",
+            "model": tagger.model_name, "counts": dict(counts), "timings": rounded(timings)}
 
 
 def _format(day: date | None) -> str | None:
     return day.strftime(_DATE) if day else None
-
-
-def _rounded(timings: Counter) -> dict[str, float]:
-    return {k: round(v, 3) for k, v in timings.items()}
-
-
-def _new_pairs(store: Store, run_id: str, limit: int = 20) -> list[tuple]:
-    """Chemical-disease pairs this run stored that no other run's rows have."""
-    return store.con.execute(
-        "SELECT chemical, disease, count(*) AS documents FROM pairs p WHERE run_id = ? AND NOT EXISTS "
-        "(SELECT 1 FROM pairs q WHERE q.model = p.model AND q.chemical = p.chemical "
-        "AND q.disease = p.disease AND q.run_id <> p.run_id) GROUP BY ALL "
-        "ORDER BY documents DESC, chemical, disease LIMIT ?", [run_id, limit]).fetchall()
-
-
-def _rejects(store: Store, run_id: str, limit: int = 10) -> list[tuple]:
-    return store.con.execute("SELECT source, pmid, reason FROM rejects WHERE run_id = ? "
-                             "ORDER BY source, pmid LIMIT ?", [run_id, limit]).fetchall()
 
 
 def render_report(units: list[dict], new_pairs: dict, rejects: dict, publisher=None) -> str:

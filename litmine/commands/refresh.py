@@ -52,10 +52,10 @@ def watch_add(
     wait: WaitOption = 0.0,
 ):
     """Save a PubMed query; its first refresh fetches everything, later ones what is new."""
-    from litmine.tasks.store.locking import open_store
+    from litmine.tasks.store.access import open_store
     from litmine.tasks.sources.watches import add_watch
 
-    with open_store(_db(db), wait=wait, stage="watch add") as store:
+    with open_store(_db(db), "wait", wait=wait, stage="watch add") as store:
         watch = add_watch(store.con, name, query, model)
     _console().print(f"watch {watch.name!r} saved: {watch.query!r}"
                      f"{f' with model {watch.model}' if watch.model else ''}; "
@@ -68,10 +68,10 @@ def watch_list(db: DbOption = None):
     import duckdb
     from rich.table import Table
 
-    from litmine.tasks.store.query import connect_readonly
+    from litmine.tasks.store.access import open_store
     from litmine.tasks.sources.watches import get_watches
 
-    con = connect_readonly(_db(db))
+    con = open_store(_db(db), "read").con
     try:
         watches = get_watches(con)
     except duckdb.Error as exc:
@@ -96,11 +96,10 @@ def watch_remove(
     wait: WaitOption = 0.0,
 ):
     """Forget a saved query (the articles and results it stored stay in the database)."""
-    from litmine.tasks.store.locking import open_store
-    from litmine.tasks.sources.watches import ensure_watch_table, remove_watch
+    from litmine.tasks.store.access import open_store
+    from litmine.tasks.sources.watches import remove_watch
 
-    with open_store(_db(db), wait=wait, stage="watch remove") as store:
-        ensure_watch_table(store.con)
+    with open_store(_db(db), "wait", wait=wait, stage="watch remove") as store:
         watch = remove_watch(store.con, name)
     _console().print(f"watch {watch.name!r} removed; its stored results stay", highlight=False, markup=False)
 

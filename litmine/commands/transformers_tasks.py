@@ -119,14 +119,14 @@ def search(
 ):
     """Find stored abstracts (or sentences) by meaning: cosine similarity of embeddings."""
     from litmine.tasks.semantic.embeddings import search as run_search
-    from litmine.tasks.store.query import connect_readonly
+    from litmine.tasks.store.access import open_store
 
     _prepare()
     if not query.strip():
         raise LitmineError('search: the query is empty; give words to search for, e.g. '
                            '`litmine search "drug-induced liver injury"`')
     path = _db(db, "search")
-    con = connect_readonly(path)
+    con = open_store(path, "read").con
     try:
         hits = run_search(con, query, k=k, level=level.value, model=model, device=device,
                           db=str(path))
@@ -232,7 +232,7 @@ def ask(
     """Answer a question from the stored abstracts: semantic search, then an extractive QA model."""
     from litmine.tasks.semantic.embeddings import search as run_search
     from litmine.tasks.semantic.qa import QAModel, documents_for, sentence_of
-    from litmine.tasks.store.query import connect_readonly
+    from litmine.tasks.store.access import open_store
 
     _prepare()
     if not question.strip():
@@ -240,7 +240,7 @@ def ask(
                            'hearing loss?" --qa-model deepset/roberta-base-squad2`')
     path = _db(db, "ask")
     reader = QAModel(qa_model or os.environ.get("LITMINE_QA_MODEL"), device=device)
-    con = connect_readonly(path)
+    con = open_store(path, "read").con
     try:
         hits = run_search(con, question, k=k, model=embed_model, device=device, db=str(path))
         answers = reader.answer(question, documents_for(con, [h.pmid for h in hits]),
@@ -278,8 +278,7 @@ def summarize(
     """Summarise abstracts (given PMIDs, or the hits of a search) with a generative model."""
     from litmine.tasks.semantic.embeddings import search as run_search
     from litmine.tasks.semantic.qa import documents_for
-    from litmine.tasks.store.query import connect_readonly
-    from litmine.tasks.store.database import Store
+    from litmine.tasks.store.access import open_store
     from litmine.tasks.semantic.summarize import Summarizer, store_summaries
 
     _prepare()
@@ -287,7 +286,7 @@ def summarize(
         raise LitmineError("summarize: give --pmid (one or more) or --query, not both or neither")
     path = _db(db, "summarize")
     summarizer = Summarizer(model or os.environ.get("LITMINE_SUMMARY_MODEL"), device=device)
-    con = connect_readonly(path)
+    con = open_store(path, "read").con
     try:
         pmids = list(pmid or [h.pmid for h in run_search(con, query, k=k, device=device,
                                                          db=str(path))])
@@ -303,7 +302,7 @@ def summarize(
                                      no_repeat_ngram_size=no_repeat_ngram_size,
                                      max_new_tokens=max_new_tokens, prompt=prompt)
     if store:
-        with Store(path) as writer:
+        with open_store(path) as writer:
             run_id = writer.begin_run("summarize", parameters | {"pmids": pmids},
                                       model=summarizer.model_name)
             store_summaries(writer.con, pmids, summaries, model=summarizer.model_name,

@@ -289,17 +289,10 @@ def score_labels(gold: Sequence[str], predicted: Sequence[str]) -> dict:
 
 # -- storage -----------------------------------------------------------------------------------
 
-CLASSIFICATIONS_DDL = """
-CREATE TABLE IF NOT EXISTS classifications (
-    pmid VARCHAR, model VARCHAR, method VARCHAR, label VARCHAR, score DOUBLE, run_id VARCHAR);
-"""
-
-
 def store_predictions(con: duckdb.DuckDBPyConnection, pmids: Sequence[str],
                       predictions: Sequence[Prediction], *, model: str, method: str,
                       run_id: str) -> int:
     """Replace this model+method's rows for the PMIDs with the predictions; rows written."""
-    con.execute(CLASSIFICATIONS_DDL)
     table = pa.table({"pmid": list(pmids), "model": [model] * len(pmids),
                       "method": [method] * len(pmids), "label": [p.label for p in predictions],
                       "score": pa.array([p.score for p in predictions], pa.float64()),

@@ -37,6 +37,7 @@ import torch
 
 from litmine.errors import LitmineError, ModelError
 from litmine.tasks.ner.engine import plan_batches, resolve_device
+from litmine.tasks.store.schema import create_embeddings_table, create_embeddings_view
 
 log = logging.getLogger(__name__)
 
@@ -268,32 +269,15 @@ def load_embedder(model: str | None = None, *, device: str = "auto") -> Embedder
 
 # -- storage ---------------------------------------------------------------------------------
 
-REGISTRY_DDL = """
-CREATE TABLE IF NOT EXISTS embedding_models (
-    model VARCHAR PRIMARY KEY, dim INTEGER, max_length INTEGER, table_name VARCHAR,
-    updated_at TIMESTAMPTZ);
-"""
-
-
-def embeddings_table(dim: int) -> str:
-    return f"embeddings_{int(dim)}"
-
-
 def ensure_tables(con: duckdb.DuckDBPyConnection, embedder: Embedder) -> str:
     """Create the vector table for the embedder's dimension and register the model; its name."""
-    table = embeddings_table(embedder.dim)
-    con.execute(REGISTRY_DDL)
-    con.execute(f"CREATE TABLE IF NOT EXISTS {table} (pmid VARCHAR, level VARCHAR, "
-                f"sentence_index INTEGER, model VARCHAR, text_md5 VARCHAR, "
-                f"vector FLOAT[{embedder.dim}], run_id VARCHAR)")
+    table = create_embeddings_table(con, embedder.dim)
     con.execute("INSERT OR REPLACE INTO embedding_models VALUES (?, ?, ?, ?, ?)",
                 [embedder.model_name, embedder.dim, embedder.max_length, table,
                  datetime.now(timezone.utc)])
     tables = [r[0] for r in con.execute(
         "SELECT DISTINCT table_name FROM embedding_models ORDER BY 1").fetchall()]
-    con.execute("CREATE OR REPLACE VIEW embeddings AS " + " UNION ALL ".join(
-        f"SELECT pmid, level, sentence_index, model, vector::FLOAT[] AS vector, run_id FROM {t}"
-        for t in tables))
+    create_embeddings_view(con, tables)
     return table
 
 

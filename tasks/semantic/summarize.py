@@ -135,18 +135,10 @@ class Summarizer:
         return ids
 
 
-SUMMARIES_DDL = """
-CREATE TABLE IF NOT EXISTS summaries (
-    pmid VARCHAR, model VARCHAR, summary VARCHAR, input_tokens INTEGER, truncated_tokens INTEGER,
-    parameters JSON, run_id VARCHAR, created_at TIMESTAMPTZ);
-"""
-
-
 def store_summaries(con: duckdb.DuckDBPyConnection, pmids: Sequence[str],
                     summaries: Sequence[Summary], *, model: str, parameters: dict,
                     run_id: str) -> int:
     """Replace this model's summaries of the PMIDs; rows written."""
-    con.execute(SUMMARIES_DDL)
     now = datetime.now(timezone.utc)
     table = pa.table({
         "pmid": list(pmids), "model": [model] * len(pmids),

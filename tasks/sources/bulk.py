@@ -34,14 +34,6 @@ _MD5_LINE = re.compile(r"^MD5\((?P<name>[^)]+)\)\s*=\s*(?P<hex>[0-9a-fA-F]{32})\
 _CUT_SHORT = "truncated or corrupt"
 _WHERE = "https://ftp.ncbi.nlm.nih.gov/pubmed/baseline/ and .../updatefiles/"
 
-FILES_DDL = """
-CREATE TABLE IF NOT EXISTS files (
-    name VARCHAR PRIMARY KEY, kind VARCHAR, md5 VARCHAR, size BIGINT, status VARCHAR,
-    records INTEGER, deleted INTEGER, rejects INTEGER, model VARCHAR, run_id VARCHAR,
-    started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ);
-"""
-
-
 @dataclass(frozen=True)
 class BulkFile:
     """One baseline or update file found on disk."""
@@ -141,12 +133,7 @@ def iter_file_batches(bulk: BulkFile, batch_size: int) -> Iterator[list]:
         yield chunk
 
 
-# -- the files table ------------------------------------------------------------------------
-
-def ensure_files_table(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the files table if the database lacks it."""
-    con.execute(FILES_DDL)
-
+# -- the files table (schema.py creates it) ---------------------------------------------------
 
 def file_statuses(con: duckdb.DuckDBPyConnection) -> dict[str, dict]:
     """Every recorded file by name: status, md5, run_id, records."""

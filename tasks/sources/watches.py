@@ -27,18 +27,12 @@ from pathlib import Path
 import duckdb
 
 from litmine.errors import LitmineError, StoreError
+from litmine.tasks.store.access import open_store
 
 #: Days before the run's UTC start date that the next window starts (see the module docstring).
 OVERLAP_DAYS = 1
 #: A watch name is a word a shell and a URL keep as it is.
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-
-WATCHES_DDL = """
-CREATE TABLE IF NOT EXISTS watches (
-    name VARCHAR PRIMARY KEY, query VARCHAR NOT NULL, model VARCHAR,
-    created_at TIMESTAMPTZ, watermark DATE, last_run_id VARCHAR,
-    last_refreshed_at TIMESTAMPTZ, last_window VARCHAR, last_records INTEGER);
-"""
 
 
 @dataclass(frozen=True)
@@ -60,11 +54,6 @@ _COLUMNS = ("name", "query", "model", "created_at", "watermark", "last_run_id", 
             "last_window", "last_records")
 
 
-def ensure_watch_table(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the watches table if the database lacks it."""
-    con.execute(WATCHES_DDL)
-
-
 def add_watch(con: duckdb.DuckDBPyConnection, name: str, query: str, model: str | None = None) -> Watch:
     """Save a query under `name` (never refreshed yet: its first refresh is a full backfill)."""
     if not NAME.match(name or ""):
@@ -72,7 +61,6 @@ def add_watch(con: duckdb.DuckDBPyConnection, name: str, query: str, model: str 
                            "or '-' (at most 64 characters), e.g. `litmine watch add aspirin-asthma ...`")
     if not (query or "").strip():
         raise LitmineError(f"watch add: watch {name!r} needs a PubMed query (--query 'aspirin AND asthma')")
-    ensure_watch_table(con)
     existing = con.execute("SELECT query FROM watches WHERE name = ?", [name]).fetchone()
     if existing:
         raise LitmineError(f"watch add: a watch named {name!r} exists already (query {existing[0]!r}); "
@@ -163,9 +151,7 @@ def _source(flow: str, parameters: dict) -> str:
 
 def list_runs(db: str | Path, limit: int = 20, flow: str | None = None) -> list[dict]:
     """The latest runs, newest first: id, flow, status, started, seconds, source, counts, model."""
-    from litmine.tasks.store.query import connect_readonly
-
-    con = connect_readonly(db)
+    con = open_store(db, "read").con
     try:
         rows = con.execute(
             "SELECT run_id, flow, status, started_at, epoch(finished_at) - epoch(started_at), "

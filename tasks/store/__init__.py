@@ -1,1 +1,1 @@
-"""The DuckDB store: schema and migrations, locking and snapshots, read-only queries."""
+"""The DuckDB store: one way to open it (access), schema and migrations, loads, a run's bookkeeping, snapshots, read-only queries and reports."""

@@ -1,4 +1,5 @@
-"""The DuckDB store: schema, bulk idempotent loads per batch, deletions, and the runs log."""
+"""The DuckDB store: bulk idempotent loads per batch, deletions, and the runs log (schema.py
+holds the tables and their migrations)."""
 
 from __future__ import annotations
 
@@ -16,57 +17,13 @@ import pyarrow as pa
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from litmine.errors import StoreError
 from litmine.tasks.records import Article, Deletion, Mention, Pair, Reject, Sentence
-
-SCHEMA_VERSION = 2
-#: What each schema version added to the one before (version 1 is SCHEMA). Older files and new
-#: ones alike get them in order, so a table's columns are the same whichever way it was made.
-MIGRATIONS = {
-    2: """
-ALTER TABLE pairs ADD COLUMN IF NOT EXISTS chemical_id VARCHAR;
-ALTER TABLE pairs ADD COLUMN IF NOT EXISTS disease_id VARCHAR;
-ALTER TABLE pairs ADD COLUMN IF NOT EXISTS relation VARCHAR;
-ALTER TABLE pairs ADD COLUMN IF NOT EXISTS score DOUBLE;
-ALTER TABLE pairs ADD COLUMN IF NOT EXISTS evidence VARCHAR[];
-CREATE TABLE IF NOT EXISTS abbreviations (
-    pmid VARCHAR, short VARCHAR, long VARCHAR, short_start INTEGER, short_end INTEGER,
-    long_start INTEGER, long_end INTEGER, run_id VARCHAR);
-""",
-}
-
-#: Schema version 1: the tables a user may query (MIGRATIONS add to them); every derived row
-#: carries the run (and model) that produced it.
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
-CREATE TABLE IF NOT EXISTS runs (
-    run_id VARCHAR PRIMARY KEY, flow VARCHAR, status VARCHAR,
-    started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ,
-    parameters JSON, model VARCHAR, counts JSON, timings JSON, error VARCHAR);
-CREATE TABLE IF NOT EXISTS articles (
-    pmid VARCHAR PRIMARY KEY, version INTEGER, title VARCHAR, abstract VARCHAR,
-    journal VARCHAR, pub_date VARCHAR, year INTEGER, doi VARCHAR,
-    publication_types VARCHAR[], mesh_headings VARCHAR[], language VARCHAR, authors VARCHAR[],
-    source VARCHAR, run_id VARCHAR, loaded_at TIMESTAMPTZ);
-CREATE TABLE IF NOT EXISTS sentences (
-    pmid VARCHAR, sentence_index INTEGER, start_offset INTEGER, end_offset INTEGER,
-    text VARCHAR, run_id VARCHAR);
-CREATE TABLE IF NOT EXISTS entities (
-    pmid VARCHAR, model VARCHAR, start_offset INTEGER, end_offset INTEGER, text VARCHAR,
-    type VARCHAR, score DOUBLE, sentence_index INTEGER, concept_id VARCHAR, run_id VARCHAR);
-CREATE TABLE IF NOT EXISTS pairs (
-    pmid VARCHAR, model VARCHAR, method VARCHAR, chemical VARCHAR, disease VARCHAR,
-    n_sentences INTEGER, sentence_indexes INTEGER[], run_id VARCHAR);
-CREATE TABLE IF NOT EXISTS rejects (
-    source VARCHAR, pmid VARCHAR, reason VARCHAR, run_id VARCHAR, rejected_at TIMESTAMPTZ);
-CREATE TABLE IF NOT EXISTS deletions (
-    pmid VARCHAR PRIMARY KEY, source VARCHAR, run_id VARCHAR, deleted_at TIMESTAMPTZ);
-"""
 
 #: Tables whose rows derive from an article (removed with it on DeleteCitation).
 DERIVED_TABLES = ("sentences", "entities", "pairs", "abbreviations")
-#: Optional tables made from an article's text by other flows (embed, classify, summarize):
-#: their rows go when the article is deleted or its title/abstract changes.
+#: Tables made from an article's text by other flows (classify, summarize; embed's
+#: embeddings_<dim>, which exist once a model of that size has embedded something): their rows
+#: go when the article is deleted or its title/abstract changes.
 TEXT_DERIVED_TABLES = ("classifications", "summaries")
 TEXT_DERIVED_PREFIXES = ("embeddings_",)
 #: Tables whose rows are replaced per (pmid, model) when a batch is loaded again.
@@ -200,58 +157,15 @@ def _abbreviations_table(abbreviations: Sequence, pmids: set[str], run_id: str) 
 
 
 class Store:
-    """One read-write connection to a litmine DuckDB file (DuckDB allows one writer process)."""
+    """A connection to a litmine DuckDB file and what litmine does with it (open it with
+    `open_store`: DuckDB allows one writer process)."""
 
-    def __init__(self, path: str | Path, *, read_only: bool = False):
+    def __init__(self, path: str | Path, con: duckdb.DuckDBPyConnection):
+        """Wrap an open connection; tasks/store/access.py's `open_store` makes both."""
         self.path = Path(path)
-        if read_only and not self.path.exists():
-            raise StoreError(
-                f"store: database {self.path} does not exist; run `litmine mine` first "
-                "or pass --db with the right path")
-        if not read_only:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self.con = duckdb.connect(str(self.path), read_only=read_only)
-        except duckdb.IOException as exc:
-            if "lock" in str(exc).lower():
-                raise StoreError(
-                    f"store: {self.path} is open for writing by another process "
-                    f"({str(exc).splitlines()[0][:200]}); wait for that run to finish, "
-                    "or use another --db") from exc
-            raise StoreError(f"store: cannot open {self.path}: {exc}") from exc
-        if not read_only:
-            self._migrate()
-        else:
-            self._check_version()
+        self.con = con
 
     # -- schema ---------------------------------------------------------------------------
-    def _migrate(self) -> None:
-        row = None
-        if self.con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'meta' "
-                            "AND database_name = current_database()").fetchone()[0]:
-            row = self.con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        if row is not None and int(row[0]) > SCHEMA_VERSION:
-            raise StoreError(
-                f"store: {self.path} has schema version {row[0]}, newer than this litmine "
-                f"understands ({SCHEMA_VERSION}); upgrade litmine")
-        version = 0 if row is None else int(row[0])
-        if version == SCHEMA_VERSION:
-            return
-        self.con.begin()  # a new file (version 0) or an older one: every missing step at once
-        try:
-            if version == 0:
-                self.con.execute(SCHEMA)
-                self.con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', '1')")
-                version = 1
-            for step in range(version + 1, SCHEMA_VERSION + 1):
-                self.con.execute(MIGRATIONS[step])
-            self.con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
-                             [str(SCHEMA_VERSION)])
-            self.con.commit()
-        except Exception:
-            self.con.rollback()
-            raise
-
     def _text_derived_tables(self) -> list[str]:
         """The optional text-derived tables present in this file (see TEXT_DERIVED_TABLES)."""
         names = [r[0] for r in self.con.execute(
@@ -259,14 +173,6 @@ class Store:
         ).fetchall()]
         return sorted(n for n in names if n in TEXT_DERIVED_TABLES
                       or n.startswith(TEXT_DERIVED_PREFIXES))
-
-    def _check_version(self) -> None:
-        try:
-            row = self.con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        except duckdb.CatalogException as exc:
-            raise StoreError(f"store: {self.path} is not a litmine database (no meta table)") from exc
-        if row is None or int(row[0]) > SCHEMA_VERSION:
-            raise StoreError(f"store: {self.path} has unsupported schema version {row and row[0]}")
 
     def close(self) -> None:
         self.con.close()

@@ -1,11 +1,12 @@
-"""One writer, many readers: waiting for the write lock, and the snapshot readers use meanwhile.
+"""One writer, many readers: telling a lock error apart, and the snapshot readers use meanwhile.
 
 DuckDB lets one process open a database file for writing, and while it does no other process
 can open the file at all, not even read-only ("Could not set lock on file ... Conflicting lock is
 held in ... (PID n)"; duckdb.org/docs/current/connect/concurrency). So:
 
 - a second writer (`mine`, `refresh`, `watch add`) waits for the lock up to `wait` seconds, then
-  fails with a message naming the holder's PID; it never writes beside the first;
+  fails with a message naming the holder's PID; it never writes beside the first (access.py's
+  `open_store(db, "wait")`);
 - the writer publishes a snapshot, ``<db stem>.snapshot.duckdb`` next to the database, after
   each committed unit of work (a watch, a bulk file: at most every `every` seconds) and at the
   end of a run; `litmine sql`, `export` and `info` read it while the database is locked, and
@@ -39,8 +40,6 @@ from litmine.tasks.store.database import Store
 log = logging.getLogger(__name__)
 
 _COPY = "import shutil, sys; shutil.copyfile(sys.argv[1], sys.argv[2])"
-#: Seconds between polls for the write lock: a commit takes milliseconds, a run minutes.
-POLL_SECONDS = 0.5
 
 
 def snapshot_path(db: str | Path) -> Path:
@@ -59,31 +58,6 @@ def describe_holder(exc: BaseException) -> str:
     """"PID n, program" from DuckDB's lock error, else its first line."""
     match = re.search(r"Conflicting lock is held in (.+?) \(PID (\d+)\)", str(exc))
     return f"PID {match.group(2)}, {match.group(1)}" if match else str(exc).splitlines()[0][:200]
-
-
-def open_store(db: str | Path, *, wait: float = 0.0, stage: str = "refresh") -> Store:
-    """Open `db` for writing, waiting up to `wait` seconds while another process writes to it."""
-    deadline = time.monotonic() + max(0.0, wait)
-    announced = False
-    while True:
-        try:
-            return Store(db)
-        except StoreError as exc:
-            if not is_lock_error(exc):
-                raise
-            holder = describe_holder(exc.__cause__)
-            if time.monotonic() >= deadline:
-                waited = f" after waiting {wait:g} s" if wait > 0 else ""
-                raise StoreError(
-                    f"{stage}: {db} is open for writing by another process ({holder}){waited}; "
-                    "DuckDB allows one writer. Let that run finish, pass --wait SECONDS to queue "
-                    "behind it, or use another --db. Meanwhile `litmine sql` reads the last "
-                    "snapshot.") from exc.__cause__
-            if not announced:
-                log.warning("%s: %s is being written by another process (%s); waiting up to %g s",
-                            stage, db, holder, wait)
-                announced = True
-            time.sleep(min(POLL_SECONDS, max(0.0, deadline - time.monotonic())))
 
 
 def _copy_command() -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TextIO
 
@@ -11,42 +10,14 @@ import duckdb
 from litmine.errors import LitmineError, StoreError
 from litmine.tasks.sources.pubtator import write_pubtator
 from litmine.tasks.records import Article, Mention
-from litmine.tasks.store.database import SCHEMA_VERSION
-
-#: DuckDB settings for connections that run a user's SQL: no file system, network or extensions,
-#: and a locked configuration so the statement cannot switch them back on.
-SAFE_CONFIG = {
-    "enable_external_access": False,
-    "autoinstall_known_extensions": False,
-    "autoload_known_extensions": False,
-    "lock_configuration": True,
-}
-
-
-def connect_readonly(db: str | Path) -> duckdb.DuckDBPyConnection:
-    """A read-only connection with external access disabled."""
-    path = Path(db)
-    if not path.is_file():
-        raise StoreError(f"sql: database {path} does not exist; run `litmine mine` first or pass --db")
-    try:
-        return duckdb.connect(str(path), read_only=True, config=SAFE_CONFIG)
-    except duckdb.IOException as exc:
-        from litmine.tasks.store.locking import describe_snapshot, is_lock_error, snapshot_path
-
-        if is_lock_error(exc) and snapshot_path(path).is_file():  # a writer holds it: read its snapshot
-            print(f"note: {path} is being written by another process; reading {describe_snapshot(path)}",
-                  file=sys.stderr)
-            return duckdb.connect(str(snapshot_path(path)), read_only=True, config=SAFE_CONFIG)
-        raise StoreError(
-            f"sql: cannot open {path} read-only ({str(exc).splitlines()[0][:200]}); "
-            "if a mine/refresh run is writing to it, wait for it to finish") from exc
-
+from litmine.tasks.store.access import open_store
+from litmine.tasks.store.schema import SCHEMA_VERSION
 
 def run_readonly_sql(db: str | Path, statement: str) -> tuple[list[str], list[tuple]]:
     """Run one statement read-only; returns (column names, rows)."""
     if not statement.strip():
         raise LitmineError("sql: the statement is empty; try `litmine sql \"SELECT * FROM pairs LIMIT 5\"`")
-    con = connect_readonly(db)
+    con = open_store(db, "read").con
     try:
         result = con.execute(statement)
         if result.description is None:
@@ -77,7 +48,7 @@ def export_pubtator(db: str | Path, handle: TextIO, *, model: str | None = None,
                     chunk: int = 1000) -> int:
     """Write every stored document with `model`'s entities (with their MeSH IDs) and CID relations
     as PubTator; returns documents written."""
-    con = connect_readonly(db)
+    con = open_store(db, "read").con
     try:
         model = model or _default_model(con)
         if model is not None and not con.execute(
@@ -117,7 +88,7 @@ def export_pubtator(db: str | Path, handle: TextIO, *, model: str | None = None,
 
 def describe(db: str | Path) -> dict:
     """Rows per table, models present and the latest runs."""
-    con = connect_readonly(db)
+    con = open_store(db, "read").con
     try:
         version = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         present = {r[0] for r in con.execute(

@@ -21,7 +21,7 @@ from litmine.errors import LitmineError
 from litmine.flows.refresh import refresh
 from litmine.settings import get_settings
 from litmine.tasks.sources.entrez import shared_client
-from litmine.tasks.store.database import Store
+from litmine.tasks.store.access import open_store
 from litmine.tasks.sources.watches import add_watch
 from tests.support.eutils_server import EutilsServer, busiest_second, load_records
 
@@ -52,7 +52,7 @@ def configure(monkeypatch, prefect_harness):
 
 
 def new_watch(db: Path, name: str = "all", query: str = "all[sb]") -> None:
-    with Store(db) as store:
+    with open_store(db) as store:
         add_watch(store.con, name, query)
 
 

@@ -90,7 +90,8 @@ def test_batch_step_fills_ids_relations_and_tables(built, tmp_path):
 
     from litmine.flows.relations import candidate_pairs, load_linker, relate_articles
     from litmine.tasks.relations.candidates import load_relation_model
-    from litmine.tasks.store.database import Batch, Store
+    from litmine.tasks.store.database import Batch
+    from litmine.tasks.store.access import open_store
 
     lexicon, model = built
     articles, sentences, mentions = _batch_inputs(TRAIN)
@@ -103,7 +104,7 @@ def test_batch_step_fills_ids_relations_and_tables(built, tmp_path):
     pairs = candidate_pairs(batch.candidates)
     assert {p.relation for p in pairs} == {"CID", "none"}
     db = tmp_path / "litmine.duckdb"
-    with Store(db) as store:
+    with open_store(db) as store:
         columns = [r[0] for r in store.con.execute("DESCRIBE pairs").fetchall()]
         assert columns[-5:] == ["chemical_id", "disease_id", "relation", "score", "evidence"]
         store.load_batch(Batch(articles=articles, sentences=sentences, mentions=batch.mentions,

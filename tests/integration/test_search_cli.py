@@ -18,7 +18,8 @@ from litmine.errors import LitmineError
 from litmine.tasks.sources.pubmed_xml import iter_pubmed_xml
 from litmine.tasks.records import Article
 from litmine.tasks.text.sentences import split_articles
-from litmine.tasks.store.database import Batch, Store
+from litmine.tasks.store.database import Batch
+from litmine.tasks.store.access import open_store
 from tests.support.tiny_models import build_tiny_gpt2, build_tiny_qa
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,7 +34,7 @@ def db(tmp_path_factory) -> Path:
     articles = [a for a in iter_pubmed_xml(SAMPLE) if isinstance(a, Article) and a.pmid in PMIDS]
     assert len(articles) == len(PMIDS)
     path = tmp_path_factory.mktemp("search") / "s.duckdb"
-    with Store(path) as store:
+    with open_store(path) as store:
         store.load_batch(Batch(articles=articles, sentences=split_articles.fn(articles)),
                          model="none", run_id="load")
     return path

@@ -15,7 +15,8 @@ from litmine.tasks.semantic.classify import (LABELS, Example, NLIClassifier, Pre
                                     train_study_classifier)
 from litmine.tasks.semantic.embeddings import load_embedder
 from litmine.tasks.records import Article
-from litmine.tasks.store.database import Batch, Store
+from litmine.tasks.store.database import Batch
+from litmine.tasks.store.access import open_store
 from tests.support.tiny_models import (NLI_LABELS, build_tiny_encoder,
                                        build_tiny_sequence_classifier)
 
@@ -153,7 +154,7 @@ def test_labelled_articles_and_stored_predictions(tmp_path):
                     "Randomized Controlled Trial",)),
                 Article("2", "A case.", "One patient.", publication_types=("Case Reports",)),
                 Article("3", "No abstract.", "")]
-    with Store(db) as store:
+    with open_store(db) as store:
         store.load_batch(Batch(articles=articles), model="none", run_id="load")
         found = labelled_articles(store.con)
         assert [(e.pmid, e.label, e.text) for e in found] == [

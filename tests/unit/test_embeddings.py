@@ -16,6 +16,7 @@ from litmine.tasks.semantic.embeddings import (DEFAULT_EMBED_MODEL, Embedder, em
 from litmine.tasks.records import Article, Deletion
 from litmine.tasks.text.sentences import split_articles
 from litmine.tasks.store.database import Batch, Store
+from litmine.tasks.store.access import open_store
 from tests.support.tiny_models import build_tiny_encoder, build_tiny_gpt2
 
 ARTICLES = [
@@ -48,7 +49,7 @@ def tiny_encoder(tmp_path_factory):
 
 
 def make_store(path, articles=ARTICLES) -> Store:
-    store = Store(path)
+    store = open_store(path)
     store.load_batch(Batch(articles=list(articles), sentences=split_articles.fn(list(articles))),
                      model="none", run_id="load")
     return store

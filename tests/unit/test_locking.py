@@ -15,13 +15,12 @@ from litmine.errors import StoreError
 from litmine.tasks.store.locking import (
     SnapshotPublisher,
     is_lock_error,
-    open_store,
     publish_snapshot,
     snapshot_is_stale,
     snapshot_path,
 )
 from litmine.tasks.store.query import run_readonly_sql
-from litmine.tasks.store.database import Store
+from litmine.tasks.store.access import open_store
 
 HOLD = "import duckdb, sys\ncon = duckdb.connect(sys.argv[1])\nprint('locked', flush=True)\nsys.stdin.readline()\n"
 
@@ -55,7 +54,7 @@ def test_snapshot_sits_next_to_the_database(db, snapshot):
 
 def test_a_published_snapshot_holds_every_committed_row(tmp_path):
     db = tmp_path / "s.duckdb"
-    with Store(db) as store:
+    with open_store(db) as store:
         store.begin_run("mine", {}, run_id="r1")
         assert snapshot_is_stale(db)
         publish_snapshot(store)
@@ -75,14 +74,14 @@ def test_publishing_keeps_the_write_lock(tmp_path):
     db = tmp_path / "s.duckdb"
     probe = ("import duckdb, sys\ntry:\n    duckdb.connect(sys.argv[1], read_only=True)\n    print('opened')\n"
              "except duckdb.IOException as exc:\n    print('locked' if 'lock' in str(exc) else exc)\n")
-    with Store(db) as store:
+    with open_store(db) as store:
         publish_snapshot(store)
         answer = subprocess.run([sys.executable, "-c", probe, str(db)], capture_output=True, text=True, timeout=60)
     assert answer.stdout.strip() == "locked"
 
 
 def test_publisher_waits_between_snapshots_unless_forced(tmp_path):
-    with Store(tmp_path / "s.duckdb") as store:
+    with open_store(tmp_path / "s.duckdb") as store:
         publisher = SnapshotPublisher(store, every=3600)
         publisher()
         publisher()
@@ -96,10 +95,10 @@ def test_publisher_waits_between_snapshots_unless_forced(tmp_path):
 
 def test_a_second_writer_fails_with_the_holder_named(tmp_path):
     db = tmp_path / "l.duckdb"
-    Store(db).close()
+    open_store(db).close()
     with held_by_another_process(db) as holder:
         with pytest.raises(StoreError) as caught:
-            open_store(db, wait=0, stage="refresh")
+            open_store(db, "wait", wait=0, stage="refresh")
         assert is_lock_error(caught.value)
         message = str(caught.value)
         assert f"(PID {holder.pid}, " in message
@@ -108,10 +107,10 @@ def test_a_second_writer_fails_with_the_holder_named(tmp_path):
 
 def test_a_second_writer_waits_for_the_first_to_finish(tmp_path):
     db = tmp_path / "l.duckdb"
-    Store(db).close()
+    open_store(db).close()
     opened: list = []
     with held_by_another_process(db) as holder:
-        waiter = threading.Thread(target=lambda: opened.append(open_store(db, wait=120)))
+        waiter = threading.Thread(target=lambda: opened.append(open_store(db, "wait", wait=120)))
         waiter.start()
         waiter.join(1.0)
         assert waiter.is_alive() and not opened  # still waiting while the lock is held
@@ -124,7 +123,7 @@ def test_a_second_writer_waits_for_the_first_to_finish(tmp_path):
 
 def test_a_reader_gets_the_snapshot_while_the_database_is_locked(tmp_path, capsys):
     db = tmp_path / "l.duckdb"
-    with Store(db) as store:
+    with open_store(db) as store:
         store.begin_run("mine", {}, run_id="published")
         publish_snapshot(store)
         store.begin_run("mine", {}, run_id="unpublished")
@@ -139,6 +138,6 @@ def test_a_reader_gets_the_snapshot_while_the_database_is_locked(tmp_path, capsy
 
 def test_without_a_snapshot_a_locked_database_is_a_clear_error(tmp_path):
     db = tmp_path / "l.duckdb"
-    Store(db).close()
+    open_store(db).close()
     with held_by_another_process(db), pytest.raises(StoreError, match="is writing to it, wait"):
         run_readonly_sql(db, "SELECT 1")

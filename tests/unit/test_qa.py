@@ -9,7 +9,8 @@ from litmine.errors import LitmineError, ModelError
 from litmine.tasks.semantic.qa import QAModel, documents_for, sentence_of
 from litmine.tasks.records import Article
 from litmine.tasks.text.sentences import split_articles
-from litmine.tasks.store.database import Batch, Store
+from litmine.tasks.store.database import Batch
+from litmine.tasks.store.access import open_store
 from tests.support.tiny_models import NLI_LABELS, build_tiny_qa, build_tiny_sequence_classifier
 
 SHORT = Article("1", "Cisplatin ototoxicity.", "Cisplatin caused hearing loss in 40% of children.")
@@ -67,7 +68,7 @@ def test_no_model_or_the_wrong_kind(tmp_path):
 
 
 def test_the_sentence_that_holds_an_answer(tmp_path):
-    with Store(tmp_path / "q.duckdb") as store:
+    with open_store(tmp_path / "q.duckdb") as store:
         store.load_batch(Batch(articles=[SHORT, LONG], sentences=split_articles.fn([SHORT, LONG])),
                          model="none", run_id="r")
         start = LONG.text.index("In cohort 3,")

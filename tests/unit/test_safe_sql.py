@@ -13,7 +13,8 @@ import pytest
 from litmine.errors import LitmineError
 from litmine.tasks.store.query import run_readonly_sql
 from litmine.tasks.records import Article
-from litmine.tasks.store.database import Batch, Store
+from litmine.tasks.store.database import Batch
+from litmine.tasks.store.access import open_store
 
 READ_ONLY = "refused: litmine sql is read-only"
 NO_FILES = "file system operations are disabled by configuration"
@@ -73,7 +74,7 @@ REFUSED = [
 @pytest.fixture
 def db(tmp_path):
     path = tmp_path / "litmine.duckdb"
-    with Store(path) as store:
+    with open_store(path) as store:
         run = store.begin_run("mine", {}, model="m")
         store.load_batch(Batch(articles=[Article(pmid="123", title="Aspirin and asthma.")]), model="m", run_id=run)
     (tmp_path / "outside.csv").write_text("secret,value\nkey,42\n")

@@ -3,7 +3,8 @@ import pytest
 
 from litmine.errors import StoreError
 from litmine.tasks.records import Article, Author, Deletion, Mention, Pair, Reject, Sentence
-from litmine.tasks.store.database import Batch, Store
+from litmine.tasks.store.database import Batch
+from litmine.tasks.store.access import open_store
 
 
 def batch_for(pmid: str, title="Cisplatin nephrotoxicity.", version=1) -> Batch:
@@ -28,7 +29,7 @@ def table_rows(store, name):
 
 
 def test_load_is_idempotent_and_keeps_other_models(tmp_path):
-    with Store(tmp_path / "x.duckdb") as store:
+    with open_store(tmp_path / "x.duckdb") as store:
         run = store.begin_run("mine", {"files": ["f.xml"]}, model="m1")
         written = store.load_batch(batch_for("1"), model="m1", run_id=run)
         assert written == {"articles": 1, "sentences": 2, "entities": 2, "pairs": 1, "rejects": 1,
@@ -48,7 +49,7 @@ def test_load_is_idempotent_and_keeps_other_models(tmp_path):
 
 
 def test_revised_record_replaces_old_one_and_highest_version_wins(tmp_path):
-    with Store(tmp_path / "x.duckdb") as store:
+    with open_store(tmp_path / "x.duckdb") as store:
         store.load_batch(batch_for("1", title="Old title."), model="m", run_id="r1")
         both = batch_for("1", title="Version two.", version=2)
         both.articles.append(Article(pmid="1", title="Version one again.", version=1))
@@ -57,7 +58,7 @@ def test_revised_record_replaces_old_one_and_highest_version_wins(tmp_path):
 
 
 def test_deletion_removes_article_and_derived_rows(tmp_path):
-    with Store(tmp_path / "x.duckdb") as store:
+    with open_store(tmp_path / "x.duckdb") as store:
         store.load_batch(batch_for("1"), model="m", run_id="r")
         store.load_batch(batch_for("2"), model="m", run_id="r")
         assert store.apply_deletion(Deletion(pmids=("1", "99")), run_id="r") == 1
@@ -68,7 +69,7 @@ def test_deletion_removes_article_and_derived_rows(tmp_path):
 
 
 def test_failed_load_rolls_back(tmp_path):
-    with Store(tmp_path / "x.duckdb") as store:
+    with open_store(tmp_path / "x.duckdb") as store:
         store.load_batch(batch_for("1"), model="m", run_id="r")
         # Make the last insert of the transaction fail (pairs gets a column the batch lacks).
         store.con.execute("ALTER TABLE pairs ADD COLUMN extra INTEGER")
@@ -84,14 +85,14 @@ def test_second_writer_gets_a_clear_error(tmp_path):
     import subprocess
     import sys
     path = tmp_path / "x.duckdb"
-    Store(path).close()
+    open_store(path).close()
     holder = subprocess.Popen([sys.executable, "-c",
                                f"import duckdb,time; c=duckdb.connect({str(path)!r}); print('ok', flush=True); time.sleep(30)"],
                               stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "ok"
         with pytest.raises(StoreError, match="another process"):
-            Store(path)
+            open_store(path)
     finally:
         holder.kill()
         holder.wait()
@@ -99,13 +100,13 @@ def test_second_writer_gets_a_clear_error(tmp_path):
 
 def test_schema_version_recorded_and_newer_refused(tmp_path):
     path = tmp_path / "x.duckdb"
-    Store(path).close()
+    open_store(path).close()
     con = duckdb.connect(str(path))
-    assert con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("2",)
+    assert con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("3",)
     con.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
     con.close()
     with pytest.raises(StoreError, match="newer"):
-        Store(path)
+        open_store(path)
 
 
 #: The schema of litmine's first release (version 1), to test the upgrade of an existing file.
@@ -136,14 +137,14 @@ def test_a_version_1_file_is_upgraded_in_place_keeping_its_rows(tmp_path):
     con = duckdb.connect(str(path))
     con.execute(V1_SCHEMA)
     con.close()
-    with Store(path) as store:
-        assert store.con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("2",)
+    with open_store(path) as store:
+        assert store.con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("3",)
         assert store.con.execute("SELECT chemical, relation, evidence FROM pairs").fetchall() == [
             ("lithium", None, None)]
         store.load_batch(batch_for("1"), model="m", run_id="new")
         assert store.counts()["pairs"] == 2
         assert store.con.execute("SELECT count(*) FROM abbreviations").fetchone() == (0,)
-    with Store(path) as store:  # opening again changes nothing
+    with open_store(path) as store:  # opening again changes nothing
         assert store.counts()["pairs"] == 2
 
 
@@ -158,7 +159,7 @@ def test_cid_pairs_keep_ids_scores_and_evidence_beside_cooccurrence(tmp_path):
                                         short_end=42, long_start=29, long_end=38),
                            Abbreviation(pmid="9", short="X", long="not in batch", short_start=0,
                                         short_end=1, long_start=3, long_end=9)]
-    with Store(tmp_path / "x.duckdb") as store:
+    with open_store(tmp_path / "x.duckdb") as store:
         store.load_batch(batch, model="m", run_id="r")
         store.load_batch(batch, model="m", run_id="r2")  # idempotent
         assert store.con.execute(
@@ -174,11 +175,9 @@ def test_cid_pairs_keep_ids_scores_and_evidence_beside_cooccurrence(tmp_path):
 
 
 def test_text_derived_rows_go_when_the_text_changes_or_the_article_is_deleted(tmp_path):
-    with Store(tmp_path / "x.duckdb") as store:
+    with open_store(tmp_path / "x.duckdb") as store:
         store.load_batch(batch_for("1"), model="m", run_id="r")
         store.load_batch(batch_for("2"), model="m", run_id="r")
-        store.con.execute("CREATE TABLE classifications (pmid VARCHAR, model VARCHAR, method VARCHAR, "
-                          "label VARCHAR, score DOUBLE, run_id VARCHAR)")
         store.con.execute("CREATE TABLE embeddings_4 (pmid VARCHAR, level VARCHAR, sentence_index "
                           "INTEGER, model VARCHAR, text_md5 VARCHAR, vector FLOAT[4], run_id VARCHAR)")
         for pmid in ("1", "2"):

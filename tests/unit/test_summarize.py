@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 
-import duckdb
 import pytest
 
 from litmine.errors import LitmineError, ModelError
 from litmine.tasks.semantic.summarize import Summarizer, Summary, store_summaries
+from litmine.tasks.store.access import open_store
 from tests.support.tiny_models import build_tiny_bart, build_tiny_gpt2, build_tiny_qa
 
 TEXT = ("Cisplatin is a chemotherapy drug. Hearing loss occurred in 40% of children treated with "
@@ -75,7 +75,8 @@ def test_no_model_or_the_wrong_kind(tmp_path):
 
 def test_summaries_are_stored_with_the_model(tmp_path):
     db = tmp_path / "s.duckdb"
-    con = duckdb.connect(str(db))
+    store = open_store(db)
+    con = store.con
     for text in ("first", "second"):  # replaced per (pmid, model), not duplicated
         store_summaries(con, ["1"], [Summary(text, 10, 2)], model="m", parameters={"num_beams": 4},
                         run_id="r")

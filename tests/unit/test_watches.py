@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 from litmine.errors import LitmineError
-from litmine.tasks.store.database import Store
+from litmine.tasks.store.access import open_store
 from litmine.tasks.sources.watches import (
     OVERLAP_DAYS,
     add_watch,
@@ -22,7 +22,7 @@ from litmine.tasks.sources.watches import (
 
 @pytest.fixture
 def store(tmp_path):
-    with Store(tmp_path / "w.duckdb") as s:
+    with open_store(tmp_path / "w.duckdb") as s:
         yield s
 
 
@@ -106,7 +106,7 @@ def test_runs_of_dead_processes_are_marked_crashed(store):
 
 def test_runs_are_listed_newest_first_with_a_summary(tmp_path):
     db = tmp_path / "r.duckdb"
-    with Store(db) as store:
+    with open_store(db) as store:
         first = store.begin_run("mine", {"query": "aspirin"}, model="/m/tiny")
         store.finish_run(first, "completed", {"articles": 5, "pairs": 2, "sentences": 9}, {"ner": 1.0})
         second = store.begin_run("refresh", {"watch": "w"}, model="/m/tiny")

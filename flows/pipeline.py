@@ -1,0 +1,155 @@
+"""The batch pipeline the `mine` and `refresh` flows share: fetch -> split -> NER -> relations -> load.
+
+Not a flow of its own: plain functions a flow calls, which submit Prefect tasks to the calling
+flow's task runner and wait on their futures (so both flows keep their runners and their task
+runs). It stays in flows/ because it orchestrates tasks and calls flows/relations.py's helpers,
+which a tasks module may not import.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from prefect.utilities.annotations import quote
+
+from litmine.errors import LitmineError
+from litmine.progress import report_progress
+from litmine.settings import get_settings
+from litmine.tasks.ner.engine import tag_entities
+from litmine.tasks.records import Article, Deletion, Pair, Reject
+from litmine.tasks.relations.pairs import pair_entities
+from litmine.tasks.sources.entrez import FetchBatch, fetch_articles
+from litmine.tasks.sources.pubmed_xml import parse_pubmed_xml
+from litmine.tasks.store.database import Batch, load_tables
+from litmine.tasks.text.sentences import split_articles
+
+#: Articles per NER batch task: large enough to keep the model busy, small enough to load often.
+DEFAULT_BATCH_SIZE = 256
+
+
+@dataclass(frozen=True)
+class RelationStep:
+    """What the relation step after NER uses: a MeSH lexicon and (optionally) a CID model."""
+
+    lexicon: str
+    relation_model: str | None
+
+    def parameters(self) -> dict:
+        return {"lexicon": self.lexicon, "relation_model": self.relation_model}
+
+
+def relation_step(enabled: bool, lexicon: str | None = None, relation_model: str | None = None,
+                  stage: str = "mine") -> RelationStep | None:
+    """The relation step for a run (None when disabled), failing early on missing files.
+
+    Defaults: $LITMINE_LEXICON / $LITMINE_RELATION_MODEL, else the shipped ones in data/models.
+    `relation_model=""` links entities to MeSH without scoring CID relations.
+    """
+    if not enabled:
+        return None
+    settings = get_settings()
+    lexicon = lexicon or str(settings.lexicon)
+    if relation_model is None:
+        relation_model = str(settings.relation_model)
+    if not Path(lexicon).is_file():
+        raise LitmineError(f"{stage}: MeSH lexicon {lexicon} not found; build one with `litmine "
+                           "lexicon build`, set LITMINE_LEXICON, or run with --no-relations")
+    from litmine.tasks.relations.candidates import RELATION_FILE
+
+    if relation_model and not (Path(relation_model) / RELATION_FILE).is_file():
+        raise LitmineError(f"{stage}: CID relation model {relation_model} not found (no {RELATION_FILE}); "
+                           "train one with `litmine train-relations`, set LITMINE_RELATION_MODEL, "
+                           "or run with --no-relations")
+    return RelationStep(lexicon=lexicon, relation_model=relation_model or None)
+
+
+def fetch_batches(batches: Iterable[FetchBatch], window: int,
+                  source_name: str | None = None) -> Iterator[list]:
+    """Parsed records of every efetch batch, in order, with up to `window` batches fetched at once
+    (the process-wide rate limiter paces them; see tasks/sources/entrez.py)."""
+    in_flight: deque = deque()
+    for batch in batches:
+        in_flight.append(fetch_articles.submit(batch))
+        if len(in_flight) >= window:
+            yield parse_pubmed_xml(quote(in_flight.popleft().result()), source_name=source_name)
+    while in_flight:
+        yield parse_pubmed_xml(quote(in_flight.popleft().result()), source_name=source_name)
+
+
+def process_items(source, store, tagger, model, run_id, device, max_results, counts, timings,
+                  logger, relations: RelationStep | None = None) -> None:
+    """Split, tag (one NER task in flight while the previous batch is paired and loaded), load.
+
+    `source` yields lists of Article/Deletion/Reject; every batch is committed when this returns
+    (the mine and refresh flows both call it). `relations`: abbreviations, MeSH IDs and CID
+    pairs after NER (`relation_step`); None keeps the NER mentions and co-occurrence pairs only.
+    """
+    pending: deque = deque()
+    for items in _timed(source, timings, "fetch+parse"):
+        articles = [i for i in items if isinstance(i, Article)]
+        rejects = [i for i in items if isinstance(i, Reject)]
+        if max_results is not None:
+            articles = articles[: max(0, max_results - counts["articles_seen"])]
+        counts["articles_seen"] += len(articles)
+        for deletion in (i for i in items if isinstance(i, Deletion)):
+            while pending:  # deletions apply after the records before them
+                _load(pending.popleft(), store, tagger, run_id, counts, timings, relations)
+            counts["deleted"] += store.apply_deletion(deletion, run_id)
+        started = time.perf_counter()
+        sentences = split_articles(quote(articles))
+        timings["split"] += time.perf_counter() - started
+        future = tag_entities.submit(quote(sentences), model=model, device=device)
+        pending.append((Batch(articles=articles, sentences=sentences, rejects=rejects), future))
+        while len(pending) > 1:
+            _load(pending.popleft(), store, tagger, run_id, counts, timings, relations)
+        logger.info("batch: %d articles, %d sentences, %d rejects", len(articles), len(sentences),
+                    len(rejects))
+        if max_results is not None and counts["articles_seen"] >= max_results:
+            break
+    while pending:
+        _load(pending.popleft(), store, tagger, run_id, counts, timings, relations)
+
+
+def _load(entry, store, tagger, run_id, counts, timings, relations=None) -> None:
+    batch, future = entry
+    started = time.perf_counter()
+    batch.mentions = future.result()
+    timings["ner"] += time.perf_counter() - started
+    cid_pairs: list[Pair] = []
+    if relations is not None and batch.articles:
+        from litmine.flows.relations import candidate_pairs, link_and_relate
+
+        started = time.perf_counter()
+        related = link_and_relate(quote(batch.articles), quote(batch.sentences),
+                                  quote(batch.mentions), lexicon=relations.lexicon,
+                                  relation_model=relations.relation_model)
+        batch.mentions = related.mentions
+        batch.abbreviations = related.abbreviations
+        cid_pairs = candidate_pairs(related.candidates)
+        counts["linked"] += sum(1 for m in related.mentions if m.concept_id)
+        counts["relations"] += sum(1 for p in cid_pairs if p.relation == "CID")
+        timings["relate"] += time.perf_counter() - started
+    started = time.perf_counter()
+    batch.pairs = pair_entities(quote(batch.mentions)) + cid_pairs
+    timings["pair"] += time.perf_counter() - started
+    started = time.perf_counter()
+    written = load_tables(quote(store), quote(batch), tagger.model_name, run_id)
+    timings["load"] += time.perf_counter() - started
+    counts.update(written)
+    report_progress(advance=len(batch.articles))
+
+
+def _timed(iterator: Iterator, timings: Counter, key: str) -> Iterator:
+    while True:
+        started = time.perf_counter()
+        try:
+            item = next(iterator)
+        except StopIteration:
+            return
+        finally:
+            timings[key] += time.perf_counter() - started
+        yield item

@@ -1,0 +1,133 @@
+"""The store's schema: the tables of version 1 and the migrations that bring a file up to date.
+
+Every table, view and index litmine makes is created here (tests/unit/test_architecture.py keeps
+it so); the modules that fill a table assume the migrations made it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import duckdb
+
+from litmine.errors import StoreError
+
+SCHEMA_VERSION = 3
+
+#: Schema version 1: the tables a user may query (MIGRATIONS add to them); every derived row
+#: carries the run (and model) that produced it.
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id VARCHAR PRIMARY KEY, flow VARCHAR, status VARCHAR,
+    started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ,
+    parameters JSON, model VARCHAR, counts JSON, timings JSON, error VARCHAR);
+CREATE TABLE IF NOT EXISTS articles (
+    pmid VARCHAR PRIMARY KEY, version INTEGER, title VARCHAR, abstract VARCHAR,
+    journal VARCHAR, pub_date VARCHAR, year INTEGER, doi VARCHAR,
+    publication_types VARCHAR[], mesh_headings VARCHAR[], language VARCHAR, authors VARCHAR[],
+    source VARCHAR, run_id VARCHAR, loaded_at TIMESTAMPTZ);
+CREATE TABLE IF NOT EXISTS sentences (
+    pmid VARCHAR, sentence_index INTEGER, start_offset INTEGER, end_offset INTEGER,
+    text VARCHAR, run_id VARCHAR);
+CREATE TABLE IF NOT EXISTS entities (
+    pmid VARCHAR, model VARCHAR, start_offset INTEGER, end_offset INTEGER, text VARCHAR,
+    type VARCHAR, score DOUBLE, sentence_index INTEGER, concept_id VARCHAR, run_id VARCHAR);
+CREATE TABLE IF NOT EXISTS pairs (
+    pmid VARCHAR, model VARCHAR, method VARCHAR, chemical VARCHAR, disease VARCHAR,
+    n_sentences INTEGER, sentence_indexes INTEGER[], run_id VARCHAR);
+CREATE TABLE IF NOT EXISTS rejects (
+    source VARCHAR, pmid VARCHAR, reason VARCHAR, run_id VARCHAR, rejected_at TIMESTAMPTZ);
+CREATE TABLE IF NOT EXISTS deletions (
+    pmid VARCHAR PRIMARY KEY, source VARCHAR, run_id VARCHAR, deleted_at TIMESTAMPTZ);
+"""
+
+#: What each schema version added to the one before (version 1 is SCHEMA). Older files and new
+#: ones alike get them in order, so a table's columns are the same whichever way it was made.
+MIGRATIONS = {
+    2: """
+ALTER TABLE pairs ADD COLUMN IF NOT EXISTS chemical_id VARCHAR;
+ALTER TABLE pairs ADD COLUMN IF NOT EXISTS disease_id VARCHAR;
+ALTER TABLE pairs ADD COLUMN IF NOT EXISTS relation VARCHAR;
+ALTER TABLE pairs ADD COLUMN IF NOT EXISTS score DOUBLE;
+ALTER TABLE pairs ADD COLUMN IF NOT EXISTS evidence VARCHAR[];
+CREATE TABLE IF NOT EXISTS abbreviations (
+    pmid VARCHAR, short VARCHAR, long VARCHAR, short_start INTEGER, short_end INTEGER,
+    long_start INTEGER, long_end INTEGER, run_id VARCHAR);
+""",
+    # The tables that refresh, bulk loads, embed, classify and summarize used to create on first
+    # use. IF NOT EXISTS: a file an older litmine gave them already keeps them and their rows.
+    3: """
+CREATE TABLE IF NOT EXISTS watches (
+    name VARCHAR PRIMARY KEY, query VARCHAR NOT NULL, model VARCHAR,
+    created_at TIMESTAMPTZ, watermark DATE, last_run_id VARCHAR,
+    last_refreshed_at TIMESTAMPTZ, last_window VARCHAR, last_records INTEGER);
+CREATE TABLE IF NOT EXISTS files (
+    name VARCHAR PRIMARY KEY, kind VARCHAR, md5 VARCHAR, size BIGINT, status VARCHAR,
+    records INTEGER, deleted INTEGER, rejects INTEGER, model VARCHAR, run_id VARCHAR,
+    started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ);
+CREATE TABLE IF NOT EXISTS embedding_models (
+    model VARCHAR PRIMARY KEY, dim INTEGER, max_length INTEGER, table_name VARCHAR,
+    updated_at TIMESTAMPTZ);
+CREATE TABLE IF NOT EXISTS classifications (
+    pmid VARCHAR, model VARCHAR, method VARCHAR, label VARCHAR, score DOUBLE, run_id VARCHAR);
+CREATE TABLE IF NOT EXISTS summaries (
+    pmid VARCHAR, model VARCHAR, summary VARCHAR, input_tokens INTEGER, truncated_tokens INTEGER,
+    parameters JSON, run_id VARCHAR, created_at TIMESTAMPTZ);
+""",
+}
+
+
+def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    """The file's schema version; 0 for a file litmine has not written yet."""
+    if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'meta' "
+                       "AND database_name = current_database()").fetchone()[0]:
+        return 0
+    row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return 0 if row is None else int(row[0])
+
+
+def migrate(con: duckdb.DuckDBPyConnection, path: str | Path) -> None:
+    """Bring the file at `path` (open on `con` for writing) up to SCHEMA_VERSION in one transaction."""
+    version = schema_version(con)
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"store: {path} has schema version {version}, newer than this litmine "
+            f"understands ({SCHEMA_VERSION}); upgrade litmine")
+    if version == SCHEMA_VERSION:
+        return
+    con.begin()  # a new file (version 0) or an older one: every missing step at once
+    try:
+        if version == 0:
+            con.execute(SCHEMA)
+            con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', '1')")
+            version = 1
+        for step in range(version + 1, SCHEMA_VERSION + 1):
+            con.execute(MIGRATIONS[step])
+        con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [str(SCHEMA_VERSION)])
+        con.commit()
+    except Exception:
+        con.rollback()
+        raise
+
+
+def embeddings_table(dim: int) -> str:
+    """The vector table for one embedding dimension (a FLOAT[dim] column needs a fixed size)."""
+    return f"embeddings_{int(dim)}"
+
+
+def create_embeddings_table(con: duckdb.DuckDBPyConnection, dim: int) -> str:
+    """Create the vector table for `dim` if the file lacks it; its name."""
+    table = embeddings_table(dim)
+    con.execute(f"CREATE TABLE IF NOT EXISTS {table} (pmid VARCHAR, level VARCHAR, "
+                f"sentence_index INTEGER, model VARCHAR, text_md5 VARCHAR, "
+                f"vector FLOAT[{int(dim)}], run_id VARCHAR)")
+    return table
+
+
+def create_embeddings_view(con: duckdb.DuckDBPyConnection, tables: Sequence[str]) -> None:
+    """(Re)create the `embeddings` view: every vector table's rows as FLOAT[]."""
+    con.execute("CREATE OR REPLACE VIEW embeddings AS " + " UNION ALL ".join(
+        f"SELECT pmid, level, sentence_index, model, vector::FLOAT[] AS vector, run_id FROM {t}"
+        for t in tables))

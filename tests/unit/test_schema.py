@@ -1,0 +1,75 @@
+"""Schema migrations: an older file reaches the current version without losing a row."""
+
+import duckdb
+import pytest
+
+from litmine.tasks.store.access import open_store
+from litmine.tasks.store.schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION, schema_version
+
+#: Tables that versions before 3 created on first use (refresh, bulk loads, embed, classify,
+#: summarize), each with a row as such a file would hold it.
+ON_THE_FLY = """
+CREATE TABLE watches (name VARCHAR PRIMARY KEY, query VARCHAR NOT NULL, model VARCHAR,
+    created_at TIMESTAMPTZ, watermark DATE, last_run_id VARCHAR, last_refreshed_at TIMESTAMPTZ,
+    last_window VARCHAR, last_records INTEGER);
+CREATE TABLE files (name VARCHAR PRIMARY KEY, kind VARCHAR, md5 VARCHAR, size BIGINT, status VARCHAR,
+    records INTEGER, deleted INTEGER, rejects INTEGER, model VARCHAR, run_id VARCHAR,
+    started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ);
+CREATE TABLE embedding_models (model VARCHAR PRIMARY KEY, dim INTEGER, max_length INTEGER,
+    table_name VARCHAR, updated_at TIMESTAMPTZ);
+CREATE TABLE classifications (pmid VARCHAR, model VARCHAR, method VARCHAR, label VARCHAR,
+    score DOUBLE, run_id VARCHAR);
+CREATE TABLE summaries (pmid VARCHAR, model VARCHAR, summary VARCHAR, input_tokens INTEGER,
+    truncated_tokens INTEGER, parameters JSON, run_id VARCHAR, created_at TIMESTAMPTZ);
+INSERT INTO watches (name, query) VALUES ('zinc', 'zinc AND anemia');
+INSERT INTO files (name, status, records) VALUES ('pubmed24n0001.xml.gz', 'done', 60);
+INSERT INTO embedding_models VALUES ('minilm', 384, 256, 'embeddings_384', NULL);
+INSERT INTO classifications VALUES ('7', 'c', 'embedding', 'review', 0.5, 'old');
+INSERT INTO summaries VALUES ('7', 'm', 'short', 10, 0, '{}', 'old', NULL);
+"""
+NEW_TABLES = ("watches", "files", "embedding_models", "classifications", "summaries")
+
+
+def version_2_file(path, *, with_tables: bool) -> None:
+    """A file as litmine wrote it at schema version 2 (with a pair), optionally with the tables
+    an older litmine created on the fly."""
+    con = duckdb.connect(str(path))
+    con.execute(SCHEMA)
+    con.execute(MIGRATIONS[2])
+    con.execute("INSERT INTO meta VALUES ('schema_version', '2')")
+    con.execute("INSERT INTO pairs (pmid, model, method, chemical, disease) "
+                "VALUES ('7', 'm', 'cooccurrence', 'lithium', 'tremor')")
+    if with_tables:
+        con.execute(ON_THE_FLY)
+    con.close()
+
+
+def rows(con, table):
+    return con.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall()
+
+
+def test_a_new_file_has_every_table_at_the_current_version(tmp_path):
+    with open_store(tmp_path / "new.duckdb") as store:
+        assert schema_version(store.con) == SCHEMA_VERSION == 3
+        for table in NEW_TABLES:
+            assert rows(store.con, table) == []
+
+
+@pytest.mark.parametrize("with_tables", [False, True], ids=["plain", "tables-made-on-the-fly"])
+def test_a_version_2_file_migrates_without_losing_a_row(tmp_path, with_tables):
+    path = tmp_path / "v2.duckdb"
+    version_2_file(path, with_tables=with_tables)
+    before = duckdb.connect(str(path), read_only=True)
+    kept = {t: rows(before, t) for t in (NEW_TABLES if with_tables else ())} | {"pairs": rows(before, "pairs")}
+    before.close()
+    with open_store(path) as store:
+        assert schema_version(store.con) == 3
+        for table in NEW_TABLES:
+            assert rows(store.con, table) == kept.get(table, [])
+        assert rows(store.con, "pairs") == kept["pairs"]
+    if with_tables:
+        assert len(kept["watches"]) == len(kept["files"]) == len(kept["summaries"]) == 1
+    with open_store(path) as store:  # opening again changes nothing
+        assert schema_version(store.con) == 3
+        assert {t: rows(store.con, t) for t in kept} == kept
+
