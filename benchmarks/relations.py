@@ -26,7 +26,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from litmine.flows.relations import load_linker, relate_articles
 from litmine.settings import DEFAULT_LEXICON, DEFAULT_NER_MODEL, DEFAULT_RELATION_MODEL
 from litmine.tasks.ner.engine import load_tagger
-from litmine.tasks.relations.candidates import load_relation_model
+from litmine.tasks.relations.registry import load_relation_model
 
 sys.path.insert(0, str(Path(__file__).parent))
 from ner_throughput import sample_documents  # noqa: E402

@@ -117,7 +117,7 @@ def _relation_scores(gold: list[str], mentions: list, predicted: list[str] | Non
     from litmine.flows.relations import evaluate_relations
     from litmine.tasks.linking.normalise import score_concepts
     from litmine.tasks.sources.pubtator import read_pubtator
-    from litmine.tasks.relations.candidates import score_relations
+    from litmine.tasks.relations.evaluation import score_relations
 
     settings = get_settings()
     lexicon = lexicon or str(settings.lexicon)

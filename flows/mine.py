@@ -59,7 +59,7 @@ def relation_step(enabled: bool, lexicon: str | None = None, relation_model: str
     if not Path(lexicon).is_file():
         raise LitmineError(f"{stage}: MeSH lexicon {lexicon} not found; build one with `litmine "
                            "lexicon build`, set LITMINE_LEXICON, or run with --no-relations")
-    from litmine.tasks.relations.candidates import RELATION_FILE
+    from litmine.tasks.relations.model_config import RELATION_FILE
 
     if relation_model and not (Path(relation_model) / RELATION_FILE).is_file():
         raise LitmineError(f"{stage}: CID relation model {relation_model} not found (no {RELATION_FILE}); "

@@ -26,8 +26,9 @@ from litmine.tasks.linking.lexicon import Lexicon
 from litmine.tasks.linking.normalise import Link, Linker, normalise_document, score_concepts
 from litmine.tasks.relations.pairs import normalise_surface
 from litmine.tasks.records import Article, Mention, Pair, Sentence
-from litmine.tasks.relations.candidates import (Candidate, build_candidates, load_relation_model,
-                                     score_relations)
+from litmine.tasks.relations.candidates import Candidate, build_candidates
+from litmine.tasks.relations.evaluation import score_relations
+from litmine.tasks.relations.registry import load_relation_model
 
 MODELS_DIR = DEFAULT_MODEL_DIR.parent
 #: Evidence texts stored per pair (the rest are counted in n_sentences).
@@ -189,7 +190,7 @@ def evaluate_relations(gold: Sequence[str | Path], *, ner_model: str | None = No
         "cid": score_relations(docs, _predicted_triples(batch.candidates)).as_dict(),
         "link_methods": dict(Counter(l.method for l in batch.links))}
     # Gold IDs too: the classifier on its own.
-    from litmine.tasks.relations.training import document_candidates
+    from litmine.tasks.relations.candidates import document_candidates
 
     cands = []
     for d in docs:

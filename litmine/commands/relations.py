@@ -74,7 +74,7 @@ def train_relations_command(
 ):
     """Train the chemical-induced disease (CID) classifier and save it with a model card."""
     from litmine.flows.relations import DEFAULT_RELATION_MODEL
-    from litmine.tasks.relations.training import train_relations
+    from litmine.tasks.relations.registry import train_relations
 
     try:
         method = Method(method)
