@@ -251,7 +251,7 @@ def _load(entry, store, tagger, run_id, counts, timings, relations=None) -> None
     timings["ner"] += time.perf_counter() - started
     cid_pairs: list[Pair] = []
     if relations is not None and batch.articles:
-        from litmine.flows.relations import candidate_pairs, link_and_relate
+        from litmine.tasks.relations.relate import candidate_pairs, link_and_relate
 
         started = time.perf_counter()
         related = link_and_relate(quote(batch.articles), quote(batch.sentences),

@@ -88,8 +88,9 @@ def test_evaluate_relations_end_to_end(built, tiny_ner_model, tmp_path):
 def test_batch_step_fills_ids_relations_and_tables(built, tmp_path):
     import duckdb
 
-    from litmine.flows.relations import candidate_pairs, load_linker, relate_articles
+    from litmine.tasks.linking.normalise import load_linker
     from litmine.tasks.relations.registry import load_relation_model
+    from litmine.tasks.relations.relate import candidate_pairs, relate_articles
     from litmine.tasks.store.database import Batch, Store
 
     lexicon, model = built
@@ -143,9 +144,10 @@ def test_stacked_model_trains_through_the_cli_and_scores_whole_documents(built, 
     from tests.conftest import build_tiny_bert
 
     from litmine.errors import ModelError
-    from litmine.flows.relations import load_linker, relate_articles
+    from litmine.tasks.linking.normalise import load_linker
     from litmine.tasks.relations.candidates import document_candidates
     from litmine.tasks.relations.registry import load_relation_model
+    from litmine.tasks.relations.relate import relate_articles
     from litmine.tasks.relations.stacked import StackedRelationModel
 
     lexicon, _ = built
