@@ -23,10 +23,11 @@ from pathlib import Path
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from litmine.flows.relations import load_linker, relate_articles
 from litmine.settings import DEFAULT_LEXICON, DEFAULT_NER_MODEL, DEFAULT_RELATION_MODEL
 from litmine.tasks.ner.engine import load_tagger
-from litmine.tasks.relations.candidates import load_relation_model
+from litmine.tasks.linking.normalise import load_linker
+from litmine.tasks.relations.registry import load_relation_model
+from litmine.tasks.relations.relate import relate_articles
 
 sys.path.insert(0, str(Path(__file__).parent))
 from ner_throughput import sample_documents  # noqa: E402

@@ -77,7 +77,7 @@ def evaluate(
         mentions, model_types = tag_documents(quote(docs), source, device=device, dtype=dtype,
                                               max_batch_tokens=max_batch_tokens, stride=stride)
         if abbreviations:
-            from litmine.flows.relations import fix_with_abbreviations
+            from litmine.tasks.text.abbreviations import fix_with_abbreviations
 
             mentions = fix_with_abbreviations([d.to_article() for d in docs], mentions)
     scored_types = types
@@ -114,10 +114,9 @@ def _relation_scores(gold: list[str], mentions: list, predicted: list[str] | Non
                      lexicon: str | None, relation_model: str | None, device: str) -> dict:
     """Concept and CID scores: of the predicted files' IDs and CID lines, or of `mentions`
     linked and related end to end (with the gold-entity settings, for attribution)."""
-    from litmine.flows.relations import evaluate_relations
+    from litmine.tasks.relations.evaluation import evaluate_relations, score_relations
     from litmine.tasks.linking.normalise import score_concepts
     from litmine.tasks.sources.pubtator import read_pubtator
-    from litmine.tasks.relations.candidates import score_relations
 
     settings = get_settings()
     lexicon = lexicon or str(settings.lexicon)
@@ -135,6 +134,6 @@ def _relation_scores(gold: list[str], mentions: list, predicted: list[str] | Non
 
 
 def format_relation_report(report: dict) -> str:
-    from litmine.flows.relations import format_report
+    from litmine.tasks.relations.evaluation import format_report
 
     return format_report(report)

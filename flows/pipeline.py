@@ -2,8 +2,7 @@
 
 Not a flow of its own: plain functions a flow calls, which submit Prefect tasks to the calling
 flow's task runner and wait on their futures (so both flows keep their runners and their task
-runs). It stays in flows/ because it orchestrates tasks and calls flows/relations.py's helpers,
-which a tasks module may not import.
+runs). It stays in flows/ because it orchestrates: it submits tasks and waits on them.
 """
 
 from __future__ import annotations
@@ -58,7 +57,7 @@ def relation_step(enabled: bool, lexicon: str | None = None, relation_model: str
     if not Path(lexicon).is_file():
         raise LitmineError(f"{stage}: MeSH lexicon {lexicon} not found; build one with `litmine "
                            "lexicon build`, set LITMINE_LEXICON, or run with --no-relations")
-    from litmine.tasks.relations.candidates import RELATION_FILE
+    from litmine.tasks.relations.model_config import RELATION_FILE
 
     if relation_model and not (Path(relation_model) / RELATION_FILE).is_file():
         raise LitmineError(f"{stage}: CID relation model {relation_model} not found (no {RELATION_FILE}); "
@@ -121,7 +120,7 @@ def _load(entry, store, tagger, run_id, counts, timings, relations=None) -> None
     timings["ner"] += time.perf_counter() - started
     cid_pairs: list[Pair] = []
     if relations is not None and batch.articles:
-        from litmine.flows.relations import candidate_pairs, link_and_relate
+        from litmine.tasks.relations.relate import candidate_pairs, link_and_relate
 
         started = time.perf_counter()
         related = link_and_relate(quote(batch.articles), quote(batch.sentences),

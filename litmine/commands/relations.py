@@ -46,7 +46,7 @@ def lexicon_build(
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Lexicon file (.tsv.gz).")] = None,
 ):
     """Build the lexicon; sources listed first win when names disagree."""
-    from litmine.flows.relations import DEFAULT_LEXICON
+    from litmine.settings import DEFAULT_LEXICON
     from litmine.tasks.linking.lexicon import build_lexicon
 
     lex = build_lexicon(_check(corpus), mesh=_check(mesh), ctd=_check(ctd),
@@ -73,8 +73,8 @@ def train_relations_command(
     device: Annotated[str, typer.Option("--device")] = "auto",
 ):
     """Train the chemical-induced disease (CID) classifier and save it with a model card."""
-    from litmine.flows.relations import DEFAULT_RELATION_MODEL
-    from litmine.tasks.relations.training import train_relations
+    from litmine.settings import DEFAULT_RELATION_MODEL
+    from litmine.tasks.relations.registry import train_relations
 
     try:
         method = Method(method)
@@ -104,9 +104,8 @@ def evaluate_relations_command(
     device: Annotated[str, typer.Option("--device")] = "cpu",
 ):
     """Concept-level normalisation and CID relation scores (gold entities and end to end)."""
-    from litmine.flows.relations import (DEFAULT_LEXICON, DEFAULT_RELATION_MODEL,
-                                         evaluate_relations, format_report, write_report)
-    from litmine.settings import get_settings
+    from litmine.settings import DEFAULT_LEXICON, DEFAULT_RELATION_MODEL, get_settings
+    from litmine.tasks.relations.evaluation import evaluate_relations, format_report, write_report
 
     ner = None if model == "none" else (model or get_settings(fresh=True).model)
     if ner and not Path(ner).exists():

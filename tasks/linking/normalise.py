@@ -24,9 +24,11 @@ import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
+from litmine.settings import DEFAULT_LEXICON
 from litmine.tasks.text.abbreviations import Abbreviation, find_short_form_occurrences
 from litmine.tasks.linking.lexicon import LINKED_TYPES, Lexicon
 from litmine.tasks.records import Mention
@@ -319,3 +321,14 @@ def score_concepts(gold_docs: Sequence, predicted: Iterable[Mention], *,
     pred = concept_spans("", predicted, types)
     return score_spans(gold, pred, types=list(types), pmids=[d.pmid for d in gold_docs],
                        key=concept_key, level="concept")
+
+
+_LINKERS: dict[str, Linker] = {}
+
+
+def load_linker(lexicon: str | Path = DEFAULT_LEXICON) -> Linker:
+    """A Linker over a saved lexicon, cached per path for the process."""
+    key = str(Path(lexicon).resolve())
+    if key not in _LINKERS:
+        _LINKERS[key] = Linker(Lexicon.load(lexicon))
+    return _LINKERS[key]

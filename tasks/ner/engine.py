@@ -16,7 +16,6 @@ but its labels differ slightly from fp32 (docs/performance.md has the measuremen
 
 from __future__ import annotations
 
-import bisect
 import logging
 import queue
 import threading
@@ -24,7 +23,6 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -35,6 +33,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.exceptions import MissingContextError
 
 from litmine.errors import ModelError
+from litmine.tasks.ner.ensemble import EnsembleTagger, is_ensemble, read_ensemble
 from litmine.tasks.ner.labels import AGGREGATIONS, compile_labels, decode_spans
 from litmine.tasks.ner.model import (  # noqa: F401  (re-exported: the public names of the engine)
     fingerprint_model,
@@ -44,8 +43,9 @@ from litmine.tasks.ner.model import (  # noqa: F401  (re-exported: the public na
     resolve_dtype,
     resolve_source,
 )
+from litmine.tasks.ner.stats import NerStats
+from litmine.tasks.ner.units import text_units, units_to_mentions
 from litmine.tasks.records import Mention, Sentence
-from litmine.tasks.text.sentences import join_sentences
 
 logger = logging.getLogger(__name__)
 
@@ -78,39 +78,6 @@ class TokenPredictions(NamedTuple):
     offsets: np.ndarray   # int32 [n_tokens, 2], character offsets into the text
     word_ids: np.ndarray  # int64 [n_tokens], -1 for a token of no word
     probs: np.ndarray     # float32 [n_tokens, n_labels]
-
-
-@dataclass
-class NerStats:
-    """What a Tagger has done since it was loaded (cumulative; see `since`).
-
-    tokenise_s runs in the background thread, overlapped with model_s: the stages add up to more
-    than the wall time when the overlap works.
-    """
-
-    texts: int = 0
-    tokens: int = 0         # sub-word tokens of the texts, without special tokens
-    rows: int = 0           # model inputs: one per text, more for a windowed long text
-    batches: int = 0
-    padded_tokens: int = 0  # batch cells run through the model (rows x longest, specials included)
-    tokenise_s: float = 0.0
-    model_s: float = 0.0
-    decode_s: float = 0.0
-
-    def since(self, earlier: NerStats) -> dict[str, float]:
-        """The difference `self - earlier`, field by field."""
-        now, before = asdict(self), asdict(earlier)
-        return {k: round(v - before[k], 6) if isinstance(v, float) else v - before[k]
-                for k, v in now.items()}
-
-    def copy(self) -> NerStats:
-        """A snapshot, to subtract later with `since` or `stage_seconds`."""
-        return NerStats(**asdict(self))
-
-    def stage_seconds(self, earlier: NerStats) -> dict[str, float]:
-        """Seconds spent since `earlier` as flow timings: ner_tokenise, ner_model, ner_decode."""
-        done = self.since(earlier)
-        return {f"ner_{stage}": done[f"{stage}_s"] for stage in ("tokenise", "model", "decode")}
 
 
 @contextmanager
@@ -390,53 +357,6 @@ class Tagger:
         return units_to_mentions(units, spans)
 
 
-class TextUnit(NamedTuple):
-    """What a model reads at once: one sentence, or a run of one document's sentences."""
-
-    offset: int  # of `text` in the document
-    text: str
-    sentences: list[Sentence]
-
-
-def text_units(sentences: Sequence[Sentence], unit: str = "sentence") -> list[TextUnit]:
-    """The texts a model of `unit` ("sentence" or "document") reads for these sentences."""
-    if unit != "document":
-        return [TextUnit(s.start, s.text, [s]) for s in sentences]
-    runs: list[list[Sentence]] = []
-    for s in sentences:
-        if runs and runs[-1][-1].pmid == s.pmid and runs[-1][-1].end <= s.start:
-            runs[-1].append(s)
-        else:
-            runs.append([s])
-    return [TextUnit(*join_sentences(run), run) for run in runs]
-
-
-def units_to_mentions(units: Sequence[TextUnit],
-                      found: Sequence[Sequence[tuple[int, int, str, float]]]) -> list[Mention]:
-    """Mentions from each unit's spans; a span across a sentence end becomes one mention per
-    sentence it touches (trimmed), each with its sentence's index."""
-    mentions = []
-    for unit, spans in zip(units, found):
-        run = unit.sentences
-        starts = [s.start for s in run]
-        for a, b, etype, score in spans:
-            start, end = unit.offset + a, unit.offset + b
-            k = max(0, bisect.bisect_right(starts, start) - 1)
-            while k < len(run) and run[k].start < end:
-                s = run[k]
-                k += 1
-                lo, hi = max(start, s.start) - s.start, min(end, s.end) - s.start
-                piece = s.text[lo:hi] if lo < hi else ""
-                text = piece.strip()
-                if not text:
-                    continue
-                lo += len(piece) - len(piece.lstrip())
-                mentions.append(Mention(pmid=s.pmid, start=s.start + lo,
-                                        end=s.start + lo + len(text), text=text, type=etype,
-                                        score=score, sentence_index=s.index))
-    return mentions
-
-
 def _keep_best(s: int, e: int, n: int, out: np.ndarray, probs: np.ndarray,
                best: np.ndarray) -> None:
     """Keep each token's prediction from the window where it is farthest from a cut edge."""
@@ -456,8 +376,6 @@ def load_tagger(model: str, *, device: str = "auto", label_map: dict[str, str | 
     An ensemble directory (`litmine.tasks.ner.ensemble`) gives an `EnsembleTagger` over its
     members, each loaded (and cached) like a single model.
     """
-    from litmine.tasks.ner.ensemble import EnsembleTagger, is_ensemble, read_ensemble
-
     model_name = str(model)
     torch_device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, torch_device)

@@ -27,6 +27,8 @@ import numpy as np
 
 from litmine.errors import ModelError
 from litmine.tasks.ner.labels import decode_spans
+from litmine.tasks.ner.stats import NerStats
+from litmine.tasks.ner.units import text_units, units_to_mentions
 from litmine.tasks.records import Mention, Sentence
 
 ENSEMBLE_FILE = "litmine-ensemble.json"
@@ -107,8 +109,6 @@ class EnsembleTagger:
     def stats(self):
         """The members' NerStats summed (a snapshot: `copy`, `since`, `stage_seconds` work on it
         as on a Tagger's); a member listed twice is the same cached Tagger, counted once."""
-        from litmine.tasks.ner.engine import NerStats
-
         unique = list({id(m): m for m in self.members}.values())
         return NerStats(**{k: sum(getattr(m.stats, k) for m in unique)
                            for k in asdict(NerStats())})
@@ -120,8 +120,6 @@ class EnsembleTagger:
     def tag(self, sentences: Sequence[Sentence], *, max_batch_tokens: int | None = None,
             stride: int = 32, aggregation: str = "first") -> list[Mention]:
         """Mentions in the sentences (as `Tagger.tag`), from the members' averaged probabilities."""
-        from litmine.tasks.ner.engine import text_units, units_to_mentions
-
         kw = {"max_batch_tokens": max_batch_tokens, "stride": stride}
         anchor_units = text_units(sentences, self.members[0].unit)
         anchor = self.members[0].predict_tokens([u.text for u in anchor_units], **kw)

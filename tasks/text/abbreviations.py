@@ -23,7 +23,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from litmine.tasks.records import Mention, Sentence
+from litmine.tasks.records import Article, Mention, Sentence
+from litmine.tasks.text.sentences import split_article
 
 #: Schwartz & Hearst's SF length limits (characters): 2..10.
 MIN_SF_CHARS, MAX_SF_CHARS = 2, 10
@@ -273,3 +274,30 @@ def apply_abbreviations(text: str, mentions: Sequence[Mention],
             result.append(Mention(pmid, start, end, text[start:end], target, score,
                                   _sentence_index(sentences, start)))
     return sorted(result, key=lambda m: (m.start, m.end, m.type))
+
+
+def find_and_apply_abbreviations(article: Article, mentions: Sequence[Mention],
+                                 sentences: Sequence[Sentence] | None, *, fix: bool = True
+                                 ) -> tuple[list[Mention], list[Abbreviation]]:
+    """One document's mentions (sorted; made consistent with its abbreviation definitions when
+    `fix`) and the definitions. `sentences` None: split the article when needed."""
+    ms = sorted(mentions, key=lambda m: (m.start, m.end, m.type))
+    abbrs = find_abbreviations(article.text, article.pmid)
+    if fix and abbrs:
+        if sentences is None:
+            sentences = split_article(article)
+        ms = apply_abbreviations(article.text, ms, abbrs, sentences)
+    return ms, abbrs
+
+
+def fix_with_abbreviations(articles: Sequence[Article], mentions: Sequence[Mention]) -> list[Mention]:
+    """Mentions made consistent with each document's abbreviation definitions (as `mine` does)."""
+    by_pmid: dict[str, list[Mention]] = {}
+    for m in mentions:
+        by_pmid.setdefault(m.pmid, []).append(m)
+    fixed: list[Mention] = []
+    for article in articles:
+        fixed += find_and_apply_abbreviations(article, by_pmid.pop(article.pmid, []), None)[0]
+    for rest in by_pmid.values():  # mentions of documents not given: unchanged
+        fixed += rest
+    return fixed

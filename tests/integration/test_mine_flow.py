@@ -70,7 +70,7 @@ def test_mine_links_mesh_ids_and_scores_cid_relations_by_default(tmp_path, prefe
     from litmine.settings import get_settings
     from litmine.tasks.sources.pubtator import read_pubtator
     from litmine.tasks.store.query import export_pubtator
-    from litmine.tasks.relations.candidates import score_relations
+    from litmine.tasks.relations.evaluation import score_relations
 
     gold_file = fixtures_dir / "corpora" / "bc5cdr_dev_sample.pubtator"
     db = tmp_path / "x.duckdb"

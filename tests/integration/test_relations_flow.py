@@ -88,10 +88,11 @@ def test_evaluate_relations_end_to_end(built, tiny_ner_model, tmp_path):
 def test_batch_step_fills_ids_relations_and_tables(built, tmp_path):
     import duckdb
 
-    from litmine.flows.relations import candidate_pairs, load_linker, relate_articles
-    from litmine.tasks.relations.candidates import load_relation_model
-    from litmine.tasks.store.database import Batch
+    from litmine.tasks.linking.normalise import load_linker
+    from litmine.tasks.relations.registry import load_relation_model
+    from litmine.tasks.relations.relate import candidate_pairs, relate_articles
     from litmine.tasks.store.access import open_store
+    from litmine.tasks.store.database import Batch
 
     lexicon, model = built
     articles, sentences, mentions = _batch_inputs(TRAIN)
@@ -120,8 +121,9 @@ def test_batch_step_fills_ids_relations_and_tables(built, tmp_path):
 def test_encoder_classifier_trains_and_loads(tmp_path):
     from tests.conftest import build_tiny_bert
 
-    from litmine.tasks.relations.training import document_candidates, train_relations
-    from litmine.tasks.relations.candidates import RelationModel, load_relation_model
+    from litmine.tasks.relations.candidates import document_candidates
+    from litmine.tasks.relations.encoder import RelationModel
+    from litmine.tasks.relations.registry import load_relation_model, train_relations
 
     base = build_tiny_bert(tmp_path / "tiny", labels=["none", "CID"])
     out = tmp_path / "cid-encoder"
@@ -143,10 +145,11 @@ def test_stacked_model_trains_through_the_cli_and_scores_whole_documents(built, 
     from tests.conftest import build_tiny_bert
 
     from litmine.errors import ModelError
-    from litmine.flows.relations import load_linker, relate_articles
+    from litmine.tasks.linking.normalise import load_linker
+    from litmine.tasks.relations.candidates import document_candidates
+    from litmine.tasks.relations.registry import load_relation_model
+    from litmine.tasks.relations.relate import relate_articles
     from litmine.tasks.relations.stacked import StackedRelationModel
-    from litmine.tasks.relations.training import document_candidates
-    from litmine.tasks.relations.candidates import load_relation_model
 
     lexicon, _ = built
     base = build_tiny_bert(tmp_path / "tiny")

@@ -548,7 +548,7 @@ def test_ensemble_averages_members_that_read_different_units(lookup_model, tiny_
     """A sentence model and a document model: the result is the decoding of the weighted mean
     of their probabilities, matched token by token through document offsets."""
     from litmine.tasks.ner.labels import decode_spans
-    from litmine.tasks.ner.engine import text_units, units_to_mentions
+    from litmine.tasks.ner.units import text_units, units_to_mentions
     from litmine.tasks.ner.ensemble import write_ensemble
 
     doc_model = _as_document_model(tiny_ner_model, tmp_path / "doc")

@@ -1,4 +1,4 @@
-"""The document-level CID encoder (tasks/relations/document.py) with a tiny real BERT on disk."""
+"""The document-level CID encoder (tasks/relations/document.py, training/document.py) with a tiny real BERT on disk."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import torch
 from litmine.errors import ModelError
 from litmine.tasks.sources.pubtator import gold_to_mentions, read_pubtator
 from litmine.tasks.relations.document import (MARKER, DocumentRelationModel, encode_document,
-                                          prepare_documents, score_prepared,
-                                          train_document_model, windows)
+                                              windows)
+from litmine.tasks.relations.training.document import (prepare_documents, score_prepared,
+                                                       train_document_model)
 
 CORPORA = Path(__file__).resolve().parents[1] / "fixtures" / "corpora"
 TRAIN = CORPORA / "bc5cdr_train_sample.pubtator"

@@ -8,13 +8,17 @@ import pytest
 
 from litmine.tasks.sources.pubtator import read_pubtator
 from litmine.tasks.records import Mention, Sentence
-from litmine.tasks.relations.training import (best_threshold, document_candidates, f1_at,
-                                             train_linear_relations, train_relations)
 from litmine.tasks.linking.mesh_tree import TREE_FILE, MeshTree
-from litmine.tasks.relations.candidates import (LinearRelationModel, aggregate, build_candidates,
-                                     candidate_features, concept_ids, crop, document_context,
-                                     drop_general_relations, evidence_features, evidence_tokens,
-                                     load_relation_model, mark_text, score_relations)
+from litmine.tasks.relations.candidates import (aggregate, build_candidates, concept_ids, crop,
+                                                document_candidates, drop_general_relations,
+                                                mark_text)
+from litmine.tasks.relations.evaluation import score_relations
+from litmine.tasks.relations.features import (candidate_features, document_context,
+                                              evidence_features, evidence_tokens)
+from litmine.tasks.relations.linear import LinearRelationModel
+from litmine.tasks.relations.registry import load_relation_model, train_relations
+from litmine.tasks.relations.training.linear import train_linear_relations
+from litmine.tasks.relations.training.thresholds import best_threshold, f1_at
 
 CORPORA = Path(__file__).resolve().parents[1] / "fixtures" / "corpora"
 TRAIN = CORPORA / "bc5cdr_train_sample.pubtator"
@@ -167,7 +171,7 @@ def test_best_threshold_and_f1_at():
 
 
 def test_bagged_threshold_is_the_median_of_document_resamples():
-    from litmine.tasks.relations.training import bagged_threshold
+    from litmine.tasks.relations.training.thresholds import bagged_threshold
 
     # ten documents, each with one relation scored 0.9 and a non-relation scored 0.1: every
     # resample's best threshold is 0.9

@@ -1,0 +1,68 @@
+"""The sentence-level CID method: a fine-tuned sequence classifier scores each marked evidence
+text; a candidate's score aggregates its evidence (`litmine.tasks.relations.candidates.aggregate`).
+
+Training is `litmine.tasks.relations.training.encoder`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from litmine.tasks.records import Mention
+from litmine.tasks.relations.candidates import Candidate, aggregate
+from litmine.tasks.relations.model_config import RELATION_FILE, read_model_config
+
+#: Method name stored in the `pairs` table.
+METHOD_CLASSIFIER = "cid-classifier"
+
+
+class RelationModel:
+    """A fine-tuned sequence classifier over marked evidence, with its threshold."""
+
+    def __init__(self, path: str | Path, *, device: str = "cpu", batch_size: int = 32):
+        import torch
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        from litmine.tasks.ner.model import resolve_device
+
+        self.path = Path(path)
+        self.config = read_model_config(self.path, RELATION_FILE)
+        self.threshold = float(self.config.get("threshold", 0.5))
+        self.aggregation = self.config.get("aggregation", "max")
+        self.max_length = int(self.config.get("max_length", 128))
+        self.device = resolve_device(device)
+        self.tokenizer = AutoTokenizer.from_pretrained(str(self.path))
+        self.model = AutoModelForSequenceClassification.from_pretrained(
+            str(self.path), dtype=torch.float32).to(self.device).eval()
+        self.batch_size = batch_size
+        self.name = self.config.get("name", self.path.name)
+
+    def score_texts(self, texts: Sequence[str]) -> list[float]:
+        """P(CID) for each marked evidence text (batched by length)."""
+        import torch
+
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = [0.0] * len(texts)
+        with torch.inference_mode():
+            for k in range(0, len(order), self.batch_size):
+                idx = order[k:k + self.batch_size]
+                enc = self.tokenizer([texts[i] for i in idx], truncation=True, padding=True,
+                                     max_length=self.max_length, return_tensors="pt")
+                logits = self.model(**{n: v.to(self.device) for n, v in enc.items()}).logits
+                probs = torch.softmax(logits.float(), dim=-1)[:, 1].tolist()
+                for i, p in zip(idx, probs):
+                    out[i] = float(p)
+        return out
+
+    def predict(self, candidates: Sequence[Candidate], title: str = "", *, text: str = "",
+                mentions: Sequence[Mention] = ()) -> list[Candidate]:
+        """Score one document's candidates in place (score, relation, method); return them.
+        (`text` and `mentions` are not needed: the evidence texts carry the markers.)"""
+        texts = [e.text for c in candidates for e in c.evidence]
+        scores = iter(self.score_texts(texts))
+        for c in candidates:
+            c.method = METHOD_CLASSIFIER
+            c.score = aggregate([next(scores) for _ in c.evidence], self.aggregation)
+            c.relation = "CID" if c.evidence and c.score >= self.threshold else ""
+        return list(candidates)

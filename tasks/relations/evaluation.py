@@ -1,0 +1,134 @@
+"""Concept-level normalisation and CID relation scores on gold PubTator documents.
+
+`evaluate_relations` scores with gold entities and gold IDs (the relation model alone), gold
+entities with predicted IDs, and end to end from raw text; `score_relations` is BioCreative V
+CDR's document-level CID score; `format_report` makes the markdown table.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from litmine.settings import DEFAULT_LEXICON, DEFAULT_RELATION_MODEL
+from litmine.tasks.linking.normalise import load_linker, score_concepts
+from litmine.tasks.ner.engine import load_tagger
+from litmine.tasks.records import Mention
+from litmine.tasks.relations.candidates import Candidate, document_candidates
+from litmine.tasks.relations.registry import load_relation_model
+from litmine.tasks.relations.relate import relate_articles
+from litmine.tasks.scoring import Span, concept_key, pct, score_spans
+from litmine.tasks.sources.pubtator import gold_to_mentions, read_pubtator
+from litmine.tasks.text.sentences import split_article
+
+
+def relation_spans(pmid: str, pairs: Iterable[tuple[str, str]]) -> list:
+    """Scoring spans for (chemical ID, disease ID) pairs of a document (type "CID")."""
+    return [Span(pmid, -1, -1, "CID", f"{c} -> {d}", f"{c}|{d}") for c, d in pairs]
+
+
+def score_relations(gold_docs: Sequence, predicted: Iterable[tuple[str, str, str]]):
+    """BioCreative V CDR CID scores: sets of (pmid, chemical MeSH, disease MeSH).
+
+    `predicted`: (pmid, chemical_id, disease_id) triples. Returns
+    `litmine.tasks.scoring.Scores` (level "relation", one type "CID").
+    """
+    gold = [s for d in gold_docs for s in
+            relation_spans(d.pmid, [(a, b) for t, a, b in d.relations if t == "CID"])]
+    by_doc: dict[str, list] = defaultdict(list)
+    for pmid, c, d in predicted:
+        by_doc[pmid].append((c, d))
+    pred = [s for pmid, pairs in by_doc.items() for s in relation_spans(pmid, pairs)]
+    return score_spans(gold, pred, types=["CID"], pmids=[d.pmid for d in gold_docs],
+                       key=concept_key, level="relation")
+
+
+def _predicted_triples(candidates: Sequence[Candidate]) -> list[tuple[str, str, str]]:
+    return [c.key for c in candidates if c.relation == "CID"]
+
+
+def evaluate_relations(gold: Sequence[str | Path], *, ner_model: str | None = None,
+                       lexicon: str | Path = DEFAULT_LEXICON,
+                       relation_model: str | Path = DEFAULT_RELATION_MODEL,
+                       predicted_mentions: Sequence[Mention] | None = None,
+                       device: str = "cpu", max_documents: int | None = None) -> dict[str, Any]:
+    """Concept-level and CID scores on gold PubTator documents.
+
+    Three settings, so that errors can be attributed: "gold_ids" (gold entities with gold IDs:
+    the classifier alone, CID only), "gold_entities" (gold spans and types, predicted IDs), and
+    "end_to_end" (mentions from `ner_model`, or `predicted_mentions`, then abbreviations,
+    normalisation and relations). Returns a JSON-ready dict of Scores.as_dict() per setting.
+    """
+    docs = [d for path in gold for d in read_pubtator(path)[0]][:max_documents]
+    articles = [d.to_article() for d in docs]
+    sentences = [s for a in articles for s in split_article(a)]
+    linker = load_linker(lexicon)
+    model = load_relation_model(relation_model, device=device)
+    report: dict[str, Any] = {"gold": [str(g) for g in gold], "documents": len(docs),
+                              "lexicon": str(lexicon), "relation_model": str(relation_model)}
+    timings: dict[str, float] = {}
+
+    gold_mentions = [m for d in docs for m in gold_to_mentions(d)]
+    stripped = [replace(m, concept_id="") for m in gold_mentions]
+    t = time.perf_counter()
+    batch = relate_articles(articles, sentences, stripped, linker=linker, relation_model=model,
+                            fix_mentions=False)
+    timings["gold_entities"] = time.perf_counter() - t
+    report["gold_entities"] = {
+        "concepts": score_concepts(docs, batch.mentions).as_dict(),
+        "cid": score_relations(docs, _predicted_triples(batch.candidates)).as_dict(),
+        "link_methods": dict(Counter(l.method for l in batch.links))}
+    # Gold IDs too: the classifier on its own.
+    cands = []
+    for d in docs:
+        cands += model.predict(document_candidates(d), d.title, text=d.text,
+                               mentions=gold_to_mentions(d))
+    report["gold_ids"] = {"cid": score_relations(docs, _predicted_triples(cands)).as_dict()}
+    if ner_model or predicted_mentions is not None:
+        t = time.perf_counter()
+        if predicted_mentions is None:
+            tagger = load_tagger(str(ner_model), device=device)
+            predicted_mentions = tagger.tag(sentences)
+        timings["ner"] = time.perf_counter() - t
+        t = time.perf_counter()
+        batch = relate_articles(articles, sentences, predicted_mentions, linker=linker,
+                                relation_model=model)
+        timings["end_to_end"] = time.perf_counter() - t
+        report["end_to_end"] = {
+            "ner_model": str(ner_model) if ner_model else "predicted mentions",
+            "concepts": score_concepts(docs, batch.mentions).as_dict(),
+            "cid": score_relations(docs, _predicted_triples(batch.candidates)).as_dict(),
+            "link_methods": dict(Counter(l.method for l in batch.links
+                                         if l.method != "none" or l.reason))}
+    report["seconds"] = {k: round(v, 1) for k, v in timings.items()}
+    return report
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """Markdown tables: concept P/R/F1 per type and CID P/R/F1 per setting."""
+    lines = ["| setting | level | type | gold | pred | TP | FP | FN | P | R | F1 |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for setting in ("gold_ids", "gold_entities", "end_to_end", "predicted_files"):
+        if setting not in report:
+            continue
+        for level in ("concepts", "cid"):
+            scores = report[setting].get(level)
+            if not scores:
+                continue
+            for t, c in sorted(scores["per_type"].items()):
+                lines.append(f"| {setting} | {level} | {t} | {c['n_gold']} | {c['n_predicted']} "
+                             f"| {c['tp']} | {c['fp']} | {c['fn']} | {pct(c['precision'])} | "
+                             f"{pct(c['recall'])} | {pct(c['f1'])} |")
+    return "\n".join(lines)
+
+
+def write_report(report: dict[str, Any], json_out: str | Path) -> Path:
+    """Write `report` (from `evaluate_relations`) as JSON to `json_out`."""
+    path = Path(json_out)
+    path.write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
+    return path

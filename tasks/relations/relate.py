@@ -1,0 +1,100 @@
+"""Abbreviations, MeSH normalisation and CID relations for a batch of articles.
+
+`relate_articles` is the per-batch step of `litmine mine` (after NER): it fixes mentions with
+the documents' abbreviation definitions, links Chemical/Disease mentions to MeSH, and scores
+every (chemical, disease) concept pair with the CID model; `candidate_pairs` turns the scored
+pairs into `pairs` records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from litmine.settings import DEFAULT_LEXICON, DEFAULT_RELATION_MODEL
+from litmine.tasks.linking.normalise import Link, Linker, load_linker, normalise_document
+from litmine.tasks.records import Article, Mention, Pair, Sentence
+from litmine.tasks.relations.candidates import Candidate, build_candidates
+from litmine.tasks.relations.pairs import normalise_surface
+from litmine.tasks.relations.registry import load_relation_model
+from litmine.tasks.text.abbreviations import Abbreviation, find_and_apply_abbreviations
+
+#: Evidence texts stored per pair (the rest are counted in n_sentences).
+MAX_EVIDENCE = 3
+
+
+@dataclass
+class RelationBatch:
+    """What `relate_articles` adds to a batch."""
+
+    mentions: list[Mention] = field(default_factory=list)  # all types, Chemical/Disease linked
+    links: list[Link] = field(default_factory=list)  # parallel to `mentions`
+    abbreviations: list[Abbreviation] = field(default_factory=list)
+    candidates: list[Candidate] = field(default_factory=list)  # every concept pair, scored
+
+    @property
+    def relations(self) -> list[Candidate]:
+        return [c for c in self.candidates if c.relation == "CID"]
+
+
+def relate_articles(articles: Sequence[Article], sentences: Sequence[Sentence],
+                    mentions: Sequence[Mention], *, linker: Linker, relation_model=None,
+                    fix_mentions: bool = True) -> RelationBatch:
+    """Abbreviations, MeSH IDs and scored CID candidates for a batch of articles.
+
+    `fix_mentions`: add/retype mentions after abbreviation definitions (off when the mentions
+    are gold). `relation_model`: from `load_relation_model`; None skips relations.
+    """
+    by_pmid_s: dict[str, list[Sentence]] = {}
+    for s in sentences:
+        by_pmid_s.setdefault(s.pmid, []).append(s)
+    by_pmid_m: dict[str, list[Mention]] = {}
+    for m in mentions:
+        by_pmid_m.setdefault(m.pmid, []).append(m)
+    out = RelationBatch()
+    # One fuzzy lookup per type for the whole batch (the linker caches what it linked).
+    linker.link_many(sorted({(m.text, m.type) for m in mentions}))
+    for article in articles:
+        text = article.text
+        sents = sorted(by_pmid_s.get(article.pmid, []), key=lambda s: s.index)
+        ms, abbrs = find_and_apply_abbreviations(article, by_pmid_m.get(article.pmid, []),
+                                                 sents, fix=fix_mentions)
+        linked, links = normalise_document(text, ms, linker, abbrs)
+        out.mentions += linked
+        out.links += links
+        out.abbreviations += abbrs
+        if relation_model is not None:
+            cands = build_candidates(article.pmid, text, sents, linked,
+                                     title_end=len(article.title))
+            out.candidates += relation_model.predict(cands, article.title, text=text,
+                                                     mentions=linked)
+    return out
+
+
+def candidate_pairs(candidates: Sequence[Candidate]) -> list[Pair]:
+    """`pairs` records for scored concept pairs: relation "CID" or "none", score, evidence."""
+    out = []
+    for c in candidates:
+        indexes = tuple(sorted({i for e in c.evidence for i in e.sentence_indexes}))
+        out.append(Pair(pmid=c.pmid, chemical=normalise_surface(c.chemical),
+                        disease=normalise_surface(c.disease), n_sentences=len(indexes),
+                        sentence_indexes=indexes, method=c.method or "cid",
+                        chemical_id=c.chemical_id, disease_id=c.disease_id,
+                        relation=c.relation or "none", score=round(float(c.score), 4),
+                        evidence=tuple(e.plain for e in c.evidence[:MAX_EVIDENCE])))
+    return out
+
+
+@task(name="link-and-relate", cache_policy=NO_CACHE)
+def link_and_relate(articles: list[Article], sentences: list[Sentence], mentions: list[Mention],
+                    lexicon: str = str(DEFAULT_LEXICON),
+                    relation_model: str | None = str(DEFAULT_RELATION_MODEL),
+                    device: str = "cpu") -> RelationBatch:
+    """Prefect task of `mine`/`refresh`: `relate_articles` with the lexicon and model loaded
+    (cached per process) by path."""
+    model = load_relation_model(relation_model, device=device) if relation_model else None
+    return relate_articles(articles, sentences, mentions, linker=load_linker(lexicon),
+                           relation_model=model)

@@ -1,0 +1,1 @@
+"""Training the CID relation methods, one module per method (inference never imports these)."""

@@ -1,0 +1,205 @@
+"""Model cards (README.md) of the CID relation models: command, data, parameters, scores."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from litmine.tasks.relations.model_config import RELATION_FILE
+from litmine.tasks.scoring import pct
+from litmine.tasks.training.ner import card_base_model
+
+
+def card_sections(command_line: str | None, files: Sequence[dict]) -> tuple[str, str]:
+    """A model card's "Command" block and "Data" file table (path, sha256 prefix)."""
+    command = command_line or "litmine train-relations " + " ".join(sys.argv[1:])
+    rows = "\n".join(f"| `{f['path']}` | `{f['sha256'][:16]}…` |" for f in files)
+    return f"## Command\n\n```\n{command}\n```", f"## Data\n\n| file | sha256 |\n|---|---|\n{rows}"
+
+
+def relation_card_front_matter(base: str) -> str:
+    """The YAML front matter of a CID model card (the hub's metadata block)."""
+    return (f"---\nlicense: apache-2.0\nbase_model: {base}\npipeline_tag: text-classification\n"
+            "tags: [litmine, biomedical, relation-extraction, bc5cdr, cid]\n---\n")
+
+
+def save_card(path: Path, text: str) -> Path:
+    """Write `text` as the model card (README.md) of the model directory `path`."""
+    out = path / "README.md"
+    out.write_text(text, encoding="utf-8")
+    return out
+
+
+def write_relation_card(path: Path, result: dict, command_line: str | None = None) -> Path:
+    """README.md for a relation model: command, data, per-epoch dev scores, threshold."""
+    p, d = result["params"], result["data"]
+    base = card_base_model(p["base_model"])
+    rows = "\n".join(
+        f"| {e['epoch']} | {e['train_loss']:.4f} | {pct(e['dev']['tuned']['precision'])} | "
+        f"{pct(e['dev']['tuned']['recall'])} | {pct(e['dev']['tuned']['f1'])} | "
+        f"{e['dev']['tuned']['threshold']:.3f} | {pct(e['dev']['at_0.5']['f1'])} | "
+        f"{e['train_seconds']:.0f} |" for e in result["epochs"])
+    command, data = card_sections(command_line, d["files"])
+    text = relation_card_front_matter(base) + f"""
+# litmine CID relation classifier
+
+A two-class sequence classifier (none / CID) fine-tuned from `{base}` on chemical-induced
+disease relations. Input: one evidence text (a sentence, or two adjacent sentences) with the
+chemical marked as `@ * chemical * ... @` and the disease as `# ^ disease ^ ... #`. A candidate
+(document, chemical MeSH ID, disease MeSH ID) scores the maximum over its evidence texts and is
+a CID relation at or above the threshold in `{RELATION_FILE}` ({result['threshold']:.3f}).
+
+{command}
+
+Parameters: epochs {p['epochs']} (best {result['best_epoch']}), lr {p['lr']}, batch size
+{p['batch_size']}, max length {p['max_length']}, warm-up {p['warmup_ratio']}, weight decay
+{p['weight_decay']}, seed {p['seed']}, aggregation {p['aggregation']}. Training took
+{result['seconds'] / 60:.1f} minutes.
+
+{data}
+
+{d['train_documents']} training documents ({d['train_relations']} CID relations), {d['train_examples']}
+evidence texts ({d['train_positive']} positive); {d['dev_documents']} dev documents, {d['dev_examples']}
+evidence texts. Gold entities and gold MeSH IDs build the candidates.
+
+## Dev scores per epoch (gold entities, document-level CID P/R/F1)
+
+| epoch | loss | P | R | F1 | threshold | F1 at 0.5 | train seconds |
+|---:|---:|---:|---:|---:|---:|---:|---:|
+{rows}
+
+The threshold is tuned on these dev documents, so the tuned dev F1 is optimistic; the "F1 at
+0.5" column is the untuned figure. Recall is bounded by candidates with evidence: relations whose
+chemical and disease never occur in the same or adjacent sentences are not predicted.
+
+## Licences
+
+- Base encoder sentence-transformers/all-MiniLM-L6-v2: Apache-2.0.
+- BioCreative V CDR corpus (Li et al. 2016, Database baw068): NCBI/NLM public domain notice.
+"""
+    return save_card(path, text)
+
+
+def write_linear_card(path: Path, result: dict, command_line: str | None = None) -> Path:
+    """README.md of a linear CID model: command, data, CV threshold, dev scores."""
+    d, dev, cv = result["data"], result["dev_gold_entities"], result["cv"]
+    command, data = card_sections(command_line, d["files"])
+    tree_text = (f", and the MeSH hierarchy ({d['mesh_tree_concepts']} concepts in "
+                 "`mesh_tree.tsv.gz`): each concept's tree categories, whether the document names "
+                 "a more specific concept below it, and the rule that a relation with a more "
+                 "specific disease (chemical) replaces one with its ancestor"
+                 if d.get("mesh_tree_concepts") else "")
+    row = lambda name, s: (f"| {name} | {s['threshold']:.3f} | {s['tp']} | {s['fp']} | "  # noqa
+                           f"{s['fn']} | {pct(s['precision'])} | {pct(s['recall'])} | "
+                           f"{pct(s['f1'])} |")
+    text = f"""---
+license: other
+pipeline_tag: text-classification
+tags: [litmine, biomedical, relation-extraction, bc5cdr, cid]
+---
+
+# litmine CID relation classifier (linear)
+
+Logistic regression (L2, C={result['params']['c']}) over features of a (document, chemical
+MeSH ID, disease MeSH ID) candidate: words between and around the closest chemical/disease
+mentions of every evidence sentence (or adjacent pair), their order and distance, where and how
+often each concept occurs (title, frequency rank), title trigger words, how often the
+chemical, disease and pair were CID relations in the training documents (out-of-fold for
+training){tree_text}. Weights are plain JSON in `{'weights.json.gz'}`; the threshold is in
+`relation.json`.
+
+{command}
+
+{data}
+
+{d['train_documents']} training documents ({d['train_relations']} CID relations, {d['train_candidates']}
+candidates, {d['train_positive']} of them positive), {d['dev_documents']} dev documents
+({d['dev_relations']} relations); {d['features']} non-zero weights. Candidates are built from gold
+entities with gold MeSH IDs. Training took {result['seconds']:.0f} seconds.
+
+## Threshold and scores (document-level CID, gold entities)
+
+The threshold {cv['threshold']:.3f} maximises F1 of {result['params']['folds']}-fold out-of-fold
+predictions on the training documents (CV F1 {pct(cv['f1'])}, P {pct(cv['precision'])},
+R {pct(cv['recall'])}); the dev documents were not used to choose it.
+
+| dev scored at | threshold | TP | FP | FN | P | R | F1 |
+|---|---:|---:|---:|---:|---:|---:|---:|
+{row('CV threshold (shipped)', dev['at_threshold'])}
+{row('0.5', dev['at_0.5'])}
+{row('best on dev (reference only)', dev['dev_tuned'])}
+
+Recall is bounded by candidates: a relation whose chemical or disease is not annotated in the
+document cannot be found. End-to-end scores (predicted entities and IDs) are in docs/relations.md.
+
+## Licences
+
+- BioCreative V CDR corpus (Li et al. 2016, Database baw068): NCBI/NLM public domain notice.
+"""
+    return save_card(path, text)
+
+
+def write_stacked_card(path: Path, result: dict, command_line: str | None = None) -> Path:
+    """README.md of a stacked CID model: command, data, members, combination, dev scores."""
+    d, c, doc = result["data"], result["combination"], result["document"]
+    command, data = card_sections(command_line, d["files"])
+    epochs = "\n".join(
+        f"| {e['epoch']} | {e['train_loss']:.4f} | {pct(e['held_out']['precision'])} | "
+        f"{pct(e['held_out']['recall'])} | {pct(e['held_out']['f1'])} | "
+        f"{e['train_seconds']:.0f} |" for e in doc["epochs"])
+    dev = result["dev_gold_entities"]
+    row = lambda name, s: (f"| {name} | {s['tp']} | {s['fp']} | {s['fn']} | "  # noqa: E731
+                           f"{pct(s['precision'])} | {pct(s['recall'])} | {pct(s['f1'])} |")
+    base = card_base_model(doc["params"]["base_model"])
+    text = relation_card_front_matter(base) + f"""
+# litmine CID relation model (stacked: linear + document encoder)
+
+Scores every (document, chemical MeSH ID, disease MeSH ID) candidate with two members and
+combines them (`litmine.tasks.relations.stacked`):
+
+- `linear/`: logistic regression over evidence words, positions, MeSH hierarchy and training
+  priors ({pct(result['linear_cv']['f1'])} F1 in 5-fold cross-validation on the training documents);
+- `document/`: `{base}` fine-tuned to read the whole abstract with every mention marked and
+  score each concept pair (ATLOP-style pooling; Zhou et al. 2021).
+
+P(CID) = sigmoid({c['intercept']:.3f} {c['weights'][0]:+.3f} logit(linear) {c['weights'][1]:+.3f}
+logit(document)); a relation at or above {c['threshold']:.3f}, unless a more specific MeSH
+disease (or chemical) of the same document is predicted with the same partner.
+
+{command}
+
+{data}
+
+{d['train_documents']} training documents: {d['fit_documents']} fit both members and
+{d['held_out_documents']} (every {result['params']['hold_out_every']}th; {d['held_out_relations']} relations) were held out to
+pick the encoder's epoch and fit the combination and threshold (the median of the F1-maximising
+thresholds of 200 resamples of those documents; held-out F1 {pct(c['held_out']['f1'])} at it). The shipped linear member was then refitted on all
+{d['train_documents']}. Candidates come from gold entities with gold MeSH IDs. {d['dev_documents']}
+dev documents were only scored. Training took {result['seconds'] / 60:.1f} minutes.
+
+## Document encoder epochs (held-out training documents)
+
+| epoch | loss | P | R | F1 | train seconds |
+|---:|---:|---:|---:|---:|---:|
+{epochs}
+
+Kept: epoch {doc['best_epoch']}.
+
+## Dev scores (document-level CID, gold entities and IDs)
+
+| scored | TP | FP | FN | P | R | F1 |
+|---|---:|---:|---:|---:|---:|---:|
+{row('as shipped (threshold and hierarchy rule)', dev['at_threshold'])}
+{row('score >= 0.5', dev['at_0.5'])}
+{row('best threshold on dev (reference only)', dev['dev_tuned'])}
+
+End-to-end scores (predicted entities and IDs) are in docs/relations.md.
+
+## Licences
+
+- Base encoder sentence-transformers/all-MiniLM-L6-v2: Apache-2.0.
+- BioCreative V CDR corpus (Li et al. 2016, Database baw068): NCBI/NLM public domain notice.
+- MeSH (tree numbers in `linear/mesh_tree.tsv.gz`): public domain, NLM.
+"""
+    return save_card(path, text)

@@ -1,0 +1,169 @@
+"""Train the document-level CID encoder (`litmine.tasks.relations.document`): fine-tune an
+encoder with ATLOP's pair head (Zhou et al. 2021) on gold documents, keep the epoch with the best
+held-out F1."""
+
+from __future__ import annotations
+
+import logging
+import random
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from litmine.errors import ModelError
+from litmine.tasks.relations.candidates import CHEMICAL, DISEASE
+from litmine.tasks.relations.document import (MARKER, EncodedDocument, build_pair_model,
+                                              document_spans, encode_document, save_pair_model)
+from litmine.tasks.relations.training.thresholds import best_threshold
+from litmine.tasks.sources.pubtator import gold_to_mentions
+
+log = logging.getLogger(__name__)
+
+#: Recipe, following ATLOP's (lr 5e-5 for the encoder, 1e-4 for the head, 6% warm-up, gradient
+#: clipping at 1.0, 4 documents a step) with fewer epochs: on BC5CDR (400 training documents,
+#: 100 held out) the held-out F1 peaked at epochs 2-5 of 10 and fell after (overfitting).
+DEFAULT_EPOCHS = 5
+DEFAULT_LR, HEAD_LR = 5e-5, 1e-4
+DOCS_PER_STEP = 4
+WARMUP = 0.06
+
+
+@dataclass
+class PreparedDocument:
+    pmid: str
+    doc: EncodedDocument
+    pairs: list[tuple[tuple[str, str], tuple[str, str]]]
+    labels: list[float]
+    n_gold: int
+
+
+def prepare_documents(tokenizer, docs: Sequence) -> list[PreparedDocument]:
+    """Encoded gold documents (PubTatorDocument) with every concept pair and its CID label."""
+    out = []
+    for d in docs:
+        enc = encode_document(tokenizer, d.text, document_spans(gold_to_mentions(d)))
+        gold = {(a, b) for t, a, b in d.relations if t == "CID"}
+        chems = sorted(k for k in enc.concepts if k[0] == CHEMICAL)
+        diss = sorted(k for k in enc.concepts if k[0] == DISEASE)
+        pairs = [(c, x) for c in chems for x in diss]
+        out.append(PreparedDocument(d.pmid, enc, pairs,
+                                    [float((c[1], x[1]) in gold) for c, x in pairs], len(gold)))
+    return out
+
+
+def score_prepared(model, tokenizer, docs: Sequence[PreparedDocument]) -> list[list[float]]:
+    """P(CID) of every pair of each prepared document."""
+    import torch
+
+    model.eval()
+    out = []
+    with torch.inference_mode():
+        for p in docs:
+            if not p.pairs:
+                out.append([])
+                continue
+            logits = model(p.doc.input_ids, p.doc.concepts, p.pairs, tokenizer.cls_token_id,
+                           tokenizer.sep_token_id)
+            out.append(torch.sigmoid(logits.float()).tolist())
+    return out
+
+
+def train_document_model(fit_docs: Sequence, held_out: Sequence, base_model: str | Path,
+                         out_dir: str | Path, *, epochs: int = DEFAULT_EPOCHS,
+                         lr: float = DEFAULT_LR, seed: int = 13, device: str = "auto",
+                         patience: int = 2, progress: bool = False) -> dict[str, Any]:
+    """Fine-tune `base_model` with the pair head on `fit_docs` (gold PubTator documents); keep
+    the epoch with the best F1 on `held_out` and save it (fp16 encoder) to `out_dir`.
+
+    Returns the record: per-epoch loss, held-out F1 and threshold, the best epoch, timings.
+    """
+    import torch
+    from tqdm.auto import tqdm
+    from transformers import AutoModel, AutoTokenizer, get_linear_schedule_with_warmup
+
+    from litmine.tasks.training.ner import (cpu_threads, publish_model_dir, resolve_device,
+                                            seed_everything)
+
+    started = time.time()
+    device = resolve_device(device)
+    if device == "cpu":
+        torch.set_num_threads(cpu_threads())
+    seed_everything(seed)
+    tokenizer = AutoTokenizer.from_pretrained(str(base_model))
+    if tokenizer.convert_tokens_to_ids(MARKER) == tokenizer.unk_token_id:
+        raise ModelError(f"relations: the tokenizer of {base_model} has no {MARKER!r} token")
+    # The pooler is never used (pairs are read off marker tokens).
+    encoder = AutoModel.from_pretrained(str(base_model), dtype=torch.float32,
+                                        add_pooling_layer=False)
+    model = build_pair_model(encoder).to(device)
+    fit = [p for p in prepare_documents(tokenizer, fit_docs) if p.pairs]
+    hold = prepare_documents(tokenizer, held_out)
+    if not fit or not any(p.pairs for p in hold):
+        raise ModelError("relations: no document with both a chemical and a disease concept to "
+                         f"train ({len(fit)}) or to hold out; check the corpora's entity lines")
+    head = [p for n, p in model.named_parameters() if not n.startswith("encoder.")]
+    optimizer = torch.optim.AdamW([{"params": model.encoder.parameters(), "lr": lr},
+                                   {"params": head, "lr": HEAD_LR}], weight_decay=0.01)
+    steps = -(-len(fit) // DOCS_PER_STEP) * epochs
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(WARMUP * steps), steps)
+    loss_fn = torch.nn.BCEWithLogitsLoss(reduction="sum")
+    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda")
+                else torch.autocast("cpu", enabled=False))
+    rng = random.Random(seed)
+    n_pairs = sum(len(p.pairs) for p in fit)
+    history: list[dict[str, Any]] = []
+    best: dict[str, Any] | None = None
+    staging = Path(out_dir).with_name(Path(out_dir).name + ".training")
+    for epoch in range(1, epochs + 1):
+        t0 = time.time()
+        model.train()
+        order = fit[:]
+        rng.shuffle(order)
+        total = 0.0
+        batches = [order[k:k + DOCS_PER_STEP] for k in range(0, len(order), DOCS_PER_STEP)]
+        for batch in tqdm(batches, desc=f"epoch {epoch}/{epochs}", disable=not progress,
+                          file=sys.stderr, unit="step"):
+            optimizer.zero_grad(set_to_none=True)
+            n = sum(len(p.pairs) for p in batch)
+            for p in batch:
+                with autocast:
+                    logits = model(p.doc.input_ids, p.doc.concepts, p.pairs,
+                                   tokenizer.cls_token_id, tokenizer.sep_token_id)
+                loss = loss_fn(logits.float(), torch.tensor(p.labels, device=logits.device)) / n
+                loss.backward()
+                total += loss.item() * n
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+        train_seconds = time.time() - t0
+        scores = score_prepared(model, tokenizer, hold)
+        scored = [(s, bool(y)) for p, ss in zip(hold, scores) for s, y in zip(ss, p.labels)]
+        threshold, f1, precision, recall = best_threshold(scored, sum(p.n_gold for p in hold))
+        record = {"epoch": epoch, "train_loss": round(total / n_pairs, 4),
+                  "train_seconds": round(train_seconds, 1),
+                  "held_out": {"f1": f1, "precision": precision, "recall": recall,
+                               "threshold": threshold}}
+        history.append(record)
+        log.info("document relations: epoch %d loss %.4f, held-out F1 %.2f (threshold %.3f), "
+                 "%.0f s", epoch, record["train_loss"], 100 * f1, threshold, time.time() - t0)
+        if best is None or f1 > best["held_out"]["f1"]:
+            best = record
+            shutil.rmtree(staging, ignore_errors=True)
+            save_pair_model(model, tokenizer, staging,
+                            {"kind": "document", "task": "CID", "threshold": threshold,
+                             "blocks": model.blocks, "epoch": epoch,
+                             "held_out": record["held_out"]})
+        elif epoch - best["epoch"] >= patience:
+            break
+    publish_model_dir(staging, Path(out_dir))
+    return {"epochs": history, "best_epoch": best["epoch"], "threshold":
+            best["held_out"]["threshold"], "held_out": best["held_out"],
+            "fit_documents": len(fit), "held_out_documents": len(hold),
+            "params": {"epochs": epochs, "lr": lr, "head_lr": HEAD_LR, "seed": seed,
+                       "docs_per_step": DOCS_PER_STEP, "warmup": WARMUP, "patience": patience,
+                       "base_model": str(base_model)},
+            "seconds": round(time.time() - started, 1)}
