@@ -33,7 +33,9 @@ import pyarrow as pa
 import torch
 
 from litmine.errors import LitmineError, ModelError
-from litmine.tasks.semantic.embeddings import Embedder, load_head_model
+from litmine.tasks.loading import (check_encoder, load_config, load_pretrained, resolve_device,
+                                   resolve_model_source)
+from litmine.tasks.semantic.embeddings import Embedder, default_embed_model
 
 
 @dataclass(frozen=True)
@@ -140,12 +142,10 @@ class SequenceModel:
     """A loaded ...ForSequenceClassification model; `truncated` counts inputs cut to fit."""
 
     def __init__(self, model: str, *, device: str = "auto", kind: str, stage: str = "classify"):
-        loaded = load_head_model(model, auto_class="AutoModelForSequenceClassification",
-                                 suffixes=("ForSequenceClassification",), kind=kind, stage=stage,
+        loaded = load_pretrained(model, "sequence-classification", kind=kind, stage=stage,
                                  device=device)
-        self.model_name, self.config = loaded["name"], loaded["config"]
-        self._model, self._tokenizer, self.device = (loaded["model"], loaded["tokenizer"],
-                                                     loaded["device"])
+        self.model_name, self.config = loaded.name, loaded.config
+        self._model, self._tokenizer, self.device = loaded.model, loaded.tokenizer, loaded.device
         self.labels = [self.config.id2label[i] for i in range(self.config.num_labels)]
         limit = getattr(self.config, "max_position_embeddings", None) or 512
         if self.config.model_type in {"roberta", "xlm-roberta", "camembert", "bart", "mbart"}:
@@ -352,10 +352,6 @@ def train_study_classifier(train: Sequence[Example], out_dir: str | Path, *,
     from transformers import (AutoModelForSequenceClassification, AutoTokenizer,
                               get_linear_schedule_with_warmup)
 
-    from litmine.tasks.semantic.embeddings import (check_encoder, default_embed_model, load_model_config,
-                                          resolve_model_source)
-    from litmine.tasks.ner.engine import resolve_device
-
     counts = Counter(e.label for e in train)
     labels = [label for label in LABELS if label in counts] + sorted(set(counts) - set(LABELS))
     if len(labels) < 2:
@@ -364,9 +360,9 @@ def train_study_classifier(train: Sequence[Example], out_dir: str | Path, *,
                            "more articles (`litmine mine`) first.")
     base = base_model or default_embed_model()
     name, source = resolve_model_source(base, "train-classifier")
-    check_encoder(base, load_model_config(base, source, "train-classifier"), "train-classifier")
+    check_encoder(base, load_config(base, source, "train-classifier"), "train-classifier")
     torch.manual_seed(seed)
-    torch_device = resolve_device(device)
+    torch_device = resolve_device(device, "train-classifier")
     tokenizer = AutoTokenizer.from_pretrained(source)
     model = AutoModelForSequenceClassification.from_pretrained(
         source, num_labels=len(labels), id2label=dict(enumerate(labels)),
