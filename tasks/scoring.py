@@ -250,7 +250,8 @@ def score_documents(gold_docs: Iterable[Any], predicted: Iterable[Any], *,
 
 
 # -- presentation --------------------------------------------------------------------------------
-def _pct(value: float | None) -> str:
+def pct(value: float | None) -> str:
+    """A share as a percentage with two decimals ("51.52"), or "–" when undefined."""
     return "–" if value is None else f"{100 * value:.2f}"
 
 
@@ -264,7 +265,7 @@ def format_table(scores: Scores, title: str = "Strict mention-level scores"):
     rows = [(t, c) for t, c in sorted(scores.per_type.items())] + [("micro", scores.micro)]
     for i, (name, c) in enumerate(rows):
         table.add_row(name, str(c.n_gold), str(c.n_predicted), str(c.tp), str(c.fp), str(c.fn),
-                      _pct(c.precision), _pct(c.recall), _pct(c.f1),
+                      pct(c.precision), pct(c.recall), pct(c.f1),
                       end_section=i == len(rows) - 2)
     if scores.notes:
         table.caption = "\n".join(scores.notes)
@@ -278,7 +279,7 @@ def format_markdown(scores: Scores) -> str:
     rows = [(t, c) for t, c in sorted(scores.per_type.items())] + [("**micro**", scores.micro)]
     for name, c in rows:
         lines.append(f"| {name} | {c.n_gold} | {c.n_predicted} | {c.tp} | {c.fp} | {c.fn} | "
-                     f"{_pct(c.precision)} | {_pct(c.recall)} | {_pct(c.f1)} |")
+                     f"{pct(c.precision)} | {pct(c.recall)} | {pct(c.f1)} |")
     lines += [f"\n_{n}_" for n in scores.notes]
     return "\n".join(lines)
 

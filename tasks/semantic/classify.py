@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -33,9 +32,10 @@ import pyarrow as pa
 import torch
 
 from litmine.errors import LitmineError, ModelError
-from litmine.tasks.loading import (check_encoder, load_config, load_pretrained, resolve_device,
-                                   resolve_model_source)
+from litmine.tasks.loading import (check_encoder, load_config, load_for_training, load_pretrained,
+                                   load_tokenizer, resolve_device, resolve_model_source)
 from litmine.tasks.semantic.embeddings import Embedder, default_embed_model
+from litmine.tasks.training.loop import Evaluate, LoopState, fit, seed_everything
 
 
 @dataclass(frozen=True)
@@ -341,7 +341,7 @@ def train_study_classifier(train: Sequence[Example], out_dir: str | Path, *,
                            device: str = "auto", log=None) -> dict:
     """Fine-tune a sequence classifier on labelled abstracts and save it to `out_dir`.
 
-    A plain loop: AdamW, linear warm-up over the first `warmup` share of steps then linear decay
+    AdamW (run by `litmine.tasks.training.loop.fit`), linear warm-up over the first `warmup` share of steps then linear decay
     (Devlin et al. 2019's BERT fine-tuning recipe), cross-entropy weighted by inverse label
     frequency n / (k x n_label) (scikit-learn's class_weight="balanced"; King & Zeng 2001) since
     "other" outnumbers trials and case reports by 10:1. Texts longer than `max_length` word
@@ -349,8 +349,7 @@ def train_study_classifier(train: Sequence[Example], out_dir: str | Path, *,
     records every example is needed, so the run trains a fixed number of epochs: by default
     enough to see about EXAMPLES_SEEN examples, between 3 and 20 epochs (see the constant).
     """
-    from transformers import (AutoModelForSequenceClassification, AutoTokenizer,
-                              get_linear_schedule_with_warmup)
+    from transformers import get_linear_schedule_with_warmup
 
     counts = Counter(e.label for e in train)
     labels = [label for label in LABELS if label in counts] + sorted(set(counts) - set(LABELS))
@@ -361,11 +360,12 @@ def train_study_classifier(train: Sequence[Example], out_dir: str | Path, *,
     base = base_model or default_embed_model()
     name, source = resolve_model_source(base, "train-classifier")
     check_encoder(base, load_config(base, source, "train-classifier"), "train-classifier")
-    torch.manual_seed(seed)
+    seed_everything(seed)
     torch_device = resolve_device(device, "train-classifier")
-    tokenizer = AutoTokenizer.from_pretrained(source)
-    model = AutoModelForSequenceClassification.from_pretrained(
-        source, num_labels=len(labels), id2label=dict(enumerate(labels)),
+    tokenizer = load_tokenizer(source, "train-classifier")
+    model = load_for_training(
+        source, "sequence-classification", stage="train-classifier", num_labels=len(labels),
+        id2label=dict(enumerate(labels)),
         label2id={label: i for i, label in enumerate(labels)}).to(torch_device)
     full = tokenizer([e.text for e in train], truncation=False)["input_ids"]
     truncated = sum(len(ids) > max_length for ids in full)
@@ -379,27 +379,27 @@ def train_study_classifier(train: Sequence[Example], out_dir: str | Path, *,
     schedule = get_linear_schedule_with_warmup(optimizer, int(warmup * steps), steps)
     loss_fn = torch.nn.CrossEntropyLoss(weight=weights)
     generator = torch.Generator().manual_seed(seed)
-    history = []
-    for epoch in range(1, epochs + 1):
-        model.train()
-        started, total = time.perf_counter(), 0.0
+
+    def epoch_batches(epoch: int) -> list[list[int]]:
         order = torch.randperm(len(train), generator=generator).tolist()
-        for i in range(0, len(order), batch_size):
-            index = order[i:i + batch_size]
-            batch = tokenizer.pad({k: [encoded[k][j] for j in index] for k in encoded},
-                                  return_tensors="pt")
-            logits = model(**{k: v.to(torch_device) for k, v in batch.items()}).logits
-            loss = loss_fn(logits, targets[index].to(torch_device))
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            schedule.step()
-            optimizer.zero_grad()
-            total += loss.item() * len(index)
-        history.append({"epoch": epoch, "loss": round(total / len(train), 4),
-                        "seconds": round(time.perf_counter() - started, 1)})
+        return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+
+    def batch_loss(index: list[int]) -> torch.Tensor:
+        batch = tokenizer.pad({k: [encoded[k][j] for j in index] for k in encoded},
+                              return_tensors="pt")
+        logits = model(**{k: v.to(torch_device) for k, v in batch.items()}).logits
+        return loss_fn(logits, targets[index].to(torch_device))
+
+    def epoch_record(state: LoopState) -> dict:
+        record = {"epoch": state.epoch, "loss": round(state.loss, 4),
+                  "seconds": round(state.train_seconds, 1)}
         if log:
-            log(f"epoch {epoch}/{epochs}: loss {history[-1]['loss']} ({history[-1]['seconds']} s)")
+            log(f"epoch {state.epoch}/{epochs}: loss {record['loss']} ({record['seconds']} s)")
+        return record
+
+    history = fit(model, optimizer, schedule, epochs=epochs, batches=epoch_batches,
+                  loss=batch_loss, weight=len, device=torch_device, grad_clip=1.0,
+                  callbacks=[Evaluate(epoch_record)]).history
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model.eval().save_pretrained(out)
