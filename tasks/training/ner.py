@@ -1,10 +1,10 @@
-"""Fine-tune a transformer encoder into litmine's NER model, and score models on gold documents.
+"""Fine-tune a transformer encoder into litmine's NER model: the recipe, its record and card.
 
 AdamW with linear warm-up then decay, gradient clipping and length-grouped batches over
-`litmine.tasks.training.corpus` examples, run by `litmine.tasks.training.loop.fit`. After each epoch the model is scored on the dev
-documents through the pipeline's own inference path (sentences from `split_article`, mentions
-from `litmine.tasks.ner.engine.Tagger`, strict scores from `litmine.tasks.scoring`), so the dev F1
-that picks the checkpoint is the F1 a user gets from `litmine mine`.
+`litmine.tasks.training.corpus` examples, run by `litmine.tasks.training.loop.fit`. After each
+epoch the model is scored on the dev documents through the pipeline's own inference path
+(`litmine.tasks.ner.evaluation`: sentences from `split_article`, mentions from the Tagger, strict
+scores), so the dev F1 that picks the checkpoint is the F1 a user gets from `litmine mine`.
 """
 
 from __future__ import annotations
@@ -25,10 +25,8 @@ from prefect.cache_policies import NO_CACHE
 
 from litmine.errors import LitmineError
 from litmine.tasks.loading import device_name, load_for_training, load_tokenizer
-from litmine.tasks.ner.engine import clear_taggers, load_tagger
-from litmine.tasks.scoring import Scores, pct, score_documents
-from litmine.tasks.sources.pubtator import PubTatorDocument
-from litmine.tasks.text.sentences import split_article
+from litmine.tasks.ner.evaluation import evaluate_model
+from litmine.tasks.scoring import Scores, pct
 from litmine.tasks.training.cards import (card_base_model, command_section, front_matter,
                                           licence_lines, write_card)
 from litmine.tasks.training.corpus import (EncodeStats, Example, SentenceStats, bio_labels,
@@ -91,35 +89,6 @@ class TrainResult:
     @property
     def best_f1(self) -> float:
         return self.final["micro"]["f1"] or 0.0
-
-
-# -- inference and scoring through the pipeline's path ------------------------------------------
-def predict_documents(tagger, docs: Iterable[PubTatorDocument], *, max_batch_tokens: int = 8192,
-                      stride: int = 32) -> list:
-    """Mentions the tagger finds in each document's ``title + " " + abstract`` (pipeline path)."""
-    sentences = [s for d in docs for s in split_article(d.to_article())]
-    return tagger.tag(sentences, max_batch_tokens=max_batch_tokens, stride=stride)
-
-
-def evaluate_model(model: str | Path, docs: Sequence[PubTatorDocument], *,
-                   types: Collection[str] | None = None, device: str = "auto",
-                   label_map: Mapping[str, str | None] | None = None, dtype: str | None = None,
-                   max_batch_tokens: int = 8192, stride: int = 32,
-                   forget: bool = False) -> tuple[Scores, list]:
-    """Load a model with `load_tagger`, tag the documents and score them strictly.
-
-    `forget` drops the loaded model from ner's process-wide cache afterwards (it caches by
-    path, so a checkpoint rewritten at the same path would otherwise not be reloaded).
-    """
-    tagger = load_tagger(str(model), device=device, label_map=label_map, dtype=dtype)
-    try:
-        mentions = predict_documents(tagger, docs, max_batch_tokens=max_batch_tokens,
-                                     stride=stride)
-    finally:
-        if forget:
-            del tagger
-            clear_taggers()
-    return score_documents(docs, mentions, types=types), mentions
 
 
 # -- batching ------------------------------------------------------------------------------------
@@ -443,18 +412,3 @@ def train_ner_task(train: Sequence[str], dev: Sequence[str], out_dir: str, **kwa
     logger.info("saved epoch %d (dev F1 %s) to %s", result.best_epoch,
                 pct(result.final["micro"]["f1"]), result.out_dir)
     return result
-
-
-@task(name="tag-documents", cache_policy=NO_CACHE)
-def tag_documents(docs: Sequence[PubTatorDocument], model: str, *, device: str = "auto",
-                  label_map: Mapping[str, str | None] | None = None, dtype: str | None = None,
-                  max_batch_tokens: int = 8192, stride: int = 32) -> tuple[list, tuple[str, ...]]:
-    """Tag documents through the pipeline path (split, then Tagger): (mentions, model types)."""
-    from litmine.tasks.ner.engine import load_tagger
-
-    tagger = load_tagger(str(model), device=device, label_map=label_map, dtype=dtype)
-    started = time.perf_counter()
-    mentions = predict_documents(tagger, docs, max_batch_tokens=max_batch_tokens, stride=stride)
-    get_run_logger().info("tagged %d mentions in %d documents with %s in %.1f s", len(mentions),
-                          len(docs), tagger.model_id, time.perf_counter() - started)
-    return mentions, tagger.types

@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import pytest
 import torch
+from litmine.tasks.loading import (
+    HEADS,
+    device_name,
+    load_for_training,
+    load_pretrained,
+    position_limit,
+    resolve_device,
+    resolve_model_source,
+)
 
 from litmine.errors import ModelError
-from litmine.tasks.loading import (HEADS, device_name, load_for_training, load_pretrained,
-                                   position_limit, resolve_device, resolve_model_source)
-from tests.support.tiny_models import (build_tiny_bart, build_tiny_encoder, build_tiny_gpt2,
-                                       build_tiny_qa, build_tiny_sequence_classifier)
+from tests.support.tiny_models import (
+    build_tiny_bart,
+    build_tiny_encoder,
+    build_tiny_gpt2,
+    build_tiny_qa,
+    build_tiny_sequence_classifier,
+)
 
 
 @pytest.fixture(scope="module")

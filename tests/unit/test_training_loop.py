@@ -6,11 +6,23 @@ import random
 
 import pytest
 import torch
-
-from litmine.tasks.training.cards import card_base_model, command_section, front_matter, licence_lines
-from litmine.tasks.training.loop import (Checkpoint, EarlyStopping, Evaluate, KeepBestState,
-                                         Progress, decay_groups, fit, group_batches,
-                                         seed_everything)
+from litmine.tasks.training.cards import (
+    card_base_model,
+    command_section,
+    front_matter,
+    licence_lines,
+)
+from litmine.tasks.training.loop import (
+    Checkpoint,
+    EarlyStopping,
+    Evaluate,
+    KeepBestState,
+    Progress,
+    decay_groups,
+    fit,
+    group_batches,
+    seed_everything,
+)
 
 DEVICE = torch.device("cpu")
 
