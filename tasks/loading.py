@@ -204,8 +204,9 @@ def check_architecture(model: str, config, head: str, stage: str, *, kind: str |
     if allow_unnamed and not architectures:
         return
     if not any(a.endswith(spec.suffixes) for a in architectures):
-        described = (f"a {', '.join(architectures)}" if allow_unnamed
-                     else architecture_of(config))
+        described = architecture_of(config)
+        if allow_unnamed:  # the NER wording users know: "is a BertModel, not a token classifier"
+            described = "a " + described
         advice = hint or ("pass a model whose architecture ends with "
                           f"{' or '.join(spec.suffixes)}")
         raise ModelError(f"{stage}: model {model!r} is {described}, not {kind or spec.kind}; "
