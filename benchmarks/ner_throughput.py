@@ -37,8 +37,9 @@ import numpy as np
 import torch
 
 from litmine.settings import DATA_DIR, DEFAULT_MODEL_DIR
+from litmine.tasks.loading import resolve_device
 from litmine.tasks.ner.labels import canonical_type
-from litmine.tasks.ner.engine import NerStats, clear_taggers, load_tagger, resolve_device
+from litmine.tasks.ner.engine import NerStats, clear_taggers, load_tagger
 from litmine.tasks.records import Article
 from litmine.tasks.text.sentences import split_article
 from litmine.tasks.sources.files import iter_file_items

@@ -16,10 +16,11 @@ from litmine.errors import LitmineError
 from litmine.settings import DATA_DIR, get_settings
 from litmine.tasks.semantic.classify import (LABELS, NLIClassifier, TrainedClassifier, classify_by_embedding,
                                     labelled_articles, score_labels, split_heldout,
-                                    store_predictions, train_study_classifier)
+                                    store_predictions)
 from litmine.tasks.semantic.embeddings import load_embedder
 from litmine.tasks.store.access import open_store
 from litmine.tasks.store.runs import recorded_run
+from litmine.tasks.training.study_types import train_study_classifier
 
 METHODS = ("embedding", "nli", "trained")
 #: Where `litmine train-classifier` saves its model unless told otherwise.

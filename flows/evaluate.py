@@ -17,7 +17,7 @@ from litmine.tasks.training.corpus import build_type_map, map_type, read_corpus
 from litmine.tasks.sources.pubtator import gold_to_mentions, iter_pubtator
 from litmine.tasks.scoring import (evaluate_predictions, format_errors, format_markdown,
                                    format_table)
-from litmine.tasks.training.ner import tag_documents
+from litmine.tasks.ner.evaluation import tag_documents
 
 __all__ = ["evaluate", "evaluate_predictions", "read_predictions"]
 

@@ -251,7 +251,7 @@ def score_documents(gold_docs: Iterable[Any], predicted: Iterable[Any], *,
 
 # -- presentation --------------------------------------------------------------------------------
 def pct(value: float | None) -> str:
-    """A fraction as a percentage with two decimals; "–" for None."""
+    """A share as a percentage with two decimals ("51.52"), or "–" when undefined."""
     return "–" if value is None else f"{100 * value:.2f}"
 
 

@@ -1,1 +1,1 @@
-"""Named-entity recognition: the tagging engine, model loading, ensembles, BIO label decoding."""
+"""Named-entity recognition: the tagging engine, model loading, ensembles, BIO label decoding, evaluation."""

@@ -35,14 +35,8 @@ from prefect.exceptions import MissingContextError
 from litmine.errors import ModelError
 from litmine.tasks.ner.ensemble import EnsembleTagger, is_ensemble, read_ensemble
 from litmine.tasks.ner.labels import AGGREGATIONS, compile_labels, decode_spans
-from litmine.tasks.ner.model import (  # noqa: F401  (re-exported: the public names of the engine)
-    fingerprint_model,
-    load_model,
-    quantize_int8,
-    resolve_device,
-    resolve_dtype,
-    resolve_source,
-)
+from litmine.tasks.loading import resolve_device, resolve_dtype, resolve_model_source
+from litmine.tasks.ner.model import load_model
 from litmine.tasks.ner.stats import NerStats
 from litmine.tasks.ner.units import text_units, units_to_mentions
 from litmine.tasks.records import Mention, Sentence
@@ -377,8 +371,8 @@ def load_tagger(model: str, *, device: str = "auto", label_map: dict[str, str | 
     members, each loaded (and cached) like a single model.
     """
     model_name = str(model)
-    torch_device = resolve_device(device)
-    torch_dtype = resolve_dtype(dtype, torch_device)
+    torch_device = resolve_device(device, "NER")
+    torch_dtype = resolve_dtype(dtype, torch_device, "NER")
     if is_ensemble(model_name):
         members, weights = read_ensemble(model_name)
         taggers = [load_tagger(m, device=device, label_map=label_map, dtype=dtype)
@@ -390,7 +384,7 @@ def load_tagger(model: str, *, device: str = "auto", label_map: dict[str, str | 
             if key not in _TAGGERS:
                 _TAGGERS[key] = EnsembleTagger(taggers, weights, model_name)
             return _TAGGERS[key]
-    source = resolve_source(model_name)
+    source = resolve_model_source(model_name, "NER")[1]
     key = (source, str(torch_device), str(torch_dtype))
     tagger_key = (*key, tuple(sorted((label_map or {}).items())))
     with _LOCK:

@@ -12,7 +12,8 @@ Three methods, one output (`classifications` table: pmid, model, method, label, 
   classification", EMNLP; the same arithmetic as transformers' zero-shot-classification
   pipeline with multi_label=False, e.g. with facebook/bart-large-mnli).
 - ``trained``: a sequence classifier fine-tuned from the same MiniLM on PubMed's own
-  PublicationType labels (`train_study_classifier`), scored on a held-out split.
+  PublicationType labels (`litmine.tasks.training.study_types.train_study_classifier`),
+  scored on a held-out split.
 
 The label of a stored article comes from its publication types by `study_type_of`.
 """
@@ -20,12 +21,9 @@ The label of a stored article comes from its publication types by `study_type_of
 from __future__ import annotations
 
 import hashlib
-import json
-import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -33,7 +31,8 @@ import pyarrow as pa
 import torch
 
 from litmine.errors import LitmineError, ModelError
-from litmine.tasks.semantic.embeddings import Embedder, load_head_model
+from litmine.tasks.loading import load_pretrained
+from litmine.tasks.semantic.embeddings import Embedder
 
 
 @dataclass(frozen=True)
@@ -140,12 +139,10 @@ class SequenceModel:
     """A loaded ...ForSequenceClassification model; `truncated` counts inputs cut to fit."""
 
     def __init__(self, model: str, *, device: str = "auto", kind: str, stage: str = "classify"):
-        loaded = load_head_model(model, auto_class="AutoModelForSequenceClassification",
-                                 suffixes=("ForSequenceClassification",), kind=kind, stage=stage,
+        loaded = load_pretrained(model, "sequence-classification", kind=kind, stage=stage,
                                  device=device)
-        self.model_name, self.config = loaded["name"], loaded["config"]
-        self._model, self._tokenizer, self.device = (loaded["model"], loaded["tokenizer"],
-                                                     loaded["device"])
+        self.model_name, self.config = loaded.name, loaded.config
+        self._model, self._tokenizer, self.device = loaded.model, loaded.tokenizer, loaded.device
         self.labels = [self.config.id2label[i] for i in range(self.config.num_labels)]
         limit = getattr(self.config, "max_position_embeddings", None) or 512
         if self.config.model_type in {"roberta", "xlm-roberta", "camembert", "bart", "mbart"}:
@@ -310,103 +307,3 @@ def store_predictions(con: duckdb.DuckDBPyConnection, pmids: Sequence[str],
     finally:
         con.unregister("new_classifications")
     return len(pmids)
-
-
-# -- training ----------------------------------------------------------------------------------
-
-#: Default training length in examples seen. litmine's own rule, from its first runs on the 208
-#: abstracts of ../shared/data/pubmed (docs/transformers.md): with lr 1e-4 the training loss
-#: plateaued after 17-20 epochs of 146 abstracts (about 2,500-2,900 examples); 8 epochs
-#: underfitted (loss 1.1-1.6 of 1.95 at the start). A 30k-record corpus gets the minimum, 3.
-EXAMPLES_SEEN = 3000
-
-
-def default_epochs(n_train: int) -> int:
-    """Epochs that show the model about EXAMPLES_SEEN examples, at least 3 and at most 20."""
-    return max(3, min(20, -(-EXAMPLES_SEEN // max(n_train, 1))))
-
-
-def train_study_classifier(train: Sequence[Example], out_dir: str | Path, *,
-                           base_model: str | None = None, epochs: int | None = None,
-                           lr: float = 1e-4,
-                           batch_size: int = 16, max_length: int = 256, seed: int = 13,
-                           weight_decay: float = 0.01, warmup: float = 0.1,
-                           device: str = "auto", log=None) -> dict:
-    """Fine-tune a sequence classifier on labelled abstracts and save it to `out_dir`.
-
-    A plain loop: AdamW, linear warm-up over the first `warmup` share of steps then linear decay
-    (Devlin et al. 2019's BERT fine-tuning recipe), cross-entropy weighted by inverse label
-    frequency n / (k x n_label) (scikit-learn's class_weight="balanced"; King & Zeng 2001) since
-    "other" outnumbers trials and case reports by 10:1. Texts longer than `max_length` word
-    pieces are truncated (counted in the returned record). No dev split: with a few hundred
-    records every example is needed, so the run trains a fixed number of epochs: by default
-    enough to see about EXAMPLES_SEEN examples, between 3 and 20 epochs (see the constant).
-    """
-    from transformers import (AutoModelForSequenceClassification, AutoTokenizer,
-                              get_linear_schedule_with_warmup)
-
-    from litmine.tasks.semantic.embeddings import (check_encoder, default_embed_model, load_model_config,
-                                          resolve_model_source)
-    from litmine.tasks.ner.engine import resolve_device
-
-    counts = Counter(e.label for e in train)
-    labels = [label for label in LABELS if label in counts] + sorted(set(counts) - set(LABELS))
-    if len(labels) < 2:
-        raise LitmineError(f"train-classifier: the training split has {len(train)} abstracts and "
-                           f"labels {sorted(counts)}; at least two study types are needed. Store "
-                           "more articles (`litmine mine`) first.")
-    base = base_model or default_embed_model()
-    name, source = resolve_model_source(base, "train-classifier")
-    check_encoder(base, load_model_config(base, source, "train-classifier"), "train-classifier")
-    torch.manual_seed(seed)
-    torch_device = resolve_device(device)
-    tokenizer = AutoTokenizer.from_pretrained(source)
-    model = AutoModelForSequenceClassification.from_pretrained(
-        source, num_labels=len(labels), id2label=dict(enumerate(labels)),
-        label2id={label: i for i, label in enumerate(labels)}).to(torch_device)
-    full = tokenizer([e.text for e in train], truncation=False)["input_ids"]
-    truncated = sum(len(ids) > max_length for ids in full)
-    encoded = tokenizer([e.text for e in train], truncation=True, max_length=max_length)
-    targets = torch.tensor([labels.index(e.label) for e in train])
-    weights = torch.tensor([len(train) / (len(labels) * counts[label]) for label in labels],
-                           dtype=torch.float32, device=torch_device)
-    epochs = epochs or default_epochs(len(train))
-    steps = epochs * -(-len(train) // batch_size)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    schedule = get_linear_schedule_with_warmup(optimizer, int(warmup * steps), steps)
-    loss_fn = torch.nn.CrossEntropyLoss(weight=weights)
-    generator = torch.Generator().manual_seed(seed)
-    history = []
-    for epoch in range(1, epochs + 1):
-        model.train()
-        started, total = time.perf_counter(), 0.0
-        order = torch.randperm(len(train), generator=generator).tolist()
-        for i in range(0, len(order), batch_size):
-            index = order[i:i + batch_size]
-            batch = tokenizer.pad({k: [encoded[k][j] for j in index] for k in encoded},
-                                  return_tensors="pt")
-            logits = model(**{k: v.to(torch_device) for k, v in batch.items()}).logits
-            loss = loss_fn(logits, targets[index].to(torch_device))
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            schedule.step()
-            optimizer.zero_grad()
-            total += loss.item() * len(index)
-        history.append({"epoch": epoch, "loss": round(total / len(train), 4),
-                        "seconds": round(time.perf_counter() - started, 1)})
-        if log:
-            log(f"epoch {epoch}/{epochs}: loss {history[-1]['loss']} ({history[-1]['seconds']} s)")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    model.eval().save_pretrained(out)
-    tokenizer.model_max_length = max_length
-    tokenizer.save_pretrained(out)
-    record = {"base_model": name, "labels": labels, "train_counts": dict(counts),
-              "n_train": len(train), "truncated": truncated, "epochs": history,
-              "hyperparameters": {"epochs": epochs, "lr": lr, "batch_size": batch_size,
-                                  "max_length": max_length, "seed": seed,
-                                  "weight_decay": weight_decay, "warmup": warmup},
-              "train_pmids": [e.pmid for e in train]}
-    (out / "training.json").write_text(json.dumps(record, indent=1))
-    return record

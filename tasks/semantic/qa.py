@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from litmine.errors import LitmineError
-from litmine.tasks.semantic.embeddings import load_head_model
+from litmine.tasks.loading import load_pretrained
 
 NO_QA_MODEL = ("ask: no question-answering model was given, and none ships with litmine; pass "
                "--qa-model with a SQuAD-style model, e.g. deepset/roberta-base-squad2 (general) "
@@ -42,13 +42,9 @@ class QAModel:
     def __init__(self, model: str | None, *, device: str = "auto"):
         if not model:
             raise LitmineError(NO_QA_MODEL)
-        loaded = load_head_model(model, auto_class="AutoModelForQuestionAnswering",
-                                 suffixes=("ForQuestionAnswering",),
-                                 kind="an extractive question-answering model", stage="ask",
-                                 device=device)
-        self.model_name, self.config = loaded["name"], loaded["config"]
-        self._model, self._tokenizer, self.device = (loaded["model"], loaded["tokenizer"],
-                                                     loaded["device"])
+        loaded = load_pretrained(model, "question-answering", stage="ask", device=device)
+        self.model_name, self.config = loaded.name, loaded.config
+        self._model, self._tokenizer, self.device = loaded.model, loaded.tokenizer, loaded.device
         if not getattr(self._tokenizer, "is_fast", False):
             raise LitmineError(f"ask: model {model!r} has no fast tokenizer (tokenizer.json), "
                                "which answer offsets need; re-save it with a fast tokenizer.")

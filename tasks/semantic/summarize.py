@@ -22,14 +22,13 @@ import pyarrow as pa
 import torch
 
 from litmine.errors import LitmineError
-from litmine.tasks.semantic.embeddings import load_head_model, load_model_config, resolve_model_source
+from litmine.tasks.loading import load_config, load_pretrained, resolve_model_source
 
 NO_SUMMARY_MODEL = ("summarize: no generative model was given, and none ships with litmine; pass "
                     "--model with a causal or seq2seq LM, e.g. microsoft/biogpt, "
                     "facebook/bart-large-cnn or google/flan-t5-base (hub ID downloaded "
                     "beforehand, or a local directory)")
 CAUSAL_PROMPT = "{text}\nTL;DR:"
-_GENERATIVE = ("ForCausalLM", "LMHeadModel", "ForConditionalGeneration")
 
 
 @dataclass(frozen=True)
@@ -46,15 +45,13 @@ class Summarizer:
         if not model:
             raise LitmineError(NO_SUMMARY_MODEL)
         name, source = resolve_model_source(model, "summarize")
-        config = load_model_config(model, source, "summarize")
+        config = load_config(model, source, "summarize")
         self.seq2seq = bool(getattr(config, "is_encoder_decoder", False))
-        loaded = load_head_model(
-            model, auto_class="AutoModelForSeq2SeqLM" if self.seq2seq else "AutoModelForCausalLM",
-            suffixes=_GENERATIVE, stage="summarize", device=device, check_head=False,
-            kind="a generative language model (causal or seq2seq)")
-        self.model_name, self.config = name, loaded["config"]
-        self._model, self._tokenizer, self.device = (loaded["model"], loaded["tokenizer"],
-                                                     loaded["device"])
+        loaded = load_pretrained(model, "seq2seq" if self.seq2seq else "causal-lm",
+                                 stage="summarize", device=device, check_head=False,
+                                 config=config)
+        self.model_name, self.config = name, loaded.config
+        self._model, self._tokenizer, self.device = loaded.model, loaded.tokenizer, loaded.device
         limits = [x for x in (getattr(config, "max_position_embeddings", None),
                               getattr(config, "n_positions", None)) if x]
         tokenizer_limit = self._tokenizer.model_max_length

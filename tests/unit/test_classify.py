@@ -10,9 +10,9 @@ import pytest
 
 from litmine.errors import LitmineError, ModelError
 from litmine.tasks.semantic.classify import (LABELS, Example, NLIClassifier, Prediction, TrainedClassifier,
-                                    classify_by_embedding, default_epochs, labelled_articles, score_labels,
-                                    split_heldout, store_predictions, study_type_of,
-                                    train_study_classifier)
+                                    classify_by_embedding, labelled_articles, score_labels,
+                                    split_heldout, store_predictions, study_type_of)
+from litmine.tasks.training.study_types import default_epochs, train_study_classifier
 from litmine.tasks.semantic.embeddings import load_embedder
 from litmine.tasks.records import Article
 from litmine.tasks.store.database import Batch

@@ -18,9 +18,9 @@ from litmine.tasks.ner.engine import (
     load_tagger,
     plan_batches,
     plan_windows,
-    resolve_dtype,
     tag_entities,
 )
+from litmine.tasks.loading import resolve_dtype
 from litmine.tasks.records import Sentence
 
 #: Tokens (single WordPiece ids in all-MiniLM-L6-v2's vocabulary) -> the label the lookup model
@@ -320,7 +320,7 @@ def test_model_id_is_the_same_in_every_copy_and_changes_with_the_weights(tiny_ne
                                                                          tmp_path):
     """Content, not file times: a clone or copy of a model keeps its ID (stored rows stay
     attributable), and changed weights of the same size give a new one."""
-    from litmine.tasks.ner.model import fingerprint_model
+    from litmine.tasks.loading import fingerprint_model
 
     copy = tmp_path / "copy"
     copy.mkdir()
