@@ -13,6 +13,7 @@ from typing import Annotated, Optional
 import typer
 
 from litmine.errors import LitmineError
+from litmine.settings import get_settings
 
 DbOption = Annotated[
     Optional[Path],
@@ -50,8 +51,6 @@ class Format(str, Enum):
 
 
 def _db(db: Path | None, stage: str, must_exist: bool = True) -> Path:
-    from litmine.settings import get_settings
-
     path = db or get_settings(fresh=True).db
     if must_exist and not path.is_file():
         raise LitmineError(f"{stage}: database {path} does not exist; run `litmine mine` first or "
@@ -239,7 +238,7 @@ def ask(
         raise LitmineError('ask: the question is empty; e.g. `litmine ask "Which drug causes '
                            'hearing loss?" --qa-model deepset/roberta-base-squad2`')
     path = _db(db, "ask")
-    reader = QAModel(qa_model or os.environ.get("LITMINE_QA_MODEL"), device=device)
+    reader = QAModel(qa_model or get_settings(fresh=True).qa_model, device=device)
     con = connect_readonly(path)
     try:
         hits = run_search(con, question, k=k, model=embed_model, device=device, db=str(path))
@@ -286,7 +285,7 @@ def summarize(
     if bool(pmid) == bool(query and query.strip()):
         raise LitmineError("summarize: give --pmid (one or more) or --query, not both or neither")
     path = _db(db, "summarize")
-    summarizer = Summarizer(model or os.environ.get("LITMINE_SUMMARY_MODEL"), device=device)
+    summarizer = Summarizer(model or get_settings(fresh=True).summary_model, device=device)
     con = connect_readonly(path)
     try:
         pmids = list(pmid or [h.pmid for h in run_search(con, query, k=k, device=device,

@@ -36,6 +36,7 @@ import pyarrow as pa
 import torch
 
 from litmine.errors import LitmineError, ModelError
+from litmine.settings import get_settings
 from litmine.tasks.ner.engine import plan_batches, resolve_device
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ _EMBEDDERS: dict[tuple[str, str], Embedder] = {}
 
 def default_embed_model() -> str:
     """$LITMINE_EMBED_MODEL, else the bundled all-MiniLM-L6-v2."""
-    return os.environ.get("LITMINE_EMBED_MODEL") or DEFAULT_EMBED_MODEL
+    return get_settings(fresh=True).embed_model or DEFAULT_EMBED_MODEL
 
 
 def resolve_model_source(model: str, stage: str) -> tuple[str, str]:
