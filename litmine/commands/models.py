@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-import shlex
-import sys
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
+from litmine.commands.options import command_line, existing_files
 from litmine.errors import LitmineError
 from litmine.settings import DEFAULT_MODEL_DIR
 
 
 def _split_types(types: str | None) -> list[str] | None:
     return [t.strip() for t in types.split(",") if t.strip()] if types else None
-
-
-def _existing(paths: list[Path] | None, what: str) -> list[str]:
-    for path in paths or []:
-        if not path.is_file():
-            raise LitmineError(f"{what}: file {path} does not exist; check the path")
-    return [str(p) for p in paths or []]
 
 
 class Task(str, Enum):
@@ -87,13 +79,13 @@ def train(
     from litmine.flows.train import train as train_flow
 
     result = train_flow(
-        train_files=_existing(train_files, "train"), dev_files=_existing(dev_files, "train"),
+        train_files=existing_files(train_files, "train"), dev_files=existing_files(dev_files, "train"),
         out_dir=str(out or DEFAULT_MODEL_DIR), base_model=base_model, types=_split_types(types),
-        type_map=type_map, exclude=_existing(exclude, "train"), epochs=epochs or 5,
+        type_map=type_map, exclude=existing_files(exclude, "train"), epochs=epochs or 5,
         lr=1e-4 if lr is None else lr, batch_size=batch_size, max_length=max_length or 256,
         seed=seed, patience=patience, device=device,
         fp16_weights=fp16_weights, max_train_docs=max_train_docs, max_dev_docs=max_dev_docs,
-        unit=unit.value, command_line=shlex.join(["litmine", *sys.argv[1:]]))
+        unit=unit.value, command_line=command_line())
     typer.echo(f"model saved to {result['out_dir']}")
 
 
@@ -134,9 +126,9 @@ def evaluate(
     if predicted and model:
         raise LitmineError("evaluate: give either --model or --predicted, not both")
     evaluate_flow(
-        gold=_existing(gold, "evaluate"),
+        gold=existing_files(gold, "evaluate"),
         model=None if predicted else (model or get_settings(fresh=True).model),
-        predicted=_existing(predicted, "evaluate") or None, types=_split_types(types),
+        predicted=existing_files(predicted, "evaluate") or None, types=_split_types(types),
         type_map=type_map, json_out=str(json_out) if json_out else None,
         errors_out=str(errors_out) if errors_out else None, device=device, dtype=dtype,
         max_batch_tokens=max_batch_tokens, stride=stride, abbreviations=abbreviations,

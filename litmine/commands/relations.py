@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 import sys
 from enum import Enum
 from pathlib import Path
@@ -10,6 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from litmine.commands.options import command_line, existing_files
 from litmine.errors import LitmineError
 
 lexicon_app = typer.Typer(help="The MeSH lexicon that links Chemical/Disease mentions.",
@@ -22,17 +22,6 @@ class Method(str, Enum):
     linear = "linear"
     stacked = "stacked"
     encoder = "encoder"
-
-
-def _command_line() -> str:
-    return shlex.join(["litmine", *sys.argv[1:]])
-
-
-def _check(paths) -> list[str]:
-    for p in paths or []:
-        if not Path(p).is_file():
-            raise LitmineError(f"input file {p} does not exist; check the path")
-    return [str(p) for p in paths or []]
 
 
 @lexicon_app.command("build")
@@ -49,9 +38,9 @@ def lexicon_build(
     from litmine.flows.relations import DEFAULT_LEXICON
     from litmine.tasks.linking.lexicon import build_lexicon
 
-    lex = build_lexicon(_check(corpus), mesh=_check(mesh), ctd=_check(ctd),
-                        mesh_mappings=_check(mesh_mappings), sssom=_check(sssom),
-                        exclude=_check(exclude))
+    lex = build_lexicon(existing_files(corpus), mesh=existing_files(mesh), ctd=existing_files(ctd),
+                        mesh_mappings=existing_files(mesh_mappings), sssom=existing_files(sssom),
+                        exclude=existing_files(exclude))
     path = lex.save(out or DEFAULT_LEXICON)
     typer.echo(f"lexicon: {lex.summary()} -> {path}")
 
@@ -82,13 +71,13 @@ def train_relations_command(
         raise LitmineError(f"train-relations: unknown --method {method!r}; use one of "
                            f"{', '.join(m.value for m in Method)}") from None
     options = dict(max_train_docs=max_train_docs, max_dev_docs=max_dev_docs,
-                   exclude=_check(exclude), device=device, lr=lr, mesh_tree=_check(mesh_tree),
-                   command_line=_command_line())
+                   exclude=existing_files(exclude), device=device, lr=lr, mesh_tree=existing_files(mesh_tree),
+                   command_line=command_line())
     if method is Method.encoder:
         options |= dict(batch_size=batch_size, max_length=max_length)
     if method is Method.stacked:
         options["progress"] = sys.stderr.isatty()
-    result = train_relations(_check(train), _check(dev), base_model,
+    result = train_relations(existing_files(train), existing_files(dev), base_model,
                              out or DEFAULT_RELATION_MODEL, epochs, method=method.value,
                              **options)
     typer.echo(f"saved {result['out_dir']} (threshold {result['threshold']:.3f})")
@@ -112,7 +101,7 @@ def evaluate_relations_command(
     if ner and not Path(ner).exists():
         raise LitmineError(f"evaluate-relations: NER model {ner} does not exist; train it "
                            "(`litmine train`) or pass --model PATH, or --model none")
-    report = evaluate_relations(_check(gold), ner_model=ner,
+    report = evaluate_relations(existing_files(gold), ner_model=ner,
                                 lexicon=lexicon or DEFAULT_LEXICON,
                                 relation_model=relation_model or DEFAULT_RELATION_MODEL,
                                 device=device, max_documents=max_docs)

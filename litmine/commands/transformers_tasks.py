@@ -4,22 +4,17 @@
 from __future__ import annotations
 
 import json
-import os
-import sys
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
+from litmine.commands.options import (DbOption, DeviceOption, ResultFormat, database_path,
+                                      quiet_transformers, shorten, wide_console)
 from litmine.errors import LitmineError
 from litmine.settings import get_settings
 
-DbOption = Annotated[
-    Optional[Path],
-    typer.Option("--db", help="DuckDB file (default: $LITMINE_DB, else data/litmine.duckdb)."),
-]
-DeviceOption = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")]
 EmbedModelOption = Annotated[
     Optional[str],
     typer.Option("--model", "-m", help="Sentence-embedding model: hub ID or local directory "
@@ -45,46 +40,6 @@ class Method(str, Enum):
     trained = "trained"
 
 
-class Format(str, Enum):
-    table = "table"
-    json = "json"
-
-
-def _db(db: Path | None, stage: str, must_exist: bool = True) -> Path:
-    path = db or get_settings(fresh=True).db
-    if must_exist and not path.is_file():
-        raise LitmineError(f"{stage}: database {path} does not exist; run `litmine mine` first or "
-                           "pass --db")
-    return path
-
-
-def _console(stderr: bool = False):
-    """A rich console; output sent to a pipe or file gets 160 columns instead of rich's 80."""
-    from rich.console import Console
-
-    stream = sys.stderr if stderr else sys.stdout
-    width = None if stream.isatty() or os.environ.get("COLUMNS") else 160
-    return Console(stderr=stderr, soft_wrap=True, width=width, highlight=False)
-
-
-def _prepare() -> None:
-    """No transformers progress bars; Prefect tracebacks folded as the core commands do."""
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()
-    hf_logging.set_verbosity_error()
-    cli = sys.modules.get("litmine.cli") or sys.modules.get("__main__")
-    quiet = getattr(cli, "_quiet_prefect_tracebacks", None)
-    if quiet is not None:
-        quiet()
-
-
-def _short(text: str, width: int) -> str:
-    text = " ".join((text or "").split())
-    return text if len(text) <= width else text[:width - 1] + "…"
-
-
 def embed(
     db: DbOption = None,
     model: EmbedModelOption = None,
@@ -95,14 +50,14 @@ def embed(
     from litmine.flows.embed import embed as embed_flow
     from litmine.tasks.semantic.embeddings import load_embedder
 
-    _prepare()
-    path = _db(db, "embed")
+    quiet_transformers()
+    path = database_path(db, "embed")
     load_embedder(model, device=device)  # a bad model fails here, before a flow run starts
     levels = ["abstract", "sentence"] if level is EmbedLevel.all else [level.value]
     result = embed_flow(db=str(path), model=model, levels=levels, device=device)
     done = ", ".join(f"{result.get(f'embedded_{lv}s', 0)} {lv}s" for lv in levels)
     windowed = sum(result.get(f"windowed_{lv}s", 0) for lv in levels)
-    _console().print(f"embedded {done} with {result['model']} ({result['dim']} dimensions) into "
+    wide_console(highlight=False).print(f"embedded {done} with {result['model']} ({result['dim']} dimensions) into "
                      f"{result['db']}" + (f"; {windowed} texts longer than the model's limit "
                                            "were embedded as windows" if windowed else ""))
 
@@ -113,36 +68,36 @@ def search(
     level: Annotated[Level, typer.Option("--level", help="Rank abstracts or single sentences.")] = Level.abstract,
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="Whose vectors (default: the model with most).")] = None,
     db: DbOption = None,
-    format: Annotated[Format, typer.Option("--format", help="table or json.")] = Format.table,
+    format: Annotated[ResultFormat, typer.Option("--format", help="table or json.")] = ResultFormat.table,
     device: DeviceOption = "auto",
 ):
     """Find stored abstracts (or sentences) by meaning: cosine similarity of embeddings."""
     from litmine.tasks.semantic.embeddings import search as run_search
     from litmine.tasks.store.query import connect_readonly
 
-    _prepare()
+    quiet_transformers()
     if not query.strip():
         raise LitmineError('search: the query is empty; give words to search for, e.g. '
                            '`litmine search "drug-induced liver injury"`')
-    path = _db(db, "search")
+    path = database_path(db, "search")
     con = connect_readonly(path)
     try:
         hits = run_search(con, query, k=k, level=level.value, model=model, device=device,
                           db=str(path))
     finally:
         con.close()
-    if format is Format.json:
-        _console().print_json(json.dumps([h.__dict__ for h in hits], default=str))
+    if format is ResultFormat.json:
+        wide_console(highlight=False).print_json(json.dumps([h.__dict__ for h in hits], default=str))
         return
     from rich.table import Table
 
     table = Table("#", "score", "PMID", "year", "sentence" if level is Level.sentence else "title",
                   title=f"{query!r}: top {len(hits)} {level.value}s")
     for hit in hits:
-        shown = (f"[{hit.sentence_index}] {_short(hit.text, 110)}" if level is Level.sentence
-                 else _short(hit.title, 110))
+        shown = (f"[{hit.sentence_index}] {shorten(hit.text, 110)}" if level is Level.sentence
+                 else shorten(hit.title, 110))
         table.add_row(str(hit.rank), f"{hit.score:.3f}", hit.pmid, str(hit.year or ""), shown)
-    _console().print(table)
+    wide_console(highlight=False).print(table)
 
 
 def classify(
@@ -154,8 +109,8 @@ def classify(
     """Label every stored abstract with a study type (stored in the `classifications` table)."""
     from litmine.flows.classify import classify as classify_flow, load_method
 
-    _prepare()
-    path = _db(db, "classify")
+    quiet_transformers()
+    path = database_path(db, "classify")
     load_method(method.value, model, device)  # a bad model fails here, before a flow run starts
     result = classify_flow(db=str(path), method=method.value, model=model, device=device)
     from rich.table import Table
@@ -164,7 +119,7 @@ def classify(
                   f"by {result['model']} ({result['method']})")
     for label, n in sorted(result["labels"].items(), key=lambda x: -x[1]):
         table.add_row(label, str(n))
-    _console().print(table)
+    wide_console(highlight=False).print(table)
 
 
 def train_classifier(
@@ -183,13 +138,13 @@ def train_classifier(
     """Fine-tune a study-type classifier on stored PublicationType labels; score it vs zero-shot."""
     from litmine.flows.classify import DEFAULT_CLASSIFIER_DIR, train_classifier as train_flow
 
-    _prepare()
-    path = _db(db, "train-classifier")
+    quiet_transformers()
+    path = database_path(db, "train-classifier")
     result = train_flow(db=str(path), out_dir=str(out or DEFAULT_CLASSIFIER_DIR),
                         base_model=base_model, epochs=epochs, lr=lr, batch_size=batch_size,
                         max_length=max_length, test_fraction=test_fraction, seed=seed,
                         device=device, limit=limit)
-    console = _console()
+    console = wide_console(highlight=False)
     console.print(f"model saved to {result['out_dir']} ({result['training']['n_train']} training "
                   f"abstracts, {result['training']['truncated']} truncated to {max_length} word "
                   f"pieces); held-out split: {result['n_test']} abstracts")
@@ -209,12 +164,12 @@ def evaluate_classifier(
     """Macro-F1 per study type on the held-out split: trained classifier vs zero-shot baselines."""
     from litmine.flows.classify import evaluate_classifier as evaluate_flow
 
-    _prepare()
-    path = _db(db, "evaluate-classifier")
+    quiet_transformers()
+    path = database_path(db, "evaluate-classifier")
     report = evaluate_flow(db=str(path), model=model, nli_model=nli_model, embed_model=embed_model,
                            test_fraction=test_fraction, seed=seed, device=device,
                            json_out=str(json_out) if json_out else None)
-    _console().print(f"held-out split: {report['n_test']} of {report['n_labelled']} labelled "
+    wide_console(highlight=False).print(f"held-out split: {report['n_test']} of {report['n_labelled']} labelled "
                      f"abstracts\n{report['table']}")
 
 
@@ -225,7 +180,7 @@ def ask(
     embed_model: Annotated[Optional[str], typer.Option("--embed-model", help="Whose vectors retrieve abstracts (default: the model with most).")] = None,
     max_answer_tokens: Annotated[int, typer.Option("--max-answer-tokens", min=1)] = 30,
     db: DbOption = None,
-    format: Annotated[Format, typer.Option("--format", help="table or json.")] = Format.table,
+    format: Annotated[ResultFormat, typer.Option("--format", help="table or json.")] = ResultFormat.table,
     device: DeviceOption = "auto",
 ):
     """Answer a question from the stored abstracts: semantic search, then an extractive QA model."""
@@ -233,11 +188,11 @@ def ask(
     from litmine.tasks.semantic.qa import QAModel, documents_for, sentence_of
     from litmine.tasks.store.query import connect_readonly
 
-    _prepare()
+    quiet_transformers()
     if not question.strip():
         raise LitmineError('ask: the question is empty; e.g. `litmine ask "Which drug causes '
                            'hearing loss?" --qa-model deepset/roberta-base-squad2`')
-    path = _db(db, "ask")
+    path = database_path(db, "ask")
     reader = QAModel(qa_model or get_settings(fresh=True).qa_model, device=device)
     con = connect_readonly(path)
     try:
@@ -248,8 +203,8 @@ def ask(
                                       sentence_of(con, a.pmid, a.start))) for a in answers]
     finally:
         con.close()
-    if format is Format.json:
-        _console().print_json(json.dumps(rows, default=str))
+    if format is ResultFormat.json:
+        wide_console(highlight=False).print_json(json.dumps(rows, default=str))
         return
     from rich.table import Table
 
@@ -257,8 +212,8 @@ def ask(
                   title=f"{question!r} ({reader.model_name} over the top {len(hits)} abstracts)")
     for i, row in enumerate(rows, 1):
         table.add_row(str(i), row["text"], f"{row['score']:.3f}", row["pmid"],
-                      _short(row["sentence"], 120))
-    _console().print(table)
+                      shorten(row["sentence"], 120))
+    wide_console(highlight=False).print(table)
 
 
 def summarize(
@@ -281,10 +236,10 @@ def summarize(
     from litmine.tasks.store.database import Store
     from litmine.tasks.semantic.summarize import Summarizer, store_summaries
 
-    _prepare()
+    quiet_transformers()
     if bool(pmid) == bool(query and query.strip()):
         raise LitmineError("summarize: give --pmid (one or more) or --query, not both or neither")
-    path = _db(db, "summarize")
+    path = database_path(db, "summarize")
     summarizer = Summarizer(model or get_settings(fresh=True).summary_model, device=device)
     con = connect_readonly(path)
     try:
@@ -308,12 +263,12 @@ def summarize(
             store_summaries(writer.con, pmids, summaries, model=summarizer.model_name,
                             parameters=parameters, run_id=run_id)
             writer.finish_run(run_id, "completed", {"summaries": len(summaries)}, {})
-    console = _console()
+    console = wide_console(highlight=False)
     for (p, text), summary in zip(documents, summaries):
         cut = (f", {summary.truncated_tokens} input tokens cut to fit the model"
                if summary.truncated_tokens else "")
         console.print(f"[bold]PMID {p}[/bold] ({summarizer.model_name}{cut})\n"
-                      f"  text: {_short(text, 150)}\n  summary: {summary.text}\n")
+                      f"  text: {shorten(text, 150)}\n  summary: {summary.text}\n")
 
 
 def register(app: typer.Typer) -> None:
