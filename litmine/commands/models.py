@@ -55,7 +55,7 @@ def train(
     """Fine-tune a model: the NER tagger (default; best dev epoch kept), the CID relation
     classifier (`--task relations`) or the study-type classifier (`--task classify`)."""
     if task is Task.classify:
-        from litmine.commands.transformers_tasks import train_classifier
+        from litmine.commands.classify import train_classifier
 
         if train_files or dev_files:
             raise LitmineError("train --task classify: the data are the stored articles of --db "
@@ -114,7 +114,7 @@ def evaluate(
     from litmine.settings import get_settings
 
     if task is Task.classify:
-        from litmine.commands.transformers_tasks import evaluate_classifier
+        from litmine.commands.classify import evaluate_classifier
 
         return evaluate_classifier(db=db, model=model, nli_model=None, embed_model=None,
                                    test_fraction=0.3, seed=13, json_out=json_out, device=device)
