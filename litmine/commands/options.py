@@ -28,6 +28,16 @@ DbOption = Annotated[
 ]
 DeviceOption = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")]
 
+
+class ResultFormat(str, Enum):
+    """How a command prints its results: a rich table, or JSON for scripts."""
+
+    table = "table"
+    json = "json"
+
+
+FormatOption = Annotated[ResultFormat, typer.Option("--format", help="table or json.")]
+
 #: Set by the app's `--debug` callback: errors keep their tracebacks, Prefect's logs too.
 state = {"debug": False}
 #: Messages, progress and warnings (stderr), and the core commands' results (stdout).
@@ -138,10 +148,3 @@ class progress_bar:
         set_progress_hook(None)
         if self.enabled:
             self.bar.progress.stop()
-
-
-class ResultFormat(str, Enum):
-    """How a command prints its results: a rich table, or JSON for scripts."""
-
-    table = "table"
-    json = "json"

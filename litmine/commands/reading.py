@@ -8,8 +8,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from litmine.commands.options import (DbOption, DeviceOption, ResultFormat, database_path,
-                                      quiet_transformers, shorten, wide_console)
+from litmine.commands.options import (DbOption, DeviceOption, FormatOption, ResultFormat,
+                                      database_path, quiet_transformers, shorten, wide_console)
 from litmine.errors import LitmineError
 
 
@@ -20,7 +20,7 @@ def ask(
     embed_model: Annotated[Optional[str], typer.Option("--embed-model", help="Whose vectors retrieve abstracts (default: the model with most).")] = None,
     max_answer_tokens: Annotated[int, typer.Option("--max-answer-tokens", min=1)] = 30,
     db: DbOption = None,
-    format: Annotated[ResultFormat, typer.Option("--format", help="table or json.")] = ResultFormat.table,
+    format: FormatOption = ResultFormat.table,
     device: DeviceOption = "auto",
 ):
     """Answer a question from the stored abstracts: semantic search, then an extractive QA model."""

@@ -8,8 +8,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from litmine.commands.options import (DbOption, DeviceOption, ResultFormat, database_path,
-                                      quiet_transformers, shorten, wide_console)
+from litmine.commands.options import (DbOption, DeviceOption, FormatOption, ResultFormat,
+                                      database_path, quiet_transformers, shorten, wide_console)
 from litmine.errors import LitmineError
 
 EmbedModelOption = Annotated[
@@ -60,7 +60,7 @@ def search(
     level: Annotated[Level, typer.Option("--level", help="Rank abstracts or single sentences.")] = Level.abstract,
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="Whose vectors (default: the model with most).")] = None,
     db: DbOption = None,
-    format: Annotated[ResultFormat, typer.Option("--format", help="table or json.")] = ResultFormat.table,
+    format: FormatOption = ResultFormat.table,
     device: DeviceOption = "auto",
 ):
     """Find stored abstracts (or sentences) by meaning: cosine similarity of embeddings."""
