@@ -1,4 +1,5 @@
-"""The `litmine` command line: mine, sql, export, info, train, evaluate."""
+"""The `litmine` command line: the app, its core commands (mine, sql, export, info) and the console
+entry. The other commands live in litmine/commands/, one module per group."""
 
 from __future__ import annotations
 
