@@ -13,12 +13,12 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from litmine.errors import LitmineError
-from litmine.settings import DATA_DIR, get_settings
+from litmine.settings import DATA_DIR
 from litmine.tasks.semantic.classify import (LABELS, NLIClassifier, TrainedClassifier, classify_by_embedding,
                                     labelled_articles, score_labels, split_heldout,
                                     store_predictions)
 from litmine.tasks.semantic.embeddings import load_embedder
-from litmine.tasks.store.access import open_store
+from litmine.tasks.store.access import database_path, open_store
 from litmine.tasks.store.runs import recorded_run
 from litmine.tasks.training.study_types import train_study_classifier
 
@@ -45,14 +45,6 @@ def load_method(method: str, model: str | None, device: str = "auto"):
     raise LitmineError(f"classify: unknown method {method!r}; use one of {', '.join(METHODS)}")
 
 
-def _db(db: str | None) -> Path:
-    path = Path(db) if db else get_settings().db
-    if not path.is_file():
-        raise LitmineError(f"classify: database {path} does not exist; run `litmine mine` first "
-                           "or pass --db")
-    return path
-
-
 @task(name="classify-abstracts", cache_policy=NO_CACHE)
 def classify_chunk(predict, texts: list[str]) -> list:
     """Prefect task: predict the study types of a chunk of abstracts."""
@@ -64,7 +56,7 @@ def classify(db: str | None = None, method: str = "embedding", model: str | None
              device: str = "auto", chunk: int = 256) -> dict:
     """Classify every stored abstract by study type and store the labels in `classifications`."""
     logger = get_run_logger()
-    db_path = _db(db)
+    db_path = database_path(db, "classify")
     name, predict = load_method(method, model, device)
     with open_store(db_path) as store, \
             recorded_run(store, "classify", {"db": str(db_path), "method": method, "model": name},
@@ -134,7 +126,7 @@ def evaluate_classifier(db: str | None = None, model: str | None = None,
                         json_out: str | None = None) -> dict:
     """Macro-F1 per study type on the held-out split: trained model (if given) vs zero-shot."""
     logger = get_run_logger()
-    with open_store(_db(db), "read", stage="classify") as store:
+    with open_store(database_path(db, "classify"), "read", stage="classify") as store:
         examples = labelled_articles(store.con)
     _, test = heldout_split(examples, model, test_fraction, seed)
     if not test:
@@ -167,7 +159,7 @@ def train_classifier(db: str | None = None, out_dir: str = str(DEFAULT_CLASSIFIE
     """Fine-tune a study-type classifier on stored articles' PublicationType labels, then score it
     and the zero-shot baseline on the held-out split (written to `out_dir`/evaluation.json)."""
     logger = get_run_logger()
-    with open_store(_db(db), "read", stage="classify") as store:
+    with open_store(database_path(db, "classify"), "read", stage="classify") as store:
         examples = labelled_articles(store.con, limit=limit)
     train, test = split_heldout(examples, test_fraction, seed)
     logger.info("%d labelled abstracts: %d train, %d held out; train labels %s", len(examples),

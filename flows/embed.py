@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
@@ -11,9 +10,8 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from litmine.errors import LitmineError
-from litmine.settings import get_settings
 from litmine.tasks.semantic.embeddings import LEVELS, embed_store, load_embedder
-from litmine.tasks.store.access import open_store
+from litmine.tasks.store.access import database_path, open_store
 from litmine.tasks.store.database import Store
 from litmine.tasks.store.runs import recorded_run
 
@@ -62,7 +60,7 @@ def embed(db: str | None = None, model: str | None = None,
     """
     logger = get_run_logger()
     levels = check_levels(levels)
-    db_path = Path(db) if db else get_settings().db
+    db_path = database_path(db)
     if not db_path.is_file():
         raise LitmineError(f"embed: database {db_path} does not exist; run `litmine mine` first "
                            "or pass --db")

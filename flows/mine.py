@@ -20,7 +20,7 @@ from litmine.settings import get_settings
 from litmine.tasks.ner.engine import load_tagger
 from litmine.tasks.sources.entrez import FetchBatch, search_pubmed, skip_stored
 from litmine.tasks.sources.files import iter_file_items, sniff_format
-from litmine.tasks.store.access import open_store
+from litmine.tasks.store.access import database_path, open_store
 from litmine.tasks.store.database import Store
 from litmine.tasks.store.reports import top_pairs, top_relations
 from litmine.tasks.store.runs import recorded_run
@@ -119,7 +119,7 @@ def mine(
     if batch_size < 1:
         raise LitmineError(f"mine: batch_size must be at least 1, got {batch_size}")
     settings = get_settings()
-    db_path = Path(db) if db else settings.db
+    db_path = database_path(db)
     if files:
         count_file_bytes(files)
     model = model or settings.model

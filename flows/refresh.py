@@ -19,7 +19,6 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import date, datetime, timezone
-from pathlib import Path
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
@@ -42,7 +41,7 @@ from litmine.tasks.sources.bulk import (
     verify_md5,
 )
 from litmine.tasks.sources.entrez import search_pubmed
-from litmine.tasks.store.access import open_store
+from litmine.tasks.store.access import database_path, open_store
 from litmine.tasks.store.locking import SnapshotPublisher, snapshot_is_stale
 from litmine.tasks.ner.engine import load_tagger
 from litmine.tasks.store.database import Store
@@ -91,7 +90,7 @@ def refresh(
     if batch_size < 1:
         raise LitmineError(f"refresh: batch_size must be at least 1, got {batch_size}")
     settings = get_settings()
-    db_path = Path(db) if db else settings.db
+    db_path = database_path(db)
     default_model = model or settings.model
     step = relation_step(relations, stage="refresh")
     flow_run_id = str(flow_run.id) if flow_run.id else None

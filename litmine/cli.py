@@ -1,4 +1,5 @@
-"""The `litmine` command line: mine, sql, export, info, train, evaluate."""
+"""The `litmine` command line: the app, its core commands (mine, sql, export, info) and the console
+entry. The other commands live in litmine/commands/, one module per group."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from litmine.commands import register_all
+from litmine.commands.options import (DbOption, DeviceOption, console, database_path, out,
+                                      progress_bar, quiet_prefect_tracebacks, state)
 from litmine.errors import LitmineError
-from litmine.settings import get_settings
 
 app = typer.Typer(
     name="litmine",
@@ -24,43 +26,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console(stderr=True)
-out = Console(soft_wrap=True)
-_state = {"debug": False}
-
-DbOption = Annotated[
-    Optional[Path],
-    typer.Option("--db", help="DuckDB file (default: $LITMINE_DB, else data/litmine.duckdb)."),
-]
-
-
-class _NoTracebacks:
-    """Logging filter: keep the message, drop the traceback (the CLI prints one line instead)."""
-
-    def filter(self, record) -> bool:
-        record.exc_info = None
-        record.exc_text = None
-        return True
-
-
-def _quiet_prefect_tracebacks() -> None:
-    """Prefect logs failed task runs with a traceback; without --debug the user sees one line."""
-    import logging
-
-    import prefect  # noqa: F401 - configures Prefect's handlers
-
-    if _state["debug"]:
-        return
-    loggers = [logging.getLogger(), *(l for l in logging.root.manager.loggerDict.values()
-                                      if isinstance(l, logging.Logger))]
-    for logger in loggers:
-        for handler in logger.handlers:
-            if not any(isinstance(f, _NoTracebacks) for f in handler.filters):
-                handler.addFilter(_NoTracebacks())
-
-
-def _db(db: Path | None) -> Path:
-    return db or get_settings(fresh=True).db
 
 
 class OutputFormat(str, Enum):
@@ -77,7 +42,7 @@ class ExportFormat(str, Enum):
 def _main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False):
     import logging
 
-    _state["debug"] = debug
+    state["debug"] = debug
     from litmine.memory import limit_malloc_arenas
 
     limit_malloc_arenas()  # before worker threads start allocating (litmine/memory.py)
@@ -93,7 +58,7 @@ def mine(
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="NER model: local path or hub ID (default: the shipped model).")] = None,
     max_results: Annotated[Optional[int], typer.Option("--max-results", min=1, help="Stop after this many records.")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Articles per NER batch.")] = 256,
-    device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")] = "auto",
+    device: DeviceOption = "auto",
     refetch: Annotated[bool, typer.Option("--refetch", help="With --query: fetch and tag again the PMIDs this model already stored (default: skip them, so a rerun resumes).")] = False,
     relations: Annotated[bool, typer.Option("--relations/--no-relations", help="Fix mentions with abbreviation definitions, link them to MeSH and score chemical-induced-disease relations (default: on).")] = True,
     lexicon: Annotated[Optional[str], typer.Option("--lexicon", help="MeSH lexicon for --relations (default: $LITMINE_LEXICON or the shipped one).")] = None,
@@ -111,7 +76,7 @@ def mine(
     if task_runner != "local":
         mine_flow = mine_flow.with_options(task_runner=runner)
 
-    _quiet_prefect_tracebacks()
+    quiet_prefect_tracebacks()
 
     if bool(query) == bool(files):
         raise LitmineError("mine: give exactly one of --query or --files")
@@ -121,9 +86,9 @@ def mine(
                                f"(e.g. {path}/*.xml.gz)")
         if not path.is_file():
             raise LitmineError(f"mine: input file {path} does not exist; check the path")
-    with _progress_bar(progress, "mining"):
+    with progress_bar(progress, "mining"):
         result = mine_flow(query=query, files=[str(p) for p in files] if files else None,
-                           db=str(_db(db)), model=model, max_results=max_results,
+                           db=str(database_path(db)), model=model, max_results=max_results,
                            batch_size=batch_size, device=device, resume=not refetch, embed=embed,
                            relations=relations, lexicon=lexicon, relation_model=relation_model)
     table = Table("rows", "count", title=f"litmine mine → {result['db']}")
@@ -147,7 +112,7 @@ def sql(
     """Run a read-only SQL query over the results."""
     from litmine.tasks.store.query import run_readonly_sql
 
-    columns, rows = run_readonly_sql(_db(db), statement)
+    columns, rows = run_readonly_sql(database_path(db), statement)
     if format is OutputFormat.json:
         out.print_json(json.dumps([dict(zip(columns, r)) for r in rows], default=str))
     elif format is OutputFormat.csv:
@@ -175,10 +140,10 @@ def export(
 
     if out_file:
         with open(out_file, "w", encoding="utf-8") as handle:
-            n = export_pubtator(_db(db), handle, model=model)
+            n = export_pubtator(database_path(db), handle, model=model)
         console.print(f"wrote {n} documents to {out_file}")
     else:
-        export_pubtator(_db(db), sys.stdout, model=model)
+        export_pubtator(database_path(db), sys.stdout, model=model)
 
 
 @app.command()
@@ -186,7 +151,7 @@ def info(db: DbOption = None):
     """What the database holds: rows per table, models, recent runs."""
     from litmine.tasks.store.query import describe
 
-    summary = describe(_db(db))
+    summary = describe(database_path(db))
     table = Table("table", "rows", title=f"{summary['db']} (schema {summary['schema_version']})")
     for name, n in summary["counts"].items():
         table.add_row(name, str(n))
@@ -197,49 +162,7 @@ def info(db: DbOption = None):
         out.print(f"run {run['run_id']}  {run['flow']}  {run['status']}  {run['started_at']}")
 
 
-from litmine.commands import register_all  # noqa: E402 - after the core commands
-
-register_all(app)
-
-
-class _Progress:
-    def __init__(self, description: str):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                                 MofNCompleteColumn(), TimeElapsedColumn(), console=console,
-                                 transient=True)
-        self.task = self.progress.add_task(description, total=None)
-
-    def __call__(self, *, total=..., advance: int = 0):
-        if total is not ...:
-            self.progress.update(self.task, total=total)
-        if advance:
-            self.progress.advance(self.task, advance)
-
-
-class _progress_bar:
-    """Context manager that shows a rich progress bar fed by litmine.progress while active."""
-
-    def __init__(self, enabled: bool, description: str):
-        self.enabled = enabled and console.is_terminal
-        self.description = description
-
-    def __enter__(self):
-        from litmine.progress import set_progress_hook
-
-        if self.enabled:
-            self.bar = _Progress(self.description)
-            self.bar.progress.start()
-            set_progress_hook(self.bar)
-        return self
-
-    def __exit__(self, *exc):
-        from litmine.progress import set_progress_hook
-
-        set_progress_hook(None)
-        if self.enabled:
-            self.bar.progress.stop()
+register_all(app)  # after the core commands, so that `--help` lists them first
 
 
 def main() -> None:
@@ -252,7 +175,7 @@ def main() -> None:
     try:
         app(standalone_mode=False)
     except LitmineError as exc:
-        if _state["debug"]:
+        if state["debug"]:
             raise
         console.print(f"[red]error:[/red] {exc}", highlight=False)
         sys.exit(1)
@@ -265,7 +188,7 @@ def main() -> None:
         if isinstance(exc, (click.ClickException, typer.TyperException)) and hasattr(exc, "show"):
             exc.show()
             sys.exit(getattr(exc, "exit_code", 2))
-        if _state["debug"]:
+        if state["debug"]:
             raise
         console.print(f"[red]error:[/red] {type(exc).__name__}: {exc} (run with --debug for details)",
                       highlight=False)

@@ -13,16 +13,21 @@ import ctypes
 import os
 import sys
 
+from pydantic import ValidationError
+
+from litmine.settings import get_settings
+
 M_ARENA_MAX = -8  # glibc's mallopt parameter
 _done = False
 
 
 def _wanted_arenas(default: int) -> int:
-    """LITMINE_MALLOC_ARENAS, or `default` when unset or not a number (0: leave glibc alone)."""
+    """LITMINE_MALLOC_ARENAS (Settings.malloc_arenas), or `default` when unset (0: leave glibc alone)."""
     try:
-        return int(os.environ.get("LITMINE_MALLOC_ARENAS", default))
-    except ValueError:
+        settings = get_settings(fresh=True)
+    except ValidationError:  # another setting is wrong: the command reports it, the cap still holds
         return default
+    return settings.malloc_arenas if "malloc_arenas" in settings.model_fields_set else default
 
 
 def limit_malloc_arenas(default: int = 2) -> int | None:
@@ -48,7 +53,8 @@ def exec_with_arena_cap(default: int = 2) -> None:
     cannot shrink arenas made before it. Measured with `benchmarks/e2e.py --n 200 --scale 10
     --batch-size 50`: peak RSS 1,198 -> 1,543 MiB with glibc's default, 1,195 -> 1,376 MiB with
     `mallopt` at flow start, 1,159 -> 1,218 MiB with MALLOC_ARENA_MAX=2 from the start.
-    Costs one extra interpreter start (~0.05 s) before anything heavy is imported.
+    Costs one extra interpreter start (~0.05 s, plus ~0.1 s to read the settings) before anything
+    heavy is imported.
     """
     if not sys.platform.startswith("linux") or "MALLOC_ARENA_MAX" in os.environ:
         return

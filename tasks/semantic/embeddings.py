@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Sequence
@@ -40,6 +39,7 @@ from litmine.tasks.loading import (BUNDLED_MODEL, fast_tokenizer, load_pretraine
                                    resolve_device, resolve_model_source, special_tokens)
 from litmine.tasks.ner.engine import plan_batches
 from litmine.tasks.store.schema import create_embeddings_table, create_embeddings_view
+from litmine.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ _EMBEDDERS: dict[tuple[str, str], Embedder] = {}
 
 def default_embed_model() -> str:
     """$LITMINE_EMBED_MODEL, else the bundled all-MiniLM-L6-v2."""
-    return os.environ.get("LITMINE_EMBED_MODEL") or DEFAULT_EMBED_MODEL
+    return get_settings(fresh=True).embed_model or DEFAULT_EMBED_MODEL
 
 
 def sentence_transformers_config(source: str, filename: str) -> dict:

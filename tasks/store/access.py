@@ -18,7 +18,8 @@ from typing import Literal
 
 import duckdb
 
-from litmine.errors import StoreError
+from litmine.errors import LitmineError, StoreError
+from litmine.settings import get_settings
 from litmine.tasks.store.database import Store
 from litmine.tasks.store.locking import describe_holder, describe_snapshot, is_lock_error, snapshot_path
 from litmine.tasks.store.schema import migrate
@@ -38,6 +39,15 @@ SAFE_CONFIG = {
     "autoload_known_extensions": False,
     "lock_configuration": True,
 }
+
+
+def database_path(db: str | Path | None, stage: str | None = None) -> Path:
+    """`db`, else $LITMINE_DB; with `stage`, a database that must exist already."""
+    path = Path(db) if db else get_settings(fresh=True).db
+    if stage is not None and not path.is_file():
+        raise LitmineError(f"{stage}: database {path} does not exist; run `litmine mine` first or "
+                           "pass --db")
+    return path
 
 
 def open_store(db: str | Path, mode: Mode = "write", *, wait: float = 0.0,

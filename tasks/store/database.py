@@ -17,6 +17,7 @@ import pyarrow as pa
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from litmine.settings import get_settings
 from litmine.tasks.records import Article, Deletion, Mention, Pair, Reject, Sentence
 
 #: Tables whose rows derive from an article (removed with it on DeleteCitation).
@@ -34,14 +35,15 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-#: Test hook, off unless set: LITMINE_TEST_CRASH_AT=commit:N SIGKILLs this process inside its Nth
-#: batch transaction, after the rows are written and before COMMIT (tests/integration/test_crash.py).
+#: Test hook, off unless set: LITMINE_TEST_CRASH_AT=commit:N (Settings.test_crash_at) SIGKILLs this
+#: process inside its Nth batch transaction, after the rows are written and before COMMIT
+#: (tests/integration/test_crash.py).
 CRASH_ENV = "LITMINE_TEST_CRASH_AT"
 _crash_counts: dict[str, int] = {}
 
 
 def _crash_point(stage: str) -> None:
-    spec = os.environ.get(CRASH_ENV, "")
+    spec = get_settings().test_crash_at
     if spec.startswith(stage + ":"):
         _crash_counts[stage] = _crash_counts.get(stage, 0) + 1
         if _crash_counts[stage] == int(spec.split(":", 1)[1]):

@@ -1,0 +1,141 @@
+"""What the CLI's commands share, defined once: the --db and --device options, the database path,
+consoles, the progress bar and quiet library logging.
+
+The entry (`litmine/cli.py`) and every command module import from here; nothing here imports
+them, so no command reaches back into the entry.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from litmine.errors import LitmineError
+from litmine.progress import set_progress_hook
+from litmine.tasks.store.access import database_path  # noqa: F401  (the CLI's --db, shared with flows)
+
+DbOption = Annotated[
+    Optional[Path],
+    typer.Option("--db", help="DuckDB file (default: $LITMINE_DB, else data/litmine.duckdb)."),
+]
+DeviceOption = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")]
+
+
+class ResultFormat(str, Enum):
+    """How a command prints its results: a rich table, or JSON for scripts."""
+
+    table = "table"
+    json = "json"
+
+
+FormatOption = Annotated[ResultFormat, typer.Option("--format", help="table or json.")]
+
+#: Set by the app's `--debug` callback: errors keep their tracebacks, Prefect's logs too.
+state = {"debug": False}
+#: Messages, progress and warnings (stderr), and the core commands' results (stdout).
+console = Console(stderr=True)
+out = Console(soft_wrap=True)
+
+
+def existing_files(paths: list[Path] | None, stage: str | None = None) -> list[str]:
+    """The paths as strings, or LitmineError naming the first that is not a file."""
+    for path in paths or []:
+        if not Path(path).is_file():
+            where = f"{stage}: file" if stage else "input file"
+            raise LitmineError(f"{where} {path} does not exist; check the path")
+    return [str(p) for p in paths or []]
+
+
+def command_line() -> str:
+    """This process's `litmine ...` command, as a model card records it."""
+    return shlex.join(["litmine", *sys.argv[1:]])
+
+
+def wide_console(stderr: bool = False, highlight: bool = True) -> Console:
+    """A rich console; output sent to a pipe or file gets 160 columns instead of rich's 80."""
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if stream.isatty() or os.environ.get("COLUMNS") else 160
+    return Console(stderr=stderr, soft_wrap=True, width=width, highlight=highlight)
+
+
+def shorten(text: str, width: int) -> str:
+    """`text` on one line, cut to `width` characters with an ellipsis."""
+    text = " ".join((text or "").split())
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+class _NoTracebacks:
+    """Logging filter: keep the message, drop the traceback (the CLI prints one line instead)."""
+
+    def filter(self, record) -> bool:
+        record.exc_info = None
+        record.exc_text = None
+        return True
+
+
+def quiet_prefect_tracebacks() -> None:
+    """Prefect logs failed task runs with a traceback; without --debug the user sees one line."""
+    import prefect  # noqa: F401 - configures Prefect's handlers (imported here for start-up time)
+
+    if state["debug"]:
+        return
+    loggers = [logging.getLogger(), *(l for l in logging.root.manager.loggerDict.values()
+                                      if isinstance(l, logging.Logger))]
+    for logger in loggers:
+        for handler in logger.handlers:
+            if not any(isinstance(f, _NoTracebacks) for f in handler.filters):
+                handler.addFilter(_NoTracebacks())
+
+
+def quiet_transformers() -> None:
+    """No transformers progress bars; Prefect tracebacks folded as the core commands do."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from transformers.utils import logging as hf_logging  # start-up time: transformers is heavy
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    quiet_prefect_tracebacks()
+
+
+class _Progress:
+    def __init__(self, description: str):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                                 MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+                                 transient=True)
+        self.task = self.progress.add_task(description, total=None)
+
+    def __call__(self, *, total=..., advance: int = 0):
+        if total is not ...:
+            self.progress.update(self.task, total=total)
+        if advance:
+            self.progress.advance(self.task, advance)
+
+
+class progress_bar:
+    """Context manager that shows a rich progress bar fed by litmine.progress while active."""
+
+    def __init__(self, enabled: bool, description: str):
+        self.enabled = enabled and console.is_terminal
+        self.description = description
+
+    def __enter__(self):
+        if self.enabled:
+            self.bar = _Progress(self.description)
+            self.bar.progress.start()
+            set_progress_hook(self.bar)
+        return self
+
+    def __exit__(self, *exc):
+        set_progress_hook(None)
+        if self.enabled:
+            self.bar.progress.stop()

@@ -1,0 +1,92 @@
+"""CLI: `litmine embed` and `litmine search`: find stored abstracts and sentences by meaning."""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from typing import Annotated, Optional
+
+import typer
+
+from litmine.commands.options import (DbOption, DeviceOption, FormatOption, ResultFormat,
+                                      database_path, quiet_transformers, shorten, wide_console)
+from litmine.errors import LitmineError
+
+EmbedModelOption = Annotated[
+    Optional[str],
+    typer.Option("--model", "-m", help="Sentence-embedding model: hub ID or local directory "
+                                       "(default: $LITMINE_EMBED_MODEL, else the bundled "
+                                       "all-MiniLM-L6-v2)."),
+]
+
+
+class Level(str, Enum):
+    abstract = "abstract"
+    sentence = "sentence"
+
+
+class EmbedLevel(str, Enum):
+    abstract = "abstract"
+    sentence = "sentence"
+    all = "all"
+
+
+def embed(
+    db: DbOption = None,
+    model: EmbedModelOption = None,
+    level: Annotated[EmbedLevel, typer.Option("--level", help="abstract, sentence or all.")] = EmbedLevel.all,
+    device: DeviceOption = "auto",
+):
+    """Embed stored abstracts and sentences for `litmine search` (only new or changed texts)."""
+    from litmine.flows.embed import embed as embed_flow
+    from litmine.tasks.semantic.embeddings import load_embedder
+
+    quiet_transformers()
+    path = database_path(db, "embed")
+    load_embedder(model, device=device)  # a bad model fails here, before a flow run starts
+    levels = ["abstract", "sentence"] if level is EmbedLevel.all else [level.value]
+    result = embed_flow(db=str(path), model=model, levels=levels, device=device)
+    done = ", ".join(f"{result.get(f'embedded_{lv}s', 0)} {lv}s" for lv in levels)
+    windowed = sum(result.get(f"windowed_{lv}s", 0) for lv in levels)
+    wide_console(highlight=False).print(
+        f"embedded {done} with {result['model']} ({result['dim']} dimensions) into "
+        f"{result['db']}" + (f"; {windowed} texts longer than the model's limit "
+                             "were embedded as windows" if windowed else ""))
+
+
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for, in plain words.")],
+    k: Annotated[int, typer.Option("--k", "-k", min=1, help="How many hits.")] = 10,
+    level: Annotated[Level, typer.Option("--level", help="Rank abstracts or single sentences.")] = Level.abstract,
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Whose vectors (default: the model with most).")] = None,
+    db: DbOption = None,
+    format: FormatOption = ResultFormat.table,
+    device: DeviceOption = "auto",
+):
+    """Find stored abstracts (or sentences) by meaning: cosine similarity of embeddings."""
+    from litmine.tasks.semantic.lookup import find_abstracts
+
+    quiet_transformers()
+    if not query.strip():
+        raise LitmineError('search: the query is empty; give words to search for, e.g. '
+                           '`litmine search "drug-induced liver injury"`')
+    hits = find_abstracts(database_path(db, "search"), query, k=k, level=level.value, model=model,
+                          device=device)
+    if format is ResultFormat.json:
+        wide_console(highlight=False).print_json(json.dumps([h.__dict__ for h in hits], default=str))
+        return
+    from rich.table import Table
+
+    table = Table("#", "score", "PMID", "year", "sentence" if level is Level.sentence else "title",
+                  title=f"{query!r}: top {len(hits)} {level.value}s")
+    for hit in hits:
+        shown = (f"[{hit.sentence_index}] {shorten(hit.text, 110)}" if level is Level.sentence
+                 else shorten(hit.title, 110))
+        table.add_row(str(hit.rank), f"{hit.score:.3f}", hit.pmid, str(hit.year or ""), shown)
+    wide_console(highlight=False).print(table)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `embed` and `search` to the `litmine` app."""
+    app.command(name="embed")(embed)
+    app.command(name="search")(search)
