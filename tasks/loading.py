@@ -217,13 +217,13 @@ def check_architecture(model: str, config, head: str, stage: str, *, kind: str |
 def load_pretrained(model: str, head: str, *, stage: str, device: str | torch.device = "auto",
                     dtype: torch.dtype | None = None, kind: str | None = None,
                     hint: str | None = None, check_head: bool = True,
-                    allow_unnamed: bool = False, config=None) -> LoadedModel:
+                    allow_unnamed: bool = False, config=None, **options: Any) -> LoadedModel:
     """Load a model with the head a caller needs (a key of HEADS), its tokenizer and config.
 
     The config's architectures must be of that head; with `check_head`, weights that leave the
     head randomly initialised are refused. `dtype` is the dtype to load the weights in (torch's
     default when None; qint8 loads fp32 and quantises on the CPU). The model is put on
-    `device` in eval mode.
+    `device` in eval mode. Other `options` go to `from_pretrained` (`add_pooling_layer=False`).
     """
     import transformers
     from transformers import AutoTokenizer
@@ -235,7 +235,7 @@ def load_pretrained(model: str, head: str, *, stage: str, device: str | torch.de
     check_architecture(model, config, head, stage, kind=kind, hint=hint,
                        allow_unnamed=allow_unnamed)
     torch_device = resolve_device(device, stage)
-    options: dict[str, Any] = {"output_loading_info": True}
+    options = {**options, "output_loading_info": True}
     if dtype is not None:
         options["dtype"] = torch.float32 if dtype == torch.qint8 else dtype
     try:

@@ -221,20 +221,19 @@ class DocumentRelationModel:
     """A saved document-level CID model: encoder directory plus pair head and threshold."""
 
     def __init__(self, path: str | Path, *, device: str = "cpu"):
-        import torch
+        import torch  # torch and transformers load with a model, not with the module
         from safetensors.torch import load_file
-        from transformers import AutoModel, AutoTokenizer
 
-        from litmine.tasks.ner.model import resolve_device
+        from litmine.tasks.loading import load_pretrained
 
         self.path = Path(path)
         self.config = read_model_config(self.path, DOCRE_FILE)
         self.threshold = float(self.config.get("threshold", 0.5))
-        self.device = resolve_device(device)
-        self.tokenizer = AutoTokenizer.from_pretrained(str(self.path))
-        encoder = AutoModel.from_pretrained(str(self.path), dtype=torch.float32,
-                                            add_pooling_layer=False)
-        self.model = build_pair_model(encoder, self.config.get("blocks"))
+        # The pooler is never used (pairs are read off marker tokens).
+        loaded = load_pretrained(str(self.path), "encoder", stage="relations", device=device,
+                                 dtype=torch.float32, add_pooling_layer=False)
+        self.device, self.tokenizer = loaded.device, loaded.tokenizer
+        self.model = build_pair_model(loaded.model, self.config.get("blocks"))
         head = load_file(str(self.path / HEAD_FILE))
         missing = self.model.load_state_dict(head, strict=False)
         if [k for k in missing.missing_keys if not k.startswith("encoder.")]:

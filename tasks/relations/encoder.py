@@ -21,20 +21,18 @@ class RelationModel:
     """A fine-tuned sequence classifier over marked evidence, with its threshold."""
 
     def __init__(self, path: str | Path, *, device: str = "cpu", batch_size: int = 32):
-        import torch
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        import torch  # torch and transformers load with a model, not with the module
 
-        from litmine.tasks.ner.model import resolve_device
+        from litmine.tasks.loading import load_pretrained
 
         self.path = Path(path)
         self.config = read_model_config(self.path, RELATION_FILE)
         self.threshold = float(self.config.get("threshold", 0.5))
         self.aggregation = self.config.get("aggregation", "max")
         self.max_length = int(self.config.get("max_length", 128))
-        self.device = resolve_device(device)
-        self.tokenizer = AutoTokenizer.from_pretrained(str(self.path))
-        self.model = AutoModelForSequenceClassification.from_pretrained(
-            str(self.path), dtype=torch.float32).to(self.device).eval()
+        loaded = load_pretrained(str(self.path), "sequence-classification", stage="relations",
+                                 device=device, dtype=torch.float32)
+        self.device, self.tokenizer, self.model = loaded.device, loaded.tokenizer, loaded.model
         self.batch_size = batch_size
         self.name = self.config.get("name", self.path.name)
 
