@@ -42,9 +42,12 @@ def card_base_model(base: str) -> str:
     return base
 
 
-def front_matter(*, licence: str, base_model: str, pipeline_tag: str, tags: Sequence[str]) -> str:
-    """The YAML metadata block the Hugging Face hub reads at the top of a card."""
-    return (f"---\nlicense: {licence}\nbase_model: {base_model}\npipeline_tag: {pipeline_tag}\n"
+def front_matter(*, licence: str, base_model: str | None, pipeline_tag: str,
+                 tags: Sequence[str]) -> str:
+    """The YAML metadata block the Hugging Face hub reads at the top of a card (no
+    `base_model` line for a model not fine-tuned from one)."""
+    base = f"base_model: {base_model}\n" if base_model else ""
+    return (f"---\nlicense: {licence}\n{base}pipeline_tag: {pipeline_tag}\n"
             f"tags: [{', '.join(tags)}]\n---\n")
 
 

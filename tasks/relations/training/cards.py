@@ -2,33 +2,29 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from litmine.tasks.relations.model_config import RELATION_FILE
 from litmine.tasks.scoring import pct
-from litmine.tasks.training.ner import card_base_model
+from litmine.tasks.training.cards import (card_base_model, command_section, front_matter,
+                                          write_card)
+
+#: What `litmine train-relations` cards are tagged with on the hub.
+RELATION_TAGS = ("litmine", "biomedical", "relation-extraction", "bc5cdr", "cid")
 
 
 def card_sections(command_line: str | None, files: Sequence[dict]) -> tuple[str, str]:
     """A model card's "Command" block and "Data" file table (path, sha256 prefix)."""
-    command = command_line or "litmine train-relations " + " ".join(sys.argv[1:])
     rows = "\n".join(f"| `{f['path']}` | `{f['sha256'][:16]}…` |" for f in files)
-    return f"## Command\n\n```\n{command}\n```", f"## Data\n\n| file | sha256 |\n|---|---|\n{rows}"
+    return (command_section(command_line, "train-relations"),
+            f"## Data\n\n| file | sha256 |\n|---|---|\n{rows}")
 
 
-def relation_card_front_matter(base: str) -> str:
+def relation_card_front_matter(base: str | None, licence: str = "apache-2.0") -> str:
     """The YAML front matter of a CID model card (the hub's metadata block)."""
-    return (f"---\nlicense: apache-2.0\nbase_model: {base}\npipeline_tag: text-classification\n"
-            "tags: [litmine, biomedical, relation-extraction, bc5cdr, cid]\n---\n")
-
-
-def save_card(path: Path, text: str) -> Path:
-    """Write `text` as the model card (README.md) of the model directory `path`."""
-    out = path / "README.md"
-    out.write_text(text, encoding="utf-8")
-    return out
+    return front_matter(licence=licence, base_model=base, pipeline_tag="text-classification",
+                        tags=RELATION_TAGS)
 
 
 def write_relation_card(path: Path, result: dict, command_line: str | None = None) -> Path:
@@ -78,7 +74,7 @@ chemical and disease never occur in the same or adjacent sentences are not predi
 - Base encoder sentence-transformers/all-MiniLM-L6-v2: Apache-2.0.
 - BioCreative V CDR corpus (Li et al. 2016, Database baw068): NCBI/NLM public domain notice.
 """
-    return save_card(path, text)
+    return write_card(path, text)
 
 
 def write_linear_card(path: Path, result: dict, command_line: str | None = None) -> Path:
@@ -93,12 +89,7 @@ def write_linear_card(path: Path, result: dict, command_line: str | None = None)
     row = lambda name, s: (f"| {name} | {s['threshold']:.3f} | {s['tp']} | {s['fp']} | "  # noqa
                            f"{s['fn']} | {pct(s['precision'])} | {pct(s['recall'])} | "
                            f"{pct(s['f1'])} |")
-    text = f"""---
-license: other
-pipeline_tag: text-classification
-tags: [litmine, biomedical, relation-extraction, bc5cdr, cid]
----
-
+    text = relation_card_front_matter(None, licence="other") + f"""
 # litmine CID relation classifier (linear)
 
 Logistic regression (L2, C={result['params']['c']}) over features of a (document, chemical
@@ -137,7 +128,7 @@ document cannot be found. End-to-end scores (predicted entities and IDs) are in 
 
 - BioCreative V CDR corpus (Li et al. 2016, Database baw068): NCBI/NLM public domain notice.
 """
-    return save_card(path, text)
+    return write_card(path, text)
 
 
 def write_stacked_card(path: Path, result: dict, command_line: str | None = None) -> Path:
@@ -202,4 +193,4 @@ End-to-end scores (predicted entities and IDs) are in docs/relations.md.
 - BioCreative V CDR corpus (Li et al. 2016, Database baw068): NCBI/NLM public domain notice.
 - MeSH (tree numbers in `linear/mesh_tree.tsv.gz`): public domain, NLM.
 """
-    return save_card(path, text)
+    return write_card(path, text)
