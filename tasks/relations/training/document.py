@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import random
 import shutil
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,11 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from litmine.errors import ModelError
+from litmine.tasks.loading import load_for_training, load_tokenizer, resolve_device
 from litmine.tasks.relations.candidates import CHEMICAL, DISEASE
 from litmine.tasks.relations.document import (MARKER, EncodedDocument, build_pair_model,
                                               document_spans, encode_document, save_pair_model)
 from litmine.tasks.relations.training.thresholds import best_threshold
 from litmine.tasks.sources.pubtator import gold_to_mentions
+from litmine.tasks.training.loop import (Checkpoint, EarlyStopping, Evaluate, LoopState, Progress,
+                                         fit, publish_model_dir, seed_everything, use_all_cores)
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,11 @@ def prepare_documents(tokenizer, docs: Sequence) -> list[PreparedDocument]:
     return out
 
 
+def batch_pairs(batch: Sequence[PreparedDocument]) -> int:
+    """Concept pairs in a batch of documents (the weight of its step's loss)."""
+    return sum(len(p.pairs) for p in batch)
+
+
 def score_prepared(model, tokenizer, docs: Sequence[PreparedDocument]) -> list[list[float]]:
     """P(CID) of every pair of each prepared document."""
     import torch
@@ -82,87 +89,82 @@ def train_document_model(fit_docs: Sequence, held_out: Sequence, base_model: str
     Returns the record: per-epoch loss, held-out F1 and threshold, the best epoch, timings.
     """
     import torch
-    from tqdm.auto import tqdm
-    from transformers import AutoModel, AutoTokenizer, get_linear_schedule_with_warmup
-
-    from litmine.tasks.training.ner import (cpu_threads, publish_model_dir, resolve_device,
-                                            seed_everything)
+    from transformers import get_linear_schedule_with_warmup
 
     started = time.time()
-    device = resolve_device(device)
-    if device == "cpu":
-        torch.set_num_threads(cpu_threads())
+    device = resolve_device(device, "relations")
+    use_all_cores(device)
     seed_everything(seed)
-    tokenizer = AutoTokenizer.from_pretrained(str(base_model))
+    tokenizer = load_tokenizer(base_model, "relations")
     if tokenizer.convert_tokens_to_ids(MARKER) == tokenizer.unk_token_id:
         raise ModelError(f"relations: the tokenizer of {base_model} has no {MARKER!r} token")
     # The pooler is never used (pairs are read off marker tokens).
-    encoder = AutoModel.from_pretrained(str(base_model), dtype=torch.float32,
-                                        add_pooling_layer=False)
+    encoder = load_for_training(base_model, "encoder", stage="relations", dtype=torch.float32,
+                                add_pooling_layer=False)
     model = build_pair_model(encoder).to(device)
-    fit = [p for p in prepare_documents(tokenizer, fit_docs) if p.pairs]
+    train_set = [p for p in prepare_documents(tokenizer, fit_docs) if p.pairs]
     hold = prepare_documents(tokenizer, held_out)
-    if not fit or not any(p.pairs for p in hold):
+    if not train_set or not any(p.pairs for p in hold):
         raise ModelError("relations: no document with both a chemical and a disease concept to "
-                         f"train ({len(fit)}) or to hold out; check the corpora's entity lines")
+                         f"train ({len(train_set)}) or to hold out; check the corpora's entity "
+                         "lines")
     head = [p for n, p in model.named_parameters() if not n.startswith("encoder.")]
     optimizer = torch.optim.AdamW([{"params": model.encoder.parameters(), "lr": lr},
                                    {"params": head, "lr": HEAD_LR}], weight_decay=0.01)
-    steps = -(-len(fit) // DOCS_PER_STEP) * epochs
+    steps = -(-len(train_set) // DOCS_PER_STEP) * epochs
     scheduler = get_linear_schedule_with_warmup(optimizer, int(WARMUP * steps), steps)
     loss_fn = torch.nn.BCEWithLogitsLoss(reduction="sum")
-    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda")
-                else torch.autocast("cpu", enabled=False))
     rng = random.Random(seed)
-    n_pairs = sum(len(p.pairs) for p in fit)
-    history: list[dict[str, Any]] = []
-    best: dict[str, Any] | None = None
     staging = Path(out_dir).with_name(Path(out_dir).name + ".training")
-    for epoch in range(1, epochs + 1):
-        t0 = time.time()
-        model.train()
-        order = fit[:]
+
+    def epoch_batches(epoch: int) -> list[list[PreparedDocument]]:
+        order = train_set[:]
         rng.shuffle(order)
-        total = 0.0
-        batches = [order[k:k + DOCS_PER_STEP] for k in range(0, len(order), DOCS_PER_STEP)]
-        for batch in tqdm(batches, desc=f"epoch {epoch}/{epochs}", disable=not progress,
-                          file=sys.stderr, unit="step"):
-            optimizer.zero_grad(set_to_none=True)
-            n = sum(len(p.pairs) for p in batch)
-            for p in batch:
-                with autocast:
-                    logits = model(p.doc.input_ids, p.doc.concepts, p.pairs,
-                                   tokenizer.cls_token_id, tokenizer.sep_token_id)
-                loss = loss_fn(logits.float(), torch.tensor(p.labels, device=logits.device)) / n
-                loss.backward()
-                total += loss.item() * n
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            scheduler.step()
-        train_seconds = time.time() - t0
+        return [order[k:k + DOCS_PER_STEP] for k in range(0, len(order), DOCS_PER_STEP)]
+
+    def documents_of(batch: list[PreparedDocument]):
+        """One part per document, each with the pair count of its whole batch."""
+        n = batch_pairs(batch)
+        return [(p, n) for p in batch]
+
+    def document_loss(part: tuple[PreparedDocument, int]):
+        """Summed BCE of one document's pairs over its batch's pair count (a mean per step)."""
+        p, n = part
+        logits = model(p.doc.input_ids, p.doc.concepts, p.pairs, tokenizer.cls_token_id,
+                       tokenizer.sep_token_id)
+        return loss_fn(logits.float(), torch.tensor(p.labels, device=logits.device)) / n
+
+    def evaluate(state: LoopState) -> dict[str, Any]:
         scores = score_prepared(model, tokenizer, hold)
         scored = [(s, bool(y)) for p, ss in zip(hold, scores) for s, y in zip(ss, p.labels)]
         threshold, f1, precision, recall = best_threshold(scored, sum(p.n_gold for p in hold))
-        record = {"epoch": epoch, "train_loss": round(total / n_pairs, 4),
-                  "train_seconds": round(train_seconds, 1),
+        record = {"epoch": state.epoch, "train_loss": round(state.loss, 4),
+                  "train_seconds": round(state.train_seconds, 1),
                   "held_out": {"f1": f1, "precision": precision, "recall": recall,
                                "threshold": threshold}}
-        history.append(record)
         log.info("document relations: epoch %d loss %.4f, held-out F1 %.2f (threshold %.3f), "
-                 "%.0f s", epoch, record["train_loss"], 100 * f1, threshold, time.time() - t0)
-        if best is None or f1 > best["held_out"]["f1"]:
-            best = record
-            shutil.rmtree(staging, ignore_errors=True)
-            save_pair_model(model, tokenizer, staging,
-                            {"kind": "document", "task": "CID", "threshold": threshold,
-                             "blocks": model.blocks, "epoch": epoch,
-                             "held_out": record["held_out"]})
-        elif epoch - best["epoch"] >= patience:
-            break
+                 "%.0f s", state.epoch, record["train_loss"], 100 * f1, threshold,
+                 time.time() - state.epoch_started)
+        return record
+
+    def save_best(state: LoopState) -> None:
+        shutil.rmtree(staging, ignore_errors=True)
+        save_pair_model(model, tokenizer, staging,
+                        {"kind": "document", "task": "CID", "threshold":
+                         state.record["held_out"]["threshold"], "blocks": model.blocks,
+                         "epoch": state.epoch, "held_out": state.record["held_out"]})
+
+    state = fit(model, optimizer, scheduler, epochs=epochs, device=device,
+                batches=epoch_batches, loss=document_loss, micro_batches=documents_of,
+                weight=batch_pairs, mixed_precision="bf16",
+                callbacks=[Progress(progress, unit="step", show_loss=False),
+                           Evaluate(evaluate, score=lambda r: r["held_out"]["f1"]),
+                           Checkpoint(save_best), EarlyStopping(patience)])
+    history, best = state.history, state.best_record
     publish_model_dir(staging, Path(out_dir))
     return {"epochs": history, "best_epoch": best["epoch"], "threshold":
             best["held_out"]["threshold"], "held_out": best["held_out"],
-            "fit_documents": len(fit), "held_out_documents": len(hold),
+            "fit_documents": len(train_set), "held_out_documents": len(hold),
             "params": {"epochs": epochs, "lr": lr, "head_lr": HEAD_LR, "seed": seed,
                        "docs_per_step": DOCS_PER_STEP, "warmup": WARMUP, "patience": patience,
                        "base_model": str(base_model)},

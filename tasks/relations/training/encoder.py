@@ -4,7 +4,8 @@ Training examples are the evidence texts of `litmine.tasks.relations.candidates.
 from gold entities and gold MeSH IDs (sentences from the pipeline's own splitter); an evidence
 text is positive when its document lists the candidate as a CID relation (distant supervision
 from document-level labels, as in BioCreative V CDR systems). The encoder is fine-tuned as a
-two-class sequence classifier with a plain PyTorch loop. After each epoch, dev candidates
+two-class sequence classifier with the one training loop
+(`litmine.tasks.training.loop.fit`). After each epoch, dev candidates
 (gold entities) are scored and aggregated per document; the threshold that maximises dev F1 is
 stored with the model, and the F1 at 0.5 is reported next to it.
 """
@@ -15,7 +16,6 @@ import json
 import logging
 import random
 import shutil
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,6 +24,7 @@ from typing import Any
 
 from litmine.errors import LitmineError
 from litmine.tasks.linking.lexicon import read_pmids
+from litmine.tasks.loading import load_for_training, load_tokenizer, resolve_device
 from litmine.tasks.relations.candidates import (MARKERS, Candidate, aggregate, document_candidates,
                                                 gold_pairs)
 from litmine.tasks.relations.model_config import RELATION_FILE
@@ -32,7 +33,9 @@ from litmine.tasks.relations.training.documents import read_documents
 from litmine.tasks.relations.training.thresholds import best_threshold, f1_at
 from litmine.tasks.sources.pubtator import PubTatorDocument
 from litmine.tasks.training.corpus import sha256_file
-from litmine.tasks.training.ner import publish_model_dir
+from litmine.tasks.training.loop import (Evaluate, KeepBestState, LoopState, Progress,
+                                         decay_groups, fit, group_batches, publish_model_dir,
+                                         seed_everything, use_all_cores)
 
 log = logging.getLogger(__name__)
 
@@ -115,11 +118,7 @@ def train_encoder_relations(train_files: Sequence[str | Path],
     per-epoch loss/time/dev scores, and the chosen threshold.
     """
     import torch
-    from tqdm.auto import tqdm
-    from transformers import (AutoModelForSequenceClassification, AutoTokenizer,
-                              get_linear_schedule_with_warmup)
-
-    from litmine.tasks.training.ner import cpu_threads, group_batches, resolve_device, seed_everything
+    from transformers import get_linear_schedule_with_warmup
 
     started = time.time()
     params = {k: v for k, v in locals().items() if k in (
@@ -127,9 +126,8 @@ def train_encoder_relations(train_files: Sequence[str | Path],
         "weight_decay", "max_train_docs", "max_dev_docs", "fp16_weights")}
     params |= {"base_model": str(base_model), "train": [str(p) for p in train_files],
                "dev": [str(p) for p in dev_files], "exclude": [str(p) for p in exclude]}
-    device = resolve_device(device)
-    if device == "cpu":
-        torch.set_num_threads(cpu_threads())
+    device = resolve_device(device, "train-relations")
+    use_all_cores(device)
     seed_everything(seed)
     dev_docs = read_documents(dev_files, limit=max_dev_docs)
     held_out = {d.pmid for d in read_documents(dev_files)} | (read_pmids(exclude) if exclude else set())
@@ -148,63 +146,52 @@ def train_encoder_relations(train_files: Sequence[str | Path],
                       [*train_files, *dev_files]]}
     log.info("train-relations: %d train examples (%d positive) from %d documents; %d dev "
              "examples", len(train_ex), n_pos, len(train_docs), len(dev_ex))
-    tokenizer = AutoTokenizer.from_pretrained(str(base_model))
-    model = AutoModelForSequenceClassification.from_pretrained(
-        str(base_model), num_labels=2, id2label={0: "none", 1: "CID"},
-        label2id={"none": 0, "CID": 1}, ignore_mismatched_sizes=True,
-        dtype=torch.float32).to(device)
+    tokenizer = load_tokenizer(base_model, "train-relations")
+    model = load_for_training(
+        base_model, "sequence-classification", stage="train-relations", num_labels=2,
+        id2label={0: "none", 1: "CID"}, label2id={"none": 0, "CID": 1},
+        ignore_mismatched_sizes=True, dtype=torch.float32).to(device)
     encoded = tokenizer([e.text for e in train_ex], truncation=True, max_length=max_length)
     ids = encoded["input_ids"]
     labels = [e.label for e in train_ex]
-    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=lr)
+    optimizer = torch.optim.AdamW(decay_groups(model, weight_decay), lr=lr)
     steps = -(-len(ids) // batch_size)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(warmup_ratio * steps * epochs),
                                                 steps * epochs)
     rng = random.Random(seed)
     pad = tokenizer.pad_token_id or 0
-    history, best, best_state = [], None, None
-    for epoch in range(1, epochs + 1):
-        t0 = time.time()
-        model.train()
-        running = 0.0
-        batches = group_batches([len(x) for x in ids], batch_size, rng)
-        bar = tqdm(batches, desc=f"epoch {epoch}/{epochs}", disable=not progress,
-                   file=sys.stderr, unit="batch")
-        for step, batch in enumerate(bar, 1):
-            width = max(len(ids[i]) for i in batch)
-            x = torch.full((len(batch), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(batch), width), dtype=torch.long)
-            for row, i in enumerate(batch):
-                x[row, :len(ids[i])] = torch.tensor(ids[i])
-                mask[row, :len(ids[i])] = 1
-            y = torch.tensor([labels[i] for i in batch])
-            loss = model(input_ids=x.to(device), attention_mask=mask.to(device),
-                         labels=y.to(device)).loss
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            scheduler.step()
-            running += loss.item()
-            bar.set_postfix(loss=f"{running / step:.4f}")
-        bar.close()
-        train_seconds = time.time() - t0
+
+    def batch_loss(batch: list[int]):
+        width = max(len(ids[i]) for i in batch)
+        x = torch.full((len(batch), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for row, i in enumerate(batch):
+            x[row, :len(ids[i])] = torch.tensor(ids[i])
+            mask[row, :len(ids[i])] = 1
+        y = torch.tensor([labels[i] for i in batch])
+        return model(input_ids=x.to(device), attention_mask=mask.to(device),
+                     labels=y.to(device)).loss
+
+    def evaluate(state: LoopState) -> dict[str, Any]:
         dev = evaluate_dev(model, tokenizer, dev_docs, dev_ex, dev_cands, device=device,
                            max_length=max_length, aggregation=aggregation)
-        record = {"epoch": epoch, "train_loss": running / max(1, len(batches)),
-                  "train_seconds": round(train_seconds, 1),
-                  "dev_seconds": round(time.time() - t0 - train_seconds, 1), "dev": dev}
-        history.append(record)
+        record = {"epoch": state.epoch, "train_loss": state.loss,
+                  "train_seconds": round(state.train_seconds, 1),
+                  "dev_seconds": round(time.time() - state.epoch_started - state.train_seconds,
+                                       1), "dev": dev}
         log.info("epoch %d: loss %.4f, dev F1 %.2f at tuned threshold %.3f (%.2f at 0.5), "
-                 "%.0f s", epoch, record["train_loss"], 100 * dev["tuned"]["f1"],
-                 dev["tuned"]["threshold"], 100 * dev["at_0.5"]["f1"], time.time() - t0)
-        if best is None or dev["tuned"]["f1"] > best["dev"]["tuned"]["f1"]:
-            best = record
-            best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-    model.load_state_dict(best_state)
+                 "%.0f s", state.epoch, record["train_loss"], 100 * dev["tuned"]["f1"],
+                 dev["tuned"]["threshold"], 100 * dev["at_0.5"]["f1"],
+                 time.time() - state.epoch_started)
+        return record
+
+    state = fit(model, optimizer, scheduler, epochs=epochs, device=device,
+                batches=lambda epoch: group_batches([len(x) for x in ids], batch_size, rng),
+                loss=batch_loss,
+                callbacks=[Progress(progress, unit="batch"),
+                           Evaluate(evaluate, score=lambda r: r["dev"]["tuned"]["f1"]),
+                           KeepBestState()])
+    history, best = state.history, state.best_record
     model.to("cpu")
     out_dir = Path(out_dir)
     staging = out_dir.with_name(out_dir.name + ".training")
