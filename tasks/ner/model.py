@@ -12,12 +12,11 @@ from typing import Any
 
 import torch
 
-from litmine.tasks.loading import (  # noqa: F401  (resolve_device: tasks/relations imports it here)
+from litmine.tasks.loading import (
     fast_tokenizer,
     fingerprint_model,
     load_pretrained,
     position_limit,
-    resolve_device,
     special_tokens,
 )
 

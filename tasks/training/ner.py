@@ -31,14 +31,9 @@ from litmine.tasks.training.cards import (card_base_model, command_section, fron
                                           licence_lines, write_card)
 from litmine.tasks.training.corpus import (EncodeStats, Example, SentenceStats, bio_labels,
                                            encode_sentences, load_train_dev, training_units)
-from litmine.tasks.training.loop import (  # noqa: F401  (cpu_threads, seed_everything: below)
-    EarlyStopping, Evaluate, KeepBestState, LoopState, Progress, cpu_threads, decay_groups, fit,
-    group_batches, publish_model_dir, seed_everything, use_all_cores)
-
-#: tasks/relations imports card_base_model, cpu_threads, group_batches, publish_model_dir,
-#: seed_everything and resolve_device (a device *name*) from here until it is ported onto
-#: litmine.tasks.training.loop / .cards and litmine.tasks.loading (whose device_name this is).
-resolve_device = device_name
+from litmine.tasks.training.loop import (EarlyStopping, Evaluate, KeepBestState, LoopState,
+                                         Progress, decay_groups, fit, group_batches,
+                                         publish_model_dir, seed_everything, use_all_cores)
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from litmine.tasks.relations.training.documents import load_tree, read_train_dev
 from litmine.tasks.relations.training.thresholds import best_threshold, dev_scores
 from litmine.tasks.sources.pubtator import PubTatorDocument
 from litmine.tasks.training.corpus import sha256_file
-from litmine.tasks.training.ner import publish_model_dir
+from litmine.tasks.training.loop import publish_model_dir
 
 
 #: Folds for out-of-fold concept priors and for the cross-validated threshold.

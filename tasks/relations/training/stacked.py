@@ -24,7 +24,7 @@ from litmine.tasks.relations.training.linear import fit_linear_model
 from litmine.tasks.relations.training.thresholds import bagged_threshold, dev_scores, f1_at
 from litmine.tasks.sources.pubtator import gold_to_mentions
 from litmine.tasks.training.corpus import sha256_file
-from litmine.tasks.training.ner import publish_model_dir
+from litmine.tasks.training.loop import publish_model_dir
 
 #: Every HOLD_OUT_EVERY-th training document is held out from both members to fit the
 #: combination and the threshold (20%: about 100 BC5CDR documents, 200 relations).
