@@ -13,8 +13,8 @@ from rich.console import Console
 
 from litmine.errors import LitmineError
 from litmine.settings import get_settings
-from litmine.tasks.training.corpus import build_type_map, map_type, read_corpus
-from litmine.tasks.sources.pubtator import gold_to_mentions, iter_pubtator
+from litmine.tasks.sources.pubtator import build_type_map, gold_to_mentions, iter_pubtator, map_type
+from litmine.tasks.training.corpus import read_corpus
 from litmine.tasks.scoring import (evaluate_predictions, format_errors, format_markdown,
                                    format_table)
 from litmine.tasks.ner.evaluation import tag_documents

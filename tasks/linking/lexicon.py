@@ -3,9 +3,9 @@
 Sources (any mix):
 
 - Annotated PubTator corpora: every (mention text, concept ID) pair of a Chemical or Disease
-  mention (corpus types mapped with `litmine.tasks.training.corpus.DEFAULT_TYPE_MAP`). Only MeSH IDs are
-  kept (``D000001``/``C000001``; composite IDs such as ``D011665|D051437`` are kept whole when
-  every part is MeSH); OMIM IDs and "-1" are dropped. Documents whose PMIDs appear in an
+  mention (corpus types mapped with `litmine.tasks.sources.pubtator.DEFAULT_TYPE_MAP`). Only
+  MeSH IDs are kept (``D000001``/``C000001``; composite IDs such as ``D011665|D051437`` are kept
+  whole when every part is MeSH); OMIM IDs and "-1" are dropped. Documents whose PMIDs appear in an
   `exclude` file are skipped (an evaluation set must never feed the lexicon used to score it).
 - NLM's MeSH XML: descriptors (``desc20XX.xml[.gz]``, ``<DescriptorRecordSet>``) and
   supplementary concept records (``supp20XX.xml[.gz]``, ``<SupplementalRecordSet>``), from
@@ -52,6 +52,9 @@ from pathlib import Path
 from typing import IO
 
 from litmine.errors import LitmineError, ParseError
+from litmine.tasks.digests import sha256_file
+from litmine.tasks.sources.pmid_lists import read_pmids
+from litmine.tasks.sources.pubtator import DEFAULT_TYPE_MAP, iter_pubtator
 
 log = logging.getLogger(__name__)
 
@@ -186,22 +189,9 @@ def open_text(path: Path, stage: str = "lexicon") -> IO[str]:
     return open(path, encoding="utf-8")
 
 
-def read_pmids(paths: Iterable[str | Path]) -> set[str]:
-    """PMIDs of PubTator files (or of plain files with one PMID per line)."""
-    from litmine.tasks.training.corpus import read_pmid_file
-
-    out: set[str] = set()
-    for p in paths:
-        out |= read_pmid_file(p)
-    return out
-
-
 def iter_corpus_names(path: str | Path, exclude_pmids: set[str] = frozenset()
                       ) -> Iterator[tuple[str, str, str]]:
     """(type, name, MeSH ID) for each Chemical/Disease mention of a PubTator corpus."""
-    from litmine.tasks.training.corpus import DEFAULT_TYPE_MAP
-    from litmine.tasks.sources.pubtator import iter_pubtator
-
     for doc in iter_pubtator(path):
         if doc.pmid in exclude_pmids:
             continue
@@ -480,8 +470,6 @@ def build_lexicon(corpora: Sequence[str | Path] = (), *, mesh: Sequence[str | Pa
     `exclude` names PubTator files (or PMID lists) whose documents must not contribute, e.g.
     the development set the lexicon will be scored on.
     """
-    from litmine.tasks.training.corpus import sha256_file
-
     if not (corpora or mesh or ctd or mesh_mappings or sssom):
         raise LitmineError("lexicon build: give at least one source (--corpus, --mesh, --ctd, "
                            "--mesh-mappings or --sssom)")

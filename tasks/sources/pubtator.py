@@ -19,13 +19,14 @@ from __future__ import annotations
 import gzip
 import io
 import logging
+import re
 from collections import Counter
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from litmine.errors import ParseError
+from litmine.errors import LitmineError, ParseError
 from litmine.tasks.records import Article, Mention
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,27 @@ log = logging.getLogger(__name__)
 SEARCH_WINDOW = 50
 #: Issues logged one by one before the reader only counts them (the rest are in `stats.issues`).
 MAX_LOGGED_ISSUES = 20
+#: The first line of a PubTator document: ``PMID|t|...`` or ``PMID|a|...``.
+PUBTATOR_HEAD = re.compile(r"^[^\t|]+\|[ta]\|")
+#: Corpus types -> canonical litmine types. A type mapped to "" is dropped. Sources: NCBI-disease
+#: (Dogan et al. 2014, J Biomed Inform 47:1-10; its four classes are all diseases), BioRED
+#: (Luo et al. 2022, Brief Bioinform 23(5); its README), BC5CDR (Li et al. 2016, Database
+#: baw068), GNormPlus (Wei et al. 2015, BioMed Res Int 918710; FamilyName and DomainMotif are
+#: gene families/domains, kept as Gene as GNormPlus's own "Gene" recognition step does).
+DEFAULT_TYPE_MAP: dict[str, str] = {
+    "SpecificDisease": "Disease",
+    "DiseaseClass": "Disease",
+    "Modifier": "Disease",
+    "CompositeMention": "Disease",
+    "DiseaseOrPhenotypicFeature": "Disease",
+    "ChemicalEntity": "Chemical",
+    "GeneOrGeneProduct": "Gene",
+    "FamilyName": "Gene",
+    "DomainMotif": "Gene",
+    "OrganismTaxon": "Species",
+    "SequenceVariant": "Variant",
+    "CellLine": "CellLine",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -364,3 +386,39 @@ def write_pubtator(docs: Iterable[tuple[Article, Sequence[Mention]]],
         out.write("\n")
         n += 1
     return n
+
+
+# -- corpus types and formats ---------------------------------------------------------------
+def parse_type_map(items: Iterable[str] | Mapping[str, str] | None) -> dict[str, str]:
+    """Parse ``A=B`` overrides (``A=`` drops type A) into a dict."""
+    if items is None:
+        return {}
+    if isinstance(items, Mapping):
+        return dict(items)
+    out = {}
+    for item in items:
+        source, sep, target = item.partition("=")
+        if not sep or not source.strip():
+            raise LitmineError(f"type map: {item!r} is not of the form SOURCE=TARGET "
+                             "(e.g. ChemicalEntity=Chemical, or Modifier= to drop a type)")
+        out[source.strip()] = target.strip()
+    return out
+
+
+def build_type_map(overrides: Iterable[str] | Mapping[str, str] | None = None) -> dict[str, str]:
+    """DEFAULT_TYPE_MAP with the user's overrides applied."""
+    return {**DEFAULT_TYPE_MAP, **parse_type_map(overrides)}
+
+
+def map_type(label: str, type_map: Mapping[str, str]) -> str:
+    """The canonical type of a corpus type ("" = dropped); unmapped types keep their name."""
+    return type_map.get(label, label)
+
+
+def detect_format(path: str | Path) -> str:
+    """'pubtator' when the first non-blank line is ``PMID|t|...``/``PMID|a|...``, else 'conll'."""
+    with open(path, encoding="utf-8-sig") as handle:
+        for line in handle:
+            if line.strip():
+                return "pubtator" if PUBTATOR_HEAD.match(line) else "conll"
+    return "conll"

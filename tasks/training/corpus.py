@@ -2,8 +2,8 @@
 
 Corpora are PubTator files (documents with offsets) or CoNLL/BIO files (``token<TAB>label``
 per line, a blank line between sentences). Types are mapped to litmine's canonical ones
-(`DEFAULT_TYPE_MAP`), documents that appear in two corpora are kept once (the first corpus
-wins), and no development-set PMID ever reaches training.
+(`litmine.tasks.sources.pubtator.DEFAULT_TYPE_MAP`), documents that appear in two corpora are
+kept once (the first corpus wins), and no development-set PMID ever reaches training.
 
 Training sentences come from `litmine.tasks.text.sentences.split_article`, the splitter the
 pipeline uses at inference time, so the model sees the same units in training and in use.
@@ -11,9 +11,7 @@ pipeline uses at inference time, so the model sees the same units in training an
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import re
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,32 +21,14 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from litmine.errors import LitmineError, ParseError
-from litmine.tasks.sources.pubtator import GoldMention, PubTatorDocument, PubTatorStats, iter_pubtator
+from litmine.tasks.digests import sha256_file
+from litmine.tasks.sources.pmid_lists import read_pmid_file
+from litmine.tasks.sources.pubtator import (GoldMention, PubTatorDocument, PubTatorStats,
+                                            build_type_map, detect_format, iter_pubtator,
+                                            map_type)
 from litmine.tasks.text.sentences import join_sentences, split_article
 
 log = logging.getLogger(__name__)
-
-#: Corpus types -> canonical litmine types. A type mapped to "" is dropped. Sources: NCBI-disease
-#: (Dogan et al. 2014, J Biomed Inform 47:1-10; its four classes are all diseases), BioRED
-#: (Luo et al. 2022, Brief Bioinform 23(5); its README), BC5CDR (Li et al. 2016, Database
-#: baw068), GNormPlus (Wei et al. 2015, BioMed Res Int 918710; FamilyName and DomainMotif are
-#: gene families/domains, kept as Gene as GNormPlus's own "Gene" recognition step does).
-DEFAULT_TYPE_MAP: dict[str, str] = {
-    "SpecificDisease": "Disease",
-    "DiseaseClass": "Disease",
-    "Modifier": "Disease",
-    "CompositeMention": "Disease",
-    "DiseaseOrPhenotypicFeature": "Disease",
-    "ChemicalEntity": "Chemical",
-    "GeneOrGeneProduct": "Gene",
-    "FamilyName": "Gene",
-    "DomainMotif": "Gene",
-    "OrganismTaxon": "Species",
-    "SequenceVariant": "Variant",
-    "CellLine": "CellLine",
-}
-
-_PUBTATOR_HEAD = re.compile(r"^[^\t|]+\|[ta]\|")
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,51 +102,7 @@ class Corpus:
         return "; ".join(parts)
 
 
-# -- type maps -----------------------------------------------------------------------------------
-def parse_type_map(items: Iterable[str] | Mapping[str, str] | None) -> dict[str, str]:
-    """Parse ``A=B`` overrides (``A=`` drops type A) into a dict."""
-    if items is None:
-        return {}
-    if isinstance(items, Mapping):
-        return dict(items)
-    out = {}
-    for item in items:
-        source, sep, target = item.partition("=")
-        if not sep or not source.strip():
-            raise LitmineError(f"type map: {item!r} is not of the form SOURCE=TARGET "
-                             "(e.g. ChemicalEntity=Chemical, or Modifier= to drop a type)")
-        out[source.strip()] = target.strip()
-    return out
-
-
-def build_type_map(overrides: Iterable[str] | Mapping[str, str] | None = None) -> dict[str, str]:
-    """DEFAULT_TYPE_MAP with the user's overrides applied."""
-    return {**DEFAULT_TYPE_MAP, **parse_type_map(overrides)}
-
-
-def map_type(label: str, type_map: Mapping[str, str]) -> str:
-    """The canonical type of a corpus type ("" = dropped); unmapped types keep their name."""
-    return type_map.get(label, label)
-
-
 # -- reading -------------------------------------------------------------------------------------
-def sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def detect_format(path: str | Path) -> str:
-    """'pubtator' when the first non-blank line is ``PMID|t|...``/``PMID|a|...``, else 'conll'."""
-    with open(path, encoding="utf-8-sig") as handle:
-        for line in handle:
-            if line.strip():
-                return "pubtator" if _PUBTATOR_HEAD.match(line) else "conll"
-    return "conll"
-
-
 def read_conll(path: str | Path) -> list[TaggedSentence]:
     """Sentences of a CoNLL/BIO file: ``token<TAB or space>...label`` lines, blank between.
 
@@ -237,14 +173,6 @@ def sentence_to_document(sentence: TaggedSentence) -> PubTatorDocument:
     """A sentence as a one-sentence document (its text as the title); offsets are unchanged."""
     mentions = tuple(GoldMention(s, e, sentence.text[s:e], t) for s, e, t in sentence.entities)
     return PubTatorDocument(sentence.doc_id, sentence.text, "", mentions)
-
-
-def read_pmid_file(path: str | Path) -> set[str]:
-    """PMIDs to hold out: from a PubTator file, or one PMID per line in a text file."""
-    if detect_format(path) == "pubtator":
-        return {d.pmid for d in iter_pubtator(path)}
-    with open(path, encoding="utf-8-sig") as handle:
-        return {line.split()[0] for line in handle if line.strip() and not line.startswith("#")}
 
 
 def _map_document(doc: PubTatorDocument, type_map: Mapping[str, str],

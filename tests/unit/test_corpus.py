@@ -5,12 +5,14 @@ from __future__ import annotations
 import pytest
 
 from litmine.errors import LitmineError
+from litmine.tasks.sources.pmid_lists import read_pmid_file
+from litmine.tasks.sources.pubtator import (GoldMention, PubTatorDocument, build_type_map,
+                                            parse_type_map)
 from litmine.tasks.training.corpus import (IGNORE, EncodeStats, SentenceStats, TaggedSentence, bio_labels,
-                                  build_type_map, encode_sentences, flatten_entities,
-                                  load_corpus, load_train_dev, parse_type_map, read_conll,
-                                  read_pmid_file, sentences_from_documents, training_sentences,
+                                  encode_sentences, flatten_entities,
+                                  load_corpus, load_train_dev, read_conll,
+                                  sentences_from_documents, training_sentences,
                                   training_units)
-from litmine.tasks.sources.pubtator import GoldMention, PubTatorDocument
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from litmine.errors import LitmineError
-from litmine.tasks.linking.lexicon import read_pmids
 from litmine.tasks.linking.mesh_tree import read_mesh_tree
+from litmine.tasks.sources.pmid_lists import read_pmids
 from litmine.tasks.sources.pubtator import PubTatorDocument, iter_pubtator
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from litmine.errors import LitmineError
-from litmine.tasks.linking.lexicon import read_pmids
+from litmine.tasks.digests import sha256_file
 from litmine.tasks.loading import load_for_training, load_tokenizer, resolve_device
 from litmine.tasks.relations.candidates import (MARKERS, Candidate, aggregate, document_candidates,
                                                 gold_pairs)
@@ -31,8 +31,8 @@ from litmine.tasks.relations.model_config import RELATION_FILE
 from litmine.tasks.relations.training.cards import write_relation_card
 from litmine.tasks.relations.training.documents import read_documents
 from litmine.tasks.relations.training.thresholds import best_threshold, f1_at
+from litmine.tasks.sources.pmid_lists import read_pmids
 from litmine.tasks.sources.pubtator import PubTatorDocument
-from litmine.tasks.training.corpus import sha256_file
 from litmine.tasks.training.loop import (Evaluate, KeepBestState, LoopState, Progress,
                                          decay_groups, fit, group_batches, publish_model_dir,
                                          seed_everything, use_all_cores)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from litmine.errors import LitmineError
+from litmine.tasks.digests import sha256_file
 from litmine.tasks.relations.candidates import document_candidates, gold_pairs
 from litmine.tasks.relations.features import (ConceptPriors, candidate_features,
                                               document_context, prior_features)
@@ -20,7 +21,6 @@ from litmine.tasks.relations.training.cards import write_linear_card
 from litmine.tasks.relations.training.documents import load_tree, read_train_dev
 from litmine.tasks.relations.training.thresholds import best_threshold, dev_scores
 from litmine.tasks.sources.pubtator import PubTatorDocument
-from litmine.tasks.training.corpus import sha256_file
 from litmine.tasks.training.loop import publish_model_dir
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from litmine.errors import LitmineError
+from litmine.tasks.digests import sha256_file
 from litmine.tasks.relations.candidates import document_candidates, gold_pairs
 from litmine.tasks.relations.document import DocumentRelationModel
 from litmine.tasks.relations.linear import save_linear_model
@@ -23,7 +24,6 @@ from litmine.tasks.relations.training.documents import load_tree, read_train_dev
 from litmine.tasks.relations.training.linear import fit_linear_model
 from litmine.tasks.relations.training.thresholds import bagged_threshold, dev_scores, f1_at
 from litmine.tasks.sources.pubtator import gold_to_mentions
-from litmine.tasks.training.corpus import sha256_file
 from litmine.tasks.training.loop import publish_model_dir
 
 #: Every HOLD_OUT_EVERY-th training document is held out from both members to fit the
