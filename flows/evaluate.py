@@ -13,11 +13,13 @@ from rich.console import Console
 
 from litmine.errors import LitmineError
 from litmine.settings import get_settings
-from litmine.tasks.sources.pubtator import build_type_map, gold_to_mentions, iter_pubtator, map_type
-from litmine.tasks.training.corpus import read_corpus
-from litmine.tasks.scoring import (evaluate_predictions, format_errors, format_markdown,
-                                   format_table)
+from litmine.tasks.linking.normalise import score_concepts
 from litmine.tasks.ner.evaluation import tag_documents
+from litmine.tasks.relations.evaluation import evaluate_relations, format_report, score_relations
+from litmine.tasks.scoring import evaluate_predictions, format_errors, format_markdown, format_table
+from litmine.tasks.sources.pubtator import build_type_map, gold_to_mentions, iter_pubtator, map_type, read_pubtator
+from litmine.tasks.text.abbreviations import fix_with_abbreviations
+from litmine.tasks.training.corpus import read_corpus
 
 __all__ = ["evaluate", "evaluate_predictions", "read_predictions"]
 
@@ -77,8 +79,6 @@ def evaluate(
         mentions, model_types = tag_documents(quote(docs), source, device=device, dtype=dtype,
                                               max_batch_tokens=max_batch_tokens, stride=stride)
         if abbreviations:
-            from litmine.tasks.text.abbreviations import fix_with_abbreviations
-
             mentions = fix_with_abbreviations([d.to_article() for d in docs], mentions)
     scored_types = types
     if scored_types is None and model_types is not None:
@@ -114,10 +114,6 @@ def _relation_scores(gold: list[str], mentions: list, predicted: list[str] | Non
                      lexicon: str | None, relation_model: str | None, device: str) -> dict:
     """Concept and CID scores: of the predicted files' IDs and CID lines, or of `mentions`
     linked and related end to end (with the gold-entity settings, for attribution)."""
-    from litmine.tasks.relations.evaluation import evaluate_relations, score_relations
-    from litmine.tasks.linking.normalise import score_concepts
-    from litmine.tasks.sources.pubtator import read_pubtator
-
     settings = get_settings()
     lexicon = lexicon or str(settings.lexicon)
     relation_model = relation_model or str(settings.relation_model)
@@ -134,6 +130,4 @@ def _relation_scores(gold: list[str], mentions: list, predicted: list[str] | Non
 
 
 def format_relation_report(report: dict) -> str:
-    from litmine.tasks.relations.evaluation import format_report
-
     return format_report(report)

@@ -13,6 +13,7 @@ from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from litmine.errors import LitmineError
+from litmine.flows.embed import embed_into
 from litmine.flows.pipeline import DEFAULT_BATCH_SIZE, fetch_batches, process_items, relation_step
 from litmine.memory import limit_malloc_arenas
 from litmine.progress import report_progress
@@ -140,8 +141,6 @@ def mine(
                           timings, logger, relations=step)
             timings.update(tagger.stats.stage_seconds(ner_start))
             if embed:  # optional last step: vectors for semantic search (flows/embed.py)
-                from litmine.flows.embed import embed_into
-
                 for key, value in embed_into(store, run.run_id, device=device).items():
                     (timings if key.startswith("seconds_") else counts)[key] += value
         top = top_pairs(store.con, run.run_id)

