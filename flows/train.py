@@ -1,4 +1,5 @@
-"""The `train` flow: fine-tune litmine's NER model on gold corpora, pick the best epoch on dev."""
+"""The training flows: `train` fine-tunes litmine's NER model on gold corpora (best epoch on dev);
+`train-relations` trains a relation model by method (linear, stacked, encoder) and sets its threshold."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import sys
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
-from litmine.settings import DEFAULT_MODEL_DIR
+from litmine.settings import DEFAULT_MODEL_DIR, DEFAULT_RELATION_MODEL
+from litmine.tasks.relations.registry import train_relations as train_relation_model
 from litmine.tasks.training.ner import (DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LR,
                                     DEFAULT_MAX_LENGTH, DEFAULT_PATIENCE, DEFAULT_SEED,
                                     epoch_table, train_ner_task, training_record)
@@ -67,3 +69,29 @@ def train(
         description=f"litmine train: strict dev scores per epoch for {result.out_dir}")
     logger.info("model saved to %s", result.out_dir)
     return training_record(result) | {"out_dir": str(result.out_dir)}
+
+
+@flow(name="train-relations", log_prints=True)
+def train_relations(
+    train_files: list[str],
+    dev_files: list[str],
+    out_dir: str = str(DEFAULT_RELATION_MODEL),
+    method: str = "linear",
+    base_model: str | None = None,
+    epochs: int | None = None,
+    options: dict | None = None,
+) -> dict:
+    """Train a CID relation model by `method` and save it with its model card.
+
+    `options` are the method's own settings (`max_train_docs`, `exclude`, `mesh_tree`, `lr`,
+    `batch_size`, ...; see `litmine.tasks.relations.registry.train_relations`).
+    """
+    result = train_relation_model(train_files, dev_files, base_model, out_dir, epochs, method=method,
+                                  **(options or {}))
+    create_markdown_artifact(
+        key="relation-training",
+        markdown=f"# Relation training\n\nModel: `{result['out_dir']}` (method {method}, threshold "
+                 f"{result['threshold']:.3f})\n",
+        description=f"litmine train --task relations: {result['out_dir']}")
+    get_run_logger().info("relation model saved to %s (threshold %.3f)", result["out_dir"], result["threshold"])
+    return result

@@ -104,8 +104,8 @@ def _train_relations(train_files: list[Path], dev_files: list[Path], *, out: Pat
                      max_train_docs: int | None, max_dev_docs: int | None,
                      exclude: list[Path] | None, device: str) -> None:
     """`train --task relations`: the CID classifier, saved with a model card."""
+    from litmine.flows.train import train_relations
     from litmine.settings import DEFAULT_RELATION_MODEL
-    from litmine.tasks.relations.registry import train_relations
 
     try:
         chosen = RelationMethod(method)
@@ -119,9 +119,9 @@ def _train_relations(train_files: list[Path], dev_files: list[Path], *, out: Pat
         options |= dict(batch_size=batch_size, max_length=max_length)
     if chosen is RelationMethod.stacked:
         options["progress"] = sys.stderr.isatty()
-    result = train_relations(existing_files(train_files), existing_files(dev_files), base_model,
-                             out or DEFAULT_RELATION_MODEL, epochs, method=chosen.value,
-                             **options)
+    result = train_relations(existing_files(train_files), existing_files(dev_files),
+                             str(out or DEFAULT_RELATION_MODEL), method=chosen.value,
+                             base_model=base_model, epochs=epochs, options=options)
     typer.echo(f"saved {result['out_dir']} (threshold {result['threshold']:.3f})")
 
 

@@ -20,8 +20,8 @@ DEV = FIXTURES / "corpora" / "bc5cdr_dev_sample.pubtator"
 LEX = FIXTURES / "lexicon"
 
 
-def _litmine(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+def _litmine(*args: str, timeout: int = 600, **extra_env: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", **extra_env)
     return subprocess.run([sys.executable, "-m", "litmine.cli", *map(str, args)], env=env,
                           capture_output=True, text=True, timeout=timeout)
 
@@ -37,8 +37,10 @@ def _batch_inputs(path: Path):
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    """A lexicon and a linear CID model built by the CLI from the fixtures."""
+def built(tmp_path_factory, prefect_harness):
+    """A lexicon and a linear CID model built by the CLI from the fixtures (training is a flow run)."""
+    from prefect.settings import PREFECT_API_URL
+
     root = tmp_path_factory.mktemp("relations")
     lexicon, model = root / "lexicon.tsv.gz", root / "cid"
     done = _litmine("lexicon", "build", "--corpus", TRAIN, "--mesh", LEX / "desc_sample.xml",
@@ -46,9 +48,11 @@ def built(tmp_path_factory):
                     "--exclude", DEV, "--out", lexicon)
     assert done.returncode == 0, done.stderr
     assert "lexicon:" in done.stdout and lexicon.is_file()
-    done = _litmine("train", "--task", "relations", "--train", TRAIN, "--dev", DEV, "--out", model)
+    done = _litmine("train", "--task", "relations", "--train", TRAIN, "--dev", DEV, "--out", model,
+                    PREFECT_API_URL=PREFECT_API_URL.value())
     assert done.returncode == 0, done.stderr
     assert "threshold" in done.stdout
+    assert "for flow 'train-relations'" in done.stderr and "Completed()" in done.stderr
     return lexicon, model
 
 
