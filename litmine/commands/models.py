@@ -14,7 +14,7 @@ import typer
 from litmine.commands.options import (command_line, database_path, existing_files,
                                       quiet_transformers, wide_console)
 from litmine.errors import LitmineError
-from litmine.settings import DEFAULT_MODEL_DIR
+from litmine.settings import DEFAULT_MODEL_DIR, DEFAULT_RELATION_MODEL, get_settings
 
 
 def _split_types(types: str | None) -> list[str] | None:
@@ -105,7 +105,6 @@ def _train_relations(train_files: list[Path], dev_files: list[Path], *, out: Pat
                      exclude: list[Path] | None, device: str) -> None:
     """`train --task relations`: the CID classifier, saved with a model card."""
     from litmine.flows.train import train_relations
-    from litmine.settings import DEFAULT_RELATION_MODEL
 
     try:
         chosen = RelationMethod(method)
@@ -174,7 +173,6 @@ def evaluate(
                                     embed_model=embed_model, test_fraction=test_fraction,
                                     seed=seed, json_out=json_out, device=device)
     from litmine.flows.evaluate import evaluate as evaluate_flow
-    from litmine.settings import get_settings
 
     if task is Task.relations:
         relations = True

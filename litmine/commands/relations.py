@@ -12,6 +12,7 @@ import typer
 
 from litmine.commands.options import existing_files
 from litmine.errors import LitmineError
+from litmine.settings import DEFAULT_LEXICON, DEFAULT_RELATION_MODEL, get_settings
 
 lexicon_app = typer.Typer(help="The MeSH lexicon that links Chemical/Disease mentions.",
                           no_args_is_help=True)
@@ -30,7 +31,6 @@ def lexicon_build(
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Lexicon file (.tsv.gz).")] = None,
 ):
     """Build the lexicon; sources listed first win when names disagree."""
-    from litmine.settings import DEFAULT_LEXICON
     from litmine.tasks.linking.lexicon import build_lexicon
 
     lex = build_lexicon(existing_files(corpus), mesh=existing_files(mesh), ctd=existing_files(ctd),
@@ -50,7 +50,6 @@ def evaluate_relations_command(
     device: Annotated[str, typer.Option("--device")] = "cpu",
 ):
     """Concept-level normalisation and CID relation scores (gold entities and end to end)."""
-    from litmine.settings import DEFAULT_LEXICON, DEFAULT_RELATION_MODEL, get_settings
     from litmine.tasks.relations.evaluation import evaluate_relations, format_report, write_report
 
     ner = None if model == "none" else (model or get_settings(fresh=True).model)

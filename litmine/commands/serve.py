@@ -15,6 +15,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from litmine.errors import LitmineError
+from litmine.settings import get_settings
 
 #: Name of both deployments: `mine/litmine` and `refresh/litmine` in `prefect deployment run`.
 DEPLOYMENT_NAME = "litmine"
@@ -48,7 +49,6 @@ def build_deployments(name: str = DEPLOYMENT_NAME, cron: str | None = None,
 
     from litmine.flows.mine import mine
     from litmine.flows.refresh import refresh
-    from litmine.settings import get_settings
     from litmine.tasks.runners import build_task_runner
 
     settings = get_settings(fresh=True)
