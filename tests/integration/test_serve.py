@@ -123,8 +123,11 @@ def test_served_mine_deployment_runs_and_shows_in_the_ui(tmp_path, tiny_ner_mode
             assert not mine["schedules"]
             assert [s["schedule"]["cron"] for s in refresh["schedules"]] == [CRON]
 
-            created = http.post(f"/deployments/{mine['id']}/create_flow_run",
-                                json={"parameters": {"query": "all[sb]"}})
+            # A busy machine can make the server answer 503 (its SQLite database is busy): ask again.
+            created = wait_for(lambda: (r := http.post(f"/deployments/{mine['id']}/create_flow_run",
+                                                       json={"parameters": {"query": "all[sb]"}})
+                                        ).status_code != 503 and r, "create a flow run", 60, server,
+                               tmp_path / "server.log")
             assert created.is_success, created.text
             run_id, run_name = created.json()["id"], created.json()["name"]
             state = lambda: (s := http.get(f"/flow_runs/{run_id}").json()["state"]["type"]) \
