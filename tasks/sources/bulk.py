@@ -26,8 +26,9 @@ from litmine.errors import LitmineError
 from litmine.tasks.sources.pubmed_xml import iter_pubmed_xml
 from litmine.tasks.records import Reject
 
-#: NCBI's file names: pubmed + two-digit baseline year + "n" + four-digit number.
-FILE_NAME = re.compile(r"^pubmed(\d{2})n(\d{4})\.xml(\.gz)?$")
+#: NCBI's file names: pubmed + two-digit baseline year + "n" + four-digit number; NLM's sample file
+#: (``pubmedsample18n0001.xml.gz``, the one litmine ships in data/sample) is named the same way.
+FILE_NAME = re.compile(r"^pubmed(?:sample)?(\d{2})n(\d{4})\.xml(\.gz)?$")
 _MD5_LINE = re.compile(r"^MD5\((?P<name>[^)]+)\)\s*=\s*(?P<hex>[0-9a-fA-F]{32})\s*$")
 #: What the PubMed XML parser says when the compressed stream itself breaks off, as a cut download
 #: does (tasks/sources/pubmed_xml.py); a malformed record in a whole file is only that record's Reject.

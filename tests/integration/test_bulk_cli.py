@@ -128,3 +128,13 @@ def test_killed_mid_file_then_rerun_equals_an_uninterrupted_run(tmp_path, bulk_d
     statuses = con.execute("SELECT status FROM runs ORDER BY started_at").fetchall()
     con.close()
     assert statuses == [("crashed",), ("completed",)]
+
+
+def test_refresh_files_loads_the_bundled_sample_once(tmp_path, prefect_harness, tiny_ner_model):
+    """The README's bulk demo on what ships: the NLM sample loads, a second run skips it."""
+    sample = Path(__file__).resolve().parents[2] / "data" / "sample"
+    db = tmp_path / "demo.duckdb"
+    first = refresh(files=str(sample), db=str(db), model=str(tiny_ner_model))
+    assert (first["files_loaded"], first["articles_seen"]) == (1, 177)
+    again = refresh(files=str(sample), db=str(db), model=str(tiny_ner_model))
+    assert (again.get("files_loaded", 0), again["files_skipped"], again.get("articles_seen", 0)) == (0, 1, 0)

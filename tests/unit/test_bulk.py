@@ -49,6 +49,12 @@ def test_files_are_found_in_loading_order(tmp_path, names, expected):
     assert [f.name for f in find_bulk_files(tmp_path)] == expected
 
 
+def test_the_bundled_nlm_sample_is_a_bulk_file():
+    """`litmine refresh --files data/sample` works on what ships (NLM's sample, named like a baseline file)."""
+    sample = Path(__file__).resolve().parents[2] / "data" / "sample"
+    assert [(f.name, f.year, f.number) for f in find_bulk_files(sample)] == [("pubmedsample18n0001.xml.gz", 18, 1)]
+
+
 def test_kind_comes_from_the_directory(tmp_path):
     _touch(tmp_path, "baseline/pubmed26n0001.xml.gz", "updatefiles/pubmed26n1335.xml.gz", "pubmed26n1336.xml.gz")
     assert [f.kind for f in find_bulk_files(tmp_path)] == ["baseline", "updatefiles", ""]
