@@ -88,7 +88,8 @@ class Mention:
     type: str  # canonical type: Chemical, Disease, Gene, Species, ...
     score: float = 1.0
     sentence_index: int = -1
-    concept_id: str = ""
+    concept_id: str = ""  # MeSH ID(s), "|"-joined; "" for none (stored as NULL)
+    link_status: str = ""  # how concept_id was found, or why there is none (schema.LINK_STATUSES)
 
 
 @dataclass(frozen=True, slots=True)

@@ -110,11 +110,19 @@ class Link:
     concept_id: str
     method: str  # exact, normalised, composite, fuzzy, abbreviation, none
     score: float = 1.0
-    reason: str = ""  # why there is no ID: no-match, below-threshold (best candidate), ...
+    #: why there is no ID, "<status>: <detail>" (status: not-linked-type, empty, no-match,
+    #: below-threshold with the best candidate)
+    reason: str = ""
     matched: str = ""  # the lexicon name that matched
 
+    @property
+    def status(self) -> str:
+        """What the store's `entities.link_status` keeps: the level that found the ID, or the
+        reason's status when there is none."""
+        return self.method if self.concept_id else self.reason.split(":", 1)[0]
 
-NO_LINK = Link("", "none", 0.0, "empty mention")
+
+NO_LINK = Link("", "none", 0.0, "empty: empty mention")
 
 
 class Linker:
@@ -201,7 +209,7 @@ class Linker:
             if cached is not None:
                 results[i] = cached
             elif type_ not in self.types:
-                results[i] = Link("", "none", 0.0, f"type {type_} is not linked")
+                results[i] = Link("", "none", 0.0, f"not-linked-type: type {type_} is not linked")
             elif not text.strip():
                 results[i] = NO_LINK
             else:
@@ -290,7 +298,7 @@ def normalise_document(text: str, mentions: Sequence[Mention], linker: Linker,
                 out[i] = replace(out[i], concept_id=out[k].concept_id)
                 links[i] = Link(out[k].concept_id, "abbreviation", links[k].score,
                                 matched=abbr.short)
-    return out, links
+    return [replace(m, link_status=l.status) for m, l in zip(out, links)], links
 
 
 # -- evaluation ---------------------------------------------------------------------------------

@@ -103,6 +103,14 @@ def _sentences_table(sentences: Sequence[Sentence], run_id: str) -> pa.Table:
     })
 
 
+def link_status(mention: Mention) -> str:
+    """`entities.link_status` of a mention (schema.LINK_STATUSES): the linker's word, else
+    "not-run" when no linker looked at it."""
+    if mention.link_status:
+        return mention.link_status
+    return "linked" if mention.concept_id else "not-run"
+
+
 def _entities_table(mentions: Sequence[Mention], model: str, run_id: str) -> pa.Table:
     unique = {(m.pmid, m.start, m.end, m.type): m for m in mentions}
     rows = [unique[k] for k in sorted(unique)]
@@ -115,8 +123,9 @@ def _entities_table(mentions: Sequence[Mention], model: str, run_id: str) -> pa.
         "type": [m.type for m in rows],
         "score": pa.array([float(m.score) for m in rows], pa.float64()),
         "sentence_index": pa.array([m.sentence_index for m in rows], pa.int32()),
-        "concept_id": [m.concept_id for m in rows],
+        "concept_id": pa.array([m.concept_id or None for m in rows], pa.string()),
         "run_id": [run_id] * len(rows),
+        "link_status": [link_status(m) for m in rows],
     })
 
 

@@ -70,12 +70,18 @@ def _copy_command() -> list[str]:
 
 
 def snapshot_is_stale(db: str | Path) -> bool:
-    """Whether the snapshot is missing or older than the database file (another run wrote it)."""
+    """Whether the snapshot is missing, older than the database file (another run wrote it), or
+    orphaned: left behind by a database that was deleted (it holds that database's rows, which
+    readers must not get once a new file takes the name)."""
     snap, path = snapshot_path(db), Path(db)
     if not snap.exists():
         return True
-    newest = max(p.stat().st_mtime for p in (path, path.with_name(path.name + ".wal")) if p.exists())
-    return snap.stat().st_mtime < newest
+    written = [p.stat().st_mtime for p in (path, path.with_name(path.name + ".wal")) if p.exists()]
+    if not written:
+        log.warning("snapshot: %s has no database %s beside it (deleted?); it is replaced by "
+                    "this run's", snap, path)
+        return True
+    return snap.stat().st_mtime < max(written)
 
 
 def publish_snapshot(store: Store) -> float:

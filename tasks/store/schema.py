@@ -13,7 +13,25 @@ import duckdb
 
 from litmine.errors import StoreError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
+
+#: `entities.link_status`: how `concept_id` was found, or why it is NULL (no ID). The first five
+#: are the linker's levels (tasks/linking/normalise.py); "linked" and "unmatched" are what
+#: migration 4 can tell of a row that an older litmine stored.
+LINK_STATUSES = {
+    "exact": "the text is a lexicon name of its type",
+    "normalised": "the normalised text is",
+    "composite": "every part of a coordinated mention linked; the IDs are |-joined",
+    "fuzzy": "character 3-gram similarity at or above the threshold",
+    "abbreviation": "the document's abbreviation definition gave the ID",
+    "linked": "an ID stored before schema 4, by a level not recorded",
+    "not-linked-type": "only Chemical and Disease mentions are linked",
+    "empty": "the mention has no text",
+    "no-match": "no lexicon name shares a character 3-gram",
+    "below-threshold": "the best lexicon name is less similar than the threshold",
+    "unmatched": "no-match or below-threshold, stored before schema 4 (which, not recorded)",
+    "not-run": "no linker ran (mine/refresh without relations)",
+}
 
 #: Schema version 1: the tables a user may query (MIGRATIONS add to them); every derived row
 #: carries the run (and model) that produced it.
@@ -75,6 +93,23 @@ CREATE TABLE IF NOT EXISTS classifications (
 CREATE TABLE IF NOT EXISTS summaries (
     pmid VARCHAR, model VARCHAR, summary VARCHAR, input_tokens INTEGER, truncated_tokens INTEGER,
     parameters JSON, run_id VARCHAR, created_at TIMESTAMPTZ);
+""",
+    # "No ID" was '' in entities and NULL in pairs: it is NULL everywhere, and link_status keeps
+    # why. Rows stored before say what can be known: linked or not; a Chemical/Disease without an
+    # ID is "unmatched" when its run linked (its parameters name a lexicon, or another mention of
+    # the run has an ID), else "not-run"; other types "not-linked-type" when the run linked.
+    4: """
+ALTER TABLE entities ADD COLUMN IF NOT EXISTS link_status VARCHAR;
+UPDATE entities SET link_status = CASE
+    WHEN coalesce(concept_id, '') <> '' THEN 'linked'
+    WHEN NOT (coalesce((SELECT json_extract_string(r.parameters, '$.lexicon') IS NOT NULL
+                        FROM runs r WHERE r.run_id = entities.run_id), false)
+              OR EXISTS (SELECT 1 FROM entities o WHERE o.run_id = entities.run_id
+                         AND coalesce(o.concept_id, '') <> '')) THEN 'not-run'
+    WHEN type IN ('Chemical', 'Disease') THEN 'unmatched'
+    ELSE 'not-linked-type' END
+WHERE link_status IS NULL;
+UPDATE entities SET concept_id = NULL WHERE concept_id = '';
 """,
 }
 

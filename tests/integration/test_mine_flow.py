@@ -76,7 +76,16 @@ def test_mine_links_mesh_ids_and_scores_cid_relations_by_default(tmp_path, prefe
     db = tmp_path / "x.duckdb"
     result = mine(files=[str(gold_file)], db=str(db), device="cpu")
     assert result["relations"] == rows(db, "SELECT count(*) FROM pairs WHERE relation = 'CID'")[0][0] > 0
-    assert result["linked"] == rows(db, "SELECT count(*) FROM entities WHERE concept_id <> ''")[0][0]
+    # "no ID" is NULL (as in pairs), never '': IS NOT NULL counts exactly the linked mentions,
+    # and link_status says how each was linked or why not
+    assert result["linked"] == rows(db, "SELECT count(*) FILTER (WHERE concept_id IS NOT NULL) "
+                                        "FROM entities")[0][0] > 0
+    assert rows(db, "SELECT count(*) FROM entities WHERE concept_id = '' OR link_status IS NULL") == [(0,)]
+    statuses = dict(rows(db, "SELECT concept_id IS NOT NULL, list(DISTINCT link_status) FROM entities "
+                             "WHERE type IN ('Chemical', 'Disease') GROUP BY 1"))
+    assert set(statuses[True]) <= {"exact", "normalised", "composite", "fuzzy", "abbreviation"}
+    assert statuses[False] and set(statuses[False]) <= {"no-match", "below-threshold", "empty"}
+    assert set(statuses[True]) & {"exact", "normalised"}
     texts = dict(rows(db, "SELECT pmid, title || ' ' || abstract FROM articles"))
     scored = rows(db, "SELECT pmid, chemical_id, disease_id, evidence, relation, n_sentences "
                       "FROM pairs WHERE method <> 'cooccurrence'")
@@ -86,8 +95,8 @@ def test_mine_links_mesh_ids_and_scores_cid_relations_by_default(tmp_path, prefe
         assert chem and dis and len(evidence) <= 3 and relation in ("CID", "none")
         assert bool(evidence) == (n_sentences > 0)
         # every scored pair's IDs are IDs of that document's entities; evidence is its text
-        ids = {i for (c,) in rows(db, f"SELECT concept_id FROM entities WHERE pmid = '{pmid}'")
-               for i in c.split("|")}
+        ids = {i for (c,) in rows(db, f"SELECT concept_id FROM entities WHERE pmid = '{pmid}' "
+                                      "AND concept_id IS NOT NULL") for i in c.split("|")}
         assert {chem, dis} <= ids
         for sentence in evidence:
             plain = sentence.replace("@", "").replace("#", "")
@@ -127,7 +136,7 @@ def test_mine_links_mesh_ids_and_scores_cid_relations_by_default(tmp_path, prefe
     again = mine(files=[str(gold_file)], db=str(db), device="cpu", relations=False)
     assert "relations" not in again
     assert rows(db, "SELECT DISTINCT method FROM pairs") == [("cooccurrence",)]
-    assert rows(db, "SELECT count(*) FROM entities WHERE concept_id <> ''") == [(0,)]
+    assert rows(db, "SELECT DISTINCT concept_id, link_status FROM entities") == [(None, "not-run")]
     assert rows(db, "SELECT count(*) FROM abbreviations") == [(0,)]  # found by the relation step
 
 

@@ -22,6 +22,7 @@ from litmine.flows.refresh import refresh
 from litmine.settings import get_settings
 from litmine.tasks.sources.entrez import shared_client
 from litmine.tasks.store.access import open_store
+from litmine.tasks.store.locking import publish_snapshot, snapshot_path
 from litmine.tasks.sources.watches import add_watch
 from tests.support.eutils_server import EutilsServer, busiest_second, load_records
 
@@ -109,6 +110,29 @@ def _update_file(path: Path, record_xml: str, deleted_pmid: str) -> None:
     body = (f'<?xml version="1.0" encoding="utf-8"?>\n<PubmedArticleSet>{record_xml}<DeleteCitation>'
             f'<PMID Version="1">{deleted_pmid}</PMID></DeleteCitation></PubmedArticleSet>\n')
     path.write_bytes(gzip.compress(body.encode("utf-8")))
+
+
+def test_a_snapshot_left_by_a_deleted_database_is_replaced(tmp_path, configure, tiny_ner_model):
+    """`rm bulk.duckdb` to start over leaves bulk.snapshot.duckdb: refresh replaces it with the
+    new database's (it used to stop on max() of no modification times)."""
+    configure()
+    root = tmp_path / "pubmed" / "baseline"
+    root.mkdir(parents=True)
+    for suffix in ("", ".md5"):
+        shutil.copy(ROOT / "pubmed" / f"{BASELINE}{suffix}", root / f"{BASELINE}{suffix}")
+    db = tmp_path / "bulk.duckdb"
+    new_watch(db, "old")
+    with open_store(db) as store:
+        publish_snapshot(store)
+    db.unlink()
+    assert snapshot_path(db).is_file() and not db.exists()
+
+    result = refresh(files=str(root.parent), db=str(db), model=str(tiny_ner_model), batch_size=8,
+                     relations=False)
+    assert result["files_loaded"] == 1
+    with duckdb.connect(str(snapshot_path(db)), read_only=True) as con:
+        assert con.execute("SELECT name FROM watches").fetchall() == []  # not the deleted file's
+        assert con.execute("SELECT name, status FROM files").fetchall() == [(BASELINE, "done")]
 
 
 def test_update_files_revise_and_delete_and_loaded_files_are_skipped(tmp_path, configure, tiny_ner_model):

@@ -370,7 +370,7 @@ def test_fuzzy_level_and_reasons(linker):
     assert (close.concept_id, close.method) == ("D003000", "fuzzy") and 0.7 <= close.score < 1
     far = linker.link("xylometazoline", "Chemical")
     assert far.concept_id == "" and far.reason.startswith(("below-threshold", "no-match"))
-    assert linker.link("BRCA1", "Gene").reason == "type Gene is not linked"
+    assert linker.link("BRCA1", "Gene").reason == "not-linked-type: type Gene is not linked"
 
 
 def test_short_forms_take_the_long_forms_id(linker):
@@ -382,6 +382,19 @@ def test_short_forms_take_the_long_forms_id(linker):
     assert [m.concept_id for m in out] == ["D003000"] * 3
     # "clonidine" of the better-ranked corpus outranks the MeSH table's "Clonidine": normalised
     assert [l.method for l in links] == ["normalised", "abbreviation", "abbreviation"]
+    assert [m.link_status for m in out] == ["normalised", "abbreviation", "abbreviation"]
+
+
+def test_every_mention_says_how_it_was_linked_or_why_not(linker):
+    """The store keeps this as entities.link_status (concept_id NULL when there is no ID)."""
+    text = "Clonidine, xylometazoline, BRCA1 and insomnia."
+    mentions = [Mention("1", 0, 9, "Clonidine", "Chemical"), Mention("1", 11, 25, "xylometazoline", "Chemical"),
+                Mention("1", 27, 32, "BRCA1", "Gene"), Mention("1", 33, 33, "", "Disease")]
+    out, links = normalise_document(text, mentions, linker)
+    assert [(m.concept_id, m.link_status) for m in out[:1] + out[2:]] == [
+        ("D003000", "normalised"), ("", "not-linked-type"), ("", "empty")]
+    assert out[1].concept_id == "" and out[1].link_status in ("below-threshold", "no-match")
+    assert [m.link_status for m in out] == [l.status for l in links]
 
 
 def test_score_concepts_uses_document_sets_and_composite_parts():

@@ -68,6 +68,15 @@ def test_a_published_snapshot_holds_every_committed_row(tmp_path):
     assert not list(tmp_path.glob("*.tmp"))
 
 
+def test_a_snapshot_whose_database_was_deleted_is_stale(tmp_path):
+    db = tmp_path / "bulk.duckdb"
+    with open_store(db) as store:
+        publish_snapshot(store)
+    assert not snapshot_is_stale(db)
+    db.unlink()  # `rm bulk.duckdb` to start over; the snapshot stays
+    assert snapshot_is_stale(db)
+
+
 def test_publishing_keeps_the_write_lock(tmp_path):
     """POSIX drops a process's fcntl locks when it closes any descriptor of the file: copying
     the database in-process would let a second writer in."""

@@ -4,7 +4,7 @@ import duckdb
 import pytest
 
 from litmine.tasks.store.access import open_store
-from litmine.tasks.store.schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION, schema_version
+from litmine.tasks.store.schema import LINK_STATUSES, MIGRATIONS, SCHEMA, SCHEMA_VERSION, schema_version
 
 #: Tables that versions before 3 created on first use (refresh, bulk loads, embed, classify,
 #: summarize), each with a row as such a file would hold it.
@@ -50,7 +50,7 @@ def rows(con, table):
 
 def test_a_new_file_has_every_table_at_the_current_version(tmp_path):
     with open_store(tmp_path / "new.duckdb") as store:
-        assert schema_version(store.con) == SCHEMA_VERSION == 3
+        assert schema_version(store.con) == SCHEMA_VERSION == 4
         for table in NEW_TABLES:
             assert rows(store.con, table) == []
 
@@ -63,13 +63,60 @@ def test_a_version_2_file_migrates_without_losing_a_row(tmp_path, with_tables):
     kept = {t: rows(before, t) for t in (NEW_TABLES if with_tables else ())} | {"pairs": rows(before, "pairs")}
     before.close()
     with open_store(path) as store:
-        assert schema_version(store.con) == 3
+        assert schema_version(store.con) == SCHEMA_VERSION
         for table in NEW_TABLES:
             assert rows(store.con, table) == kept.get(table, [])
         assert rows(store.con, "pairs") == kept["pairs"]
     if with_tables:
         assert len(kept["watches"]) == len(kept["files"]) == len(kept["summaries"]) == 1
     with open_store(path) as store:  # opening again changes nothing
-        assert schema_version(store.con) == 3
+        assert schema_version(store.con) == SCHEMA_VERSION
         assert {t: rows(store.con, t) for t in kept} == kept
 
+
+
+def version_3_file(path) -> None:
+    """A file as litmine wrote it at schema version 3: "no ID" stored as '' in entities."""
+    con = duckdb.connect(str(path))
+    con.execute(SCHEMA)
+    for step in (2, 3):
+        con.execute(MIGRATIONS[step])
+    con.execute("INSERT INTO meta VALUES ('schema_version', '3')")
+    con.execute("""INSERT INTO runs (run_id, flow, status, parameters) VALUES
+        ('linking', 'mine', 'completed', '{"lexicon": "data/lexicon.tsv.gz"}'),
+        ('plain', 'mine', 'completed', '{"lexicon": null}'),
+        ('files', 'refresh', 'completed', '{"files": "pubmed"}')""")
+    con.execute("""INSERT INTO entities (pmid, model, start_offset, end_offset, text, type,
+                                         concept_id, run_id) VALUES
+        ('1', 'm', 0, 9, 'cisplatin', 'Chemical', 'D002945', 'linking'),
+        ('1', 'm', 10, 15, 'zorbo', 'Disease', '', 'linking'),
+        ('1', 'm', 16, 21, 'BRCA1', 'Gene', '', 'linking'),
+        ('2', 'm', 0, 9, 'cisplatin', 'Chemical', '', 'plain'),
+        ('2', 'm', 10, 15, 'BRCA1', 'Gene', '', 'plain'),
+        ('3', 'm', 0, 9, 'cisplatin', 'Chemical', 'D002945', 'files'),
+        ('3', 'm', 10, 15, 'zorbo', 'Disease', '', 'files'),
+        ('4', 'm', 0, 9, 'cisplatin', 'Chemical', '', 'no-such-run')""")
+    con.execute("INSERT INTO pairs (pmid, model, method, chemical, disease) "
+                "VALUES ('1', 'm', 'cooccurrence', 'cisplatin', 'zorbo')")
+    con.close()
+
+
+def test_a_version_3_file_stores_no_id_as_null_with_the_reason(tmp_path):
+    path = tmp_path / "v3.duckdb"
+    version_3_file(path)
+    with open_store(path) as store:
+        assert schema_version(store.con) == SCHEMA_VERSION
+        assert store.con.execute(
+            "SELECT pmid, type, concept_id, link_status FROM entities ORDER BY ALL").fetchall() == [
+            ("1", "Chemical", "D002945", "linked"), ("1", "Disease", None, "unmatched"),
+            ("1", "Gene", None, "not-linked-type"),
+            ("2", "Chemical", None, "not-run"), ("2", "Gene", None, "not-run"),
+            ("3", "Chemical", "D002945", "linked"), ("3", "Disease", None, "unmatched"),
+            ("4", "Chemical", None, "not-run")]
+        # One meaning of "no ID" in every table: IS NOT NULL counts the linked mentions.
+        assert store.con.execute("SELECT count(*) FILTER (WHERE concept_id IS NOT NULL), "
+                                 "count(*) FILTER (WHERE concept_id = '') FROM entities").fetchone() == (2, 0)
+        assert store.con.execute("SELECT chemical_id FROM pairs").fetchall() == [(None,)]
+        assert set(r[0] for r in store.con.execute("SELECT link_status FROM entities").fetchall()) <= set(LINK_STATUSES)
+    with open_store(path) as store:  # opening again changes nothing
+        assert store.con.execute("SELECT count(*) FROM entities WHERE concept_id IS NULL").fetchone() == (6,)

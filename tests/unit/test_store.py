@@ -5,6 +5,7 @@ from litmine.errors import StoreError
 from litmine.tasks.records import Article, Author, Deletion, Mention, Pair, Reject, Sentence
 from litmine.tasks.store.database import Batch
 from litmine.tasks.store.access import open_store
+from litmine.tasks.store.schema import SCHEMA_VERSION
 
 
 def batch_for(pmid: str, title="Cisplatin nephrotoxicity.", version=1) -> Batch:
@@ -102,7 +103,7 @@ def test_schema_version_recorded_and_newer_refused(tmp_path):
     path = tmp_path / "x.duckdb"
     open_store(path).close()
     con = duckdb.connect(str(path))
-    assert con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("3",)
+    assert con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == (str(SCHEMA_VERSION),)
     con.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
     con.close()
     with pytest.raises(StoreError, match="newer"):
@@ -138,7 +139,7 @@ def test_a_version_1_file_is_upgraded_in_place_keeping_its_rows(tmp_path):
     con.execute(V1_SCHEMA)
     con.close()
     with open_store(path) as store:
-        assert store.con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("3",)
+        assert store.con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == (str(SCHEMA_VERSION),)
         assert store.con.execute("SELECT chemical, relation, evidence FROM pairs").fetchall() == [
             ("lithium", None, None)]
         store.load_batch(batch_for("1"), model="m", run_id="new")
@@ -193,3 +194,17 @@ def test_text_derived_rows_go_when_the_text_changes_or_the_article_is_deleted(tm
         assert pmids("classifications") == pmids("embeddings_4") == ["2"]
         store.apply_deletion(Deletion(pmids=("2",)), run_id="d")
         assert pmids("classifications") == pmids("embeddings_4") == []
+
+
+def test_no_id_is_stored_as_null_with_why(tmp_path):
+    """Entities without an ID hold NULL, as pairs do, and link_status says why."""
+    batch = batch_for("1")
+    batch.mentions = [Mention("1", 0, 9, "Cisplatin", "Chemical", 0.9, 0, "D002945", "exact"),
+                      Mention("1", 10, 24, "nephrotoxicity", "Disease", 0.8, 0, "", "below-threshold"),
+                      Mention("1", 29, 33, "Rats", "Species", 0.8, 1)]  # no linker looked at it
+    with open_store(tmp_path / "x.duckdb") as store:
+        store.load_batch(batch, model="m", run_id="r")
+        assert store.con.execute("SELECT text, concept_id, link_status FROM entities "
+                                 "ORDER BY start_offset").fetchall() == [
+            ("Cisplatin", "D002945", "exact"), ("nephrotoxicity", None, "below-threshold"),
+            ("Rats", None, "not-run")]
