@@ -89,6 +89,31 @@ def test_evaluate_relations_end_to_end(built, tiny_ner_model, tmp_path):
     assert report["gold_entities"]["concepts"]["micro"]["tp"] > 0
 
 
+def test_evaluate_with_relations_prints_concept_and_cid_tables_on_stdout(built, tiny_ner_model, tmp_path):
+    """`evaluate --relations`: the scores are results (stdout and --json), not a log line."""
+    from prefect.settings import PREFECT_API_URL
+
+    lexicon, model = built
+    out = tmp_path / "scores.json"
+    done = _litmine("evaluate", "--gold", DEV, "--model", tiny_ner_model, "--relations",
+                    "--lexicon", lexicon, "--relation-model", model, "--json", out,
+                    PREFECT_API_URL=PREFECT_API_URL.value())
+    assert done.returncode == 0, done.stderr
+    report = json.loads(out.read_text())["relations"]
+    lines = [" ".join(line.replace("│", " ").split()) for line in done.stdout.splitlines()]
+    assert "Concept-level scores (MeSH IDs, per document)" in lines
+    assert "CID relation scores (BioCreative V CDR, per document)" in lines
+    for setting, level, kind in [("gold_entities", "concepts", "Chemical"), ("end_to_end", "concepts", "Disease"),
+                                 ("gold_ids", "cid", "CID"), ("gold_entities", "cid", "CID"),
+                                 ("end_to_end", "cid", "CID")]:
+        c = report[setting][level]["per_type"][kind]
+        row = f"{setting} {kind} {c['n_gold']} {c['n_predicted']} {c['tp']} {c['fp']} {c['fn']}"
+        assert any(line.startswith(row) for line in lines), (row, done.stdout)
+    assert "relation scoring, seconds: load_lexicon" in done.stdout
+    assert set(report["seconds"]) >= {"load_lexicon", "load_relation_model", "gold_entities", "gold_ids"}
+    assert "| gold_entities | concepts |" not in done.stderr  # no longer a log line instead
+
+
 def test_batch_step_fills_ids_relations_and_tables(built, tmp_path):
     import duckdb
 
