@@ -151,12 +151,14 @@ SETTINGS = {"gold_ids": "gold entities, gold IDs (the CID model alone)",
 
 def format_tables(report: dict[str, Any]) -> list:
     """Rich Tables of `report`: concept P/R/F1 per type, then CID P/R/F1, one row per setting."""
+    from rich import box
     from rich.table import Table
 
     tables = []
     for level, title in (("concepts", "Concept-level scores (MeSH IDs, per document)"),
                          ("cid", "CID relation scores (BioCreative V CDR, per document)")):
-        table = Table(title=title)
+        # Compact enough for rich's 80 columns when stdout is a pipe (no header is cut).
+        table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
         table.add_column("setting", no_wrap=True)
         for name in ("type", "gold", "pred", "TP", "FP", "FN", "P", "R", "F1"):
             table.add_column(name, justify="left" if name == "type" else "right", no_wrap=True)
