@@ -15,7 +15,7 @@ from litmine.errors import LitmineError
 from litmine.settings import get_settings
 from litmine.tasks.linking.normalise import score_concepts
 from litmine.tasks.ner.evaluation import tag_documents
-from litmine.tasks.relations.evaluation import evaluate_relations, format_report, score_relations
+from litmine.tasks.relations.evaluation import evaluate_relations, format_report, format_tables, score_relations
 from litmine.tasks.scoring import evaluate_predictions, format_errors, format_markdown, format_table
 from litmine.tasks.sources.pubtator import build_type_map, gold_to_mentions, iter_pubtator, map_type, read_pubtator
 from litmine.tasks.text.abbreviations import fix_with_abbreviations
@@ -99,10 +99,13 @@ def evaluate(
     if relations:
         report["relations"] = _relation_scores(gold, mentions, predicted, lexicon, relation_model,
                                                device)
-        table = format_relation_report(report["relations"])
-        markdown += "\n\n## Concepts and CID relations\n\n" + table
-        if show:
-            print(table)
+        markdown += "\n\n## Concepts and CID relations\n\n" + format_relation_report(report["relations"])
+        if show:  # on stdout like the mention table (print() would go to the run's log)
+            for table in format_tables(report["relations"]):
+                Console().print(table)
+            if seconds := report["relations"].get("seconds"):
+                Console().print("relation scoring, seconds: "
+                                + ", ".join(f"{k} {v:g}" for k, v in seconds.items()), highlight=False)
     if json_out:
         Path(json_out).write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
     create_markdown_artifact(key="ner-evaluation", markdown=markdown,
@@ -126,7 +129,7 @@ def _relation_scores(gold: list[str], mentions: list, predicted: list[str] | Non
             "concepts": score_concepts(gold_docs, linked).as_dict(),
             "cid": score_relations(gold_docs, triples).as_dict()}}
     return evaluate_relations(gold, predicted_mentions=mentions, lexicon=lexicon,
-                              relation_model=relation_model, device="cpu")
+                              relation_model=relation_model, device=device)
 
 
 def format_relation_report(report: dict) -> str:

@@ -21,7 +21,7 @@ from litmine.tasks.ner.engine import load_tagger
 from litmine.tasks.records import Mention
 from litmine.tasks.relations.candidates import Candidate, document_candidates
 from litmine.tasks.relations.registry import load_relation_model
-from litmine.tasks.relations.relate import relate_articles
+from litmine.tasks.relations.relate import RelationBatch, relate_articles
 from litmine.tasks.scoring import Span, concept_key, pct, score_spans
 from litmine.tasks.sources.pubtator import gold_to_mentions, read_pubtator
 from litmine.tasks.text.sentences import split_article
@@ -67,27 +67,42 @@ def evaluate_relations(gold: Sequence[str | Path], *, ner_model: str | None = No
     docs = [d for path in gold for d in read_pubtator(path)[0]][:max_documents]
     articles = [d.to_article() for d in docs]
     sentences = [s for a in articles for s in split_article(a)]
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
     linker = load_linker(lexicon)
+    timings["load_lexicon"] = time.perf_counter() - t
+    t = time.perf_counter()
     model = load_relation_model(relation_model, device=device)
+    timings["load_relation_model"] = time.perf_counter() - t
     report: dict[str, Any] = {"gold": [str(g) for g in gold], "documents": len(docs),
                               "lexicon": str(lexicon), "relation_model": str(relation_model)}
-    timings: dict[str, float] = {}
 
-    gold_mentions = [m for d in docs for m in gold_to_mentions(d)]
-    stripped = [replace(m, concept_id="") for m in gold_mentions]
-    t = time.perf_counter()
-    batch = relate_articles(articles, sentences, stripped, linker=linker, relation_model=model,
-                            fix_mentions=False)
-    timings["gold_entities"] = time.perf_counter() - t
+    # Gold entities with predicted IDs, then with gold IDs (the classifier on its own), one
+    # document at a time: where every gold entity was linked, both mark the same text, and the
+    # document model encodes it once (`DocumentRelationModel` keeps the last encoding).
+    by_pmid: dict[str, list] = {}
+    for s in sentences:
+        by_pmid.setdefault(s.pmid, []).append(s)
+    stripped = {d.pmid: [replace(m, concept_id="") for m in gold_to_mentions(d)] for d in docs}
+    linker.link_many(sorted({(m.text, m.type) for ms in stripped.values() for m in ms}))
+    batch, cands = RelationBatch(), []
+    timings["gold_entities"] = timings["gold_ids"] = 0.0
+    for d, article in zip(docs, articles):
+        t = time.perf_counter()
+        one = relate_articles([article], by_pmid.get(d.pmid, []), stripped[d.pmid], linker=linker,
+                              relation_model=model, fix_mentions=False)
+        batch.mentions += one.mentions
+        batch.links += one.links
+        batch.candidates += one.candidates
+        timings["gold_entities"] += time.perf_counter() - t
+        t = time.perf_counter()
+        cands += model.predict(document_candidates(d), d.title, text=d.text,
+                               mentions=gold_to_mentions(d))
+        timings["gold_ids"] += time.perf_counter() - t
     report["gold_entities"] = {
         "concepts": score_concepts(docs, batch.mentions).as_dict(),
         "cid": score_relations(docs, _predicted_triples(batch.candidates)).as_dict(),
         "link_methods": dict(Counter(l.method for l in batch.links))}
-    # Gold IDs too: the classifier on its own.
-    cands = []
-    for d in docs:
-        cands += model.predict(document_candidates(d), d.title, text=d.text,
-                               mentions=gold_to_mentions(d))
     report["gold_ids"] = {"cid": score_relations(docs, _predicted_triples(cands)).as_dict()}
     if ner_model or predicted_mentions is not None:
         t = time.perf_counter()
@@ -125,6 +140,38 @@ def format_report(report: dict[str, Any]) -> str:
                              f"| {c['tp']} | {c['fp']} | {c['fn']} | {pct(c['precision'])} | "
                              f"{pct(c['recall'])} | {pct(c['f1'])} |")
     return "\n".join(lines)
+
+
+#: Settings of a report, in the order they are shown, and what each one attributes.
+SETTINGS = {"gold_ids": "gold entities, gold IDs (the CID model alone)",
+            "gold_entities": "gold entities, predicted IDs",
+            "end_to_end": "predicted entities and IDs",
+            "predicted_files": "the predicted files' IDs and CID lines"}
+
+
+def format_tables(report: dict[str, Any]) -> list:
+    """Rich Tables of `report`: concept P/R/F1 per type, then CID P/R/F1, one row per setting."""
+    from rich import box
+    from rich.table import Table
+
+    tables = []
+    for level, title in (("concepts", "Concept-level scores (MeSH IDs, per document)"),
+                         ("cid", "CID relation scores (BioCreative V CDR, per document)")):
+        # Compact enough for rich's 80 columns when stdout is a pipe (no header is cut).
+        table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+        table.add_column("setting", no_wrap=True)
+        for name in ("type", "gold", "pred", "TP", "FP", "FN", "P", "R", "F1"):
+            table.add_column(name, justify="left" if name == "type" else "right", no_wrap=True)
+        for setting in SETTINGS:
+            scores = report.get(setting, {}).get(level)
+            for t, c in sorted((scores or {}).get("per_type", {}).items()):
+                table.add_row(setting, t, str(c["n_gold"]), str(c["n_predicted"]), str(c["tp"]),
+                              str(c["fp"]), str(c["fn"]), pct(c["precision"]), pct(c["recall"]),
+                              pct(c["f1"]))
+        if table.row_count:
+            table.caption = "; ".join(f"{k}: {v}" for k, v in SETTINGS.items() if level in report.get(k, {}))
+            tables.append(table)
+    return tables
 
 
 def write_report(report: dict[str, Any], json_out: str | Path) -> Path:

@@ -14,7 +14,9 @@ several *processes* that share a key must split the rate between them: set
 
 Failures that pass (HTTP 429 and 5xx, timeouts, dropped connections, truncated XML, a backend
 <ERROR> in a 200 answer) are retried with exponential backoff; an expired WebEnv is searched
-again. The API key never appears in a message or a log line (`redact`).
+again. A host name that does not resolve (offline, or a wrong LITMINE_EUTILS_URL) is this machine's
+problem, not NCBI's: it fails at once, naming the host and the setting; only the resolver's own
+"try again later" (EAI_AGAIN) is retried. The API key never appears in a message or a log line (`redact`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import logging
 import random
 import re
+import socket
 import threading
 import time
 from collections import deque
@@ -51,6 +54,9 @@ EARLIEST = date(1781, 1, 1)
 #: N requests per HEADROOM * N / rate seconds: NCBI counts arrivals, and 10% spare keeps network
 #: jitter from letting rate+1 requests land within one second.
 HEADROOM = 1.1
+#: getaddrinfo's "try again later" (EAI_AGAIN, getaddrinfo(3)): the one name-lookup failure that
+#: may pass, so it is retried like a dropped connection; every other one fails at once.
+_DNS_MAY_PASS = {getattr(socket, "EAI_AGAIN", -3)}
 #: Times one batch may search again after NCBI forgot its WebEnv ("Unable to obtain query #1").
 MAX_RESEARCHES = 3
 #: Above this many characters of parameters, send a POST: NCBI asks for POST when a request is
@@ -172,6 +178,38 @@ class _Fail(Exception):  # an answer that asking again will not change
     pass
 
 
+def unresolved_host(exc: BaseException) -> socket.gaierror | None:
+    """The name-lookup failure under an httpx error (httpx -> httpcore -> socket.gaierror), if any."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, socket.gaierror):
+            return cause
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
+_email_warned = False
+_email_lock = threading.Lock()
+
+
+def warn_if_no_email(settings: Settings) -> None:
+    """Log once per process that NCBI_EMAIL is unset (NCBI asks every client for a contact)."""
+    global _email_warned
+    if settings.ncbi_email:
+        return
+    with _email_lock:
+        if _email_warned:
+            return
+        _email_warned = True
+    # E-utilities book NBK25497, "Usage Guidelines and Requirements": tool and email are to be
+    # sent with every request, so NCBI can reach a developer before it blocks an IP.
+    log.warning("NCBI_EMAIL is not set: NCBI asks every E-utilities client for a contact e-mail "
+                "(sent as &email=), so it can write before blocking a misbehaving tool. "
+                "Set NCBI_EMAIL=you@example.org.")
+
+
 def _format_date(value: date | str | None) -> str | None:
     if value is None or isinstance(value, str):
         return value
@@ -241,6 +279,7 @@ class EutilsClient:
         self._own = client is None
         self._http = client or httpx.Client(timeout=s.http_timeout, follow_redirects=True)
         self._limiter = get_limiter(self.base_url, s.rate)
+        warn_if_no_email(s)
         self._renewed: dict[tuple[str, str], SearchResult] = {}
         self._renew_lock = threading.Lock()
 
@@ -296,7 +335,7 @@ class EutilsClient:
         for attempt in range(s.max_retries + 1):
             if attempt:
                 self._pause(stage, attempt, retry_after, last)
-            retry_after, status = None, 0
+            retry_after, status, looked_up = None, 0, False
             self._limiter.wait()
             try:
                 if len(urlencode(params)) > MAX_GET_CHARS:
@@ -309,7 +348,15 @@ class EutilsClient:
                 last = f"no answer within {s.http_timeout:g} s ({type(exc).__name__})"
                 continue
             except httpx.TransportError as exc:
+                dns = unresolved_host(exc)
+                if dns is not None and dns.errno not in _DNS_MAY_PASS:
+                    raise EutilsError(self.redact(
+                        f"{stage}: cannot look up the host name {httpx.URL(url).host!r} of {shown} ({dns}): "
+                        "NCBI was not reached. Is this machine offline, or is the name wrong? Check the "
+                        f"network connection, and LITMINE_EUTILS_URL (now {s.eutils_url!r}). "
+                        "Not retried: asking again will not change a name that does not resolve.")) from None
                 last = f"connection failed ({type(exc).__name__}: {exc})"
+                looked_up = dns is not None
                 continue
             status, body = response.status_code, response.content
             error = re.search(rb"<ERROR>(.*?)</ERROR>", body, re.S)  # NCBI's own words, if any
@@ -332,7 +379,10 @@ class EutilsClient:
                 raise EutilsError(self.redact(
                     f"{stage}: {shown} was refused: {last}{why}. Check the query and parameters: "
                     "this is no passing failure, so it was not retried.")) from None
-        if status == 429:
+        if looked_up:  # the resolver's "try again later", every time: not NCBI's doing
+            todo = (f"The host name {httpx.URL(url).host!r} could not be looked up: check this machine's "
+                    f"network connection and DNS, and LITMINE_EUTILS_URL (now {s.eutils_url!r}).")
+        elif status == 429:
             todo = ("NCBI's rate limit was hit: is another process using the same API key or IP? "
                     "Lower LITMINE_REQUESTS_PER_SECOND (split the rate between processes) or set NCBI_API_KEY.")
         else:

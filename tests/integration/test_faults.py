@@ -10,6 +10,7 @@ failed, and a rerun fetches only the PMIDs that are not stored yet (checked in t
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import duckdb
 import pytest
@@ -154,3 +155,18 @@ def test_a_spent_retry_budget_fails_the_run_and_a_rerun_fetches_only_what_is_mis
     assert stored_texts(db) == {p: a.text for p, a in CORPUS.items()}
     assert duplicates(db) == dict.fromkeys(("sentences", "entities", "pairs", "articles"), 0)
     assert [status for status, _, _ in runs(db)] == ["failed", "completed"]
+
+
+def test_an_unresolvable_host_fails_the_run_at_once_and_names_the_setting(prefect_harness, configure, tmp_path, caplog):
+    """Offline (or a wrong LITMINE_EUTILS_URL) is this machine's problem: no retries, no blaming NCBI."""
+    url = "http://eutils.litmine.invalid/entrez/eutils/"  # RFC 2606: .invalid never resolves
+    db = tmp_path / "offline.duckdb"
+    configure(SimpleNamespace(url=url), max_retries=6, backoff_base=1)
+    with pytest.raises(EutilsError) as failed:
+        run_mine(db)
+    message = str(failed.value)
+    assert message.startswith("esearch: cannot look up the host name 'eutils.litmine.invalid'")
+    assert "LITMINE_EUTILS_URL" in message and "NCBI may be down" not in message
+    assert not [r for r in caplog.records if "retry" in r.getMessage()]
+    [(status, error, _)] = runs(db)
+    assert status == "failed" and error == message

@@ -89,6 +89,31 @@ def test_evaluate_relations_end_to_end(built, tiny_ner_model, tmp_path):
     assert report["gold_entities"]["concepts"]["micro"]["tp"] > 0
 
 
+def test_evaluate_with_relations_prints_concept_and_cid_tables_on_stdout(built, tiny_ner_model, tmp_path):
+    """`evaluate --relations`: the scores are results (stdout and --json), not a log line."""
+    from prefect.settings import PREFECT_API_URL
+
+    lexicon, model = built
+    out = tmp_path / "scores.json"
+    done = _litmine("evaluate", "--gold", DEV, "--model", tiny_ner_model, "--relations",
+                    "--lexicon", lexicon, "--relation-model", model, "--json", out,
+                    PREFECT_API_URL=PREFECT_API_URL.value())
+    assert done.returncode == 0, done.stderr
+    report = json.loads(out.read_text())["relations"]
+    lines = [" ".join(line.replace("│", " ").split()) for line in done.stdout.splitlines()]
+    assert "Concept-level scores (MeSH IDs, per document)" in lines
+    assert "CID relation scores (BioCreative V CDR, per document)" in lines
+    for setting, level, kind in [("gold_entities", "concepts", "Chemical"), ("end_to_end", "concepts", "Disease"),
+                                 ("gold_ids", "cid", "CID"), ("gold_entities", "cid", "CID"),
+                                 ("end_to_end", "cid", "CID")]:
+        c = report[setting][level]["per_type"][kind]
+        row = f"{setting} {kind} {c['n_gold']} {c['n_predicted']} {c['tp']} {c['fp']} {c['fn']}"
+        assert any(line.startswith(row) for line in lines), (row, done.stdout)
+    assert "relation scoring, seconds: load_lexicon" in done.stdout
+    assert set(report["seconds"]) >= {"load_lexicon", "load_relation_model", "gold_entities", "gold_ids"}
+    assert "| gold_entities | concepts |" not in done.stderr  # no longer a log line instead
+
+
 def test_batch_step_fills_ids_relations_and_tables(built, tmp_path):
     import duckdb
 
@@ -219,3 +244,39 @@ def test_train_relations_rejects_an_unknown_method(tmp_path):
     assert done.returncode != 0
     message = " ".join((done.stdout + done.stderr).split())
     assert "bert" in message and "Traceback" not in message
+
+
+def test_evaluation_encodes_a_document_once_when_both_gold_settings_mark_the_same_text():
+    """The gold-ID pass re-read every document the gold-entity pass had just encoded (the
+    document model is most of `evaluate --relations`' time): now the last encoding is reused."""
+    from litmine.settings import DEFAULT_RELATION_MODEL
+    from litmine.tasks.relations.registry import load_relation_model
+
+    model = load_relation_model(DEFAULT_RELATION_MODEL)  # the shipped stacked model (cached)
+    passes: list[int] = []
+    hook = model.document.model.encoder.register_forward_hook(lambda *_: passes.append(1))
+    try:
+        _check_encoder_reuse(model, passes)
+    finally:
+        hook.remove()
+
+
+def _check_encoder_reuse(model, passes: list[int]) -> None:
+    from litmine.settings import DEFAULT_LEXICON, DEFAULT_RELATION_MODEL
+    from litmine.tasks.relations.evaluation import evaluate_relations
+
+    docs, _ = read_pubtator(DEV)
+    doc = docs[0]
+    mentions = gold_to_mentions(doc)
+    pairs = sorted({(c, d) for t, c, d in doc.relations if t == "CID"})
+    first = model.document.score_document(doc.text, mentions, pairs)
+    again = model.document.score_document(doc.text, mentions, pairs[:1])
+    assert len(passes) == 1 and again == first[:1]  # same marked text: the encoder ran once
+    model.document.score_document(doc.text, mentions[1:], pairs)  # other markers: encoded anew
+    assert len(passes) == 2
+
+    passes.clear()
+    report = evaluate_relations([DEV], lexicon=DEFAULT_LEXICON, relation_model=DEFAULT_RELATION_MODEL)
+    assert report["documents"] == len(docs) == 6
+    # without the reuse each document is encoded twice (gold entities, then gold IDs)
+    assert len(docs) <= len(passes) < 2 * len(docs)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -232,6 +234,47 @@ def test_refusal_is_not_retried(server, make_settings):
         with pytest.raises(EutilsError, match=r"efetch: .* was refused: HTTP 400 .<ERROR>.*cannot be larger than 19"):
             fetch_batch(client, batches[2])
     assert len(server.requests("efetch")) == 1
+
+
+#: RFC 2606 reserves the .invalid TLD: this name never resolves, online or not.
+UNRESOLVABLE = "http://eutils.litmine.invalid/entrez/eutils/"
+
+
+def test_unresolvable_host_fails_at_once_naming_the_host_and_the_setting(make_settings, caplog):
+    caplog.set_level(logging.DEBUG, logger=entrez.__name__)
+    settings = make_settings(SimpleNamespace(url=UNRESOLVABLE), max_retries=5, backoff_base=1.0)
+    with EutilsClient(settings) as client:
+        with pytest.raises(EutilsError) as caught:
+            plan_search(client, "aspirin")
+    message = str(caught.value)
+    assert message.startswith("esearch: cannot look up the host name 'eutils.litmine.invalid'")
+    assert f"LITMINE_EUTILS_URL (now {UNRESOLVABLE!r})" in message and "Not retried" in message
+    assert "NCBI may be down" not in message
+    assert "retry" not in caplog.text  # no attempt after the first
+
+
+def test_refused_connection_is_still_retried(make_settings, caplog):
+    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens there
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings = make_settings(SimpleNamespace(url=f"http://127.0.0.1:{port}/"), max_retries=2)
+    with EutilsClient(settings) as client:
+        with pytest.raises(EutilsError, match=r"failed 3 times; last answer: connection failed \(ConnectError") as caught:
+            plan_search(client, "aspirin")
+    assert "NCBI may be down" in str(caught.value)
+    assert [r.getMessage().split(" in ")[0] for r in caplog.records if "retry" in r.getMessage()] == [
+        "esearch: retry 1", "esearch: retry 2"]
+
+
+@pytest.mark.parametrize(("email", "warnings"), [("", 1), ("dev@litmine.invalid", 0)])
+def test_a_missing_ncbi_email_is_warned_about_once(server, make_settings, caplog, monkeypatch, email, warnings):
+    monkeypatch.setattr(entrez, "_email_warned", False, raising=False)  # another test of this process may have warned
+    for _ in range(2):
+        with EutilsClient(make_settings(server, ncbi_email=email)) as client:
+            plan_search(client, "all[sb]", max_results=1)
+    said = [r for r in caplog.records if r.levelno == logging.WARNING and "NCBI_EMAIL" in r.getMessage()]
+    assert len(said) == warnings
+    assert {r.params.get("email") for r in server.requests()} == {email or None}
 
 
 # -- PubMed's 9,999-record cap ---------------------------------------------------------------
