@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from litmine.commands.options import (command_line, database_path, existing_files,
+from litmine.commands.options import (command_line, database_path, existing_files, plain,
                                       quiet_transformers, wide_console)
 from litmine.errors import LitmineError
 from litmine.settings import DEFAULT_MODEL_DIR, DEFAULT_RELATION_MODEL, get_settings
@@ -137,10 +137,10 @@ def _train_classifier(*, db: Path | None, out: Path | None, base_model: str | No
                         max_length=max_length, test_fraction=test_fraction, seed=seed,
                         device=device, limit=limit)
     console = wide_console(highlight=False)
-    console.print(f"model saved to {result['out_dir']} ({result['training']['n_train']} training "
+    console.print(f"model saved to {plain(result['out_dir'])} ({result['training']['n_train']} training "
                   f"abstracts, {result['training']['truncated']} truncated to {max_length} word "
                   f"pieces); held-out split: {result['n_test']} abstracts")
-    console.print(result["table"])
+    console.print(plain(result["table"]))
 
 
 def evaluate(
@@ -204,7 +204,7 @@ def _evaluate_classifier(*, db: Path | None, model: str | None, nli_model: str |
                            json_out=str(json_out) if json_out else None)
     wide_console(highlight=False).print(f"held-out split: {report['n_test']} of "
                                         f"{report['n_labelled']} labelled abstracts\n"
-                                        f"{report['table']}")
+                                        f"{plain(report['table'])}")
 
 
 def _preset(task: Task) -> dict:

@@ -17,6 +17,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from litmine.errors import LitmineError
 from litmine.progress import set_progress_hook
@@ -43,6 +44,12 @@ state = {"debug": False}
 #: Messages, progress and warnings (stderr), and the core commands' results (stdout).
 console = Console(stderr=True)
 out = Console(soft_wrap=True)
+
+
+def plain(value: object) -> str:
+    """`value` as Rich shows it verbatim: None as '', and brackets escaped so that Rich does not
+    read `benzo[a]pyrene` or a PubMed field tag (`all[sb]`) as markup and drop the bracket."""
+    return "" if value is None else escape(str(value))
 
 
 def existing_files(paths: list[Path] | None, stage: str | None = None) -> list[str]:
@@ -106,13 +113,14 @@ def quiet_transformers() -> None:
 
 
 class _Progress:
-    def __init__(self, description: str):
+    def __init__(self, description: str, on: Console | None = None):
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+        # The column formats the description into markup: escape it (a query such as all[sb]).
         self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                                 MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+                                 MofNCompleteColumn(), TimeElapsedColumn(), console=on or console,
                                  transient=True)
-        self.task = self.progress.add_task(description, total=None)
+        self.task = self.progress.add_task(plain(description), total=None)
 
     def __call__(self, *, total=..., advance: int = 0):
         if total is not ...:
@@ -124,13 +132,14 @@ class _Progress:
 class progress_bar:
     """Context manager that shows a rich progress bar fed by litmine.progress while active."""
 
-    def __init__(self, enabled: bool, description: str):
-        self.enabled = enabled and console.is_terminal
+    def __init__(self, enabled: bool, description: str, on: Console | None = None):
+        self.on = on or console
+        self.enabled = enabled and self.on.is_terminal
         self.description = description
 
     def __enter__(self):
         if self.enabled:
-            self.bar = _Progress(self.description)
+            self.bar = _Progress(self.description, self.on)
             self.bar.progress.start()
             set_progress_hook(self.bar)
         return self

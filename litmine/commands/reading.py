@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from litmine.commands.options import (DbOption, DeviceOption, FormatOption, ResultFormat,
-                                      database_path, quiet_transformers, shorten, wide_console)
+                                      database_path, plain, quiet_transformers, shorten, wide_console)
 from litmine.errors import LitmineError
 
 
@@ -39,10 +39,10 @@ def ask(
     from rich.table import Table
 
     table = Table("#", "answer", "score", "PMID", "sentence",
-                  title=f"{question!r} ({found.model} over the top {found.abstracts} abstracts)")
+                  title=plain(f"{question!r} ({found.model} over the top {found.abstracts} abstracts)"))
     for i, row in enumerate(found.rows, 1):
-        table.add_row(str(i), row["text"], f"{row['score']:.3f}", row["pmid"],
-                      shorten(row["sentence"], 120))
+        table.add_row(str(i), plain(row["text"]), f"{row['score']:.3f}", plain(row["pmid"]),
+                      plain(shorten(row["sentence"], 120)))
     wide_console(highlight=False).print(table)
 
 
@@ -74,8 +74,8 @@ def summarize(
     for (p, text), summary in zip(done.documents, done.summaries):
         cut = (f", {summary.truncated_tokens} input tokens cut to fit the model"
                if summary.truncated_tokens else "")
-        console.print(f"[bold]PMID {p}[/bold] ({done.model}{cut})\n"
-                      f"  text: {shorten(text, 150)}\n  summary: {summary.text}\n")
+        console.print(f"[bold]PMID {plain(p)}[/bold] ({plain(done.model)}{cut})\n"
+                      f"  text: {plain(shorten(text, 150))}\n  summary: {plain(summary.text)}\n")
 
 
 def register(app: typer.Typer) -> None:
