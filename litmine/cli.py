@@ -78,6 +78,9 @@ def mine(
 
     quiet_prefect_tracebacks()
 
+    if query is not None and not query.strip():
+        raise LitmineError("mine: the query is empty; give a PubMed query, e.g. "
+                           "--query 'aspirin AND asthma'")
     if bool(query) == bool(files):
         raise LitmineError("mine: give exactly one of --query or --files")
     for path in files or []:
