@@ -15,11 +15,12 @@ import typer
 from rich.table import Table
 
 from litmine.commands import register_all
-from litmine.commands.options import (DbOption, DeviceOption, console, database_path, out, plain,
+from litmine import __version__
+from litmine.commands.options import (App, DbOption, DeviceOption, console, database_path, out, plain,
                                       progress_bar, quiet_prefect_tracebacks, state)
 from litmine.errors import LitmineError
 
-app = typer.Typer(
+app = App(
     name="litmine",
     help="Biomedical literature mining: PubMed → sentences → NER → chemical–disease pairs → DuckDB.",
     no_args_is_help=True,
@@ -38,8 +39,18 @@ class ExportFormat(str, Enum):
     pubtator = "pubtator"
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"litmine {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False):
+def _main(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
+                                          help="Show litmine's version and exit.")] = False,
+):
     import logging
 
     state["debug"] = debug

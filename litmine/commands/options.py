@@ -18,6 +18,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperCommand, TyperGroup
 
 from litmine.errors import LitmineError
 from litmine.progress import set_progress_hook
@@ -38,6 +39,61 @@ class ResultFormat(str, Enum):
 
 
 FormatOption = Annotated[ResultFormat, typer.Option("--format", help="table or json.")]
+
+def _flags_without_a_type(params: list) -> list:
+    """The params, flags showing no value type: they take none (typer 0.29's rich help prints
+    `--refetch <bool>`, even `--help <bool>`)."""
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    return params
+
+
+def _usage_pieces(command, ctx) -> list[str]:
+    """`[OPTIONS] STATEMENT`, `[NAMES]...`: arguments as click writes them, not typer 0.29's
+    `{statement}` (braces read as a choice)."""
+    pieces = [command.options_metavar] if command.options_metavar else []
+    for param in command.get_params(ctx):
+        if param.param_type_name != "argument":
+            pieces.extend(param.get_usage_pieces(ctx))
+            continue
+        name = (param.metavar or param.name).upper()
+        pieces.append((name if param.required else f"[{name}]") + ("..." if param.nargs != 1 else ""))
+    return pieces
+
+
+class Command(TyperCommand):
+    """A litmine command: its help shows flags without a type and arguments in capitals."""
+
+    def get_params(self, ctx):
+        return _flags_without_a_type(super().get_params(ctx))
+
+    def collect_usage_pieces(self, ctx) -> list[str]:
+        return _usage_pieces(self, ctx)
+
+
+class Group(TyperGroup):
+    """A litmine command group (the app, `watch`, `lexicon`), with the same help as Command."""
+
+    def get_params(self, ctx):
+        return _flags_without_a_type(super().get_params(ctx))
+
+    def collect_usage_pieces(self, ctx) -> list[str]:
+        return [*_usage_pieces(self, ctx), self.subcommand_metavar]
+
+
+class App(typer.Typer):
+    """typer.Typer whose groups and commands are litmine's Group and Command: every command
+    module builds its app from this, so each `--help` reads the same."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("cls", Group)
+        super().__init__(**kwargs)
+
+    def command(self, *args, **kwargs):
+        kwargs.setdefault("cls", Command)
+        return super().command(*args, **kwargs)
+
 
 #: Set by the app's `--debug` callback: errors keep their tracebacks, Prefect's logs too.
 state = {"debug": False}

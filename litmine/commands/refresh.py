@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from litmine.commands.options import (DbOption, DeviceOption, database_path, plain, progress_bar,
+from litmine.commands.options import (App, DbOption, DeviceOption, database_path, plain, progress_bar,
                                       quiet_prefect_tracebacks, wide_console)
 from litmine.errors import LitmineError
 
-watch_app = typer.Typer(help="Saved PubMed queries that `litmine refresh` keeps current.",
+watch_app = App(help="Saved PubMed queries that `litmine refresh` keeps current.",
                         no_args_is_help=True)
 
 WaitOption = Annotated[
