@@ -17,7 +17,8 @@ from rich.table import Table
 from litmine.commands import register_all
 from litmine import __version__
 from litmine.commands.options import (App, DbOption, DeviceOption, console, database_path, out, plain,
-                                      progress_bar, quiet_prefect_tracebacks, state)
+                                      progress_bar, quiet_loading_bars, quiet_prefect_tracebacks,
+                                      state)
 from litmine.errors import LitmineError
 
 app = App(
@@ -100,6 +101,7 @@ def mine(
                                f"(e.g. {path}/*.xml.gz)")
         if not path.is_file():
             raise LitmineError(f"mine: input file {path} does not exist; check the path")
+    quiet_loading_bars()  # the run's own bar (or, with --no-progress, none) covers model loading
     with progress_bar(progress, f"mining {query}" if query else "mining"):
         result = mine_flow(query=query, files=[str(p) for p in files] if files else None,
                            db=str(database_path(db)), model=model, max_results=max_results,

@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 import typer
 
 from litmine.commands.options import (DeviceOption, command_line, database_path, existing_files, plain,
-                                      quiet_transformers, wide_console)
+                                      quiet_loading_bars, quiet_transformers, wide_console)
 from litmine.errors import LitmineError
 from litmine.settings import DEFAULT_MODEL_DIR, DEFAULT_RELATION_MODEL, get_settings
 
@@ -86,6 +86,7 @@ def train(
             device=device)
     from litmine.flows.train import train as train_flow
 
+    quiet_loading_bars(sys.stderr.isatty())
     result = train_flow(
         train_files=existing_files(train_files, "train"),
         dev_files=existing_files(dev_files, "train"),
@@ -111,6 +112,7 @@ def _train_relations(train_files: list[Path], dev_files: list[Path], *, out: Pat
     except ValueError:
         raise LitmineError(f"train-relations: unknown --method {method!r}; use one of "
                            f"{', '.join(m.value for m in RelationMethod)}") from None
+    quiet_loading_bars(sys.stderr.isatty())
     options = dict(max_train_docs=max_train_docs, max_dev_docs=max_dev_docs,
                    exclude=existing_files(exclude), device=device, lr=lr,
                    mesh_tree=existing_files(mesh_tree), command_line=command_line())
@@ -181,6 +183,7 @@ def evaluate(
                            "../shared/data/corpora/bc5cdr/CDR_DevelopmentSet.PubTator.txt")
     if predicted and model:
         raise LitmineError("evaluate: give either --model or --predicted, not both")
+    quiet_loading_bars(sys.stderr.isatty())
     evaluate_flow(
         gold=existing_files(gold, "evaluate"),
         model=None if predicted else (model or get_settings(fresh=True).model),

@@ -158,12 +158,26 @@ def quiet_prefect_tracebacks() -> None:
                 handler.addFilter(_NoTracebacks())
 
 
-def quiet_transformers() -> None:
-    """No transformers progress bars; Prefect tracebacks folded as the core commands do."""
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+def quiet_loading_bars(show: bool = False) -> None:
+    """Transformers' tqdm bars ("Loading weights", Hub downloads) off unless `show`.
+
+    Commands that draw their own bar (mine, refresh) pass False: a tqdm bar written under
+    Rich's live display breaks it, and with --no-progress the user asked for none. The others
+    pass whether stderr is a terminal: there a loading bar is a sign of life, in a pipe or log
+    file it is a few hundred carriage-return frames."""
+    if show:
+        return
     from transformers.utils import logging as hf_logging  # start-up time: transformers is heavy
 
     hf_logging.disable_progress_bar()
+
+
+def quiet_transformers() -> None:
+    """No transformers progress bars or warnings; Prefect tracebacks folded as the core commands do."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from transformers.utils import logging as hf_logging  # start-up time: transformers is heavy
+
+    quiet_loading_bars()
     hf_logging.set_verbosity_error()
     quiet_prefect_tracebacks()
 

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 from litmine.commands.options import (App, DbOption, DeviceOption, database_path, plain, progress_bar,
-                                      quiet_prefect_tracebacks, wide_console)
+                                      quiet_loading_bars, quiet_prefect_tracebacks, wide_console)
 from litmine.errors import LitmineError
 
 watch_app = App(help="Saved PubMed queries that `litmine refresh` keeps current.",
@@ -106,6 +106,7 @@ def refresh_command(
     if files is not None and not files.exists():
         raise LitmineError(f"refresh: {files} does not exist; pass the directory holding NCBI's "
                            "pubmedYYnNNNN.xml.gz files")
+    quiet_loading_bars()  # the run's own bar (or, with --no-progress, none) covers model loading
     with progress_bar(progress, "refreshing"):
         result = refresh(names=list(names) if names else None, files=str(files) if files else None,
                          db=str(database_path(db)), model=model, batch_size=batch_size, device=device, wait=wait,
