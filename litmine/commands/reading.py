@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from litmine.commands.options import (DbOption, DeviceOption, FormatOption, ResultFormat,
-                                      database_path, quiet_transformers, shorten, wide_console)
+                                      database_path, plain, quiet_transformers, shorten, wide_console)
 from litmine.errors import LitmineError
 
 
@@ -18,7 +18,7 @@ def ask(
     qa_model: Annotated[Optional[str], typer.Option("--qa-model", help="Extractive QA model (default: $LITMINE_QA_MODEL), e.g. deepset/roberta-base-squad2.")] = None,
     k: Annotated[int, typer.Option("--k", "-k", min=1, help="Abstracts retrieved and read.")] = 5,
     embed_model: Annotated[Optional[str], typer.Option("--embed-model", help="Whose vectors retrieve abstracts (default: the model with most).")] = None,
-    max_answer_tokens: Annotated[int, typer.Option("--max-answer-tokens", min=1)] = 30,
+    max_answer_tokens: Annotated[int, typer.Option("--max-answer-tokens", min=1, help="Longest answer, in word pieces.")] = 30,
     db: DbOption = None,
     format: FormatOption = ResultFormat.table,
     device: DeviceOption = "auto",
@@ -39,10 +39,10 @@ def ask(
     from rich.table import Table
 
     table = Table("#", "answer", "score", "PMID", "sentence",
-                  title=f"{question!r} ({found.model} over the top {found.abstracts} abstracts)")
+                  title=plain(f"{question!r} ({found.model} over the top {found.abstracts} abstracts)"))
     for i, row in enumerate(found.rows, 1):
-        table.add_row(str(i), row["text"], f"{row['score']:.3f}", row["pmid"],
-                      shorten(row["sentence"], 120))
+        table.add_row(str(i), plain(row["text"]), f"{row['score']:.3f}", plain(row["pmid"]),
+                      plain(shorten(row["sentence"], 120)))
     wide_console(highlight=False).print(table)
 
 
@@ -51,9 +51,9 @@ def summarize(
     query: Annotated[Optional[str], typer.Option("--query", "-q", help="Summarise the top --k abstracts of this semantic search.")] = None,
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="Generative LM (default: $LITMINE_SUMMARY_MODEL), e.g. microsoft/biogpt or facebook/bart-large-cnn.")] = None,
     k: Annotated[int, typer.Option("--k", "-k", min=1, help="Abstracts summarised with --query.")] = 3,
-    num_beams: Annotated[int, typer.Option("--num-beams", min=1)] = 4,
-    no_repeat_ngram_size: Annotated[int, typer.Option("--no-repeat-ngram-size", min=0)] = 3,
-    max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", min=1)] = 96,
+    num_beams: Annotated[int, typer.Option("--num-beams", min=1, help="Beam search width (1: greedy).")] = 4,
+    no_repeat_ngram_size: Annotated[int, typer.Option("--no-repeat-ngram-size", min=0, help="No n-gram of this size repeats in a summary (0: off).")] = 3,
+    max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", min=1, help="Longest summary, in tokens.")] = 96,
     prompt: Annotated[str, typer.Option("--prompt", help="Causal LMs: the prompt, with {text} for the abstract.")] = "{text}\nTL;DR:",
     store: Annotated[bool, typer.Option("--store/--no-store", help="Save summaries in the `summaries` table.")] = True,
     db: DbOption = None,
@@ -74,8 +74,8 @@ def summarize(
     for (p, text), summary in zip(done.documents, done.summaries):
         cut = (f", {summary.truncated_tokens} input tokens cut to fit the model"
                if summary.truncated_tokens else "")
-        console.print(f"[bold]PMID {p}[/bold] ({done.model}{cut})\n"
-                      f"  text: {shorten(text, 150)}\n  summary: {summary.text}\n")
+        console.print(f"[bold]PMID {plain(p)}[/bold] ({plain(done.model)}{cut})\n"
+                      f"  text: {plain(shorten(text, 150))}\n  summary: {plain(summary.text)}\n")
 
 
 def register(app: typer.Typer) -> None:

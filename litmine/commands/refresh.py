@@ -7,13 +7,11 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.markup import escape
-
-from litmine.commands.options import (DbOption, DeviceOption, database_path, progress_bar,
-                                      quiet_prefect_tracebacks, wide_console)
+from litmine.commands.options import (App, DbOption, DeviceOption, database_path, plain, progress_bar,
+                                      quiet_loading_bars, quiet_prefect_tracebacks, wide_console)
 from litmine.errors import LitmineError
 
-watch_app = typer.Typer(help="Saved PubMed queries that `litmine refresh` keeps current.",
+watch_app = App(help="Saved PubMed queries that `litmine refresh` keeps current.",
                         no_args_is_help=True)
 
 WaitOption = Annotated[
@@ -63,7 +61,7 @@ def watch_list(db: DbOption = None):
         return
     table = Table("name", "query", "model", "next window from", "last refresh", "last records")
     for w in watches:
-        table.add_row(escape(w.name), escape(w.query), escape(w.model or "(run's)"), str(w.watermark or "everything"),
+        table.add_row(plain(w.name), plain(w.query), plain(w.model or "(run's)"), str(w.watermark or "everything"),
                       f"{w.last_refreshed_at:%Y-%m-%d %H:%M}" if w.last_refreshed_at else "never",
                       "" if w.last_records is None else str(w.last_records))
     wide_console().print(table)
@@ -108,20 +106,21 @@ def refresh_command(
     if files is not None and not files.exists():
         raise LitmineError(f"refresh: {files} does not exist; pass the directory holding NCBI's "
                            "pubmedYYnNNNN.xml.gz files")
+    quiet_loading_bars()  # the run's own bar (or, with --no-progress, none) covers model loading
     with progress_bar(progress, "refreshing"):
         result = refresh(names=list(names) if names else None, files=str(files) if files else None,
                          db=str(database_path(db)), model=model, batch_size=batch_size, device=device, wait=wait,
                          snapshot=snapshot, snapshot_every=snapshot_every, relations=relations)
     table = Table("run", "source", "status", "window / files", "articles", "pairs", "deleted", "rejects",
-                  title=f"litmine refresh → {escape(result['db'])}")
+                  title=f"litmine refresh → {plain(result['db'])}")
     for unit in result["units"]:
         c = unit.get("counts", {})
         if unit.get("files"):
             scope = f"{c.get('files_loaded', 0)} new, {c.get('files_skipped', 0)} skipped"
         else:
             scope = unit.get("window", "")
-        table.add_row(unit.get("run_id", "")[:8], escape(f"watch {unit['watch']}" if unit.get("watch") else "files"),
-                      unit["status"], escape(scope), str(c.get("articles", 0)), str(c.get("pairs", 0)),
+        table.add_row(unit.get("run_id", "")[:8], plain(f"watch {unit['watch']}" if unit.get("watch") else "files"),
+                      unit["status"], plain(scope), str(c.get("articles", 0)), str(c.get("pairs", 0)),
                       str(c.get("deleted", 0)), str(c.get("rejects", 0)))
     wide_console().print(table)
 
@@ -143,10 +142,10 @@ def runs_command(
     table = Table("run", "flow", "status", "started (UTC)", "seconds", "source", "counts", "model")
     for r in runs:
         started = r["started_at"]
-        table.add_row(r["run_id"][:8], r["flow"], r["status"],
+        table.add_row(r["run_id"][:8], plain(r["flow"]), r["status"],
                       f"{started.astimezone(timezone.utc):%Y-%m-%d %H:%M:%S}" if started else "",
-                      "" if r["seconds"] is None else f"{r['seconds']:.1f}", escape(r["source"]), r["summary"],
-                      escape(Path(r["model"]).name) if r["model"] else "")
+                      "" if r["seconds"] is None else f"{r['seconds']:.1f}", plain(r["source"]), plain(r["summary"]),
+                      plain(Path(r["model"]).name) if r["model"] else "")
     wide_console().print(table)
 
 

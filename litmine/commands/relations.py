@@ -10,11 +10,11 @@ from typing import Annotated, Optional
 
 import typer
 
-from litmine.commands.options import existing_files
+from litmine.commands.options import App, DeviceOption, existing_files
 from litmine.errors import LitmineError
 from litmine.settings import DEFAULT_LEXICON, DEFAULT_RELATION_MODEL, get_settings
 
-lexicon_app = typer.Typer(help="The MeSH lexicon that links Chemical/Disease mentions.",
+lexicon_app = App(help="The MeSH lexicon that links Chemical/Disease mentions.",
                           no_args_is_help=True)
 
 Files = Optional[list[Path]]
@@ -43,11 +43,11 @@ def lexicon_build(
 def evaluate_relations_command(
     gold: Annotated[list[Path], typer.Option("--gold", help="Gold PubTator file(s) with CID lines.")],
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="NER model for the end-to-end scores (default: the configured one; 'none' skips them).")] = None,
-    lexicon: Annotated[Optional[Path], typer.Option("--lexicon")] = None,
-    relation_model: Annotated[Optional[Path], typer.Option("--relation-model")] = None,
+    lexicon: Annotated[Optional[Path], typer.Option("--lexicon", help="MeSH lexicon (default: the shipped one).")] = None,
+    relation_model: Annotated[Optional[Path], typer.Option("--relation-model", help="CID model (default: the shipped one).")] = None,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Write all scores as JSON.")] = None,
-    max_docs: Annotated[Optional[int], typer.Option("--max-docs", min=1)] = None,
-    device: Annotated[str, typer.Option("--device")] = "cpu",
+    max_docs: Annotated[Optional[int], typer.Option("--max-docs", min=1, help="Score at most this many gold documents.")] = None,
+    device: DeviceOption = "cpu",
 ):
     """Concept-level normalisation and CID relation scores (gold entities and end to end)."""
     from litmine.tasks.relations.evaluation import evaluate_relations, format_report, write_report

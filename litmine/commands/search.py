@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from litmine.commands.options import (DbOption, DeviceOption, FormatOption, ResultFormat,
-                                      database_path, quiet_transformers, shorten, wide_console)
+                                      database_path, plain, quiet_transformers, shorten, wide_console)
 from litmine.errors import LitmineError
 
 EmbedModelOption = Annotated[
@@ -49,8 +49,8 @@ def embed(
     done = ", ".join(f"{result.get(f'embedded_{lv}s', 0)} {lv}s" for lv in levels)
     windowed = sum(result.get(f"windowed_{lv}s", 0) for lv in levels)
     wide_console(highlight=False).print(
-        f"embedded {done} with {result['model']} ({result['dim']} dimensions) into "
-        f"{result['db']}" + (f"; {windowed} texts longer than the model's limit "
+        f"embedded {done} with {plain(result['model'])} ({result['dim']} dimensions) into "
+        f"{plain(result['db'])}" + (f"; {windowed} texts longer than the model's limit "
                              "were embedded as windows" if windowed else ""))
 
 
@@ -78,11 +78,12 @@ def search(
     from rich.table import Table
 
     table = Table("#", "score", "PMID", "year", "sentence" if level is Level.sentence else "title",
-                  title=f"{query!r}: top {len(hits)} {level.value}s")
+                  title=plain(f"{query!r}: top {len(hits)} {level.value}s"))
     for hit in hits:
         shown = (f"[{hit.sentence_index}] {shorten(hit.text, 110)}" if level is Level.sentence
                  else shorten(hit.title, 110))
-        table.add_row(str(hit.rank), f"{hit.score:.3f}", hit.pmid, str(hit.year or ""), shown)
+        table.add_row(str(hit.rank), f"{hit.score:.3f}", plain(hit.pmid), str(hit.year or ""),
+                      plain(shown))
     wide_console(highlight=False).print(table)
 
 

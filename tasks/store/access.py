@@ -44,10 +44,19 @@ SAFE_CONFIG = {
 def database_path(db: str | Path | None, stage: str | None = None) -> Path:
     """`db`, else $LITMINE_DB; with `stage`, a database that must exist already."""
     path = Path(db) if db else get_settings(fresh=True).db
+    if stage is not None:
+        refuse_a_directory(path, stage)
     if stage is not None and not path.is_file():
         raise LitmineError(f"{stage}: database {path} does not exist; run `litmine mine` first or "
                            "pass --db")
     return path
+
+
+def refuse_a_directory(path: Path, stage: str) -> None:
+    """StoreError when `path` is a directory: --db takes the database file itself."""
+    if path.is_dir():
+        raise StoreError(f"{stage}: {path} is a directory; pass a .duckdb file, e.g. "
+                         f"--db {path / 'litmine.duckdb'}")
 
 
 def open_store(db: str | Path, mode: Mode = "write", *, wait: float = 0.0,
@@ -67,6 +76,7 @@ def open_store(db: str | Path, mode: Mode = "write", *, wait: float = 0.0,
 
 def _connect_for_writing(path: Path) -> duckdb.DuckDBPyConnection:
     """A read-write connection to `path`, its schema migrated to the current version."""
+    refuse_a_directory(path, "store")
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         con = duckdb.connect(str(path))
@@ -112,6 +122,7 @@ def _wait_for_the_lock(path: Path, wait: float, stage: str) -> Store:
 
 def _connect_for_reading(path: Path, stage: str) -> duckdb.DuckDBPyConnection:
     """A read-only connection with external access disabled (the snapshot's while `path` is locked)."""
+    refuse_a_directory(path, stage)
     if not path.is_file():
         raise StoreError(f"{stage}: database {path} does not exist; run `litmine mine` first or pass --db")
     try:

@@ -48,7 +48,7 @@ def export_pubtator(db: str | Path, handle: TextIO, *, model: str | None = None,
                     chunk: int = 1000) -> int:
     """Write every stored document with `model`'s entities (with their MeSH IDs) and CID relations
     as PubTator; returns documents written."""
-    con = open_store(db, "read").con
+    con = open_store(db, "read", stage="export").con
     try:
         model = model or _default_model(con)
         if model is not None and not con.execute(
@@ -88,7 +88,7 @@ def export_pubtator(db: str | Path, handle: TextIO, *, model: str | None = None,
 
 def describe(db: str | Path) -> dict:
     """Rows per table, models present and the latest runs."""
-    con = open_store(db, "read").con
+    con = open_store(db, "read", stage="info").con
     try:
         version = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         present = {r[0] for r in con.execute(

@@ -168,15 +168,32 @@ def litmine_main(monkeypatch, capsys, *args: str) -> tuple[int, str]:
     (["--files", "{sample}", "--no-such-option"], 2, "No such option: --no-such-option"),
     (["--query", "aspirin", "--files", "{sample}"], 1, "give exactly one of --query or --files"),
     ([], 1, "give exactly one of --query or --files"),
+    (["--query", ""], 1, "mine: the query is empty; give a PubMed query"),
+    (["--query", "  "], 1, "mine: the query is empty; give a PubMed query"),
     (["--files", "{tmp}/nope.xml"], 1, "input file {tmp}/nope.xml does not exist"),
     (["--files", "{tmp}"], 1, "{tmp} is a directory, not a file"),
 ], ids=["max-results-0", "batch-size-negative", "batch-size-word", "unknown-option", "query-and-files",
-        "neither", "missing-file", "directory"])
+        "neither", "empty-query", "blank-query", "missing-file", "directory"])
 def test_mine_arguments_are_checked_before_any_work(monkeypatch, capsys, tmp_path, args, status, message):
     args = [a.format(tmp=tmp_path, sample=SAMPLE) for a in args]
     code, output = litmine_main(monkeypatch, capsys, "mine", *args, "--db", str(tmp_path / "x.duckdb"))
     assert code == status and message.format(tmp=tmp_path) in output
     assert "Traceback" not in output and not (tmp_path / "x.duckdb").exists()
+
+
+@pytest.mark.parametrize("command", [["sql", "SELECT 1"], ["info"], ["export"], ["watch", "list"],
+                                     ["runs"], ["search", "aspirin"], ["watch", "add", "w", "-q", "x"]])
+def test_a_directory_as_db_is_named_as_one(monkeypatch, capsys, tmp_path, command):
+    code, output = litmine_main(monkeypatch, capsys, *command, "--db", str(tmp_path))
+    assert code == 1 and f"{tmp_path} is a directory; pass a .duckdb file" in output
+    assert "does not exist" not in output and "Traceback" not in output
+
+
+@pytest.mark.parametrize("command", ["info", "export"])
+def test_info_and_export_errors_name_their_own_command(monkeypatch, capsys, tmp_path, command):
+    code, output = litmine_main(monkeypatch, capsys, command, "--db", str(tmp_path / "none.duckdb"))
+    assert code == 1 and f"error: {command}: database {tmp_path / 'none.duckdb'} does not exist" in output
+    assert "sql:" not in output
 
 
 @pytest.mark.parametrize("make, message", [

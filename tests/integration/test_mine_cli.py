@@ -134,3 +134,12 @@ def test_bad_input_gives_one_line_errors(tmp_path, cli_env):
     unreachable = litmine(down, "mine", "--query", "aspirin", "--db", str(tmp_path / "y.duckdb"), check=False)
     assert unreachable.returncode == 1
     assert "esearch" in unreachable.stderr and "Traceback" not in unreachable.stderr
+
+
+def test_no_progress_means_no_model_loading_bars(tmp_path, cli_env):
+    """--no-progress (and output to a pipe, as here) draws no transformers bars either."""
+    db = tmp_path / "x.duckdb"
+    result = litmine(cli_env, "mine", "--files", str(SAMPLE), "--db", str(db), "--max-results", "10",
+                     "--no-progress", "--no-relations", "--device", "cpu")
+    assert counts(db)["articles"] == 10  # the model was loaded and ran
+    assert "Loading weights" not in result.stderr and "it/s]" not in result.stderr
