@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # A range the machine's CPU wheel satisfies; on a GPU machine override, e.g. TORCH_SPEC='torch>=2.13,<2.15'.
 TORCH_SPEC ?= torch==2.13.0
-DB ?= data/litmine.duckdb
+DB ?= litmine.duckdb
 SAMPLE := data/sample/pubmedsample18n0001.xml.gz
 PYTEST_ARGS ?=
 

@@ -29,8 +29,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LITMINE_", extra="ignore", populate_by_name=True)
 
     db: Path = Field(
-        default=DATA_DIR / "litmine.duckdb",
-        description="DuckDB file that holds the results.",
+        default=Path("litmine.duckdb"),
+        description="DuckDB file that holds the results (a relative path is from the current directory).",
     )
     eutils_url: str = Field(
         default=NCBI_EUTILS_URL,

@@ -26,7 +26,7 @@ from litmine.tasks.store.access import database_path  # noqa: F401  (the CLI's -
 
 DbOption = Annotated[
     Optional[Path],
-    typer.Option("--db", help="DuckDB file (default: $LITMINE_DB, else data/litmine.duckdb)."),
+    typer.Option("--db", help="DuckDB file (default: $LITMINE_DB, else litmine.duckdb in the current directory)."),
 ]
 DeviceOption = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")]
 

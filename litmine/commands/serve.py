@@ -55,7 +55,7 @@ def build_deployments(name: str = DEPLOYMENT_NAME, cron: str | None = None,
     cron = cron or settings.refresh_cron
     schedule = check_cron(cron, timezone)
     runner = build_task_runner(task_runner, dask_address)
-    defaults: dict[str, Any] = {"db": str(db or settings.db)}
+    defaults: dict[str, Any] = {"db": str(Path(db or settings.db).resolve())}  # runs start elsewhere
     if model:
         defaults["model"] = model
     flows = [mine, refresh]
@@ -83,7 +83,7 @@ def _accepted(flow, parameters: dict[str, Any]) -> dict[str, Any]:
 def serve(
     cron: Annotated[Optional[str], typer.Option("--cron", help="Schedule of the refresh deployment (default: $LITMINE_REFRESH_CRON, else '0 3 * * *', daily).")] = None,
     timezone: Annotated[str, typer.Option("--timezone", help="Time zone of --cron, e.g. Europe/Berlin.")] = "UTC",
-    db: Annotated[Optional[Path], typer.Option("--db", help="Default DuckDB file of both deployments (default: $LITMINE_DB, else data/litmine.duckdb).")] = None,
+    db: Annotated[Optional[Path], typer.Option("--db", help="Default DuckDB file of both deployments (default: $LITMINE_DB, else litmine.duckdb in the current directory).")] = None,
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="Default NER model of both deployments.")] = None,
     name: Annotated[str, typer.Option("--name", help="Deployment name: mine/NAME and refresh/NAME.")] = DEPLOYMENT_NAME,
     limit: Annotated[int, typer.Option("--limit", min=1, help="Flow runs at once (DuckDB has one writer).")] = DEFAULT_LIMIT,

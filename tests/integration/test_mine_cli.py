@@ -143,3 +143,16 @@ def test_no_progress_means_no_model_loading_bars(tmp_path, cli_env):
                      "--no-progress", "--no-relations", "--device", "cpu")
     assert counts(db)["articles"] == 10  # the model was loaded and ran
     assert "Loading weights" not in result.stderr and "it/s]" not in result.stderr
+
+
+def test_the_default_database_is_in_the_current_directory(tmp_path, cli_env):
+    """No --db and no $LITMINE_DB: litmine.duckdb where the user stands, not inside the package."""
+    env = {k: v for k, v in cli_env.items() if k != "LITMINE_DB"}
+    result = subprocess.run([sys.executable, "-m", "litmine.cli", "mine", "--files", str(SAMPLE),
+                             "--max-results", "5", "--no-progress", "--no-relations", "--device", "cpu"],
+                            env=env, cwd=tmp_path, text=True, capture_output=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert counts(tmp_path / "litmine.duckdb")["articles"] == 5
+    info = subprocess.run([sys.executable, "-m", "litmine.cli", "info"], env=env, cwd=tmp_path,
+                          text=True, capture_output=True, timeout=120)
+    assert info.returncode == 0 and "litmine.duckdb" in info.stdout, info.stderr
