@@ -20,7 +20,7 @@ from litmine.progress import report_progress
 from litmine.settings import get_settings
 from litmine.tasks.ner.engine import load_tagger
 from litmine.tasks.sources.entrez import FetchBatch, search_pubmed, skip_stored
-from litmine.tasks.sources.files import iter_file_items, sniff_format
+from litmine.tasks.sources.files import chunked, iter_file_items, sniff_format
 from litmine.tasks.store.access import database_path, open_store
 from litmine.tasks.store.database import Store
 from litmine.tasks.store.reports import top_pairs, top_relations
@@ -41,17 +41,6 @@ def count_file_bytes(files: list[str]) -> int:
         sniff_format(path)  # neither PubMed XML nor PubTator: fail before any work is done
         total += path.stat().st_size
     return total
-
-
-def _chunks(items: Iterable, size: int) -> Iterator[list]:
-    chunk: list = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 def _query_items(query: str, max_results: int | None, fetch_window: int, store: Store | None = None,
@@ -82,7 +71,7 @@ def _unstored(batches: Iterable[FetchBatch], store: Store, tagger, counts: Count
 def _file_items(files: list[str], batch_size: int) -> Iterator[list]:
     report_progress(total=None)
     for name in files:
-        yield from _chunks(iter_file_items(name), batch_size)
+        yield from chunked(iter_file_items(name), batch_size)
 
 
 @flow(name="mine", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=4))

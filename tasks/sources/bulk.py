@@ -23,6 +23,7 @@ from pathlib import Path
 import duckdb
 
 from litmine.errors import LitmineError
+from litmine.tasks.sources.files import chunked
 from litmine.tasks.sources.pubmed_xml import iter_pubmed_xml
 from litmine.tasks.records import Reject
 
@@ -121,17 +122,15 @@ def iter_file_batches(bulk: BulkFile, batch_size: int) -> Iterator[list]:
     A file whose data breaks off (a cut download with no .md5 to tell) raises: marking it done
     would keep only its first records for good.
     """
-    chunk: list = []
+    return chunked(_whole_records(bulk), batch_size)
+
+
+def _whole_records(bulk: BulkFile) -> Iterator:
     for item in iter_pubmed_xml(bulk.path, source_name=bulk.name):
         if isinstance(item, Reject) and item.pmid is None and _CUT_SHORT in item.reason:
             raise LitmineError(f"refresh: {bulk.path} breaks off ({item.reason.removeprefix('parse: ')}); "
                                f"download it again ({_WHERE}) and rerun: it stays unfinished until then")
-        chunk.append(item)
-        if len(chunk) >= batch_size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+        yield item
 
 
 # -- the files table (schema.py creates it) ---------------------------------------------------

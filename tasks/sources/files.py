@@ -1,9 +1,9 @@
-"""Input files of any supported format, as one stream of records."""
+"""Input files of any supported format, as one stream of records, and that stream in batches."""
 
 from __future__ import annotations
 
 import gzip
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from litmine.errors import ParseError
@@ -42,3 +42,15 @@ def iter_file_items(name: str | Path) -> Iterator[Article | Deletion | Reject]:
     else:
         for document in iter_pubtator(path):
             yield document.to_article(str(path))
+
+
+def chunked(items: Iterable, size: int) -> Iterator[list]:
+    """`items` in lists of `size` (the last one shorter), in order."""
+    chunk: list = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
