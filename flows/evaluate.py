@@ -99,7 +99,7 @@ def evaluate(
     if relations:
         report["relations"] = _relation_scores(gold, mentions, predicted, lexicon, relation_model,
                                                device)
-        markdown += "\n\n## Concepts and CID relations\n\n" + format_relation_report(report["relations"])
+        markdown += "\n\n## Concepts and CID relations\n\n" + format_report(report["relations"])
         if show:  # on stdout like the mention table (print() would go to the run's log)
             for table in format_tables(report["relations"]):
                 Console().print(table)
@@ -130,7 +130,3 @@ def _relation_scores(gold: list[str], mentions: list, predicted: list[str] | Non
             "cid": score_relations(gold_docs, triples).as_dict()}}
     return evaluate_relations(gold, predicted_mentions=mentions, lexicon=lexicon,
                               relation_model=relation_model, device=device)
-
-
-def format_relation_report(report: dict) -> str:
-    return format_report(report)

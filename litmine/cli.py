@@ -16,10 +16,11 @@ from rich.table import Table
 
 from litmine.commands import register_all
 from litmine import __version__
-from litmine.commands.options import (App, DbOption, DeviceOption, console, database_path, out, plain,
+from litmine.commands.options import (App, DbOption, DeviceOption, console, out, plain,
                                       progress_bar, quiet_loading_bars, quiet_prefect_tracebacks,
                                       state)
 from litmine.errors import LitmineError
+from litmine.tasks.store.access import database_path
 
 app = App(
     name="litmine",

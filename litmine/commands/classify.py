@@ -11,8 +11,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from litmine.commands.options import (DbOption, DeviceOption, database_path, plain,
+from litmine.commands.options import (DbOption, DeviceOption, plain,
                                       quiet_transformers, wide_console)
+from litmine.tasks.store.access import database_path
 
 
 class Method(str, Enum):

@@ -11,9 +11,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from litmine.commands.options import (DeviceOption, command_line, database_path, existing_files, plain,
+from litmine.commands.options import (DeviceOption, command_line, existing_files, plain,
                                       quiet_loading_bars, quiet_transformers, wide_console)
 from litmine.errors import LitmineError
+from litmine.tasks.store.access import database_path
 from litmine.settings import DEFAULT_MODEL_DIR, DEFAULT_RELATION_MODEL, get_settings
 
 

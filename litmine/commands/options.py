@@ -22,7 +22,6 @@ from typer.core import TyperCommand, TyperGroup
 
 from litmine.errors import LitmineError
 from litmine.progress import set_progress_hook
-from litmine.tasks.store.access import database_path  # noqa: F401  (the CLI's --db, shared with flows)
 
 DbOption = Annotated[
     Optional[Path],

@@ -9,8 +9,9 @@ from typing import Annotated, Optional
 import typer
 
 from litmine.commands.options import (DbOption, DeviceOption, FormatOption, ResultFormat,
-                                      database_path, plain, quiet_transformers, shorten, wide_console)
+                                      plain, quiet_transformers, shorten, wide_console)
 from litmine.errors import LitmineError
+from litmine.tasks.store.access import database_path
 
 
 def ask(

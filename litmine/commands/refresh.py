@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from litmine.commands.options import (App, DbOption, DeviceOption, database_path, plain, progress_bar,
+from litmine.commands.options import (App, DbOption, DeviceOption, plain, progress_bar,
                                       quiet_loading_bars, quiet_prefect_tracebacks, wide_console)
 from litmine.errors import LitmineError
+from litmine.tasks.store.access import database_path
 
 watch_app = App(help="Saved PubMed queries that `litmine refresh` keeps current.",
                         no_args_is_help=True)
