@@ -84,6 +84,8 @@ class Corpus:
     types: tuple[str, ...] = ()
     #: Document ID -> the types its corpus annotates, for corpora that annotate only some.
     annotated: dict[str, frozenset[str]] = field(default_factory=dict)
+    #: Document ID -> share of its sentences without a mention to train on (absent: all).
+    negatives: dict[str, float] = field(default_factory=dict)
 
     @property
     def pmids(self) -> set[str]:
@@ -262,6 +264,8 @@ def load_corpus(paths: Sequence[str | Path | CorpusSpec], *, types: Collection[s
                                                       strict=spec is not None))
                 if annotated is not None:
                     corpus.annotated[doc.pmid] = annotated
+                if spec and spec.negatives < 1:
+                    corpus.negatives[doc.pmid] = spec.negatives
                 stats.documents += 1
         else:
             for sentence in read_conll(path):
@@ -318,6 +322,7 @@ class SentenceStats:
     mentions: int = 0
     crossing: int = 0  # mentions crossing a sentence boundary (dropped)
     overlapping: int = 0  # nested/overlapping mentions dropped to make the labels flat
+    negatives_skipped: int = 0  # sentences without mentions left out (corpus list negatives=F)
 
 
 def flatten_entities(entities: Iterable[tuple[int, int, str]]) -> tuple[list, int]:
@@ -374,8 +379,19 @@ def sentences_from_documents(docs: Iterable[PubTatorDocument],
 def training_sentences(corpus: Corpus, stats: SentenceStats | None = None) -> list[TaggedSentence]:
     """All training sentences of a corpus: split documents, then the CoNLL sentences."""
     stats = stats if stats is not None else SentenceStats()
-    return (sentences_from_documents(corpus.documents, stats, corpus.annotated)
-            + _conll_sentences(corpus, stats))
+    sentences = sentences_from_documents(corpus.documents, stats, corpus.annotated)
+    if corpus.negatives:
+        kept = [s for s in sentences if s.entities or keep_negative(s, corpus.negatives)]
+        stats.negatives_skipped += len(sentences) - len(kept)
+        sentences = kept
+    return sentences + _conll_sentences(corpus, stats)
+
+
+def keep_negative(sentence: TaggedSentence, shares: Mapping[str, float]) -> bool:
+    """Whether a sentence without mentions is trained on: a draw seeded by its document and
+    index, so the same sentences are kept every run whatever the corpus order."""
+    share = shares.get(sentence.doc_id, 1.0)
+    return share >= 1 or random.Random(f"{sentence.doc_id}:{sentence.index}").random() < share
 
 
 def _conll_sentences(corpus: Corpus, stats: SentenceStats) -> list[TaggedSentence]:

@@ -375,7 +375,8 @@ decay {p['weight_decay']}, gradient clip {p['grad_clip']}, seed {p['seed']}, pat
 
 {subset}{result.data['train_documents']} training documents, {s['sentences']} sentences,
 {e['examples']} examples, {result.data['train_tokens']} tokens. {s['crossing']} mentions crossed
-a sentence boundary and {s['overlapping']} nested mentions were dropped; {e['windows_split']}
+a sentence boundary and {s['overlapping']} nested mentions were dropped; {s.get('negatives_skipped', 0)}
+sentences without a mention were left out by the corpus list's `negatives` shares; {e['windows_split']}
 long sentences were split into windows; {e['misaligned']} mentions start or end inside a word.
 Dev documents scored: {result.data['dev_documents']}.
 

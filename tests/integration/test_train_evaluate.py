@@ -133,3 +133,43 @@ def test_document_unit_training_makes_a_document_tagger(prefect_harness, tiny_ne
     report = evaluate(gold=[str(corpora / "bc5cdr_dev_sample.pubtator")], model=str(out),
                       device="cpu", show=False)
     assert report["n_documents"] == 6
+
+
+def test_six_types_from_a_corpus_list_through_the_cli(prefect_harness, tiny_ner_model, corpora,
+                                                     tmp_path):
+    """`litmine train --corpus-list`: corpora that annotate different types, one six-type model,
+    PMIDs of --exclude-pmids never trained on, the card saying what each corpus gave."""
+    from typer.testing import CliRunner
+
+    from litmine.cli import app
+    from litmine.tasks.ner.engine import load_tagger
+
+    out = tmp_path / "six"
+    holdout = tmp_path / "HOLDOUT_PMIDS.txt"
+    holdout.write_text("22104738\n21241331\n")  # one tmVar3 and one S800 document
+    result = CliRunner().invoke(app, [
+        "train", "--corpus-list", str(corpora / "six-types.tsv"),
+        "--dev", str(corpora / "bc5cdr_dev_sample.pubtator"), "--exclude-pmids", str(holdout),
+        "--out", str(out), "--base-model", str(tiny_ner_model), "--epochs", "2", "--lr", "1e-3",
+        "--batch-size", "8", "--max-length", "128", "--seed", "3", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    tagger = load_tagger(str(out), device="cpu")
+    assert set(tagger.types) == {"Gene", "Chemical", "Disease", "Species", "Variant", "CellLine"}
+    record = json.loads((out / "training.json").read_text())
+    files = {f["path"].rsplit("/", 1)[-1]: f for f in record["data"]["train_files"]}
+    assert files["tmvar3_train_sample.pubtator"]["held_out"] == 1
+    assert files["species800_train_sample.pubtator"]["held_out"] == 1
+    assert files["tmvar3_train_sample.pubtator"]["annotated"] == ["Variant"]
+    assert record["epochs"][1]["train_loss"] < record["epochs"][0]["train_loss"]
+    card = (out / "README.md").read_text()
+    assert "| annotates |" in card and "| Variant |" in card
+
+
+def test_corpus_list_is_for_ner_only(corpora):
+    from typer.testing import CliRunner
+
+    from litmine.cli import app
+
+    result = CliRunner().invoke(app, ["train", "--task", "relations", "--corpus-list",
+                                      str(corpora / "six-types.tsv"), "--dev", "x"])
+    assert "--corpus-list is for --task ner" in str(result.exception)
