@@ -89,7 +89,11 @@ AA = rf"(?:{AA3}|{AA1})"
 NT = r"[ACGTU]"
 NT_NAME = "(?:" + "|".join(_NUCLEOTIDES) + ")"
 SEQ = r"(?:([cgmnrp])\.\s?)?"  # HGVS reference-sequence prefix
-POS = r"(?:IVS\d+\s?[-+]\s?\d+|[-+*]?\d+(?:[-+]\d+)?)"  # c.357-3, IVS3+1, -218, *12
+POS = r"(?:IVS\s?-?(?:\d+|[IVX]+)\s?[-+]\s?\d+|[-+*]?\d+(?:\s?[-+]\s?\d+)?)"  # c.357-3, IVS3+1, IVS-II-1, -218
+NUMBER_WORDS = {w: str(i) for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty".split())}
+_ROMAN = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5, "VI": 6, "VII": 7, "VIII": 8, "IX": 9, "X": 10}
 ARROW = r"\s?(?:>|/|to|for|by|into)\s?"
 
 
@@ -107,9 +111,19 @@ def _nt(token: str) -> str:
     return token.upper() if len(token) == 1 else _NUCLEOTIDES[token.lower()]
 
 
+def _pos(text: str) -> str:
+    """A position without spaces, intron numbers in digits: ``IVS-II-1`` -> ``IVS2-1``, ``6573 + 1`` -> ``6573+1``."""
+    text = text.replace(" ", "")
+    m = re.fullmatch(r"IVS-?([IVX]+)([-+]\d+)", text)
+    if m and m[1] in _ROMAN:
+        return f"IVS{_ROMAN[m[1]]}{m[2]}"
+    return text.replace("IVS-", "IVS")
+
+
 def _span(text: str) -> str:
     """A position range in tmVar's form: ``1782-83`` -> ``1782_1783``, ``2238-9`` -> ``2238_2239``."""
-    m = re.fullmatch(r"([-+]?\d+)\s?[-_]\s?([-+]?\d+)", text)
+    text = _pos(text)
+    m = re.fullmatch(r"([-+]?\d+)[-_]([-+]?\d+)", text)
     if not m:
         return text
     start, end = m.groups()
@@ -120,7 +134,7 @@ def _span(text: str) -> str:
 
 def _size(number: str, unit: str) -> str:
     """A length in tmVar's form: ``3.5``/``kb`` -> ``3.5K``, ``37,410``/``bp`` -> ``37410``."""
-    number = number.replace(",", "")
+    number = NUMBER_WORDS.get(number.lower(), number.replace(",", ""))
     unit = unit.lower()
     if unit.startswith("k"):
         return number + "K"
@@ -162,13 +176,18 @@ def _rsid(m: re.Match[str]) -> str:
 
 # --- DNA substitutions -------------------------------------------------------------------------
 @_rule(rf"{SEQ}({POS}),?\s?\(?({NT})\s?(?:>|/)\s?({NT})\)?")
-def _hgvs_dna_sub(m: re.Match[str]) -> str:  # c.1799T>A, -588 (A>G), -1082(G/A), 1858C/T
-    return f"{m[1] or 'c'}|SUB|{m[3]}|{m[2].replace(' ', '')}|{m[4]}"
+def _hgvs_dna_sub(m: re.Match[str]) -> str:  # c.1799T>A, -588 (A>G), -1082(G/A), 1858C/T, 6573 + 1G > C
+    return f"{m[1] or 'c'}|SUB|{m[3]}|{_pos(m[2])}|{m[4]}"
+
+
+@_rule(rf"({POS}),?\s?\(?([acgtu])\s?(?:>|/)\s?([acgtu])\)?")
+def _rna_sub(m: re.Match[str]) -> str:  # IVS10+1, g-->t: lower-case bases are RNA in HGVS (tmVar writes r)
+    return f"r|SUB|{m[2].upper()}|{_pos(m[1])}|{m[3].upper()}"
 
 
 @_rule(rf"{SEQ}({NT})\s?({POS})\s?({NT})")
 def _dna_sub_ref_first(m: re.Match[str]) -> str:  # G-308A, A 1166C, T2734C
-    return f"{m[1] or 'c'}|SUB|{m[2]}|{m[3]}|{m[4]}"
+    return f"{m[1] or 'c'}|SUB|{m[2]}|{_pos(m[3])}|{m[4]}"
 
 
 @_rule(rf"({POS})\s?(?:-?(?:bp|basepair|base pair))\s({NT})\s?(?:>|-to-|to)\s?({NT})", re.I)
@@ -177,17 +196,25 @@ def _dna_sub_bp_prefix(m: re.Match[str]) -> str:  # -4-bp G-to-A, +14 bp C-to-T
 
 
 _AT_POS = (r"(?:\s?(?:substitution|transition|transversion|mutation|change|polymorphism|exchange))?"
-           r"(?:\s(?:at|in|of)\s(?:the\s)?(?:cDNA\s|amino\sacid\s|nucleotide\s|codon\s|residue\s|base\s|"
-           r"position\s|nt\s|nucleotides\s)*(?:position\s)?({POS})(?:\sposition)?)?")
+           r"(?:\s(?:at|in|of)\s(?:the\s)?((?:cDNA\s|amino[\s-]acid\s|nucleotide\s|codon\s|residue\s|base\s|"
+           r"position\s|nt\s|nucleotides\s)*)(?:position\s)?(?:[cgp]\.\s?)?({POS})(?:\sposition)?)?")
 
 
-@_rule(rf"\(?({NT}|{NT_NAME})\s?(?:>|-to-|to|for|by|with)\s?({NT}|{NT_NAME})\)?" + _AT_POS.format(POS=POS),
+@_rule(rf"\(?({NT}|{NT_NAME})\s?(?:>|/|-to-|to|for|by|with)\s?({NT}|{NT_NAME})\)?" + _AT_POS.format(POS=POS),
        re.I)
-def _dna_sub_prose(m: re.Match[str]) -> str:  # G to A, C>T, (G>A) at nucleotide position 2141
-    return f"c|SUB|{_nt(m[1])}|{m[3] or ''}|{_nt(m[2])}"
+def _dna_sub_prose(m: re.Match[str]) -> str:  # G to A, C>T, G/A, (G>A) at nucleotide position 2141
+    position = _pos(m[4] or "")
+    if position and m[3] and m[3].lower().startswith("codon"):
+        position = f"CODON{position}"  # tmVar: "G to C at codon 158" -> c|SUB|G|CODON158|C
+    return f"c|SUB|{_nt(m[1])}|{position}|{_nt(m[2])}"
 
 
-@_rule(r"(?:.*\s)?(?:codon\s(\d+),?\s)?\(?([ACGT]{3})\s?>\s?([ACGT]{3})\)?(?:\s(?:transition|transversion|"
+@_rule(r"([ACGT])\1\s?(?:>|/|to)\s?([ACGT])\2")
+def _genotype_change(m: re.Match[str]) -> str:  # CC to TT (genotypes; tmVar writes the base change)
+    return f"c|SUB|{m[1]}||{m[2]}"
+
+
+@_rule(r"(?:.*\s)?(?:codon\s(\d+),?\s)?\(?([ACGT]{3})\s?[>/]\s?([ACGT]{3})\)?(?:\s(?:transition|transversion|"
        r"substitution|change|mutation))?(?:\s(?:at|in)\s(?:the\s)?codon\s(\d+))?\)?", re.I)
 def _codon_change(m: re.Match[str]) -> str:  # GTT>GCT transition at codon 23, codon 26, GAG>GCG
     position = m[1] or m[4] or ""
@@ -197,33 +224,26 @@ def _codon_change(m: re.Match[str]) -> str:  # GTT>GCT transition at codon 23, c
 
 
 # --- protein substitutions ---------------------------------------------------------------------
-@_rule(rf"{SEQ}\(?({AA3}|{AA1})\s?-?\s?(\d+)\s?-?\s?({AA3}|{AA1}|stop|Stop|STOP)\)?")
+@_rule(rf"{SEQ}\(?({AA3}|{AA1})\s?(-?\d+)\s?-?\s?({AA3}|{AA1}|stop|Stop|STOP)\)?")
 def _protein_sub(m: re.Match[str]) -> str:  # V600E, p.Val600Glu, Cys 23 Ser, p.E947stop
     ref, alt = _aa(m[2]), _aa(m[4])
     seq = m[1] or ("p" if len(m[2]) > 1 or len(m[4]) > 1 else _dna_or_protein(ref, alt))
     return f"{seq}|SUB|{ref}|{m[3]}|{alt}"
 
 
-@_rule(rf"({AA_NAME})\s?-?\s?(\d+)\s?-?\s?(?:to\s|>\s?)?({AA_NAME})", re.I)
+@_rule(rf"({AA_NAME})\s?-?\s?(\d+)\s?(?:-?to-?\s?|>\s?|by\s|for\s|with\s|-)?\s?({AA_NAME})", re.I)
 def _protein_sub_names(m: re.Match[str]) -> str:  # glycine-594-valine, arginine 150 proline
     return f"p|SUB|{_aa(m[1])}|{m[2]}|{_aa(m[3])}"
+
+
+@_rule(rf"({AA3})\s?/\s?({AA3})")
+def _protein_pair(m: re.Match[str]) -> str:  # Gln/Gln (a codon's two alleles, no position)
+    return f"p|SUB|{_aa(m[1])}||{_aa(m[2])}"
 
 
 @_rule(rf"([-+]?\d+)\s?({AA1})\s?/\s?({AA1})")
 def _protein_sub_pos_first(m: re.Match[str]) -> str:  # 192Q/R, -1240 L/S
     return f"{_dna_or_protein(m[2], m[3])}|SUB|{m[2]}|{m[1]}|{m[3]}"
-
-
-_AA_WORD = rf"(?:{AA_NAME}|{AA3})(?:\s\([A-Z]\))?(?:\s(?:residue|codon|amino acid))?"
-_AA_PROSE = (rf"(?:an?\s|the\s)?({_AA_WORD})\s?(?:>|-to-|to|for|by|with|into)\s?(?:an?\s|the\s)?({_AA_WORD})"
-             rf"(?:\s(?:codon|residue))?" + _AT_POS.format(POS=r"\d+"))
-
-
-@_rule(_AA_PROSE, re.I)
-def _protein_sub_prose(m: re.Match[str]) -> str:  # serine to glycine at position 51, Ser>Cys substitution
-    def word(token: str) -> str:
-        return _aa(re.sub(r"\s\([A-Z]\)|\s(?:residue|codon|amino acid)$", "", token, flags=re.I))
-    return f"p|SUB|{word(m[1])}|{m[3] or ''}|{word(m[2])}"
 
 
 @_rule(r"stop codon for (\w+) at (?:codon|residue|position) (\d+)", re.I)
@@ -234,6 +254,18 @@ def _stop_for(m: re.Match[str]) -> str:  # stop codon for glutamine at codon 298
 @_rule(r"(\w+) codon at amino acid position (\d+) into a stop(?: codon)?", re.I)
 def _codon_into_stop(m: re.Match[str]) -> str:  # tyrosine codon at amino acid position 67 into a stop
     return f"p|SUB|{_aa(m[1])}|{m[2]}|X"
+
+
+_AA_WORD = rf"(?:{AA_NAME}|{AA3}|[ACDEFGHIKLMNPQRSTVWY])(?:\s\([A-Za-z]{{1,3}}\))?(?:\s(?:residue|codon|amino acid))?"
+_AA_PROSE = (rf"(?:codon\s(\d+),?\s)?(?:an?\s|the\s)?({_AA_WORD})\s?(?:>|-to-|to|for|by|with|into)\s?(?:an?\s|the\s)?({_AA_WORD})"
+             rf"(?:\s(?:codon|residue))?" + _AT_POS.format(POS=r"\d+"))
+
+
+@_rule(_AA_PROSE, re.I)
+def _protein_sub_prose(m: re.Match[str]) -> str:  # serine to glycine at position 51, Ser>Cys substitution
+    def word(token: str) -> str:
+        return _aa(re.sub(r"\s\([A-Za-z]{1,3}\)|\s(?:residue|codon|amino acid)$", "", token, flags=re.I))
+    return f"p|SUB|{word(m[2])}|{m[1] or m[5] or ''}|{word(m[3])}"
 
 
 # --- frameshifts, deletion-insertions, duplications ---------------------------------------------
@@ -249,9 +281,14 @@ def _delins(m: re.Match[str]) -> str:  # p.Asp46_Gln48delinsGlu, c.112_117delins
     return f"{m[1] or 'c'}|INDEL|{span}|{m[4]}"
 
 
-@_rule(rf"{SEQ}({POS}(?:\s?[_-]\s?{POS})?)\s?dup\s?({NT}*)")
-def _hgvs_dup(m: re.Match[str]) -> str:  # c.429_452dup
+@_rule(rf"{SEQ}({POS}(?:\s?[_-]\s?{POS})?)\s?dup\s?({NT}*|\d*)")
+def _hgvs_dup(m: re.Match[str]) -> str:  # c.429_452dup, 1308_1316 dup9
     return f"{m[1] or 'c'}|DUP|{_span(m[2])}|{m[3]}|"
+
+
+@_rule(r"(?:(\d+|" + "|".join(NUMBER_WORDS) + r")\s)?([ACGTU]{2,})\s(?:and\s[ACGTU]{2,}\s)?repeats?")
+def _seq_repeat(m: re.Match[str]) -> str:  # CAG repeat, 5 GC repeats
+    return f"c|DUP||{m[2]}|{NUMBER_WORDS.get(m[1] or '', m[1] or '')}"
 
 
 @_rule(r"dup\s?(\d+)\s?-?(?:bp|nt)?", re.I)
@@ -314,18 +351,61 @@ def _protein_ins_seq_first(m: re.Match[str]) -> str:  # AFF344-345ins
 
 
 _UNIT = r"(?:bp|kbp|kb|mbp|mb|base[- ]?pairs?|bases?|nucleotides?|nt|basepairs?|amino acids?|residues?)"
+_NUMBER = "(?:" + "|".join(NUMBER_WORDS) + ")"
 _KIND = {"deletion": "DEL", "deleted": "DEL", "del": "DEL", "insertion": "INS", "insert": "INS",
-         "ins": "INS", "duplication": "DUP", "indel": "INDEL", "insertion/deletion": "INDEL",
+         "ins": "INS", "duplication": "DUP", "repeat": "DUP", "indel": "INDEL", "insertion/deletion": "INDEL",
          "deletion/insertion": "INDEL", "ins/del": "INDEL", "del/ins": "INDEL"}
 _KIND_RE = r"(insertion/deletion|deletion/insertion|ins/del|del/ins|indel|deletions?|deleted|insertions?|insert|" \
-           r"duplications?)"
+           r"duplications?|(?:tandem\s)?repeats?)"
 
 
 def _kind(word: str) -> str:
-    return _KIND[word.lower().rstrip("s") if word.lower().endswith("ions") else word.lower()]
+    word = word.lower().removeprefix("tandem ")
+    return _KIND[word[:-1] if word.endswith(("ions", "repeats")) else word]
 
 
-@_rule(rf"(\d+(?:[.,]\d+)?)\s?-?\s?({_UNIT})(?:[\s-](?:\([^)]*\)|[a-z]+)){{0,3}}?[\s-]?{_KIND_RE}(?:\s.*)?",
+@_rule(rf"([-+]\d+)\s?-?\s?(?:bp\s|gene\s)?{_KIND_RE}", re.I)
+def _signed_position_kind(m: re.Match[str]) -> str:  # -120 bp duplication, -4825 gene insertion/deletion
+    return f"c|{_kind(m[2])}|{m[1]}||"
+
+
+@_rule(rf"{_KIND_RE}(?:\spolymorphism)?\sat\sposition\s({POS})", re.I)
+def _kind_at_position(m: re.Match[str]) -> str:  # indel polymorphism at position -4825
+    return f"c|{_kind(m[1])}|{_pos(m[2])}||"
+
+
+@_rule(r"(?:D|DD|delta\s?)(\d+)(?:\sdeletion)?", re.I)
+def _delta_size_dd(m: re.Match[str]) -> str:  # DD32 deletion: a Delta32 whose Greek letter was lost
+    return f"c|DEL||{m[1]}"
+
+
+@_rule(rf"({POS})\s(\d+)N\s(del|ins/del|indel)", re.I)
+def _n_bases(m: re.Match[str]) -> str:  # -652 6N del
+    return f"c|{'DEL' if m[3].lower() == 'del' else 'INDEL'}|{m[1]}|{m[2]}"
+
+
+@_rule(r"del\s?([ACGTU]+|\d+)")
+def _del_without_position(m: re.Match[str]) -> str:  # delTTCA, del6
+    return f"c|DEL||{m[1]}"
+
+
+@_rule(rf"((?:{AA1}\d+_?)+)\s?del(?:etion)?")
+def _protein_del_residues(m: re.Match[str]) -> str:  # D487_S488_F489 deletion
+    residues = re.findall(r"([A-Z])(\d+)", m[1])
+    return f"p|DEL|{residues[0][1]}_{residues[-1][1]}|{''.join(r for r, _ in residues)}"
+
+
+@_rule(r"([A-Z]{2,})\s(\d+\s?-\s?\d+)\sdel(?:etion)?")
+def _protein_seq_span_del(m: re.Match[str]) -> str:  # AVAQ 594-597 deletion
+    return f"p|DEL|{_span(m[2])}|{m[1]}"
+
+
+@_rule(r"deletion(?:\smutation)?\sin\scodon\s(\d+)|codon\s(\d+)\sdeletion", re.I)
+def _codon_del(m: re.Match[str]) -> str:  # codon 138 deletion, deletion mutation in codon 138
+    return f"p|DEL|{m[1] or m[2]}|"
+
+
+@_rule(rf"(\d+(?:[.,]\d+)?|{_NUMBER})\s?-?\s?({_UNIT})(?:[\s-](?:\([^)]*\)|[a-z]+)){{0,3}}?[\s-]?{_KIND_RE}(?:\s.*)?",
        re.I)
 def _size_kind(m: re.Match[str]) -> str:  # 22-bp deletion, 3.5-kb gene deletion, 14 bp insertion/deletion
     kind = _kind(m[3])
@@ -333,19 +413,20 @@ def _size_kind(m: re.Match[str]) -> str:  # 22-bp deletion, 3.5-kb gene deletion
     return f"{seq}|{kind}||{_size(m[1], m[2])}" + ("|" if kind == "DUP" else "")
 
 
-@_rule(rf"{_KIND_RE}\sof\s(\d+(?:[.,]\d+)?)\s?-?\s?({_UNIT})", re.I)
+@_rule(rf"{_KIND_RE}\s(?:of\s)?(\d+(?:[.,]\d+)?|{_NUMBER})\s?-?\s?({_UNIT})", re.I)
 def _kind_of_size(m: re.Match[str]) -> str:  # deletion of 37,410 bp, insertion of 20 amino acids
     kind = _kind(m[1])
     seq = "p" if m[3].lower().startswith(("amino", "residue")) else "c"
     return f"{seq}|{kind}||{_size(m[2], m[3])}" + ("|" if kind == "DUP" else "")
 
 
-@_rule(rf"(?:(\d+)\s)?({NT_NAME})\s(deletion|insertion)(?:\sat\snucleotide\s(\d+))?", re.I)
+@_rule(rf"(?:(\d+)\s)?({NT_NAME})\s(deletion|insertion)(?:\sat\s(?:nucleotide|position)\s(\d+))?", re.I)
 def _named_base_kind(m: re.Match[str]) -> str:  # 202 adenine deletion, adenine deletion at nucleotide 202
     return f"c|{_kind(m[3])}|{m[1] or m[4] or ''}|{_nt(m[2])}"
 
 
-@_rule(rf"(?:deletion|insertion) of ({NT}+) at (?:nucleotide|position) ({POS})", re.I)
+@_rule(rf"(?:deletion|insertion) of (?:an?\s)?({NT}+)(?:\snucleotide)? at (?:the\s)?(?:nucleotide\s)?(?:position\s)?({POS})",
+       re.I)
 def _kind_of_base_at(m: re.Match[str]) -> str:  # deletion of C at nucleotide 888
     kind = "DEL" if m[0].lower().startswith("del") else "INS"
     return f"c|{kind}|{m[2]}|{m[1].upper()}"
@@ -357,7 +438,7 @@ def _seq_kind(m: re.Match[str]) -> str:  # TGAG deletion, (TTAT) insertion
     return f"c|{kind}||{m[1]}" + ("|" if kind == "DUP" else "")
 
 
-@_rule(rf"(duplication|deletion|insertion)\s([ACGTU]{{2,}})", re.I)
+@_rule(rf"(duplication|deletion|insertion)\s\(?([ACGTU]{{2,}})\)?")
 def _kind_seq(m: re.Match[str]) -> str:  # duplication GGCC
     kind = _kind(m[1])
     return f"c|{kind}||{m[2]}" + ("|" if kind == "DUP" else "")
@@ -370,14 +451,24 @@ def _stop_at(m: re.Match[str]) -> str:  # stop codon at residue 178
     return f"p|Allele|X|{m[1]}"
 
 
-@_rule(rf"{SEQ}({AA3})\s?(\d+)")
+@_rule(rf"{SEQ}({AA3})\s?-?(-?\d+)")
 def _protein_allele(m: re.Match[str]) -> str:  # Arg70, p.Thr26
     return f"p|Allele|{_aa(m[2])}|{m[3]}"
 
 
-@_rule(rf"({POS})\s?-?({NT})")
-def _dna_allele_pos_first(m: re.Match[str]) -> str:  # 202A, -218G, 1188-C
-    return f"c|Allele|{m[2]}|{m[1]}"
+@_rule(rf"({POS})\s?-?({NT}{{1,2}}|{NT_NAME})(?:\+{NT}{{2}})?")
+def _dna_allele_pos_first(m: re.Match[str]) -> str:  # 202A, -218G, 1188-C, -308 adenine, IVS9+459 GG
+    return f"c|Allele|{_nt(m[2]) if len(m[2]) > 2 else m[2]}|{_pos(m[1])}"
+
+
+@_rule(rf"({NT}|D|I)\sallele\s(?:of|for|at)\s(?:the\s)?({POS})")
+def _allele_of(m: re.Match[str]) -> str:  # A allele of -588, D allele for the -1607
+    return f"c|Allele|{m[1]}|{_pos(m[2])}"
+
+
+@_rule(rf"(?:({AA_NAME})\s(?:at\s(?:residue|position|codon)\s)?(\d+)|(\d+)\s({AA_NAME}))", re.I)
+def _protein_allele_name(m: re.Match[str]) -> str:  # histidine 158, lysine at residue 223, 634 cysteine
+    return f"p|Allele|{_aa(m[1] or m[4])}|{m[2] or m[3]}"
 
 
 @_rule(rf"(\d+)\s?(X)")
