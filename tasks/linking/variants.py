@@ -200,8 +200,8 @@ _AT_POS = (r"(?:\s?(?:substitution|transition|transversion|mutation|change|polym
            r"position\s|nt\s|nucleotides\s)*)(?:position\s)?(?:[cgp]\.\s?)?({POS})(?:\sposition)?)?")
 
 
-@_rule(rf"\(?({NT}|{NT_NAME})\s?(?:>|/|-to-|to|for|by|with)\s?({NT}|{NT_NAME})\)?" + _AT_POS.format(POS=POS),
-       re.I)
+@_rule(rf"\(?({NT}|{NT_NAME})(?:\s?[>/]\s?|\s?-to-\s?|\s(?:to|for|by|with)\s)({NT}|{NT_NAME})\)?"
+       + _AT_POS.format(POS=POS), re.I)
 def _dna_sub_prose(m: re.Match[str]) -> str:  # G to A, C>T, G/A, (G>A) at nucleotide position 2141
     position = _pos(m[4] or "")
     if position and m[3] and m[3].lower().startswith("codon"):
@@ -257,7 +257,8 @@ def _codon_into_stop(m: re.Match[str]) -> str:  # tyrosine codon at amino acid p
 
 
 _AA_WORD = rf"(?:{AA_NAME}|{AA3}|[ACDEFGHIKLMNPQRSTVWY])(?:\s\([A-Za-z]{{1,3}}\))?(?:\s(?:residue|codon|amino acid))?"
-_AA_PROSE = (rf"(?:codon\s(\d+),?\s)?(?:an?\s|the\s)?({_AA_WORD})\s?(?:>|-to-|to|for|by|with|into)\s?(?:an?\s|the\s)?({_AA_WORD})"
+_AA_PROSE = (rf"(?:codon\s(\d+),?\s)?(?:an?\s|the\s)?({_AA_WORD})"
+             rf"(?:\s?>\s?|\s?-to-\s?|\s(?:to|for|by|with|into)\s)(?:an?\s|the\s)?({_AA_WORD})"
              rf"(?:\s(?:codon|residue))?" + _AT_POS.format(POS=r"\d+"))
 
 
@@ -345,7 +346,7 @@ def _hgvs_dna_ins(m: re.Match[str]) -> str:  # 5382insC, 2172_2173insCCCC, c.304
     return f"{m[1] or 'c'}|INS|{_span(m[2])}|{seq}"
 
 
-@_rule(rf"([A-Z]+)(\d+\s?[_-]\s?\d+)ins")
+@_rule(r"([A-Z]+)(\d+\s?[_-]\s?\d+)ins")
 def _protein_ins_seq_first(m: re.Match[str]) -> str:  # AFF344-345ins
     return f"p|INS|{_span(m[2])}|{m[1]}"
 
@@ -425,8 +426,8 @@ def _named_base_kind(m: re.Match[str]) -> str:  # 202 adenine deletion, adenine 
     return f"c|{_kind(m[3])}|{m[1] or m[4] or ''}|{_nt(m[2])}"
 
 
-@_rule(rf"(?:deletion|insertion) of (?:an?\s)?({NT}+)(?:\snucleotide)? at (?:the\s)?(?:nucleotide\s)?(?:position\s)?({POS})",
-       re.I)
+@_rule(rf"(?:deletion|insertion) of (?:an?\s)?({NT}+)(?:\snucleotide)? at (?:the\s)?(?:nucleotide\s)?"
+       rf"(?:position\s)?({POS})", re.I)
 def _kind_of_base_at(m: re.Match[str]) -> str:  # deletion of C at nucleotide 888
     kind = "DEL" if m[0].lower().startswith("del") else "INS"
     return f"c|{kind}|{m[2]}|{m[1].upper()}"
@@ -438,7 +439,7 @@ def _seq_kind(m: re.Match[str]) -> str:  # TGAG deletion, (TTAT) insertion
     return f"c|{kind}||{m[1]}" + ("|" if kind == "DUP" else "")
 
 
-@_rule(rf"(duplication|deletion|insertion)\s\(?([ACGTU]{{2,}})\)?")
+@_rule(r"(duplication|deletion|insertion)\s\(?([ACGTU]{2,})\)?")
 def _kind_seq(m: re.Match[str]) -> str:  # duplication GGCC
     kind = _kind(m[1])
     return f"c|{kind}||{m[2]}" + ("|" if kind == "DUP" else "")
@@ -471,12 +472,12 @@ def _protein_allele_name(m: re.Match[str]) -> str:  # histidine 158, lysine at r
     return f"p|Allele|{_aa(m[1] or m[4])}|{m[2] or m[3]}"
 
 
-@_rule(rf"(\d+)\s?(X)")
+@_rule(r"(\d+)\s?(X)")
 def _stop_allele(m: re.Match[str]) -> str:  # 573X
     return f"p|Allele|X|{m[1]}"
 
 
-@_rule(rf"{SEQ}({AA1})\s?(\d+)")
+@_rule(rf"{SEQ}({AA1})\s?(\d{{2,}})")
 def _one_letter_allele(m: re.Match[str]) -> str:  # A1166 (DNA), D2267 (protein)
     seq = m[1] or ("c" if m[2] in "ACGTU" else "p")
     return f"{seq}|Allele|{m[2]}|{m[3]}"
