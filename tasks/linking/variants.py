@@ -375,7 +375,7 @@ def _kind_at_position(m: re.Match[str]) -> str:  # indel polymorphism at positio
     return f"c|{_kind(m[1])}|{_pos(m[2])}||"
 
 
-@_rule(r"(?:D|DD|delta\s?)(\d+)(?:\sdeletion)?", re.I)
+@_rule(r"(?:DD|delta\s?)(\d+)(?:\sdeletion)?", re.I)
 def _delta_size_dd(m: re.Match[str]) -> str:  # DD32 deletion: a Delta32 whose Greek letter was lost
     return f"c|DEL||{m[1]}"
 
@@ -452,7 +452,7 @@ def _stop_at(m: re.Match[str]) -> str:  # stop codon at residue 178
     return f"p|Allele|X|{m[1]}"
 
 
-@_rule(rf"{SEQ}({AA3})\s?-?(-?\d+)")
+@_rule(rf"{SEQ}({AA3})\s?(-?\d+)")
 def _protein_allele(m: re.Match[str]) -> str:  # Arg70, p.Thr26
     return f"p|Allele|{_aa(m[2])}|{m[3]}"
 
