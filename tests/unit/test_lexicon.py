@@ -370,7 +370,7 @@ def test_fuzzy_level_and_reasons(linker):
     assert (close.concept_id, close.method) == ("D003000", "fuzzy") and 0.7 <= close.score < 1
     far = linker.link("xylometazoline", "Chemical")
     assert far.concept_id == "" and far.reason.startswith(("below-threshold", "no-match"))
-    assert linker.link("BRCA1", "Gene").reason == "not-linked-type: type Gene is not linked"
+    assert linker.link("V600E", "Variant").reason == "not-linked-type: type Variant is not linked"
 
 
 def test_short_forms_take_the_long_forms_id(linker):
