@@ -63,6 +63,9 @@ MESH_TYPES = ("Chemical", "Disease")
 #: Every type the lexicon names: MeSH types, Gene (NCBI Gene), Species (NCBI Taxonomy), CellLine
 #: (Cellosaurus); Variant is normalised from its text, not looked up (tasks/linking/variants.py).
 LINKED_TYPES = (*MESH_TYPES, "Gene", "Species", "CellLine")
+#: Types whose names differ by letter case: gene symbols by convention name the organism (human
+#: TNF, mouse and rat Tnf; HGNC, MGI and RGD nomenclature guidelines).
+CASE_SENSITIVE_TYPES = ("Gene",)
 #: Weight of one dictionary synonym relative to one corpus annotation when a name has several
 #: IDs: annotations show what a name means in abstracts, so three agreeing annotations outvote
 #: a dictionary entry. A judgement call, not a measured value.
@@ -108,19 +111,20 @@ class Lexicon:
         IDs come from the first source (in build order) that has it, in any letter case (a
         lower-ranked source's "misoprostol" does not beat a better one's "Misoprostol"); within
         it, corpus annotations count once each and a dictionary synonym DICTIONARY_WEIGHT.
+        Gene names compare in their own case: "TNF" (human) and "Tnf" (mouse) are two names.
         """
         rank = {s: i for i, s in enumerate(self.order)}
         best: dict[tuple[str, str], int] = {}
         for (t, cid, name, source) in self.counts:
             r = rank.get(source, len(rank))
-            key = (t, name.casefold())
+            key = (t, _case_key(t, name))
             if best.get(key, r + 1) > r:
                 best[key] = r
         out: dict[tuple[str, str], Counter] = defaultdict(Counter)
         for (t, cid, name, source), n in self.counts.items():
             if type_ is not None and t != type_:
                 continue
-            if rank.get(source, len(rank)) != best[(t, name.casefold())]:
+            if rank.get(source, len(rank)) != best[(t, _case_key(t, name))]:
                 continue
             w = n if source.startswith("corpus") else DICTIONARY_WEIGHT
             out[(t, name)][cid] += w
@@ -180,6 +184,11 @@ class Lexicon:
                     if len(row) == 6 and row[5]:
                         lex.taxa[(row[0], row[1])] = row[5]
         return lex
+
+
+def _case_key(type_: str, name: str) -> str:
+    """The form in which two names of a type are the same name (`Lexicon.weights`)."""
+    return name if type_ in CASE_SENSITIVE_TYPES else name.casefold()
 
 
 # -- sources ------------------------------------------------------------------------------------
