@@ -36,7 +36,8 @@ def main(gold: str, lexicon: str, *types: str) -> None:
                     for m in doc.mentions]
         docs.append(GoldDocument(doc.pmid, mentions))
         blank = [replace(m, concept_id="") for m in mentions]
-        linked, _ = normalise_document(doc.text, blank, linker, find_abbreviations(doc.text, doc.pmid))
+        abbreviations = find_abbreviations(doc.text, doc.pmid)
+        linked, _ = normalise_document(doc.text, blank, linker, abbreviations)
         predicted.extend(linked)
     scores = score_concepts(docs, predicted, types=types)
     for t in types:

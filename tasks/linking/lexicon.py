@@ -1,11 +1,13 @@
-"""Build, save and load the MeSH lexicon: (type, name) -> MeSH concept IDs, with counts.
+"""Build, save and load the lexicon: (type, name) -> concept IDs, with counts.
 
-Sources (any mix):
+Chemical and Disease names map to MeSH, Gene to NCBI Gene, Species to NCBI Taxonomy, CellLine to
+Cellosaurus (`LINKED_TYPES`; IDs read by `concept_ids`). Sources (any mix):
 
-- Annotated PubTator corpora: every (mention text, concept ID) pair of a Chemical or Disease
-  mention (corpus types mapped with `litmine.tasks.sources.pubtator.DEFAULT_TYPE_MAP`). Only
-  MeSH IDs are kept (``D000001``/``C000001``; composite IDs such as ``D011665|D051437`` are kept
-  whole when every part is MeSH); OMIM IDs and "-1" are dropped. Documents whose PMIDs appear in an
+- Annotated PubTator corpora: every (mention text, concept ID) pair of a mention of a linked type
+  (corpus types mapped with `litmine.tasks.sources.pubtator.DEFAULT_TYPE_MAP`). For Chemical and
+  Disease only MeSH IDs are kept (``D000001``/``C000001``; composite IDs such as
+  ``D011665|D051437`` are kept whole when every part is MeSH); OMIM IDs and "-1" are dropped.
+  A gene ID list names each of its IDs; GNormPlus' ``(Tax:N)`` is kept as the gene's taxon. Documents whose PMIDs appear in an
   `exclude` file are skipped (an evaluation set must never feed the lexicon used to score it).
 - NLM's MeSH XML: descriptors (``desc20XX.xml[.gz]``, ``<DescriptorRecordSet>``) and
   supplementary concept records (``supp20XX.xml[.gz]``, ``<SupplementalRecordSet>``), from
@@ -35,7 +37,11 @@ Sources (any mix):
   (predicate_modifier ``Not``, as in biomappings' ``negative.sssom.tsv``) are skipped. Names as
   for the mapping tables above.
 
-The lexicon file is a gzipped TSV with a header: ``type concept_id name source count``.
+- Gene tables (HGNC's, `name_tables.iter_gene_table_names`) and species tables
+  (``data/linking/common-species.tsv``, `name_tables.iter_species_table_names`).
+
+The lexicon file is a gzipped TSV with a header: ``type concept_id name source count taxon``
+(taxon: a gene's NCBI Taxonomy ID, else empty); files without the taxon column still load.
 """
 
 from __future__ import annotations
