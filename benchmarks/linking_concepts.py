@@ -45,7 +45,8 @@ def main(gold: str, lexicon: str, *types: str) -> None:
         print(f"{t:10s} P {100 * (s.precision or 0):6.2f}  R {100 * (s.recall or 0):6.2f}  F1 {100 * (s.f1 or 0):6.2f}"
               f"  (gold {s.n_gold}, predicted {s.n_predicted})")
     m = scores.micro
-    print(f"{'micro':10s} P {100 * (m.precision or 0):6.2f}  R {100 * (m.recall or 0):6.2f}  F1 {100 * (m.f1 or 0):6.2f}")
+    print(f"{'micro':10s} P {100 * (m.precision or 0):6.2f}  R {100 * (m.recall or 0):6.2f}"
+          f"  F1 {100 * (m.f1 or 0):6.2f}")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ Cellosaurus (`LINKED_TYPES`; IDs read by `concept_ids`). Sources (any mix):
   (corpus types mapped with `litmine.tasks.sources.pubtator.DEFAULT_TYPE_MAP`). For Chemical and
   Disease only MeSH IDs are kept (``D000001``/``C000001``; composite IDs such as
   ``D011665|D051437`` are kept whole when every part is MeSH); OMIM IDs and "-1" are dropped.
-  A gene ID list names each of its IDs; GNormPlus' ``(Tax:N)`` is kept as the gene's taxon. Documents whose PMIDs appear in an
+  A gene ID list names each of its IDs; GNormPlus' ``(Tax:N)`` is kept as the gene's taxon.
+  Documents whose PMIDs appear in an
   `exclude` file are skipped (an evaluation set must never feed the lexicon used to score it).
 - NLM's MeSH XML: descriptors (``desc20XX.xml[.gz]``, ``<DescriptorRecordSet>``) and
   supplementary concept records (``supp20XX.xml[.gz]``, ``<SupplementalRecordSet>``), from
