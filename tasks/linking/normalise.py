@@ -1,4 +1,8 @@
-"""Link Chemical and Disease mentions to MeSH IDs with a lexicon (entity normalisation).
+"""Link mentions to concept IDs with a lexicon (entity normalisation).
+
+Chemical and Disease link to MeSH, Gene to NCBI Gene, Species to NCBI Taxonomy, CellLine to
+Cellosaurus (`lexicon.LINKED_TYPES`); Variant is not looked up in a lexicon and passes through
+with status ``not-linked-type`` (its normaliser is tasks/linking/variants.py).
 
 Levels, tried in order; the first that answers wins:
 
@@ -6,15 +10,23 @@ Levels, tried in order; the first that answers wins:
 2. ``normalised``: the same after `normalise_name` (Unicode NFKC, Greek letters spelt out,
    case-folded, British "ae"/"oe" spellings as American, "'s" dropped, punctuation and hyphens
    as spaces, each word singularised), then the same key without spaces ("beta-blocker" =
-   "beta blocker" = "betablocker"), then its words sorted ("failure, renal").
-3. ``composite``: coordinated mentions ("renal and hepatic failure", "breast or ovarian
-   cancer") are split into their parts (`split_composite`); when every part links, the IDs are
-   "|"-joined as in BC5CDR.
-4. ``fuzzy``: cosine similarity of character 3-gram TF-IDF vectors (`FUZZY_NGRAM`) of the
-   normalised key against every name of the type, accepted at `FUZZY_THRESHOLD` or above.
+   "beta blocker" = "betablocker"), then its words sorted ("failure, renal"). Gene and
+   CellLine names are not singularised (a symbol's final "s" is no plural: TNFRS, CD28s), and
+   a Gene mention of at most `SHORT_WORD` lowercase letters ("cat", "not") links only exactly,
+   as a gene symbol and an English word differ by case ("CAT" is catalase).
+3. ``composite`` (Chemical, Disease only): coordinated mentions ("renal and hepatic failure",
+   "breast or ovarian cancer") are split into their parts (`split_composite`); when every part
+   links, the IDs are "|"-joined as in BC5CDR.
+4. ``fuzzy`` (Chemical, Disease only; a gene symbol one letter from another is another gene,
+   and species and cell-line names are as short): cosine similarity of character 3-gram TF-IDF
+   vectors (`FUZZY_NGRAM`) of the normalised key against every name of the type, accepted at
+   `FUZZY_THRESHOLD` or above.
 
 Mentions that a document defines as abbreviations take their long form's ID (``abbreviation``,
-see `normalise_document`). A mention that nothing matches gets no ID and a reason.
+see `normalise_document`). A gene name with IDs in several organisms takes the one of the
+organism the document mentions (``species``, GNormPlus' species assignment: Wei et al. 2015,
+"GNormPlus: an integrative approach for tagging genes, gene families, and protein domains",
+BioMed Res Int). A mention that nothing matches gets no ID and a reason.
 """
 
 from __future__ import annotations
@@ -29,7 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from litmine.settings import DEFAULT_LEXICON
-from litmine.tasks.linking.lexicon import LINKED_TYPES, Lexicon
+from litmine.tasks.linking.lexicon import LINKED_TYPES, MESH_TYPES, Lexicon
 from litmine.tasks.records import Mention
 from litmine.tasks.scoring import Span, concept_key, score_spans
 from litmine.tasks.text.abbreviations import Abbreviation, find_short_form_occurrences
@@ -44,6 +56,14 @@ CACHE_SIZE = 200_000
 #: without them (micro concept F1 89.81, vs 89.65 at 0.7 and 89.33 with no fuzzy level; 0.7 was
 #: best for the earlier lexicon without SSSOM names); never tuned on the development set.
 FUZZY_THRESHOLD = 0.8
+#: Types that the composite and fuzzy levels serve (the MeSH types, where they were measured).
+FUZZY_TYPES = MESH_TYPES
+#: Types whose words are singularised by the normalised level.
+SINGULAR_TYPES = (*MESH_TYPES, "Species")
+#: A Gene mention this short, all lowercase letters, links only exactly ("cat" vs "CAT").
+SHORT_WORD = 4
+#: The organism a gene is taken from when the document names none (GNormPlus' default).
+HUMAN = "9606"
 
 GREEK = {
     "α": "alpha", "β": "beta", "γ": "gamma", "δ": "delta", "ε": "epsilon", "ζ": "zeta",
@@ -73,13 +93,13 @@ def _singular(word: str) -> str:
     return word
 
 
-def normalise_name(text: str) -> str:
+def normalise_name(text: str, singularise: bool = True) -> str:
     """The normalised key of a name (see the module docstring, level 2)."""
     s = unicodedata.normalize("NFKC", text)
     s = _GREEK_RE.sub(lambda m: " " + GREEK[m.group(0)] + " ", s.lower())
     s = _POSSESSIVE.sub("", s)
     s = s.replace("ae", "e").replace("oe", "e")
-    words = [_singular(w) for w in _NON_WORD.split(s) if w]
+    words = [_singular(w) if singularise else w for w in _NON_WORD.split(s) if w]
     return " ".join(words)
 
 
@@ -112,8 +132,11 @@ class Link:
     score: float = 1.0
     #: why there is no ID, "<status>: <detail>" (status: not-linked-type, empty, no-match,
     #: below-threshold with the best candidate)
+    #: method "species": a gene ID chosen for the document's organism (`normalise_document`)
     reason: str = ""
     matched: str = ""  # the lexicon name that matched
+    #: Gene: (taxon, ID) of each organism the normalised name has an ID in, for `choose_taxon`
+    alternatives: tuple[tuple[str, str], ...] = ()
 
     @property
     def status(self) -> str:
@@ -133,6 +156,7 @@ class Linker:
         self.fuzzy_threshold = fuzzy_threshold
         self.types = tuple(types)
         self._exact: dict[tuple[str, str], str] = {}
+        self._taxa = {cid: taxon for (t, cid), taxon in lexicon.taxa.items() if t in self.types}
         keyed: dict[int, dict[tuple[str, str], Counter]] = {0: defaultdict(Counter),
                                                             1: defaultdict(Counter),
                                                             2: defaultdict(Counter)}
@@ -141,13 +165,25 @@ class Linker:
             if type_ not in self.types:
                 continue
             self._exact[(type_, name)] = _best(ids)
-            norm = normalise_name(name)
+            norm = normalise_name(name, type_ in SINGULAR_TYPES)
             if not norm:
                 continue
             for level, key in enumerate(_keys(norm)):
                 keyed[level][(type_, key)].update(ids)
-            names.setdefault((type_, norm), name)
+            if type_ in FUZZY_TYPES:
+                names.setdefault((type_, norm), name)
         self._keys = [{k: _best(v) for k, v in d.items()} for d in keyed.values()]
+        #: (type, normalised key) -> ((taxon, best ID of that taxon), ...) for names with IDs in
+        #: several organisms
+        self._by_taxon: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {}
+        for (type_, key), ids in keyed[0].items():
+            per_taxon: dict[str, Counter] = defaultdict(Counter)
+            for cid, w in ids.items():
+                if taxon := self._taxa.get(cid):
+                    per_taxon[taxon][cid] = w
+            if len(per_taxon) > 1:
+                self._by_taxon[(type_, key)] = tuple(sorted((t, _best(c))
+                                                            for t, c in per_taxon.items()))
         self._fuzzy: dict[str, tuple] = {}
         self._fuzzy_names = defaultdict(list)
         for (type_, norm), name in names.items():
@@ -169,16 +205,23 @@ class Linker:
                 self._fuzzy[type_] = (vectorizer, matrix.T.tocsr(), entries)
         return self._fuzzy[type_]
 
+    def taxon(self, concept_id: str) -> str:
+        """The NCBI Taxonomy ID of a (gene) concept, "" when the lexicon does not know it."""
+        return self._taxa.get(concept_id, "")
+
     def _lookup(self, text: str, type_: str) -> Link | None:
         """Levels 1 and 2 for one string."""
+        norm = normalise_name(text, type_ in SINGULAR_TYPES)
+        alternatives = self._by_taxon.get((type_, norm), ())
         cid = self._exact.get((type_, " ".join(text.split())))
         if cid:
-            return Link(cid, "exact", 1.0, matched=text)
-        norm = normalise_name(text)
+            return Link(cid, "exact", 1.0, matched=text, alternatives=alternatives)
+        if type_ == "Gene" and len(text) <= SHORT_WORD and text.isalpha() and text.islower():
+            return None
         for level, key in enumerate(_keys(norm)):
             cid = self._keys[level].get((type_, key))
             if cid:
-                return Link(cid, "normalised", 1.0, matched=key)
+                return Link(cid, "normalised", 1.0, matched=key, alternatives=alternatives)
         return None
 
     def _fuzzy_many(self, texts: Sequence[str], type_: str) -> list[tuple[str, float, str]]:
@@ -186,7 +229,7 @@ class Linker:
         vectorizer, matrix_t, entries = self._fuzzy_index(type_)
         if vectorizer is None or not texts:
             return [("", 0.0, "")] * len(texts)
-        query = vectorizer.transform([normalise_name(t) for t in texts])
+        query = vectorizer.transform([normalise_name(t, type_ in SINGULAR_TYPES) for t in texts])
         sims = (query @ matrix_t).tocsr()
         out = []
         for row in range(sims.shape[0]):
@@ -216,8 +259,11 @@ class Linker:
                 found = self._lookup(text, type_) or self._composite(text, type_)
                 if found is not None:
                     results[i] = found
-                else:
+                elif type_ in FUZZY_TYPES:
                     pending[type_].append(i)
+                else:
+                    results[i] = Link("", "none", 0.0, f"no-match: no {type_} name in the "
+                                      "lexicon matches exactly or normalised")
         for type_, indexes in pending.items():
             texts = [items[i][0] for i in indexes]
             for i, (cid, sim, name) in zip(indexes, self._fuzzy_many(texts, type_)):
@@ -241,7 +287,7 @@ class Linker:
         return self.link_many([(text, type_)])[0]
 
     def _composite(self, text: str, type_: str) -> Link | None:
-        parts = split_composite(text)
+        parts = split_composite(text) if type_ in FUZZY_TYPES else []
         if not parts:
             return None
         ids = []
@@ -263,19 +309,52 @@ def _best(ids: Counter) -> str:
     return min(ids.items(), key=lambda kv: (-kv[1], kv[0]))[0]
 
 
+def document_taxa(mentions: Sequence[Mention], links: Sequence[Link]) -> list[str]:
+    """The organisms a document names, most-mentioned first (ties: smaller taxon ID), then
+    human, the default when it names none: the order `choose_taxon` tries them in."""
+    counts = Counter(link.concept_id for m, link in zip(mentions, links)
+                     if m.type == "Species" and link.concept_id)
+    ranked = sorted(counts, key=lambda t: (-counts[t], int(t) if t.isdigit() else 0, t))
+    return list(dict.fromkeys([*ranked, HUMAN]))
+
+
+def choose_taxon(link: Link, taxa: Sequence[str], linker: Linker) -> Link:
+    """A gene link moved to the ID of the first organism in `taxa` that its name has one in.
+
+    Only an ID whose organism the lexicon knows is moved (a corpus ID of unknown organism may
+    already be the right one); the method becomes ``species``.
+    """
+    current = linker.taxon(link.concept_id)
+    if not link.alternatives or not current:
+        return link
+    ids = dict(link.alternatives)
+    for taxon in taxa:
+        if taxon in ids:
+            if ids[taxon] == link.concept_id:
+                return link
+            return replace(link, concept_id=ids[taxon], method="species",
+                           matched=f"{link.matched} (taxon {taxon})")
+    return link
+
+
 def normalise_document(text: str, mentions: Sequence[Mention], linker: Linker,
                        abbreviations: Iterable[Abbreviation] = ()
                        ) -> tuple[list[Mention], list[Link]]:
-    """Give each Chemical/Disease mention of one document a MeSH ID (or none, with a reason).
+    """Give each mention of a linked type in one document an ID (or none, with a reason).
 
-    Mentions are linked by the levels in the module docstring; then every short form that the
-    document defines takes its long form's ID (the definition is more specific to the document
-    than any lexicon entry for a two-letter string); a long form that found no ID takes the
-    short form's when that was an exact or normalised match. Other types pass through.
+    Mentions are linked by the levels in the module docstring; a gene name with IDs in several
+    organisms takes the one of the organism the document mentions most (`document_taxa`,
+    `choose_taxon`); then every short form that the document defines takes its long form's ID
+    (the definition is more specific to the document than any lexicon entry for a two-letter
+    string); a long form that found no ID takes the short form's when that was an exact or
+    normalised match. Other types pass through.
     """
     links = linker.link_many([(m.text, m.type) for m in mentions])
-    out = [replace(m, concept_id=l.concept_id) if m.type in linker.types else m
-           for m, l in zip(mentions, links)]
+    taxa = document_taxa(mentions, links)
+    links = [choose_taxon(link, taxa, linker) if m.type == "Gene" else link
+             for m, link in zip(mentions, links)]
+    out = [replace(m, concept_id=link.concept_id) if m.type in linker.types else m
+           for m, link in zip(mentions, links)]
     links = list(links)
     for abbr in abbreviations:
         lf = [i for i, m in enumerate(out) if m.end == abbr.long_end and
@@ -292,34 +371,40 @@ def normalise_document(text: str, mentions: Sequence[Mention], linker: Linker,
                     links[k] = Link(out[i].concept_id, "abbreviation", links[i].score,
                                     matched=abbr.long)
         else:
-            direct = [k for k in sf if links[k].method in ("exact", "normalised")]
+            direct = [k for k in sf if links[k].method in ("exact", "normalised", "species")]
             if direct:
                 k = direct[0]
                 out[i] = replace(out[i], concept_id=out[k].concept_id)
                 links[i] = Link(out[k].concept_id, "abbreviation", links[k].score,
                                 matched=abbr.short)
-    return [replace(m, link_status=l.status) for m, l in zip(out, links)], links
+    return [replace(m, link_status=link.status) for m, link in zip(out, links)], links
 
 
 # -- evaluation ---------------------------------------------------------------------------------
-def concept_spans(pmid: str, mentions: Iterable, types: Sequence[str] = LINKED_TYPES) -> list:
-    """One scoring Span per (pmid, type, MeSH ID): composite IDs split, "-1"/"" dropped."""
+def concept_spans(pmid: str, mentions: Iterable, types: Sequence[str] = MESH_TYPES) -> list:
+    """One scoring Span per (pmid, type, concept ID): composite IDs and ID lists ("|", ",", ";")
+    split, "-1"/"" dropped, GNormPlus' "(Tax:N)" suffix and spaces removed."""
     out = []
     for m in mentions:
         if m.type not in types:
             continue
-        for cid in (m.concept_id or "").split("|"):
-            cid = cid.strip()
+        for cid in _ID_LIST.split(m.concept_id or ""):
+            cid = _TAX_SUFFIX.sub("", cid.strip())
             if cid and cid not in ("-1", "-"):
                 out.append(Span(getattr(m, "pmid", pmid) or pmid, -1, -1, m.type, m.text, cid))
     return out
 
 
-def score_concepts(gold_docs: Sequence, predicted: Iterable[Mention], *,
-                   types: Sequence[str] = LINKED_TYPES):
-    """Concept-level P/R/F1: the set of (pmid, type, MeSH ID) per document (BioCreative V CDR).
+_ID_LIST = re.compile(r"[|,;]")
+_TAX_SUFFIX = re.compile(r"\(Tax:\d+\)$")
 
-    Gold IDs "-1" (no MeSH concept) are not scored; composite IDs count as their parts.
+
+def score_concepts(gold_docs: Sequence, predicted: Iterable[Mention], *,
+                   types: Sequence[str] = MESH_TYPES):
+    """Concept-level P/R/F1: the set of (pmid, type, concept ID) per document (BioCreative V
+    CDR); `types` defaults to the MeSH types.
+
+    Gold IDs "-1" (no concept) are not scored; composite IDs and ID lists count as their parts.
     Returns `litmine.tasks.scoring.Scores` (level "concept").
     """
     gold = [s for d in gold_docs for s in concept_spans(d.pmid, d.mentions, types)]

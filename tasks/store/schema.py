@@ -15,7 +15,7 @@ from litmine.errors import StoreError
 
 SCHEMA_VERSION = 4
 
-#: `entities.link_status`: how `concept_id` was found, or why it is NULL (no ID). The first five
+#: `entities.link_status`: how `concept_id` was found, or why it is NULL (no ID). The first six
 #: are the linker's levels (tasks/linking/normalise.py); "linked" and "unmatched" are what
 #: migration 4 can tell of a row that an older litmine stored.
 LINK_STATUSES = {
@@ -24,8 +24,9 @@ LINK_STATUSES = {
     "composite": "every part of a coordinated mention linked; the IDs are |-joined",
     "fuzzy": "character 3-gram similarity at or above the threshold",
     "abbreviation": "the document's abbreviation definition gave the ID",
+    "species": "a gene name's ID in the organism the document mentions (human by default)",
     "linked": "an ID stored before schema 4, by a level not recorded",
-    "not-linked-type": "only Chemical and Disease mentions are linked",
+    "not-linked-type": "the type is not linked by the lexicon (Variant)",
     "empty": "the mention has no text",
     "no-match": "no lexicon name shares a character 3-gram",
     "below-threshold": "the best lexicon name is less similar than the threshold",

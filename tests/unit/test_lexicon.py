@@ -370,7 +370,7 @@ def test_fuzzy_level_and_reasons(linker):
     assert (close.concept_id, close.method) == ("D003000", "fuzzy") and 0.7 <= close.score < 1
     far = linker.link("xylometazoline", "Chemical")
     assert far.concept_id == "" and far.reason.startswith(("below-threshold", "no-match"))
-    assert linker.link("BRCA1", "Gene").reason == "not-linked-type: type Gene is not linked"
+    assert linker.link("V600E", "Variant").reason == "not-linked-type: type Variant is not linked"
 
 
 def test_short_forms_take_the_long_forms_id(linker):
@@ -387,9 +387,9 @@ def test_short_forms_take_the_long_forms_id(linker):
 
 def test_every_mention_says_how_it_was_linked_or_why_not(linker):
     """The store keeps this as entities.link_status (concept_id NULL when there is no ID)."""
-    text = "Clonidine, xylometazoline, BRCA1 and insomnia."
+    text = "Clonidine, xylometazoline, V600E and insomnia."
     mentions = [Mention("1", 0, 9, "Clonidine", "Chemical"), Mention("1", 11, 25, "xylometazoline", "Chemical"),
-                Mention("1", 27, 32, "BRCA1", "Gene"), Mention("1", 33, 33, "", "Disease")]
+                Mention("1", 27, 32, "V600E", "Variant"), Mention("1", 33, 33, "", "Disease")]
     out, links = normalise_document(text, mentions, linker)
     assert [(m.concept_id, m.link_status) for m in out[:1] + out[2:]] == [
         ("D003000", "normalised"), ("", "not-linked-type"), ("", "empty")]

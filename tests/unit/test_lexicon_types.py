@@ -1,0 +1,158 @@
+"""Linking beyond MeSH: Gene (NCBI Gene), Species (NCBI Taxonomy), CellLine (Cellosaurus), and
+the gene ID chosen for the organism a document mentions."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+
+from litmine.errors import ParseError
+from litmine.tasks.linking.concept_ids import cellosaurus_id, corpus_ids, gene_ids, taxon_id
+from litmine.tasks.linking.lexicon import Lexicon, build_lexicon, iter_corpus_names
+from litmine.tasks.linking.name_tables import iter_gene_table_names, iter_species_table_names
+from litmine.tasks.linking.normalise import Linker, normalise_document, normalise_name
+from litmine.tasks.records import Mention
+
+LEX = Path(__file__).resolve().parents[1] / "fixtures" / "lexicon"
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("7157", [("7157", "")]), ("40224(Tax:7227)", [("40224", "7227")]),
+    ("14812,2904", [("14812", ""), ("2904", "")]), ("3078;3080", [("3078", ""), ("3080", "")]),
+    ("-", []), ("", []), ("None", []),
+])
+def test_gene_ids(raw, expected):
+    assert gene_ids(raw) == expected
+
+
+@pytest.mark.parametrize("reader, raw, expected", [
+    (taxon_id, "9606", "9606"), (taxon_id, "NCBITaxon:10090", "10090"), (taxon_id, "9606,10090", ""),
+    (cellosaurus_id, " CVCL_1452", "CVCL_1452"), (cellosaurus_id, "CVCL_Z232", "CVCL_Z232"),
+    (cellosaurus_id, "CL:0000001", ""),
+])
+def test_species_and_cell_line_ids(reader, raw, expected):
+    assert reader(raw) == expected
+
+
+def test_corpus_ids_per_type():
+    assert corpus_ids("Species", "10090") == [("10090", "10090")]
+    assert corpus_ids("Disease", "OMIM:604370") == []
+    assert corpus_ids("Variant", "rs123") == []
+
+
+def test_hgnc_table():
+    rows = list(iter_gene_table_names(LEX / "hgnc_sample.tsv"))
+    assert ("Gene", "TP53", "7157", "9606", "symbol") in rows
+    assert ("Gene", "tumor protein p53", "7157", "9606", "symbol") in rows
+    assert ("Gene", "p53", "7157", "9606", "synonym") in rows  # alias
+    assert ("Gene", "TNFA", "7124", "9606", "synonym") in rows  # previous symbol
+    assert not any(name == "A12M1" for _, name, *_ in rows)  # withdrawn entry
+
+
+def test_mgi_table_is_refused_for_want_of_gene_ids():
+    with pytest.raises(ParseError, match="no NCBI Gene ID column"):
+        list(iter_gene_table_names(LEX / "mgi_sample.tsv"))
+
+
+def test_species_tables():
+    rows = list(iter_species_table_names(LEX / "species_sample.tsv"))
+    assert ("Species", "mice", "10090", "10090", "symbol") in rows and len(rows) == 4
+    shipped = {name: taxon for _, name, taxon, *_ in
+               iter_species_table_names(REPO / "data" / "linking" / "common-species.tsv")}
+    assert shipped["patients"] == "9606" and shipped["murine"] == "10090" and shipped["rats"] == "10116"
+
+
+def test_species_table_needs_its_header(tmp_path):
+    bad = tmp_path / "species.tsv"
+    bad.write_text("9606\thuman\n", encoding="utf-8")
+    with pytest.raises(ParseError, match="taxon_id name"):
+        list(iter_species_table_names(bad))
+
+
+def test_corpus_names_of_every_linked_type():
+    rows = set(iter_corpus_names(LEX / "genes_sample.pubtator"))
+    assert ("Gene", "Trp53", "22059", "10090") in rows
+    assert {("Gene", "NR2B", "14812", ""), ("Gene", "NR2B", "2904", "")} <= rows  # an ID list
+    assert ("CellLine", "HeLa", "CVCL_0030", "") in rows  # " CVCL_0030": space stripped
+    assert ("Species", "patients", "9606", "9606") in rows
+
+
+@pytest.fixture(scope="module")
+def lexicon():
+    return build_lexicon([LEX / "genes_sample.pubtator"], genes=[LEX / "hgnc_sample.tsv"],
+                         species=[LEX / "species_sample.tsv"])
+
+
+@pytest.fixture(scope="module")
+def linker(lexicon):
+    return Linker(lexicon)
+
+
+def test_lexicon_keeps_gene_taxa_through_save_and_load(lexicon, tmp_path):
+    assert lexicon.taxa[("Gene", "22059")] == "10090" and lexicon.taxa[("Gene", "7157")] == "9606"
+    back = Lexicon.load(lexicon.save(tmp_path / "lex.tsv.gz"))
+    assert back.counts == lexicon.counts and back.taxa == lexicon.taxa
+
+
+def test_five_column_lexicon_still_loads(tmp_path):
+    old = tmp_path / "old.tsv.gz"
+    with gzip.open(old, "wt", encoding="utf-8") as handle:
+        handle.write("# source order: corpus:x/y\ntype\tconcept_id\tname\tsource\tcount\n"
+                     "Chemical\tD003000\tClonidine\tcorpus:x/y\t2\n")
+    lex = Lexicon.load(old)
+    assert lex.counts[("Chemical", "D003000", "Clonidine", "corpus:x/y")] == 2 and lex.taxa == {}
+    assert Linker(lex).link("clonidine", "Chemical").concept_id == "D003000"
+
+
+def test_gene_symbols_are_exact_first_and_never_fuzzy(linker):
+    assert linker.link("TP53", "Gene").concept_id == "7157"
+    assert linker.link("CAT", "Gene").concept_id == "847"
+    cat = linker.link("cat", "Gene")  # the word, not catalase
+    assert cat.concept_id == "" and cat.status == "no-match"
+    near = linker.link("TP53X", "Gene")
+    assert near.concept_id == "" and near.method == "none" and near.reason.startswith("no-match")
+    assert linker.link("tumour protein p53", "Gene").concept_id == ""  # one word off: no fuzzy
+
+
+def test_gene_names_are_not_singularised(linker):
+    assert normalise_name("TNFRS", singularise=False) == "tnfrs"
+    assert normalise_name("TNFRS") == "tnfr"
+    assert linker.link("Tnf-alpha", "Gene").concept_id == "7124"  # normalised, not singularised
+
+
+def test_species_and_cell_lines_link(linker):
+    assert linker.link("Mice", "Species").concept_id == "10090"
+    assert linker.link("HeLa", "CellLine").concept_id == "CVCL_0030"
+    assert linker.link("V600E", "Variant").status == "not-linked-type"
+
+
+def _mentions(text: str, spans: list[tuple[str, str]]) -> list[Mention]:
+    out, at = [], 0
+    for word, type_ in spans:
+        start = text.index(word, at)
+        out.append(Mention("9", start, start + len(word), word, type_))
+        at = start + len(word)
+    return out
+
+
+@pytest.mark.parametrize("text, spans, expected", [
+    ("p53 was knocked out in mice.", [("p53", "Gene"), ("mice", "Species")], "22059"),
+    ("p53 is mutated in many tumours.", [("p53", "Gene")], "7157"),  # no organism: human
+    ("p53 in patients and mice; patients", [("p53", "Gene"), ("patients", "Species"), ("mice", "Species"),
+                                            ("patients", "Species")], "7157"),  # most-mentioned
+    ("TNF levels in mice", [("TNF", "Gene"), ("mice", "Species")], "21926"),  # TNF vs mouse Tnf
+])
+def test_gene_id_follows_the_documents_organism(linker, text, spans, expected):
+    out, links = normalise_document(text, _mentions(text, spans), linker)
+    assert out[0].concept_id == expected
+    assert links[0].method in ("exact", "normalised", "species")
+
+
+def test_species_choice_is_recorded(linker):
+    text = "TNF levels in mice"
+    out, links = normalise_document(text, _mentions(text, [("TNF", "Gene"), ("mice", "Species")]), linker)
+    assert (out[0].concept_id, out[0].link_status) == ("21926", "species")
+    assert (out[1].concept_id, out[1].link_status) == ("10090", "exact")
