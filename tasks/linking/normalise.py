@@ -1,8 +1,9 @@
 """Link mentions to concept IDs with a lexicon (entity normalisation).
 
 Chemical and Disease link to MeSH, Gene to NCBI Gene, Species to NCBI Taxonomy, CellLine to
-Cellosaurus (`lexicon.LINKED_TYPES`); Variant is not looked up in a lexicon and passes through
-with status ``not-linked-type`` (its normaliser is tasks/linking/variants.py).
+Cellosaurus (`lexicon.LINKED_TYPES`); Variant is not looked up in a lexicon: its text is parsed
+into tmVar's normalised form by `litmine.tasks.linking.variants.normalise_variant` (status
+``variant-rule``).
 
 Levels, tried in order; the first that answers wins:
 
@@ -41,6 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from litmine.settings import DEFAULT_LEXICON
+from litmine.tasks.linking.variants import normalise_variant
 from litmine.tasks.linking.lexicon import LINKED_TYPES, MESH_TYPES, Lexicon
 from litmine.tasks.records import Mention
 from litmine.tasks.scoring import Span, concept_key, score_spans
@@ -251,6 +253,10 @@ class Linker:
             cached = self._cache.get((text, type_))
             if cached is not None:
                 results[i] = cached
+            elif type_ == "Variant":
+                cid, reason = normalise_variant(text)
+                results[i] = Link(cid, "variant-rule", 1.0, matched=text) if cid else \
+                    Link("", "none", 0.0, reason)
             elif type_ not in self.types:
                 results[i] = Link("", "none", 0.0, f"not-linked-type: type {type_} is not linked")
             elif not text.strip():
@@ -353,7 +359,7 @@ def normalise_document(text: str, mentions: Sequence[Mention], linker: Linker,
     taxa = document_taxa(mentions, links)
     links = [choose_taxon(link, taxa, linker) if m.type == "Gene" else link
              for m, link in zip(mentions, links)]
-    out = [replace(m, concept_id=link.concept_id) if m.type in linker.types else m
+    out = [replace(m, concept_id=link.concept_id) if m.type in linker.types or link.concept_id else m
            for m, link in zip(mentions, links)]
     links = list(links)
     for abbr in abbreviations:

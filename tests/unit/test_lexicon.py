@@ -370,7 +370,10 @@ def test_fuzzy_level_and_reasons(linker):
     assert (close.concept_id, close.method) == ("D003000", "fuzzy") and 0.7 <= close.score < 1
     far = linker.link("xylometazoline", "Chemical")
     assert far.concept_id == "" and far.reason.startswith(("below-threshold", "no-match"))
-    assert linker.link("V600E", "Variant").reason == "not-linked-type: type Variant is not linked"
+    assert linker.link("retina", "Tissue").reason == "not-linked-type: type Tissue is not linked"
+    variant = linker.link("V600E", "Variant")  # parsed, not looked up
+    assert (variant.concept_id, variant.status) == ("p|SUB|V|600|E", "variant-rule")
+    assert linker.link("p53", "Variant").reason.startswith("no-match")
 
 
 def test_short_forms_take_the_long_forms_id(linker):
@@ -392,7 +395,7 @@ def test_every_mention_says_how_it_was_linked_or_why_not(linker):
                 Mention("1", 27, 32, "V600E", "Variant"), Mention("1", 33, 33, "", "Disease")]
     out, links = normalise_document(text, mentions, linker)
     assert [(m.concept_id, m.link_status) for m in out[:1] + out[2:]] == [
-        ("D003000", "normalised"), ("", "not-linked-type"), ("", "empty")]
+        ("D003000", "normalised"), ("p|SUB|V|600|E", "variant-rule"), ("", "empty")]
     assert out[1].concept_id == "" and out[1].link_status in ("below-threshold", "no-match")
     assert [m.link_status for m in out] == [l.status for l in links]
 

@@ -126,7 +126,7 @@ def test_gene_names_are_not_singularised(linker):
 def test_species_and_cell_lines_link(linker):
     assert linker.link("Mice", "Species").concept_id == "10090"
     assert linker.link("HeLa", "CellLine").concept_id == "CVCL_0030"
-    assert linker.link("V600E", "Variant").status == "not-linked-type"
+    assert linker.link("V600E", "Variant").status == "variant-rule"
 
 
 def _mentions(text: str, spans: list[tuple[str, str]]) -> list[Mention]:
