@@ -239,7 +239,7 @@ def load_corpus(paths: Sequence[str | Path | CorpusSpec], *, types: Collection[s
         annotated = None
         if spec:
             stats.annotated = tuple(t for t in spec.annotated if wanted is None or t in wanted)
-            annotated = frozenset(stats.annotated)
+            annotated = None if spec.complete else frozenset(stats.annotated)
         if fmt == "pubtator":
             reader = iter_pubtator(path)
             kept = []

@@ -12,7 +12,8 @@ The format is AIONER's training list (Luo et al. 2023, Bioinformatics btad310,
     FILE<TAB>LABEL<TAB>Target:Source|Source<TAB>Target:Source ...[<TAB>max_docs=N]
 
 FILE is resolved against a corpus folder (``--corpus-dir``, default the list's own folder);
-LABEL is ``ALL`` or the type the corpus is for (informational); each ``Target:Sources`` column
+LABEL is ``ALL`` (the file annotates every type: an untagged word is no entity of any type, as
+in BioRED) or the types the corpus is for; each ``Target:Sources`` column
 maps corpus types to a canonical type, and the targets are the types the file annotates. Corpus
 types named in no column are dropped (tmVar3 also marks genes and diseases; AIONER takes only its
 variants, and so does this list). ``max_docs=N`` keeps a seeded sample of N documents (BioID has
@@ -38,6 +39,11 @@ class CorpusSpec:
     max_docs: int | None = None
     label: str = "ALL"
     negatives: float = 1.0  # share of the sentences without a mention that are trained on
+
+    @property
+    def complete(self) -> bool:
+        """LABEL ``ALL``: every type is annotated, so untagged words are taught as no entity."""
+        return self.label.upper() == "ALL"
 
     def as_dict(self) -> dict:
         return {"path": str(self.path), "label": self.label, "annotated": list(self.annotated),

@@ -72,6 +72,17 @@ def test_six_type_list_reads_each_corpus_with_its_own_types(corpora):
     assert [d.pmid for d in again.documents] == [d.pmid for d in corpus.documents]
 
 
+def test_label_all_means_every_type_is_annotated(corpora, tmp_path):
+    """The plain cross-entropy baseline: a disease-only corpus listed as ALL teaches "O"."""
+    listing = tmp_path / "naive.tsv"
+    listing.write_text(f"{corpora}/ncbi_disease_train_sample.pubtator\tALL\t"
+                       "Disease:DiseaseClass|SpecificDisease|CompositeMention|Modifier\n"
+                       f"{corpora}/gnormplus_train_sample.pubtator\tGene\tGene:Gene|FamilyName\n")
+    corpus = load_corpus(read_corpus_list(listing))
+    assert "10192393" not in corpus.annotated  # NCBI-disease: complete
+    assert corpus.annotated["10880510"] == frozenset({"Gene"})  # GNormPlus: partial
+
+
 def test_negatives_share_keeps_the_same_sentences_without_mentions(corpora, tmp_path):
     from litmine.tasks.training.corpus import SentenceStats, training_sentences
 
