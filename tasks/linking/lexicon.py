@@ -7,7 +7,8 @@ Cellosaurus (`LINKED_TYPES`; IDs read by `concept_ids`). Sources (any mix):
   (corpus types mapped with `litmine.tasks.sources.pubtator.DEFAULT_TYPE_MAP`). For Chemical and
   Disease only MeSH IDs are kept (``D000001``/``C000001``; composite IDs such as
   ``D011665|D051437`` are kept whole when every part is MeSH); OMIM IDs and "-1" are dropped.
-  A gene ID list names each of its IDs; GNormPlus' ``(Tax:N)`` is kept as the gene's taxon.
+  A gene ID list names each of its IDs; GNormPlus' ``(Tax:N)`` is kept as the gene's taxon,
+  else the organism the document annotates most is taken (a gene table's taxon overrides it).
   Documents whose PMIDs appear in an
   `exclude` file are skipped (an evaluation set must never feed the lexicon used to score it).
 - NLM's MeSH XML: descriptors (``desc20XX.xml[.gz]``, ``<DescriptorRecordSet>``) and
@@ -202,15 +203,30 @@ def _case_key(type_: str, name: str) -> str:
 def iter_corpus_names(path: str | Path, exclude_pmids: set[str] = frozenset()
                       ) -> Iterator[tuple[str, str, str, str]]:
     """(type, name, concept ID, taxon or "") for each linked-type mention of a PubTator corpus
-    (IDs read by `concept_ids.corpus_ids`; a mention listing several gene IDs names each)."""
+    (IDs read by `concept_ids.corpus_ids`; a mention listing several gene IDs names each).
+
+    A gene ID without GNormPlus' ``(Tax:N)`` takes the organism its document annotates most
+    (BioRED writes each organism's own gene ID and annotates the organisms; ties and documents
+    without Species annotations give ""); a gene table read later overrides it (`build_lexicon`).
+    """
     for doc in iter_pubtator(path):
         if doc.pmid in exclude_pmids:
             continue
-        for m in doc.mentions:
-            type_ = DEFAULT_TYPE_MAP.get(m.type, m.type)
+        typed = [(DEFAULT_TYPE_MAP.get(m.type, m.type), m) for m in doc.mentions]
+        organism = _main_organism([cid for t, m in typed if t == "Species"
+                                   for cid, _ in corpus_ids(t, m.concept_id)])
+        for type_, m in typed:
             if type_ in LINKED_TYPES:
                 for cid, taxon in corpus_ids(type_, m.concept_id):
-                    yield type_, m.text, cid, taxon
+                    yield type_, m.text, cid, taxon or (organism if type_ == "Gene" else "")
+
+
+def _main_organism(taxa: Sequence[str]) -> str:
+    """The taxon named most often, "" when there is none or a tie."""
+    ranked = Counter(taxa).most_common(2)
+    if not ranked or (len(ranked) == 2 and ranked[0][1] == ranked[1][1]):
+        return ""
+    return ranked[0][0]
 
 
 def _tree_type(tree_numbers: Iterable[str]) -> str:
@@ -507,6 +523,8 @@ def build_lexicon(corpora: Sequence[str | Path] = (), *, mesh: Sequence[str | Pa
                 taxon, rank = (*more, "", "")[:2]
                 lex.add(type_, name, cid, f"{source} {rank}" if rank == SYNONYM_RANK else source,
                         taxon=taxon)
+                if kind == "genes" and taxon:  # a gene table knows the organism; a corpus guessed
+                    lex.taxa[(type_, cid)] = taxon
                 n += 1
             digest = sha256_file(p)
             known = SOURCE_ORIGINS.get(digest) or SOURCE_FORMATS.get(kind)

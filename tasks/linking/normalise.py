@@ -11,8 +11,11 @@ Levels, tried in order; the first that answers wins:
 2. ``normalised``: the same after `normalise_name` (Unicode NFKC, Greek letters spelt out,
    case-folded, British "ae"/"oe" spellings as American, "'s" dropped, punctuation and hyphens
    as spaces, each word singularised), then the same key without spaces ("beta-blocker" =
-   "beta blocker" = "betablocker"), then its words sorted ("failure, renal"). Gene and
-   CellLine names are not singularised (a symbol's final "s" is no plural: TNFRS, CD28s), and
+   "beta blocker" = "betablocker"), then its words sorted ("failure, renal"); for Gene, last,
+   the key without spaces with each Greek letter as its initial (`gene_symbol_key`: "TNF-alpha"
+   = "TNFA", "TGF-beta1" = "TGFB1", "IL-1 beta" = "IL1B"), as HGNC spells Greek letters in
+   symbols (Bruford et al. 2020, "Guidelines for human gene nomenclature", Nat Genet 52:754).
+   Gene and CellLine names are not singularised (a symbol's final "s" is no plural: TNFRS, CD28s), and
    a Gene mention of at most `SHORT_WORD` lowercase letters ("cat", "not") links only exactly,
    as a gene symbol and an English word differ by case ("CAT" is catalase).
 3. ``composite`` (Chemical, Disease only): coordinated mentions ("renal and hepatic failure",
@@ -66,6 +69,8 @@ SINGULAR_TYPES = (*MESH_TYPES, "Species")
 SHORT_WORD = 4
 #: The organism a gene is taken from when the document names none (GNormPlus' default).
 HUMAN = "9606"
+#: Types with the extra `gene_symbol_key` level.
+SYMBOL_KEY_TYPES = ("Gene",)
 
 GREEK = {
     "α": "alpha", "β": "beta", "γ": "gamma", "δ": "delta", "ε": "epsilon", "ζ": "zeta",
@@ -74,6 +79,9 @@ GREEK = {
     "υ": "upsilon", "φ": "phi", "χ": "chi", "ψ": "psi", "ω": "omega",
 }
 _GREEK_RE = re.compile("|".join(GREEK))
+#: Greek letters that gene symbols write as their initial (TNFA, TGFB1, IFNG, IL1B, PRKCD,
+#: NFKB1, PPARG), spelt out as a word of a normalised name, optionally with digits ("beta1").
+_GREEK_INITIAL = re.compile(r"^(alpha|beta|gamma|delta|epsilon|kappa)(\d*)$")
 _POSSESSIVE = re.compile(r"['’`]s\b")
 _NON_WORD = re.compile(r"[^a-z0-9]+")
 #: Singular endings: -ies -> -y, -ses/-xes/-ches/-shes -> drop "es", else a final "s" unless the
@@ -103,6 +111,15 @@ def normalise_name(text: str, singularise: bool = True) -> str:
     s = s.replace("ae", "e").replace("oe", "e")
     words = [_singular(w) if singularise else w for w in _NON_WORD.split(s) if w]
     return " ".join(words)
+
+
+def gene_symbol_key(norm: str) -> str:
+    """A normalised gene name without spaces, each Greek letter after the first word as its
+    initial ("tnf alpha" -> "tnfa", "tgf beta1" -> "tgfb1"; "tau" stays): the form of HGNC
+    symbols (see the module docstring)."""
+    words = norm.split()
+    return "".join(words[:1] + [_GREEK_INITIAL.sub(lambda m: m.group(1)[0] + m.group(2), w)
+                                for w in words[1:]])
 
 
 def split_composite(text: str) -> list[str]:
@@ -159,9 +176,8 @@ class Linker:
         self.types = tuple(types)
         self._exact: dict[tuple[str, str], str] = {}
         self._taxa = {cid: taxon for (t, cid), taxon in lexicon.taxa.items() if t in self.types}
-        keyed: dict[int, dict[tuple[str, str], Counter]] = {0: defaultdict(Counter),
-                                                            1: defaultdict(Counter),
-                                                            2: defaultdict(Counter)}
+        keyed: dict[int, dict[tuple[str, str], Counter]] = {
+            level: defaultdict(Counter) for level in range(4)}
         names: dict[tuple[str, str], str] = {}
         for (type_, name), ids in lexicon.weights().items():
             if type_ not in self.types:
@@ -170,7 +186,7 @@ class Linker:
             norm = normalise_name(name, type_ in SINGULAR_TYPES)
             if not norm:
                 continue
-            for level, key in enumerate(_keys(norm)):
+            for level, key in enumerate(_keys(norm, type_)):
                 keyed[level][(type_, key)].update(ids)
             if type_ in FUZZY_TYPES:
                 names.setdefault((type_, norm), name)
@@ -178,7 +194,8 @@ class Linker:
         #: (type, normalised key) -> ((taxon, best ID of that taxon), ...) for names with IDs in
         #: several organisms
         self._by_taxon: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {}
-        for (type_, key), ids in keyed[0].items():
+        #: keyed by `gene_symbol_key` ("IL-6", "Il6" and "interleukin-6"'s organisms together)
+        for (type_, key), ids in keyed[3].items():
             per_taxon: dict[str, Counter] = defaultdict(Counter)
             for cid, w in ids.items():
                 if taxon := self._taxa.get(cid):
@@ -214,13 +231,13 @@ class Linker:
     def _lookup(self, text: str, type_: str) -> Link | None:
         """Levels 1 and 2 for one string."""
         norm = normalise_name(text, type_ in SINGULAR_TYPES)
-        alternatives = self._by_taxon.get((type_, norm), ())
+        alternatives = self._by_taxon.get((type_, gene_symbol_key(norm)), ())
         cid = self._exact.get((type_, " ".join(text.split())))
         if cid:
             return Link(cid, "exact", 1.0, matched=text, alternatives=alternatives)
         if type_ == "Gene" and len(text) <= SHORT_WORD and text.isalpha() and text.islower():
             return None
-        for level, key in enumerate(_keys(norm)):
+        for level, key in enumerate(_keys(norm, type_)):
             cid = self._keys[level].get((type_, key))
             if cid:
                 return Link(cid, "normalised", 1.0, matched=key, alternatives=alternatives)
@@ -305,9 +322,11 @@ class Linker:
         return Link("|".join(dict.fromkeys(ids)), "composite", 1.0, matched=" + ".join(parts))
 
 
-def _keys(norm: str) -> tuple[str, str, str]:
-    """The three level-2 keys of a normalised name: as is, without spaces, words sorted."""
-    return norm, norm.replace(" ", ""), " ".join(sorted(norm.split()))
+def _keys(norm: str, type_: str = "") -> tuple[str, ...]:
+    """The level-2 keys of a normalised name: as is, without spaces, words sorted; for
+    `SYMBOL_KEY_TYPES`, then `gene_symbol_key`."""
+    keys = (norm, norm.replace(" ", ""), " ".join(sorted(norm.split())))
+    return (*keys, gene_symbol_key(norm)) if type_ in SYMBOL_KEY_TYPES else keys
 
 
 def _best(ids: Counter) -> str:

@@ -12,7 +12,8 @@ from litmine.errors import ParseError
 from litmine.tasks.linking.concept_ids import cellosaurus_id, corpus_ids, gene_ids, taxon_id
 from litmine.tasks.linking.lexicon import Lexicon, build_lexicon, iter_corpus_names
 from litmine.tasks.linking.name_tables import iter_gene_table_names, iter_species_table_names
-from litmine.tasks.linking.normalise import Linker, normalise_document, normalise_name
+from litmine.tasks.linking.normalise import (Linker, gene_symbol_key, normalise_document,
+                                             normalise_name)
 from litmine.tasks.records import Mention
 
 LEX = Path(__file__).resolve().parents[1] / "fixtures" / "lexicon"
@@ -75,7 +76,8 @@ def test_species_table_needs_its_header(tmp_path):
 def test_corpus_names_of_every_linked_type():
     rows = set(iter_corpus_names(LEX / "genes_sample.pubtator"))
     assert ("Gene", "Trp53", "22059", "10090") in rows
-    assert {("Gene", "NR2B", "14812", ""), ("Gene", "NR2B", "2904", "")} <= rows  # an ID list
+    # an ID list; without (Tax:N), the organism the document annotates (patients: human)
+    assert {("Gene", "NR2B", "14812", "9606"), ("Gene", "NR2B", "2904", "9606")} <= rows
     assert ("CellLine", "HeLa", "CVCL_0030", "") in rows  # " CVCL_0030": space stripped
     assert ("Species", "patients", "9606", "9606") in rows
 
@@ -156,3 +158,48 @@ def test_species_choice_is_recorded(linker):
     out, links = normalise_document(text, _mentions(text, [("TNF", "Gene"), ("mice", "Species")]), linker)
     assert (out[0].concept_id, out[0].link_status) == ("21926", "species")
     assert (out[1].concept_id, out[1].link_status) == ("10090", "exact")
+
+
+# -- gene organisms from BioRED-style corpora, Greek letters as symbol initials ----------------
+def test_corpus_gene_ids_take_the_documents_organism():
+    rows = set(iter_corpus_names(LEX / "genes_taxa_sample.pubtator"))
+    assert ("Gene", "IL-6", "16193", "10090") in rows  # BioRED writes no (Tax:N); mice x3
+    assert ("Gene", "IL6", "3569", "10090") in rows  # a guess: the gene table corrects it
+    assert ("Gene", "IL-6", "3569", "") in rows  # patients 1, rats 1: a tie names none
+
+
+@pytest.fixture(scope="module")
+def taxa_linker():
+    lex = build_lexicon([LEX / "genes_taxa_sample.pubtator"], genes=[LEX / "hgnc_taxa_sample.tsv"],
+                        species=[LEX / "species_sample.tsv"])
+    assert lex.taxa[("Gene", "16193")] == "10090"
+    assert lex.taxa[("Gene", "3569")] == "9606"  # HGNC's organism outranks the corpus' guess
+    return Linker(lex)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("TNF-alpha", "tnfa"), ("TGF-β1", "tgfb1"), ("IL-1 beta", "il1b"), ("IFN gamma", "ifng"),
+    ("NF-kappaB", "nfkappab"),  # "kappab" is not a Greek letter on its own
+    ("tau", "tau"), ("alpha-synuclein", "alphasynuclein"),  # a first word stays spelt out
+])
+def test_gene_symbol_key(text, expected):
+    assert gene_symbol_key(normalise_name(text, singularise=False)) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("TGF-beta1", "7040"), ("TGF-β1", "7040"), ("TGF beta 1", "7040"), ("Tgf-beta1", "7040"),
+    ("p53", "7157"), ("TP53", "7157"),
+])
+def test_greek_spelt_out_links_to_the_symbol(taxa_linker, text, expected):
+    assert taxa_linker.link(text, "Gene").concept_id == expected
+
+
+@pytest.mark.parametrize("text, spans, expected", [
+    # "IL6" is HGNC's human symbol; the mouse ID is the corpus' "IL-6": one symbol key, "il6"
+    ("IL6 in knockout mice", [("IL6", "Gene"), ("mice", "Species")], "16193"),
+    ("IL6 in patients", [("IL6", "Gene"), ("patients", "Species")], "3569"),
+    ("IL-6 levels", [("IL-6", "Gene")], "3569"),  # no organism: human
+])
+def test_gene_organism_choice_spans_spellings(taxa_linker, text, spans, expected):
+    out, _ = normalise_document(text, _mentions(text, spans), taxa_linker)
+    assert out[0].concept_id == expected
