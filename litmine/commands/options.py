@@ -171,14 +171,16 @@ def quiet_loading_bars(show: bool = False) -> None:
     hf_logging.disable_progress_bar()
 
 
-def quiet_transformers() -> None:
-    """No transformers progress bars or warnings; Prefect tracebacks folded as the core commands do."""
+def quiet_transformers(prefect: bool = True) -> None:
+    """No transformers progress bars or warnings; with `prefect` (commands that start a flow run),
+    Prefect tracebacks folded as the core commands do."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from transformers.utils import logging as hf_logging  # start-up time: transformers is heavy
 
     quiet_loading_bars()
     hf_logging.set_verbosity_error()
-    quiet_prefect_tracebacks()
+    if prefect:
+        quiet_prefect_tracebacks()
 
 
 class _Progress:
