@@ -107,12 +107,23 @@ def plain(value: object) -> str:
     return "" if value is None else escape(str(value))
 
 
+#: Where to get the corpora the README's commands name (file name prefix -> what to do);
+#: data/corpora/README.md says more.
+CORPUS_SOURCES = {
+    "CDR_": "BC5CDR: download CDR_Data.zip from https://github.com/JHnlp/BioCreative-V-CDR-Corpus "
+            "and unzip it, or try the examples on the slices shipped in data/corpora/bc5cdr/",
+}
+
+
 def existing_files(paths: list[Path] | None, stage: str | None = None) -> list[str]:
-    """The paths as strings, or LitmineError naming the first that is not a file."""
+    """The paths as strings, or LitmineError naming the first that is not a file (and, for a
+    known corpus, where to get it)."""
     for path in paths or []:
         if not Path(path).is_file():
             where = f"{stage}: file" if stage else "input file"
-            raise LitmineError(f"{where} {path} does not exist; check the path")
+            hint = next((h for prefix, h in CORPUS_SOURCES.items() if Path(path).name.startswith(prefix)),
+                        "check the path")
+            raise LitmineError(f"{where} {path} does not exist; {hint}")
     return [str(p) for p in paths or []]
 
 

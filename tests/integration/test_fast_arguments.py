@@ -107,3 +107,12 @@ def test_embed_of_a_missing_database_fails_before_prefect(tmp_path):
     status, _, err, loaded = litmine("embed", "--db", str(tmp_path / "missing.duckdb"))
     assert status == 1 and "does not exist; run `litmine mine` first" in err
     assert loaded == set()
+
+
+def test_a_missing_corpus_names_itself_and_where_to_get_it(tmp_path):
+    gold = tmp_path / "shared" / "CDR_DevelopmentSet.PubTator.txt"
+    status, _, err, loaded = litmine("evaluate", "--gold", str(gold))
+    assert status == 1
+    assert f"error: evaluate: file {gold} does not exist; BC5CDR: download CDR_Data.zip from " \
+           "https://github.com/JHnlp/BioCreative-V-CDR-Corpus" in err
+    assert "data/corpora/bc5cdr/" in err and loaded == set()
