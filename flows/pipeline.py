@@ -25,7 +25,8 @@ from litmine.tasks.relations.pairs import pair_entities
 from litmine.tasks.relations.relate import candidate_pairs, link_and_relate
 from litmine.tasks.sources.entrez import FetchBatch, fetch_articles
 from litmine.tasks.sources.pubmed_xml import parse_pubmed_xml
-from litmine.tasks.store.database import Batch, load_tables
+from litmine.tasks.store.database import Batch
+from litmine.tasks.store.load import load_tables
 from litmine.tasks.text.sentences import split_articles
 
 #: Articles per NER batch task: large enough to keep the model busy, small enough to load often.

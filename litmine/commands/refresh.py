@@ -99,14 +99,19 @@ def refresh_command(
     """Fetch what is new for saved queries (or load NCBI's bulk files) and process it."""
     from rich.table import Table
 
-    from litmine.flows.refresh import refresh
+    from litmine.tasks.sources.watches import check_watches_exist
 
-    quiet_prefect_tracebacks()
+    # Arguments first, before Prefect and a flow run start (seconds) or a model loads.
     if names and files:
         raise LitmineError("refresh: give watch names or --files DIR, not both")
     if files is not None and not files.exists():
         raise LitmineError(f"refresh: {files} does not exist; pass the directory holding NCBI's "
                            "pubmedYYnNNNN.xml.gz files")
+    if files is None:
+        check_watches_exist(database_path(db, None), list(names) if names else None)
+    from litmine.flows.refresh import refresh
+
+    quiet_prefect_tracebacks()
     quiet_loading_bars()  # the run's own bar (or, with --no-progress, none) covers model loading
     with progress_bar(progress, "refreshing"):
         result = refresh(names=list(names) if names else None, files=str(files) if files else None,

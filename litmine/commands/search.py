@@ -39,13 +39,24 @@ def embed(
     device: DeviceOption = "auto",
 ):
     """Embed stored abstracts and sentences for `litmine search` (only new or changed texts)."""
+    from litmine.tasks.model_names import resolve_model_source
+    from litmine.tasks.semantic.pending import count_pending, default_embed_model
+
+    path = database_path(db, "embed")
+    levels = ["abstract", "sentence"] if level is EmbedLevel.all else [level.value]
+    # Nothing to embed: say so without importing torch, loading the model or starting a flow run.
+    name = resolve_model_source(model or default_embed_model(), "embed")[0]
+    pending = count_pending(path, name, levels)
+    if pending is not None and not any(pending.values()):
+        wide_console(highlight=False).print(
+            f"nothing to embed: every {' and every '.join(levels)} of {plain(path)} has a current "
+            f"vector from {plain(name)}; no run started")
+        return
     from litmine.flows.embed import embed as embed_flow
     from litmine.tasks.semantic.embeddings import load_embedder
 
     quiet_transformers()
-    path = database_path(db, "embed")
     load_embedder(model, device=device)  # a bad model fails here, before a flow run starts
-    levels = ["abstract", "sentence"] if level is EmbedLevel.all else [level.value]
     result = embed_flow(db=str(path), model=model, levels=levels, device=device)
     done = ", ".join(f"{result.get(f'embedded_{lv}s', 0)} {lv}s" for lv in levels)
     windowed = sum(result.get(f"windowed_{lv}s", 0) for lv in levels)
@@ -67,7 +78,7 @@ def search(
     """Find stored abstracts (or sentences) by meaning: cosine similarity of embeddings."""
     from litmine.tasks.semantic.lookup import find_abstracts
 
-    quiet_transformers()
+    quiet_transformers(prefect=False)  # search starts no flow run
     if not query.strip():
         raise LitmineError('search: the query is empty; give words to search for, e.g. '
                            '`litmine search "drug-induced liver injury"`')

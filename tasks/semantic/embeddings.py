@@ -35,25 +35,18 @@ import pyarrow as pa
 import torch
 
 from litmine.errors import LitmineError, ModelError
-from litmine.tasks.loading import (BUNDLED_MODEL, fast_tokenizer, load_pretrained, position_limit,
-                                   resolve_device, resolve_model_source, special_tokens)
+from litmine.tasks.loading import (fast_tokenizer, load_pretrained, position_limit, resolve_device,
+                                   resolve_model_source, special_tokens)
 from litmine.tasks.ner.engine import plan_batches
+from litmine.tasks.semantic.pending import (DEFAULT_EMBED_MODEL, LEVELS, PENDING,  # noqa: F401
+                                            default_embed_model)
 from litmine.tasks.store.schema import create_embeddings_table, create_embeddings_view
-from litmine.settings import get_settings
 
 log = logging.getLogger(__name__)
 
-#: Name stored with vectors made by the bundled model (its hub ID, so a database stays portable).
-DEFAULT_EMBED_MODEL = BUNDLED_MODEL
-LEVELS = ("abstract", "sentence")
 
 _LOCK = threading.Lock()
 _EMBEDDERS: dict[tuple[str, str], Embedder] = {}
-
-
-def default_embed_model() -> str:
-    """$LITMINE_EMBED_MODEL, else the bundled all-MiniLM-L6-v2."""
-    return get_settings(fresh=True).embed_model or DEFAULT_EMBED_MODEL
 
 
 def sentence_transformers_config(source: str, filename: str) -> dict:
@@ -176,28 +169,6 @@ def ensure_tables(con: duckdb.DuckDBPyConnection, embedder: Embedder) -> str:
     return table
 
 
-_PENDING = {
-    # Articles whose document text has no vector from this model (new, or changed since).
-    "abstract": """
-        SELECT a.pmid FROM articles a WHERE NOT EXISTS (
-            SELECT 1 FROM {t} e WHERE e.model = $model AND e.level = 'abstract'
-            AND e.pmid = a.pmid AND e.text_md5 = md5(a.title || ' ' || coalesce(a.abstract, '')))
-        UNION
-        SELECT e.pmid FROM {t} e WHERE e.model = $model AND e.level = 'abstract'
-            AND e.pmid NOT IN (SELECT pmid FROM articles)
-        ORDER BY 1""",
-    # Documents with a sentence lacking a current vector, or with vectors of gone sentences.
-    "sentence": """
-        SELECT s.pmid FROM sentences s WHERE NOT EXISTS (
-            SELECT 1 FROM {t} e WHERE e.model = $model AND e.level = 'sentence'
-            AND e.pmid = s.pmid AND e.sentence_index = s.sentence_index
-            AND e.text_md5 = md5(s.text))
-        UNION
-        SELECT e.pmid FROM {t} e WHERE e.model = $model AND e.level = 'sentence'
-            AND NOT EXISTS (SELECT 1 FROM sentences s WHERE s.pmid = e.pmid
-            AND s.sentence_index = e.sentence_index AND md5(s.text) = e.text_md5)
-        ORDER BY 1""",
-}
 _TEXTS = {
     "abstract": "SELECT pmid, NULL::INTEGER, title || ' ' || coalesce(abstract, '') AS text, "
                 "md5(title || ' ' || coalesce(abstract, '')) FROM articles "
@@ -217,7 +188,7 @@ def embed_store(con: duckdb.DuckDBPyConnection, embedder: Embedder, level: str, 
     if level not in LEVELS:
         raise LitmineError(f"embed: unknown level {level!r}; use one of {', '.join(LEVELS)}")
     table = ensure_tables(con, embedder)
-    pmids = [r[0] for r in con.execute(_PENDING[level].format(t=table),
+    pmids = [r[0] for r in con.execute(PENDING[level].format(t=table),
                                        {"model": embedder.model_name}).fetchall()]
     counts = {"documents": 0, "vectors": 0, "windowed": 0}
     windowed_before = embedder.windowed

@@ -88,6 +88,28 @@ def get_watches(con: duckdb.DuckDBPyConnection, names: list[str] | None = None, 
     return [watches[n] for n in dict.fromkeys(names)]
 
 
+def check_watches_exist(db: Path, names: list[str] | None) -> None:
+    """Before a refresh flow run starts: a LitmineError when `db` lacks a watch asked for (or has
+    none, with no `names`). Nothing when they are there, or when another process writes `db`
+    (the flow waits for it and checks again)."""
+    if not db.is_file():
+        raise LitmineError(f"refresh: database {db} does not exist, so it has no watches; add one with "
+                           f"`litmine watch add NAME --query TEXT --db {db}`, or pass --files DIR")
+    try:
+        con = duckdb.connect(str(db), read_only=True)
+    except duckdb.Error:
+        return  # locked by a writer, or unreadable: the flow opens it its own way and says why
+    try:
+        watches = get_watches(con, names)
+    except duckdb.Error:
+        return  # an older schema: the flow migrates it first
+    finally:
+        con.close()
+    if not watches:
+        raise LitmineError(f"refresh: {db} has no watches; add one with "
+                           "`litmine watch add NAME --query TEXT`, or pass --files DIR")
+
+
 def remove_watch(con: duckdb.DuckDBPyConnection, name: str) -> Watch:
     """Forget a watch (the articles and results it stored stay)."""
     watch = get_watches(con, [name], stage="watch remove")[0]

@@ -14,8 +14,6 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
 from litmine.settings import get_settings
 from litmine.tasks.records import Article, Deletion, Mention, Pair, Reject, Sentence
@@ -325,9 +323,3 @@ class Store:
         rows = self.con.execute(
             "SELECT model FROM entities GROUP BY model ORDER BY count(*) DESC, model").fetchall()
         return [r[0] for r in rows]
-
-
-@task(name="load-tables", cache_policy=NO_CACHE)
-def load_tables(store: Store, batch: Batch, model: str, run_id: str) -> dict[str, int]:
-    """Prefect task: load one batch into the store in one transaction."""
-    return store.load_batch(batch, model=model, run_id=run_id)
