@@ -308,7 +308,8 @@ def concept_spans(pmid: str, mentions: Iterable, types: Sequence[str] = LINKED_T
     for m in mentions:
         if m.type not in types:
             continue
-        for cid in (m.concept_id or "").split("|"):
+        ids = m.concept_id or ""  # a Variant's tmVar ID (p|SUB|V|600|E) is one ID, not a composite
+        for cid in ([ids] if m.type == "Variant" else ids.split("|")):
             cid = cid.strip()
             if cid and cid not in ("-1", "-"):
                 out.append(Span(getattr(m, "pmid", pmid) or pmid, -1, -1, m.type, m.text, cid))
