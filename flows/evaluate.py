@@ -97,8 +97,9 @@ def evaluate(
     markdown = (f"# NER evaluation\n\nModel: `{source}`\n\nGold: {', '.join(gold)}\n\n"
                 f"{format_markdown(scores)}")
     if relations:
-        report["relations"] = _relation_scores(gold, mentions, predicted, lexicon, relation_model,
-                                               device)
+        concept_types = _concept_types(corpus.documents, scored_types or corpus.types)
+        report["relations"] = _relation_scores(gold, corpus.documents, mentions, predicted, type_map,
+                                               concept_types, lexicon, relation_model, device)
         markdown += "\n\n## Concepts and CID relations\n\n" + format_report(report["relations"])
         if show:  # on stdout like the mention table (print() would go to the run's log)
             for table in format_tables(report["relations"]):
@@ -113,20 +114,29 @@ def evaluate(
     return report
 
 
-def _relation_scores(gold: list[str], mentions: list, predicted: list[str] | None,
-                     lexicon: str | None, relation_model: str | None, device: str) -> dict:
+def _concept_types(docs: list, types) -> list[str]:
+    """The scored types whose gold mentions carry concept IDs (a corpus that links no Species
+    cannot score Species concepts); all of `types` if none does."""
+    linked = {m.type for d in docs for m in d.mentions if m.concept_id not in ("", "-", "-1")}
+    return [t for t in types if t in linked] or list(types)
+
+
+def _relation_scores(gold: list[str], gold_docs: list, mentions: list, predicted: list[str] | None,
+                     type_map: list[str] | None, concept_types: list[str], lexicon: str | None,
+                     relation_model: str | None, device: str) -> dict:
     """Concept and CID scores: of the predicted files' IDs and CID lines, or of `mentions`
-    linked and related end to end (with the gold-entity settings, for attribution)."""
+    linked and related end to end (with the gold-entity settings, for attribution). `gold_docs`
+    are the gold's PubTator documents with litmine's types; concepts of `concept_types` are scored."""
     settings = get_settings()
     lexicon = lexicon or str(settings.lexicon)
     relation_model = relation_model or str(settings.relation_model)
     if predicted:
-        gold_docs = [d for path in gold for d in read_pubtator(path)[0]]
         pred_docs = [d for path in predicted for d in read_pubtator(path)[0]]
-        linked = [m for d in pred_docs for m in gold_to_mentions(d)]
+        linked = read_predictions(predicted, type_map)
         triples = [(d.pmid, a, b) for d in pred_docs for t, a, b in d.relations if t == "CID"]
         return {"gold": list(gold), "documents": len(gold_docs), "predicted_files": {
-            "concepts": score_concepts(gold_docs, linked).as_dict(),
+            "concepts": score_concepts(gold_docs, linked, types=concept_types).as_dict(),
             "cid": score_relations(gold_docs, triples).as_dict()}}
     return evaluate_relations(gold, predicted_mentions=mentions, lexicon=lexicon,
-                              relation_model=relation_model, device=device)
+                              relation_model=relation_model, device=device, documents=gold_docs,
+                              concept_types=concept_types)

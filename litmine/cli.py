@@ -39,6 +39,8 @@ class OutputFormat(str, Enum):
 
 class ExportFormat(str, Enum):
     pubtator = "pubtator"
+    bioc_xml = "bioc-xml"
+    bioc_json = "bioc-json"
 
 
 def _show_version(value: bool) -> None:
@@ -148,24 +150,24 @@ def sql(
 @app.command()
 def export(
     db: DbOption = None,
-    format: Annotated[ExportFormat, typer.Option("--format", help="pubtator")] = ExportFormat.pubtator,
+    format: Annotated[ExportFormat, typer.Option("--format", help="pubtator, bioc-xml or bioc-json (BioC as PubTator3 serves it).")] = ExportFormat.pubtator,
     out_file: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output file (default: stdout).")] = None,
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="Whose entities (default: the model with most rows).")] = None,
 ):
-    """Export documents with their predicted entities (offsets as stored)."""
-    from litmine.tasks.store.query import export_pubtator
+    """Export documents with their predicted entities, concept IDs and CID relations (offsets as stored)."""
+    from litmine.tasks.store.query import export_documents
 
     if out_file:
         with open(out_file, "w", encoding="utf-8") as handle:
-            n = export_pubtator(database_path(db), handle, model=model)
+            n = export_documents(database_path(db), handle, format.value, model=model)
         console.print(f"wrote {n} documents to {plain(out_file)}")
     else:
-        export_pubtator(database_path(db), sys.stdout, model=model)
+        export_documents(database_path(db), sys.stdout, format.value, model=model)
 
 
 @app.command()
 def info(db: DbOption = None):
-    """What the database holds: rows per table, models, recent runs."""
+    """What the database holds: rows per table, mentions per entity type, models, recent runs."""
     from litmine.tasks.store.query import describe
 
     summary = describe(database_path(db))
@@ -173,6 +175,14 @@ def info(db: DbOption = None):
     for name, n in summary["counts"].items():
         table.add_row(name, str(n))
     out.print(table)
+    if summary["types"]:
+        several = len(summary["models"]) > 1
+        types = Table(*(["model"] if several else []), "type", "mentions", "linked", "concepts",
+                      title="entities per type")
+        for row in summary["types"]:
+            types.add_row(*([plain(row["model"])] if several else []), plain(row["type"]),
+                          str(row["mentions"]), str(row["linked"]), str(row["concepts"]))
+        out.print(types)
     if summary["models"]:
         out.print("models: " + ", ".join(f"{plain(m)} ({n} entities)" for m, n in summary["models"]))
     for run in summary["runs"]:

@@ -413,7 +413,9 @@ def concept_spans(pmid: str, mentions: Iterable, types: Sequence[str] = MESH_TYP
     for m in mentions:
         if m.type not in types:
             continue
-        for cid in _ID_LIST.split(m.concept_id or ""):
+        ids = m.concept_id or ""
+        # a Variant's tmVar ID (p|SUB|V|600|E) is one ID, not a composite; ";VariantGroup:0" dropped
+        for cid in ([ids.split(";")[0]] if m.type == "Variant" else _ID_LIST.split(ids)):
             cid = _TAX_SUFFIX.sub("", cid.strip())
             if cid and cid not in ("-1", "-"):
                 out.append(Span(getattr(m, "pmid", pmid) or pmid, -1, -1, m.type, m.text, cid))

@@ -56,15 +56,22 @@ def evaluate_relations(gold: Sequence[str | Path], *, ner_model: str | None = No
                        lexicon: str | Path = DEFAULT_LEXICON,
                        relation_model: str | Path = DEFAULT_RELATION_MODEL,
                        predicted_mentions: Sequence[Mention] | None = None,
-                       device: str = "cpu", max_documents: int | None = None) -> dict[str, Any]:
+                       device: str = "cpu", max_documents: int | None = None,
+                       documents: Sequence | None = None,
+                       concept_types: Sequence[str] | None = None) -> dict[str, Any]:
     """Concept-level and CID scores on gold PubTator documents.
 
     Three settings, so that errors can be attributed: "gold_ids" (gold entities with gold IDs:
     the classifier alone, CID only), "gold_entities" (gold spans and types, predicted IDs), and
     "end_to_end" (mentions from `ner_model`, or `predicted_mentions`, then abbreviations,
     normalisation and relations). Returns a JSON-ready dict of Scores.as_dict() per setting.
+    `documents`: the gold documents already read (types mapped to litmine's, e.g. by
+    `litmine evaluate`), instead of reading `gold` as it is; `concept_types`: the types whose
+    concepts are scored (default: score_concepts's, Chemical and Disease).
     """
-    docs = [d for path in gold for d in read_pubtator(path)[0]][:max_documents]
+    docs = list(documents if documents is not None else
+                [d for path in gold for d in read_pubtator(path)[0]])[:max_documents]
+    by_type = {"types": tuple(concept_types)} if concept_types else {}
     articles = [d.to_article() for d in docs]
     sentences = [s for a in articles for s in split_article(a)]
     timings: dict[str, float] = {}
@@ -100,7 +107,7 @@ def evaluate_relations(gold: Sequence[str | Path], *, ner_model: str | None = No
                                mentions=gold_to_mentions(d))
         timings["gold_ids"] += time.perf_counter() - t
     report["gold_entities"] = {
-        "concepts": score_concepts(docs, batch.mentions).as_dict(),
+        "concepts": score_concepts(docs, batch.mentions, **by_type).as_dict(),
         "cid": score_relations(docs, _predicted_triples(batch.candidates)).as_dict(),
         "link_methods": dict(Counter(l.method for l in batch.links))}
     report["gold_ids"] = {"cid": score_relations(docs, _predicted_triples(cands)).as_dict()}
@@ -116,7 +123,7 @@ def evaluate_relations(gold: Sequence[str | Path], *, ner_model: str | None = No
         timings["end_to_end"] = time.perf_counter() - t
         report["end_to_end"] = {
             "ner_model": str(ner_model) if ner_model else "predicted mentions",
-            "concepts": score_concepts(docs, batch.mentions).as_dict(),
+            "concepts": score_concepts(docs, batch.mentions, **by_type).as_dict(),
             "cid": score_relations(docs, _predicted_triples(batch.candidates)).as_dict(),
             "link_methods": dict(Counter(l.method for l in batch.links
                                          if l.method != "none" or l.reason))}

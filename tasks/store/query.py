@@ -1,17 +1,23 @@
-"""Reading the store: safe read-only SQL, PubTator export, and a summary of what it holds."""
+"""Reading the store: safe read-only SQL, PubTator and BioC export, and a summary of what it holds."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
 import duckdb
 
 from litmine.errors import LitmineError, StoreError
+from litmine.tasks.sources.bioc import BioCWriter
 from litmine.tasks.sources.pubtator import write_pubtator
 from litmine.tasks.records import Article, Mention
 from litmine.tasks.store.access import open_store
 from litmine.tasks.store.schema import SCHEMA_VERSION
+
+#: What `export_documents` writes: PubTator, or BioC as PubTator3 serves it (tasks/sources/bioc.py).
+EXPORT_FORMATS = ("pubtator", "bioc-xml", "bioc-json")
+
 
 def run_readonly_sql(db: str | Path, statement: str) -> tuple[list[str], list[tuple]]:
     """Run one statement read-only; returns (column names, rows)."""
@@ -44,10 +50,13 @@ def _default_model(con: duckdb.DuckDBPyConnection) -> str | None:
     return row[0] if row else None
 
 
-def export_pubtator(db: str | Path, handle: TextIO, *, model: str | None = None,
-                    chunk: int = 1000) -> int:
-    """Write every stored document with `model`'s entities (with their MeSH IDs) and CID relations
-    as PubTator; returns documents written."""
+def export_documents(db: str | Path, handle: TextIO, fmt: str = "pubtator", *,
+                     model: str | None = None, chunk: int = 1000) -> int:
+    """Write every stored document with `model`'s entities (with their concept IDs) and CID
+    relations as PubTator, BioC XML or BioC JSON (`fmt`: "pubtator", "bioc-xml", "bioc-json");
+    returns documents written."""
+    if fmt not in EXPORT_FORMATS:
+        raise LitmineError(f"export: unknown format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}")
     con = open_store(db, "read", stage="export").con
     try:
         model = model or _default_model(con)
@@ -55,39 +64,67 @@ def export_pubtator(db: str | Path, handle: TextIO, *, model: str | None = None,
                 "SELECT 1 FROM entities WHERE model = ? LIMIT 1", [model]).fetchone():
             raise LitmineError(f"export: no entities from model {model!r} in {db}; "
                                "`litmine info` lists the models present")
-        pmids = [r[0] for r in con.execute("SELECT pmid FROM articles ORDER BY pmid").fetchall()]
-        has_relations = bool(con.execute(  # files made before schema 2 have no relation column
-            "SELECT count(*) FROM duckdb_columns() WHERE table_name = 'pairs' AND column_name = "
-            "'relation' AND database_name = current_database()").fetchone()[0])
-        written = 0
-        for i in range(0, len(pmids), chunk):
-            part = pmids[i:i + chunk]
-            articles = con.execute(
-                "SELECT pmid, title, abstract FROM articles WHERE pmid IN (SELECT unnest(?)) ORDER BY pmid",
-                [part]).fetchall()
-            mentions: dict[str, list[Mention]] = {}
-            for row in con.execute(
-                    "SELECT pmid, start_offset, end_offset, text, type, score, sentence_index, concept_id "
-                    "FROM entities WHERE model = ? AND pmid IN (SELECT unnest(?)) "
-                    "ORDER BY pmid, start_offset, end_offset, type", [model, part]).fetchall():
-                mentions.setdefault(row[0], []).append(Mention(*row[:7], concept_id=row[7] or ""))
-            relations: dict[str, list[tuple[str, str, str]]] = {}
-            if has_relations:
-                for pmid, chem, dis in con.execute(
-                        "SELECT DISTINCT pmid, chemical_id, disease_id FROM pairs WHERE model = ? "
-                        "AND relation = 'CID' AND pmid IN (SELECT unnest(?)) ORDER BY ALL",
-                        [model, part]).fetchall():
-                    relations.setdefault(pmid, []).append(("CID", chem, dis))
-            docs = [(Article(pmid=p, title=t, abstract=a), mentions.get(p, [])) for p, t, a in articles]
-            write_pubtator(docs, handle, relations)
-            written += len(docs)
-        return written
+        if fmt == "pubtator":
+            return sum(write_pubtator(docs, handle, relations)
+                       for docs, relations in _document_chunks(con, model, chunk))
+        with BioCWriter(handle, fmt, model=model) as writer:
+            return sum(writer.write(docs, relations) for docs, relations in _document_chunks(con, model, chunk))
     finally:
         con.close()
 
 
+def export_pubtator(db: str | Path, handle: TextIO, *, model: str | None = None,
+                    chunk: int = 1000) -> int:
+    """Write every stored document with `model`'s entities (with their concept IDs) and CID
+    relations as PubTator; returns documents written."""
+    return export_documents(db, handle, "pubtator", model=model, chunk=chunk)
+
+
+def _document_chunks(con: duckdb.DuckDBPyConnection, model: str | None, chunk: int
+                     ) -> Iterator[tuple[list[tuple[Article, list[Mention]]], dict[str, list[tuple[str, str, str]]]]]:
+    """Stored documents by PMID, `chunk` at a time: ([(article, model's mentions)], PMID -> relations)."""
+    pmids = [r[0] for r in con.execute("SELECT pmid FROM articles ORDER BY pmid").fetchall()]
+    has_relations = bool(con.execute(  # files made before schema 2 have no relation column
+        "SELECT count(*) FROM duckdb_columns() WHERE table_name = 'pairs' AND column_name = "
+        "'relation' AND database_name = current_database()").fetchone()[0])
+    for i in range(0, len(pmids), chunk):
+        part = pmids[i:i + chunk]
+        articles = con.execute(
+            "SELECT pmid, title, abstract FROM articles WHERE pmid IN (SELECT unnest(?)) ORDER BY pmid",
+            [part]).fetchall()
+        mentions: dict[str, list[Mention]] = {}
+        for row in con.execute(
+                "SELECT pmid, start_offset, end_offset, text, type, score, sentence_index, concept_id "
+                "FROM entities WHERE model = ? AND pmid IN (SELECT unnest(?)) "
+                "ORDER BY pmid, start_offset, end_offset, type", [model, part]).fetchall():
+            mentions.setdefault(row[0], []).append(Mention(*row[:7], concept_id=row[7] or ""))
+        relations: dict[str, list[tuple[str, str, str]]] = {}
+        if has_relations:
+            for pmid, chem, dis in con.execute(
+                    "SELECT DISTINCT pmid, chemical_id, disease_id FROM pairs WHERE model = ? "
+                    "AND relation = 'CID' AND chemical_id IS NOT NULL AND disease_id IS NOT NULL "
+                    "AND pmid IN (SELECT unnest(?)) ORDER BY ALL", [model, part]).fetchall():
+                relations.setdefault(pmid, []).append(("CID", chem, dis))
+        yield [(Article(pmid=p, title=t or "", abstract=a or ""), mentions.get(p, []))
+               for p, t, a in articles], relations
+
+
+#: `describe`'s per-type rows, models with most entities first, then types by mentions.
+ENTITY_TYPE_COUNTS = (
+    "SELECT model, type, count(*) AS mentions, count(concept_id) AS linked, "
+    "coalesce(len(list_distinct(flatten(list(CASE WHEN type = 'Variant' THEN [concept_id] "  # tmVar IDs hold '|'
+    "ELSE string_split(concept_id, '|') END) "
+    "FILTER (WHERE concept_id IS NOT NULL)))), 0) AS concepts, "
+    "sum(count(*)) OVER (PARTITION BY model) AS model_rows "
+    "FROM entities GROUP BY model, type ORDER BY model_rows DESC, model, mentions DESC, type")
+
+
 def describe(db: str | Path) -> dict:
-    """Rows per table, models present and the latest runs."""
+    """Rows per table, models present, mentions per entity type and the latest runs.
+
+    `types`: one (model, type, mentions, linked, concepts) row per model and type: linked
+    mentions have a concept ID; concepts counts distinct IDs, composite ("|"-joined) ones as
+    their parts (but a Variant's tmVar ID, ``p|SUB|V|600|E``, is one)."""
     con = open_store(db, "read", stage="info").con
     try:
         version = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
@@ -97,6 +134,7 @@ def describe(db: str | Path) -> dict:
                              "deletions", "runs") if n in present]
         counts = {n: con.execute(f"SELECT count(*) FROM {n}").fetchone()[0] for n in names}
         models = con.execute("SELECT model, count(*) FROM entities GROUP BY model ORDER BY 2 DESC").fetchall()
+        types = con.execute(ENTITY_TYPE_COUNTS).fetchall()
         runs = con.execute("SELECT run_id, flow, status, started_at FROM runs "
                            "ORDER BY started_at DESC LIMIT 5").fetchall()
     except duckdb.CatalogException as exc:
@@ -105,4 +143,5 @@ def describe(db: str | Path) -> dict:
         con.close()
     return {"db": str(db), "schema_version": int(version[0]) if version else SCHEMA_VERSION,
             "counts": counts, "models": models,
+            "types": [dict(zip(("model", "type", "mentions", "linked", "concepts"), r)) for r in types],
             "runs": [dict(zip(("run_id", "flow", "status", "started_at"), r)) for r in runs]}
