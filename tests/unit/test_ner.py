@@ -77,12 +77,13 @@ def lookup_model(tiny_ner_model, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def tagger(tiny_ner_model) -> Tagger:
-    return load_tagger(str(tiny_ner_model), device="cpu")
+    return load_tagger(str(tiny_ner_model), device="cpu", dtype="fp32")
 
 
 @pytest.fixture(scope="module")
 def lookup(lookup_model) -> Tagger:
-    return load_tagger(str(lookup_model), device="cpu")
+    """fp32 on every CPU ("auto" is bf16 where AMX or AVX512-BF16 is): the reference."""
+    return load_tagger(str(lookup_model), device="cpu", dtype="fp32")
 
 
 def spans_of(tagger: Tagger, text: str, **kw) -> list[tuple[str, str]]:
@@ -461,7 +462,7 @@ def test_unknown_aggregation(lookup):
 
 
 @pytest.mark.parametrize(("dtype", "device", "expected"), [
-    (None, "cpu", torch.float32), (None, "cuda", torch.float16), ("bf16", "cpu", torch.bfloat16),
+    ("fp32", "cpu", torch.float32), (None, "cuda", torch.float16), ("bf16", "cpu", torch.bfloat16),
     ("FP16", "cuda:1", torch.float16), ("int8", "cpu", torch.qint8), ("fp32", "cuda", torch.float32),
 ])
 def test_resolve_dtype(dtype, device, expected):
@@ -490,6 +491,32 @@ def test_bf16_on_cpu_tags_like_fp32(lookup_model, lookup):
     assert next(half._model.parameters()).dtype == torch.bfloat16
     text = "Naloxone and lithium cause heart failure, renal failure and tremor."
     assert spans_of(half, text) == spans_of(lookup, text)
+    assert half.dtype_name == "bf16" and lookup.dtype_name == "fp32"
+
+
+def test_bf16_probabilities_follow_fp32(tiny_ner_model, tagger):
+    """The random tiny model in bf16: its label probabilities stay within bf16's rounding of
+    fp32's, and every token fp32 labels by a clear margin gets the same label. (A random
+    model has near-ties everywhere, where either label is right; the shipped model agreed on
+    99.97% of tokens in issue 18's measurement.)"""
+    half = load_tagger(str(tiny_ner_model), device="cpu", dtype="bf16")
+    texts = ["Naloxone reverses the antihypertensive effect of clonidine.",
+             "Lithium-induced tremor and renal failure in a patient with bipolar disorder.",
+             "Cisplatin nephrotoxicity was reduced by magnesium supplementation in mice."]
+    rows = [[*tagger._prefix, *tagger._tokenizer.encode(t, add_special_tokens=False).ids,
+             *tagger._suffix] for t in texts]
+    width = max(map(len, rows))
+    ids = torch.tensor([r + [tagger._pad_id] * (width - len(r)) for r in rows])
+    mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows])
+    full, _ = tagger._forward((ids, mask))
+    low, _ = half._forward((ids, mask))
+    real = mask.numpy().astype(bool)
+    full, low = full[real], low[real]
+    assert np.abs(full - low).max() < 0.05
+    top2 = np.sort(full, axis=-1)[:, -2:]
+    clear = top2[:, 1] - top2[:, 0] > 0.05
+    assert clear.sum() >= 10  # the check below compares enough tokens to mean something
+    assert (full.argmax(-1)[clear] == low.argmax(-1)[clear]).all()
 
 
 def test_stats_count_the_work(lookup):
