@@ -20,6 +20,7 @@ from litmine.tasks.ner.engine import (
     plan_windows,
     tag_entities,
 )
+from litmine.tasks.cpu_features import default_cpu_dtype
 from litmine.tasks.loading import resolve_dtype
 from litmine.tasks.records import Sentence
 
@@ -285,9 +286,12 @@ def test_label_map_renames_and_drops(lookup_model):
 
 
 def test_cache_returns_the_same_tagger(lookup_model, lookup):
-    assert load_tagger(str(lookup_model), device="cpu") is lookup
+    assert load_tagger(str(lookup_model), device="cpu", dtype="FP32") is lookup
     assert load_tagger(str(lookup_model) + "/", device="cpu", dtype="fp32") is lookup
-    other = load_tagger(str(lookup_model), device="cpu", label_map={"Disease": None})
+    # no dtype is "auto": this CPU's default (bf16 with AMX or AVX512-BF16), one cache entry
+    assert (load_tagger(str(lookup_model), device="cpu")
+            is load_tagger(str(lookup_model), device="cpu", dtype=default_cpu_dtype()))
+    other = load_tagger(str(lookup_model), device="cpu", dtype="fp32", label_map={"Disease": None})
     assert other is not lookup
     assert other._model is lookup._model  # one model in memory, two label mappings
 
