@@ -1,7 +1,7 @@
 """End to end: N abstracts of PubMed XML through the `mine` flow into DuckDB, for N and 10xN.
 
 Usage:
-    python benchmarks/e2e.py [--n 100] [--scale 10] [--model DIR] [--device cpu]
+    python benchmarks/e2e.py [--n 100] [--scale 10] [--model DIR] [--device cpu] [--dtype auto]
         [--batch-size 256] [--no-plain] [--workdir DIR] [--json FILE]
 
 Inputs are built by repeating the bundled sample (data/sample/pubmedsample18n0001.xml.gz, 177
@@ -16,7 +16,8 @@ The flow overlaps stages (NER of one batch runs in a task thread while the next 
 and split), so its stage seconds are those the flow thread waited. Unless --no-plain, the same
 work also runs as plain function calls, one stage after the other, without Prefect: its stages
 add up to its wall time, and the difference in wall time is what Prefect's task runs cost (or
-what the overlap saves).
+what the overlap saves). The output starts with the CPU (its AMX / AVX512-BF16 / AVX2 flags),
+the NER dtype and torch's threads (benchmarks/machine.py).
 """
 
 from __future__ import annotations
@@ -153,13 +154,13 @@ def run_one(args) -> dict:
     from litmine.tasks.ner.engine import load_tagger
 
     rss = RssSampler()
-    tagger = load_tagger(args.model, device=args.device)
+    tagger = load_tagger(args.model, device=args.device, dtype=args.dtype)
     tagger.tag_texts(["Lithium-induced tremor was treated with propranolol."] * 8)
     rss_loaded = rss.now()
     rss.reset()
     started = time.perf_counter()
     result = mine(files=[str(args.input)], db=str(args.db), model=args.model, device=args.device,
-                  batch_size=args.batch_size)
+                  dtype=args.dtype, batch_size=args.batch_size)
     wall = time.perf_counter() - started
     peak_flow = rss.peak
     con = duckdb.connect(str(args.db), read_only=True)
@@ -226,6 +227,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=int, default=10, help="the large run is N x scale")
     parser.add_argument("--model", help="model directory (default: the shipped model)")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--dtype", default="auto", choices=["auto", "fp32", "fp16", "bf16"],
+                        help="the NER dtype (default auto, as `litmine mine`)")
     parser.add_argument("--batch-size", type=int, default=50,
                         help="the flow's batch_size (small, so that N already has several batches "
                              "and memory at N and 10xN compare like for like)")
@@ -243,8 +246,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     sys.path.insert(0, str(Path(__file__).parent))
+    from machine import choose_benchmark_dtype, machine_figures, print_machine
     from ner_throughput import resolve_model
 
+    choice = choose_benchmark_dtype(args.dtype, args.device)
+    print_machine(choice)
+    args.dtype = choice.name  # each size's process runs this dtype, not its own "auto"
     model, standin = resolve_model(args.model)
     print(f"model: {model}{' (untrained stand-in)' if standin else ''}; device {args.device}; "
           f"load average {os.getloadavg()[0]:.2f}", flush=True)
@@ -268,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
                     file.unlink(missing_ok=True)
             command = [sys.executable, __file__, "--run-one", "--input", str(path), "--db",
                        str(db), "--size", str(size), "--model", model, "--device", args.device,
-                       "--batch-size", str(args.batch_size)] + ([] if args.plain else ["--no-plain"])
+                       "--dtype", args.dtype, "--batch-size", str(args.batch_size)] + ([] if args.plain else ["--no-plain"])
             print(f"running N = {size} ...", flush=True)
             done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
             lines = [x for x in done.stdout.splitlines() if x.startswith("RESULT ")]
@@ -280,7 +287,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"load average {os.getloadavg()[0]:.2f}")
     if args.json:
         args.json.write_text(json.dumps({"model": model, "standin": standin, "device": args.device,
-                                         "results": results}, indent=2))
+                                         "machine": machine_figures(choice), "results": results},
+                                        indent=2))
     return 0
 
 

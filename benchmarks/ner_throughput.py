@@ -2,7 +2,8 @@
 
 Usage:
     python benchmarks/ner_throughput.py [--model DIR] [--pubtator FILE] [--limit N]
-        [--device cpu|cuda] [--repeat 3] [--threads N] [--no-int8] [--json FILE]
+        [--device cpu|cuda] [--dtype auto|fp32|fp16|bf16] [--repeat 3] [--threads N]
+        [--no-int8] [--json FILE]
 
 Both tag the same sentences (the bundled PubMed sample split by litmine's splitter, or the
 documents of a PubTator file) with the same model (default: the shipped one; when it is missing,
@@ -16,7 +17,10 @@ speed-up over the pipeline as written (torch's default threads), and compare ent
   two labels that padding can flip, or text past the pipeline's 512-token truncation).
 - engine, aggregation "first" (litmine's default: a word takes its first sub-token's label, the
   tokens the model was trained on) vs the pipeline: every difference is put in a class.
-- engine, dtype int8 (opt-in dynamic quantisation) vs the fp32 engine: how many spans change.
+- engine, dtype int8 (opt-in dynamic quantisation) vs the engine in --dtype: how many spans change.
+
+The output starts with the CPU (its AMX / AVX512-BF16 / AVX2 flags), the dtype and torch's
+threads (benchmarks/machine.py): "auto" is bf16 on a CPU with AMX or AVX512-BF16, else fp32.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np
 import torch
+
+from machine import choose_benchmark_dtype, machine_figures, print_machine
 
 from litmine.settings import DATA_DIR, DEFAULT_MODEL_DIR
 from litmine.tasks.loading import resolve_device
@@ -234,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pubtator", type=Path, help="PubTator file to read sentences from")
     parser.add_argument("--limit", type=int, default=None, help="use at most N sentences")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--dtype", default="auto", choices=["auto", "fp32", "fp16", "bf16"],
+                        help="the engine's dtype (default auto, as `litmine mine`)")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs of each (median)")
     parser.add_argument("--threads", type=int, help="torch threads for both (default: torch's)")
     parser.add_argument("--batch-size", type=int, default=32, help="the pipeline's batch size")
@@ -250,8 +258,10 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     model, standin = resolve_model(args.model)
     device = str(resolve_device(args.device))
+    choice = choose_benchmark_dtype(args.dtype, device)
+    print_machine(choice)
     sentences = load_sentences(args.pubtator or SAMPLE, args.limit)
-    tagger = load_tagger(model, device=device)
+    tagger = load_tagger(model, device=device, dtype=choice.name)
     lengths = [len(p.offsets) + 2 for p in tagger.predict_tokens(sentences)]
     n_tokens = sum(lengths)
     print(f"model: {model}{' (untrained stand-in)' if standin else ''}\ndevice: {device}, "
@@ -326,14 +336,15 @@ def main(argv: list[str] | None = None) -> int:
                                         "differences": dict(kinds)}
     if int8 is not None:
         fp32, q = engine_spans(outputs["engine"]), engine_spans(outputs["engine-int8"])
-        print(f"  engine-int8 vs engine (fp32): {agreement(fp32, q)}")
+        print(f"  engine-int8 vs engine ({choice.name}): {agreement(fp32, q)}")
         figures["engine-int8"]["vs_fp32"] = {"identical": len(fp32 & q), "fp32": len(fp32),
                                              "int8": len(q)}
     if args.json:
         args.json.write_text(json.dumps({
             "model": model, "standin": standin, "device": device, "threads":
             torch.get_num_threads(), "sentences": len(sentences), "tokens": n_tokens,
-            "load_average": os.getloadavg(), "engine_stats": stats, "figures": figures},
+            "load_average": os.getloadavg(), "engine_stats": stats, "figures": figures,
+            "machine": machine_figures(choice)},
             indent=2))
     clear_taggers()
     return 0

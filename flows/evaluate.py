@@ -12,6 +12,7 @@ from prefect.utilities.annotations import quote
 from rich.console import Console
 
 from litmine.errors import LitmineError
+from litmine.flows.pipeline import choose_ner_dtype
 from litmine.settings import get_settings
 from litmine.tasks.linking.normalise import score_concepts
 from litmine.tasks.ner.evaluation import tag_documents
@@ -62,7 +63,8 @@ def evaluate(
     definitions (`abbreviations`). With `relations`, the same mentions are also linked to MeSH
     (`lexicon`) and their concept pairs scored by the CID model (`relation_model`), and concept-
     level and CID relation scores are reported beside the gold-entity settings (or, with
-    `predicted`, the concept IDs and CID lines of the predicted files are scored).
+    `predicted`, the concept IDs and CID lines of the predicted files are scored). `dtype`: the
+    NER weights' dtype, as in `mine` (default $LITMINE_DTYPE, "auto"); the report records it.
     """
     logger = get_run_logger()
     if predicted and model:
@@ -76,6 +78,7 @@ def evaluate(
         source, model_types = ", ".join(predicted), None
     else:
         source = model or get_settings().model
+        dtype = choose_ner_dtype(dtype, device, logger).name
         mentions, model_types = tag_documents(quote(docs), source, device=device, dtype=dtype,
                                               max_batch_tokens=max_batch_tokens, stride=stride)
         if abbreviations:
@@ -87,6 +90,8 @@ def evaluate(
             logger.info("not scored: gold types the model does not predict: %s", skipped)
     scores = evaluate_predictions(docs, mentions, types=scored_types)
     report = scores.as_dict() | {"model": source, "gold": list(gold)}
+    if not predicted:
+        report["dtype"] = dtype
     if show:
         Console().print(format_table(scores, title=f"{source} on {', '.join(gold)}"))
     logger.info("strict micro F1 %.2f over %d documents (%s)", 100 * (scores.f1 or 0),

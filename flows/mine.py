@@ -14,7 +14,8 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from litmine.errors import LitmineError
 from litmine.flows.embed import embed_into
-from litmine.flows.pipeline import DEFAULT_BATCH_SIZE, fetch_batches, process_items, relation_step
+from litmine.flows.pipeline import (DEFAULT_BATCH_SIZE, choose_ner_dtype, fetch_batches, process_items,
+                                    relation_step)
 from litmine.memory import limit_malloc_arenas
 from litmine.progress import report_progress
 from litmine.settings import get_settings
@@ -83,6 +84,7 @@ def mine(
     max_results: int | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     device: str = "auto",
+    dtype: str | None = None,
     resume: bool = True,
     embed: bool = False,
     relations: bool = True,
@@ -98,7 +100,8 @@ def mine(
     vectors for `litmine search` (flows/embed.py; model: $LITMINE_EMBED_MODEL or all-MiniLM-L6-v2).
     With `relations` (the default), abbreviations fix the mentions, Chemical/Disease mentions get
     MeSH IDs from `lexicon`, and every (chemical, disease) concept pair of a document is scored by
-    the CID model `relation_model` ("" for none) into `pairs` (method "cid-…").
+    the CID model `relation_model` ("" for none) into `pairs` (method "cid-…"). `dtype`: the NER
+    weights' dtype (default $LITMINE_DTYPE, "auto": bf16 on CPUs with AMX or AVX512-BF16).
     """
     logger = get_run_logger()
     limit_malloc_arenas()  # memory stays flat over long runs (litmine/memory.py)
@@ -114,11 +117,12 @@ def mine(
         count_file_bytes(files)
     model = model or settings.model
     step = relation_step(relations, lexicon, relation_model)
-    tagger = load_tagger(model, device=device)
+    dtype_choice = choose_ner_dtype(dtype, device, logger)
+    tagger = load_tagger(model, device=device, dtype=dtype_choice.name)
     ner_start = tagger.stats.copy()  # for the ner_tokenise/ner_model/ner_decode timings
     parameters = {"query": query, "files": files, "db": str(db_path), "model": tagger.model_name,
                   "max_results": max_results, "batch_size": batch_size, "device": device,
-                  "model_id": tagger.model_id, "resume": resume,
+                  "model_id": tagger.model_id, "resume": resume, **dtype_choice.parameters(),
                   **(step.parameters() if step else {"lexicon": None, "relation_model": None})}
     with open_store(db_path) as store:
         with recorded_run(store, "mine", parameters, model=tagger.model_name,

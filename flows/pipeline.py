@@ -18,6 +18,7 @@ from prefect.utilities.annotations import quote
 from litmine.errors import LitmineError
 from litmine.progress import report_progress
 from litmine.settings import get_settings
+from litmine.tasks.loading import DtypeChoice, choose_dtype, resolve_device
 from litmine.tasks.ner.engine import tag_entities
 from litmine.tasks.records import Article, Deletion, Pair, Reject
 from litmine.tasks.relations.model_config import RELATION_FILE
@@ -67,6 +68,14 @@ def relation_step(enabled: bool, lexicon: str | None = None, relation_model: str
     return RelationStep(lexicon=lexicon, relation_model=relation_model or None)
 
 
+def choose_ner_dtype(dtype: str | None, device: str, logger) -> DtypeChoice:
+    """The NER dtype of a run (`dtype`, else $LITMINE_DTYPE; "auto" by the CPU's capability),
+    logged in one line that says why and how to override it."""
+    choice = choose_dtype(dtype or get_settings().dtype, resolve_device(device, "NER"), "NER")
+    logger.info(choice.message())
+    return choice
+
+
 def fetch_batches(batches: Iterable[FetchBatch], window: int,
                   source_name: str | None = None) -> Iterator[list]:
     """Parsed records of every efetch batch, in order, with up to `window` batches fetched at once
@@ -102,7 +111,8 @@ def process_items(source, store, tagger, model, run_id, device, max_results, cou
         started = time.perf_counter()
         sentences = split_articles(quote(articles))
         timings["split"] += time.perf_counter() - started
-        future = tag_entities.submit(quote(sentences), model=model, device=device)
+        future = tag_entities.submit(quote(sentences), model=model, device=device,
+                                     dtype=tagger.dtype_name)
         pending.append((Batch(articles=articles, sentences=sentences, rejects=rejects), future))
         while len(pending) > 1:
             _load(pending.popleft(), store, tagger, run_id, counts, timings, relations)

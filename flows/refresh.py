@@ -27,8 +27,8 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from litmine.errors import LitmineError
 from litmine.memory import limit_malloc_arenas
-from litmine.flows.pipeline import (DEFAULT_BATCH_SIZE, RelationStep, fetch_batches, process_items,
-                                    relation_step)
+from litmine.flows.pipeline import (DEFAULT_BATCH_SIZE, RelationStep, choose_ner_dtype, fetch_batches,
+                                    process_items, relation_step)
 from litmine.progress import report_progress
 from litmine.settings import get_settings
 from litmine.tasks.sources.bulk import (
@@ -43,6 +43,7 @@ from litmine.tasks.sources.bulk import (
 from litmine.tasks.sources.entrez import search_pubmed
 from litmine.tasks.store.access import database_path, open_store
 from litmine.tasks.store.locking import SnapshotPublisher, snapshot_is_stale
+from litmine.tasks.loading import DtypeChoice
 from litmine.tasks.ner.engine import load_tagger
 from litmine.tasks.store.database import Store
 from litmine.tasks.store.reports import new_pairs, run_rejects
@@ -69,6 +70,7 @@ def refresh(
     model: str | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     device: str = "auto",
+    dtype: str | None = None,
     wait: float = 0.0,
     snapshot: bool = True,
     snapshot_every: float = 300.0,
@@ -81,7 +83,8 @@ def refresh(
     another run writes to the database. `snapshot`: publish a copy for readers after each watch
     or file (at most every `snapshot_every` seconds) and at the end. `relations`: abbreviations,
     MeSH IDs and CID relations after NER, as in `mine` (the shipped lexicon and CID model, or
-    $LITMINE_LEXICON / $LITMINE_RELATION_MODEL).
+    $LITMINE_LEXICON / $LITMINE_RELATION_MODEL). `dtype`: the NER weights' dtype (default
+    $LITMINE_DTYPE, "auto": bf16 on CPUs with AMX or AVX512-BF16, fp32 on others, fp16 on CUDA).
     """
     logger = get_run_logger()
     limit_malloc_arenas()  # memory stays flat over long runs (litmine/memory.py)
@@ -93,6 +96,7 @@ def refresh(
     db_path = database_path(db)
     default_model = model or settings.model
     step = relation_step(relations, stage="refresh")
+    dtype_choice = choose_ner_dtype(dtype, device, logger)
     flow_run_id = str(flow_run.id) if flow_run.id else None
     stale = snapshot and snapshot_is_stale(db_path)
     units: list[dict] = []
@@ -104,8 +108,8 @@ def refresh(
         publisher = SnapshotPublisher(store, enabled=snapshot, every=snapshot_every)
         if stale:
             publisher(force=True)  # readers get the data as it was before this run
-        common = dict(device=device, batch_size=batch_size, flow_run_id=flow_run_id, logger=logger,
-                      relations=step,
+        common = dict(device=device, dtype=dtype_choice, batch_size=batch_size,
+                      flow_run_id=flow_run_id, logger=logger, relations=step,
                       publisher=publisher)
         if files:
             units.append(refresh_files(store, files, model=default_model, **common))
@@ -136,18 +140,18 @@ def refresh(
     return {"db": str(db_path), "flow_run_id": flow_run_id, "units": units, **totals}
 
 
-def refresh_watch(store: Store, watch: Watch, *, model: str, device: str, batch_size: int,
-                  flow_run_id: str | None, logger, publisher: SnapshotPublisher,
+def refresh_watch(store: Store, watch: Watch, *, model: str, device: str, dtype: DtypeChoice,
+                  batch_size: int, flow_run_id: str | None, logger, publisher: SnapshotPublisher,
                   relations: RelationStep | None = None) -> dict:
     """Fetch, process and store one watch's window; move its watermark once all of it is stored."""
-    tagger = load_tagger(model, device=device)
+    tagger = load_tagger(model, device=device, dtype=dtype.name)
     today = datetime.now(timezone.utc).date()
     mindate, next_watermark = plan_window(watch.watermark, today)
     window = f"{mindate:%Y-%m-%d}..today" if mindate else "everything (first refresh)"
     parameters = {"watch": watch.name, "query": watch.query, "mindate": _format(mindate),
                   "model": tagger.model_name, "model_id": tagger.model_id, "batch_size": batch_size,
-                  "device": device, "flow_run_id": flow_run_id, "pid": os.getpid(),
-                  **(relations.parameters() if relations else {})}
+                  "device": device, **dtype.parameters(), "flow_run_id": flow_run_id,
+                  "pid": os.getpid(), **(relations.parameters() if relations else {})}
     with recorded_run(store, "refresh", parameters, model=tagger.model_name) as run:
         counts, timings = run.counts, run.timings
         logger.info("watch %s: %r, window %s", watch.name, watch.query, window)
@@ -178,16 +182,17 @@ def _window_items(query: str, mindate: str | None, counts: Counter, timings: Cou
     yield from fetch_batches(batches, FETCH_WINDOW, source_name="efetch")
 
 
-def refresh_files(store: Store, directory: str, *, model: str, device: str, batch_size: int,
-                  flow_run_id: str | None, logger, publisher: SnapshotPublisher,
+def refresh_files(store: Store, directory: str, *, model: str, device: str, dtype: DtypeChoice,
+                  batch_size: int, flow_run_id: str | None, logger, publisher: SnapshotPublisher,
                   relations: RelationStep | None = None) -> dict:
     """Load NCBI's baseline/update files in order, skipping those already loaded."""
     found = find_bulk_files(directory)
     statuses = file_statuses(store.con)
     check_order(found, statuses)
-    tagger = load_tagger(model, device=device)
+    tagger = load_tagger(model, device=device, dtype=dtype.name)
     parameters = {"files": str(directory), "model": tagger.model_name, "model_id": tagger.model_id,
-                  "batch_size": batch_size, "device": device, "flow_run_id": flow_run_id,
+                  "batch_size": batch_size, "device": device, **dtype.parameters(),
+                  "flow_run_id": flow_run_id,
                   "pid": os.getpid(), **(relations.parameters() if relations else {})}
     with recorded_run(store, "refresh", parameters, model=tagger.model_name) as run:
         counts, timings = run.counts, run.timings

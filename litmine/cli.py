@@ -16,7 +16,7 @@ from rich.table import Table
 
 from litmine.commands import register_all
 from litmine import __version__
-from litmine.commands.options import (App, DbOption, DeviceOption, console, out, plain,
+from litmine.commands.options import (App, DbOption, DeviceOption, DtypeOption, console, out, plain,
                                       progress_bar, quiet_loading_bars, quiet_prefect_tracebacks,
                                       state)
 from litmine.errors import LitmineError
@@ -74,6 +74,7 @@ def mine(
     max_results: Annotated[Optional[int], typer.Option("--max-results", min=1, help="Stop after this many records.")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Articles per NER batch.")] = 256,
     device: DeviceOption = "auto",
+    dtype: DtypeOption = None,
     refetch: Annotated[bool, typer.Option("--refetch", help="With --query: fetch and tag again the PMIDs this model already stored (default: skip them, so a rerun resumes).")] = False,
     relations: Annotated[bool, typer.Option("--relations/--no-relations", help="Fix mentions with abbreviation definitions, link them to MeSH and score chemical-induced-disease relations (default: on).")] = True,
     lexicon: Annotated[Optional[str], typer.Option("--lexicon", help="MeSH lexicon for --relations (default: $LITMINE_LEXICON or the shipped one).")] = None,
@@ -108,7 +109,8 @@ def mine(
     with progress_bar(progress, f"mining {query}" if query else "mining"):
         result = mine_flow(query=query, files=[str(p) for p in files] if files else None,
                            db=str(database_path(db)), model=model, max_results=max_results,
-                           batch_size=batch_size, device=device, resume=not refetch, embed=embed,
+                           batch_size=batch_size, device=device,
+                           dtype=dtype.value if dtype else None, resume=not refetch, embed=embed,
                            relations=relations, lexicon=lexicon, relation_model=relation_model)
     table = Table("rows", "count", title=f"litmine mine → {plain(result['db'])}")
     keys = ["articles", "sentences", "entities", "pairs", "rejects", "deleted", "skipped_stored"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -72,6 +73,10 @@ class Settings(BaseSettings):
     device: str = Field(
         default="auto", description="Torch device for models: auto, cpu, cuda, cuda:N."
     )
+    dtype: Literal["auto", "fp32", "fp16", "bf16", "int8"] = Field(
+        default="auto",
+        description="NER weights' dtype; auto: bf16 on CPUs with AMX/AVX512-BF16, else fp32, fp16 on CUDA.",
+    )
     lexicon: Path = Field(
         default=DEFAULT_LEXICON,
         description="MeSH lexicon (`litmine lexicon build`) that links entities to concept IDs.",
@@ -104,6 +109,12 @@ class Settings(BaseSettings):
         default="",
         description="Test hook: `commit:N` kills the process inside its Nth batch commit (off).",
     )
+
+    @field_validator("dtype", mode="before")
+    @classmethod
+    def _lower_dtype(cls, value):
+        """`BF16` and ` bf16 ` read as `bf16`."""
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("malloc_arenas", mode="before")
     @classmethod

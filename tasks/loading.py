@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from litmine.errors import ModelError
+from litmine.tasks.cpu_features import CpuFeatures, read_cpu_features
 from litmine.tasks.digests import sha256_file
 from litmine.tasks.model_names import BUNDLED_ALIASES, BUNDLED_MODEL, resolve_model_source  # noqa: F401 (re-exported)
 
@@ -94,23 +95,61 @@ def resolve_device(device: str | torch.device | None = "auto", stage: str = "mod
                      "'cuda:N'.")
 
 
-def resolve_dtype(dtype: str | None, device: torch.device, stage: str = "model") -> torch.dtype:
-    """fp16 on CUDA and fp32 on CPU by default; "bf16"/"fp16"/"fp32"/"int8" choose explicitly.
+#: The short names a run records and `--dtype` takes, by torch dtype.
+DTYPE_NAMES = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16",
+               torch.qint8: "int8"}
 
-    "int8" (torch.qint8) is dynamic quantisation of the Linear layers, on CPU only.
+
+@dataclass(frozen=True)
+class DtypeChoice:
+    """The dtype a model runs in, its short name ("bf16") and why it was chosen."""
+
+    dtype: torch.dtype
+    name: str
+    reason: str
+
+    def message(self, stage: str = "NER") -> str:
+        """The log line: "NER dtype bf16 (CPU has AMX-BF16; --dtype fp32 to override)"."""
+        return f"{stage} dtype {self.name} ({self.reason})"
+
+    def parameters(self) -> dict:
+        """What a run's `runs.parameters` records of the choice."""
+        return {"dtype": self.name, "dtype_reason": self.reason}
+
+
+def choose_dtype(dtype: str | None, device: torch.device, stage: str = "model",
+                 features: CpuFeatures | None = None) -> DtypeChoice:
+    """The dtype for "auto" (or None) on `device`, or the one asked for, and why.
+
+    "auto": fp16 on CUDA; on a CPU bf16 where it multiplies bf16 natively (AMX, AVX512-BF16;
+    `litmine.tasks.cpu_features`), else fp32. "int8" (torch.qint8) is dynamic quantisation of
+    the Linear layers, on CPU only. `features` stands in for this machine's CPU (tests).
     """
-    if dtype is None:
-        return torch.float16 if device.type == "cuda" else torch.float32
-    if str(dtype).lower() not in _DTYPES:
-        raise ModelError(f"{stage}: unknown dtype {dtype!r}; use one of fp32, fp16, bf16, int8.")
-    result = _DTYPES[str(dtype).lower()]
+    asked = str(dtype or "auto").strip().lower()
+    if asked == "auto":
+        if device.type == "cuda":
+            return DtypeChoice(torch.float16, "fp16", "auto: fp16 on CUDA; --dtype to override")
+        features = features or read_cpu_features()
+        if features.native_bf16:
+            return DtypeChoice(torch.bfloat16, "bf16", f"CPU has {features.bf16_units()}; "
+                               "--dtype fp32 to override")
+        return DtypeChoice(torch.float32, "fp32", "CPU has no AMX or AVX512-BF16, where bf16 "
+                           "would be slower; --dtype bf16 to override")
+    if asked not in _DTYPES:
+        raise ModelError(f"{stage}: unknown dtype {dtype!r}; use auto, fp32, fp16, bf16 or int8.")
+    result = _DTYPES[asked]
     if result == torch.qint8 and device.type != "cpu":
         raise ModelError(f"{stage}: dtype int8 (dynamic quantisation) runs on CPU only, not on "
                          f"{device}; use dtype='fp16' or 'bf16' on a GPU.")
     if result == torch.bfloat16 and device.type == "cuda" and not torch.cuda.is_bf16_supported():
         raise ModelError(f"{stage}: GPU {torch.cuda.get_device_name(device)} has no bfloat16; "
                          "use dtype='fp16'.")
-    return result
+    return DtypeChoice(result, DTYPE_NAMES[result], "asked for")
+
+
+def resolve_dtype(dtype: str | None, device: torch.device, stage: str = "model") -> torch.dtype:
+    """The torch dtype of `choose_dtype`: "auto"/None is fp16 on CUDA, bf16 or fp32 on a CPU."""
+    return choose_dtype(dtype, device, stage).dtype
 
 
 def quantize_int8(model: torch.nn.Module, stage: str = "model") -> torch.nn.Module:

@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from litmine.commands.options import (DeviceOption, command_line, existing_files, plain,
+from litmine.commands.options import (DeviceOption, DtypeOption, command_line, existing_files, plain,
                                       quiet_loading_bars, quiet_transformers, wide_console)
 from litmine.errors import LitmineError
 from litmine.tasks.store.access import database_path
@@ -165,7 +165,7 @@ def evaluate(
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the scores as JSON.")] = None,
     errors_out: Annotated[Optional[Path], typer.Option("--errors", help="Write the per-document error listing.")] = None,
     device: DeviceOption = "auto",
-    dtype: Annotated[Optional[str], typer.Option("--dtype", help="fp32, fp16 or bf16.")] = None,
+    dtype: DtypeOption = None,
     max_batch_tokens: Annotated[int, typer.Option("--max-batch-tokens", min=16, help="Most word pieces per NER batch (rows x longest row); lower it if memory runs out.")] = 8192,
     stride: Annotated[int, typer.Option("--stride", min=0, help="Word pieces two windows share when a text is longer than the model's limit.")] = 32,
     abbreviations: Annotated[bool, typer.Option("--abbreviations/--no-abbreviations", help="Fix the model's mentions with abbreviation definitions, as `mine` does (default: on).")] = True,
@@ -199,7 +199,8 @@ def evaluate(
         model=None if predicted else (model or get_settings(fresh=True).model),
         predicted=predicted_files or None, types=_split_types(types),
         type_map=type_map, json_out=str(json_out) if json_out else None,
-        errors_out=str(errors_out) if errors_out else None, device=device, dtype=dtype,
+        errors_out=str(errors_out) if errors_out else None, device=device,
+        dtype=dtype.value if dtype else None,
         max_batch_tokens=max_batch_tokens, stride=stride, abbreviations=abbreviations,
         relations=relations, lexicon=lexicon, relation_model=relation_model, show=True)
 

@@ -1,4 +1,4 @@
-"""What the CLI's commands share, defined once: the --db and --device options, the database path,
+"""What the CLI's commands share, defined once: the --db, --device and --dtype options, the database path,
 consoles, the progress bar and quiet library logging.
 
 The entry (`litmine/cli.py`) and every command module import from here; nothing here imports
@@ -28,6 +28,23 @@ DbOption = Annotated[
     typer.Option("--db", help="DuckDB file (default: $LITMINE_DB, else litmine.duckdb in the current directory)."),
 ]
 DeviceOption = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")]
+
+
+class Dtype(str, Enum):
+    """The NER weights' dtype a command asks for (litmine.tasks.loading.choose_dtype)."""
+
+    auto = "auto"
+    fp32 = "fp32"
+    fp16 = "fp16"
+    bf16 = "bf16"
+    int8 = "int8"
+
+
+DtypeOption = Annotated[
+    Optional[Dtype],
+    typer.Option("--dtype", help="NER weights: auto (bf16 on CPUs with AMX or AVX512-BF16, else "
+                 "fp32; fp16 on CUDA), fp32, fp16, bf16 or int8 (default: $LITMINE_DTYPE, else auto)."),
+]
 
 
 class ResultFormat(str, Enum):

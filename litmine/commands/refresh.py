@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from litmine.commands.options import (App, DbOption, DeviceOption, plain, progress_bar,
+from litmine.commands.options import (App, DbOption, DeviceOption, DtypeOption, plain, progress_bar,
                                       quiet_loading_bars, quiet_prefect_tracebacks, wide_console)
 from litmine.errors import LitmineError
 from litmine.tasks.store.access import database_path
@@ -90,6 +90,7 @@ def refresh_command(
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="NER model for --files and for watches saved without one.")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Articles per NER batch.")] = 256,
     device: DeviceOption = "auto",
+    dtype: DtypeOption = None,
     wait: WaitOption = 0.0,
     snapshot: Annotated[bool, typer.Option("--snapshot/--no-snapshot", help="Publish a copy that `litmine sql` reads while a run writes.")] = True,
     snapshot_every: Annotated[float, typer.Option("--snapshot-every", min=0, help="Least seconds between snapshots during a run (one is always published at the end).")] = 300.0,
@@ -115,7 +116,8 @@ def refresh_command(
     quiet_loading_bars()  # the run's own bar (or, with --no-progress, none) covers model loading
     with progress_bar(progress, "refreshing"):
         result = refresh(names=list(names) if names else None, files=str(files) if files else None,
-                         db=str(database_path(db)), model=model, batch_size=batch_size, device=device, wait=wait,
+                         db=str(database_path(db)), model=model, batch_size=batch_size, device=device,
+                         dtype=dtype.value if dtype else None, wait=wait,
                          snapshot=snapshot, snapshot_every=snapshot_every, relations=relations)
     table = Table("run", "source", "status", "window / files", "articles", "pairs", "deleted", "rejects",
                   title=f"litmine refresh → {plain(result['db'])}")

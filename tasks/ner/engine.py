@@ -7,7 +7,8 @@ Model loading (device, dtype, int8) lives in `litmine.tasks.ner.model`. The engi
 thread tokenises the texts (in chunks of `CHUNK_TEXTS`), sorts each
 chunk's rows by length and builds padded batches under a token budget (padding only to the
 batch's longest row), while the calling thread runs the model under `torch.inference_mode` (fp16
-on CUDA, from pinned memory with non-blocking copies) and decodes spans with numpy
+on CUDA, from pinned memory with non-blocking copies; bf16 on CPUs with AMX or AVX512-BF16, else
+fp32: `litmine.tasks.loading.choose_dtype`) and decodes spans with numpy
 (`litmine.tasks.ner.labels.decode_spans`). A sentence longer than the model's maximum length is tagged
 in overlapping windows, never truncated. Results do not depend on the batch budget or the chunk
 size (tested). dtype="int8" (CPU only, opt-in) quantises the Linear layers dynamically: faster,
@@ -35,7 +36,7 @@ from prefect.exceptions import MissingContextError
 from litmine.errors import ModelError
 from litmine.tasks.ner.ensemble import EnsembleTagger, is_ensemble, read_ensemble
 from litmine.tasks.ner.labels import AGGREGATIONS, compile_labels, decode_spans
-from litmine.tasks.loading import resolve_device, resolve_dtype, resolve_model_source
+from litmine.tasks.loading import DTYPE_NAMES, resolve_device, resolve_dtype, resolve_model_source
 from litmine.tasks.ner.model import load_model
 from litmine.tasks.ner.stats import NerStats
 from litmine.tasks.ner.units import text_units, units_to_mentions
@@ -139,6 +140,8 @@ class Tagger:
             self.model_id += "+int8"
         self.device = device
         self.dtype = dtype
+        #: The short name ("bf16") that `load_tagger(dtype=...)` takes back, e.g. on a worker.
+        self.dtype_name: str = DTYPE_NAMES.get(dtype, "fp32")
         self.labels: tuple[str, ...] = loaded["labels"]
         self.label_map = dict(label_map or {})
         self.max_length: int = loaded["max_length"]
@@ -366,6 +369,9 @@ def _keep_best(s: int, e: int, n: int, out: np.ndarray, probs: np.ndarray,
 def load_tagger(model: str, *, device: str = "auto", label_map: dict[str, str | None] | None = None,
                 dtype: str | None = None) -> Tagger:
     """The `Tagger` for a model directory or hub ID, loaded once per process and then reused.
+
+    `dtype`: "auto" or None (bf16 on a CPU with AMX or AVX512-BF16, else fp32; fp16 on CUDA),
+    "fp32", "fp16", "bf16" or "int8" (`litmine.tasks.loading.choose_dtype`).
 
     An ensemble directory (`litmine.tasks.ner.ensemble`) gives an `EnsembleTagger` over its
     members, each loaded (and cached) like a single model.

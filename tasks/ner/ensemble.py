@@ -101,6 +101,7 @@ class EnsembleTagger:
         self.model_id = (f"{model_name}@ensemble("
                          + "+".join(m.model_id.rsplit("@", 1)[-1] for m in members) + ")")
         self.device, self.dtype, self.labels = first.device, first.dtype, first.labels
+        self.dtype_name = first.dtype_name
         self.table, self.types, self.unit = first.table, first.types, first.unit
         self.max_length = min(m.max_length for m in members)
         self.workers = first.workers

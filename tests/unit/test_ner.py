@@ -20,6 +20,7 @@ from litmine.tasks.ner.engine import (
     plan_windows,
     tag_entities,
 )
+from litmine.tasks.cpu_features import default_cpu_dtype
 from litmine.tasks.loading import resolve_dtype
 from litmine.tasks.records import Sentence
 
@@ -77,12 +78,13 @@ def lookup_model(tiny_ner_model, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def tagger(tiny_ner_model) -> Tagger:
-    return load_tagger(str(tiny_ner_model), device="cpu")
+    return load_tagger(str(tiny_ner_model), device="cpu", dtype="fp32")
 
 
 @pytest.fixture(scope="module")
 def lookup(lookup_model) -> Tagger:
-    return load_tagger(str(lookup_model), device="cpu")
+    """fp32 on every CPU ("auto" is bf16 where AMX or AVX512-BF16 is): the reference."""
+    return load_tagger(str(lookup_model), device="cpu", dtype="fp32")
 
 
 def spans_of(tagger: Tagger, text: str, **kw) -> list[tuple[str, str]]:
@@ -284,9 +286,12 @@ def test_label_map_renames_and_drops(lookup_model):
 
 
 def test_cache_returns_the_same_tagger(lookup_model, lookup):
-    assert load_tagger(str(lookup_model), device="cpu") is lookup
+    assert load_tagger(str(lookup_model), device="cpu", dtype="FP32") is lookup
     assert load_tagger(str(lookup_model) + "/", device="cpu", dtype="fp32") is lookup
-    other = load_tagger(str(lookup_model), device="cpu", label_map={"Disease": None})
+    # no dtype is "auto": this CPU's default (bf16 with AMX or AVX512-BF16), one cache entry
+    assert (load_tagger(str(lookup_model), device="cpu")
+            is load_tagger(str(lookup_model), device="cpu", dtype=default_cpu_dtype()))
+    other = load_tagger(str(lookup_model), device="cpu", dtype="fp32", label_map={"Disease": None})
     assert other is not lookup
     assert other._model is lookup._model  # one model in memory, two label mappings
 
@@ -461,7 +466,7 @@ def test_unknown_aggregation(lookup):
 
 
 @pytest.mark.parametrize(("dtype", "device", "expected"), [
-    (None, "cpu", torch.float32), (None, "cuda", torch.float16), ("bf16", "cpu", torch.bfloat16),
+    ("fp32", "cpu", torch.float32), (None, "cuda", torch.float16), ("bf16", "cpu", torch.bfloat16),
     ("FP16", "cuda:1", torch.float16), ("int8", "cpu", torch.qint8), ("fp32", "cuda", torch.float32),
 ])
 def test_resolve_dtype(dtype, device, expected):
@@ -490,6 +495,28 @@ def test_bf16_on_cpu_tags_like_fp32(lookup_model, lookup):
     assert next(half._model.parameters()).dtype == torch.bfloat16
     text = "Naloxone and lithium cause heart failure, renal failure and tremor."
     assert spans_of(half, text) == spans_of(lookup, text)
+    assert half.dtype_name == "bf16" and lookup.dtype_name == "fp32"
+
+
+def test_bf16_probabilities_follow_fp32(tiny_ner_model, tagger):
+    """The random tiny model in bf16: every token's label probabilities stay within 0.05 of
+    fp32's. (A random model's labels are near-ties, so its argmaxes are no test; the lookup
+    model's spans above are, and the shipped model agreed on 99.97% of tokens in issue 18.)"""
+    half = load_tagger(str(tiny_ner_model), device="cpu", dtype="bf16")
+    assert next(half._model.parameters()).dtype == torch.bfloat16
+    texts = ["Naloxone reverses the antihypertensive effect of clonidine.",
+             "Lithium-induced tremor and renal failure in a patient with bipolar disorder.",
+             "Cisplatin nephrotoxicity was reduced by magnesium supplementation in mice."]
+    rows = [[*tagger._prefix, *tagger._tokenizer.encode(t, add_special_tokens=False).ids,
+             *tagger._suffix] for t in texts]
+    width = max(map(len, rows))
+    ids = torch.tensor([r + [tagger._pad_id] * (width - len(r)) for r in rows])
+    mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows])
+    full, _ = tagger._forward((ids, mask))
+    low, _ = half._forward((ids, mask))
+    real = mask.numpy().astype(bool)
+    assert real.sum() >= 40  # every real token of three sentences is compared
+    assert np.abs(full[real] - low[real]).max() < 0.05
 
 
 def test_stats_count_the_work(lookup):
