@@ -21,7 +21,7 @@ from pathlib import Path
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from litmine.settings import DEFAULT_MODEL_DIR, DEFAULT_NER_MODEL
+from litmine.settings import BC5CDR_ENSEMBLE, BC5CDR_MODEL
 from litmine.tasks.ner.engine import load_tagger
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -30,8 +30,8 @@ from ner_throughput import sample_documents  # noqa: E402
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--ensemble", default=str(DEFAULT_NER_MODEL))
-    parser.add_argument("--single", default=str(DEFAULT_MODEL_DIR))
+    parser.add_argument("--ensemble", default=str(BC5CDR_ENSEMBLE))
+    parser.add_argument("--single", default=str(BC5CDR_MODEL))
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)

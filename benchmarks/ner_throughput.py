@@ -88,8 +88,8 @@ def resolve_model(model: str | None) -> tuple[str, bool]:
     """The model to benchmark and whether it is the untrained stand-in."""
     if model:
         return model, False
-    # The single shipped model, not the default ensemble: transformers' pipeline (the baseline)
-    # runs one model. `--model data/models/litmine-ner-bc5cdr-ensemble` times the ensemble.
+    # The shipped default, one six-type model (transformers' pipeline, the baseline, runs one
+    # model too). `--model data/models/litmine-ner-bc5cdr-ensemble` times the earlier ensemble.
     shipped = DEFAULT_MODEL_DIR
     if Path(shipped).is_dir():
         return str(shipped), False

@@ -14,11 +14,14 @@ NCBI_EUTILS_URL = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/"
 #: Repository root (for the bundled sample and the shipped default model).
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = ROOT / "data"
-#: The single NER model litmine trains and ships (issue 3; `litmine train`'s default --out).
-DEFAULT_MODEL_DIR = DATA_DIR / "models" / "litmine-ner-bc5cdr-minilm-l6"
-#: The default NER model of the pipeline: an ensemble of that model and its document-level
-#: sibling (litmine.tasks.ner.ensemble), about half as fast and 1.3 points of strict F1 better.
-DEFAULT_NER_MODEL = DATA_DIR / "models" / "litmine-ner-bc5cdr-ensemble"
+#: The default NER model (issue 16): one model, six types (Gene, Chemical, Disease, Species,
+#: Variant, CellLine), trained on nine corpora; `litmine train`'s default --out.
+DEFAULT_MODEL_DIR = DATA_DIR / "models" / "litmine-ner-six-minilm-l6"
+DEFAULT_NER_MODEL = DEFAULT_MODEL_DIR
+#: The earlier Chemical/Disease models (BC5CDR only): the sentence model and its ensemble with a
+#: document-level sibling (litmine.tasks.ner.ensemble); `--model` selects them.
+BC5CDR_MODEL = DATA_DIR / "models" / "litmine-ner-bc5cdr-minilm-l6"
+BC5CDR_ENSEMBLE = DATA_DIR / "models" / "litmine-ner-bc5cdr-ensemble"
 #: The MeSH lexicon and CID relation model shipped beside it (issue 7).
 DEFAULT_LEXICON = DATA_DIR / "models" / "litmine-lexicon-mesh.tsv.gz"
 DEFAULT_RELATION_MODEL = DATA_DIR / "models" / "litmine-cid-bc5cdr"
