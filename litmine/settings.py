@@ -84,6 +84,10 @@ class Settings(BaseSettings):
         default=DEFAULT_LEXICON,
         description="MeSH lexicon (`litmine lexicon build`) that links entities to concept IDs.",
     )
+    cache_dir: Path = Field(
+        default=Path.home() / ".cache" / "litmine",
+        description="Where built linkers are cached between processes (keyed by the lexicon's sha256).",
+    )
     relation_model: Path = Field(
         default=DEFAULT_RELATION_MODEL,
         description="CID relation model (`litmine train-relations`) that scores concept pairs.",

