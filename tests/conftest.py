@@ -64,3 +64,24 @@ def prefect_harness():
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+@pytest.fixture
+def run_litmine(monkeypatch, capsys):
+    """Run the `litmine` console entry point in this process: `run(*args)` gives
+    (exit status, stdout, stderr)."""
+    import sys
+
+    from litmine import cli
+
+    def run(*args: str) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", ["litmine", *args])
+        try:
+            cli.main()
+            code = 0
+        except SystemExit as exited:
+            code = exited.code
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run

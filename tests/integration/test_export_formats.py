@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -121,37 +120,23 @@ def test_bioc_xml_keeps_offsets_when_the_text_has_characters_xml_cannot_hold(tmp
     assert doc.passages[1].annotations[0].locations[0].offset == 10
 
 
-def litmine_main(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    """Run the `litmine` entry point in this process: (exit status, stdout, stderr)."""
-    from litmine import cli
-
-    monkeypatch.setattr(sys, "argv", ["litmine", *args])
-    try:
-        cli.main()
-        code = 0
-    except SystemExit as exited:
-        code = exited.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def test_export_command_writes_bioc_json_to_a_file(monkeypatch, capsys, db, tmp_path):
+def test_export_command_writes_bioc_json_to_a_file(run_litmine, db, tmp_path):
     target = tmp_path / "out.json"
-    code, out, err = litmine_main(monkeypatch, capsys, "export", "--db", str(db), "--format", "bioc-json",
+    code, out, err = run_litmine("export", "--db", str(db), "--format", "bioc-json",
                                   "--out", str(target))
     assert code == 0, err
     assert "wrote 2 documents" in " ".join((out + err).split())
     data = json.loads(target.read_text(encoding="utf-8"))  # plain JSON too, not only bioc's reader
     assert data["documents"][0]["passages"][0]["annotations"][0]["text"] == "β-catenin"
-    code, out, _ = litmine_main(monkeypatch, capsys, "export", "--db", str(db), "--format", "bioc-xml")
+    code, out, _ = run_litmine("export", "--db", str(db), "--format", "bioc-xml")
     assert code == 0 and biocxml.loads(out).documents[0].id == "1"
 
 
-def test_info_counts_mentions_linked_and_concepts_per_type(monkeypatch, capsys, db):
+def test_info_counts_mentions_linked_and_concepts_per_type(run_litmine, db):
     rows = {r["type"]: (r["mentions"], r["linked"], r["concepts"]) for r in describe(db)["types"]}
     assert rows == {"Gene": (3, 2, 2), "Chemical": (2, 2, 1), "Variant": (2, 2, 2), "Disease": (1, 1, 1),
                     "Species": (1, 1, 1), "CellLine": (1, 1, 1)}
-    code, out, err = litmine_main(monkeypatch, capsys, "info", "--db", str(db))
+    code, out, err = run_litmine("info", "--db", str(db))
     assert code == 0, err
     cells = [[c.strip() for c in line.strip("│┃ ").split("│")] for line in out.splitlines()]
     table = {c[0]: c[1:] for c in cells if len(c) == 4 and c[0] in rows}

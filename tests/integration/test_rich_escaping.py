@@ -4,7 +4,6 @@ tags (`all[sb]`) and paths are not read as markup, in tables, error lines and pr
 from __future__ import annotations
 
 import io
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,20 +14,11 @@ from litmine.tasks.store.access import open_store
 BRACKETED = ("benzo[a]pyrene", "[bis(4-fluorophenyl)methoxy]", "all[sb]")
 
 
-def litmine_main(monkeypatch, capsys, *args: str) -> tuple[int, str]:
-    """Run the `litmine` entry point in this process: (exit status, stdout + stderr, no spaces).
-
-    Spaces and line breaks are dropped because rich wraps long cells and titles."""
-    from litmine import cli
-
-    monkeypatch.setattr(sys, "argv", ["litmine", *args])
-    try:
-        cli.main()
-        code = 0
-    except SystemExit as exited:
-        code = exited.code
-    captured = capsys.readouterr()
-    return code, "".join((captured.out + captured.err).split())
+def litmine_main(run_litmine, *args: str) -> tuple[int, str]:
+    """(exit status, stdout + stderr with spaces and line breaks dropped: rich wraps long cells
+    and titles)."""
+    code, out, err = run_litmine(*args)
+    return code, "".join((out + err).split())
 
 
 @pytest.fixture
@@ -41,9 +31,9 @@ def db(tmp_path) -> Path:
     return path
 
 
-def test_sql_table_shows_bracketed_values_and_headers(monkeypatch, capsys, db):
+def test_sql_table_shows_bracketed_values_and_headers(run_litmine, db):
     code, output = litmine_main(
-        monkeypatch, capsys, "sql", "--db", str(db),
+        run_litmine, "sql", "--db", str(db),
         "SELECT 'benzo[a]pyrene' AS chem, '[bis(4-fluorophenyl)methoxy]' AS rest, "
         "'all[sb]' AS \"tag[x]\", NULL AS nothing")
     assert code == 0
@@ -51,21 +41,21 @@ def test_sql_table_shows_bracketed_values_and_headers(monkeypatch, capsys, db):
         assert text in output
 
 
-def test_info_shows_bracketed_paths_and_model_names(monkeypatch, capsys, db):
-    code, output = litmine_main(monkeypatch, capsys, "info", "--db", str(db))
+def test_info_shows_bracketed_paths_and_model_names(run_litmine, db):
+    code, output = litmine_main(run_litmine, "info", "--db", str(db))
     assert code == 0
     assert "run[a]/litmine.duckdb" in output  # the table's title
     assert "tagger[v2](1entities)" in output  # the models line
 
 
-def test_error_lines_keep_pubmed_field_tags(monkeypatch, capsys, db):
-    code, _ = litmine_main(monkeypatch, capsys, "watch", "add", "everything", "--query", "all[sb]",
+def test_error_lines_keep_pubmed_field_tags(run_litmine, db):
+    code, _ = litmine_main(run_litmine, "watch", "add", "everything", "--query", "all[sb]",
                            "--db", str(db))
     assert code == 0
-    code, output = litmine_main(monkeypatch, capsys, "watch", "add", "everything", "--query", "x",
+    code, output = litmine_main(run_litmine, "watch", "add", "everything", "--query", "x",
                                 "--db", str(db))
     assert code == 1 and "(query'all[sb]')" in output  # the error handler's line
-    code, output = litmine_main(monkeypatch, capsys, "sql", "--db", str(db),
+    code, output = litmine_main(run_litmine, "sql", "--db", str(db),
                                 "SELECT 1 FROM \"benzo[a]pyrene\"")
     assert code == 1 and "benzo[a]pyrene" in output
 
