@@ -80,6 +80,12 @@ class PubTatorDocument:
     abstract: str = ""
     mentions: tuple[GoldMention, ...] = ()
     relations: tuple[tuple[str, str, str], ...] = ()  # (type, id1, id2), e.g. ("CID", chem, dis)
+    #: Parallel to `relations`: BioRED's fifth column ("Novel" or "No"), "" where absent.
+    novelty: tuple[str, ...] = ()
+
+    def novel(self, k: int) -> str:
+        """The novelty of relation `k` ("Novel", "No" or "" when the file has none)."""
+        return self.novelty[k] if k < len(self.novelty) else ""
 
     @property
     def text(self) -> str:
@@ -225,6 +231,7 @@ class PubTatorReader:
         first_line = 0
         raw_mentions: list[tuple[int, list[str]]] = []
         relations: list[tuple[str, str, str]] = []
+        novelty: list[str] = []
 
         def finish() -> PubTatorDocument | None:
             if not pmid:
@@ -237,7 +244,7 @@ class PubTatorReader:
                 self._issue(first_line, pmid, "empty-document", "empty title and abstract; "
                             "document skipped", skipped=True)
                 return None
-            doc = self._build(pmid, title, abstract or "", raw_mentions, relations)
+            doc = self._build(pmid, title, abstract or "", raw_mentions, relations, novelty)
             self.stats.documents += 1
             self.stats.mentions += len(doc.mentions)
             self.stats.relations += len(doc.relations)
@@ -249,7 +256,8 @@ class PubTatorReader:
                 doc = finish()
                 if doc is not None:
                     yield doc
-                pmid, title, abstract, raw_mentions, relations = "", None, None, [], []
+                pmid, title, abstract = "", None, None
+                raw_mentions, relations, novelty = [], [], []
                 continue
             head = line.split("|", 2)
             if len(head) == 3 and head[1] in ("t", "a") and "\t" not in head[0]:
@@ -259,7 +267,8 @@ class PubTatorReader:
                     doc = finish()
                     if doc is not None:
                         yield doc
-                    pmid, title, abstract, raw_mentions, relations = "", None, None, [], []
+                    pmid, title, abstract = "", None, None
+                    raw_mentions, relations, novelty = [], [], []
                 if not pmid:
                     pmid, first_line = line_pmid, number
                 if kind == "t":
@@ -278,13 +287,15 @@ class PubTatorReader:
                 raw_mentions.append((number, parts))
             else:
                 relations.append((parts[1], parts[2], parts[3]))
+                novelty.append(parts[4].strip() if len(parts) > 4 else "")
         doc = finish()
         if doc is not None:
             yield doc
 
     def _build(self, pmid: str, title: str, abstract: str,
                raw_mentions: list[tuple[int, list[str]]],
-               relations: list[tuple[str, str, str]]) -> PubTatorDocument:
+               relations: list[tuple[str, str, str]],
+               novelty: Sequence[str] = ()) -> PubTatorDocument:
         text = title + " " + abstract
         mentions: dict[tuple[int, int, str], GoldMention] = {}
         for number, parts in raw_mentions:
@@ -316,7 +327,8 @@ class PubTatorReader:
                                         concept_id)
         ordered = sorted(mentions.values(), key=lambda m: (m.start, m.end, m.type))
         self.stats.overlapping += count_overlaps(ordered)
-        return PubTatorDocument(pmid, title, abstract, tuple(ordered), tuple(relations))
+        return PubTatorDocument(pmid, title, abstract, tuple(ordered), tuple(relations),
+                                tuple(novelty))
 
 
 def count_overlaps(mentions: Sequence[GoldMention]) -> int:
