@@ -16,7 +16,9 @@ from litmine.flows.pipeline import choose_ner_dtype
 from litmine.settings import get_settings
 from litmine.tasks.linking.normalise import score_concepts
 from litmine.tasks.ner.evaluation import tag_documents
-from litmine.tasks.relations.evaluation import evaluate_relations, format_report, format_tables, score_relations
+from litmine.tasks.relations.evaluation import (evaluate_relations, format_report, format_tables,
+                                               has_typed_relations, score_relations)
+from litmine.tasks.relations.typed_gold import gold_relations, score_relations as score_typed
 from litmine.tasks.scoring import evaluate_predictions, format_errors, format_markdown, format_table
 from litmine.tasks.sources.pubtator import build_type_map, gold_to_mentions, iter_pubtator, map_type, read_pubtator
 from litmine.tasks.text.abbreviations import fix_with_abbreviations
@@ -50,6 +52,7 @@ def evaluate(
     relations: bool = False,
     lexicon: str | None = None,
     relation_model: str | None = None,
+    typed_relation_model: str | None = None,
     show: bool = True,
 ) -> dict:
     """Score a model on gold PubTator documents through the mining pipeline's own path.
@@ -61,9 +64,10 @@ def evaluate(
 
     As in `mine`, a model's mentions are made consistent with the documents' abbreviation
     definitions (`abbreviations`). With `relations`, the same mentions are also linked to MeSH
-    (`lexicon`) and their concept pairs scored by the CID model (`relation_model`), and concept-
-    level and CID relation scores are reported beside the gold-entity settings (or, with
-    `predicted`, the concept IDs and CID lines of the predicted files are scored). `dtype`: the
+    (`lexicon`) and their concept pairs scored by the CID model (`relation_model`) and, when the
+    gold has BioRED's relation types, the typed model (`typed_relation_model`, "" for none);
+    concept-level and relation scores are reported beside the gold-entity settings (or, with
+    `predicted`, the concept IDs and relation lines of the predicted files are scored). `dtype`: the
     NER weights' dtype, as in `mine` (default $LITMINE_DTYPE, "auto"); the report records it.
     """
     logger = get_run_logger()
@@ -104,7 +108,8 @@ def evaluate(
     if relations:
         concept_types = _concept_types(corpus.documents, scored_types or corpus.types)
         report["relations"] = _relation_scores(gold, corpus.documents, mentions, predicted, type_map,
-                                               concept_types, lexicon, relation_model, device)
+                                               concept_types, lexicon, relation_model, device,
+                                               typed_relation_model)
         markdown += "\n\n## Concepts and CID relations\n\n" + format_report(report["relations"])
         if show:  # on stdout like the mention table (print() would go to the run's log)
             for table in format_tables(report["relations"]):
@@ -128,20 +133,28 @@ def _concept_types(docs: list, types) -> list[str]:
 
 def _relation_scores(gold: list[str], gold_docs: list, mentions: list, predicted: list[str] | None,
                      type_map: list[str] | None, concept_types: list[str], lexicon: str | None,
-                     relation_model: str | None, device: str) -> dict:
+                     relation_model: str | None, device: str,
+                     typed_relation_model: str | None = None) -> dict:
     """Concept and CID scores: of the predicted files' IDs and CID lines, or of `mentions`
     linked and related end to end (with the gold-entity settings, for attribution). `gold_docs`
     are the gold's PubTator documents with litmine's types; concepts of `concept_types` are scored."""
     settings = get_settings()
     lexicon = lexicon or str(settings.lexicon)
     relation_model = relation_model or str(settings.relation_model)
+    if typed_relation_model is None:
+        typed_relation_model = str(settings.typed_relation_model)
     if predicted:
         pred_docs = [d for path in predicted for d in read_pubtator(path)[0]]
         linked = read_predictions(predicted, type_map)
         triples = [(d.pmid, a, b) for d in pred_docs for t, a, b in d.relations if t == "CID"]
-        return {"gold": list(gold), "documents": len(gold_docs), "predicted_files": {
-            "concepts": score_concepts(gold_docs, linked, types=concept_types).as_dict(),
-            "cid": score_relations(gold_docs, triples).as_dict()}}
+        files = {"concepts": score_concepts(gold_docs, linked, types=concept_types).as_dict(),
+                 "cid": score_relations(gold_docs, triples).as_dict()}
+        if has_typed_relations(gold_docs):
+            typed = {d.pmid: [(a, b, t, d.novel(k)) for k, (t, a, b) in enumerate(d.relations)
+                              if t != "CID"] for d in pred_docs}
+            files["typed"] = score_typed(typed, {d.pmid: gold_relations(d) for d in gold_docs})
+        return {"gold": list(gold), "documents": len(gold_docs), "predicted_files": files}
     return evaluate_relations(gold, predicted_mentions=mentions, lexicon=lexicon,
                               relation_model=relation_model, device=device, documents=gold_docs,
-                              concept_types=concept_types)
+                              concept_types=concept_types,
+                              typed_relation_model=typed_relation_model or None)

@@ -90,6 +90,7 @@ def mine(
     relations: bool = True,
     lexicon: str | None = None,
     relation_model: str | None = None,
+    typed_relation_model: str | None = None,
 ) -> dict:
     """Mine PubMed abstracts into DuckDB: articles, sentences, entities and chemical–disease pairs.
 
@@ -100,7 +101,9 @@ def mine(
     vectors for `litmine search` (flows/embed.py; model: $LITMINE_EMBED_MODEL or all-MiniLM-L6-v2).
     With `relations` (the default), abbreviations fix the mentions, Chemical/Disease mentions get
     MeSH IDs from `lexicon`, and every (chemical, disease) concept pair of a document is scored by
-    the CID model `relation_model` ("" for none) into `pairs` (method "cid-…"). `dtype`: the NER
+    the CID model `relation_model` ("" for none) into `pairs` (method "cid-…"), and every pair
+    of gene, chemical, disease and variant concepts is classed by BioRED's relation types with
+    novelty (`typed_relation_model`, "" for none) into `relations`. `dtype`: the NER
     weights' dtype (default $LITMINE_DTYPE, "auto": bf16 on CPUs with AMX or AVX512-BF16).
     """
     logger = get_run_logger()
@@ -116,14 +119,16 @@ def mine(
     if files:
         count_file_bytes(files)
     model = model or settings.model
-    step = relation_step(relations, lexicon, relation_model)
+    step = relation_step(relations, lexicon, relation_model,
+                         typed_relation_model=typed_relation_model)
     dtype_choice = choose_ner_dtype(dtype, device, logger)
     tagger = load_tagger(model, device=device, dtype=dtype_choice.name)
     ner_start = tagger.stats.copy()  # for the ner_tokenise/ner_model/ner_decode timings
     parameters = {"query": query, "files": files, "db": str(db_path), "model": tagger.model_name,
                   "max_results": max_results, "batch_size": batch_size, "device": device,
                   "model_id": tagger.model_id, "resume": resume, **dtype_choice.parameters(),
-                  **(step.parameters() if step else {"lexicon": None, "relation_model": None})}
+                  **(step.parameters() if step else {"lexicon": None, "relation_model": None,
+                                                     "typed_relation_model": None})}
     with open_store(db_path) as store:
         with recorded_run(store, "mine", parameters, model=tagger.model_name,
                           run_id=str(flow_run.id) if flow_run.id else None) as run:

@@ -24,6 +24,7 @@ from litmine.tasks.records import Article, Deletion, Pair, Reject
 from litmine.tasks.relations.model_config import RELATION_FILE
 from litmine.tasks.relations.pairs import pair_entities
 from litmine.tasks.relations.relate import candidate_pairs, link_and_relate
+from litmine.tasks.relations.typed import is_typed_model
 from litmine.tasks.sources.entrez import FetchBatch, fetch_articles
 from litmine.tasks.sources.pubmed_xml import parse_pubmed_xml
 from litmine.tasks.store.database import Batch
@@ -40,17 +41,21 @@ class RelationStep:
 
     lexicon: str
     relation_model: str | None
+    typed_relation_model: str | None = None
 
     def parameters(self) -> dict:
-        return {"lexicon": self.lexicon, "relation_model": self.relation_model}
+        return {"lexicon": self.lexicon, "relation_model": self.relation_model,
+                "typed_relation_model": self.typed_relation_model}
 
 
 def relation_step(enabled: bool, lexicon: str | None = None, relation_model: str | None = None,
-                  stage: str = "mine") -> RelationStep | None:
+                  stage: str = "mine", typed_relation_model: str | None = None
+                  ) -> RelationStep | None:
     """The relation step for a run (None when disabled), failing early on missing files.
 
-    Defaults: $LITMINE_LEXICON / $LITMINE_RELATION_MODEL, else the shipped ones in data/models.
-    `relation_model=""` links entities to MeSH without scoring CID relations.
+    Defaults: $LITMINE_LEXICON / $LITMINE_RELATION_MODEL / $LITMINE_TYPED_RELATION_MODEL, else
+    the shipped ones in data/models. `relation_model=""` links entities without scoring CID
+    relations; `typed_relation_model=""` skips BioRED's typed relations.
     """
     if not enabled:
         return None
@@ -65,7 +70,15 @@ def relation_step(enabled: bool, lexicon: str | None = None, relation_model: str
         raise LitmineError(f"{stage}: CID relation model {relation_model} not found (no {RELATION_FILE}); "
                            "train one with `litmine train-relations`, set LITMINE_RELATION_MODEL, "
                            "or run with --no-relations")
-    return RelationStep(lexicon=lexicon, relation_model=relation_model or None)
+    if typed_relation_model is None:
+        typed_relation_model = str(settings.typed_relation_model)
+    if typed_relation_model and not is_typed_model(typed_relation_model):
+        raise LitmineError(f"{stage}: typed relation model {typed_relation_model} not found (no "
+                           "docre.json of kind 'typed'); train one with `litmine train --task "
+                           "relations --method typed`, set LITMINE_TYPED_RELATION_MODEL, or pass "
+                           "--typed-relation-model ''")
+    return RelationStep(lexicon=lexicon, relation_model=relation_model or None,
+                        typed_relation_model=typed_relation_model or None)
 
 
 def choose_ner_dtype(dtype: str | None, device: str, logger) -> DtypeChoice:
@@ -134,9 +147,12 @@ def _load(entry, store, tagger, run_id, counts, timings, relations=None) -> None
         started = time.perf_counter()
         related = link_and_relate(quote(batch.articles), quote(batch.sentences),
                                   quote(batch.mentions), lexicon=relations.lexicon,
-                                  relation_model=relations.relation_model)
+                                  relation_model=relations.relation_model,
+                                  typed_relation_model=relations.typed_relation_model)
         batch.mentions = related.mentions
         batch.abbreviations = related.abbreviations
+        batch.relations = related.typed_relations
+        counts["typed_relations"] += len(related.typed_relations)
         cid_pairs = candidate_pairs(related.candidates)
         counts["linked"] += sum(1 for m in related.mentions if m.concept_id)
         counts["relations"] += sum(1 for p in cid_pairs if p.relation == "CID")

@@ -79,6 +79,7 @@ def mine(
     relations: Annotated[bool, typer.Option("--relations/--no-relations", help="Fix mentions with abbreviation definitions, link them to MeSH and score chemical-induced-disease relations (default: on).")] = True,
     lexicon: Annotated[Optional[str], typer.Option("--lexicon", help="MeSH lexicon for --relations (default: $LITMINE_LEXICON or the shipped one).")] = None,
     relation_model: Annotated[Optional[str], typer.Option("--relation-model", help="CID model for --relations (default: $LITMINE_RELATION_MODEL or the shipped one; '' links IDs only).")] = None,
+    typed_relation_model: Annotated[Optional[str], typer.Option("--typed-relation-model", help="Model for BioRED's eight relation types with novelty between genes, chemicals, diseases and variants, stored in `relations` (default: $LITMINE_TYPED_RELATION_MODEL or the shipped one; '' skips them).")] = None,
     embed: Annotated[bool, typer.Option("--embed", help="Also embed the new abstracts and sentences for `litmine search` (model: $LITMINE_EMBED_MODEL, default all-MiniLM-L6-v2).")] = False,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
     task_runner: Annotated[str, typer.Option("--task-runner", help="local (threads) or dask (NER batches on Dask workers).")] = "local",
@@ -111,11 +112,12 @@ def mine(
                            db=str(database_path(db)), model=model, max_results=max_results,
                            batch_size=batch_size, device=device,
                            dtype=dtype.value if dtype else None, resume=not refetch, embed=embed,
-                           relations=relations, lexicon=lexicon, relation_model=relation_model)
+                           relations=relations, lexicon=lexicon, relation_model=relation_model,
+                           typed_relation_model=typed_relation_model)
     table = Table("rows", "count", title=f"litmine mine → {plain(result['db'])}")
     keys = ["articles", "sentences", "entities", "pairs", "rejects", "deleted", "skipped_stored"]
     if relations:
-        keys[4:4] = ["linked", "relations"]
+        keys[4:4] = ["linked", "relations", "typed_relations"]
     if embed:
         keys += [k for k in result if k.startswith("embedded_")]
     for key in keys:

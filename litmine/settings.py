@@ -25,6 +25,8 @@ BC5CDR_ENSEMBLE = DATA_DIR / "models" / "litmine-ner-bc5cdr-ensemble"
 #: The MeSH lexicon and CID relation model shipped beside it (issue 7).
 DEFAULT_LEXICON = DATA_DIR / "models" / "litmine-lexicon-mesh.tsv.gz"
 DEFAULT_RELATION_MODEL = DATA_DIR / "models" / "litmine-cid-bc5cdr"
+#: BioRED's eight relation types with novelty, between genes, chemicals, diseases and variants.
+DEFAULT_TYPED_RELATION_MODEL = DATA_DIR / "models" / "litmine-relations-biored-minilm-l6"
 
 
 class Settings(BaseSettings):
@@ -91,6 +93,10 @@ class Settings(BaseSettings):
     relation_model: Path = Field(
         default=DEFAULT_RELATION_MODEL,
         description="CID relation model (`litmine train-relations`) that scores concept pairs.",
+    )
+    typed_relation_model: Path = Field(
+        default=DEFAULT_TYPED_RELATION_MODEL,
+        description="BioRED relation model (`litmine train --task relations --method typed`): eight types with novelty.",
     )
     refresh_cron: str = Field(
         default="0 3 * * *",

@@ -109,3 +109,24 @@ class Pair:
     relation: str | None = None
     score: float | None = None
     evidence: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class Relation:
+    """A typed relation between two concepts of one document (BioRED's task): the pair's types,
+    IDs and most frequent surface forms, the relation type, novelty, scores and evidence."""
+
+    pmid: str
+    type1: str
+    id1: str
+    name1: str
+    type2: str
+    id2: str
+    name2: str
+    relation: str  # Association, Positive_Correlation, ... (tasks/relations/typed.py)
+    novel: str  # "Novel" or "No"
+    score: float
+    novel_score: float
+    sentence_indexes: tuple[int, ...] = field(default_factory=tuple)
+    evidence: tuple[str, ...] = field(default_factory=tuple)
+    model: str = ""  # the relation model's name

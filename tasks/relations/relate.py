@@ -1,9 +1,11 @@
-"""Abbreviations, MeSH normalisation and CID relations for a batch of articles.
+"""Abbreviations, concept IDs, CID relations and BioRED's typed relations for a batch of
+articles.
 
 `relate_articles` is the per-batch step of `litmine mine` (after NER): it fixes mentions with
-the documents' abbreviation definitions, links Chemical/Disease mentions to MeSH, and scores
-every (chemical, disease) concept pair with the CID model; `candidate_pairs` turns the scored
-pairs into `pairs` records.
+the documents' abbreviation definitions, links mentions to their databases, scores every
+(chemical, disease) concept pair with the CID model and classes every pair of gene, chemical,
+disease and variant concepts with the typed model; `candidate_pairs` turns the scored CID pairs
+into `pairs` records.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ from prefect.cache_policies import NO_CACHE
 
 from litmine.settings import DEFAULT_LEXICON, DEFAULT_RELATION_MODEL
 from litmine.tasks.linking.normalise import Link, Linker, load_linker, normalise_document
-from litmine.tasks.records import Article, Mention, Pair, Sentence
+from litmine.tasks.records import Article, Mention, Pair, Relation, Sentence
 from litmine.tasks.relations.candidates import Candidate, build_candidates
 from litmine.tasks.relations.pairs import normalise_surface
-from litmine.tasks.relations.registry import load_relation_model
+from litmine.tasks.relations.registry import load_relation_model, load_typed_model
+from litmine.tasks.relations.typed_rows import relation_rows
 from litmine.tasks.text.abbreviations import Abbreviation, find_and_apply_abbreviations
 
 #: Evidence texts stored per pair (the rest are counted in n_sentences).
@@ -34,6 +37,7 @@ class RelationBatch:
     links: list[Link] = field(default_factory=list)  # parallel to `mentions`
     abbreviations: list[Abbreviation] = field(default_factory=list)
     candidates: list[Candidate] = field(default_factory=list)  # every concept pair, scored
+    typed_relations: list[Relation] = field(default_factory=list)  # BioRED types, predicted
 
     @property
     def relations(self) -> list[Candidate]:
@@ -42,11 +46,12 @@ class RelationBatch:
 
 def relate_articles(articles: Sequence[Article], sentences: Sequence[Sentence],
                     mentions: Sequence[Mention], *, linker: Linker, relation_model=None,
-                    fix_mentions: bool = True) -> RelationBatch:
-    """Abbreviations, MeSH IDs and scored CID candidates for a batch of articles.
+                    typed_model=None, fix_mentions: bool = True) -> RelationBatch:
+    """Abbreviations, concept IDs, scored CID candidates and typed relations for a batch.
 
     `fix_mentions`: add/retype mentions after abbreviation definitions (off when the mentions
-    are gold). `relation_model`: from `load_relation_model`; None skips relations.
+    are gold). `relation_model`: from `load_relation_model`; None skips CID relations.
+    `typed_model`: a `TypedRelationModel` (`load_typed_model`); None skips typed relations.
     """
     by_pmid_s: dict[str, list[Sentence]] = {}
     for s in sentences:
@@ -71,6 +76,10 @@ def relate_articles(articles: Sequence[Article], sentences: Sequence[Sentence],
                                      title_end=len(article.title))
             out.candidates += relation_model.predict(cands, article.title, text=text,
                                                      mentions=linked)
+        if typed_model is not None:
+            out.typed_relations += relation_rows(article.pmid, sents, linked,
+                                                 typed_model.predict_document(text, linked),
+                                                 typed_model.name)
     return out
 
 
@@ -92,9 +101,11 @@ def candidate_pairs(candidates: Sequence[Candidate]) -> list[Pair]:
 def link_and_relate(articles: list[Article], sentences: list[Sentence], mentions: list[Mention],
                     lexicon: str = str(DEFAULT_LEXICON),
                     relation_model: str | None = str(DEFAULT_RELATION_MODEL),
+                    typed_relation_model: str | None = None,
                     device: str = "cpu") -> RelationBatch:
-    """Prefect task of `mine`/`refresh`: `relate_articles` with the lexicon and model loaded
+    """Prefect task of `mine`/`refresh`: `relate_articles` with the lexicon and models loaded
     (cached per process) by path."""
     model = load_relation_model(relation_model, device=device) if relation_model else None
+    typed = load_typed_model(typed_relation_model, device=device) if typed_relation_model else None
     return relate_articles(articles, sentences, mentions, linker=load_linker(lexicon),
-                           relation_model=model)
+                           relation_model=model, typed_model=typed)

@@ -53,7 +53,8 @@ def _xml_safe(value: str) -> str:
 def build_document(article: Article, mentions: Sequence[Mention],
                    relations: Sequence[tuple[str, str, str]] = (), *, model: str | None = None,
                    xml: bool = False) -> BioCDocument:
-    """One BioC document: title and abstract passages, their annotations, the relations.
+    """One BioC document: title and abstract passages, their annotations, the relations
+    ((type, id1, id2), or (type, id1, id2, novelty) for BioRED's typed relations).
 
     An annotation belongs to the passage its start falls in; its ``identifier`` is the stored
     concept ID ("|"-joined for composite mentions, as stored) or "-". A relation's nodes are the annotations
@@ -85,12 +86,14 @@ def build_document(article: Article, mentions: Sequence[Mention],
         (abstract if abstract is not None and m.start > len(article.title) else title).add_annotation(ann)
         for part in concept_parts(m.concept_id or "", m.type):
             by_id.setdefault(part, []).append(ann.id)
-    for n, (kind, first, second) in enumerate(sorted(relations), start=1):
+    for n, (kind, first, second, *novelty) in enumerate(sorted(relations), start=1):
         rel = BioCRelation()
         rel.id = f"R{n}"
         roles = ROLES.get(kind, ("arg1", "arg2"))
         rel.infons["type"] = kind
         rel.infons[roles[0]], rel.infons[roles[1]] = first, second
+        if novelty:  # BioRED's typed relations (PubTator3 writes the infon "novel")
+            rel.infons["novel"] = novelty[0]
         if model:
             rel.infons["model"] = model
         for role, concept in zip(roles, (first, second)):

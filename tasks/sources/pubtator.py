@@ -380,7 +380,8 @@ def write_pubtator(docs: Iterable[tuple[Article, Sequence[Mention]]],
 
     Mention lines are sorted by offsets; column 6 is the concept ID or "-". Line breaks inside
     a title or abstract become spaces, so offsets stay valid. `relations` maps a PMID to its
-    (type, id1, id2) relations, written after the mentions as `PMID<TAB>CID<TAB>id1<TAB>id2`.
+    (type, id1, id2) relations, written after the mentions as `PMID<TAB>CID<TAB>id1<TAB>id2`,
+    or (type, id1, id2, novelty), written as BioRED does with a fifth column ("Novel"/"No").
     """
     if isinstance(out, (str, Path)):
         with open(out, "w", encoding="utf-8", newline="\n") as handle:
@@ -393,8 +394,8 @@ def write_pubtator(docs: Iterable[tuple[Article, Sequence[Mention]]],
         for m in sorted(mentions, key=lambda m: (m.start, m.end, m.type)):
             out.write(f"{pmid}\t{m.start}\t{m.end}\t{_clean(m.text)}\t{_clean(m.type)}\t"
                       f"{_clean(m.concept_id) or '-'}\n")
-        for kind, first, second in sorted((relations or {}).get(article.pmid, ())):
-            out.write(f"{pmid}\t{_clean(kind)}\t{_clean(first)}\t{_clean(second)}\n")
+        for relation in sorted((relations or {}).get(article.pmid, ())):
+            out.write(f"{pmid}\t" + "\t".join(_clean(field) for field in relation) + "\n")
         out.write("\n")
         n += 1
     return n

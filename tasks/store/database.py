@@ -16,17 +16,18 @@ import duckdb
 import pyarrow as pa
 
 from litmine.settings import get_settings
-from litmine.tasks.records import Article, Deletion, Mention, Pair, Reject, Sentence
+from litmine.tasks.records import (Article, Deletion, Mention, Pair, Reject, Relation,
+                                   Sentence)
 
 #: Tables whose rows derive from an article (removed with it on DeleteCitation).
-DERIVED_TABLES = ("sentences", "entities", "pairs", "abbreviations")
+DERIVED_TABLES = ("sentences", "entities", "pairs", "abbreviations", "relations")
 #: Tables made from an article's text by other flows (classify, summarize; embed's
 #: embeddings_<dim>, which exist once a model of that size has embedded something): their rows
 #: go when the article is deleted or its title/abstract changes.
 TEXT_DERIVED_TABLES = ("classifications", "summaries")
 TEXT_DERIVED_PREFIXES = ("embeddings_",)
 #: Tables whose rows are replaced per (pmid, model) when a batch is loaded again.
-MODEL_TABLES = ("entities", "pairs")
+MODEL_TABLES = ("entities", "pairs", "relations")
 
 
 def _now() -> datetime:
@@ -58,6 +59,7 @@ class Batch:
     pairs: list[Pair] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
     abbreviations: list = field(default_factory=list)  # tasks.abbreviations.Abbreviation
+    relations: list[Relation] = field(default_factory=list)  # typed (BioRED) relations
 
 
 def _latest_versions(articles: Iterable[Article]) -> list[Article]:
@@ -149,6 +151,27 @@ def _pairs_table(pairs: Sequence[Pair], model: str, run_id: str) -> pa.Table:
     })
 
 
+def _relations_table(relations: Sequence[Relation], model: str, run_id: str) -> pa.Table:
+    unique = {(r.pmid, r.type1, r.id1, r.type2, r.id2): r for r in relations}
+    rows = [unique[k] for k in sorted(unique)]
+    return pa.table({
+        "pmid": [r.pmid for r in rows],
+        "model": [model] * len(rows),
+        "relation_model": [r.model for r in rows],
+        "type1": [r.type1 for r in rows], "id1": [r.id1 for r in rows],
+        "name1": [r.name1 for r in rows],
+        "type2": [r.type2 for r in rows], "id2": [r.id2 for r in rows],
+        "name2": [r.name2 for r in rows],
+        "relation": [r.relation for r in rows], "novel": [r.novel for r in rows],
+        "score": pa.array([float(r.score) for r in rows], pa.float64()),
+        "novel_score": pa.array([float(r.novel_score) for r in rows], pa.float64()),
+        "sentence_indexes": pa.array([list(r.sentence_indexes) for r in rows],
+                                     pa.list_(pa.int32())),
+        "evidence": pa.array([list(r.evidence) for r in rows], pa.list_(pa.string())),
+        "run_id": [run_id] * len(rows),
+    })
+
+
 def _abbreviations_table(abbreviations: Sequence, pmids: set[str], run_id: str) -> pa.Table:
     unique = {(a.pmid, a.short_start, a.short_end, a.long_start, a.long_end): a
               for a in abbreviations if a.pmid in pmids}
@@ -224,6 +247,7 @@ class Store:
             "pairs": _pairs_table(batch.pairs, model, run_id),
             "abbreviations": _abbreviations_table(batch.abbreviations,
                                                   {a.pmid for a in articles}, run_id),
+            "relations": _relations_table(batch.relations, model, run_id),
         }
         con = self.con
         text_tables = self._text_derived_tables()

@@ -75,18 +75,23 @@ def export_documents(db: str | Path, handle: TextIO, fmt: str = "pubtator", *,
 
 def export_pubtator(db: str | Path, handle: TextIO, *, model: str | None = None,
                     chunk: int = 1000) -> int:
-    """Write every stored document with `model`'s entities (with their concept IDs) and CID
-    relations as PubTator; returns documents written."""
+    """Write every stored document with `model`'s entities (with their concept IDs), CID
+    relations and typed relations (BioRED's five columns) as PubTator; returns documents
+    written."""
     return export_documents(db, handle, "pubtator", model=model, chunk=chunk)
 
 
 def _document_chunks(con: duckdb.DuckDBPyConnection, model: str | None, chunk: int
-                     ) -> Iterator[tuple[list[tuple[Article, list[Mention]]], dict[str, list[tuple[str, str, str]]]]]:
-    """Stored documents by PMID, `chunk` at a time: ([(article, model's mentions)], PMID -> relations)."""
+                     ) -> Iterator[tuple[list[tuple[Article, list[Mention]]], dict[str, list[tuple[str, ...]]]]]:
+    """Stored documents by PMID, `chunk` at a time: ([(article, model's mentions)], PMID ->
+    relations: ("CID", chemical, disease) and (type, id1, id2, novelty))."""
     pmids = [r[0] for r in con.execute("SELECT pmid FROM articles ORDER BY pmid").fetchall()]
     has_relations = bool(con.execute(  # files made before schema 2 have no relation column
         "SELECT count(*) FROM duckdb_columns() WHERE table_name = 'pairs' AND column_name = "
         "'relation' AND database_name = current_database()").fetchone()[0])
+    has_typed = bool(con.execute(  # files made before schema 5 have no relations table
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'relations' AND "
+        "database_name = current_database()").fetchone()[0])
     for i in range(0, len(pmids), chunk):
         part = pmids[i:i + chunk]
         articles = con.execute(
@@ -98,13 +103,19 @@ def _document_chunks(con: duckdb.DuckDBPyConnection, model: str | None, chunk: i
                 "FROM entities WHERE model = ? AND pmid IN (SELECT unnest(?)) "
                 "ORDER BY pmid, start_offset, end_offset, type", [model, part]).fetchall():
             mentions.setdefault(row[0], []).append(Mention(*row[:7], concept_id=row[7] or ""))
-        relations: dict[str, list[tuple[str, str, str]]] = {}
+        relations: dict[str, list[tuple[str, ...]]] = {}
         if has_relations:
             for pmid, chem, dis in con.execute(
                     "SELECT DISTINCT pmid, chemical_id, disease_id FROM pairs WHERE model = ? "
                     "AND relation = 'CID' AND chemical_id IS NOT NULL AND disease_id IS NOT NULL "
                     "AND pmid IN (SELECT unnest(?)) ORDER BY ALL", [model, part]).fetchall():
                 relations.setdefault(pmid, []).append(("CID", chem, dis))
+        if has_typed:
+            for pmid, kind, first, second, novel in con.execute(
+                    "SELECT DISTINCT pmid, relation, id1, id2, novel FROM relations WHERE "
+                    "model = ? AND pmid IN (SELECT unnest(?)) ORDER BY ALL",
+                    [model, part]).fetchall():
+                relations.setdefault(pmid, []).append((kind, first, second, novel))
         yield [(Article(pmid=p, title=t or "", abstract=a or ""), mentions.get(p, []))
                for p, t, a in articles], relations
 
@@ -130,7 +141,7 @@ def describe(db: str | Path) -> dict:
         version = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         present = {r[0] for r in con.execute(
             "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()").fetchall()}
-        names = [n for n in ("articles", "sentences", "entities", "pairs", "abbreviations", "rejects",
+        names = [n for n in ("articles", "sentences", "entities", "pairs", "relations", "abbreviations", "rejects",
                              "deletions", "runs") if n in present]
         counts = {n: con.execute(f"SELECT count(*) FROM {n}").fetchone()[0] for n in names}
         models = con.execute("SELECT model, count(*) FROM entities GROUP BY model ORDER BY 2 DESC").fetchall()

@@ -13,7 +13,7 @@ import duckdb
 
 from litmine.errors import StoreError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 #: `entities.link_status`: how `concept_id` was found, or why it is NULL (no ID). The first six
 #: are the linker's levels (tasks/linking/normalise.py); "linked" and "unmatched" are what
@@ -112,6 +112,16 @@ UPDATE entities SET link_status = CASE
     ELSE 'not-linked-type' END
 WHERE link_status IS NULL;
 UPDATE entities SET concept_id = NULL WHERE concept_id = '';
+""",
+    # BioRED's typed relations between two concepts (tasks/relations/typed.py). CID rows stay
+    # in `pairs` (relation = 'CID'), so queries written for them keep working; a file from
+    # before gets the empty table and fills it when its articles are mined again.
+    5: """
+CREATE TABLE IF NOT EXISTS relations (
+    pmid VARCHAR, model VARCHAR, relation_model VARCHAR,
+    type1 VARCHAR, id1 VARCHAR, name1 VARCHAR, type2 VARCHAR, id2 VARCHAR, name2 VARCHAR,
+    relation VARCHAR, novel VARCHAR, score DOUBLE, novel_score DOUBLE,
+    sentence_indexes INTEGER[], evidence VARCHAR[], run_id VARCHAR);
 """,
 }
 

@@ -214,9 +214,17 @@ def autocast_for(device: torch.device, mixed_precision: bool | str
                  ) -> tuple[contextlib.AbstractContextManager, torch.dtype | None]:
     """The autocast context for a training step and its dtype (None: full precision).
 
-    Mixed precision runs on CUDA only: bfloat16 where the GPU has it, else float16 (which needs
-    a GradScaler); `mixed_precision="bf16"` asks for bfloat16 always.
+    Mixed precision runs on CUDA: bfloat16 where the GPU has it, else float16 (which needs
+    a GradScaler); `mixed_precision="bf16"` asks for bfloat16 always. `"bf16-cpu"` also runs
+    bfloat16 autocast on a CPU with bf16 matrix units (AMX, AVX512-BF16;
+    `litmine.tasks.cpu_features`), full precision on other CPUs.
     """
+    if mixed_precision == "bf16-cpu" and device.type == "cpu":
+        from litmine.tasks.cpu_features import default_cpu_dtype
+
+        if default_cpu_dtype() == "bf16":
+            return torch.autocast("cpu", dtype=torch.bfloat16), torch.bfloat16
+        return contextlib.nullcontext(), None
     if not mixed_precision or device.type != "cuda":
         return contextlib.nullcontext(), None
     if mixed_precision == "bf16" or torch.cuda.is_bf16_supported():

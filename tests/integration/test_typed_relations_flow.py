@@ -1,0 +1,190 @@
+"""BioRED typed relations end to end: `litmine train --task relations --method typed` on a tiny
+encoder (a real flow run), the saved model loaded by path, and `mine` storing its relations in a
+real DuckDB file (idempotent on a rerun)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+TRAIN = FIXTURES / "corpora" / "biored_relations_train.pubtator"
+DEV = FIXTURES / "corpora" / "biored_relations_dev.pubtator"
+
+
+@pytest.fixture(scope="module")
+def typed_model(tmp_path_factory, prefect_harness):
+    """A typed relation model trained by the CLI (tiny random encoder, one epoch)."""
+    import subprocess
+    import sys
+
+    from prefect.settings import PREFECT_API_URL
+    from tests.conftest import build_tiny_bert
+
+    root = tmp_path_factory.mktemp("typed")
+    base = build_tiny_bert(root / "tiny", max_position_embeddings=512)
+    out = root / "biored"
+    done = subprocess.run(
+        [sys.executable, "-m", "litmine.cli", "train", "--task", "relations", "--method",
+         "typed", "--train", str(TRAIN), "--dev", str(DEV), "--base-model", str(base),
+         "--epochs", "1", "--out", str(out), "--device", "cpu"],
+        capture_output=True, text=True, timeout=600,
+        env={**__import__("os").environ, "PREFECT_API_URL": PREFECT_API_URL.value()})
+    assert done.returncode == 0, done.stderr
+    assert f"saved {out}" in done.stdout
+    return out
+
+
+def test_training_saves_the_model_its_record_and_card(typed_model):
+    config = json.loads((typed_model / "docre.json").read_text())
+    assert config["kind"] == "typed" and config["classes"][0] == "none"
+    assert len(config["classes"]) == 9 and config["entity_types"] == ["Chemical", "Disease",
+                                                                       "Gene", "Variant"]
+    record = json.loads((typed_model / "training.json").read_text())
+    # 14 training documents: every 6th held out (3), 11 fit; the 4 dev documents only scored
+    assert record["data"]["held_out_documents"] == 3 and record["data"]["fit_documents"] == 11
+    assert record["data"]["dev_documents"] == 4 and record["data"]["dev_relations"] == 18
+    assert set(record["dev_gold_entities"]) == {"pair", "pair+type", "pair+type+novelty"}
+    assert record["threshold"] == config["threshold"]
+    card = (typed_model / "README.md").read_text()
+    assert "litmine train --task relations --method typed" in card and "| pair+type |" in card
+
+
+def test_the_model_predicts_typed_pairs_of_a_gold_document(typed_model):
+    from litmine.tasks.relations.registry import load_typed_model
+    from litmine.tasks.relations.typed import PAIR_TYPES, RELATION_TYPES
+    from litmine.tasks.relations.typed_gold import canonical_mentions
+    from litmine.tasks.sources.pubtator import read_pubtator
+
+    model = load_typed_model(typed_model)
+    assert load_typed_model(typed_model) is model  # cached per process
+    doc = read_pubtator(DEV)[0][0]
+    mentions = canonical_mentions(doc)
+    scored = model.probabilities(doc.text, mentions)
+    assert scored and all(abs(sum(p) - 1) < 1e-4 and 0 <= n <= 1 for _, _, p, n in scored)
+    assert all((a[0], b[0]) in PAIR_TYPES for a, b, _, _ in scored)
+    everything = model.predict_document(doc.text, mentions, threshold=0.0)
+    assert len(everything) == len(scored)
+    assert {r.relation for r in everything} <= set(RELATION_TYPES)
+    assert {r.novel for r in everything} <= {"Novel", "No"}
+    assert model.predict_document(doc.text, mentions, threshold=1.01) == []
+
+
+def test_a_model_of_another_kind_is_refused_with_the_fix(tmp_path, typed_model):
+    from litmine.errors import ModelError
+    from litmine.tasks.relations.typed import TypedRelationModel
+
+    other = tmp_path / "other"
+    shutil.copytree(typed_model, other)
+    config = json.loads((other / "docre.json").read_text())
+    (other / "docre.json").write_text(json.dumps(config | {"kind": "document"}))
+    with pytest.raises(ModelError, match="not a BioRED typed relation model.*--method typed"):
+        TypedRelationModel(other)
+
+
+def test_mine_stores_typed_relations_once_per_pair_and_a_rerun_replaces_them(
+        typed_model, tmp_path, prefect_harness):
+    """The shipped NER model and lexicon, the tiny typed model with its threshold at 0 (every
+    candidate pair is a relation): rows carry run and model, evidence quotes the sentences."""
+    from litmine.flows.mine import mine
+    from litmine.tasks.relations.typed import ENTITY_TYPES, PAIR_TYPES, RELATION_TYPES
+
+    everything = tmp_path / "typed-all"
+    shutil.copytree(typed_model, everything)
+    config = json.loads((everything / "docre.json").read_text())
+    (everything / "docre.json").write_text(json.dumps(config | {"threshold": 0.0}))
+    db = tmp_path / "typed.duckdb"
+    result = mine(files=[str(DEV)], db=str(db), device="cpu",
+                  typed_relation_model=str(everything))
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute("SELECT pmid, type1, id1, name1, type2, id2, name2, relation, novel, "
+                           "score, sentence_indexes, evidence, model, relation_model, run_id "
+                           "FROM relations").fetchall()
+        linked = con.execute("SELECT pmid, type, concept_id FROM entities WHERE concept_id IS "
+                             "NOT NULL").fetchall()
+        sentences = {(p, i): t for p, i, t in con.execute(
+            "SELECT pmid, sentence_index, text FROM sentences").fetchall()}
+        parameters = json.loads(con.execute("SELECT parameters FROM runs").fetchone()[0])
+    assert result["typed_relations"] == len(rows) > 0
+    assert parameters["typed_relation_model"] == str(everything)
+    keys = set()
+    for (pmid, t1, id1, name1, t2, id2, name2, relation, novel, score, indexes, evidence,
+         model, relation_model, run_id) in rows:
+        assert (t1, t2) in PAIR_TYPES and {t1, t2} <= set(ENTITY_TYPES)
+        assert relation in RELATION_TYPES and novel in ("Novel", "No") and 0 <= score <= 1
+        assert name1 and name2 and run_id == result["run_id"] and relation_model == config["name"] == "biored"
+        assert model == result["model"]
+        ids = {i for p, t, c in linked if p == pmid for i in c.replace(",", "|").split("|")}
+        assert {id1, id2} <= ids or "Variant" in (t1, t2)
+        assert list(evidence) == [sentences[(pmid, i)] for i in indexes[:3]]
+        keys.add((pmid, t1, id1, t2, id2))
+    assert len(keys) == len(rows)  # one row per pair
+    # export: BioRED's five-column relation lines in PubTator, a "novel" infon in BioC
+    import io
+
+    from litmine.tasks.sources.pubtator import read_pubtator
+    from litmine.tasks.store.query import export_documents
+
+    out = io.StringIO()
+    export_documents(db, out, "pubtator", model=result["model"])
+    exported, _ = read_pubtator(io.StringIO(out.getvalue()))
+    typed_lines = {(d.pmid, t, a, b, d.novel(k)) for d in exported
+                   for k, (t, a, b) in enumerate(d.relations) if t != "CID"}
+    assert typed_lines == {(r[0], r[7], r[2], r[5], r[8]) for r in rows}
+    bioc = io.StringIO()
+    export_documents(db, bioc, "bioc-json", model=result["model"])
+    relations = [r for d in json.loads(bioc.getvalue())["documents"] for r in d["relations"]
+                 if r["infons"]["type"] != "CID"]
+    assert len(relations) == len(rows) and all(r["infons"]["novel"] in ("Novel", "No")
+                                               for r in relations)
+    again = mine(files=[str(DEV)], db=str(db), device="cpu", typed_relation_model=str(everything))
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM relations").fetchone()[0] == len(rows)
+        assert con.execute("SELECT DISTINCT run_id FROM relations").fetchall() == [
+            (again["run_id"],)]
+    # '' skips the step: the PMIDs' typed relations go with the rest of their rows
+    mine(files=[str(DEV)], db=str(db), device="cpu", typed_relation_model="")
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM relations").fetchone()[0] == 0
+
+
+def test_evaluate_scores_typed_relations_in_every_setting(typed_model, tmp_path, prefect_harness):
+    """`evaluate --relations` on BioRED gold: pair, pair+type and pair+type+novelty with gold IDs,
+    gold entities and end to end, beside the CID and concept scores; scoring the export of a
+    `mine` run with `--predicted` gives the end-to-end figures again."""
+    import io
+
+    from litmine.flows.evaluate import evaluate
+    from litmine.flows.mine import mine
+    from litmine.settings import get_settings
+    from litmine.tasks.store.query import export_documents
+
+    everything = tmp_path / "typed-all"
+    shutil.copytree(typed_model, everything)
+    config = json.loads((everything / "docre.json").read_text())
+    (everything / "docre.json").write_text(json.dumps(config | {"threshold": 0.0}))
+    report = evaluate(gold=[str(DEV)], model=get_settings().model, device="cpu", relations=True,
+                      typed_relation_model=str(everything), show=False)["relations"]
+    levels = {"pair", "pair+type", "pair+type+novelty"}
+    for setting in ("gold_ids", "gold_entities", "end_to_end"):
+        typed = report[setting]["typed"]
+        assert set(typed) == levels
+        assert all(typed[k]["tp"] + typed[k]["fn"] == 18 for k in levels)  # the gold relations
+        assert typed["pair"]["tp"] >= typed["pair+type"]["tp"] >= typed["pair+type+novelty"]["tp"]
+    # threshold 0: with gold IDs every gold pair whose types BioRED relates is predicted
+    assert report["gold_ids"]["typed"]["pair"]["recall"] == 1.0
+    assert "cid" in report["gold_ids"] and "concepts" in report["end_to_end"]
+
+    db = tmp_path / "e2e.duckdb"
+    mined = mine(files=[str(DEV)], db=str(db), device="cpu", typed_relation_model=str(everything))
+    out = tmp_path / "predicted.pubtator"
+    with open(out, "w", encoding="utf-8") as handle:
+        export_documents(db, handle, "pubtator", model=mined["model"])
+    files = evaluate(gold=[str(DEV)], predicted=[str(out)], relations=True,
+                     show=False)["relations"]["predicted_files"]["typed"]
+    assert files["pair"]["tp"] + files["pair"]["fp"] == mined["typed_relations"]
+    assert files == report["end_to_end"]["typed"]

@@ -1,0 +1,159 @@
+"""BioRED typed relations: concept IDs, candidate pairs, gold relations with bad lines, the
+BioCreative VIII scores, evidence rows; the pair model's typed head on a tiny encoder."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from litmine.tasks.records import Mention, Sentence
+from litmine.tasks.relations.typed import (CLASSES, RELATION_TYPES, TypedRelation,
+                                           candidate_pairs, decide, typed_concept_ids,
+                                           typed_spans)
+from litmine.tasks.relations.typed_gold import (gold_relations, score_relations,
+                                                summarise_issues)
+from litmine.tasks.relations.typed_rows import evidence_indexes, relation_rows
+from litmine.tasks.sources.pubtator import read_pubtator
+
+
+def test_concept_ids_split_composites_but_never_a_variant():
+    assert typed_concept_ids("Gene", "3172,3651;6927") == ["3172", "3651", "6927"]
+    assert typed_concept_ids("Disease", "D001|D002") == ["D001", "D002"]
+    assert typed_concept_ids("Variant", "c|SUB|T|1799|A") == ["c|SUB|T|1799|A"]
+    assert typed_concept_ids("Chemical", "-") == [] and typed_concept_ids("Gene", None) == []
+
+
+def test_candidate_pairs_are_the_type_pairs_biored_relates_once_each():
+    keys = [("Gene", "2"), ("Disease", "D1"), ("Disease", "D2"), ("Chemical", "C1"),
+            ("Species", "9606"), ("Gene", "1"), ("Gene", "2")]
+    pairs = candidate_pairs(keys)
+    assert (("Disease", "D1"), ("Disease", "D2")) not in pairs  # Disease-Disease: none in BioRED
+    assert all("Species" not in (a[0], b[0]) for a, b in pairs)
+    assert (("Gene", "1"), ("Gene", "2")) in pairs and all(a < b for a, b in pairs)
+    assert len(pairs) == len(set(pairs)) == 2 + 2 + 2 * 2 + 1  # C-D, C-G, D-G, G-G
+
+
+def test_typed_spans_skip_untyped_unlinked_and_empty_mentions():
+    ms = [Mention("1", 0, 4, "BRCA", "Gene", concept_id="672"),
+          Mention("1", 5, 9, "mice", "Species", concept_id="10090"),
+          Mention("1", 10, 10, "", "Chemical", concept_id="D1"),
+          Mention("1", 11, 15, "pain", "Disease")]
+    assert typed_spans(ms) == {("Gene", "672"): [(0, 4)]}
+
+
+BAD = """\
+7|t|Aspirin and BRCA1 in breast cancer.
+7|a|Aspirin lowered BRCA1.
+7\t0\t7\tAspirin\tChemicalEntity\tD001241
+7\t12\t17\tBRCA1\tGeneOrGeneProduct\t672
+7\t21\t34\tbreast cancer\tDiseaseOrPhenotypicFeature\tD001943
+7\tNegative_Correlation\tD001241\t672\tNovel
+7\tCauses\tD001241\tD001943\tNo
+7\tAssociation\t672\t999999\tNo
+7\tBind\t672\t672\tNo
+7\tPositive_Correlation\t672\tD001241\tNo
+7\tAssociation\t672\tD001943
+
+"""
+
+
+def test_bad_relation_lines_are_reported_counted_and_never_fatal():
+    docs, _ = read_pubtator(io.StringIO(BAD))
+    issues = []
+    gold = gold_relations(docs[0], issues)
+    assert gold == {frozenset({"D001241", "672"}): ("Negative_Correlation", "Novel"),
+                    frozenset({"672", "D001943"}): ("Association", "")}
+    assert [i.kind for i in issues] == ["unknown-type", "unknown-concept", "self-pair",
+                                        "duplicate"]
+    assert all(i.pmid == "7" for i in issues) and "Causes" in issues[0].line
+    assert "999999" in issues[1].message
+    assert summarise_issues(issues) == ("4 relation lines left out: duplicate=1, self-pair=1, "
+                                        "unknown-concept=1, unknown-type=1")
+
+
+def test_cid_lines_read_as_positive_correlation():
+    text = ("8|t|Drug causes rash.\n8\t0\t4\tDrug\tChemical\tD1\n8\t12\t16\trash\tDisease\tD2\n"
+            "8\tCID\tD1\tD2\n\n")
+    docs, _ = read_pubtator(io.StringIO(text))
+    assert gold_relations(docs[0]) == {frozenset({"D1", "D2"}): ("Positive_Correlation", "")}
+
+
+def test_scores_count_pairs_types_and_novelty_separately():
+    gold = {"1": {frozenset({"a", "b"}): ("Bind", "Novel"),
+                  frozenset({"a", "c"}): ("Association", "No")},
+            "2": {frozenset({"x", "y"}): ("Association", "No")}}
+    predicted = {"1": [("b", "a", "Bind", "No"),  # pair + type, wrong novelty
+                       ("a", "b", "Association", "No"),  # the same pair again: ignored
+                       ("a", "c", "Association", "No"),  # all three right
+                       ("c", "d", "Bind", "No")],  # not gold
+                 "3": [("p", "q", "Bind", "No")]}  # a document without gold
+    scores = score_relations(predicted, gold)
+    assert scores["pair"] == pytest.approx({"tp": 2, "fp": 2, "fn": 1, "precision": 0.5,
+                                            "recall": 2 / 3, "f1": 4 / 7})
+    assert scores["pair+type"]["tp"] == 2 and scores["pair+type+novelty"]["tp"] == 1
+    assert score_relations({}, {})["pair"]["f1"] == 0.0
+
+
+def test_decide_thresholds_on_one_minus_none_and_picks_the_likeliest_type():
+    probs = [0.3] + [0.0] * len(RELATION_TYPES)
+    probs[CLASSES.index("Bind")] = 0.5
+    probs[CLASSES.index("Association")] = 0.2
+    assert decide(probs, 0.9, 0.6) == ("Bind", pytest.approx(0.7))
+    assert decide(probs, 0.9, 0.75) is None
+
+
+def test_evidence_is_shared_sentences_else_the_closest_two():
+    assert evidence_indexes({1, 3}, {3, 5}) == (3,)
+    assert evidence_indexes({0, 6}, {3, 5}) == (5, 6)
+    assert evidence_indexes(set(), {1}) == ()
+
+
+def test_relation_rows_name_concepts_and_quote_evidence():
+    sentences = [Sentence("5", 0, 0, 20, "BRCA1 binds aspirin."),
+                 Sentence("5", 1, 21, 40, "Aspirin helps BRCA1.")]
+    mentions = [Mention("5", 0, 5, "BRCA1", "Gene", sentence_index=0, concept_id="672"),
+                Mention("5", 12, 19, "aspirin", "Chemical", sentence_index=0,
+                        concept_id="D001241"),
+                Mention("5", 21, 28, "Aspirin", "Chemical", sentence_index=1,
+                        concept_id="D001241"),
+                Mention("5", 35, 40, "BRCA1", "Gene", sentence_index=1, concept_id="672")]
+    predicted = [TypedRelation(("Chemical", "D001241"), ("Gene", "672"), "Bind", "Novel", 0.9,
+                               0.8)]
+    [row] = relation_rows("5", sentences, mentions, predicted, model="m")
+    assert (row.name1, row.name2, row.relation, row.novel, row.model) == (
+        "aspirin", "BRCA1", "Bind", "Novel", "m")
+    assert row.sentence_indexes == (0, 1) and row.evidence == ("BRCA1 binds aspirin.",
+                                                               "Aspirin helps BRCA1.")
+
+
+def test_typed_pair_head_scores_every_pair_with_classes_and_novelty(tmp_path):
+    """The pair model with a type embedding and 10 outputs on a tiny random encoder."""
+    import torch
+    from tests.conftest import build_tiny_bert
+    from transformers import AutoModel, AutoTokenizer
+
+    from litmine.tasks.relations.document import build_pair_model, encode_document
+    from litmine.tasks.relations.typed import ENTITY_TYPES
+
+    path = build_tiny_bert(tmp_path / "tiny")
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    encoder = AutoModel.from_pretrained(path, add_pooling_layer=False)
+    model = build_pair_model(encoder, outputs=len(CLASSES) + 1, entity_types=ENTITY_TYPES).eval()
+    text = "Aspirin binds BRCA1 in breast cancer."
+    spans = {("Chemical", "D1"): [(0, 7)], ("Gene", "672"): [(14, 19)],
+             ("Disease", "D2"): [(23, 36)]}
+    doc = encode_document(tokenizer, text, spans)
+    pairs = candidate_pairs(list(doc.concepts))
+    with torch.inference_mode():
+        logits = model(doc.input_ids, doc.concepts, pairs, tokenizer.cls_token_id,
+                       tokenizer.sep_token_id)
+    assert logits.shape == (3, len(CLASSES) + 1)
+    # the type embedding changes a concept's representation: same text, other type, other logits
+    retyped = {("Variant" if k[0] == "Gene" else k[0], k[1]): v for k, v in spans.items()}
+    doc2 = encode_document(tokenizer, text, retyped)
+    pairs2 = candidate_pairs(list(doc2.concepts))
+    with torch.inference_mode():
+        logits2 = model(doc2.input_ids, doc2.concepts, pairs2, tokenizer.cls_token_id,
+                        tokenizer.sep_token_id)
+    assert not torch.allclose(logits, logits2)
