@@ -24,7 +24,7 @@ from litmine.tasks.sources.entrez import FetchBatch, search_pubmed, skip_stored
 from litmine.tasks.sources.files import chunked, iter_file_items, sniff_format
 from litmine.tasks.store.access import database_path, open_store
 from litmine.tasks.store.database import Store
-from litmine.tasks.store.reports import top_pairs, top_relations
+from litmine.tasks.store.reports import top_pairs, top_relations, top_typed_relations
 from litmine.tasks.store.runs import recorded_run
 
 
@@ -143,15 +143,16 @@ def mine(
                     (timings if key.startswith("seconds_") else counts)[key] += value
         top = top_pairs(store.con, run.run_id)
         relations_found = top_relations(store.con, run.run_id)
+        typed_found = top_typed_relations(store.con, run.run_id)
     logger.info("mine finished: %s", dict(counts))
     create_markdown_artifact(key="mine-report", markdown=_report(parameters, counts, timings, top,
-                                                                   relations_found),
+                                                                   relations_found, typed_found),
                              description=f"litmine mine run {run.run_id}")
     return {"run_id": run.run_id, "db": str(db_path), "model": tagger.model_name, **counts}
 
 
 def _report(parameters: dict, counts: Counter, timings: Counter, top: list,
-            top_relations: list = ()) -> str:
+            top_relations: list = (), top_typed: list = ()) -> str:
     lines = ["# litmine mine", "", f"Model: `{parameters['model']}`",
              f"Source: {parameters['query'] or ', '.join(parameters['files'] or [])}", "",
              "| count | rows |", "|---|---|"]
@@ -164,4 +165,10 @@ def _report(parameters: dict, counts: Counter, timings: Counter, top: list,
         lines += ["", "## Top chemical-induced disease relations", "",
                   "| chemical | disease | MeSH IDs | documents | best score |", "|---|---|---|---|---|"]
         lines += [f"| {c} | {d} | {ci} → {di} | {n} | {s} |" for ci, di, c, d, n, s in top_relations]
+    if parameters.get("typed_relation_model"):
+        lines += ["", "## Top relations (BioRED types)", "",
+                  "| relation | first | second | documents | novel in | best score |",
+                  "|---|---|---|---|---|---|"]
+        lines += [f"| {r} | {n1} ({t1}) | {n2} ({t2}) | {n} | {nv} | {s} |"
+                  for r, t1, n1, t2, n2, n, nv, s in top_typed]
     return "\n".join(lines)

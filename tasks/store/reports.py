@@ -1,4 +1,5 @@
-"""What a run's report shows from the store: its top pairs and relations, new pairs, rejects."""
+"""What a run's report shows from the store: its top pairs, CID and typed relations, new pairs,
+rejects."""
 
 from __future__ import annotations
 
@@ -14,6 +15,12 @@ SELECT chemical_id, disease_id, any_value(chemical), any_value(disease),
     count(*) AS documents, round(max(score), 3)
 FROM pairs WHERE run_id = ? AND relation = 'CID' GROUP BY ALL
 ORDER BY documents DESC, 6 DESC, 1, 2 LIMIT ?"""
+
+_TOP_TYPED = """
+SELECT relation, type1, any_value(name1), type2, any_value(name2), count(*) AS documents,
+    count(*) FILTER (WHERE novel = 'Novel') AS novel, round(max(score), 3)
+FROM relations WHERE run_id = ? GROUP BY relation, type1, id1, type2, id2
+ORDER BY documents DESC, 8 DESC, 1, 3, 5 LIMIT ?"""
 
 _NEW_PAIRS = """
 SELECT chemical, disease, count(*) AS documents FROM pairs p WHERE run_id = ? AND NOT EXISTS
@@ -37,6 +44,13 @@ def top_relations(con: duckdb.DuckDBPyConnection, run_id: str, limit: int = 20) 
     """(chemical_id, disease_id, chemical, disease, documents, best score) of the run's CID
     relations, most documents first."""
     return _run_rows(con, _TOP_RELATIONS, run_id, limit)
+
+
+def top_typed_relations(con: duckdb.DuckDBPyConnection, run_id: str, limit: int = 20
+                        ) -> list[tuple]:
+    """(relation, type1, name1, type2, name2, documents, novel, best score) of the run's typed
+    (BioRED) relations, most documents first."""
+    return _run_rows(con, _TOP_TYPED, run_id, limit)
 
 
 def new_pairs(con: duckdb.DuckDBPyConnection, run_id: str, limit: int = 20) -> list[tuple]:
