@@ -42,6 +42,11 @@ DOCS_PER_STEP = 4
 WARMUP = 0.06
 #: One training document in HOLD_OUT_EVERY is held out (BioRED: about 55 of 330).
 HOLD_OUT_EVERY = 6
+#: Weight of the novelty loss (mean BCE over related pairs) beside the class loss.
+NOVELTY_WEIGHT = 1.0
+#: `litmine.tasks.training.loop.autocast_for`'s mode: bf16 autocast on CUDA and on CPUs with
+#: bf16 matrix units.
+MIXED_PRECISION = "bf16-cpu"
 
 
 @dataclass
@@ -200,7 +205,8 @@ def train_typed_relations(train_files: Sequence[str | Path], dev_files: Sequence
         novel = torch.tensor(p.novel, device=logits.device)
         known = novel >= 0
         if bool(known.any()):
-            loss = loss + bce(logits[known, len(CLASSES)], novel[known]) / max(1, n_novel)
+            loss = loss + NOVELTY_WEIGHT * bce(logits[known, len(CLASSES)],
+                                               novel[known]) / max(1, n_novel)
         return loss
 
     def evaluate(state: LoopState) -> dict[str, Any]:
@@ -230,7 +236,7 @@ def train_typed_relations(train_files: Sequence[str | Path], dev_files: Sequence
     state = fit(model, optimizer, scheduler, epochs=epochs, device=torch_device,
                 batches=epoch_batches, loss=document_loss, micro_batches=documents_of,
                 weight=lambda batch: sum(len(p.pairs) for p in batch),
-                mixed_precision="bf16-cpu",
+                mixed_precision=MIXED_PRECISION,
                 callbacks=[Progress(progress, unit="step", show_loss=False),
                            Evaluate(evaluate, score=lambda r: r["held_out"]["pair+type"]["f1"]),
                            Checkpoint(save_best), EarlyStopping(patience)])
