@@ -87,10 +87,16 @@ def _sentence_of(sentences: Sequence[Sentence], m: Mention) -> int:
 
 
 def mark_text(text: str, start: int, end: int, spans: Iterable[tuple[int, int, str]]) -> str:
-    """`text[start:end]` with each (s, e, type) span wrapped in its type's markers."""
+    """`text[start:end]` with each (s, e, type) span wrapped in its type's markers.
+
+    A span is first clipped to the evidence (a mention crossing a sentence end is marked up to
+    it); an empty one, or one that overlaps a span already marked (nested or crossing mentions:
+    the one that starts first wins, the shorter on a tie), is left unmarked.
+    """
     out, pos = [], start
-    for s, e, type_ in sorted(spans):
-        if s < pos or e > end:  # overlapping or outside the evidence: left unmarked
+    clipped = ((max(s, start), min(e, end), type_) for s, e, type_ in spans)
+    for s, e, type_ in sorted(clipped):
+        if s >= e or s < pos:
             continue
         left, right = MARKERS[type_]
         out += [text[pos:s], left, text[s:e], right]
@@ -100,12 +106,17 @@ def mark_text(text: str, start: int, end: int, spans: Iterable[tuple[int, int, s
 
 
 def crop(marked: str, max_chars: int = MAX_EVIDENCE_CHARS) -> str:
-    """Cut a long evidence text to `max_chars` around its first and last markers."""
+    """Cut a long evidence text to about `max_chars` around its first and last markers.
+
+    Without a marker (every span was left unmarked) the text's start is kept: the classifier
+    reads the words, not the markers, and an evidence text must never sink its document
+    (issue 21: `min()` of no marker positions failed a whole run).
+    """
     if len(marked) <= max_chars:
         return marked
     positions = [i for tag in ("@ * chemical *", "# ^ disease ^") for i in
                  [marked.find(tag), marked.rfind(tag)] if i >= 0]
-    lo, hi = min(positions), max(positions) + 40
+    lo, hi = (min(positions), max(positions) + 40) if positions else (0, 0)
     spare = max(0, max_chars - (hi - lo))
     a = max(0, lo - spare // 2)
     b = min(len(marked), max(hi, a + max_chars))
