@@ -13,7 +13,7 @@ import duckdb
 
 from litmine.errors import StoreError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 #: `entities.link_status`: how `concept_id` was found, or why it is NULL (no ID). The first six
 #: are the linker's levels (tasks/linking/normalise.py); "linked" and "unmatched" are what
@@ -112,6 +112,16 @@ UPDATE entities SET link_status = CASE
     ELSE 'not-linked-type' END
 WHERE link_status IS NULL;
 UPDATE entities SET concept_id = NULL WHERE concept_id = '';
+""",
+    # Issue 21: a reject names the stage that refused the document ("parse" for every reject
+    # stored before: only the readers rejected then); full-text documents keep their passages
+    # (offsets into title || ' ' || abstract; `litmine export` maps mentions back per passage).
+    5: """
+ALTER TABLE rejects ADD COLUMN IF NOT EXISTS stage VARCHAR;
+UPDATE rejects SET stage = 'parse' WHERE stage IS NULL;
+CREATE TABLE IF NOT EXISTS passages (
+    pmid VARCHAR, passage_index INTEGER, start_offset INTEGER, end_offset INTEGER,
+    title_end INTEGER, type VARCHAR, run_id VARCHAR);
 """,
 }
 
