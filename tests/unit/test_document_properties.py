@@ -253,3 +253,24 @@ def test_a_100k_character_sentence_goes_through_every_stage(linker, linear_model
     batch = relate_articles([article], sentences, mentions, linker=linker, relation_model=linear_model)
     evidence = [e for c in batch.candidates for e in c.evidence]
     assert evidence and all(len(e.text) <= MAX_EVIDENCE_CHARS + 40 for e in evidence)
+
+
+@SETTINGS
+@given(st.lists(st.tuples(texts(min_words=1, max_words=10), texts(max_words=20)), min_size=2, max_size=5))
+def test_full_text_passages_split_apart_and_round_trip_through_pubtator(entries):
+    """Random passages (PubTator entries of one PMID): no sentence spans two passages, and a
+    document written back and read again has the same passages and text."""
+    import io
+
+    from litmine.tasks.sources.pubtator import PubTatorDocument, join_passages, read_pubtator, write_pubtator
+
+    clean = [(" ".join(t.split()) or "x", " ".join(a.split())) for t, a in entries]  # one line each
+    clean = [(t, a) for k, (t, a) in enumerate(clean) if (t, a) not in clean[:k]]  # no repeated entry
+    doc = join_passages([PubTatorDocument("7", t, a) for t, a in clean])
+    article = doc.to_article()
+    for s in split_article(article):
+        assert any(p.start <= s.start and s.end <= p.end for p in article.passages) or len(clean) == 1
+    out = io.StringIO()
+    write_pubtator([(article, [])], out)
+    (back,), _ = read_pubtator(io.StringIO(out.getvalue()))
+    assert (back.text, back.passages) == (doc.text, doc.passages)
