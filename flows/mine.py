@@ -24,7 +24,8 @@ from litmine.tasks.sources.entrez import FetchBatch, search_pubmed, skip_stored
 from litmine.tasks.sources.files import chunked, iter_file_items, sniff_format
 from litmine.tasks.store.access import database_path, open_store
 from litmine.tasks.store.database import Store
-from litmine.tasks.store.reports import top_pairs, top_relations, top_typed_relations
+from litmine.tasks.store.reports import (rejected_message, top_pairs, top_relations,
+                                          top_typed_relations)
 from litmine.tasks.store.runs import recorded_run
 
 
@@ -145,6 +146,8 @@ def mine(
         relations_found = top_relations(store.con, run.run_id)
         typed_found = top_typed_relations(store.con, run.run_id)
     logger.info("mine finished: %s", dict(counts))
+    if counts["rejected_documents"]:
+        logger.warning(rejected_message(run.run_id, counts["rejected_documents"]))
     create_markdown_artifact(key="mine-report", markdown=_report(parameters, counts, timings, top,
                                                                    relations_found, typed_found),
                              description=f"litmine mine run {run.run_id}")
@@ -155,6 +158,8 @@ def _report(parameters: dict, counts: Counter, timings: Counter, top: list,
             top_relations: list = (), top_typed: list = ()) -> str:
     lines = ["# litmine mine", "", f"Model: `{parameters['model']}`",
              f"Source: {parameters['query'] or ', '.join(parameters['files'] or [])}", "",
+             f"Completed with {counts['rejected_documents']} rejected documents (table `rejects`)."
+             if counts["rejected_documents"] else "Completed.", "",
              "| count | rows |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in sorted(counts.items())]
     lines += ["", "| stage | seconds |", "|---|---|"]

@@ -19,7 +19,8 @@ from litmine.errors import LitmineError
 from litmine.progress import report_progress
 from litmine.settings import get_settings
 from litmine.tasks.loading import DtypeChoice, choose_dtype, resolve_device
-from litmine.tasks.ner.engine import tag_entities
+from litmine.tasks.isolation import check_batch, failed_pmids, reject_documents
+from litmine.tasks.ner.engine import tag_documents
 from litmine.tasks.records import Article, Deletion, Pair, Reject
 from litmine.tasks.relations.model_config import RELATION_FILE
 from litmine.tasks.relations.pairs import pair_entities
@@ -29,7 +30,7 @@ from litmine.tasks.sources.entrez import FetchBatch, fetch_articles
 from litmine.tasks.sources.pubmed_xml import parse_pubmed_xml
 from litmine.tasks.store.database import Batch
 from litmine.tasks.store.load import load_tables
-from litmine.tasks.text.sentences import split_articles
+from litmine.tasks.text.sentences import split_documents
 
 #: Articles per NER batch task: large enough to keep the model busy, small enough to load often.
 DEFAULT_BATCH_SIZE = 256
@@ -122,11 +123,13 @@ def process_items(source, store, tagger, model, run_id, device, max_results, cou
                 _load(pending.popleft(), store, tagger, run_id, counts, timings, relations)
             counts["deleted"] += store.apply_deletion(deletion, run_id)
         started = time.perf_counter()
-        sentences = split_articles(quote(articles))
+        sentences, failures = split_documents(quote(articles))
+        check_batch("split", [a.pmid for a in articles], failures)
         timings["split"] += time.perf_counter() - started
-        future = tag_entities.submit(quote(sentences), model=model, device=device,
-                                     dtype=tagger.dtype_name)
-        pending.append((Batch(articles=articles, sentences=sentences, rejects=rejects), future))
+        future = tag_documents.submit(quote(sentences), model=model, device=device,
+                                      dtype=tagger.dtype_name)
+        pending.append((Batch(articles=articles, sentences=sentences, rejects=rejects,
+                              failures=failures), future))
         while len(pending) > 1:
             _load(pending.popleft(), store, tagger, run_id, counts, timings, relations)
         logger.info("batch: %d articles, %d sentences, %d rejects", len(articles), len(sentences),
@@ -138,33 +141,55 @@ def process_items(source, store, tagger, model, run_id, device, max_results, cou
 
 
 def _load(entry, store, tagger, run_id, counts, timings, relations=None) -> None:
+    """NER's results, then relations and pairs of the documents no stage has failed on; the
+    failed ones are dropped from the batch and stored as rejects naming their stage."""
     batch, future = entry
     started = time.perf_counter()
-    batch.mentions = future.result()
+    batch.mentions, failures = future.result()
+    batch.failures += failures
     timings["ner"] += time.perf_counter() - started
+    _check(batch, "ner")
     cid_pairs: list[Pair] = []
     if relations is not None and batch.articles:
         started = time.perf_counter()
-        related = link_and_relate(quote(batch.articles), quote(batch.sentences),
+        failed = failed_pmids(batch.failures)
+        articles = [a for a in batch.articles if a.pmid not in failed]
+        related = link_and_relate(quote(articles), quote(batch.sentences),
                                   quote(batch.mentions), lexicon=relations.lexicon,
                                   relation_model=relations.relation_model,
                                   typed_relation_model=relations.typed_relation_model)
+        batch.failures += related.failures
+        for stage in ("abbreviations", "linking", "relations"):
+            _check(batch, stage)
         batch.mentions = related.mentions
         batch.abbreviations = related.abbreviations
         batch.relations = related.typed_relations
-        counts["typed_relations"] += len(related.typed_relations)
         cid_pairs = candidate_pairs(related.candidates)
-        counts["linked"] += sum(1 for m in related.mentions if m.concept_id)
-        counts["relations"] += sum(1 for p in cid_pairs if p.relation == "CID")
         timings["relate"] += time.perf_counter() - started
     started = time.perf_counter()
-    batch.pairs = pair_entities(quote(batch.mentions)) + cid_pairs
+    pairs, failures = pair_entities(quote(batch.mentions))
+    batch.pairs = pairs + cid_pairs
+    batch.failures += failures
+    _check(batch, "pairs")
     timings["pair"] += time.perf_counter() - started
+    rejected = reject_documents(batch.failures, {a.pmid: a.source for a in batch.articles})
+    batch.reject_failed(rejected)
+    if rejected:
+        counts["rejected_documents"] += len(rejected)
+    if relations is not None:
+        counts["linked"] += sum(1 for m in batch.mentions if m.concept_id)
+        counts["relations"] += sum(1 for p in batch.pairs if p.relation == "CID")
+        counts["typed_relations"] += len(batch.relations)
     started = time.perf_counter()
     written = load_tables(quote(store), quote(batch), tagger.model_name, run_id)
     timings["load"] += time.perf_counter() - started
     counts.update(written)
-    report_progress(advance=len(batch.articles))
+    report_progress(advance=len(batch.articles) + len(rejected))
+
+
+def _check(batch: Batch, stage: str) -> None:
+    """Stop the run if `stage` failed on every document of the batch (`check_batch`)."""
+    check_batch(stage, [a.pmid for a in batch.articles], batch.failures)
 
 
 def _timed(iterator: Iterator, timings: Counter, key: str) -> Iterator:

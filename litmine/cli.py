@@ -120,9 +120,15 @@ def mine(
         keys[4:4] = ["linked", "relations", "typed_relations"]
     if embed:
         keys += [k for k in result if k.startswith("embedded_")]
+    if result.get("rejected_documents"):
+        keys.insert(keys.index("rejects") + 1, "rejected_documents")
     for key in keys:
         table.add_row(key, str(result.get(key, 0)))
     out.print(table)
+    if result.get("rejected_documents"):  # exit 0: the rest is stored; see rejected_message
+        from litmine.tasks.store.reports import rejected_message
+
+        console.print(rejected_message(result["run_id"], result["rejected_documents"]), markup=False)
 
 
 @app.command()

@@ -122,6 +122,10 @@ class Settings(BaseSettings):
         default="",
         description="Test hook: `commit:N` kills the process inside its Nth batch commit (off).",
     )
+    test_fail_document: str = Field(
+        default="",
+        description="Test hook: `STAGE:PMID` (`STAGE:*`: every PMID) makes that per-document stage raise (off).",
+    )
 
     @field_validator("dtype", mode="before")
     @classmethod

@@ -23,11 +23,35 @@ class Author:
 
 
 @dataclass(frozen=True, slots=True)
+class Passage:
+    """One passage of a full-text document (a PubTator entry, a BioC passage): `start`/`end`
+    index `Article.text`; the passage's own offsets are `Article.text` offsets minus `start`.
+
+    A PubTator entry is ``t + " " + a``: `title_end` is where its ``|t|`` part ends (a sentence
+    ends there); a BioC passage has no such part (`title_end` == `end`). `type`: BioC's passage
+    type ("title", "abstract", "paragraph", ...), "" when the input has none.
+    """
+
+    start: int
+    end: int
+    title_end: int
+    type: str = ""
+
+
+#: What separates two passages in `Article.text` (no sentence crosses it: sentences are split per
+#: passage). A line break, so that a reader of the stored abstract sees the passages apart.
+PASSAGE_SEPARATOR = "\n"
+
+
+@dataclass(frozen=True, slots=True)
 class Article:
     """One PubMed record (or one PubTator document).
 
     `text` is PubTator's document text, ``title + " " + abstract``: every stored character
-    offset (sentences, entities) indexes this string.
+    offset (sentences, entities) indexes this string. A full-text document (several passages)
+    has its first passage's title part as `title` and the rest of its passages, joined by
+    PASSAGE_SEPARATOR, as `abstract`; `passages` says where each passage lies in `text`
+    (empty for an abstract: the document is one passage).
     """
 
     pmid: str
@@ -43,6 +67,7 @@ class Article:
     language: str = ""
     authors: tuple[Author, ...] = ()
     source: str = ""  # where it came from: "efetch", a file path, ...
+    passages: tuple[Passage, ...] = ()
 
     @property
     def text(self) -> str:
@@ -59,11 +84,26 @@ class Deletion:
 
 @dataclass(frozen=True, slots=True)
 class Reject:
-    """A record that could not be used, with the reason; stored in the `rejects` table."""
+    """A record that could not be used, with the reason; stored in the `rejects` table.
+
+    `stage`: "parse" for a record the reader could not use; for a document a later stage raised
+    on, that stage's name (see DocumentFailure).
+    """
 
     source: str
     reason: str
     pmid: str | None = None
+    stage: str = "parse"
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentFailure:
+    """A document that a per-document stage raised on: it is stored as a reject, not half-stored
+    (tasks/isolation.py)."""
+
+    pmid: str
+    stage: str  # split, ner, abbreviations, linking, relations, pairs
+    error: str  # "ValueError: min() arg is an empty sequence"
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,8 +25,9 @@ from litmine.errors import LitmineError
 TASK_RUNNERS = ("local", "dask")
 #: Threads of the local runner: what flows/mine.py's own ThreadPoolTaskRunner uses.
 LOCAL_MAX_WORKERS = 4
-#: Tasks sent to Dask workers: the NER batches (`litmine.tasks.ner.engine.tag_entities`).
-REMOTE_TASKS = frozenset({"tag-entities"})
+#: Tasks sent to Dask workers: the NER batches (`litmine.tasks.ner.engine.tag_entities`, and
+#: `tag_documents`, which `mine` and `refresh` submit).
+REMOTE_TASKS = frozenset({"tag-entities", "tag-documents"})
 
 
 def _reduce_annotation(annotation: BaseAnnotation) -> tuple:

@@ -21,7 +21,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -40,7 +40,8 @@ from litmine.tasks.loading import DTYPE_NAMES, resolve_device, resolve_dtype, re
 from litmine.tasks.ner.model import load_model
 from litmine.tasks.ner.stats import NerStats
 from litmine.tasks.ner.units import text_units, units_to_mentions
-from litmine.tasks.records import Mention, Sentence
+from litmine.tasks.isolation import failed_pmids, isolated
+from litmine.tasks.records import DocumentFailure, Mention, Sentence
 
 logger = logging.getLogger(__name__)
 
@@ -319,12 +320,15 @@ class Tagger:
 
     def tag_texts(self, texts: Sequence[str], *, max_batch_tokens: int | None = None,
                   stride: int = 32, aggregation: str = "first", chunk_texts: int = CHUNK_TEXTS,
-                  workers: int | None = None) -> list[list[tuple[int, int, str, float]]]:
+                  workers: int | None = None,
+                  on_error: Callable[[int, Exception], None] | None = None,
+                  ) -> list[list[tuple[int, int, str, float]]]:
         """Entity spans ``(start, end, type, score)`` of each text; offsets index that text.
 
         aggregation "first" labels whole words by their first sub-token (the default);
         "simple" reproduces transformers' pipeline(aggregation_strategy="simple") on the same
-        token predictions (see `litmine.tasks.ner.labels.decode_spans`).
+        token predictions (see `litmine.tasks.ner.labels.decode_spans`). `on_error(i, exc)`:
+        a text whose decoding raises gets no spans and is reported, instead of raising.
         """
         if aggregation not in AGGREGATIONS:
             raise ValueError(f"aggregation must be one of {AGGREGATIONS}, got {aggregation!r}")
@@ -334,8 +338,15 @@ class Tagger:
                 texts, max_batch_tokens=max_batch_tokens, stride=stride, chunk_texts=chunk_texts,
                 workers=workers)):
             started = time.perf_counter()
-            results.append(decode_spans(text, pred.offsets, pred.word_ids, pred.probs,
-                                        self.table, aggregation))
+            try:
+                found = decode_spans(text, pred.offsets, pred.word_ids, pred.probs, self.table,
+                                     aggregation)
+            except Exception as exc:
+                if on_error is None:
+                    raise
+                on_error(len(results), exc)
+                found = []
+            results.append(found)
             decode_s += time.perf_counter() - started
         self._count(decode_s=decode_s)
         return results
@@ -352,6 +363,29 @@ class Tagger:
         spans = self.tag_texts([u.text for u in units], max_batch_tokens=max_batch_tokens,
                                stride=stride, aggregation=aggregation)
         return units_to_mentions(units, spans)
+
+    def tag_documents(self, sentences: Sequence[Sentence], *, max_batch_tokens: int | None = None,
+                      stride: int = 32, aggregation: str = "first"
+                      ) -> tuple[list[Mention], list[DocumentFailure]]:
+        """`tag`, document by document for what can fail on one document (decoding a text's
+        spans, mapping them to sentences): such a document is a failure of stage "ner" and has
+        no mentions; the model itself runs on the whole batch (its failure is the batch's)."""
+        units = text_units(sentences, self.unit)
+        failures: list[DocumentFailure] = []
+
+        def decode_failed(i: int, exc: Exception) -> None:
+            with isolated("ner", units[i].sentences[0].pmid, failures):
+                raise exc
+
+        spans = self.tag_texts([u.text for u in units], max_batch_tokens=max_batch_tokens,
+                               stride=stride, aggregation=aggregation, on_error=decode_failed)
+        mentions: list[Mention] = []
+        for unit, found in zip(units, spans):
+            pmid = unit.sentences[0].pmid
+            with isolated("ner", pmid, failures):
+                mentions += units_to_mentions([unit], [found])
+        failed = failed_pmids(failures)
+        return [m for m in mentions if m.pmid not in failed], failures
 
 
 def _keep_best(s: int, e: int, n: int, out: np.ndarray, probs: np.ndarray,
@@ -416,6 +450,24 @@ def clear_taggers() -> None:
     with _LOCK:
         _TAGGERS.clear()
         _MODELS.clear()
+
+
+@task(name="tag-documents", cache_policy=NO_CACHE)
+def tag_documents(sentences: Sequence[Sentence], model: str, device: str = "auto", *,
+                  dtype: str | None = None) -> tuple[list[Mention], list[DocumentFailure]]:
+    """Prefect task of `mine`/`refresh`: `Tagger.tag_documents` (a document whose spans cannot
+    be decoded is a failure, not the batch's error), the model loaded once per worker process."""
+    tagger = load_tagger(model, device=device, dtype=dtype)
+    started = time.perf_counter()
+    mentions, failures = tagger.tag_documents(sentences)
+    try:
+        run_logger = get_run_logger()
+    except MissingContextError:  # called as tag_documents.fn(...) outside a flow
+        run_logger = logger
+    run_logger.info("Tagged %d mentions in %d sentences with %s on %s in %.1f s (%d documents "
+                    "failed)", len(mentions), len(sentences), tagger.model_id, tagger.device,
+                    time.perf_counter() - started, len({f.pmid for f in failures}))
+    return mentions, failures
 
 
 @task(name="tag-entities", cache_policy=NO_CACHE)

@@ -145,6 +145,11 @@ class EnsembleTagger:
                  for u, p, s, ws in zip(anchor_units, anchor, total, weight)]
         return units_to_mentions(anchor_units, found)
 
+    def tag_documents(self, sentences: Sequence[Sentence], **kw: Any) -> tuple[list[Mention], list]:
+        """`tag` with no per-document failures (as `Tagger.tag_documents` returns them): the
+        members' probabilities are merged batch-wide, so a failure here is the batch's."""
+        return self.tag(sentences, **kw), []
+
     def tag_texts(self, texts: Sequence[str], **kw: Any) -> list[list[tuple[int, int, str, float]]]:
         """Spans of each text (each its own document of one sentence), as `Tagger.tag_texts`."""
         sentences = [Sentence(f"text-{i}", 0, 0, len(t), t) for i, t in enumerate(texts)]

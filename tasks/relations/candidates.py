@@ -21,6 +21,7 @@ the title is a sentence of its own, so such pairs always have evidence.
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -87,10 +88,16 @@ def _sentence_of(sentences: Sequence[Sentence], m: Mention) -> int:
 
 
 def mark_text(text: str, start: int, end: int, spans: Iterable[tuple[int, int, str]]) -> str:
-    """`text[start:end]` with each (s, e, type) span wrapped in its type's markers."""
+    """`text[start:end]` with each (s, e, type) span wrapped in its type's markers.
+
+    A span is first clipped to the evidence (a mention crossing a sentence end is marked up to
+    it); an empty one, or one that overlaps a span already marked (nested or crossing mentions:
+    the one that starts first wins, the shorter on a tie), is left unmarked.
+    """
     out, pos = [], start
-    for s, e, type_ in sorted(spans):
-        if s < pos or e > end:  # overlapping or outside the evidence: left unmarked
+    clipped = ((max(s, start), min(e, end), type_) for s, e, type_ in spans)
+    for s, e, type_ in sorted(clipped):
+        if s >= e or s < pos:
             continue
         left, right = MARKERS[type_]
         out += [text[pos:s], left, text[s:e], right]
@@ -100,12 +107,24 @@ def mark_text(text: str, start: int, end: int, spans: Iterable[tuple[int, int, s
 
 
 def crop(marked: str, max_chars: int = MAX_EVIDENCE_CHARS) -> str:
-    """Cut a long evidence text to `max_chars` around its first and last markers."""
+    """Cut a long evidence text to at most `max_chars` around its markers.
+
+    The window spans the first and last markers when they fit in it; otherwise (a long methods
+    sentence, a table flattened into one sentence) the closest chemical-disease marker pair.
+    Without a marker (every span was left unmarked) the text's start is kept: an evidence text
+    must never sink its document (issue 21: `min()` of no marker positions failed a whole run).
+    """
     if len(marked) <= max_chars:
         return marked
-    positions = [i for tag in ("@ * chemical *", "# ^ disease ^") for i in
-                 [marked.find(tag), marked.rfind(tag)] if i >= 0]
-    lo, hi = min(positions), max(positions) + 40
+    chemicals = [m.start() for m in _CHEMICAL_MARK.finditer(marked)]
+    diseases = [m.start() for m in _DISEASE_MARK.finditer(marked)]
+    positions = chemicals + diseases
+    lo, hi = (min(positions), max(positions) + 40) if positions else (0, 0)
+    if hi - lo > max_chars and chemicals and diseases:
+        c, d = _closest(chemicals, diseases)
+        lo, hi = min(c, d), max(c, d) + 40
+    if hi - lo > max_chars:
+        hi = lo + max_chars
     spare = max(0, max_chars - (hi - lo))
     a = max(0, lo - spare // 2)
     b = min(len(marked), max(hi, a + max_chars))
@@ -114,6 +133,22 @@ def crop(marked: str, max_chars: int = MAX_EVIDENCE_CHARS) -> str:
     if a > 0 and " " in piece[:30]:
         piece = piece[piece.index(" ") + 1:]
     return piece
+
+
+_CHEMICAL_MARK = re.compile(re.escape(MARKERS[CHEMICAL][0].rstrip()))
+_DISEASE_MARK = re.compile(re.escape(MARKERS[DISEASE][0].rstrip()))
+
+
+def _closest(first: Sequence[int], second: Sequence[int]) -> tuple[int, int]:
+    """The pair (a from `first`, b from `second`) nearest each other (both lists sorted)."""
+    best, j = (first[0], second[0]), 0
+    for a in first:
+        while j + 1 < len(second) and second[j + 1] <= a:
+            j += 1
+        for b in second[j:j + 2]:
+            if abs(a - b) < abs(best[0] - best[1]):
+                best = (a, b)
+    return best
 
 
 def build_candidates(pmid: str, text: str, sentences: Sequence[Sentence],

@@ -9,7 +9,8 @@ from collections.abc import Iterable
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from litmine.tasks.records import Mention, Pair
+from litmine.tasks.isolation import failed_pmids, isolated
+from litmine.tasks.records import DocumentFailure, Mention, Pair
 
 CHEMICAL_TYPES = frozenset({"Chemical"})
 DISEASE_TYPES = frozenset({"Disease"})
@@ -46,6 +47,16 @@ def pair_chemicals_with_diseases(mentions: Iterable[Mention]) -> list[Pair]:
 
 
 @task(name="pair-chemicals-with-diseases", cache_policy=NO_CACHE)
-def pair_entities(mentions: list[Mention]) -> list[Pair]:
-    """Prefect task: co-occurrence pairs of a batch's mentions."""
-    return pair_chemicals_with_diseases(mentions)
+def pair_entities(mentions: list[Mention]) -> tuple[list[Pair], list[DocumentFailure]]:
+    """Prefect task: co-occurrence pairs of a batch's mentions, document by document (a document
+    that raises is a failure of stage "pairs", the others go on)."""
+    by_pmid: dict[str, list[Mention]] = defaultdict(list)
+    for m in mentions:
+        by_pmid[m.pmid].append(m)
+    pairs: list[Pair] = []
+    failures: list[DocumentFailure] = []
+    for pmid in sorted(by_pmid):
+        with isolated("pairs", pmid, failures):
+            pairs += pair_chemicals_with_diseases(by_pmid[pmid])
+    failed = failed_pmids(failures)
+    return [p for p in pairs if p.pmid not in failed], failures

@@ -18,7 +18,8 @@ from prefect.cache_policies import NO_CACHE
 
 from litmine.settings import DEFAULT_LEXICON, DEFAULT_RELATION_MODEL
 from litmine.tasks.linking.normalise import Link, Linker, load_linker, normalise_document
-from litmine.tasks.records import Article, Mention, Pair, Relation, Sentence
+from litmine.tasks.isolation import isolated
+from litmine.tasks.records import Article, DocumentFailure, Mention, Pair, Relation, Sentence
 from litmine.tasks.relations.candidates import Candidate, build_candidates
 from litmine.tasks.relations.pairs import normalise_surface
 from litmine.tasks.relations.registry import load_relation_model, load_typed_model
@@ -38,6 +39,8 @@ class RelationBatch:
     abbreviations: list[Abbreviation] = field(default_factory=list)
     candidates: list[Candidate] = field(default_factory=list)  # every concept pair, scored
     typed_relations: list[Relation] = field(default_factory=list)  # BioRED types, predicted
+    #: Documents a stage raised on (abbreviations, linking, relations): none of their rows above.
+    failures: list[DocumentFailure] = field(default_factory=list)
 
     @property
     def relations(self) -> list[Candidate]:
@@ -62,24 +65,33 @@ def relate_articles(articles: Sequence[Article], sentences: Sequence[Sentence],
     out = RelationBatch()
     # One fuzzy lookup per type for the whole batch (the linker caches what it linked).
     linker.link_many(sorted({(m.text, m.type) for m in mentions}))
-    for article in articles:
+    for article in articles:  # a document that raises is a failure, the others go on
+        failures = len(out.failures)
         text = article.text
         sents = sorted(by_pmid_s.get(article.pmid, []), key=lambda s: s.index)
-        ms, abbrs = find_and_apply_abbreviations(article, by_pmid_m.get(article.pmid, []),
-                                                 sents, fix=fix_mentions)
-        linked, links = normalise_document(text, ms, linker, abbrs)
-        out.mentions += linked
-        out.links += links
-        out.abbreviations += abbrs
-        if relation_model is not None:
-            cands = build_candidates(article.pmid, text, sents, linked,
-                                     title_end=len(article.title))
-            out.candidates += relation_model.predict(cands, article.title, text=text,
-                                                     mentions=linked)
-        if typed_model is not None:
-            out.typed_relations += relation_rows(article.pmid, sents, linked,
-                                                 typed_model.predict_document(text, linked),
-                                                 typed_model.name)
+        with isolated("abbreviations", article.pmid, out.failures):
+            ms, abbrs = find_and_apply_abbreviations(article, by_pmid_m.get(article.pmid, []),
+                                                     sents, fix=fix_mentions)
+        if len(out.failures) == failures:
+            with isolated("linking", article.pmid, out.failures):
+                linked, links = normalise_document(text, ms, linker, abbrs)
+        cands: list[Candidate] = []
+        if relation_model is not None and len(out.failures) == failures:
+            with isolated("relations", article.pmid, out.failures):
+                cands = build_candidates(article.pmid, text, sents, linked,
+                                         title_end=len(article.title))
+                cands = relation_model.predict(cands, article.title, text=text, mentions=linked)
+        typed: list[Relation] = []
+        if typed_model is not None and len(out.failures) == failures:
+            with isolated("relations", article.pmid, out.failures):
+                typed = relation_rows(article.pmid, sents, linked,
+                                      typed_model.predict_document(text, linked), typed_model.name)
+        if len(out.failures) == failures:
+            out.mentions += linked
+            out.links += links
+            out.abbreviations += abbrs
+            out.candidates += cands
+            out.typed_relations += typed
     return out
 
 

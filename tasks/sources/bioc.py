@@ -12,6 +12,7 @@ an export of a large store never holds it whole.
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 import time
@@ -53,8 +54,9 @@ def _xml_safe(value: str) -> str:
 def build_document(article: Article, mentions: Sequence[Mention],
                    relations: Sequence[tuple[str, str, str]] = (), *, model: str | None = None,
                    xml: bool = False) -> BioCDocument:
-    """One BioC document: title and abstract passages, their annotations, the relations
-    ((type, id1, id2), or (type, id1, id2, novelty) for BioRED's typed relations).
+    """One BioC document: title and abstract passages (a full text: its stored passages), their
+    annotations, the relations ((type, id1, id2), or (type, id1, id2, novelty) for BioRED's
+    typed relations).
 
     An annotation belongs to the passage its start falls in; its ``identifier`` is the stored
     concept ID ("|"-joined for composite mentions, as stored) or "-". A relation's nodes are the annotations
@@ -63,16 +65,26 @@ def build_document(article: Article, mentions: Sequence[Mention],
     clean = _xml_safe if xml else (lambda value: value)
     doc = BioCDocument()
     doc.id = article.pmid
-    title = BioCPassage()
-    title.infons["type"] = "title"
-    title.offset, title.text = 0, clean(article.title)
-    doc.add_passage(title)
-    abstract = None
-    if article.abstract:
-        abstract = BioCPassage()
-        abstract.infons["type"] = "abstract"
-        abstract.offset, abstract.text = len(article.title) + 1, clean(article.abstract)
-        doc.add_passage(abstract)
+    if article.passages:  # a full text: one BioC passage per stored passage, document offsets
+        text, starts = article.text, [p.start for p in article.passages]
+        for k, p in enumerate(article.passages):
+            passage = BioCPassage()
+            passage.infons["type"] = p.type or ("title" if k == 0 else "paragraph")
+            passage.offset, passage.text = p.start, clean(text[p.start:p.end])
+            doc.add_passage(passage)
+        home = lambda m: doc.passages[max(0, bisect.bisect_right(starts, m.start) - 1)]  # noqa: E731
+    else:
+        title = BioCPassage()
+        title.infons["type"] = "title"
+        title.offset, title.text = 0, clean(article.title)
+        doc.add_passage(title)
+        abstract = None
+        if article.abstract:
+            abstract = BioCPassage()
+            abstract.infons["type"] = "abstract"
+            abstract.offset, abstract.text = len(article.title) + 1, clean(article.abstract)
+            doc.add_passage(abstract)
+        home = lambda m: abstract if abstract is not None and m.start > len(article.title) else title  # noqa: E731
     by_id: dict[str, list[str]] = {}
     for n, m in enumerate(sorted(mentions, key=lambda m: (m.start, m.end, m.type)), start=1):
         ann = BioCAnnotation()
@@ -83,7 +95,7 @@ def build_document(article: Article, mentions: Sequence[Mention],
             ann.infons["model"] = model
         ann.add_location(BioCLocation(m.start, m.end - m.start))
         ann.text = clean(m.text)
-        (abstract if abstract is not None and m.start > len(article.title) else title).add_annotation(ann)
+        home(m).add_annotation(ann)
         for part in concept_parts(m.concept_id or "", m.type):
             by_id.setdefault(part, []).append(ann.id)
     for n, (kind, first, second, *novelty) in enumerate(sorted(relations), start=1):

@@ -40,8 +40,37 @@ def iter_file_items(name: str | Path) -> Iterator[Article | Deletion | Reject]:
     if sniff_format(path) == "pubmed-xml":
         yield from iter_pubmed_xml(path, source_name=str(path))
     else:
-        for document in iter_pubtator(path):
-            yield document.to_article(str(path))
+        yield from _pubtator_items(path)
+
+
+#: Reader issues that drop a whole PubTator document (tasks/sources/pubtator.py).
+_DOCUMENT_SKIPS = ("no-title", "empty-document")
+
+
+def _pubtator_items(path: Path) -> Iterator[Article | Reject]:
+    """A PubTator file's documents (consecutive entries of a PMID are one full text), and a
+    reject for each document the reader skipped and each later, non-consecutive entry of a PMID
+    already read: a revision or a mistake, never merged into the first and never dropped in
+    silence (the first one is kept)."""
+    reader = iter_pubtator(path)
+    seen: set[str] = set()
+    issues = 0
+    for document in reader:
+        for issue in reader.stats.issues[issues:]:
+            if issue.kind in _DOCUMENT_SKIPS:
+                yield Reject(str(path), f"parse: line {issue.line}: {issue.message}", issue.pmid)
+        issues = len(reader.stats.issues)
+        if document.pmid in seen:
+            yield Reject(str(path), f"parse: PMID {document.pmid} appears again (a repeated "
+                         "document, or entries of one article that are not consecutive: only "
+                         "consecutive entries are read as its passages); kept its first occurrence "
+                         "and skipped this one: remove or renumber the duplicate", document.pmid)
+            continue
+        seen.add(document.pmid)
+        yield document.to_article(str(path))
+    for issue in reader.stats.issues[issues:]:
+        if issue.kind in _DOCUMENT_SKIPS:
+            yield Reject(str(path), f"parse: line {issue.line}: {issue.message}", issue.pmid)
 
 
 def chunked(items: Iterable, size: int) -> Iterator[list]:

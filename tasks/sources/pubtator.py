@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import IO
 
 from litmine.errors import LitmineError, ParseError
-from litmine.tasks.records import Article, Mention
+from litmine.tasks.records import PASSAGE_SEPARATOR, Article, Mention, Passage
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +82,9 @@ class PubTatorDocument:
     relations: tuple[tuple[str, str, str], ...] = ()  # (type, id1, id2), e.g. ("CID", chem, dis)
     #: Parallel to `relations`: BioRED's fifth column ("Novel" or "No"), "" where absent.
     novelty: tuple[str, ...] = ()
+    #: A full text's passages (consecutive entries of one PMID; offsets into `text`), () for
+    #: a title and abstract (see `join_passages`).
+    passages: tuple[Passage, ...] = ()
 
     def novel(self, k: int) -> str:
         """The novelty of relation `k` ("Novel", "No" or "" when the file has none)."""
@@ -93,7 +96,8 @@ class PubTatorDocument:
 
     def to_article(self, source: str = "") -> Article:
         """The document as an Article (no journal/date metadata: PubTator has none)."""
-        return Article(pmid=self.pmid, title=self.title, abstract=self.abstract, source=source)
+        return Article(pmid=self.pmid, title=self.title, abstract=self.abstract, source=source,
+                       passages=self.passages)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +121,7 @@ class PubTatorStats:
     fixed: Counter = field(default_factory=Counter)  # kind -> count of repaired mentions
     skipped: Counter = field(default_factory=Counter)  # kind -> count of dropped lines/documents
     overlapping: int = 0  # nested or crossing mention pairs kept (flat taggers cannot get both)
+    passages_joined: int = 0  # entries read as further passages of the document before them
     issues: list[ParseIssue] = field(default_factory=list)
 
     def summary(self) -> str:
@@ -219,10 +224,27 @@ class PubTatorReader:
     def _read(self) -> Iterator[PubTatorDocument]:
         stream = self._open() if self._path is not None else self._stream
         try:
-            yield from self._parse(stream)
+            yield from self._join(self._parse(stream))
         finally:
             if self._path is not None:
                 stream.close()
+
+    def _join(self, entries: Iterable[PubTatorDocument]) -> Iterator[PubTatorDocument]:
+        """Consecutive entries of one PMID as one document (`join_passages`), unless an entry
+        repeats one of them word for word (a repeated document, not a passage); `stats` counts
+        documents, not entries."""
+        group: list[PubTatorDocument] = []
+        for entry in entries:
+            if group and (entry.pmid != group[0].pmid or any(e.text == entry.text for e in group)):
+                # another document, or the same one repeated (NCBI-disease train repeats 8528200)
+                yield join_passages(group)
+                group = []
+            elif group:  # a further passage, counted as a document when it was read
+                self.stats.documents -= 1
+                self.stats.passages_joined += 1
+            group.append(entry)
+        if group:
+            yield join_passages(group)
 
     def _parse(self, stream: IO[str]) -> Iterator[PubTatorDocument]:
         pmid = ""
@@ -331,6 +353,33 @@ class PubTatorReader:
                                 tuple(novelty))
 
 
+def join_passages(entries: Sequence[PubTatorDocument]) -> PubTatorDocument:
+    """Consecutive PubTator entries of one PMID as one full-text document (issue 21).
+
+    PubTator3 and AIONER write a full text as one ``PMID|t|``/``PMID|a|`` entry per passage
+    (title, abstract, section headings, paragraphs, captions), each entry's offsets indexing its
+    own ``t + " " + a``. The document's text is the entries' texts joined by PASSAGE_SEPARATOR:
+    its `title` is the first entry's title, its `abstract` everything after; `passages` keeps
+    each entry's place (`Passage.title_end`: where its ``t`` part ends), and each mention is
+    shifted by its entry's start, so that `write_pubtator` gives every entry back as read. One
+    entry is returned as it is (no passages: a title and abstract).
+    """
+    if len(entries) == 1:
+        return entries[0]
+    passages, mentions, relations, novelty, start = [], [], [], [], 0
+    for entry in entries:
+        passages.append(Passage(start, start + len(entry.text), start + len(entry.title)))
+        mentions += [GoldMention(m.start + start, m.end + start, m.text, m.type, m.concept_id)
+                     for m in entry.mentions]
+        relations += entry.relations
+        novelty += [entry.novel(k) for k in range(len(entry.relations))]
+        start += len(entry.text) + len(PASSAGE_SEPARATOR)
+    first = entries[0]
+    abstract = PASSAGE_SEPARATOR.join([first.abstract, *(e.text for e in entries[1:])])
+    return PubTatorDocument(first.pmid, first.title, abstract, tuple(mentions), tuple(relations),
+                            tuple(novelty) if any(novelty) else (), tuple(passages))
+
+
 def count_overlaps(mentions: Sequence[GoldMention]) -> int:
     """Pairs of mentions (sorted by start) whose spans share at least one character."""
     n = 0
@@ -379,7 +428,9 @@ def write_pubtator(docs: Iterable[tuple[Article, Sequence[Mention]]],
     """Write documents and their mentions as PubTator; return the number of documents.
 
     Mention lines are sorted by offsets; column 6 is the concept ID or "-". Line breaks inside
-    a title or abstract become spaces, so offsets stay valid. `relations` maps a PMID to its
+    a title or abstract become spaces, so offsets stay valid. A full text (`Article.passages`)
+    is written one entry per passage, each mention in its passage's entry with offsets relative
+    to it, the relations after the last one: as `join_passages` read it. `relations` maps a PMID to its
     (type, id1, id2) relations, written after the mentions as `PMID<TAB>CID<TAB>id1<TAB>id2`,
     or (type, id1, id2, novelty), written as BioRED does with a fifth column ("Novel"/"No").
     """
@@ -389,14 +440,20 @@ def write_pubtator(docs: Iterable[tuple[Article, Sequence[Mention]]],
     n = 0
     for article, mentions in docs:
         pmid = _clean(article.pmid)
-        out.write(f"{pmid}|t|{_clean(article.title)}\n")
-        out.write(f"{pmid}|a|{_clean(article.abstract)}\n")
-        for m in sorted(mentions, key=lambda m: (m.start, m.end, m.type)):
-            out.write(f"{pmid}\t{m.start}\t{m.end}\t{_clean(m.text)}\t{_clean(m.type)}\t"
-                      f"{_clean(m.concept_id) or '-'}\n")
-        for relation in sorted((relations or {}).get(article.pmid, ())):
-            out.write(f"{pmid}\t" + "\t".join(_clean(field) for field in relation) + "\n")
-        out.write("\n")
+        text = article.text
+        ordered = sorted(mentions, key=lambda m: (m.start, m.end, m.type))
+        passages = article.passages or (Passage(0, len(text), len(article.title)),)
+        for k, p in enumerate(passages):
+            out.write(f"{pmid}|t|{_clean(text[p.start:p.title_end])}\n")
+            out.write(f"{pmid}|a|{_clean(text[p.title_end + 1:p.end])}\n")
+            for m in ordered:  # offsets relative to the passage, as it was read
+                if p.start <= m.start < p.end:
+                    out.write(f"{pmid}\t{m.start - p.start}\t{m.end - p.start}\t{_clean(m.text)}\t"
+                              f"{_clean(m.type)}\t{_clean(m.concept_id) or '-'}\n")
+            if k == len(passages) - 1:
+                for relation in sorted((relations or {}).get(article.pmid, ())):
+                    out.write(f"{pmid}\t" + "\t".join(_clean(field) for field in relation) + "\n")
+            out.write("\n")
         n += 1
     return n
 

@@ -16,11 +16,11 @@ import duckdb
 import pyarrow as pa
 
 from litmine.settings import get_settings
-from litmine.tasks.records import (Article, Deletion, Mention, Pair, Reject, Relation,
-                                   Sentence)
+from litmine.tasks.records import (Article, Deletion, DocumentFailure, Mention, Pair, Reject,
+                                   Relation, Sentence)
 
 #: Tables whose rows derive from an article (removed with it on DeleteCitation).
-DERIVED_TABLES = ("sentences", "entities", "pairs", "abbreviations", "relations")
+DERIVED_TABLES = ("sentences", "entities", "pairs", "abbreviations", "passages", "relations")
 #: Tables made from an article's text by other flows (classify, summarize; embed's
 #: embeddings_<dim>, which exist once a model of that size has embedded something): their rows
 #: go when the article is deleted or its title/abstract changes.
@@ -60,6 +60,22 @@ class Batch:
     rejects: list[Reject] = field(default_factory=list)
     abbreviations: list = field(default_factory=list)  # tasks.abbreviations.Abbreviation
     relations: list[Relation] = field(default_factory=list)  # typed (BioRED) relations
+    #: Documents a per-document stage raised on (tasks/isolation.py): `reject_failed` drops them.
+    failures: list[DocumentFailure] = field(default_factory=list)
+
+    def reject_failed(self, rejects: Sequence[Reject]) -> None:
+        """Drop every row of the documents `rejects` name (none is half-stored) and keep the
+        rejects to store with the batch."""
+        gone = {r.pmid for r in rejects}
+        if not gone:
+            return
+        self.articles = [a for a in self.articles if a.pmid not in gone]
+        self.sentences = [s for s in self.sentences if s.pmid not in gone]
+        self.mentions = [m for m in self.mentions if m.pmid not in gone]
+        self.pairs = [p for p in self.pairs if p.pmid not in gone]
+        self.abbreviations = [a for a in self.abbreviations if a.pmid not in gone]
+        self.relations = [r for r in self.relations if r.pmid not in gone]
+        self.rejects = [*self.rejects, *rejects]
 
 
 def _latest_versions(articles: Iterable[Article]) -> list[Article]:
@@ -89,6 +105,19 @@ def _articles_table(articles: Sequence[Article], run_id: str, at: datetime) -> p
         "source": [a.source for a in articles],
         "run_id": [run_id] * len(articles),
         "loaded_at": pa.array([at] * len(articles), pa.timestamp("us", tz="UTC")),
+    })
+
+
+def _passages_table(articles: Sequence[Article], run_id: str) -> pa.Table:
+    rows = [(a.pmid, i, p) for a in articles for i, p in enumerate(a.passages)]
+    return pa.table({
+        "pmid": [pmid for pmid, _, _ in rows],
+        "passage_index": pa.array([i for _, i, _ in rows], pa.int32()),
+        "start_offset": pa.array([p.start for _, _, p in rows], pa.int32()),
+        "end_offset": pa.array([p.end for _, _, p in rows], pa.int32()),
+        "title_end": pa.array([p.title_end for _, _, p in rows], pa.int32()),
+        "type": pa.array([p.type for _, _, p in rows], pa.string()),
+        "run_id": [run_id] * len(rows),
     })
 
 
@@ -248,6 +277,7 @@ class Store:
             "abbreviations": _abbreviations_table(batch.abbreviations,
                                                   {a.pmid for a in articles}, run_id),
             "relations": _relations_table(batch.relations, model, run_id),
+            "passages": _passages_table(articles, run_id),
         }
         con = self.con
         text_tables = self._text_derived_tables()
@@ -291,6 +321,7 @@ class Store:
             "reason": [r.reason for r in rejects],
             "run_id": [run_id] * len(rejects),
             "rejected_at": pa.array([at] * len(rejects), pa.timestamp("us", tz="UTC")),
+            "stage": [r.stage for r in rejects],
         })
         self.con.register("batch_rejects", table)
         self.con.execute("INSERT INTO rejects SELECT * FROM batch_rejects")

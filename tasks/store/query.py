@@ -11,7 +11,7 @@ import duckdb
 from litmine.errors import LitmineError, StoreError
 from litmine.tasks.sources.bioc import BioCWriter
 from litmine.tasks.sources.pubtator import write_pubtator
-from litmine.tasks.records import Article, Mention
+from litmine.tasks.records import Article, Mention, Passage
 from litmine.tasks.store.access import open_store
 from litmine.tasks.store.schema import SCHEMA_VERSION
 
@@ -92,6 +92,9 @@ def _document_chunks(con: duckdb.DuckDBPyConnection, model: str | None, chunk: i
     has_typed = bool(con.execute(  # files made before schema 5 have no relations table
         "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'relations' AND "
         "database_name = current_database()").fetchone()[0])
+    has_passages = bool(con.execute(  # files made before schema 6 have no passages
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'passages' "
+        "AND database_name = current_database()").fetchone()[0])
     for i in range(0, len(pmids), chunk):
         part = pmids[i:i + chunk]
         articles = con.execute(
@@ -103,6 +106,12 @@ def _document_chunks(con: duckdb.DuckDBPyConnection, model: str | None, chunk: i
                 "FROM entities WHERE model = ? AND pmid IN (SELECT unnest(?)) "
                 "ORDER BY pmid, start_offset, end_offset, type", [model, part]).fetchall():
             mentions.setdefault(row[0], []).append(Mention(*row[:7], concept_id=row[7] or ""))
+        passages: dict[str, list[Passage]] = {}
+        if has_passages:
+            for pmid, *passage in con.execute(
+                    "SELECT pmid, start_offset, end_offset, title_end, type FROM passages WHERE "
+                    "pmid IN (SELECT unnest(?)) ORDER BY pmid, passage_index", [part]).fetchall():
+                passages.setdefault(pmid, []).append(Passage(*passage[:3], passage[3] or ""))
         relations: dict[str, list[tuple[str, ...]]] = {}
         if has_relations:
             for pmid, chem, dis in con.execute(
@@ -116,8 +125,8 @@ def _document_chunks(con: duckdb.DuckDBPyConnection, model: str | None, chunk: i
                     "model = ? AND pmid IN (SELECT unnest(?)) ORDER BY ALL",
                     [model, part]).fetchall():
                 relations.setdefault(pmid, []).append((kind, first, second, novel))
-        yield [(Article(pmid=p, title=t or "", abstract=a or ""), mentions.get(p, []))
-               for p, t, a in articles], relations
+        yield [(Article(pmid=p, title=t or "", abstract=a or "", passages=tuple(passages.get(p, ()))),
+                 mentions.get(p, [])) for p, t, a in articles], relations
 
 
 #: `describe`'s per-type rows, models with most entities first, then types by mentions.

@@ -61,3 +61,10 @@ def new_pairs(con: duckdb.DuckDBPyConnection, run_id: str, limit: int = 20) -> l
 def run_rejects(con: duckdb.DuckDBPyConnection, run_id: str, limit: int = 10) -> list[tuple]:
     """(source, pmid, reason) of the records the run skipped, the first `limit` by source and PMID."""
     return _run_rows(con, _REJECTS, run_id, limit)
+
+
+def rejected_message(run_id: str, n: int) -> str:
+    """The line a run that rejected documents ends with: how many, and the query that lists them."""
+    return (f"completed with {n} rejected document{'s' if n != 1 else ''}: each failed a stage "
+            f"and was not stored; list them with litmine sql \"SELECT pmid, stage, reason, source "
+            f"FROM rejects WHERE run_id = '{run_id}' AND stage <> 'parse'\"")

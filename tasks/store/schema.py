@@ -13,7 +13,7 @@ import duckdb
 
 from litmine.errors import StoreError
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 #: `entities.link_status`: how `concept_id` was found, or why it is NULL (no ID). The first six
 #: are the linker's levels (tasks/linking/normalise.py); "linked" and "unmatched" are what
@@ -122,6 +122,16 @@ CREATE TABLE IF NOT EXISTS relations (
     type1 VARCHAR, id1 VARCHAR, name1 VARCHAR, type2 VARCHAR, id2 VARCHAR, name2 VARCHAR,
     relation VARCHAR, novel VARCHAR, score DOUBLE, novel_score DOUBLE,
     sentence_indexes INTEGER[], evidence VARCHAR[], run_id VARCHAR);
+""",
+    # Issue 21: a reject names the stage that refused the document ("parse" for every reject
+    # stored before: only the readers rejected then); full-text documents keep their passages
+    # (offsets into title || ' ' || abstract; `litmine export` maps mentions back per passage).
+    6: """
+ALTER TABLE rejects ADD COLUMN IF NOT EXISTS stage VARCHAR;
+UPDATE rejects SET stage = 'parse' WHERE stage IS NULL;
+CREATE TABLE IF NOT EXISTS passages (
+    pmid VARCHAR, passage_index INTEGER, start_offset INTEGER, end_offset INTEGER,
+    title_end INTEGER, type VARCHAR, run_id VARCHAR);
 """,
 }
 

@@ -29,7 +29,8 @@ from collections.abc import Iterable, Sequence
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from litmine.tasks.records import Article, Sentence
+from litmine.tasks.isolation import failed_pmids, isolated
+from litmine.tasks.records import Article, DocumentFailure, Sentence
 
 # --- Word lists -------------------------------------------------------------------------------
 # Collected from the corpora named in the module docstring; each list says what it is for.
@@ -153,9 +154,18 @@ def split_sentences(text: str, title_length: int | None = None) -> list[tuple[in
 
 
 def split_article(article: Article) -> list[Sentence]:
-    """Return the sentences of an article; index 0 is (the first sentence of) the title."""
+    """Return the sentences of an article; index 0 is (the first sentence of) the title.
+
+    A full-text article is split passage by passage (a boundary at each passage's end and at the
+    end of its title part), so that no sentence spans two passages.
+    """
     text = article.text
-    spans = split_sentences(text, len(article.title))
+    if article.passages:
+        spans = [span for p in article.passages
+                 for start, end in ((p.start, p.title_end), (p.title_end, p.end))
+                 for span in _split_region(text, start, end)]
+    else:
+        spans = split_sentences(text, len(article.title))
     return [Sentence(article.pmid, i, s, e, text[s:e]) for i, (s, e) in enumerate(spans)]
 
 
@@ -388,3 +398,16 @@ def _inside(spans: list[tuple[int, int]], position: int) -> bool:
 def split_articles(articles: list[Article]) -> list[Sentence]:
     """Split every article into sentences (a Prefect task around `split_article`)."""
     return [sentence for article in articles for sentence in split_article(article)]
+
+
+@task(name="split-documents", cache_policy=NO_CACHE)
+def split_documents(articles: list[Article]) -> tuple[list[Sentence], list[DocumentFailure]]:
+    """Split every article into sentences; an article the splitter raises on is a failure of
+    stage "split", the others go on (tasks/isolation.py)."""
+    sentences: list[Sentence] = []
+    failures: list[DocumentFailure] = []
+    for article in articles:
+        with isolated("split", article.pmid, failures):
+            sentences += split_article(article)
+    failed = failed_pmids(failures)
+    return [s for s in sentences if s.pmid not in failed], failures

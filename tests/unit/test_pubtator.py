@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
 
@@ -149,3 +150,42 @@ def test_write_then_read_round_trip(tmp_path):
     back = gold_to_mentions(doc)
     assert [(m.start, m.end, m.type, m.concept_id) for m in back] == [
         (0, 9, "Chemical", "D002945"), (mentions[0].start, mentions[0].end, "Disease", "")]
+
+
+FULL_TEXT = Path(__file__).resolve().parents[1] / "fixtures" / "fulltext" / "pmc_fulltext_sample.PubTator"
+
+
+def test_consecutive_entries_of_a_pmid_are_one_full_text_written_back_byte_for_byte():
+    """Issue 21: a full text as PubTator3/AIONER write it (an entry per passage, offsets relative
+    to the entry) is one document whose passages keep their boundaries; written back, every
+    entry and every offset is as read (the non-consecutive duplicate is a document of its own
+    here: `iter_file_items` rejects it)."""
+    docs, stats = read_pubtator(FULL_TEXT)
+    assert [(d.pmid, len(d.passages)) for d in docs] == [
+        ("90000001", 6), ("90000003", 0), ("90000002", 2), ("90000001", 0)]
+    assert stats.documents == 4 and stats.passages_joined == 6 and not stats.skipped
+    full = docs[0]
+    assert full.title == "Cisplatin-induced nephrotoxicity in rats is reduced by magnesium."
+    for m in full.mentions:
+        assert full.text[m.start:m.end] == m.text
+    for p in full.passages:  # each passage is its entry's "t a" text
+        assert full.text[p.title_end] == " " and p.end <= len(full.text)
+    out = io.StringIO()
+    write_pubtator([(d.to_article(), gold_to_mentions(d)) for d in docs[:3]], out,
+                   {d.pmid: d.relations for d in docs[:3]})
+    entries = FULL_TEXT.read_text(encoding="utf-8").split("\n\n")
+    assert out.getvalue() == "\n\n".join(entries[:-2]) + "\n\n"  # all but the duplicate
+
+
+def test_a_non_consecutive_duplicate_pmid_is_a_reject_not_a_silent_drop():
+    from litmine.tasks.records import Reject
+    from litmine.tasks.sources.files import iter_file_items
+
+    items = list(iter_file_items(FULL_TEXT))
+    articles = [i for i in items if isinstance(i, Article)]
+    rejects = [i for i in items if isinstance(i, Reject)]
+    assert [a.pmid for a in articles] == ["90000001", "90000003", "90000002"]
+    assert len(articles[0].passages) == 6  # the first occurrence is kept, whole
+    assert [(r.pmid, r.stage) for r in rejects] == [("90000001", "parse")]
+    assert "appears again" in rejects[0].reason
+    assert rejects[0].source == str(FULL_TEXT)

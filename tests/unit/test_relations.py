@@ -98,6 +98,32 @@ def test_crop_keeps_markers():
     assert crop("short", 300) == "short"
 
 
+def test_crop_without_any_marker_keeps_the_start():
+    """Issue 21: every span left unmarked in a long evidence text made `crop` fail on min([])
+    and sank the whole run."""
+    long = "word " * 300
+    out = crop(long, 300)
+    assert len(out) <= 300 and out == long[:300]
+
+
+@pytest.mark.parametrize("spans, want", [
+    # crossing the evidence end (a mention across a sentence end): marked up to the end
+    ([(0, 9, "Chemical"), (18, 60, "Disease")],
+     "@ * chemical * Lidocaine @-induced # ^ disease ^ cardiac asystole. #"),
+    # zero-length and reversed spans: not marked, text kept whole
+    ([(5, 5, "Chemical"), (12, 9, "Disease")], "Lidocaine-induced cardiac asystole."),
+    # nested (a chemical inside a disease mention): the first one wins, nothing is repeated
+    ([(0, 34, "Disease"), (0, 9, "Chemical")],
+     "@ * chemical * Lidocaine @-induced cardiac asystole."),
+    # starting before the evidence: clipped to its start
+    ([(-4, 9, "Chemical")], "@ * chemical * Lidocaine @-induced cardiac asystole."),
+])
+def test_mark_text_never_loses_or_repeats_text(spans, want):
+    s = _sentences()[0]
+    marked = mark_text(TEXT, s.start, s.end, spans)
+    assert marked == want
+
+
 def test_features_see_trigger_words_and_title():
     f = evidence_features("@ * chemical * cocaine @ induced # ^ disease ^ seizures #", "same")
     assert f["btw=induced"] == 1.0 and f["order=CD"] == 1.0 and f["dist=1"] == 1.0

@@ -50,7 +50,7 @@ def rows(con, table):
 
 def test_a_new_file_has_every_table_at_the_current_version(tmp_path):
     with open_store(tmp_path / "new.duckdb") as store:
-        assert schema_version(store.con) == SCHEMA_VERSION == 5
+        assert schema_version(store.con) == SCHEMA_VERSION == 6
         for table in NEW_TABLES:
             assert rows(store.con, table) == []
 
@@ -120,6 +120,24 @@ def test_a_version_3_file_stores_no_id_as_null_with_the_reason(tmp_path):
         assert set(r[0] for r in store.con.execute("SELECT link_status FROM entities").fetchall()) <= set(LINK_STATUSES)
     with open_store(path) as store:  # opening again changes nothing
         assert store.con.execute("SELECT count(*) FROM entities WHERE concept_id IS NULL").fetchone() == (6,)
+
+
+def test_a_version_4_file_keeps_its_rejects_as_parse_rejects_and_gains_passages(tmp_path):
+    """Migration 5 (issue 21): `rejects.stage` ("parse" for every reject stored before, when
+    only the readers rejected) and the `passages` table of full-text documents."""
+    path = tmp_path / "v4.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute(SCHEMA)
+    for step in (2, 3, 4):
+        con.execute(MIGRATIONS[step])
+    con.execute("INSERT INTO meta VALUES ('schema_version', '4')")
+    con.execute("INSERT INTO rejects VALUES ('f.xml', '7', 'parse: no PMID', 'old', NULL)")
+    con.close()
+    with open_store(path) as store:
+        assert schema_version(store.con) == SCHEMA_VERSION
+        assert store.con.execute("SELECT pmid, reason, stage FROM rejects").fetchall() == [
+            ("7", "parse: no PMID", "parse")]
+        assert rows(store.con, "passages") == []
 
 
 def test_a_version_4_file_gets_the_relations_table_and_keeps_its_cid_pairs(tmp_path):
