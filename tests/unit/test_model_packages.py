@@ -1,5 +1,6 @@
 """Models by name (litmine/model_packages.py): a checkout's data/models first, then installed model
-packages; a missing litmine model says where it was looked for and how to install it."""
+packages; a missing litmine model says where it was looked for and how to install it. What each
+model is, from its card (tasks/model_info.py)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ import pytest
 from litmine.errors import ModelNotInstalledError
 from litmine.model_packages import (ENTRY_POINT_GROUP, find_entry, find_model, folder_entries,
                                     locate_model, model_name)
+from litmine.tasks.model_info import card_path, describe_model
 
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = ROOT / "data" / "models"
+SHIPPED = folder_entries(MODELS)
 
 
 def test_a_models_folder_holds_directories_and_model_files_not_cards_or_staging(tmp_path):
@@ -59,6 +62,22 @@ def test_a_checkouts_defaults_are_its_paths_and_training_writes_into_it():
     assert settings.DEFAULT_RELATION_MODEL == MODELS / "litmine-cid-bc5cdr"
     # present or not (the BioRED model lands later), training writes into the checkout
     assert settings.TYPED_RELATION_MODEL_OUT == MODELS / "litmine-relations-biored-minilm-l6"
+
+
+@pytest.mark.parametrize("entry", SHIPPED, ids=lambda p: p.name)
+def test_every_shipped_model_lists_kind_types_licence_and_the_scores_of_its_card(entry):
+    info = describe_model(entry)
+    assert info.kind and info.types and info.licence != "unknown" and info.size > 0
+    assert info.scores, f"{entry.name}: no scores in its card or training files"
+    card = card_path(entry).read_text(encoding="utf-8")
+    for score in info.scores:  # every figure listed is one the card shows
+        assert f"{score.value:.2f}" in card, (entry.name, str(score))
+
+
+def test_an_ensemble_needs_its_members():
+    info = describe_model(MODELS / "litmine-ner-bc5cdr-ensemble")
+    assert info.needs == ("litmine-ner-bc5cdr-minilm-l6", "litmine-ner-bc5cdr-doc-minilm-l6")
+    assert info.types == ("Chemical", "Disease")
 
 
 def test_a_models_name_is_stored_and_its_copy_loaded():
