@@ -1,10 +1,12 @@
 """CLI: `litmine models`: the models litmine can find by name (installed model packages, or a
-checkout's data/models) with their cards' scores, and `litmine models path NAME` for scripts."""
+checkout's data/models) with their cards' scores, `litmine models path NAME` for scripts, and
+`litmine models package` to build their wheels (`make dist`)."""
 
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Optional
 
 import typer
 from rich.table import Table
@@ -12,7 +14,8 @@ from rich.table import Table
 from litmine import __version__
 from litmine.commands.options import App, FormatOption, ResultFormat, out, plain, wide_console
 from litmine.errors import LitmineError
-from litmine.model_packages import ENTRY_POINT_GROUP, find_model, missing_model_error, shipped_models
+from litmine.model_packages import (CHECKOUT_MODELS, ENTRY_POINT_GROUP, find_model, is_name,
+                                    missing_model_error, shipped_models)
 
 models_app = App(help="The models litmine finds by name: installed model packages (`pip install "
                       "litmine-ner-six-minilm-l6`), else a checkout's data/models. Without a "
@@ -65,6 +68,37 @@ def model_path(name: Annotated[str, typer.Argument(help="A model's name, e.g. li
     if found is None:
         raise missing_model_error(name, "models path")
     typer.echo(str(found.path))
+
+
+@models_app.command("package")
+def package(
+    models: Annotated[Optional[list[str]], typer.Argument(help="Model directories or files, or models' names (default: every model of the checkout's data/models).")] = None,
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder the wheels are written to.")] = Path("dist"),
+    version: Annotated[str, typer.Option("--version", help="The wheels' version (default: litmine's).")] = __version__,
+):
+    """Build one wheel per model, named like it (what `make dist` runs); installed on every
+    machine that runs litmine (each Dask worker too), the model is found by its name."""
+    from litmine.tasks.model_wheels import build_model_wheels
+
+    if models:
+        entries = [_package_entry(model) for model in models]
+    elif CHECKOUT_MODELS is not None:
+        entries = [m.path for m in shipped_models() if m.source == "checkout"]
+    else:
+        raise LitmineError("models package: there is no checkout's data/models here; give the "
+                           "model directories (or files) to package")
+    for wheel in build_model_wheels(entries, out_dir, version):
+        out.print(f"{plain(wheel)}  {_size(wheel.stat().st_size)}", highlight=False)
+
+
+def _package_entry(model: str) -> Path:
+    """A model to package: a directory or file, else the model found by that name."""
+    if Path(model).exists() or not is_name(model):
+        return Path(model)  # build_model_wheel names a path that does not exist
+    found = find_model(model)
+    if found is None:
+        raise missing_model_error(model, "models package")
+    return found.path
 
 
 def register(app: typer.Typer) -> None:

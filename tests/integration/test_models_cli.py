@@ -1,10 +1,11 @@
-"""`litmine models` in a checkout: every model of data/models listed with its card's scores, and
-its path for scripts; a missing model named by `--model` fails in one line that says what
+"""`litmine models` in a checkout: every model of data/models listed with its card's scores, its
+path for scripts, its wheel; a missing model named by `--model` fails in one line that says what
 was looked for and how to install it."""
 
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 from litmine.model_packages import folder_entries, model_name
@@ -49,3 +50,15 @@ def test_a_missing_model_fails_in_one_line_with_the_way_to_install_it(run_litmin
     message = " ".join(err.split())
     assert code == 1 and "error: mine: NER model 'litmine-ner-none' is not installed" in message
     assert "pip install litmine-ner-none" in message
+
+
+def test_models_package_writes_a_wheel_per_model(run_litmine, tmp_path):
+    code, out, _ = run_litmine("models", "package", "litmine-ner-bc5cdr-ensemble",
+                               str(MODELS / "litmine-lexicon-mesh.tsv.gz"), "--out", str(tmp_path))
+    assert code == 0
+    wheels = sorted(p.name for p in tmp_path.glob("*.whl"))
+    assert wheels == ["litmine_lexicon_mesh-0.1.0-py3-none-any.whl",
+                      "litmine_ner_bc5cdr_ensemble-0.1.0-py3-none-any.whl"]
+    assert all(name in out for name in wheels)
+    with zipfile.ZipFile(tmp_path / wheels[0]) as wheel:
+        assert "litmine_models/litmine-lexicon-mesh.tsv.gz" in wheel.namelist()

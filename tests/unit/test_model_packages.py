@@ -1,17 +1,25 @@
 """Models by name (litmine/model_packages.py): a checkout's data/models first, then installed model
 packages; a missing litmine model says where it was looked for and how to install it. What each
-model is, from its card (tasks/model_info.py)."""
+model is, from its card (tasks/model_info.py); models as wheels (tasks/model_wheels.py): real
+folders, and real wheels that pip installs into a folder put on sys.path."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import pytest
 
 from litmine.errors import ModelNotInstalledError
 from litmine.model_packages import (ENTRY_POINT_GROUP, find_entry, find_model, folder_entries,
-                                    locate_model, model_name)
+                                    locate_model, model_name, packaged_models, shipped_models)
 from litmine.tasks.model_info import card_path, describe_model
+from litmine.tasks.model_wheels import build_model_wheel, wheel_name
 
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = ROOT / "data" / "models"
@@ -78,6 +86,81 @@ def test_an_ensemble_needs_its_members():
     info = describe_model(MODELS / "litmine-ner-bc5cdr-ensemble")
     assert info.needs == ("litmine-ner-bc5cdr-minilm-l6", "litmine-ner-bc5cdr-doc-minilm-l6")
     assert info.types == ("Chemical", "Disease")
+
+
+def tiny_model(folder: Path) -> Path:
+    """A model directory with what discovery and the listing read (no weights)."""
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps(
+        {"architectures": ["BertForTokenClassification"],
+         "id2label": {"0": "O", "1": "B-Gene", "2": "I-Gene"}}))
+    (folder / "training.json").write_text(json.dumps(
+        {"params": {"dev": ["corpora/tiny/dev.txt"]}, "final_dev": {"micro": {"f1": 0.5}}}))
+    (folder / "README.md").write_text("---\nlicense: mit\n---\n\n# tiny\n\n| micro | 50.00 |\n")
+    return folder
+
+
+def pip_install(wheels: list[Path], target: Path) -> None:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index",
+                    "--target", str(target), *map(str, wheels)], check=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """A folder that pip installed two model wheels into: a tiny model and the lexicon."""
+    root = tmp_path_factory.mktemp("model-wheels")
+    wheels = [build_model_wheel(tiny_model(root / "src" / "litmine-tiny-test"), root / "dist", "1.2.3"),
+              build_model_wheel(MODELS / "litmine-lexicon-mesh.tsv.gz", root / "dist", "1.2.3")]
+    pip_install(wheels, root / "site")
+    return root
+
+
+def test_an_installed_model_wheel_is_found_by_name(site, monkeypatch):
+    monkeypatch.syspath_prepend(str(site / "site"))
+    found = find_model("litmine-tiny-test")
+    installed = site / "site" / "litmine_models" / "litmine-tiny-test"
+    assert (found.source, found.distribution, found.version, found.path) == (
+        "package", "litmine-tiny-test", "1.2.3", installed)
+    assert locate_model("litmine-tiny-test", "test") == str(installed)
+    for name in ("config.json", "training.json", "README.md"):
+        assert (installed / name).read_bytes() == (site / "src" / "litmine-tiny-test" / name).read_bytes()
+    assert [str(s) for s in describe_model(installed).scores] == ["mention F1 50.00 (tiny dev)"]
+
+
+def test_a_checkouts_copy_hides_an_installed_package(site, monkeypatch):
+    monkeypatch.syspath_prepend(str(site / "site"))
+    lexicon = packaged_models()["litmine-lexicon-mesh"]
+    assert lexicon.path == site / "site" / "litmine_models" / "litmine-lexicon-mesh.tsv.gz"
+    assert (lexicon.path.with_name("litmine-lexicon-mesh.md")).is_file()  # its card came along
+    assert find_model("litmine-lexicon-mesh").source == "checkout"
+    assert [m.source for m in shipped_models() if m.name == "litmine-lexicon-mesh"] == ["checkout"]
+
+
+def test_a_model_wheel_is_reproducible_and_its_record_holds(tmp_path):
+    ensemble = MODELS / "litmine-ner-bc5cdr-ensemble"
+    first = build_model_wheel(ensemble, tmp_path / "a", "0.9.0")
+    second = build_model_wheel(ensemble, tmp_path / "b", "0.9.0")
+    assert first.name == wheel_name("litmine-ner-bc5cdr-ensemble", "0.9.0") \
+        == "litmine_ner_bc5cdr_ensemble-0.9.0-py3-none-any.whl"
+    assert first.read_bytes() == second.read_bytes()
+    with zipfile.ZipFile(first) as wheel:
+        info = "litmine_ner_bc5cdr_ensemble-0.9.0.dist-info"
+        record = wheel.read(f"{info}/RECORD").decode().splitlines()
+        for line in record:
+            path, digest, size = line.rsplit(",", 2)
+            if path.endswith("RECORD"):
+                continue
+            data = wheel.read(path)
+            expected = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+            assert (digest, int(size)) == (f"sha256={expected}", len(data)), path
+        assert sorted(line.split(",")[0] for line in record) == sorted(wheel.namelist())
+        metadata = wheel.read(f"{info}/METADATA").decode()
+        assert wheel.read(f"{info}/entry_points.txt").decode() == (
+            "[litmine.models]\nlitmine-ner-bc5cdr-ensemble = litmine_models\n")
+    assert "Name: litmine-ner-bc5cdr-ensemble\nVersion: 0.9.0\n" in metadata
+    assert "Requires-Dist: litmine-ner-bc5cdr-minilm-l6==0.9.0" in metadata
+    assert "Requires-Dist: litmine-ner-bc5cdr-doc-minilm-l6==0.9.0" in metadata
+    assert "License: apache-2.0" in metadata
 
 
 def test_a_models_name_is_stored_and_its_copy_loaded():
