@@ -1,4 +1,5 @@
-# litmine: `make run` mines the bundled sample, `make test` runs the suite, `make bench` the CPU benchmarks.
+# litmine: `make run` mines the bundled sample, `make test` runs the suite, `make bench` the CPU benchmarks,
+# `make dist` builds the wheels (litmine and one per model).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -7,17 +8,18 @@ TORCH_SPEC ?= torch==2.13.0
 DB ?= litmine.duckdb
 SAMPLE := data/sample/pubmedsample18n0001.xml.gz
 PYTEST_ARGS ?=
+DIST ?= dist
 
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: install run test bench clean
+.PHONY: install run test bench dist clean
 
 install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q --upgrade pip "setuptools>=68"  # setuptools: `make dist` builds offline
 	$(BIN)/python -m pip install -q "$(TORCH_SPEC)"
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $@
@@ -39,5 +41,13 @@ bench: install
 	$(BIN)/python benchmarks/ner_ensemble.py --repeat 2 --device cpu
 	$(BIN)/python benchmarks/relations.py --repeat 3 --device cpu
 
+# Wheels into $(DIST): litmine itself (no models inside), then one per model of data/models, named like
+# the model (`litmine models package`; README "Installing from wheels"). No network: the build
+# backend is the environment's own setuptools.
+dist: install
+	@mkdir -p $(DIST)
+	$(BIN)/python -m pip wheel -q --no-deps --no-build-isolation -w $(DIST) .
+	$(BIN)/litmine models package --out $(DIST)
+
 clean:
-	rm -rf $(VENV) .pytest_cache $(DB) $(DB).wal
+	rm -rf $(VENV) .pytest_cache $(DB) $(DB).wal build $(DIST) litmine.egg-info

@@ -13,7 +13,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from litmine.errors import LitmineError
-from litmine.settings import DATA_DIR
+from litmine.model_packages import output_path
 from litmine.tasks.semantic.classify import (LABELS, NLIClassifier, TrainedClassifier, classify_by_embedding,
                                     labelled_articles, score_labels, split_heldout,
                                     store_predictions)
@@ -24,7 +24,7 @@ from litmine.tasks.training.study_types import train_study_classifier
 
 METHODS = ("embedding", "nli", "trained")
 #: Where `litmine train-classifier` saves its model unless told otherwise.
-DEFAULT_CLASSIFIER_DIR = DATA_DIR / "models" / "litmine-study-type-minilm-l6"
+DEFAULT_CLASSIFIER_DIR = output_path("litmine-study-type-minilm-l6")
 
 
 def load_method(method: str, model: str | None, device: str = "auto"):

@@ -16,6 +16,7 @@ from pathlib import Path
 from prefect.utilities.annotations import quote
 
 from litmine.errors import LitmineError
+from litmine.model_packages import locate_model
 from litmine.progress import report_progress
 from litmine.settings import get_settings
 from litmine.tasks.loading import DtypeChoice, choose_dtype, resolve_device
@@ -55,15 +56,19 @@ def relation_step(enabled: bool, lexicon: str | None = None, relation_model: str
     """The relation step for a run (None when disabled), failing early on missing files.
 
     Defaults: $LITMINE_LEXICON / $LITMINE_RELATION_MODEL / $LITMINE_TYPED_RELATION_MODEL, else
-    the shipped ones in data/models. `relation_model=""` links entities without scoring CID
-    relations; `typed_relation_model=""` skips BioRED's typed relations.
+    the shipped ones (the checkout's data/models, or installed model packages); each may be a
+    path or a model's name (`litmine models`). `relation_model=""` links entities without scoring
+    CID relations; `typed_relation_model=""` skips BioRED's typed relations.
     """
     if not enabled:
         return None
     settings = get_settings()
-    lexicon = lexicon or str(settings.lexicon)
+    lexicon = locate_model(lexicon or str(settings.lexicon), stage, "MeSH lexicon",
+                           "run with --no-relations")
     if relation_model is None:
         relation_model = str(settings.relation_model)
+    relation_model = locate_model(relation_model, stage, "CID relation model",
+                                  "pass --relation-model '' to link IDs only")
     if not Path(lexicon).is_file():
         raise LitmineError(f"{stage}: MeSH lexicon {lexicon} not found; build one with `litmine "
                            "lexicon build`, set LITMINE_LEXICON, or run with --no-relations")
@@ -73,6 +78,8 @@ def relation_step(enabled: bool, lexicon: str | None = None, relation_model: str
                            "or run with --no-relations")
     if typed_relation_model is None:
         typed_relation_model = str(settings.typed_relation_model)
+    typed_relation_model = locate_model(typed_relation_model, stage, "typed relation model",
+                                        "pass --typed-relation-model '' to skip BioRED's types")
     if typed_relation_model and not is_typed_model(typed_relation_model):
         raise LitmineError(f"{stage}: typed relation model {typed_relation_model} not found (no "
                            "docre.json of kind 'typed'); train one with `litmine train --task "

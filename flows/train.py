@@ -9,7 +9,7 @@ import sys
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
-from litmine.settings import DEFAULT_MODEL_DIR, DEFAULT_RELATION_MODEL
+from litmine.settings import DEFAULT_MODEL_DIR, RELATION_MODEL_OUT
 from litmine.tasks.relations.registry import train_relations as train_relation_model
 from litmine.tasks.training.corpus_list import read_corpus_list
 from litmine.tasks.training.ner import (DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LR,
@@ -81,7 +81,7 @@ def train(
 def train_relations(
     train_files: list[str],
     dev_files: list[str],
-    out_dir: str = str(DEFAULT_RELATION_MODEL),
+    out_dir: str = str(RELATION_MODEL_OUT),
     method: str = "linear",
     base_model: str | None = None,
     epochs: int | None = None,

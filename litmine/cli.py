@@ -20,6 +20,8 @@ from litmine.commands.options import (App, DbOption, DeviceOption, DtypeOption, 
                                       progress_bar, quiet_loading_bars, quiet_prefect_tracebacks,
                                       state)
 from litmine.errors import LitmineError
+from litmine.model_packages import locate_model
+from litmine.settings import get_settings
 from litmine.tasks.store.access import database_path
 
 app = App(
@@ -106,6 +108,7 @@ def mine(
                                f"(e.g. {path}/*.xml.gz)")
         if not path.is_file():
             raise LitmineError(f"mine: input file {path} does not exist; check the path")
+    locate_model(model or get_settings(fresh=True).model, "mine", "NER model")  # before Prefect starts
     quiet_loading_bars()  # the run's own bar (or, with --no-progress, none) covers model loading
     with progress_bar(progress, f"mining {query}" if query else "mining"):
         result = mine_flow(query=query, files=[str(p) for p in files] if files else None,

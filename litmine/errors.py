@@ -17,5 +17,9 @@ class ModelError(LitmineError):
     """A model cannot be loaded or is not of the kind needed."""
 
 
+class ModelNotInstalledError(ModelError):
+    """A litmine model named by an option or setting is in no checkout and no installed package."""
+
+
 class StoreError(LitmineError):
     """The database cannot be opened or written (locked by another writer, wrong schema...)."""

@@ -9,24 +9,33 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from litmine.model_packages import default_path, output_path
+
 NCBI_EUTILS_URL = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/"
 
-#: Repository root (for the bundled sample and the shipped default model).
+#: Repository root (for the bundled sample; in an installed litmine, site-packages).
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = ROOT / "data"
+# The shipped models' defaults (litmine/model_packages.py): in a checkout, data/models/NAME as
+# always; in an installed litmine, the model's name, found in its model package when used (a
+# missing one fails with what was looked for and how to install it). `*_OUT`: where training
+# writes a model unless told otherwise (the checkout's data/models, else the current directory).
 #: The default NER model (issue 16): one model, six types (Gene, Chemical, Disease, Species,
 #: Variant, CellLine), trained on nine corpora; `litmine train`'s default --out.
-DEFAULT_MODEL_DIR = DATA_DIR / "models" / "litmine-ner-six-minilm-l6"
-DEFAULT_NER_MODEL = DEFAULT_MODEL_DIR
+DEFAULT_MODEL_DIR = output_path("litmine-ner-six-minilm-l6")
+DEFAULT_NER_MODEL = default_path("litmine-ner-six-minilm-l6")
 #: The earlier Chemical/Disease models (BC5CDR only): the sentence model and its ensemble with a
 #: document-level sibling (litmine.tasks.ner.ensemble); `--model` selects them.
-BC5CDR_MODEL = DATA_DIR / "models" / "litmine-ner-bc5cdr-minilm-l6"
-BC5CDR_ENSEMBLE = DATA_DIR / "models" / "litmine-ner-bc5cdr-ensemble"
+BC5CDR_MODEL = default_path("litmine-ner-bc5cdr-minilm-l6")
+BC5CDR_ENSEMBLE = default_path("litmine-ner-bc5cdr-ensemble")
 #: The MeSH lexicon and CID relation model shipped beside it (issue 7).
-DEFAULT_LEXICON = DATA_DIR / "models" / "litmine-lexicon-mesh.tsv.gz"
-DEFAULT_RELATION_MODEL = DATA_DIR / "models" / "litmine-cid-bc5cdr"
+DEFAULT_LEXICON = default_path("litmine-lexicon-mesh.tsv.gz")
+LEXICON_OUT = output_path("litmine-lexicon-mesh.tsv.gz")
+DEFAULT_RELATION_MODEL = default_path("litmine-cid-bc5cdr")
+RELATION_MODEL_OUT = output_path("litmine-cid-bc5cdr")
 #: BioRED's eight relation types with novelty, between genes, chemicals, diseases and variants.
-DEFAULT_TYPED_RELATION_MODEL = DATA_DIR / "models" / "litmine-relations-biored-minilm-l6"
+DEFAULT_TYPED_RELATION_MODEL = default_path("litmine-relations-biored-minilm-l6")
+TYPED_RELATION_MODEL_OUT = output_path("litmine-relations-biored-minilm-l6")
 
 
 class Settings(BaseSettings):
@@ -73,7 +82,7 @@ class Settings(BaseSettings):
     )
     model: str = Field(
         default=str(DEFAULT_NER_MODEL),
-        description="NER model: a local directory or a Hugging Face hub ID.",
+        description="NER model: a local directory, a litmine model's name (`litmine models`) or a Hugging Face hub ID.",
     )
     device: str = Field(
         default="auto", description="Torch device for models: auto, cpu, cuda, cuda:N."

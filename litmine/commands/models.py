@@ -15,8 +15,8 @@ from litmine.commands.options import (DeviceOption, DtypeOption, command_line, e
                                       quiet_loading_bars, quiet_transformers, wide_console)
 from litmine.errors import LitmineError
 from litmine.tasks.store.access import database_path
-from litmine.settings import (DEFAULT_MODEL_DIR, DEFAULT_RELATION_MODEL,
-                              DEFAULT_TYPED_RELATION_MODEL, get_settings)
+from litmine.settings import (DEFAULT_MODEL_DIR, RELATION_MODEL_OUT, TYPED_RELATION_MODEL_OUT,
+                              get_settings)
 
 
 def _split_types(types: str | None) -> list[str] | None:
@@ -131,8 +131,8 @@ def _train_relations(train_files: list[Path], dev_files: list[Path], *, out: Pat
         options |= dict(batch_size=batch_size, max_length=max_length)
     if chosen in (RelationMethod.stacked, RelationMethod.typed):
         options["progress"] = sys.stderr.isatty()
-    default_out = (DEFAULT_TYPED_RELATION_MODEL if chosen is RelationMethod.typed
-                   else DEFAULT_RELATION_MODEL)
+    default_out = (TYPED_RELATION_MODEL_OUT if chosen is RelationMethod.typed
+                   else RELATION_MODEL_OUT)
     result = train_relations(existing_files(train_files), existing_files(dev_files),
                              str(out or default_out), method=chosen.value,
                              base_model=base_model, epochs=epochs, options=options)

@@ -12,7 +12,8 @@ import typer
 
 from litmine.commands.options import App, DeviceOption, existing_files
 from litmine.errors import LitmineError
-from litmine.settings import DEFAULT_LEXICON, DEFAULT_RELATION_MODEL, get_settings
+from litmine.model_packages import locate_model
+from litmine.settings import DEFAULT_LEXICON, DEFAULT_RELATION_MODEL, LEXICON_OUT, get_settings
 
 lexicon_app = App(help="The lexicon that links Chemical/Disease (MeSH), Gene (NCBI Gene), "
                       "Species (NCBI Taxonomy) and CellLine (Cellosaurus) mentions.",
@@ -40,7 +41,7 @@ def lexicon_build(
                         mesh_mappings=existing_files(mesh_mappings), sssom=existing_files(sssom),
                         genes=existing_files(genes), species=existing_files(species),
                         exclude=existing_files(exclude))
-    path = lex.save(out or DEFAULT_LEXICON)
+    path = lex.save(out or LEXICON_OUT)
     typer.echo(f"lexicon: {lex.summary()} -> {path}")
 
 
@@ -57,6 +58,7 @@ def evaluate_relations_command(
     from litmine.tasks.relations.evaluation import evaluate_relations, format_report, write_report
 
     ner = None if model == "none" else (model or get_settings(fresh=True).model)
+    ner = ner and locate_model(ner, "evaluate-relations", "NER model")
     if ner and not Path(ner).exists():
         raise LitmineError(f"evaluate-relations: NER model {ner} does not exist; train it "
                            "(`litmine train`) or pass --model PATH, or --model none")

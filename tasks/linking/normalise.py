@@ -47,6 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
+from litmine.model_packages import locate_model
 from litmine.settings import DEFAULT_LEXICON
 from litmine.tasks.digests import sha256_file
 from litmine.tasks.linking.lexicon import LINKED_TYPES, MESH_TYPES, Lexicon
@@ -468,6 +469,7 @@ def load_linker(lexicon: str | Path = DEFAULT_LEXICON) -> Linker:
     processes (each `litmine mine`, each Dask worker) load it in about a second. A cache file that
     cannot be read or written is rebuilt or skipped, never an error.
     """
+    lexicon = locate_model(str(lexicon), "linking", "MeSH lexicon")  # a model's name -> its file
     key = str(Path(lexicon).resolve())
     if key not in _LINKERS:
         _LINKERS[key] = _cached_linker(Path(lexicon))

@@ -34,6 +34,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.exceptions import MissingContextError
 
 from litmine.errors import ModelError
+from litmine.model_packages import locate_model
 from litmine.tasks.ner.ensemble import EnsembleTagger, is_ensemble, read_ensemble
 from litmine.tasks.ner.labels import AGGREGATIONS, compile_labels, decode_spans
 from litmine.tasks.loading import DTYPE_NAMES, resolve_device, resolve_dtype, resolve_model_source
@@ -413,11 +414,12 @@ def load_tagger(model: str, *, device: str = "auto", label_map: dict[str, str | 
     model_name = str(model)
     torch_device = resolve_device(device, "NER")
     torch_dtype = resolve_dtype(dtype, torch_device, "NER")
-    if is_ensemble(model_name):
-        members, weights = read_ensemble(model_name)
+    local = locate_model(model_name, "NER", "NER model")  # a litmine model's name -> its folder
+    if is_ensemble(local):
+        members, weights = read_ensemble(local)
         taggers = [load_tagger(m, device=device, label_map=label_map, dtype=dtype)
                    for m in members]
-        key = ("ensemble", str(Path(model_name).expanduser().resolve()), str(torch_device),
+        key = ("ensemble", str(Path(local).expanduser().resolve()), str(torch_device),
                str(torch_dtype), tuple(sorted((label_map or {}).items())), tuple(weights),
                tuple(t.model_id for t in taggers))
         with _LOCK:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from litmine.errors import LitmineError, ModelError
+from litmine.model_packages import locate_model
 from litmine.tasks.relations.encoder import RelationModel
 from litmine.tasks.relations.linear import load_linear_model
 from litmine.tasks.relations.model_config import RELATION_FILE
@@ -33,7 +34,8 @@ _MODELS: dict[tuple[str, ...], Any] = {}
 
 
 def load_relation_model(path: str | Path, *, device: str = "cpu"):
-    """The CID model in `path` (loaded by relation.json's kind), cached per process."""
+    """The CID model in `path` or named so (loaded by relation.json's kind), cached per process."""
+    path = locate_model(str(path), "relations", "CID relation model")
     key = (str(Path(path).resolve()), device)
     if key not in _MODELS:
         config_file = Path(path) / RELATION_FILE
@@ -50,7 +52,8 @@ def load_relation_model(path: str | Path, *, device: str = "cpu"):
 
 
 def load_typed_model(path: str | Path, *, device: str = "cpu") -> TypedRelationModel:
-    """The BioRED typed relation model in `path`, cached per process."""
+    """The BioRED typed relation model in `path` or named so, cached per process."""
+    path = locate_model(str(path), "relations", "typed relation model")
     key = ("typed", str(Path(path).resolve()), device)
     if key not in _MODELS:
         _MODELS[key] = TypedRelationModel(path, device=device)
