@@ -88,7 +88,7 @@ def train(
         return _train_relations(
             train_files, dev_files, out=out, method=method, base_model=base_model,
             mesh_tree=mesh_tree, epochs=epochs, batch_size=batch_size,
-            max_length=max_length or 128, lr=5e-5 if lr is None else lr,
+            max_length=max_length or 128, lr=lr, patience=patience,
             max_train_docs=max_train_docs, max_dev_docs=max_dev_docs, exclude=exclude,
             device=device)
     from litmine.flows.train import train as train_flow
@@ -114,7 +114,7 @@ def _train_relations(train_files: list[Path], dev_files: list[Path], *, out: Pat
                      method: str, base_model: str | None, mesh_tree: list[Path] | None,
                      epochs: int | None, batch_size: int, max_length: int, lr: float,
                      max_train_docs: int | None, max_dev_docs: int | None,
-                     exclude: list[Path] | None, device: str) -> None:
+                     exclude: list[Path] | None, device: str, patience: int = 2) -> None:
     """`train --task relations`: the CID classifier, saved with a model card."""
     from litmine.flows.train import train_relations
 
@@ -124,6 +124,8 @@ def _train_relations(train_files: list[Path], dev_files: list[Path], *, out: Pat
         raise LitmineError(f"train-relations: unknown --method {method!r}; use one of "
                            f"{', '.join(m.value for m in RelationMethod)}") from None
     quiet_loading_bars(sys.stderr.isatty())
+    if lr is None and chosen is not RelationMethod.typed:  # typed: its module's default
+        lr = 5e-5
     options = dict(max_train_docs=max_train_docs, max_dev_docs=max_dev_docs,
                    exclude=existing_files(exclude), device=device, lr=lr,
                    mesh_tree=existing_files(mesh_tree), command_line=command_line())
@@ -131,6 +133,8 @@ def _train_relations(train_files: list[Path], dev_files: list[Path], *, out: Pat
         options |= dict(batch_size=batch_size, max_length=max_length)
     if chosen in (RelationMethod.stacked, RelationMethod.typed):
         options["progress"] = sys.stderr.isatty()
+    if chosen is RelationMethod.typed:
+        options["patience"] = patience
     default_out = (TYPED_RELATION_MODEL_OUT if chosen is RelationMethod.typed
                    else RELATION_MODEL_OUT)
     result = train_relations(existing_files(train_files), existing_files(dev_files),
