@@ -11,7 +11,8 @@ over the marked abstract, concept embeddings pooled from their mentions, localiz
 pooling, a grouped bilinear head) with a learned embedding per entity type and
 ``len(CLASSES) + 1`` outputs per pair: softmax over `CLASSES` ("none" first) and a novelty logit.
 A pair is a relation when 1 - P(none) reaches the model's threshold; its type is the most
-probable of the eight, its novelty sigmoid(novelty logit) >= 0.5.
+probable of the eight; it is "Novel" when sigmoid(novelty logit) reaches the model's novelty
+threshold (0.5 unless tuned).
 """
 
 from __future__ import annotations
@@ -114,6 +115,8 @@ class TypedRelationModel:
                              f"(its {DOCRE_FILE} has kind {self.config.get('kind')!r}); train one "
                              "with `litmine train --task relations --method typed`")
         self.threshold = float(self.config["threshold"])
+        #: P(novel) at or above which a relation is "Novel" (tuned on held-out documents).
+        self.novelty_threshold = float(self.config.get("novelty_threshold", 0.5))
         loaded = load_pretrained(str(self.path), "encoder", stage="relations", device=device,
                                  dtype=dtype or torch.float32, add_pooling_layer=False)
         self.device, self.tokenizer = loaded.device, loaded.tokenizer
@@ -158,7 +161,8 @@ class TypedRelationModel:
         for a, b, probs, novel in self.probabilities(text, mentions):
             decided = decide(probs, novel, cut)
             if decided is not None:
-                out.append(TypedRelation(a, b, decided[0], NOVEL if novel >= 0.5 else NOT_NOVEL,
+                out.append(TypedRelation(a, b, decided[0],
+                                         NOVEL if novel >= self.novelty_threshold else NOT_NOVEL,
                                          round(decided[1], 4), round(novel, 4)))
         return out
 

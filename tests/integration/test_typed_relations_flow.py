@@ -50,6 +50,8 @@ def test_training_saves_the_model_its_record_and_card(typed_model):
     assert record["data"]["dev_documents"] == 4 and record["data"]["dev_relations"] == 18
     assert set(record["dev_gold_entities"]) == {"pair", "pair+type", "pair+type+novelty"}
     assert record["threshold"] == config["threshold"]
+    assert record["novelty_threshold"] == config["novelty_threshold"] and (
+        0 < config["novelty_threshold"] < 1)
     card = (typed_model / "README.md").read_text()
     assert "litmine train --task relations --method typed" in card and "| pair+type |" in card
 
@@ -188,3 +190,24 @@ def test_evaluate_scores_typed_relations_in_every_setting(typed_model, tmp_path,
                      show=False)["relations"]["predicted_files"]["typed"]
     assert files["pair"]["tp"] + files["pair"]["fp"] == mined["typed_relations"]
     assert files == report["end_to_end"]["typed"]
+
+
+def test_the_novelty_threshold_of_a_saved_model_can_be_retuned(typed_model, tmp_path):
+    """`retune_novelty` (for a model trained before novelty was tuned): the held-out split of
+    training, the dev scores and the card are rewritten with the tuned threshold."""
+    from litmine.tasks.relations.training.typed import NOVELTY_GRID, retune_novelty
+    from litmine.tasks.relations.typed import TypedRelationModel
+
+    copy = tmp_path / "copy"
+    shutil.copytree(typed_model, copy)
+    config = json.loads((copy / "docre.json").read_text())
+    (copy / "docre.json").write_text(json.dumps({k: v for k, v in config.items()
+                                                 if k != "novelty_threshold"}))
+    assert TypedRelationModel(copy).novelty_threshold == 0.5  # models saved before: 0.5
+    record = retune_novelty(copy, [TRAIN], [DEV], command_line="litmine train ...")
+    assert record["novelty_threshold"] in NOVELTY_GRID
+    assert TypedRelationModel(copy).novelty_threshold == record["novelty_threshold"]
+    saved = json.loads((copy / "training.json").read_text())
+    assert saved["dev_gold_entities"] == record["dev_gold_entities"]
+    assert saved["dev_gold_entities"]["pair"]["tp"] + saved["dev_gold_entities"]["pair"]["fn"] == 18
+    assert "litmine train ..." in (copy / "README.md").read_text()

@@ -219,7 +219,8 @@ classes each pair of concepts (database IDs) whose entity types BioRED relates i
 of Association, Positive_Correlation, Negative_Correlation, Bind, Cotreatment, Comparison,
 Drug_Interaction, Conversion, with a second output for novelty (`litmine.tasks.relations.typed`;
 the ATLOP-style document encoder of the CID model, plus a learned embedding per entity type).
-A pair is a relation when 1 - P(none) >= {result['threshold']:.3f}.
+A pair is a relation when 1 - P(none) >= {result['threshold']:.3f}; it is "Novel" when
+P(novel) >= {result.get('novelty_threshold', 0.5):.2f}.
 
 {command}
 

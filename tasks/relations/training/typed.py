@@ -99,11 +99,11 @@ def predict_prepared(model, tokenizer, docs: Sequence[PreparedTyped]
     return out
 
 
-def scores_at(docs: Sequence[PreparedTyped], predictions, threshold: float
-              ) -> dict[str, dict]:
+def scores_at(docs: Sequence[PreparedTyped], predictions, threshold: float,
+              novelty_threshold: float = 0.5) -> dict[str, dict]:
     """`score_relations` of the pairs at or above `threshold` (gold relations whose concepts
-    the encoder never read count as misses)."""
-    predicted = {p.pmid: [(a[1], b[1], CLASSES[k], NOVEL if n >= 0.5 else NOT_NOVEL)
+    the encoder never read count as misses); "Novel" at P(novel) >= `novelty_threshold`."""
+    predicted = {p.pmid: [(a[1], b[1], CLASSES[k], NOVEL if n >= novelty_threshold else NOT_NOVEL)
                           for (a, b), (s, k, n) in zip(p.pairs, pred) if s >= threshold]
                  for p, pred in zip(docs, predictions)}
     return score_relations(predicted, {p.pmid: p.gold for p in docs})
@@ -114,6 +114,17 @@ def tune_threshold(docs: Sequence[PreparedTyped], predictions) -> float:
     scored = [(s, CLASSES[k] == p.gold.get(frozenset((a[1], b[1])), ("",))[0])
               for p, pred in zip(docs, predictions) for (a, b), (s, k, _) in zip(p.pairs, pred)]
     return best_threshold(scored, sum(len(p.gold) for p in docs))[0]
+
+
+#: Novelty thresholds tried by `tune_novelty`.
+NOVELTY_GRID = tuple(k / 20 for k in range(1, 20))
+
+
+def tune_novelty(docs: Sequence[PreparedTyped], predictions, threshold: float) -> float:
+    """The P(novel) threshold with the best pair+type+novelty F1 at `threshold` (ties: the one
+    closest to 0.5)."""
+    return max(NOVELTY_GRID, key=lambda t: (scores_at(docs, predictions, threshold, t)
+                                            ["pair+type+novelty"]["f1"], -abs(t - 0.5)))
 
 
 def split_documents(train_files: Sequence[str | Path], dev_files: Sequence[str | Path],
@@ -214,10 +225,11 @@ def train_typed_relations(train_files: Sequence[str | Path], dev_files: Sequence
     def evaluate(state: LoopState) -> dict[str, Any]:
         predictions = predict_prepared(model, tokenizer, held)
         threshold = tune_threshold(held, predictions)
-        scores = scores_at(held, predictions, threshold)
+        novelty_threshold = tune_novelty(held, predictions, threshold)
+        scores = scores_at(held, predictions, threshold, novelty_threshold)
         record = {"epoch": state.epoch, "train_loss": round(state.loss, 4),
                   "train_seconds": round(state.train_seconds, 1), "threshold": threshold,
-                  "held_out": scores}
+                  "novelty_threshold": novelty_threshold, "held_out": scores}
         log.info("typed relations: epoch %d loss %.4f, held-out pair %.2f, pair+type %.2f, "
                  "+novelty %.2f (threshold %.3f), %.0f s", state.epoch, record["train_loss"],
                  100 * scores["pair"]["f1"], 100 * scores["pair+type"]["f1"],
@@ -228,6 +240,7 @@ def train_typed_relations(train_files: Sequence[str | Path], dev_files: Sequence
     def config_of(state: LoopState) -> dict[str, Any]:
         return {"kind": "typed", "task": "BioRED", "name": out_dir.name, "classes": list(CLASSES),
                 "entity_types": list(ENTITY_TYPES), "threshold": state.record["threshold"],
+                "novelty_threshold": state.record["novelty_threshold"],
                 "blocks": model.blocks, "epoch": state.epoch,
                 "held_out": state.record["held_out"]}
 
@@ -248,13 +261,14 @@ def train_typed_relations(train_files: Sequence[str | Path], dev_files: Sequence
 
     kept = TypedRelationModel(staging, device=str(torch_device))
     dev_scores = scores_at(dev, predict_prepared(kept.model, kept.tokenizer, dev),
-                           best["threshold"]) if dev else {}
+                           best["threshold"], best["novelty_threshold"]) if dev else {}
     config = json.loads((staging / "docre.json").read_text(encoding="utf-8"))
     config["dev_gold_entities"] = dev_scores
     (staging / "docre.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
     result = {
         "kind": "typed", "epochs": state.history, "best_epoch": best["epoch"],
-        "threshold": best["threshold"], "held_out": best["held_out"],
+        "threshold": best["threshold"], "novelty_threshold": best["novelty_threshold"],
+        "held_out": best["held_out"],
         "dev_gold_entities": dev_scores,
         "params": {"train": [str(p) for p in train_files], "dev": [str(p) for p in dev_files],
                    "exclude": [str(p) for p in exclude], "epochs": epochs, "lr": lr,
@@ -269,9 +283,47 @@ def train_typed_relations(train_files: Sequence[str | Path], dev_files: Sequence
                  "left_out": summarise_issues(issues),
                  "files": [{"path": str(p), "sha256": sha256_file(p)}
                            for p in [*train_files, *dev_files]]},
-        "seconds": round(time.time() - started, 1)}
+        "seconds": round(time.time() - started, 1), "command_line": command_line}
     (staging / "training.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
     write_typed_card(staging, result, command_line)
     publish_model_dir(staging, out_dir)
     result["out_dir"] = str(out_dir)
     return result
+
+
+def retune_novelty(model_dir: str | Path, train_files: Sequence[str | Path],
+                   dev_files: Sequence[str | Path], exclude: Sequence[str | Path] = (),
+                   device: str = "cpu", command_line: str | None = None) -> dict[str, Any]:
+    """Tune a saved model's novelty threshold on its held-out training documents (the same
+    split as training), rescore dev with it, and update its docre.json, training.json and card.
+    For models trained before the threshold was tuned during training."""
+    from litmine.tasks.relations.training.cards import write_typed_card
+    from litmine.tasks.relations.typed import TypedRelationModel
+
+    model_dir = Path(model_dir)
+    record = json.loads((model_dir / "training.json").read_text(encoding="utf-8"))
+    p = record["params"]
+    _, held_docs, dev_docs = split_documents(train_files, dev_files, exclude,
+                                             p.get("max_train_docs"), p.get("max_dev_docs"))
+    model = TypedRelationModel(model_dir, device=device)
+    held = prepare_documents(model.tokenizer, held_docs)
+    held_predictions = predict_prepared(model.model, model.tokenizer, held)
+    novelty_threshold = tune_novelty(held, held_predictions, model.threshold)
+    dev = prepare_documents(model.tokenizer, dev_docs)
+    dev_scores = scores_at(dev, predict_prepared(model.model, model.tokenizer, dev),
+                           model.threshold, novelty_threshold)
+    held_scores = scores_at(held, held_predictions, model.threshold, novelty_threshold)
+    config = json.loads((model_dir / "docre.json").read_text(encoding="utf-8"))
+    config |= {"novelty_threshold": novelty_threshold, "held_out": held_scores,
+               "dev_gold_entities": dev_scores}
+    (model_dir / "docre.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
+    record |= {"novelty_threshold": novelty_threshold, "held_out": held_scores,
+               "dev_gold_entities": dev_scores,
+               "novelty_retuned": "novelty threshold tuned after training on the held-out "
+                                  "documents (`retune_novelty`); held-out and dev rescored"}
+    (model_dir / "training.json").write_text(json.dumps(record, indent=2), encoding="utf-8")
+    command_line = command_line or record.get("command_line")
+    record["command_line"] = command_line
+    (model_dir / "training.json").write_text(json.dumps(record, indent=2), encoding="utf-8")
+    write_typed_card(model_dir, record, command_line)
+    return record
