@@ -40,7 +40,7 @@ def count_file_bytes(files: list[str]) -> int:
                                f"(e.g. {path}/*.xml.gz)")
         if not path.is_file():
             raise LitmineError(f"mine: input file {path} does not exist; check the path")
-        sniff_format(path)  # neither PubMed XML nor PubTator: fail before any work is done
+        sniff_format(path)  # not PubMed XML, BioC or PubTator: fail before any work is done
         total += path.stat().st_size
     return total
 
@@ -96,7 +96,7 @@ def mine(
     """Mine PubMed abstracts into DuckDB: articles, sentences, entities and chemical–disease pairs.
 
     Give either `query` (PubMed search syntax, fetched through E-utilities) or `files` (PubMed XML
-    `.xml`/`.xml.gz`, or PubTator files). Re-running with the same model replaces each PMID's rows.
+    `.xml`/`.xml.gz`, BioC XML or JSON, or PubTator files; full texts keep their passages). Re-running with the same model replaces each PMID's rows.
     A query run skips the PMIDs already stored by the same model and version (`resume`; False
     fetches and tags them again). With `embed`, abstracts and sentences not yet embedded get
     vectors for `litmine search` (flows/embed.py; model: $LITMINE_EMBED_MODEL or all-MiniLM-L6-v2).

@@ -70,7 +70,7 @@ def _main(
 @app.command()
 def mine(
     query: Annotated[Optional[str], typer.Option("--query", "-q", help="PubMed query, e.g. 'aspirin AND asthma'.")] = None,
-    files: Annotated[Optional[list[Path]], typer.Option("--files", "-f", help="PubMed XML (.xml/.xml.gz) or PubTator files.")] = None,
+    files: Annotated[Optional[list[Path]], typer.Option("--files", "-f", help="PubMed XML (.xml/.xml.gz), BioC XML/JSON or PubTator files.")] = None,
     db: DbOption = None,
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="NER model: local path or hub ID (default: the shipped model).")] = None,
     max_results: Annotated[Optional[int], typer.Option("--max-results", min=1, help="Stop after this many records.")] = None,

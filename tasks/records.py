@@ -45,7 +45,7 @@ PASSAGE_SEPARATOR = "\n"
 
 @dataclass(frozen=True, slots=True)
 class Article:
-    """One PubMed record (or one PubTator document).
+    """One PubMed record (or one PubTator or BioC document).
 
     `text` is PubTator's document text, ``title + " " + abstract``: every stored character
     offset (sentences, entities) indexes this string. A full-text document (several passages)

@@ -1,19 +1,31 @@
-"""Input files of any supported format, as one stream of records, and that stream in batches."""
+"""Input files of any supported format (PubMed XML, BioC XML/JSON, PubTator), as one stream of
+records, and that stream in batches."""
 
 from __future__ import annotations
 
 import gzip
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from litmine.errors import ParseError
+from litmine.tasks.sources.bioc_reader import iter_bioc_json, iter_bioc_xml
 from litmine.tasks.sources.pubmed_xml import iter_pubmed_xml
 from litmine.tasks.sources.pubtator import iter_pubtator
 from litmine.tasks.records import Article, Deletion, Reject
 
 
+#: The formats `sniff_format` tells apart, as it names them.
+FORMATS = ("pubmed-xml", "bioc-xml", "bioc-json", "pubtator")
+#: The first element's name in an XML head, after the declaration, comments and DOCTYPE.
+_FIRST_ELEMENT = re.compile(rb"<([A-Za-z_][\w.:-]*)")
+_XML_COMMENT = re.compile(rb"<!--.*?-->", re.DOTALL)
+
+
 def sniff_format(path: Path) -> str:
-    """"pubmed-xml" or "pubtator", from the file's first bytes (gzip is looked into)."""
+    """One of FORMATS, from the file's first 4 KiB (gzip is looked into): XML whose root is
+    <collection> is BioC XML, other XML PubMed XML; JSON (``{`` or ``[``) is BioC JSON; a first
+    line with ``|t|`` or ``|a|`` is PubTator."""
     try:
         with open(path, "rb") as raw:
             head = raw.read(2)
@@ -25,20 +37,29 @@ def sniff_format(path: Path) -> str:
     except (OSError, EOFError) as exc:
         raise ParseError(f"read: cannot read {path}: {exc}") from exc
     if start.startswith(b"<"):
-        return "pubmed-xml"
+        root = _FIRST_ELEMENT.search(_XML_COMMENT.sub(b"", start))
+        return "bioc-xml" if root is not None and root.group(1) == b"collection" else "pubmed-xml"
+    if start[:1] in (b"{", b"["):
+        return "bioc-json"
     first = start.split(b"\n", 1)[0]
     if b"|t|" in first or b"|a|" in first:
         return "pubtator"
     raise ParseError(
-        f"read: {path} is neither PubMed XML nor PubTator (it starts with {first[:60]!r}); "
-        "give PubMed XML (.xml, .xml.gz) as efetch or NCBI's baseline files ship it, or PubTator")
+        f"read: {path} is neither PubMed XML, BioC (XML or JSON) nor PubTator (it starts with "
+        f"{first[:60]!r}); give PubMed XML (.xml, .xml.gz) as efetch or NCBI's baseline files ship "
+        "it, BioC as PubTator3 or the NCBI BioC API serve it, or PubTator")
 
 
 def iter_file_items(name: str | Path) -> Iterator[Article | Deletion | Reject]:
     """Articles, deletions and rejects of one input file, streamed."""
     path = Path(name)
-    if sniff_format(path) == "pubmed-xml":
+    fmt = sniff_format(path)
+    if fmt == "pubmed-xml":
         yield from iter_pubmed_xml(path, source_name=str(path))
+    elif fmt == "bioc-xml":
+        yield from iter_bioc_xml(path)
+    elif fmt == "bioc-json":
+        yield from iter_bioc_json(path)
     else:
         yield from _pubtator_items(path)
 

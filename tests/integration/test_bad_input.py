@@ -199,7 +199,7 @@ def test_info_and_export_errors_name_their_own_command(monkeypatch, capsys, tmp_
 @pytest.mark.parametrize("make, message", [
     (lambda tmp: ["--files", str(SAMPLE), "--model", str(tmp)], "is not a model directory (no config.json)"),
     (lambda tmp: ["--files", str(SAMPLE), "--model", str(tmp / "no-such-model")], "does not exist"),
-    (lambda tmp: ["--files", str(tmp / "paper.pdf")], "is neither PubMed XML nor PubTator"),
+    (lambda tmp: ["--files", str(tmp / "paper.pdf")], "is neither PubMed XML, BioC (XML or JSON) nor PubTator"),
 ], ids=["model-without-config", "missing-model", "not-pubmed-xml"])
 def test_a_bad_model_or_input_fails_the_run_in_one_line(model_env, monkeypatch, capsys, tmp_path, make, message):
     (tmp_path / "paper.pdf").write_bytes(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
