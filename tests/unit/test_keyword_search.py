@@ -3,6 +3,10 @@ real DuckDB files under tmp_path, articles loaded the way `mine` loads them."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
+
 import pytest
 
 from litmine.errors import LitmineError
@@ -13,6 +17,7 @@ from litmine.tasks.semantic.keywords import (keyword_index_lag, query_terms, sea
 from litmine.tasks.semantic.lookup import find_abstracts
 from litmine.tasks.store.access import open_store
 from litmine.tasks.store.database import Batch
+from litmine.tasks.store.locking import snapshot_path
 
 ARTICLES = [
     Article("1", "Statins and the liver", "Hepatotoxicity was rare among patients on statins."),
@@ -100,6 +105,29 @@ def test_an_index_made_before_new_articles_were_mined_is_refreshed(db):
     assert [h.pmid for h in found.hits] == ["6"]
     assert found.notes == [f"keyword index of {db} updated: 1 articles indexed, 0 removed"]
     assert sorted(keyword_pmids(db, "digoxin")) == ["4", "6"]
+
+
+def test_search_never_waits_for_a_writer(db):
+    """Another process holds the write lock (a mine run, with its snapshot for readers): search
+    uses the index as it stands, says what it misses, and the writer keeps its lock."""
+    keyword_pmids(db, "digoxin")
+    load(db, [Article("6", "Bradycardia on digoxin", "A case of digitalis toxicity.")], "r2")
+    shutil.copy(db, snapshot_path(db))
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); "
+         "print('ready', flush=True); time.sleep(60)", str(db)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        found = find_abstracts(db, "digoxin", mode="keyword")
+        assert [h.pmid for h in found.hits] == ["4"]
+        assert found.notes == [f"the keyword index of {db} misses 1 new or changed articles while "
+                               "another process writes the file; the next search after that run "
+                               "adds them"]
+        assert holder.poll() is None
+    finally:
+        holder.kill()
+        holder.wait()
+    assert sorted(keyword_pmids(db, "digoxin")) == ["4", "6"]  # the writer gone: indexed
 
 
 def test_revised_and_deleted_articles_leave_the_index(db):
