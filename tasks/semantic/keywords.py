@@ -18,7 +18,8 @@ DuckDB's own server. So the same index, built the same way in plain SQL, with no
 
 The index knows what it is missing: an article whose (pmid, loaded_at) has no document row was
 mined (or revised) since, a document row without its article was deleted or revised.
-`sync_keyword_index` fixes exactly those rows; lookup.py runs it before a keyword search.
+`sync_keyword_index` fixes exactly those rows: `mine` runs it as its last step (inside its own
+write lock), and lookup.py before a keyword search (for files written otherwise or earlier).
 """
 
 from __future__ import annotations
@@ -161,3 +162,4 @@ def search_keywords(con: duckdb.DuckDBPyConnection, query: str, *, k: int = 10) 
         ORDER BY s.score DESC, s.pmid LIMIT $k""", {"terms": terms, "k": k}).fetchall()
     return [Hit(rank=i + 1, score=float(r[0]), pmid=r[1], title=r[2] or "", year=r[3],
                 journal=r[4] or "", text=r[5] or "") for i, r in enumerate(rows)]
+
