@@ -170,3 +170,18 @@ class Relation:
     sentence_indexes: tuple[int, ...] = field(default_factory=tuple)
     evidence: tuple[str, ...] = field(default_factory=tuple)
     model: str = ""  # the relation model's name
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result: a document, or one of its sentences, with its score (cosine similarity,
+    BM25 or reciprocal-rank-fusion score, by the search mode)."""
+
+    rank: int
+    score: float
+    pmid: str
+    title: str
+    year: int | None
+    journal: str
+    sentence_index: int | None = None
+    text: str = ""  # the sentence (level=sentence), else the abstract

@@ -1,4 +1,5 @@
-"""CLI: `litmine embed` and `litmine search`: find stored abstracts and sentences by meaning."""
+"""CLI: `litmine embed` and `litmine search`: find stored abstracts by keywords (BM25), by meaning
+(embeddings) or both, and sentences by meaning."""
 
 from __future__ import annotations
 
@@ -24,6 +25,16 @@ EmbedModelOption = Annotated[
 class Level(str, Enum):
     abstract = "abstract"
     sentence = "sentence"
+
+
+class SearchMode(str, Enum):
+    hybrid = "hybrid"
+    keyword = "keyword"
+    semantic = "semantic"
+
+
+#: The score column of each mode's table.
+SCORE_NAMES = {"hybrid": "RRF", "keyword": "BM25", "semantic": "cosine"}
 
 
 class EmbedLevel(str, Enum):
@@ -69,33 +80,41 @@ def embed(
 def search(
     query: Annotated[str, typer.Argument(help="What to look for, in plain words.")],
     k: Annotated[int, typer.Option("--k", "-k", min=1, help="How many hits.")] = 10,
-    level: Annotated[Level, typer.Option("--level", help="Rank abstracts or single sentences.")] = Level.abstract,
+    mode: Annotated[Optional[SearchMode], typer.Option(
+        "--mode", help="keyword (BM25 over titles and abstracts), semantic (embeddings) or "
+                       "hybrid (both, reciprocal rank fusion). Default: hybrid for abstracts "
+                       "(keyword when nothing is embedded), semantic for sentences.")] = None,
+    level: Annotated[Level, typer.Option("--level", help="Rank abstracts or single sentences (semantic only).")] = Level.abstract,
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="Whose vectors (default: the model with most).")] = None,
     db: DbOption = None,
     format: FormatOption = ResultFormat.table,
     device: DeviceOption = "auto",
 ):
-    """Find stored abstracts (or sentences) by meaning: cosine similarity of embeddings."""
+    """Find stored abstracts by keywords and meaning (hybrid), or sentences by meaning."""
     from litmine.tasks.semantic.lookup import find_abstracts
 
     quiet_transformers(prefect=False)  # search starts no flow run
     if not query.strip():
         raise LitmineError('search: the query is empty; give words to search for, e.g. '
                            '`litmine search "drug-induced liver injury"`')
-    hits = find_abstracts(database_path(db, "search"), query, k=k, level=level.value, model=model,
-                          device=device)
+    found = find_abstracts(database_path(db, "search"), query, k=k, level=level.value,
+                           mode=mode.value if mode else None, model=model, device=device)
+    for note in found.notes:
+        typer.echo(f"note: {note}", err=True)
+    hits = found.hits
     if format is ResultFormat.json:
         wide_console(highlight=False).print_json(json.dumps([h.__dict__ for h in hits], default=str))
         return
     from rich.table import Table
 
-    table = Table("#", "score", "PMID", "year", "sentence" if level is Level.sentence else "title",
-                  title=plain(f"{query!r}: top {len(hits)} {level.value}s"))
+    table = Table("#", SCORE_NAMES[found.mode], "PMID", "year",
+                  "sentence" if level is Level.sentence else "title",
+                  title=plain(f"{query!r}: top {len(hits)} {level.value}s ({found.mode})"))
     for hit in hits:
         shown = (f"[{hit.sentence_index}] {shorten(hit.text, 110)}" if level is Level.sentence
                  else shorten(hit.title, 110))
-        table.add_row(str(hit.rank), f"{hit.score:.3f}", plain(hit.pmid), str(hit.year or ""),
-                      plain(shown))
+        score = f"{hit.score:.4f}" if found.mode == "hybrid" else f"{hit.score:.3f}"
+        table.add_row(str(hit.rank), score, plain(hit.pmid), str(hit.year or ""), plain(shown))
     wide_console(highlight=False).print(table)
 
 

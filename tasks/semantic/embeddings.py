@@ -24,7 +24,6 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -38,8 +37,9 @@ from litmine.errors import LitmineError, ModelError
 from litmine.tasks.loading import (fast_tokenizer, load_pretrained, position_limit, resolve_device,
                                    resolve_model_source, special_tokens)
 from litmine.tasks.ner.engine import plan_batches
+from litmine.tasks.records import Hit
 from litmine.tasks.semantic.pending import (DEFAULT_EMBED_MODEL, LEVELS, PENDING,  # noqa: F401
-                                            default_embed_model)
+                                            default_embed_model, stored_models)
 from litmine.tasks.store.schema import create_embeddings_table, create_embeddings_view
 
 log = logging.getLogger(__name__)
@@ -224,37 +224,6 @@ def embed_store(con: duckdb.DuckDBPyConnection, embedder: Embedder, level: str, 
 
 
 # -- search ----------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Hit:
-    """One search result: a document, or one of its sentences, with its cosine similarity."""
-
-    rank: int
-    score: float
-    pmid: str
-    title: str
-    year: int | None
-    journal: str
-    sentence_index: int | None = None
-    text: str = ""  # the sentence (level=sentence), else the abstract
-
-
-def stored_models(con: duckdb.DuckDBPyConnection, level: str) -> list[tuple[str, str, int]]:
-    """(model, table, vectors) at a level, most vectors first; [] when nothing was embedded."""
-    has_registry = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'embedding_models'"
-    ).fetchone()[0]
-    if not has_registry:
-        return []
-    found = []
-    for model, table in con.execute(
-            "SELECT model, table_name FROM embedding_models ORDER BY model").fetchall():
-        n = con.execute(f"SELECT count(*) FROM {table} WHERE model = ? AND level = ?",
-                        [model, level]).fetchone()[0]
-        if n:
-            found.append((model, table, int(n)))
-    return sorted(found, key=lambda x: -x[2])
-
 
 def pick_model(con: duckdb.DuckDBPyConnection, level: str, model: str | None, db: str) -> tuple[str, str]:
     """The stored model to search with (the given one, else the one with most vectors) and its table."""

@@ -48,6 +48,23 @@ def default_embed_model() -> str:
     return get_settings(fresh=True).embed_model or DEFAULT_EMBED_MODEL
 
 
+def stored_models(con: duckdb.DuckDBPyConnection, level: str) -> list[tuple[str, str, int]]:
+    """(model, table, vectors) at a level, most vectors first; [] when nothing was embedded."""
+    has_registry = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'embedding_models'"
+    ).fetchone()[0]
+    if not has_registry:
+        return []
+    found = []
+    for model, table in con.execute(
+            "SELECT model, table_name FROM embedding_models ORDER BY model").fetchall():
+        n = con.execute(f"SELECT count(*) FROM {table} WHERE model = ? AND level = ?",
+                        [model, level]).fetchone()[0]
+        if n:
+            found.append((model, table, int(n)))
+    return sorted(found, key=lambda x: -x[2])
+
+
 def count_pending(db: Path, model_name: str, levels: list[str]) -> dict[str, int] | None:
     """Documents per level whose texts lack a current vector from `model_name` (the name
     `resolve_model_source` stores); None when another process holds the database (the flow

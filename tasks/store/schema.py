@@ -13,7 +13,7 @@ import duckdb
 
 from litmine.errors import StoreError
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 #: `entities.link_status`: how `concept_id` was found, or why it is NULL (no ID). The first six
 #: are the linker's levels (tasks/linking/normalise.py); "linked" and "unmatched" are what
@@ -132,6 +132,13 @@ UPDATE rejects SET stage = 'parse' WHERE stage IS NULL;
 CREATE TABLE IF NOT EXISTS passages (
     pmid VARCHAR, passage_index INTEGER, start_offset INTEGER, end_offset INTEGER,
     title_end INTEGER, type VARCHAR, run_id VARCHAR);
+""",
+    # Issue 19: the BM25 index of keyword search (tasks/semantic/keywords.py). A document row
+    # records the `loaded_at` of the article version it indexed, so the index knows which
+    # articles changed since; the first keyword search of a file fills it.
+    7: """
+CREATE TABLE IF NOT EXISTS keyword_documents (pmid VARCHAR, loaded_at TIMESTAMPTZ, length INTEGER);
+CREATE TABLE IF NOT EXISTS keyword_postings (term VARCHAR, pmid VARCHAR, tf INTEGER);
 """,
 }
 

@@ -51,6 +51,11 @@ def test_update_file_deletes_citations_and_their_rows(tmp_path, prefect_harness,
         assert rows(db, f"SELECT count(*) FROM {table} WHERE pmid = '{DELETED_IN_UPDATE}'") == [(0,)]
     assert rows(db, "SELECT count(*) FROM deletions") == [(6,)]
     assert rows(db, "SELECT count(*) FROM articles") == [(30,)]
+    # mine's last step: the keyword index holds exactly the stored articles
+    assert rows(db, "SELECT count(*) FROM keyword_documents d JOIN articles a USING (pmid, "
+                    "loaded_at)") == [(30,)]
+    assert rows(db, "SELECT count(*) FROM keyword_documents") == [(30,)]
+    assert rows(db, f"SELECT count(*) FROM keyword_postings WHERE pmid = '{DELETED_IN_UPDATE}'") == [(0,)]
 
 
 def test_parameters_are_validated(tmp_path, prefect_harness, tiny_ner_model):

@@ -55,19 +55,44 @@ def invoke(*args: str):
     if result.exception and not isinstance(result.exception, SystemExit):
         raise result.exception
     assert result.exit_code == 0, result.output
-    return result.output
+    return result.stdout  # notes (an index update, a fallback) go to stderr
 
 
 def test_search_before_embed_says_how_to_embed(db):
     """The real entry point (no flow runs: search needs no Prefect API): one message, exit 1."""
     env = dict(os.environ, HF_HUB_OFFLINE="1")
     result = subprocess.run([sys.executable, "-m", "litmine.cli", "search", "heart", "--db",
-                             str(db)], env=env, text=True, capture_output=True, timeout=300)
+                             str(db), "--mode", "semantic"], env=env, text=True,
+                            capture_output=True, timeout=300)
     assert result.returncode == 1
     message = " ".join(result.stderr.split())  # rich wraps long lines
     assert message.startswith(f"error: search: {db} has no abstract embeddings; make them with "
                               f"`litmine embed --db {db}`")
     assert "Traceback" not in result.stderr
+
+
+def test_keyword_search_before_embed(db):
+    """With no vectors, the default (hybrid) search says so and ranks by BM25 alone."""
+    from litmine.cli import app
+
+    result = CliRunner().invoke(app, ["search", "claudication", "--db", str(db), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert "has no abstract embeddings, so these are keyword (BM25) results only" in result.stderr
+    hits = json.loads(result.stdout)
+    assert [h["pmid"] for h in hits] == ["9575322"]  # the word is in its abstract only
+    assert "claudication" not in hits[0]["title"].lower() and "claudication" in hits[0]["text"].lower()
+    out = invoke("search", "alcohol drinking", "--mode", "keyword", "--db", str(db), "-k", "2")
+    assert "(keyword)" in out and "BM25" in out
+
+
+def test_search_mode_is_checked(db):
+    from litmine.cli import app
+
+    result = CliRunner().invoke(app, ["search", "heart", "--mode", "fuzzy", "--db", str(db)])
+    assert result.exit_code == 2
+    assert "Invalid value for '--mode'" in result.output and "'keyword'" in result.output
+    with pytest.raises(LitmineError, match="--mode keyword ranks abstracts"):
+        invoke("search", "heart", "--mode", "keyword", "--level", "sentence", "--db", str(db))
 
 
 def test_embed_then_search_classify_ask_summarize(db, prefect_harness, tmp_path):
@@ -78,13 +103,15 @@ def test_embed_then_search_classify_ask_summarize(db, prefect_harness, tmp_path)
     assert "nothing to embed" in invoke("embed", "--db", str(db))  # no flow run, no model load
 
     hits = json.loads(invoke("search", "antidepressant drugs and the heart", "--db", str(db),
-                             "--k", "3", "--format", "json"))
+                             "--k", "3", "--format", "json", "--mode", "semantic"))
     assert [h["rank"] for h in hits] == [1, 2, 3] and hits[0]["pmid"] == "9861576"
     hits = json.loads(invoke("search", "antibiotic for gum disease", "--level", "sentence",
                              "--db", str(db), "--format", "json"))
     assert len(hits) == 10 and hits[0]["pmid"] == "11442735"
     assert "Crohn" in invoke("search", "diet for inflammatory bowel disease", "--db", str(db),
-                             "-k", "1")
+                             "-k", "1", "--mode", "semantic")
+    out = invoke("search", "antidepressant drugs and the heart", "--db", str(db), "-k", "3")
+    assert "(hybrid)" in out and "RRF" in out and "9861576" in out
 
     out = invoke("classify", "--db", str(db))
     assert "10 abstracts classified" in out

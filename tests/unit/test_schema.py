@@ -50,8 +50,8 @@ def rows(con, table):
 
 def test_a_new_file_has_every_table_at_the_current_version(tmp_path):
     with open_store(tmp_path / "new.duckdb") as store:
-        assert schema_version(store.con) == SCHEMA_VERSION == 6
-        for table in NEW_TABLES:
+        assert schema_version(store.con) == SCHEMA_VERSION == 7
+        for table in (*NEW_TABLES, "keyword_documents", "keyword_postings"):
             assert rows(store.con, table) == []
 
 
