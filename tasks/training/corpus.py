@@ -11,6 +11,8 @@ pipeline uses at inference time, so the model sees the same units in training an
 
 from __future__ import annotations
 
+import dataclasses
+
 import logging
 import random
 from collections import Counter
@@ -206,7 +208,8 @@ def _map_document(doc: PubTatorDocument, type_map: Mapping[str, str],
             deduped.append(m)
     stats.types.update(m.type for m in deduped)
     stats.mentions += len(deduped)
-    return PubTatorDocument(doc.pmid, doc.title, doc.abstract, tuple(deduped), doc.relations)
+    # replace(): the relations' novelty and a full text's passages stay with the document
+    return dataclasses.replace(doc, mentions=tuple(deduped))
 
 
 def load_corpus(paths: Sequence[str | Path | CorpusSpec], *, types: Collection[str] | None = None,

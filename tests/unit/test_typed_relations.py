@@ -157,3 +157,17 @@ def test_typed_pair_head_scores_every_pair_with_classes_and_novelty(tmp_path):
         logits2 = model(doc2.input_ids, doc2.concepts, pairs2, tokenizer.cls_token_id,
                         tokenizer.sep_token_id)
     assert not torch.allclose(logits, logits2)
+
+
+def test_evaluation_corpora_keep_each_relations_novelty():
+    """`read_corpus` (what `litmine evaluate` scores against) maps types and keeps novelty."""
+    from litmine.tasks.training.corpus import read_corpus
+
+    path = (__import__("pathlib").Path(__file__).resolve().parents[1] / "fixtures" / "corpora"
+            / "biored_relations_dev.pubtator")
+    corpus = read_corpus([str(path)])
+    doc = corpus.documents[0]
+    assert doc.novelty and set(doc.novelty) <= {"Novel", "No"}
+    assert len(doc.novelty) == len(doc.relations)
+    assert {m.type for d in corpus.documents for m in d.mentions} <= {
+        "Gene", "Chemical", "Disease", "Species", "Variant", "CellLine"}
