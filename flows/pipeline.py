@@ -186,7 +186,6 @@ def _load(entry, store, tagger, run_id, counts, timings, relations=None) -> None
     if relations is not None:
         counts["linked"] += sum(1 for m in batch.mentions if m.concept_id)
         counts["relations"] += sum(1 for p in batch.pairs if p.relation == "CID")
-        counts["typed_relations"] += len(batch.relations)
     started = time.perf_counter()
     written = load_tables(quote(store), quote(batch), tagger.model_name, run_id)
     timings["load"] += time.perf_counter() - started

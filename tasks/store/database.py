@@ -310,7 +310,10 @@ class Store:
         except Exception:
             con.rollback()
             raise
-        return {name: table.num_rows for name, table in tables.items()} | {"rejects": len(batch.rejects)}
+        # "relations" would collide with `mine`'s count of CID relations: the typed ones are
+        # "typed_relations".
+        return ({("typed_relations" if name == "relations" else name): table.num_rows
+                 for name, table in tables.items()} | {"rejects": len(batch.rejects)})
 
     def _insert_rejects(self, rejects: Sequence[Reject], run_id: str, at: datetime) -> None:
         if not rejects:

@@ -34,7 +34,7 @@ def test_load_is_idempotent_and_keeps_other_models(tmp_path):
         run = store.begin_run("mine", {"files": ["f.xml"]}, model="m1")
         written = store.load_batch(batch_for("1"), model="m1", run_id=run)
         assert written == {"articles": 1, "sentences": 2, "entities": 2, "pairs": 1, "rejects": 1,
-                           "abbreviations": 0, "relations": 0,
+                           "abbreviations": 0, "typed_relations": 0,
                            "passages": 0}
         store.load_batch(batch_for("1"), model="m2", run_id=run)
         first = {n: store.con.execute(f"SELECT count(*) FROM {n}").fetchone()[0]
