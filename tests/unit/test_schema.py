@@ -122,15 +122,21 @@ def test_a_version_3_file_stores_no_id_as_null_with_the_reason(tmp_path):
         assert store.con.execute("SELECT count(*) FROM entities WHERE concept_id IS NULL").fetchone() == (6,)
 
 
-def test_a_version_4_file_keeps_its_rejects_as_parse_rejects_and_gains_passages(tmp_path):
-    """Migration 5 (issue 21): `rejects.stage` ("parse" for every reject stored before, when
-    only the readers rejected) and the `passages` table of full-text documents."""
-    path = tmp_path / "v4.duckdb"
+def version_4_file(path):
+    """A file as litmine wrote it at schema version 4 (the previous release), left open."""
     con = duckdb.connect(str(path))
     con.execute(SCHEMA)
     for step in (2, 3, 4):
         con.execute(MIGRATIONS[step])
     con.execute("INSERT INTO meta VALUES ('schema_version', '4')")
+    return con
+
+
+def test_a_version_4_file_keeps_its_rejects_as_parse_rejects_and_gains_passages(tmp_path):
+    """Migration 6 (issue 21): `rejects.stage` ("parse" for every reject stored before, when
+    only the readers rejected) and the `passages` table of full-text documents."""
+    path = tmp_path / "v4.duckdb"
+    con = version_4_file(path)
     con.execute("INSERT INTO rejects VALUES ('f.xml', '7', 'parse: no PMID', 'old', NULL)")
     con.close()
     with open_store(path) as store:
@@ -144,11 +150,7 @@ def test_a_version_4_file_gets_the_relations_table_and_keeps_its_cid_pairs(tmp_p
     """Typed relations (schema 5) live beside `pairs`: a file of the previous release keeps
     every CID row where its queries look for it, and gains an empty `relations` table."""
     path = tmp_path / "v4.duckdb"
-    con = duckdb.connect(str(path))
-    con.execute(SCHEMA)
-    for step in (2, 3, 4):
-        con.execute(MIGRATIONS[step])
-    con.execute("INSERT INTO meta VALUES ('schema_version', '4')")
+    con = version_4_file(path)
     con.execute("INSERT INTO pairs (pmid, model, method, chemical, disease, chemical_id, "
                 "disease_id, relation, score) VALUES ('9', 'm', 'cid-stacked', 'lithium', "
                 "'tremor', 'D008094', 'D014202', 'CID', 0.9)")

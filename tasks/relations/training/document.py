@@ -34,6 +34,33 @@ DOCS_PER_STEP = 4
 WARMUP = 0.06
 
 
+def pair_optimizer(model, lr: float, head_lr: float, n_documents: int, epochs: int):
+    """(optimizer, scheduler) of a pair model: AdamW with the encoder at `lr` and the head at
+    `head_lr` (weight decay 0.01), a linear schedule with `WARMUP` warm-up over `epochs` of
+    `n_documents` in steps of `DOCS_PER_STEP`."""
+    import torch
+    from transformers import get_linear_schedule_with_warmup
+
+    head = [p for n, p in model.named_parameters() if not n.startswith("encoder.")]
+    optimizer = torch.optim.AdamW([{"params": model.encoder.parameters(), "lr": lr},
+                                   {"params": head, "lr": head_lr}], weight_decay=0.01)
+    steps = -(-n_documents // DOCS_PER_STEP) * epochs
+    return optimizer, get_linear_schedule_with_warmup(optimizer, int(WARMUP * steps), steps)
+
+
+def shuffled_steps(documents: Sequence, seed: int):
+    """`fit`'s `batches`: each epoch, `documents` shuffled (one generator seeded once) and cut
+    into steps of `DOCS_PER_STEP`."""
+    rng = random.Random(seed)
+
+    def epoch_batches(epoch: int) -> list[list]:
+        order = list(documents)
+        rng.shuffle(order)
+        return [order[k:k + DOCS_PER_STEP] for k in range(0, len(order), DOCS_PER_STEP)]
+
+    return epoch_batches
+
+
 @dataclass
 class PreparedDocument:
     pmid: str
@@ -89,7 +116,6 @@ def train_document_model(fit_docs: Sequence, held_out: Sequence, base_model: str
     Returns the record: per-epoch loss, held-out F1 and threshold, the best epoch, timings.
     """
     import torch
-    from transformers import get_linear_schedule_with_warmup
 
     started = time.time()
     device = resolve_device(device, "relations")
@@ -108,19 +134,10 @@ def train_document_model(fit_docs: Sequence, held_out: Sequence, base_model: str
         raise ModelError("relations: no document with both a chemical and a disease concept to "
                          f"train ({len(train_set)}) or to hold out; check the corpora's entity "
                          "lines")
-    head = [p for n, p in model.named_parameters() if not n.startswith("encoder.")]
-    optimizer = torch.optim.AdamW([{"params": model.encoder.parameters(), "lr": lr},
-                                   {"params": head, "lr": HEAD_LR}], weight_decay=0.01)
-    steps = -(-len(train_set) // DOCS_PER_STEP) * epochs
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(WARMUP * steps), steps)
+    optimizer, scheduler = pair_optimizer(model, lr, HEAD_LR, len(train_set), epochs)
     loss_fn = torch.nn.BCEWithLogitsLoss(reduction="sum")
-    rng = random.Random(seed)
+    epoch_batches = shuffled_steps(train_set, seed)
     staging = Path(out_dir).with_name(Path(out_dir).name + ".training")
-
-    def epoch_batches(epoch: int) -> list[list[PreparedDocument]]:
-        order = train_set[:]
-        rng.shuffle(order)
-        return [order[k:k + DOCS_PER_STEP] for k in range(0, len(order), DOCS_PER_STEP)]
 
     def documents_of(batch: list[PreparedDocument]):
         """One part per document, each with the pair count of its whole batch."""

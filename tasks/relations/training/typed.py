@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import shutil
 import time
 from collections.abc import Sequence
@@ -24,6 +23,8 @@ from litmine.tasks.digests import sha256_file
 from litmine.tasks.loading import load_for_training, load_tokenizer, resolve_device
 from litmine.tasks.relations.document import (MARKER, EncodedDocument, build_pair_model,
                                               encode_document, save_pair_model)
+from litmine.tasks.relations.training.document import (DEFAULT_LR, DOCS_PER_STEP, HEAD_LR,
+                                                       WARMUP, pair_optimizer, shuffled_steps)
 from litmine.tasks.relations.training.documents import read_train_dev
 from litmine.tasks.relations.training.thresholds import best_threshold
 from litmine.tasks.relations.typed import (CLASSES, ENTITY_TYPES, NOT_NOVEL, NOVEL,
@@ -37,12 +38,9 @@ from litmine.tasks.training.loop import (Checkpoint, EarlyStopping, Evaluate, Lo
 log = logging.getLogger(__name__)
 
 DEFAULT_EPOCHS = 10
-#: ATLOP's rates. Higher ones (1e-4 / 3e-4, from the NER model's encoder) won a 120-document
-#: ablation on BioRED dev but lost at full size (dev pair+type 31.6 against 32.5); the model
-#: card lists every run.
-DEFAULT_LR, HEAD_LR = 5e-5, 1e-4
-DOCS_PER_STEP = 4
-WARMUP = 0.06
+#: The CID document model's recipe (`training.document`: ATLOP's rates, warm-up and steps).
+#: Higher rates (1e-4 / 3e-4, from the NER model's encoder) won a 120-document ablation on BioRED
+#: dev but lost at full size (dev pair+type 31.6 against 32.5); the model card lists every run.
 #: One training document in HOLD_OUT_EVERY is held out (BioRED: about 55 of 330).
 HOLD_OUT_EVERY = 6
 #: Weight of the novelty loss (mean BCE over related pairs) beside the class loss.
@@ -153,8 +151,6 @@ def train_typed_relations(train_files: Sequence[str | Path], dev_files: Sequence
     """Fine-tune `base_model` on BioRED-style documents; save the best held-out epoch (fp16
     encoder) with its threshold, dev scores (gold entities) and a model card to `out_dir`."""
     import torch
-    from transformers import get_linear_schedule_with_warmup
-
     from litmine.tasks.relations.training.cards import write_typed_card
 
     started = time.time()
@@ -187,21 +183,12 @@ def train_typed_relations(train_files: Sequence[str | Path], dev_files: Sequence
     if not train_set or not any(p.gold for p in held):
         raise ModelError("relations: no training document with two related concepts, or no "
                          "held-out document with a relation; check the corpora's relation lines")
-    head = [p for n, p in model.named_parameters() if not n.startswith("encoder.")]
-    optimizer = torch.optim.AdamW([{"params": model.encoder.parameters(), "lr": lr},
-                                   {"params": head, "lr": HEAD_LR}], weight_decay=0.01)
-    steps = -(-len(train_set) // DOCS_PER_STEP) * epochs
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(WARMUP * steps), steps)
+    optimizer, scheduler = pair_optimizer(model, lr, HEAD_LR, len(train_set), epochs)
     ce = torch.nn.CrossEntropyLoss(reduction="sum")
     bce = torch.nn.BCEWithLogitsLoss(reduction="sum")
-    rng = random.Random(seed)
+    epoch_batches = shuffled_steps(train_set, seed)
     out_dir = Path(out_dir)
     staging = out_dir.with_name(out_dir.name + ".training")
-
-    def epoch_batches(epoch: int) -> list[list[PreparedTyped]]:
-        order = train_set[:]
-        rng.shuffle(order)
-        return [order[k:k + DOCS_PER_STEP] for k in range(0, len(order), DOCS_PER_STEP)]
 
     def documents_of(batch: list[PreparedTyped]):
         """One part per document with its batch's pair and novelty-label counts."""
