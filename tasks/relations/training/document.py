@@ -34,6 +34,24 @@ DOCS_PER_STEP = 4
 WARMUP = 0.06
 
 
+def load_pair_encoder(base_model: str | Path, device: str, seed: int):
+    """(torch device, tokenizer, fp32 encoder without pooler) to fine-tune a pair model from
+    `base_model`, with every core in use and the seeds set; ModelError when its tokenizer has no
+    `MARKER` token."""
+    import torch
+
+    torch_device = resolve_device(device, "relations")
+    use_all_cores(torch_device)
+    seed_everything(seed)
+    tokenizer = load_tokenizer(base_model, "relations")
+    if tokenizer.convert_tokens_to_ids(MARKER) == tokenizer.unk_token_id:
+        raise ModelError(f"relations: the tokenizer of {base_model} has no {MARKER!r} token")
+    # The pooler is never used (pairs are read off marker tokens).
+    encoder = load_for_training(base_model, "encoder", stage="relations", dtype=torch.float32,
+                                add_pooling_layer=False)
+    return torch_device, tokenizer, encoder
+
+
 def pair_optimizer(model, lr: float, head_lr: float, n_documents: int, epochs: int):
     """(optimizer, scheduler) of a pair model: AdamW with the encoder at `lr` and the head at
     `head_lr` (weight decay 0.01), a linear schedule with `WARMUP` warm-up over `epochs` of
@@ -89,21 +107,24 @@ def batch_pairs(batch: Sequence[PreparedDocument]) -> int:
     return sum(len(p.pairs) for p in batch)
 
 
+def prepared_logits(model, tokenizer, docs: Sequence):
+    """The float logits of every pair of each prepared document (None for a document without
+    pairs), the model in eval mode, without gradients."""
+    import torch
+
+    model.eval()
+    with torch.inference_mode():
+        for p in docs:
+            yield (model(p.doc.input_ids, p.doc.concepts, p.pairs, tokenizer.cls_token_id,
+                         tokenizer.sep_token_id).float() if p.pairs else None)
+
+
 def score_prepared(model, tokenizer, docs: Sequence[PreparedDocument]) -> list[list[float]]:
     """P(CID) of every pair of each prepared document."""
     import torch
 
-    model.eval()
-    out = []
-    with torch.inference_mode():
-        for p in docs:
-            if not p.pairs:
-                out.append([])
-                continue
-            logits = model(p.doc.input_ids, p.doc.concepts, p.pairs, tokenizer.cls_token_id,
-                           tokenizer.sep_token_id)
-            out.append(torch.sigmoid(logits.float()).tolist())
-    return out
+    return [[] if logits is None else torch.sigmoid(logits).tolist()
+            for logits in prepared_logits(model, tokenizer, docs)]
 
 
 def train_document_model(fit_docs: Sequence, held_out: Sequence, base_model: str | Path,
@@ -118,15 +139,7 @@ def train_document_model(fit_docs: Sequence, held_out: Sequence, base_model: str
     import torch
 
     started = time.time()
-    device = resolve_device(device, "relations")
-    use_all_cores(device)
-    seed_everything(seed)
-    tokenizer = load_tokenizer(base_model, "relations")
-    if tokenizer.convert_tokens_to_ids(MARKER) == tokenizer.unk_token_id:
-        raise ModelError(f"relations: the tokenizer of {base_model} has no {MARKER!r} token")
-    # The pooler is never used (pairs are read off marker tokens).
-    encoder = load_for_training(base_model, "encoder", stage="relations", dtype=torch.float32,
-                                add_pooling_layer=False)
+    device, tokenizer, encoder = load_pair_encoder(base_model, device, seed)
     model = build_pair_model(encoder).to(device)
     train_set = [p for p in prepare_documents(tokenizer, fit_docs) if p.pairs]
     hold = prepare_documents(tokenizer, held_out)

@@ -20,11 +20,12 @@ from typing import Any
 
 from litmine.errors import LitmineError, ModelError
 from litmine.tasks.digests import sha256_file
-from litmine.tasks.loading import load_for_training, load_tokenizer, resolve_device
-from litmine.tasks.relations.document import (MARKER, EncodedDocument, build_pair_model,
-                                              encode_document, save_pair_model)
+from litmine.tasks.relations.document import (EncodedDocument, build_pair_model, encode_document,
+                                              save_pair_model)
 from litmine.tasks.relations.training.document import (DEFAULT_LR, DOCS_PER_STEP, HEAD_LR,
-                                                       WARMUP, pair_optimizer, shuffled_steps)
+                                                       WARMUP, load_pair_encoder, pair_optimizer,
+                                                       prepared_logits,
+                                                       shuffled_steps)
 from litmine.tasks.relations.training.documents import read_train_dev
 from litmine.tasks.relations.training.thresholds import best_threshold
 from litmine.tasks.relations.typed import (CLASSES, ENTITY_TYPES, NOT_NOVEL, NOVEL,
@@ -33,7 +34,7 @@ from litmine.tasks.relations.typed_gold import (GoldRelations, RelationIssue, ca
                                                 gold_relations, score_relations,
                                                 summarise_issues)
 from litmine.tasks.training.loop import (Checkpoint, EarlyStopping, Evaluate, LoopState, Progress,
-                                         fit, publish_model_dir, seed_everything, use_all_cores)
+                                         fit, publish_model_dir)
 
 log = logging.getLogger(__name__)
 
@@ -82,19 +83,15 @@ def predict_prepared(model, tokenizer, docs: Sequence[PreparedTyped]
     """Per document, per pair: (1 - P(none), most probable relation class, P(novel))."""
     import torch
 
-    model.eval()
     out = []
-    with torch.inference_mode():
-        for p in docs:
-            if not p.pairs:
-                out.append([])
-                continue
-            logits = model(p.doc.input_ids, p.doc.concepts, p.pairs, tokenizer.cls_token_id,
-                           tokenizer.sep_token_id).float()
-            probs = torch.softmax(logits[:, :len(CLASSES)], -1)
-            kind = probs[:, 1:].argmax(-1) + 1
-            novel = torch.sigmoid(logits[:, len(CLASSES)])
-            out.append(list(zip((1 - probs[:, 0]).tolist(), kind.tolist(), novel.tolist())))
+    for logits in prepared_logits(model, tokenizer, docs):
+        if logits is None:
+            out.append([])
+            continue
+        probs = torch.softmax(logits[:, :len(CLASSES)], -1)
+        kind = probs[:, 1:].argmax(-1) + 1
+        novel = torch.sigmoid(logits[:, len(CLASSES)])
+        out.append(list(zip((1 - probs[:, 0]).tolist(), kind.tolist(), novel.tolist())))
     return out
 
 
@@ -161,14 +158,7 @@ def train_typed_relations(train_files: Sequence[str | Path], dev_files: Sequence
     epochs, lr = epochs or DEFAULT_EPOCHS, lr or DEFAULT_LR
     fit_docs, held_docs, dev_docs = split_documents(train_files, dev_files, exclude,
                                                     max_train_docs, max_dev_docs)
-    torch_device = resolve_device(device, "relations")
-    use_all_cores(torch_device)
-    seed_everything(seed)
-    tokenizer = load_tokenizer(base_model, "relations")
-    if tokenizer.convert_tokens_to_ids(MARKER) == tokenizer.unk_token_id:
-        raise ModelError(f"relations: the tokenizer of {base_model} has no {MARKER!r} token")
-    encoder = load_for_training(base_model, "encoder", stage="relations", dtype=torch.float32,
-                                add_pooling_layer=False)
+    torch_device, tokenizer, encoder = load_pair_encoder(base_model, device, seed)
     model = build_pair_model(encoder, outputs=len(CLASSES) + 1,
                              entity_types=ENTITY_TYPES).to(torch_device)
     issues: list[RelationIssue] = []
