@@ -75,3 +75,17 @@ def corpus_ids(type_: str, raw: str) -> list[tuple[str, str]]:
         cid = cellosaurus_id(raw)
         return [(cid, NO_TAXON)] if cid else []
     return []
+
+
+#: Types whose concept ID is one ID even with "|" inside (tmVar's ``c|SUB|T|1799|A``).
+WHOLE_ID_TYPES = frozenset({"Variant"})
+#: Separators of a mention's several IDs: litmine's "|", and the corpora's "," and ";".
+_MENTION_LIST = re.compile(r"[,;|]")
+
+
+def mention_concept_ids(type_: str, concept_id: str | None) -> list[str]:
+    """The concept IDs of one mention (stored or gold): composites ("D01|D02", BioRED's
+    "3172,3651") give each part, a Variant's ID is one; "", "-" and "-1" give none."""
+    raw = (concept_id or "").strip()
+    parts = [raw] if type_ in WHOLE_ID_TYPES else _MENTION_LIST.split(raw)
+    return [p.strip() for p in parts if p.strip() and p.strip() not in ("-", "-1")]

@@ -110,7 +110,7 @@ def evaluate_relations(gold: Sequence[str | Path], *, ner_model: str | None = No
     report: dict[str, Any] = {"gold": [str(g) for g in gold], "documents": len(docs),
                               "lexicon": str(lexicon), "relation_model": str(relation_model),
                               "typed_relation_model": str(typed_relation_model) if typed else None}
-    gold_typed = {d.pmid: gold_relations(d) for d in docs}
+    gold_typed = {d.pmid: gold_relations(d) for d in docs} if typed is not None else {}
     typed_gold_ids: dict[str, list] = {}
 
     # Gold entities with predicted IDs, then with gold IDs (the classifier on its own), one

@@ -18,15 +18,14 @@ threshold (0.5 unless tuned).
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from litmine.errors import ModelError
+from litmine.tasks.linking.concept_ids import mention_concept_ids
 from litmine.tasks.relations.document import (DOCRE_FILE, HEAD_FILE, build_pair_model,
-                                              encode_document, marker_rows)
+                                              encode_document)
 from litmine.tasks.relations.model_config import read_model_config
 
 #: BioRED's eight relation types.
@@ -44,18 +43,8 @@ PAIR_TYPES = frozenset({
     ("Gene", "Variant"), ("Variant", "Variant"),
 })
 NOVEL, NOT_NOVEL = "Novel", "No"
-_ID_SEPARATORS = re.compile(r"[,;|]")
 
 Key = tuple[str, str]  # (entity type, concept ID)
-
-
-def typed_concept_ids(entity_type: str, concept_id: str | None) -> list[str]:
-    """The concept IDs of one mention: a variant's ID is one ID (tmVar's ``c|SUB|T|1799|A``
-    holds bars); other types' composite IDs (``3172,3651``, ``D001|D002``) give each part;
-    "", "-" and "-1" give none."""
-    raw = (concept_id or "").strip()
-    parts = [raw] if entity_type == "Variant" else _ID_SEPARATORS.split(raw)
-    return [p.strip() for p in parts if p.strip() and p.strip() not in ("-", "-1")]
 
 
 def typed_spans(mentions: Sequence) -> dict[Key, list[tuple[int, int]]]:
@@ -63,7 +52,7 @@ def typed_spans(mentions: Sequence) -> dict[Key, list[tuple[int, int]]]:
     out: dict[Key, list[tuple[int, int]]] = {}
     for m in mentions:
         if m.type in ENTITY_TYPES and m.end > m.start:
-            for cid in typed_concept_ids(m.type, m.concept_id):
+            for cid in mention_concept_ids(m.type, m.concept_id):
                 out.setdefault((m.type, cid), []).append((m.start, m.end))
     return out
 
@@ -88,8 +77,7 @@ class TypedRelation:
     novel_score: float  # P(novel)
 
 
-def decide(probabilities: Sequence[float], novel_probability: float, threshold: float
-           ) -> tuple[str, float] | None:
+def decide(probabilities: Sequence[float], threshold: float) -> tuple[str, float] | None:
     """(relation type, 1 - P(none)) when a pair's class probabilities make it a relation at
     `threshold`, else None."""
     score = 1.0 - float(probabilities[0])
@@ -99,10 +87,18 @@ def decide(probabilities: Sequence[float], novel_probability: float, threshold: 
     return CLASSES[best], score
 
 
+def pair_outputs(logits):
+    """(class probabilities (P, len(CLASSES)), P(novel) (P,)) from the model's pair logits."""
+    import torch
+
+    return (torch.softmax(logits[:, :len(CLASSES)], -1),
+            torch.sigmoid(logits[:, len(CLASSES)]))
+
+
 class TypedRelationModel:
     """A saved BioRED model: encoder directory, pair head, classes and threshold."""
 
-    def __init__(self, path: str | Path, *, device: str = "cpu", dtype: Any = None):
+    def __init__(self, path: str | Path, *, device: str = "cpu"):
         import torch
         from safetensors.torch import load_file
 
@@ -118,7 +114,7 @@ class TypedRelationModel:
         #: P(novel) at or above which a relation is "Novel" (tuned on held-out documents).
         self.novelty_threshold = float(self.config.get("novelty_threshold", 0.5))
         loaded = load_pretrained(str(self.path), "encoder", stage="relations", device=device,
-                                 dtype=dtype or torch.float32, add_pooling_layer=False)
+                                 dtype=torch.float32, add_pooling_layer=False)
         self.device, self.tokenizer = loaded.device, loaded.tokenizer
         self.model = build_pair_model(loaded.model, self.config.get("blocks"),
                                       outputs=len(CLASSES) + 1,
@@ -128,10 +124,6 @@ class TypedRelationModel:
             raise ModelError(f"relations: {self.path / HEAD_FILE} lacks "
                              f"{missing.missing_keys[:3]}; retrain the model")
         self.model.to(self.device).eval()
-        head_dtype = next(loaded.model.parameters()).dtype
-        for name, module in self.model.named_children():
-            if name != "encoder":
-                module.to(head_dtype)
         self.name = self.config.get("name", self.path.name)
 
     def probabilities(self, text: str, mentions: Sequence
@@ -144,14 +136,11 @@ class TypedRelationModel:
         pairs = candidate_pairs(list(doc.concepts))
         if not pairs:
             return []
-        cls_id, sep_id = self.tokenizer.cls_token_id, self.tokenizer.sep_token_id
         with torch.inference_mode():
-            encoded = self.model.encode(doc.input_ids, marker_rows(doc.concepts), cls_id, sep_id)
-            logits = self.model(doc.input_ids, doc.concepts, pairs, cls_id, sep_id,
-                                encoded=encoded).float()
-            probs = torch.softmax(logits[:, :len(CLASSES)], -1).tolist()
-            novel = torch.sigmoid(logits[:, len(CLASSES)]).tolist()
-        return [(a, b, p, n) for (a, b), p, n in zip(pairs, probs, novel)]
+            logits = self.model(doc.input_ids, doc.concepts, pairs, self.tokenizer.cls_token_id,
+                                self.tokenizer.sep_token_id).float()
+            probs, novel = pair_outputs(logits)
+        return [(a, b, p, n) for (a, b), p, n in zip(pairs, probs.tolist(), novel.tolist())]
 
     def predict_document(self, text: str, mentions: Sequence,
                          threshold: float | None = None) -> list[TypedRelation]:
@@ -159,7 +148,7 @@ class TypedRelationModel:
         cut = self.threshold if threshold is None else threshold
         out = []
         for a, b, probs, novel in self.probabilities(text, mentions):
-            decided = decide(probs, novel, cut)
+            decided = decide(probs, cut)
             if decided is not None:
                 out.append(TypedRelation(a, b, decided[0],
                                          NOVEL if novel >= self.novelty_threshold else NOT_NOVEL,

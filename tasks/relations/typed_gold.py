@@ -13,8 +13,9 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from litmine.tasks.linking.concept_ids import mention_concept_ids
 from litmine.tasks.records import Mention
-from litmine.tasks.relations.typed import RELATION_TYPES, typed_concept_ids
+from litmine.tasks.relations.typed import RELATION_TYPES
 from litmine.tasks.sources.pubtator import DEFAULT_TYPE_MAP, PubTatorDocument, gold_to_mentions
 
 #: BC5CDR's CID relation, read as BioRED's type for it (a chemical that induces a disease
@@ -45,7 +46,7 @@ def gold_relations(doc: PubTatorDocument, issues: list[RelationIssue] | None = N
     """The document's valid relations (CID lines read as `CID_AS`, novelty "" when absent).
 
     Each line left out is appended to `issues` when given."""
-    known = {cid for m in canonical_mentions(doc) for cid in typed_concept_ids(m.type,
+    known = {cid for m in canonical_mentions(doc) for cid in mention_concept_ids(m.type,
                                                                                 m.concept_id)}
     out: GoldRelations = {}
 

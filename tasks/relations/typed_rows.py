@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
+from litmine.tasks.linking.concept_ids import mention_concept_ids
 from litmine.tasks.records import Mention, Relation, Sentence
-from litmine.tasks.relations.typed import Key, TypedRelation, typed_concept_ids
+from litmine.tasks.relations.typed import Key, TypedRelation
 
 MAX_EVIDENCE = 3
 
@@ -21,7 +22,7 @@ def concept_sentences(mentions: Sequence[Mention]) -> dict[Key, set[int]]:
     """(type, ID) -> indexes of the sentences its mentions are in."""
     out: dict[Key, set[int]] = {}
     for m in mentions:
-        for cid in typed_concept_ids(m.type, m.concept_id):
+        for cid in mention_concept_ids(m.type, m.concept_id):
             if m.sentence_index >= 0:
                 out.setdefault((m.type, cid), set()).add(m.sentence_index)
     return out
@@ -31,7 +32,7 @@ def concept_names(mentions: Sequence[Mention]) -> dict[Key, str]:
     """(type, ID) -> its most frequent surface form (ties: the first in the text)."""
     forms: dict[Key, Counter] = {}
     for m in sorted(mentions, key=lambda m: m.start):
-        for cid in typed_concept_ids(m.type, m.concept_id):
+        for cid in mention_concept_ids(m.type, m.concept_id):
             forms.setdefault((m.type, cid), Counter())[m.text] += 1
     return {k: c.most_common(1)[0][0] for k, c in forms.items()}
 

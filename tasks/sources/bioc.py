@@ -24,6 +24,7 @@ from bioc.biocjson import toJSON
 from bioc.biocxml.encoder import encode_document
 from lxml import etree
 
+from litmine.tasks.linking.concept_ids import mention_concept_ids
 from litmine.tasks.records import Article, Mention
 
 FORMATS = ("bioc-xml", "bioc-json")
@@ -33,17 +34,6 @@ NO_ID = "-"
 ROLES = {"CID": ("Chemical", "Disease")}
 #: Characters XML 1.0 does not allow (https://www.w3.org/TR/xml/#charsets); lxml refuses them.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
-
-
-#: Types whose IDs hold "|" themselves (tmVar's ``p|SUB|V|600|E``, Wei et al. 2013,
-#: Bioinformatics 29(11)), so a "|" there does not join the IDs of a composite mention.
-WHOLE_ID_TYPES = frozenset({"Variant"})
-
-
-def concept_parts(concept_id: str, type_: str) -> list[str]:
-    """The concept IDs of a mention: composite ("|"-joined) IDs split, except for WHOLE_ID_TYPES."""
-    parts = [concept_id] if type_ in WHOLE_ID_TYPES else concept_id.split("|")
-    return [p.strip() for p in parts if p.strip()]
 
 
 def _xml_safe(value: str) -> str:
@@ -96,7 +86,7 @@ def build_document(article: Article, mentions: Sequence[Mention],
         ann.add_location(BioCLocation(m.start, m.end - m.start))
         ann.text = clean(m.text)
         home(m).add_annotation(ann)
-        for part in concept_parts(m.concept_id or "", m.type):
+        for part in mention_concept_ids(m.type, m.concept_id):
             by_id.setdefault(part, []).append(ann.id)
     for n, (kind, first, second, *novelty) in enumerate(sorted(relations), start=1):
         rel = BioCRelation()

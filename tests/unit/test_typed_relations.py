@@ -8,9 +8,9 @@ import io
 import pytest
 
 from litmine.tasks.records import Mention, Sentence
+from litmine.tasks.linking.concept_ids import mention_concept_ids
 from litmine.tasks.relations.typed import (CLASSES, RELATION_TYPES, TypedRelation,
-                                           candidate_pairs, decide, typed_concept_ids,
-                                           typed_spans)
+                                           candidate_pairs, decide, typed_spans)
 from litmine.tasks.relations.typed_gold import (gold_relations, score_relations,
                                                 summarise_issues)
 from litmine.tasks.relations.typed_rows import evidence_indexes, relation_rows
@@ -18,10 +18,10 @@ from litmine.tasks.sources.pubtator import read_pubtator
 
 
 def test_concept_ids_split_composites_but_never_a_variant():
-    assert typed_concept_ids("Gene", "3172,3651;6927") == ["3172", "3651", "6927"]
-    assert typed_concept_ids("Disease", "D001|D002") == ["D001", "D002"]
-    assert typed_concept_ids("Variant", "c|SUB|T|1799|A") == ["c|SUB|T|1799|A"]
-    assert typed_concept_ids("Chemical", "-") == [] and typed_concept_ids("Gene", None) == []
+    assert mention_concept_ids("Gene", "3172,3651;6927") == ["3172", "3651", "6927"]
+    assert mention_concept_ids("Disease", "D001|D002") == ["D001", "D002"]
+    assert mention_concept_ids("Variant", "c|SUB|T|1799|A") == ["c|SUB|T|1799|A"]
+    assert mention_concept_ids("Chemical", "-") == [] and mention_concept_ids("Gene", None) == []
 
 
 def test_candidate_pairs_are_the_type_pairs_biored_relates_once_each():
@@ -99,8 +99,8 @@ def test_decide_thresholds_on_one_minus_none_and_picks_the_likeliest_type():
     probs = [0.3] + [0.0] * len(RELATION_TYPES)
     probs[CLASSES.index("Bind")] = 0.5
     probs[CLASSES.index("Association")] = 0.2
-    assert decide(probs, 0.9, 0.6) == ("Bind", pytest.approx(0.7))
-    assert decide(probs, 0.9, 0.75) is None
+    assert decide(probs, 0.6) == ("Bind", pytest.approx(0.7))
+    assert decide(probs, 0.75) is None
 
 
 def test_evidence_is_shared_sentences_else_the_closest_two():

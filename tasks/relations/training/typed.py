@@ -29,7 +29,7 @@ from litmine.tasks.relations.training.document import (DEFAULT_LR, DOCS_PER_STEP
 from litmine.tasks.relations.training.documents import read_train_dev
 from litmine.tasks.relations.training.thresholds import best_threshold
 from litmine.tasks.relations.typed import (CLASSES, ENTITY_TYPES, NOT_NOVEL, NOVEL,
-                                           candidate_pairs, typed_spans)
+                                           candidate_pairs, pair_outputs, typed_spans)
 from litmine.tasks.relations.typed_gold import (GoldRelations, RelationIssue, canonical_mentions,
                                                 gold_relations, score_relations,
                                                 summarise_issues)
@@ -81,16 +81,13 @@ def prepare_documents(tokenizer, docs: Sequence, issues: list[RelationIssue] | N
 def predict_prepared(model, tokenizer, docs: Sequence[PreparedTyped]
                      ) -> list[list[tuple[float, int, float]]]:
     """Per document, per pair: (1 - P(none), most probable relation class, P(novel))."""
-    import torch
-
     out = []
     for logits in prepared_logits(model, tokenizer, docs):
         if logits is None:
             out.append([])
             continue
-        probs = torch.softmax(logits[:, :len(CLASSES)], -1)
+        probs, novel = pair_outputs(logits)
         kind = probs[:, 1:].argmax(-1) + 1
-        novel = torch.sigmoid(logits[:, len(CLASSES)])
         out.append(list(zip((1 - probs[:, 0]).tolist(), kind.tolist(), novel.tolist())))
     return out
 
