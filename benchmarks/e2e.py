@@ -1,6 +1,7 @@
 """End to end: N abstracts of PubMed XML through the `mine` flow into DuckDB, for N and 10xN.
 
 Usage:
+    python benchmarks/e2e.py --baseline [--n 500 | --pubtator FILE] [--repeat 3]
     python benchmarks/e2e.py [--n 100] [--scale 10] [--model DIR] [--device cpu] [--dtype auto]
         [--batch-size 256] [--no-plain] [--workdir DIR] [--json FILE]
 
@@ -221,6 +222,24 @@ def report(results: list[dict]) -> None:
               f"peak RSS {a['peak_rss_flow'] / 2**20:.0f} vs {b['peak_rss_flow'] / 2**20:.0f} MiB")
 
 
+def run_baseline(args) -> int:
+    """`--baseline`: litmine's defaults against the hand-written loop (benchmarks/baseline.py)."""
+    from baseline import compare, print_comparison, pubtator_to_pubmed_xml
+
+    if args.pubtator:
+        path = pubtator_to_pubmed_xml(args.pubtator, args.workdir / f"{args.pubtator.stem}.xml")
+    else:
+        path = build_input(args.n, args.workdir / f"pubmed-{args.n}.xml.gz")
+    print(f"input: {path}; load average {os.getloadavg()[0]:.2f}", flush=True)
+    result = compare(path, args.workdir, repeat=args.repeat, model=args.model,
+                     extra=[] if args.dtype == "auto" else ["--dtype", args.dtype])
+    print_comparison(result)
+    print(f"load average {os.getloadavg()[0]:.2f}")
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2), encoding="utf-8")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=200, help="citations in the small run")
@@ -236,6 +255,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="skip the plain-calls comparison")
     parser.add_argument("--workdir", type=Path, default=WORKDIR)
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    parser.add_argument("--baseline", action="store_true",
+                        help="instead: `litmine mine` with its defaults against the hand-written "
+                             "loop (benchmarks/seed_loop.py) on the same --n abstracts, each a "
+                             "fresh process, --repeat times (benchmarks/baseline.py)")
+    parser.add_argument("--pubtator", type=Path,
+                        help="with --baseline: the abstracts of this PubTator file (e.g. BC5CDR's "
+                             "development set) instead of --n copies of the sample")
+    parser.add_argument("--repeat", type=int, default=3, help="with --baseline: runs of each")
     parser.add_argument("--run-one", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--input", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--db", type=Path, help=argparse.SUPPRESS)
@@ -251,6 +278,8 @@ def main(argv: list[str] | None = None) -> int:
 
     choice = choose_benchmark_dtype(args.dtype, args.device)
     print_machine(choice)
+    if args.baseline:
+        return run_baseline(args)
     args.dtype = choice.name  # each size's process runs this dtype, not its own "auto"
     model, standin = resolve_model(args.model)
     print(f"model: {model}{' (untrained stand-in)' if standin else ''}; device {args.device}; "
