@@ -63,11 +63,13 @@ def classify(db: str | None = None, method: str = "embedding", model: str | None
                          model=name, run_id=str(flow_run.id) if flow_run.id else None) as run:
         counts = run.counts
         examples = labelled_articles(store.con)
+        store.release()  # not held while abstracts are classified
         for i in range(0, len(examples), chunk):
             part = examples[i:i + chunk]
             predictions = classify_chunk(predict, [e.text for e in part])
             store_predictions(store.con, [e.pmid for e in part], predictions, model=name,
                               method=method, run_id=run.run_id)
+            store.release()
             counts.update(p.label for p in predictions)
     run_id = run.run_id
     logger.info("classified %d abstracts with %s (%s): %s", sum(counts.values()), name, method,

@@ -21,7 +21,7 @@ def embed_level(store: Store, model: str | None, level: str, run_id: str, device
                 max_batch_tokens: int = 16384) -> dict[str, int]:
     """Prefect task: embed one level's texts that lack a current vector (incremental)."""
     embedder = load_embedder(model, device=device)
-    return embed_store(store.con, embedder, level, run_id, max_batch_tokens=max_batch_tokens)
+    return embed_store(store, embedder, level, run_id, max_batch_tokens=max_batch_tokens)
 
 
 def check_levels(levels: list[str] | tuple[str, ...]) -> list[str]:

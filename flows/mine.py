@@ -64,6 +64,7 @@ def _unstored(batches: Iterable[FetchBatch], store: Store, tagger, counts: Count
     """Each batch without the PMIDs `store` holds from `tagger`'s model; batches left empty go."""
     for batch in batches:
         stored = store.stored_pmids(batch.pmids, tagger.model_name, tagger.model_id)
+        store.release()  # not held while the batch is fetched
         left = skip_stored(batch, stored)
         counts["skipped_stored"] += len(stored)
         report_progress(advance=len(stored))
@@ -140,7 +141,7 @@ def mine(
             process_items(source, store, tagger, model, run.run_id, device, max_results, counts,
                           timings, logger, relations=step)
             timings.update(tagger.stats.stage_seconds(ner_start))
-            # Keyword search's index, while this run holds the write lock (else the first
+            # Keyword search's index, while this run holds the run lock (else the first
             # search takes the lock to do it; a plain call: search must not import Prefect);
             # the batches are committed whatever happens here.
             try:
@@ -148,6 +149,7 @@ def mine(
             except Exception as exc:  # noqa: BLE001 - search indexes lazily: a warning is enough
                 logger.warning("keyword index not updated (%s); the next `litmine search` will",
                                str(exc).splitlines()[0][:200])
+            store.release()
             if embed:  # optional last step: vectors for semantic search (flows/embed.py)
                 for key, value in embed_into(store, run.run_id, device=device).items():
                     (timings if key.startswith("seconds_") else counts)[key] += value

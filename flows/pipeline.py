@@ -115,8 +115,10 @@ def process_items(source, store, tagger, model, run_id, device, max_results, cou
     """Split, tag (one NER task in flight while the previous batch is paired and loaded), load.
 
     `source` yields lists of Article/Deletion/Reject; every batch is committed when this returns
-    (the mine and refresh flows both call it). `relations`: abbreviations, MeSH IDs and CID
-    pairs after NER (`relation_step`); None keeps the NER mentions and co-occurrence pairs only.
+    (the mine and refresh flows both call it), and the store lets go of the file after each one,
+    so readers get in between batches (tasks/store/access.py). `relations`: abbreviations, MeSH
+    IDs and CID pairs after NER (`relation_step`); None keeps the NER mentions and co-occurrence
+    pairs only.
     """
     pending: deque = deque()
     for items in _timed(source, timings, "fetch+parse"):
@@ -129,6 +131,7 @@ def process_items(source, store, tagger, model, run_id, device, max_results, cou
             while pending:  # deletions apply after the records before them
                 _load(pending.popleft(), store, tagger, run_id, counts, timings, relations)
             counts["deleted"] += store.apply_deletion(deletion, run_id)
+            store.release()  # readers may open the file until the next write
         started = time.perf_counter()
         sentences, failures = split_documents(quote(articles))
         check_batch("split", [a.pmid for a in articles], failures)
@@ -188,6 +191,7 @@ def _load(entry, store, tagger, run_id, counts, timings, relations=None) -> None
         counts["relations"] += sum(1 for p in batch.pairs if p.relation == "CID")
     started = time.perf_counter()
     written = load_tables(quote(store), quote(batch), tagger.model_name, run_id)
+    store.release()  # readers may open the file until the next batch is loaded
     timings["load"] += time.perf_counter() - started
     counts.update(written)
     report_progress(advance=len(batch.articles) + len(rejected))

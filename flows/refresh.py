@@ -9,7 +9,8 @@
 
 Both run the batch pipeline the mine flow runs (flows/pipeline.py: split -> NER task -> pairs -> load).
 Each unit of work (a watch, a set of files) gets a `runs` row; the flow run leaves one markdown
-artifact (`refresh-report`) and publishes a snapshot for readers (tasks/store/locking.py).
+artifact (`refresh-report`). The store lets go of the file between batches and while models load,
+so readers (`litmine sql`) keep working during a refresh (tasks/store/access.py).
 """
 
 from __future__ import annotations
@@ -42,7 +43,6 @@ from litmine.tasks.sources.bulk import (
 )
 from litmine.tasks.sources.entrez import search_pubmed
 from litmine.tasks.store.access import database_path, open_store
-from litmine.tasks.store.locking import SnapshotPublisher, snapshot_is_stale
 from litmine.tasks.loading import DtypeChoice
 from litmine.tasks.ner.engine import load_tagger
 from litmine.tasks.store.database import Store
@@ -80,9 +80,9 @@ def refresh(
     baseline/update files under the directory `files`.
 
     `model` is used for files and for watches saved without one. `wait`: seconds to wait while
-    another run writes to the database. `snapshot`: publish a copy for readers after each watch
-    or file (at most every `snapshot_every` seconds) and at the end. `relations`: abbreviations,
-    MeSH IDs and CID relations after NER, as in `mine` (the shipped lexicon and CID model, or
+    another run writes to the database. `snapshot`, `snapshot_every`: ignored (readers read the
+    database itself between batches; kept so that older deployments still start). `relations`:
+    abbreviations, MeSH IDs and CID relations after NER, as in `mine` (the shipped lexicon and CID model, or
     $LITMINE_LEXICON / $LITMINE_RELATION_MODEL). `dtype`: the NER weights' dtype (default
     $LITMINE_DTYPE, "auto": bf16 on CPUs with AMX or AVX512-BF16, fp32 on others, fp16 on CUDA).
     """
@@ -98,19 +98,14 @@ def refresh(
     step = relation_step(relations, stage="refresh")
     dtype_choice = choose_ner_dtype(dtype, device, logger)
     flow_run_id = str(flow_run.id) if flow_run.id else None
-    stale = snapshot and snapshot_is_stale(db_path)
     units: list[dict] = []
     failures: list[str] = []
     with open_store(db_path, "wait", wait=wait) as store:
         crashed = mark_crashed_runs(store.con, process_started_at())
         if crashed:
             logger.warning("runs %s were left running by a process that died; marked crashed", crashed)
-        publisher = SnapshotPublisher(store, enabled=snapshot, every=snapshot_every)
-        if stale:
-            publisher(force=True)  # readers get the data as it was before this run
         common = dict(device=device, dtype=dtype_choice, batch_size=batch_size,
-                      flow_run_id=flow_run_id, logger=logger, relations=step,
-                      publisher=publisher)
+                      flow_run_id=flow_run_id, logger=logger, relations=step)
         if files:
             units.append(refresh_files(store, files, model=default_model, **common))
         else:
@@ -118,6 +113,7 @@ def refresh(
             if not watches:
                 raise LitmineError(f"refresh: {db_path} has no watches; add one with "
                                    "`litmine watch add NAME --query TEXT`, or pass --files DIR")
+            store.release()  # not held while models load and windows are fetched
             for watch in watches:
                 try:
                     units.append(refresh_watch(store, watch, model=watch.model or default_model, **common))
@@ -125,10 +121,9 @@ def refresh(
                     logger.error("watch %s failed: %s", watch.name, exc)
                     failures.append(f"{watch.name}: {exc}")
                     units.append({"watch": watch.name, "status": "failed", "error": str(exc)[:500]})
-        publisher(force=True)
         top = {u["run_id"]: new_pairs(store.con, u["run_id"]) for u in units if u.get("run_id")}
         rejects = {u["run_id"]: run_rejects(store.con, u["run_id"]) for u in units if u.get("run_id")}
-    create_markdown_artifact(key="refresh-report", markdown=render_report(units, top, rejects, publisher),
+    create_markdown_artifact(key="refresh-report", markdown=render_report(units, top, rejects),
                              description=f"litmine refresh of {db_path}")
     if failures:
         raise LitmineError(f"refresh: {len(failures)} of {len(units)} watches failed (their watermarks "
@@ -141,7 +136,7 @@ def refresh(
 
 
 def refresh_watch(store: Store, watch: Watch, *, model: str, device: str, dtype: DtypeChoice,
-                  batch_size: int, flow_run_id: str | None, logger, publisher: SnapshotPublisher,
+                  batch_size: int, flow_run_id: str | None, logger,
                   relations: RelationStep | None = None) -> dict:
     """Fetch, process and store one watch's window; move its watermark once all of it is stored."""
     tagger = load_tagger(model, device=device, dtype=dtype.name)
@@ -164,7 +159,6 @@ def refresh_watch(store: Store, watch: Watch, *, model: str, device: str, dtype:
             logger.warning("watch %s: efetch returned %d of the %d records esearch counted",
                            watch.name, got, counts["expected"])
         record_refresh(store.con, watch.name, next_watermark, run.run_id, window, counts["articles_seen"])
-    publisher()
     logger.info("watch %s: %s; next window starts %s", watch.name, dict(counts), next_watermark)
     return {"run_id": run.run_id, "watch": watch.name, "status": "completed", "model": tagger.model_name,
             "window": window, "watermark": next_watermark.isoformat(), "counts": dict(counts),
@@ -183,12 +177,13 @@ def _window_items(query: str, mindate: str | None, counts: Counter, timings: Cou
 
 
 def refresh_files(store: Store, directory: str, *, model: str, device: str, dtype: DtypeChoice,
-                  batch_size: int, flow_run_id: str | None, logger, publisher: SnapshotPublisher,
+                  batch_size: int, flow_run_id: str | None, logger,
                   relations: RelationStep | None = None) -> dict:
     """Load NCBI's baseline/update files in order, skipping those already loaded."""
     found = find_bulk_files(directory)
     statuses = file_statuses(store.con)
     check_order(found, statuses)
+    store.release()  # not held while the model loads
     tagger = load_tagger(model, device=device, dtype=dtype.name)
     parameters = {"files": str(directory), "model": tagger.model_name, "model_id": tagger.model_id,
                   "batch_size": batch_size, "device": device, **dtype.parameters(),
@@ -210,15 +205,16 @@ def refresh_files(store: Store, directory: str, *, model: str, device: str, dtyp
             md5 = verify_md5(bulk)
             timings["md5"] += time.perf_counter() - started
             start_file(store.con, bulk, md5, tagger.model_name, run.run_id)
+            store.release()
             tally: Counter = Counter()
             process_items(iter_file_batches(bulk, batch_size), store, tagger, model, run.run_id, device,
                           None, tally, timings, logger, relations=relations)
             finish_file(store.con, bulk.name, tally["articles_seen"], tally["deleted"], tally["rejects"])
+            store.release()
             counts.update(tally)
             counts["files_loaded"] += 1
             logger.info("file %s: done, %d records, %d deleted, %d rejects", bulk.name,
                         tally["articles_seen"], tally["deleted"], tally["rejects"])
-            publisher()
     return {"run_id": run.run_id, "files": str(directory), "status": "completed",
             "model": tagger.model_name, "counts": dict(counts), "timings": rounded(timings)}
 
@@ -227,7 +223,7 @@ def _format(day: date | None) -> str | None:
     return day.strftime(_DATE) if day else None
 
 
-def render_report(units: list[dict], new_pairs: dict, rejects: dict, publisher=None) -> str:
+def render_report(units: list[dict], new_pairs: dict, rejects: dict) -> str:
     """The run report: per watch or file set, counts per stage, timings, new pairs, rejects."""
     lines = ["# litmine refresh", ""]
     for unit in units:
@@ -251,6 +247,4 @@ def render_report(units: list[dict], new_pairs: dict, rejects: dict, publisher=N
         lines += ["", f"### Rejects ({unit['counts'].get('rejects', 0)}; first {len(bad)} shown)", ""]
         lines += [f"- {source} PMID {pmid or '-'}: {reason}" for source, pmid, reason in bad]
         lines += [""]
-    if publisher is not None and publisher.count:
-        lines += [f"Snapshot published {publisher.count} time(s), {publisher.seconds:.2f} s in all."]
     return "\n".join(lines)

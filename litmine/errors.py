@@ -23,3 +23,8 @@ class ModelNotInstalledError(ModelError):
 
 class StoreError(LitmineError):
     """The database cannot be opened or written (locked by another writer, wrong schema...)."""
+
+
+class StoreBusyError(StoreError):
+    """Another process holds the database: a litmine run writing it, or DuckDB's own lock for
+    longer than litmine waits."""

@@ -127,6 +127,14 @@ class Settings(BaseSettings):
         default=2, ge=0, le=1024,
         description="glibc malloc arenas per process (litmine/memory.py); 0 leaves glibc's default.",
     )
+    writer_wait: float = Field(
+        default=180.0, ge=0, le=86400,
+        description="Seconds a writing run waits for readers to let go of the database between batches, then fails (its batches kept).",
+    )
+    read_wait: float = Field(
+        default=10.0, ge=0, le=3600,
+        description="Seconds a reader (`sql`, `export`, `info`, `search`) waits while a writer holds the database (a batch: ~0.1-0.2 s).",
+    )
     test_crash_at: str = Field(
         default="",
         description="Test hook: `commit:N` kills the process inside its Nth batch commit (off).",

@@ -92,8 +92,8 @@ def refresh_command(
     device: DeviceOption = "auto",
     dtype: DtypeOption = None,
     wait: WaitOption = 0.0,
-    snapshot: Annotated[bool, typer.Option("--snapshot/--no-snapshot", help="Publish a copy that `litmine sql` reads while a run writes.")] = True,
-    snapshot_every: Annotated[float, typer.Option("--snapshot-every", min=0, help="Least seconds between snapshots during a run (one is always published at the end).")] = 300.0,
+    snapshot: Annotated[bool, typer.Option("--snapshot/--no-snapshot", hidden=True, help="Ignored (kept for old scripts): readers read the database itself between batches.")] = True,
+    snapshot_every: Annotated[float, typer.Option("--snapshot-every", min=0, hidden=True, help="Ignored, as --no-snapshot.")] = 300.0,
     relations: Annotated[bool, typer.Option("--relations/--no-relations", help="MeSH IDs and CID relations after NER, as `mine` does (default: on).")] = True,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
 ):
@@ -117,8 +117,7 @@ def refresh_command(
     with progress_bar(progress, "refreshing"):
         result = refresh(names=list(names) if names else None, files=str(files) if files else None,
                          db=str(database_path(db)), model=model, batch_size=batch_size, device=device,
-                         dtype=dtype.value if dtype else None, wait=wait,
-                         snapshot=snapshot, snapshot_every=snapshot_every, relations=relations)
+                         dtype=dtype.value if dtype else None, wait=wait, relations=relations)
     table = Table("run", "source", "status", "window / files", "articles", "pairs", "deleted", "rejects",
                   title=f"litmine refresh → {plain(result['db'])}")
     for unit in result["units"]:

@@ -40,6 +40,7 @@ from litmine.tasks.ner.engine import plan_batches
 from litmine.tasks.records import Hit
 from litmine.tasks.semantic.pending import (DEFAULT_EMBED_MODEL, LEVELS, PENDING,  # noqa: F401
                                             default_embed_model, stored_models)
+from litmine.tasks.store.database import Store
 from litmine.tasks.store.schema import create_embeddings_table, create_embeddings_view
 
 log = logging.getLogger(__name__)
@@ -178,24 +179,26 @@ _TEXTS = {
 }
 
 
-def embed_store(con: duckdb.DuckDBPyConnection, embedder: Embedder, level: str, run_id: str, *,
+def embed_store(store: Store, embedder: Embedder, level: str, run_id: str, *,
                 chunk_pmids: int = 128, max_batch_tokens: int = 16384) -> dict[str, int]:
     """Embed every document (or sentence) that lacks a current vector from this model.
 
     Incremental: a text is embedded again only when it changed (md5 of the stored text), and
-    vectors of deleted articles or sentences are removed. One transaction per chunk of PMIDs.
+    vectors of deleted articles or sentences are removed. One transaction per chunk of PMIDs;
+    the store lets go of the file while a chunk is embedded and after it is stored
+    (`Store.release`), so readers get in between.
     """
     if level not in LEVELS:
         raise LitmineError(f"embed: unknown level {level!r}; use one of {', '.join(LEVELS)}")
-    table = ensure_tables(con, embedder)
-    pmids = [r[0] for r in con.execute(PENDING[level].format(t=table),
-                                       {"model": embedder.model_name}).fetchall()]
+    table = ensure_tables(store.con, embedder)
+    pmids = [r[0] for r in store.con.execute(PENDING[level].format(t=table),
+                                             {"model": embedder.model_name}).fetchall()]
     counts = {"documents": 0, "vectors": 0, "windowed": 0}
     windowed_before = embedder.windowed
     for i in range(0, len(pmids), chunk_pmids):
         part = pa.table({"pmid": pmids[i:i + chunk_pmids]})
-        con.register("chunk_pmids", part)
-        rows = con.execute(_TEXTS[level]).fetchall()
+        rows = _chunk_texts(store.con, level, part)
+        store.release()  # not held while the chunk is embedded
         vectors = embedder.embed([r[2].strip() for r in rows], max_batch_tokens=max_batch_tokens)
         new = pa.table({
             "pmid": [r[0] for r in rows], "level": [level] * len(rows),
@@ -204,23 +207,41 @@ def embed_store(con: duckdb.DuckDBPyConnection, embedder: Embedder, level: str, 
             "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel(), pa.float32()),
                                                         embedder.dim),
             "run_id": [run_id] * len(rows)})
-        con.begin()
-        try:
-            con.execute(f"DELETE FROM {table} WHERE model = ? AND level = ? AND pmid IN "
-                        "(SELECT pmid FROM chunk_pmids)", [embedder.model_name, level])
-            con.register("new_vectors", new)
-            con.execute(f"INSERT INTO {table} SELECT * FROM new_vectors")
-            con.commit()
-        except BaseException:
-            con.rollback()
-            raise
-        finally:
-            con.unregister("new_vectors")
-            con.unregister("chunk_pmids")
+        _replace_vectors(store.con, table, embedder.model_name, level, part, new)
+        store.release()
         counts["documents"] += len({r[0] for r in rows})
         counts["vectors"] += len(rows)
+    store.release()
     counts["windowed"] = embedder.windowed - windowed_before
     return counts
+
+
+def _chunk_texts(con: duckdb.DuckDBPyConnection, level: str, pmids: pa.Table) -> list[tuple]:
+    """(pmid, sentence_index, text, md5) of the chunk's abstracts or sentences."""
+    con.register("chunk_pmids", pmids)
+    try:
+        return con.execute(_TEXTS[level]).fetchall()
+    finally:
+        con.unregister("chunk_pmids")
+
+
+def _replace_vectors(con: duckdb.DuckDBPyConnection, table: str, model: str, level: str,
+                     pmids: pa.Table, new: pa.Table) -> None:
+    """In one transaction, the chunk's vectors of this model and level replaced by `new`."""
+    con.begin()
+    try:
+        con.register("chunk_pmids", pmids)
+        con.execute(f"DELETE FROM {table} WHERE model = ? AND level = ? AND pmid IN "
+                    "(SELECT pmid FROM chunk_pmids)", [model, level])
+        con.register("new_vectors", new)
+        con.execute(f"INSERT INTO {table} SELECT * FROM new_vectors")
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+    finally:
+        con.unregister("new_vectors")
+        con.unregister("chunk_pmids")
 
 
 # -- search ----------------------------------------------------------------------------------

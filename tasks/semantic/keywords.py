@@ -18,8 +18,8 @@ DuckDB's own server. So the same index, built the same way in plain SQL, with no
 
 The index knows what it is missing: an article whose (pmid, loaded_at) has no document row was
 mined (or revised) since, a document row without its article was deleted or revised.
-`sync_keyword_index` fixes exactly those rows: `mine` runs it as its last step (inside its own
-write lock), and lookup.py before a keyword search (for files written otherwise or earlier).
+`sync_keyword_index` fixes exactly those rows: `mine` runs it as its last step (holding its own
+run lock), and lookup.py before a keyword search (for files written otherwise or earlier).
 """
 
 from __future__ import annotations

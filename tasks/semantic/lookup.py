@@ -104,10 +104,9 @@ def update_keyword_index(db: Path) -> list[str]:
     """Index the articles mined or revised since the keyword index of `db` was last updated
     (none: nothing written); notes on what was done.
 
-    The update needs the write lock for as long as it runs (1.7 s for 10,089 new abstracts on 2
-    shared cores, benchmarks/keyword_index.py);
-    it never waits for it: while another process writes the file, the search uses the index as
-    it stands and says what it misses.
+    The update writes the file, under its run lock, for as long as it runs (1.7 s for 10,089 new
+    abstracts on 2 shared cores, benchmarks/keyword_index.py); it never waits for another run:
+    while one writes the file, the search uses the index as it stands and says what it misses.
     """
     with open_store(db, "read", stage="search") as reader:
         missing, dropped = keyword_index_lag(reader.con)

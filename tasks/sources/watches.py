@@ -143,7 +143,7 @@ def mark_crashed_runs(con: duckdb.DuckDBPyConnection, started_before: datetime |
                       pid: int | None = None) -> list[str]:
     """Close runs left `running` by a process that died; returns their ids.
 
-    Call it holding the write lock: then no other process has the file open, so a run is dead
+    Call it holding the run lock (tasks/store/locking.py): then no other run writes the file, so a run is dead
     if its parameters name another process id (`pid`, as the refresh flow records it), or if it
     started before this process did (runs that record no pid, e.g. mine's).
     """

@@ -7,7 +7,7 @@ import json
 import os
 import signal
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from litmine.errors import StoreError
 from litmine.settings import get_settings
 from litmine.tasks.records import (Article, Deletion, DocumentFailure, Mention, Pair, Reject,
                                    Relation, Sentence)
@@ -218,13 +219,39 @@ def _abbreviations_table(abbreviations: Sequence, pmids: set[str], run_id: str) 
 
 
 class Store:
-    """A connection to a litmine DuckDB file and what litmine does with it (open it with
-    `open_store`: DuckDB allows one writer process)."""
+    """A litmine DuckDB file and what litmine does with it (open it with `open_store`).
 
-    def __init__(self, path: str | Path, con: duckdb.DuckDBPyConnection):
-        """Wrap an open connection; tasks/store/access.py's `open_store` makes both."""
+    `con` is the open connection. A writing store can let go of the file between units of work
+    (`release`; the next use of `con` opens it again), so that readers can open it meanwhile,
+    while its run lock keeps other writing runs out until `close` (see locking.py).
+    """
+
+    def __init__(self, path: str | Path, con: duckdb.DuckDBPyConnection, *,
+                 reopen: Callable[[], duckdb.DuckDBPyConnection] | None = None,
+                 on_close: Callable[[], None] | None = None):
+        """Wrap an open connection; `reopen` makes a new one after `release`, `on_close` runs
+        once on `close` (tasks/store/access.py's `open_store` gives all three)."""
         self.path = Path(path)
-        self.con = con
+        self._con: duckdb.DuckDBPyConnection | None = con
+        self._reopen = reopen
+        self._on_close = on_close
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        """The connection, opened again if `release` closed it."""
+        if self._con is None:
+            if self._reopen is None:
+                raise StoreError(f"store: {self.path} is closed; open it again with open_store")
+            self._con = self._reopen()
+        return self._con
+
+    def release(self) -> None:
+        """Let go of the file until `con` is used again: close the connection (DuckDB writes
+        the committed data into the file as it closes), so that readers can open it. Call it
+        between transactions only: one left open is rolled back."""
+        if self._con is not None:
+            con, self._con = self._con, None
+            con.close()
 
     # -- schema ---------------------------------------------------------------------------
     def _text_derived_tables(self) -> list[str]:
@@ -236,7 +263,15 @@ class Store:
                       or n.startswith(TEXT_DERIVED_PREFIXES))
 
     def close(self) -> None:
-        self.con.close()
+        """Close the connection and let go of the run lock (a writing store); it cannot be
+        opened again."""
+        self._reopen = None
+        try:
+            self.release()
+        finally:
+            on_close, self._on_close = self._on_close, None
+            if on_close is not None:
+                on_close()
 
     def __enter__(self) -> Store:
         return self

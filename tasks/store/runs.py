@@ -28,12 +28,16 @@ def rounded(timings: Mapping[str, float]) -> dict[str, float]:
 def recorded_run(store: Store, flow: str, parameters: dict, *, model: str = "",
                  run_id: str | None = None) -> Iterator[Run]:
     """Record a run as `running`; on leaving, `completed` with its counts and timings, or on any
-    exception (KeyboardInterrupt included) `failed` with the error, which is raised again."""
+    exception (KeyboardInterrupt included) `failed` with the error, which is raised again.
+    The store lets go of the file after each of the two writes (`Store.release`)."""
     run = Run(store.begin_run(flow, parameters, model=model, run_id=run_id))
+    store.release()
     try:
         yield run
     except BaseException as exc:
         store.finish_run(run.run_id, "failed", dict(run.counts), rounded(run.timings),
                          error=str(exc)[:2000])
+        store.release()
         raise
     store.finish_run(run.run_id, "completed", dict(run.counts), rounded(run.timings))
+    store.release()

@@ -22,7 +22,6 @@ from litmine.flows.refresh import refresh
 from litmine.settings import get_settings
 from litmine.tasks.sources.entrez import shared_client
 from litmine.tasks.store.access import open_store
-from litmine.tasks.store.locking import publish_snapshot, snapshot_path
 from litmine.tasks.sources.watches import add_watch
 from tests.support.eutils_server import EutilsServer, busiest_second, load_records
 
@@ -75,7 +74,7 @@ def test_two_refreshes_at_once_share_one_rate_limit(tmp_path, corpus, configure,
         client = shared_client(get_settings())  # the one both runs use: same settings, same process
         client._http.event_hooks["request"].append(lambda r: sent.append((time.monotonic(), r.url.path)))
         with ThreadPoolExecutor(2) as pool:
-            results = list(pool.map(lambda db: refresh(db=str(db), model=str(tiny_ner_model), snapshot=False), dbs))
+            results = list(pool.map(lambda db: refresh(db=str(db), model=str(tiny_ner_model)), dbs))
         log = server.requests()
     assert [r["articles"] for r in results] == [60, 60]
     assert len(sent) == len(log) >= 14  # 2 esearch + 2 x 6 efetch (+ a retry for any 429)
@@ -91,13 +90,13 @@ def test_a_failed_window_keeps_the_watermark_until_a_run_stores_it(tmp_path, cor
                   LITMINE_REQUESTS_PER_SECOND=10)
         server.fail_next("500", times=4, endpoint="efetch")  # the first 4 batches, fetched at once
         with pytest.raises(LitmineError, match=r"1 of 1 watches failed.*all: .*efetch"):
-            refresh(db=str(db), model=str(tiny_ner_model), snapshot=False)
+            refresh(db=str(db), model=str(tiny_ner_model))
         con = duckdb.connect(str(db), read_only=True)
         assert con.execute("SELECT watermark, last_run_id FROM watches").fetchall() == [(None, None)]
         assert con.execute("SELECT status FROM runs").fetchall() == [("failed",)]
         con.close()
 
-        result = refresh(db=str(db), model=str(tiny_ner_model), snapshot=False)
+        result = refresh(db=str(db), model=str(tiny_ner_model))
     assert result["articles"] == 60
     con = duckdb.connect(str(db), read_only=True)
     watermark, last_run = con.execute("SELECT watermark, last_run_id FROM watches").fetchone()
@@ -110,29 +109,6 @@ def _update_file(path: Path, record_xml: str, deleted_pmid: str) -> None:
     body = (f'<?xml version="1.0" encoding="utf-8"?>\n<PubmedArticleSet>{record_xml}<DeleteCitation>'
             f'<PMID Version="1">{deleted_pmid}</PMID></DeleteCitation></PubmedArticleSet>\n')
     path.write_bytes(gzip.compress(body.encode("utf-8")))
-
-
-def test_a_snapshot_left_by_a_deleted_database_is_replaced(tmp_path, configure, tiny_ner_model):
-    """`rm bulk.duckdb` to start over leaves bulk.snapshot.duckdb: refresh replaces it with the
-    new database's (it used to stop on max() of no modification times)."""
-    configure()
-    root = tmp_path / "pubmed" / "baseline"
-    root.mkdir(parents=True)
-    for suffix in ("", ".md5"):
-        shutil.copy(ROOT / "pubmed" / f"{BASELINE}{suffix}", root / f"{BASELINE}{suffix}")
-    db = tmp_path / "bulk.duckdb"
-    new_watch(db, "old")
-    with open_store(db) as store:
-        publish_snapshot(store)
-    db.unlink()
-    assert snapshot_path(db).is_file() and not db.exists()
-
-    result = refresh(files=str(root.parent), db=str(db), model=str(tiny_ner_model), batch_size=8,
-                     relations=False)
-    assert result["files_loaded"] == 1
-    with duckdb.connect(str(snapshot_path(db)), read_only=True) as con:
-        assert con.execute("SELECT name FROM watches").fetchall() == []  # not the deleted file's
-        assert con.execute("SELECT name, status FROM files").fetchall() == [(BASELINE, "done")]
 
 
 def test_update_files_revise_and_delete_and_loaded_files_are_skipped(tmp_path, configure, tiny_ner_model):

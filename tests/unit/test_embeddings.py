@@ -111,9 +111,9 @@ def embedded_db(tmp_path_factory, minilm):
     """A database of ARTICLES with MiniLM vectors at both levels (closed: open it per test)."""
     db = tmp_path_factory.mktemp("embedded") / "e.duckdb"
     with make_store(db) as store:
-        assert embed_store(store.con, minilm, "abstract", "r1")["vectors"] == 6
+        assert embed_store(store, minilm, "abstract", "r1")["vectors"] == 6
         n_sentences = store.con.execute("SELECT count(*) FROM sentences").fetchone()[0]
-        assert embed_store(store.con, minilm, "sentence", "r1")["vectors"] == n_sentences
+        assert embed_store(store, minilm, "sentence", "r1")["vectors"] == n_sentences
     return db
 
 
@@ -155,23 +155,23 @@ def test_search_finds_the_abstract_or_sentence_meant(embedded, query, level, exp
 
 def test_only_new_or_changed_texts_are_embedded_again(tmp_path, minilm):
     with make_store(tmp_path / "e.duckdb", ARTICLES[2:5]) as store:
-        con = store.con
         for level in ("abstract", "sentence"):
-            embed_store(con, minilm, level, "r1")
-            assert embed_store(con, minilm, level, "r2")["vectors"] == 0
+            embed_store(store, minilm, level, "r1")
+            assert embed_store(store, minilm, level, "r2")["vectors"] == 0
         changed = Article("4", "Statin myopathy.", "Rhabdomyolysis followed simvastatin use.")
         store.load_batch(Batch(articles=[changed], sentences=split_articles.fn([changed])),
                          model="none", run_id="load2")
-        assert embed_store(con, minilm, "abstract", "r3") == {"documents": 1, "vectors": 1,
-                                                              "windowed": 0}
-        assert embed_store(con, minilm, "sentence", "r3")["vectors"] == 2
-        assert search(con, "muscle breakdown from cholesterol drugs", k=1)[0].pmid == "4"
+        assert embed_store(store, minilm, "abstract", "r3") == {"documents": 1, "vectors": 1,
+                                                                "windowed": 0}
+        assert embed_store(store, minilm, "sentence", "r3")["vectors"] == 2
+        assert search(store.con, "muscle breakdown from cholesterol drugs", k=1)[0].pmid == "4"
 
         # A deleted article never comes back from search, and its vectors go on the next embed.
         store.apply_deletion(Deletion(("4",)), "r4")
-        assert "4" not in {h.pmid for h in search(con, "muscle breakdown", k=3)}
-        embed_store(con, minilm, "abstract", "r5")
-        embed_store(con, minilm, "sentence", "r5")
+        assert "4" not in {h.pmid for h in search(store.con, "muscle breakdown", k=3)}
+        embed_store(store, minilm, "abstract", "r5")
+        embed_store(store, minilm, "sentence", "r5")
+        con = store.con
         assert con.execute("SELECT count(*) FROM embeddings WHERE pmid = '4'").fetchone() == (0,)
         assert con.execute("SELECT count(*) FROM embeddings WHERE pmid = '3'").fetchone()[0] > 1
 
@@ -179,9 +179,9 @@ def test_only_new_or_changed_texts_are_embedded_again(tmp_path, minilm):
 def test_two_models_of_different_sizes_live_side_by_side(tmp_path, minilm, tiny_encoder):
     with make_store(tmp_path / "e.duckdb", ARTICLES[:3]) as store:
         tiny = Embedder(str(tiny_encoder), device="cpu")
-        embed_store(store.con, tiny, "abstract", "r1")
-        embed_store(store.con, minilm, "sentence", "r1")
-        embed_store(store.con, minilm, "abstract", "r1")
+        embed_store(store, tiny, "abstract", "r1")
+        embed_store(store, minilm, "sentence", "r1")
+        embed_store(store, minilm, "abstract", "r1")
         tables = {r[0] for r in store.con.execute("SELECT table_name FROM embedding_models").fetchall()}
         assert tables == {"embeddings_32", "embeddings_384"}
         assert {m for m, _, _ in stored_models(store.con, "abstract")} == {tiny.model_name,

@@ -3,7 +3,6 @@ real DuckDB files under tmp_path, articles loaded the way `mine` loads them."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 
@@ -17,7 +16,6 @@ from litmine.tasks.semantic.keywords import (keyword_index_lag, query_terms, sea
 from litmine.tasks.semantic.lookup import find_abstracts
 from litmine.tasks.store.access import open_store
 from litmine.tasks.store.database import Batch
-from litmine.tasks.store.locking import snapshot_path
 
 ARTICLES = [
     Article("1", "Statins and the liver", "Hepatotoxicity was rare among patients on statins."),
@@ -108,14 +106,15 @@ def test_an_index_made_before_new_articles_were_mined_is_refreshed(db):
 
 
 def test_search_never_waits_for_a_writer(db):
-    """Another process holds the write lock (a mine run, with its snapshot for readers): search
-    uses the index as it stands, says what it misses, and the writer keeps its lock."""
+    """Another process is writing (a mine run between batches: its run lock held, the file let
+    go of): search reads the file, uses the index as it stands, says what it misses, and the
+    writer keeps its lock."""
     keyword_pmids(db, "digoxin")
     load(db, [Article("6", "Bradycardia on digoxin", "A case of digitalis toxicity.")], "r2")
-    shutil.copy(db, snapshot_path(db))
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); "
-         "print('ready', flush=True); time.sleep(60)", str(db)], stdout=subprocess.PIPE, text=True)
+        [sys.executable, "-c", "import sys, time; from litmine.tasks.store.access import open_store; "
+         "store = open_store(sys.argv[1]); store.release(); print('ready', flush=True); "
+         "time.sleep(60)", str(db)], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "ready"
         found = find_abstracts(db, "digoxin", mode="keyword")
