@@ -15,12 +15,11 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from litmine.errors import LitmineError
 from litmine.flows.embed import embed_into
 from litmine.flows.pipeline import (DEFAULT_BATCH_SIZE, choose_ner_dtype, fetch_batches, process_items,
-                                    relation_step)
+                                    relation_step, update_keyword_index)
 from litmine.memory import limit_malloc_arenas
 from litmine.progress import report_progress
 from litmine.settings import get_settings
 from litmine.tasks.ner.engine import load_tagger
-from litmine.tasks.semantic.keywords import sync_keyword_index
 from litmine.tasks.sources.entrez import FetchBatch, search_pubmed, skip_stored
 from litmine.tasks.sources.files import chunked, iter_file_items, sniff_format
 from litmine.tasks.store.access import database_path, open_store
@@ -141,15 +140,7 @@ def mine(
             process_items(source, store, tagger, model, run.run_id, device, max_results, counts,
                           timings, logger, relations=step)
             timings.update(tagger.stats.stage_seconds(ner_start))
-            # Keyword search's index, while this run holds the run lock (else the first
-            # search takes the lock to do it; a plain call: search must not import Prefect);
-            # the batches are committed whatever happens here.
-            try:
-                logger.info("keyword index: %s", sync_keyword_index(store.con))
-            except Exception as exc:  # noqa: BLE001 - search indexes lazily: a warning is enough
-                logger.warning("keyword index not updated (%s); the next `litmine search` will",
-                               str(exc).splitlines()[0][:200])
-            store.release()
+            update_keyword_index(store, logger)
             if embed:  # optional last step: vectors for semantic search (flows/embed.py)
                 for key, value in embed_into(store, run.run_id, device=device).items():
                     (timings if key.startswith("seconds_") else counts)[key] += value

@@ -29,6 +29,7 @@ from litmine.tasks.relations.relate import candidate_pairs, link_and_relate
 from litmine.tasks.relations.typed import is_typed_model
 from litmine.tasks.sources.entrez import FetchBatch, fetch_articles
 from litmine.tasks.sources.pubmed_xml import parse_pubmed_xml
+from litmine.tasks.semantic.keywords import sync_keyword_index
 from litmine.tasks.store.database import Batch
 from litmine.tasks.store.load import load_tables
 from litmine.tasks.text.sentences import split_documents
@@ -212,3 +213,16 @@ def _timed(iterator: Iterator, timings: Counter, key: str) -> Iterator:
         finally:
             timings[key] += time.perf_counter() - started
         yield item
+
+
+def update_keyword_index(store, logger) -> None:
+    """Bring keyword search's index up to date at the end of a run, while it holds the run lock
+    (else the first `litmine search` takes the lock to do it), then let go of the file. A plain
+    call, not a task: search must not import Prefect. The batches are committed whatever
+    happens here, so a failure is a warning."""
+    try:
+        logger.info("keyword index: %s", sync_keyword_index(store.con))
+    except Exception as exc:  # noqa: BLE001 - search indexes lazily: a warning is enough
+        logger.warning("keyword index not updated (%s); the next `litmine search` will",
+                       str(exc).splitlines()[0][:200])
+    store.release()

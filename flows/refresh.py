@@ -29,7 +29,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from litmine.errors import LitmineError
 from litmine.memory import limit_malloc_arenas
 from litmine.flows.pipeline import (DEFAULT_BATCH_SIZE, RelationStep, choose_ner_dtype, fetch_batches,
-                                    process_items, relation_step)
+                                    process_items, relation_step, update_keyword_index)
 from litmine.progress import report_progress
 from litmine.settings import get_settings
 from litmine.tasks.sources.bulk import (
@@ -121,6 +121,8 @@ def refresh(
                     logger.error("watch %s failed: %s", watch.name, exc)
                     failures.append(f"{watch.name}: {exc}")
                     units.append({"watch": watch.name, "status": "failed", "error": str(exc)[:500]})
+        if any(u.get("run_id") for u in units):
+            update_keyword_index(store, logger)
         top = {u["run_id"]: new_pairs(store.con, u["run_id"]) for u in units if u.get("run_id")}
         rejects = {u["run_id"]: run_rejects(store.con, u["run_id"]) for u in units if u.get("run_id")}
     create_markdown_artifact(key="refresh-report", markdown=render_report(units, top, rejects),

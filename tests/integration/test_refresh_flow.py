@@ -138,6 +138,11 @@ def test_update_files_revise_and_delete_and_loaded_files_are_skipped(tmp_path, c
     files = con.execute("SELECT name, kind, status, records, deleted FROM files ORDER BY name").fetchall()
     assert files == [(BASELINE, "baseline", "done", 30, 0), ("pubmed26n1336.xml.gz", "updatefiles", "done", 1, 1)]
     tables = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("sentences", "entities", "pairs")}
+    # The run brought keyword search's index up to date: the revised title, not the deleted one.
+    indexed = {p for (p,) in con.execute("SELECT pmid FROM keyword_documents").fetchall()}
+    assert len(indexed) == 29 and pmids[0] in indexed and pmids[1] not in indexed
+    assert con.execute("SELECT count(*) FROM keyword_postings WHERE pmid = ? AND term = 'revis'",
+                       [pmids[0]]).fetchone()[0] == 1
     con.close()
 
     again = refresh(files=str(root), db=str(db), model=str(tiny_ner_model), batch_size=8)
