@@ -1,7 +1,7 @@
 """Relation-step time of the shipped stacked CID model vs its linear member, same process.
 
 Usage:
-    python benchmarks/relations.py [--model DIR] [--repeat 3] [--device cpu]
+    python benchmarks/relations.py [--model DIR] [--repeat 3] [--device cpu] [--dtype auto]
 
 The bundled PubMed sample (177 citations) is tagged once with the default NER model; then
 `relate_articles` (abbreviations, MeSH linking, candidates, CID scoring), as `litmine mine` runs
@@ -24,12 +24,14 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from litmine.settings import DEFAULT_LEXICON, DEFAULT_NER_MODEL, DEFAULT_RELATION_MODEL
+from litmine.tasks.loading import relation_dtype
 from litmine.tasks.ner.engine import load_tagger
 from litmine.tasks.linking.normalise import load_linker
 from litmine.tasks.relations.registry import load_relation_model
 from litmine.tasks.relations.relate import relate_articles
 
 sys.path.insert(0, str(Path(__file__).parent))
+from machine import choose_benchmark_dtype, print_machine  # noqa: E402
 from ner_throughput import sample_documents  # noqa: E402
 
 
@@ -38,17 +40,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=str(DEFAULT_RELATION_MODEL))
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--dtype", default="auto",
+                        help="NER dtype; the encoder of the stacked model follows it as in mine")
     args = parser.parse_args(argv)
+    choice = choose_benchmark_dtype(args.dtype, args.device)
+    print_machine(choice)
+    dtype = relation_dtype(choice).name
 
     articles, sentences = sample_documents()
-    tagger = load_tagger(str(DEFAULT_NER_MODEL), device=args.device)
+    tagger = load_tagger(str(DEFAULT_NER_MODEL), device=args.device, dtype=choice.name)
     tagger.tag(sentences[:32])  # warm-up
     started = time.perf_counter()
     mentions = tagger.tag(sentences)
     ner_seconds = time.perf_counter() - started
     linker = load_linker(DEFAULT_LEXICON)
     models = {"linear": load_relation_model(Path(args.model) / "linear", device=args.device),
-              "stacked": load_relation_model(args.model, device=args.device)}
+              "stacked": load_relation_model(args.model, device=args.device, dtype=dtype)}
     for model in models.values():  # warm-up: fuzzy index, first encoder pass
         relate_articles(articles[:5], sentences, mentions, linker=linker, relation_model=model)
     times: dict[str, list[float]] = {name: [] for name in models}

@@ -13,6 +13,7 @@ from rich.console import Console
 
 from litmine.errors import LitmineError
 from litmine.flows.pipeline import choose_ner_dtype
+from litmine.tasks.loading import relation_dtype
 from litmine.settings import get_settings
 from litmine.tasks.linking.normalise import score_concepts
 from litmine.tasks.ner.evaluation import tag_documents
@@ -68,7 +69,8 @@ def evaluate(
     gold has BioRED's relation types, the typed model (`typed_relation_model`, "" for none);
     concept-level and relation scores are reported beside the gold-entity settings (or, with
     `predicted`, the concept IDs and relation lines of the predicted files are scored). `dtype`: the
-    NER weights' dtype, as in `mine` (default $LITMINE_DTYPE, "auto"); the report records it.
+    NER weights' dtype, as in `mine` (default $LITMINE_DTYPE, "auto"), which decides the relation
+    encoders' as in `mine` (`relation_dtype`); the report records both.
     """
     logger = get_run_logger()
     if predicted and model:
@@ -77,12 +79,14 @@ def evaluate(
     docs = corpus.evaluation_documents()
     if not docs:
         raise LitmineError(f"evaluate: no documents in {gold}; are these PubTator files?")
+    relation_dtype_name = None  # predicted files: no model runs
     if predicted:
         mentions = read_predictions(predicted, type_map)
         source, model_types = ", ".join(predicted), None
     else:
         source = model or get_settings().model
-        dtype = choose_ner_dtype(dtype, device, logger).name
+        ner_dtype = choose_ner_dtype(dtype, device, logger)
+        dtype, relation_dtype_name = ner_dtype.name, relation_dtype(ner_dtype).name
         mentions, model_types = tag_documents(quote(docs), source, device=device, dtype=dtype,
                                               max_batch_tokens=max_batch_tokens, stride=stride)
         if abbreviations:
@@ -109,7 +113,7 @@ def evaluate(
         concept_types = _concept_types(corpus.documents, scored_types or corpus.types)
         report["relations"] = _relation_scores(gold, corpus.documents, mentions, predicted, type_map,
                                                concept_types, lexicon, relation_model, device,
-                                               typed_relation_model)
+                                               typed_relation_model, relation_dtype_name)
         markdown += "\n\n## Concepts and CID relations\n\n" + format_report(report["relations"])
         if show:  # on stdout like the mention table (print() would go to the run's log)
             for table in format_tables(report["relations"]):
@@ -134,7 +138,8 @@ def _concept_types(docs: list, types) -> list[str]:
 def _relation_scores(gold: list[str], gold_docs: list, mentions: list, predicted: list[str] | None,
                      type_map: list[str] | None, concept_types: list[str], lexicon: str | None,
                      relation_model: str | None, device: str,
-                     typed_relation_model: str | None = None) -> dict:
+                     typed_relation_model: str | None = None,
+                     relation_dtype_name: str | None = None) -> dict:
     """Concept and CID scores: of the predicted files' IDs and CID lines, or of `mentions`
     linked and related end to end (with the gold-entity settings, for attribution). `gold_docs`
     are the gold's PubTator documents with litmine's types; concepts of `concept_types` are scored."""
@@ -157,4 +162,5 @@ def _relation_scores(gold: list[str], gold_docs: list, mentions: list, predicted
     return evaluate_relations(gold, predicted_mentions=mentions, lexicon=lexicon,
                               relation_model=relation_model, device=device, documents=gold_docs,
                               concept_types=concept_types,
-                              typed_relation_model=typed_relation_model or None)
+                              typed_relation_model=typed_relation_model or None,
+                              dtype=relation_dtype_name or "fp32")

@@ -14,8 +14,9 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from litmine.errors import LitmineError
 from litmine.flows.embed import embed_into
-from litmine.flows.pipeline import (DEFAULT_BATCH_SIZE, choose_ner_dtype, fetch_batches, process_items,
-                                    relation_step, update_keyword_index)
+from litmine.flows.pipeline import (DEFAULT_BATCH_SIZE, NO_RELATION_STEP, choose_ner_dtype,
+                                    fetch_batches, preload_models, process_items, relation_step,
+                                    update_keyword_index)
 from litmine.memory import limit_malloc_arenas
 from litmine.progress import report_progress
 from litmine.settings import get_settings
@@ -106,7 +107,8 @@ def mine(
     the CID model `relation_model` ("" for none) into `pairs` (method "cid-…"), and every pair
     of gene, chemical, disease and variant concepts is classed by BioRED's relation types with
     novelty (`typed_relation_model`, "" for none) into `relations`. `dtype`: the NER
-    weights' dtype (default $LITMINE_DTYPE, "auto": bf16 on CPUs with AMX or AVX512-BF16).
+    weights' dtype (default $LITMINE_DTYPE, "auto": bf16 on CPUs with AMX or AVX512-BF16), and
+    the relation encoders' (int8 excepted: they then run fp32; `relation_dtype`).
     """
     logger = get_run_logger()
     limit_malloc_arenas()  # memory stays flat over long runs (litmine/memory.py)
@@ -121,16 +123,20 @@ def mine(
     if files:
         count_file_bytes(files)
     model = model or settings.model
-    step = relation_step(relations, lexicon, relation_model,
-                         typed_relation_model=typed_relation_model)
     dtype_choice = choose_ner_dtype(dtype, device, logger)
+    step = relation_step(relations, lexicon, relation_model,
+                         typed_relation_model=typed_relation_model, device=device,
+                         ner_dtype=dtype_choice)
+    if step:
+        logger.info(step.dtype.message("relations"))
+    # The relation step's models and linker load while NER loads and the first batch is read.
+    preload_models(model, device, dtype_choice.name, step)
     tagger = load_tagger(model, device=device, dtype=dtype_choice.name)
     ner_start = tagger.stats.copy()  # for the ner_tokenise/ner_model/ner_decode timings
     parameters = {"query": query, "files": files, "db": str(db_path), "model": tagger.model_name,
                   "max_results": max_results, "batch_size": batch_size, "device": device,
                   "model_id": tagger.model_id, "resume": resume, **dtype_choice.parameters(),
-                  **(step.parameters() if step else {"lexicon": None, "relation_model": None,
-                                                     "typed_relation_model": None})}
+                  **(step.parameters() if step else NO_RELATION_STEP)}
     with open_store(db_path) as store:
         with recorded_run(store, "mine", parameters, model=tagger.model_name,
                           run_id=str(flow_run.id) if flow_run.id else None) as run:

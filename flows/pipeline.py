@@ -7,6 +7,9 @@ runs). It stays in flows/ because it orchestrates: it submits tasks and waits on
 
 from __future__ import annotations
 
+import atexit
+import logging
+import threading
 import time
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
@@ -19,13 +22,15 @@ from litmine.errors import LitmineError
 from litmine.model_packages import locate_model
 from litmine.progress import report_progress
 from litmine.settings import get_settings
-from litmine.tasks.loading import DtypeChoice, choose_dtype, resolve_device
+from litmine.tasks.loading import FP32, DtypeChoice, choose_dtype, relation_dtype, resolve_device
 from litmine.tasks.isolation import check_batch, failed_pmids, reject_documents
-from litmine.tasks.ner.engine import tag_documents
+from litmine.tasks.ner.engine import load_tagger, tag_documents
 from litmine.tasks.records import Article, Deletion, Pair, Reject
+from litmine.tasks.linking.normalise import load_linker
 from litmine.tasks.relations.model_config import RELATION_FILE
 from litmine.tasks.relations.pairs import pair_entities
-from litmine.tasks.relations.relate import candidate_pairs, link_and_relate
+from litmine.tasks.relations.relate import (candidate_pairs, link_and_relate,
+                                            load_relation_resources)
 from litmine.tasks.relations.typed import is_typed_model
 from litmine.tasks.sources.entrez import FetchBatch, fetch_articles
 from litmine.tasks.sources.pubmed_xml import parse_pubmed_xml
@@ -34,32 +39,47 @@ from litmine.tasks.store.database import Batch
 from litmine.tasks.store.load import load_tables
 from litmine.tasks.text.sentences import split_documents
 
+log = logging.getLogger(__name__)
+
 #: Articles per NER batch task: large enough to keep the model busy, small enough to load often.
 DEFAULT_BATCH_SIZE = 256
 
 
+#: What a run records when its relation step is off.
+NO_RELATION_STEP = {"lexicon": None, "relation_model": None, "typed_relation_model": None,
+                    "relation_dtype": None, "relation_dtype_reason": None}
+
+
 @dataclass(frozen=True)
 class RelationStep:
-    """What the relation step after NER uses: a MeSH lexicon and (optionally) a CID model."""
+    """What the relation step after NER uses: a MeSH lexicon, (optionally) a CID model and a
+    typed model, and the device and dtype their encoders run in."""
 
     lexicon: str
     relation_model: str | None
     typed_relation_model: str | None = None
+    device: str = "cpu"
+    dtype: DtypeChoice = FP32
 
     def parameters(self) -> dict:
+        """What a run's `runs.parameters` records of the step (keys of `NO_RELATION_STEP`)."""
         return {"lexicon": self.lexicon, "relation_model": self.relation_model,
-                "typed_relation_model": self.typed_relation_model}
+                "typed_relation_model": self.typed_relation_model,
+                "relation_dtype": self.dtype.name, "relation_dtype_reason": self.dtype.reason}
 
 
 def relation_step(enabled: bool, lexicon: str | None = None, relation_model: str | None = None,
-                  stage: str = "mine", typed_relation_model: str | None = None
+                  stage: str = "mine", typed_relation_model: str | None = None, *,
+                  device: str = "cpu", ner_dtype: DtypeChoice | None = None
                   ) -> RelationStep | None:
     """The relation step for a run (None when disabled), failing early on missing files.
 
     Defaults: $LITMINE_LEXICON / $LITMINE_RELATION_MODEL / $LITMINE_TYPED_RELATION_MODEL, else
     the shipped ones (the checkout's data/models, or installed model packages); each may be a
     path or a model's name (`litmine models`). `relation_model=""` links entities without scoring
-    CID relations; `typed_relation_model=""` skips BioRED's typed relations.
+    CID relations; `typed_relation_model=""` skips BioRED's typed relations. The encoders run
+    on the run's `device` in the dtype `relation_dtype` derives from NER's (`ner_dtype`; None:
+    fp32).
     """
     if not enabled:
         return None
@@ -87,15 +107,101 @@ def relation_step(enabled: bool, lexicon: str | None = None, relation_model: str
                            "relations --method typed`, set LITMINE_TYPED_RELATION_MODEL, or pass "
                            "--typed-relation-model ''")
     return RelationStep(lexicon=lexicon, relation_model=relation_model or None,
-                        typed_relation_model=typed_relation_model or None)
+                        typed_relation_model=typed_relation_model or None, device=device,
+                        dtype=relation_dtype(ner_dtype) if ner_dtype is not None else FP32)
 
 
-def choose_ner_dtype(dtype: str | None, device: str, logger) -> DtypeChoice:
+def choose_ner_dtype(dtype: str | None, device: str, logger=None) -> DtypeChoice:
     """The NER dtype of a run (`dtype`, else $LITMINE_DTYPE; "auto" by the CPU's capability),
-    logged in one line that says why and how to override it."""
+    logged in one line that says why and how to override it (no logger: not logged)."""
     choice = choose_dtype(dtype or get_settings().dtype, resolve_device(device, "NER"), "NER")
-    logger.info(choice.message())
+    if logger is not None:
+        logger.info(choice.message())
     return choice
+
+
+class Preload:
+    """A background thread loading what a run will load (`preload_models`)."""
+
+    def __init__(self, key: tuple):
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=_preload, args=(*key, self.stop),
+                                       name="litmine-preload", daemon=True)
+
+    def close(self) -> None:
+        """Skip the loads not yet started and wait for the one in progress (a thread torn down
+        at exit in the middle of a torch load could crash the interpreter's shutdown)."""
+        self.stop.set()
+        self.thread.join()
+
+
+def preload_models(model: str, device: str, dtype: str, relations: RelationStep | None) -> Preload:
+    """Start loading what a run will load, in a background thread: the NER model, then the
+    linker (with its fuzzy indexes) and the relation models.
+
+    The run's own calls (`load_tagger`, `load_relation_resources`) then find them loaded, or
+    wait for the load in progress (each loader caches per process under a lock), so nothing
+    loads twice; meanwhile the caller starts Prefect's server, or fetches, parses and tags the
+    first batch. A load that fails here is left for the run's own call to report. A second
+    call with the same arguments, while the first one's preload is open, returns it.
+    """
+    key = (model, device, dtype, relations)
+    with _PRELOADS_LOCK:
+        preload = _PRELOADS.get(key)
+        if preload is None or preload.stop.is_set():
+            preload = _PRELOADS[key] = Preload(key)
+            preload.thread.start()
+    return preload
+
+
+def preload_for_mine(model: str | None, device: str, dtype: str | None, relations: bool,
+                     lexicon: str | None, relation_model: str | None,
+                     typed_relation_model: str | None) -> Preload | None:
+    """`preload_models` for a `mine` run with these arguments, resolved as the flow resolves
+    them, so the loads overlap with Prefect's start; None when they do not resolve (the flow
+    then says why)."""
+    try:
+        ner = choose_ner_dtype(dtype, device)
+        step = relation_step(relations, lexicon, relation_model,
+                             typed_relation_model=typed_relation_model, device=device,
+                             ner_dtype=ner)
+    except LitmineError:
+        return None
+    return preload_models(model or get_settings().model, device, ner.name, step)
+
+
+_PRELOADS: dict[tuple, Preload] = {}
+_PRELOADS_LOCK = threading.Lock()
+
+
+@atexit.register
+def close_preloads() -> None:
+    """`Preload.close` every preload (at exit: a run that needed less than was preloaded, e.g.
+    a query that found nothing, leaves its preload loading)."""
+    with _PRELOADS_LOCK:
+        preloads = list(_PRELOADS.values())
+        _PRELOADS.clear()
+    for preload in preloads:
+        preload.close()
+
+
+def _preload(model: str, device: str, dtype: str, relations: RelationStep | None,
+             stop: threading.Event) -> None:
+    steps = [lambda: load_tagger(model, device=device, dtype=dtype)]  # the first batch's need
+    if relations is not None:
+        steps += [lambda: load_linker(relations.lexicon).build_fuzzy_indexes(),
+                  lambda: load_relation_resources(
+                      relations.lexicon, relations.relation_model,
+                      relations.typed_relation_model, device=relations.device,
+                      dtype=relations.dtype.name)]
+    for load in steps:
+        if stop.is_set():
+            return
+        try:
+            load()
+        except Exception as exc:  # noqa: BLE001 - the run's own load raises it with context
+            log.debug("preload stopped (%s); the run loads and reports it", exc)
+            return
 
 
 def fetch_batches(batches: Iterable[FetchBatch], window: int,
@@ -168,7 +274,8 @@ def _load(entry, store, tagger, run_id, counts, timings, relations=None) -> None
         related = link_and_relate(quote(articles), quote(batch.sentences),
                                   quote(batch.mentions), lexicon=relations.lexicon,
                                   relation_model=relations.relation_model,
-                                  typed_relation_model=relations.typed_relation_model)
+                                  typed_relation_model=relations.typed_relation_model,
+                                  device=relations.device, dtype=relations.dtype.name)
         batch.failures += related.failures
         for stage in ("abbreviations", "linking", "relations"):
             _check(batch, stage)

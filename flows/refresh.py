@@ -95,8 +95,10 @@ def refresh(
     settings = get_settings()
     db_path = database_path(db)
     default_model = model or settings.model
-    step = relation_step(relations, stage="refresh")
     dtype_choice = choose_ner_dtype(dtype, device, logger)
+    step = relation_step(relations, stage="refresh", device=device, ner_dtype=dtype_choice)
+    if step:
+        logger.info(step.dtype.message("relations"))
     flow_run_id = str(flow_run.id) if flow_run.id else None
     units: list[dict] = []
     failures: list[str] = []

@@ -89,6 +89,7 @@ def mine(
 ):
     """Fetch or read abstracts, tag entities, pair chemicals with diseases, store in DuckDB."""
     from litmine.flows.mine import mine as mine_flow
+    from litmine.flows.pipeline import preload_for_mine
     from litmine.tasks.runners import build_task_runner
 
     runner = build_task_runner(task_runner, dask_address)
@@ -110,6 +111,9 @@ def mine(
             raise LitmineError(f"mine: input file {path} does not exist; check the path")
     locate_model(model or get_settings(fresh=True).model, "mine", "NER model")  # before Prefect starts
     quiet_loading_bars()  # the run's own bar (or, with --no-progress, none) covers model loading
+    # The models and the linker load while Prefect's temporary server starts (seconds).
+    preload_for_mine(model, device, dtype.value if dtype else None, relations, lexicon,
+                     relation_model, typed_relation_model)
     with progress_bar(progress, f"mining {query}" if query else "mining"):
         result = mine_flow(query=query, files=[str(p) for p in files] if files else None,
                            db=str(database_path(db)), model=model, max_results=max_results,

@@ -117,6 +117,10 @@ class DtypeChoice:
         return {"dtype": self.name, "dtype_reason": self.reason}
 
 
+#: fp32, as a choice: what library callers of the relation models get unless they ask.
+FP32 = DtypeChoice(torch.float32, "fp32", "the default")
+
+
 def choose_dtype(dtype: str | None, device: torch.device, stage: str = "model",
                  features: CpuFeatures | None = None) -> DtypeChoice:
     """The dtype for "auto" (or None) on `device`, or the one asked for, and why.
@@ -145,6 +149,21 @@ def choose_dtype(dtype: str | None, device: torch.device, stage: str = "model",
         raise ModelError(f"{stage}: GPU {torch.cuda.get_device_name(device)} has no bfloat16; "
                          "use dtype='fp16'.")
     return DtypeChoice(result, DTYPE_NAMES[result], "asked for")
+
+
+def relation_dtype(ner: DtypeChoice) -> DtypeChoice:
+    """The dtype of the relation encoders of a run whose NER runs in `ner`: the same (bf16 on a
+    CPU with bf16 units, fp16 on CUDA, fp32 elsewhere, or what --dtype asked for), except int8,
+    which is measured for NER only (docs/performance.md): the relation encoders then run fp32.
+
+    bf16 against fp32 on the development sets (docs/performance.md, "The relation step"): F1
+    of CID end to end on BC5CDR 50.32 vs 50.24, of BioRED's typed relations with gold IDs
+    59.08 vs 59.05 (pair) and 32.38 vs 32.45 (pair+type): every setting within 0.1.
+    """
+    if ner.dtype == torch.qint8:
+        return DtypeChoice(torch.float32, "fp32", "NER runs int8, which is measured for NER "
+                           "only; --dtype bf16 or fp16 to change both")
+    return DtypeChoice(ner.dtype, ner.name, f"as NER: {ner.reason}")
 
 
 def resolve_dtype(dtype: str | None, device: torch.device, stage: str = "model") -> torch.dtype:

@@ -39,6 +39,7 @@ import logging
 import os
 import pickle
 import re
+import threading
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -221,7 +222,19 @@ class Linker:
             self._fuzzy_names[type_].append((norm, name))
         self._cache: dict[tuple[str, str], Link] = {}
 
+    def build_fuzzy_indexes(self) -> None:
+        """Build the fuzzy level's index of every type now (else each is built at its type's
+        first fuzzy lookup: seconds per type, with scikit-learn's import)."""
+        for type_ in self._fuzzy_names:
+            self._fuzzy_index(type_)
+
     def _fuzzy_index(self, type_: str):
+        if type_ in self._fuzzy:
+            return self._fuzzy[type_]
+        with _FUZZY_LOCK:  # one build per type, whichever thread asks first
+            return self._build_fuzzy_index(type_)
+
+    def _build_fuzzy_index(self, type_: str):
         if type_ not in self._fuzzy:
             from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -455,6 +468,9 @@ def score_concepts(gold_docs: Sequence, predicted: Iterable[Mention], *,
 
 
 _LINKERS: dict[str, Linker] = {}
+_LINKERS_LOCK = threading.Lock()
+#: Held while a fuzzy index is built (not a Linker attribute: Linkers are pickled).
+_FUZZY_LOCK = threading.Lock()
 
 
 #: Bump when the Linker's attributes change: cached linkers of another version are rebuilt.
@@ -471,9 +487,10 @@ def load_linker(lexicon: str | Path = DEFAULT_LEXICON) -> Linker:
     """
     lexicon = locate_model(str(lexicon), "linking", "MeSH lexicon")  # a model's name -> its file
     key = str(Path(lexicon).resolve())
-    if key not in _LINKERS:
-        _LINKERS[key] = _cached_linker(Path(lexicon))
-    return _LINKERS[key]
+    with _LINKERS_LOCK:  # one load per lexicon, whichever thread asks first
+        if key not in _LINKERS:
+            _LINKERS[key] = _cached_linker(Path(lexicon))
+        return _LINKERS[key]
 
 
 def _cached_linker(lexicon: Path) -> Linker:

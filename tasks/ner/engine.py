@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -37,6 +37,7 @@ from litmine.errors import ModelError
 from litmine.model_packages import locate_model
 from litmine.tasks.ner.ensemble import EnsembleTagger, is_ensemble, read_ensemble
 from litmine.tasks.ner.labels import AGGREGATIONS, compile_labels, decode_spans
+from litmine.tasks.cpu_workers import DEFAULT_CPU_WORKERS, single_threaded_ops
 from litmine.tasks.loading import DTYPE_NAMES, resolve_device, resolve_dtype, resolve_model_source
 from litmine.tasks.ner.model import load_model
 from litmine.tasks.ner.stats import NerStats
@@ -56,14 +57,6 @@ DEFAULT_BATCH_TOKENS = {"cpu": 1024, "cuda": 16384}
 CHUNK_TEXTS = 4096
 #: Padded batches the tokenising thread may build ahead of the model.
 PREFETCH_BATCHES = 4
-#: CPU model workers by default: one per thread torch would use (its intra-op default, the
-#: physical cores), read at import, before any engine call changes it.
-DEFAULT_CPU_WORKERS = max(1, torch.get_num_threads())
-
-_THREADS_LOCK = threading.Lock()
-_THREADS_USERS = 0
-_THREADS_SAVED = 1
-
 _LOCK = threading.Lock()
 _MODELS: dict[tuple[str, str, str], dict[str, Any]] = {}
 _TAGGERS: dict[tuple, Tagger] = {}
@@ -75,30 +68,6 @@ class TokenPredictions(NamedTuple):
     offsets: np.ndarray   # int32 [n_tokens, 2], character offsets into the text
     word_ids: np.ndarray  # int64 [n_tokens], -1 for a token of no word
     probs: np.ndarray     # float32 [n_tokens, n_labels]
-
-
-@contextmanager
-def single_threaded_ops() -> Iterator[None]:
-    """Run torch ops on one intra-op thread while any engine call with CPU workers is running.
-
-    Independent batches on single-threaded workers need no barrier between threads; with
-    torch's intra-op threads on a shared (oversubscribed) machine, the threads spin at each
-    op's barrier waiting for a descheduled peer (docs/performance.md: 2.5-3x the CPU time).
-    torch.set_num_threads is process-wide, so the last call to leave restores the old value.
-    """
-    global _THREADS_USERS, _THREADS_SAVED
-    with _THREADS_LOCK:
-        if _THREADS_USERS == 0:
-            _THREADS_SAVED = torch.get_num_threads()
-            torch.set_num_threads(1)
-        _THREADS_USERS += 1
-    try:
-        yield
-    finally:
-        with _THREADS_LOCK:
-            _THREADS_USERS -= 1
-            if _THREADS_USERS == 0:
-                torch.set_num_threads(_THREADS_SAVED)
 
 
 def plan_windows(n_tokens: int, width: int, stride: int) -> list[tuple[int, int]]:

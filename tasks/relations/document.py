@@ -23,6 +23,7 @@ binary cross-entropy and a threshold chosen on held-out training documents.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,10 @@ WINDOW, STRIDE = 512, 256
 MAX_DOCUMENT_TOKENS = 4096
 #: Windows encoded in one forward pass (bounds the attention tensors held at once).
 WINDOWS_PER_PASS = 4
+#: Held while a Hugging Face fast tokenizer runs: a call may reset its truncation or padding,
+#: and one reset while another thread's call runs raises "Already borrowed"
+#: (huggingface/tokenizers#537); documents are related on several threads (`relate_articles`).
+TOKENIZER_LOCK = threading.Lock()
 #: Width of a grouped bilinear block (ATLOP: 12 blocks of 64 on 768 dimensions; here blocks of
 #: 32, so all-MiniLM-L6-v2's 384 dimensions make 12 blocks).
 BLOCK_SIZE = 32
@@ -69,7 +74,9 @@ def encode_document(tokenizer, text: str,
     at `max_tokens` (markers included), with the markers after the cut.
     """
     # verbose=False: abstracts longer than the model's limit are expected (they are windowed).
-    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
+    with TOKENIZER_LOCK:
+        enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True,
+                        verbose=False)
     ids, offsets = enc["input_ids"], enc["offset_mapping"]
     marker = tokenizer.convert_tokens_to_ids(MARKER)
     opens: dict[int, list[tuple[str, str]]] = {}  # token index -> concepts opening there
@@ -152,7 +159,7 @@ def build_pair_model(encoder, blocks: int | None = None, *, outputs: int = 1,
             size = attention.attention_head_size
             query = attention.query(layer_input[positions]).view(len(positions), -1, size)
             key = attention.key(layer_input).view(layer_input.shape[0], -1, size)
-            scores = torch.einsum("qhd,khd->hqk", query, key) * attention.scaling
+            scores = torch.einsum("qhd,khd->hqk", query, key).float() * attention.scaling
             return torch.softmax(scores, dim=-1)
 
         def encode(self, input_ids: list[int], rows: Sequence[int], cls_id: int, sep_id: int):
@@ -162,6 +169,8 @@ def build_pair_model(encoder, blocks: int | None = None, *, outputs: int = 1,
             n = len(input_ids)
             spans = windows(n, self.window - 2, self.window // 2)
             row_of = {p: i for i, p in enumerate(rows)}
+            # Accumulated in fp32 whatever the encoder's dtype (bf16 on CPUs with bf16 units,
+            # fp16 on CUDA): the pooling and the pair head after it run in fp32.
             h = att_rows = None
             count = torch.zeros((n, 1), device=device)
             for g in range(0, len(spans), WINDOWS_PER_PASS):
@@ -174,7 +183,7 @@ def build_pair_model(encoder, blocks: int | None = None, *, outputs: int = 1,
                     x[k, :len(r)] = torch.tensor(r, device=device)
                     mask[k, :len(r)] = 1
                 out = self.encoder(input_ids=x, attention_mask=mask, output_hidden_states=True)
-                states = out.last_hidden_state
+                states = out.last_hidden_state.float()
                 if h is None:
                     h = states.new_zeros((n, states.shape[-1]))
                     att_rows = states.new_zeros((self.heads, len(rows), n))
@@ -237,29 +246,53 @@ def document_spans(text_mentions: Sequence) -> dict[tuple[str, str], list[tuple[
     return out
 
 
+@dataclass
+class LoadedPairModel:
+    """What `load_pair_model` returns: the pair model, its tokenizer, device and dtype name."""
+
+    model: Any
+    tokenizer: Any
+    device: Any  # torch.device
+    dtype: str  # "fp32", "bf16" or "fp16": the encoder's weights (the pair head stays fp32)
+
+
+def load_pair_model(path: Path, *, device: str = "cpu", dtype: str | None = "fp32",
+                    outputs: int = 1, entity_types: Sequence[str] = (),
+                    blocks: int | None = None) -> LoadedPairModel:
+    """A saved encoder directory with its pair head (`HEAD_FILE`), ready for inference.
+
+    `dtype`: the encoder's weights ("fp32", "bf16", "fp16"; "auto" as
+    `litmine.tasks.loading.choose_dtype` decides for `device`). The pair head and the pooling
+    before it run in fp32 (`build_pair_model`'s `encode` returns fp32 states).
+    """
+    from safetensors.torch import load_file  # torch and transformers load with a model
+
+    from litmine.tasks.loading import choose_dtype, load_pretrained, resolve_device
+
+    choice = choose_dtype(dtype, resolve_device(device, "relations"), "relations")
+    # The pooler is never used (pairs are read off marker tokens).
+    loaded = load_pretrained(str(path), "encoder", stage="relations", device=device,
+                             dtype=choice.dtype, add_pooling_layer=False)
+    model = build_pair_model(loaded.model, blocks, outputs=outputs, entity_types=entity_types)
+    missing = model.load_state_dict(load_file(str(path / HEAD_FILE)), strict=False)
+    if [k for k in missing.missing_keys if not k.startswith("encoder.")]:
+        raise ModelError(f"relations: {path / HEAD_FILE} lacks {missing.missing_keys[:3]}; "
+                         "retrain the model")
+    model.to(loaded.device).eval()
+    return LoadedPairModel(model, loaded.tokenizer, loaded.device, choice.name)
+
+
 class DocumentRelationModel:
     """A saved document-level CID model: encoder directory plus pair head and threshold."""
 
-    def __init__(self, path: str | Path, *, device: str = "cpu"):
-        import torch  # torch and transformers load with a model, not with the module
-        from safetensors.torch import load_file
-
-        from litmine.tasks.loading import load_pretrained
-
+    def __init__(self, path: str | Path, *, device: str = "cpu", dtype: str | None = "fp32"):
         self.path = Path(path)
         self.config = read_model_config(self.path, DOCRE_FILE)
         self.threshold = float(self.config.get("threshold", 0.5))
-        # The pooler is never used (pairs are read off marker tokens).
-        loaded = load_pretrained(str(self.path), "encoder", stage="relations", device=device,
-                                 dtype=torch.float32, add_pooling_layer=False)
-        self.device, self.tokenizer = loaded.device, loaded.tokenizer
-        self.model = build_pair_model(loaded.model, self.config.get("blocks"))
-        head = load_file(str(self.path / HEAD_FILE))
-        missing = self.model.load_state_dict(head, strict=False)
-        if [k for k in missing.missing_keys if not k.startswith("encoder.")]:
-            raise ModelError(f"relations: {self.path / HEAD_FILE} lacks "
-                             f"{missing.missing_keys[:3]}; retrain the model")
-        self.model.to(self.device).eval()
+        loaded = load_pair_model(self.path, device=device, dtype=dtype,
+                                 blocks=self.config.get("blocks"))
+        self.model, self.tokenizer = loaded.model, loaded.tokenizer
+        self.device, self.dtype = loaded.device, loaded.dtype
         self.name = self.config.get("name", self.path.name)
         #: The last document's encoding, (input IDs, marker rows) -> (hidden states, attention
         #: rows): scoring the same marked text again (evaluation's gold-ID pass after its
@@ -273,6 +306,8 @@ class DocumentRelationModel:
         `MAX_DOCUMENT_TOKENS` tokens)."""
         import torch
 
+        if not pairs:  # nothing to score: no need to tokenise
+            return []
         doc = encode_document(self.tokenizer, text, document_spans(mentions))
         keys = [((CHEMICAL, c), (DISEASE, d)) for c, d in pairs]
         scorable = [k for k, (c, d) in enumerate(keys) if c in doc.concepts and d in doc.concepts]
@@ -283,8 +318,9 @@ class DocumentRelationModel:
         rows = marker_rows(doc.concepts)
         key = (tuple(doc.input_ids), tuple(rows))
         with torch.inference_mode():
-            if self._last is not None and self._last[0] == key:
-                encoded = self._last[1]
+            last = self._last  # read once: another thread may replace it
+            if last is not None and last[0] == key:
+                encoded = last[1]
             else:
                 encoded = self.model.encode(doc.input_ids, rows, cls_id, sep_id)
                 self._last = (key, encoded)

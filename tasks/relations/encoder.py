@@ -11,6 +11,7 @@ from pathlib import Path
 
 from litmine.tasks.records import Mention
 from litmine.tasks.relations.candidates import Candidate, aggregate
+from litmine.tasks.relations.document import TOKENIZER_LOCK
 from litmine.tasks.relations.model_config import RELATION_FILE, read_model_config
 
 #: Method name stored in the `pairs` table.
@@ -20,19 +21,21 @@ METHOD_CLASSIFIER = "cid-classifier"
 class RelationModel:
     """A fine-tuned sequence classifier over marked evidence, with its threshold."""
 
-    def __init__(self, path: str | Path, *, device: str = "cpu", batch_size: int = 32):
-        import torch  # torch and transformers load with a model, not with the module
-
-        from litmine.tasks.loading import load_pretrained
+    def __init__(self, path: str | Path, *, device: str = "cpu", batch_size: int = 32,
+                 dtype: str | None = "fp32"):
+        # torch and transformers load with a model, not with the module
+        from litmine.tasks.loading import choose_dtype, load_pretrained, resolve_device
 
         self.path = Path(path)
         self.config = read_model_config(self.path, RELATION_FILE)
         self.threshold = float(self.config.get("threshold", 0.5))
         self.aggregation = self.config.get("aggregation", "max")
         self.max_length = int(self.config.get("max_length", 128))
+        choice = choose_dtype(dtype, resolve_device(device, "relations"), "relations")
         loaded = load_pretrained(str(self.path), "sequence-classification", stage="relations",
-                                 device=device, dtype=torch.float32)
+                                 device=device, dtype=choice.dtype)
         self.device, self.tokenizer, self.model = loaded.device, loaded.tokenizer, loaded.model
+        self.dtype = choice.name
         self.batch_size = batch_size
         self.name = self.config.get("name", self.path.name)
 
@@ -45,8 +48,9 @@ class RelationModel:
         with torch.inference_mode():
             for k in range(0, len(order), self.batch_size):
                 idx = order[k:k + self.batch_size]
-                enc = self.tokenizer([texts[i] for i in idx], truncation=True, padding=True,
-                                     max_length=self.max_length, return_tensors="pt")
+                with TOKENIZER_LOCK:
+                    enc = self.tokenizer([texts[i] for i in idx], truncation=True, padding=True,
+                                         max_length=self.max_length, return_tensors="pt")
                 logits = self.model(**{n: v.to(self.device) for n, v in enc.items()}).logits
                 probs = torch.softmax(logits.float(), dim=-1)[:, 1].tolist()
                 for i, p in zip(idx, probs):

@@ -77,7 +77,8 @@ def evaluate_relations(gold: Sequence[str | Path], *, ner_model: str | None = No
                        predicted_mentions: Sequence[Mention] | None = None,
                        device: str = "cpu", max_documents: int | None = None,
                        documents: Sequence | None = None,
-                       concept_types: Sequence[str] | None = None) -> dict[str, Any]:
+                       concept_types: Sequence[str] | None = None,
+                       dtype: str = "fp32") -> dict[str, Any]:
     """Concept-level and CID scores on gold PubTator documents.
 
     Three settings, so that errors can be attributed: "gold_ids" (gold entities with gold IDs:
@@ -88,7 +89,8 @@ def evaluate_relations(gold: Sequence[str | Path], *, ner_model: str | None = No
     `litmine evaluate`), instead of reading `gold` as it is; `concept_types`: the types whose
     concepts are scored (default: score_concepts's, Chemical and Disease).
     `typed_relation_model`: scores BioRED's typed relations too ("typed" in each setting) when
-    the gold documents have them.
+    the gold documents have them. `dtype`: the relation encoders' weights (as `mine` runs them:
+    `litmine.tasks.loading.relation_dtype`), recorded as "dtype".
     """
     docs = list(documents if documents is not None else
                 [d for path in gold for d in read_pubtator(path)[0]])[:max_documents]
@@ -100,16 +102,17 @@ def evaluate_relations(gold: Sequence[str | Path], *, ner_model: str | None = No
     linker = load_linker(lexicon)
     timings["load_lexicon"] = time.perf_counter() - t
     t = time.perf_counter()
-    model = load_relation_model(relation_model, device=device)
+    model = load_relation_model(relation_model, device=device, dtype=dtype)
     timings["load_relation_model"] = time.perf_counter() - t
     typed = None
     if typed_relation_model and has_typed_relations(docs):
         t = time.perf_counter()
-        typed = load_typed_model(typed_relation_model, device=device)
+        typed = load_typed_model(typed_relation_model, device=device, dtype=dtype)
         timings["load_typed_relation_model"] = time.perf_counter() - t
     report: dict[str, Any] = {"gold": [str(g) for g in gold], "documents": len(docs),
                               "lexicon": str(lexicon), "relation_model": str(relation_model),
-                              "typed_relation_model": str(typed_relation_model) if typed else None}
+                              "typed_relation_model": str(typed_relation_model) if typed else None,
+                              "dtype": getattr(model, "dtype", None)}
     gold_typed = {d.pmid: gold_relations(d) for d in docs} if typed is not None else {}
     typed_gold_ids: dict[str, list] = {}
 

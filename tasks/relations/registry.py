@@ -11,6 +11,9 @@ model for inference (`litmine mine`) never imports training code.
 from __future__ import annotations
 
 import json
+import logging
+import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,41 +26,70 @@ from litmine.tasks.relations.model_config import RELATION_FILE
 from litmine.tasks.relations.stacked import StackedRelationModel
 from litmine.tasks.relations.typed import TypedRelationModel
 
-#: relation.json's "kind" (a method name) -> how a model of that kind loads (path, device, config).
-LOADERS: dict[str, Callable[[str | Path, str, dict[str, Any]], Any]] = {
-    "linear": lambda path, device, config: load_linear_model(path)[0],
-    "stacked": lambda path, device, config: StackedRelationModel(path, device=device,
-                                                                 config=config),
-    "encoder": lambda path, device, config: RelationModel(path, device=device),
+#: relation.json's "kind" (a method name) -> how a model of that kind loads (path, device,
+#: dtype, config); the linear model has no encoder, so no dtype.
+LOADERS: dict[str, Callable[[str | Path, str, str, dict[str, Any]], Any]] = {
+    "linear": lambda path, device, dtype, config: load_linear_model(path)[0],
+    "stacked": lambda path, device, dtype, config: StackedRelationModel(
+        path, device=device, config=config, dtype=dtype),
+    "encoder": lambda path, device, dtype, config: RelationModel(path, device=device,
+                                                                 dtype=dtype),
 }
 _MODELS: dict[tuple[str, ...], Any] = {}
+log = logging.getLogger(__name__)
+_LOCK = threading.Lock()
 
 
-def load_relation_model(path: str | Path, *, device: str = "cpu"):
-    """The CID model in `path` or named so (loaded by relation.json's kind), cached per process."""
+def load_relation_model(path: str | Path, *, device: str = "cpu", dtype: str | None = "fp32"):
+    """The CID model in `path` or named so (loaded by relation.json's kind), cached per process.
+
+    `dtype`: its encoder's weights ("fp32", "bf16", "fp16", or "auto" as
+    `litmine.tasks.loading.choose_dtype` decides for `device`).
+    """
     path = locate_model(str(path), "relations", "CID relation model")
-    key = (str(Path(path).resolve()), device)
-    if key not in _MODELS:
-        config_file = Path(path) / RELATION_FILE
-        if not config_file.is_file():
-            raise ModelError(f"relations: {path} is not a relation model (no {RELATION_FILE}); "
-                             "train one with `litmine train-relations` or pass --relation-model")
-        config = json.loads(config_file.read_text(encoding="utf-8"))
-        kind = config.get("kind", "encoder")
-        if kind not in LOADERS:
-            raise ModelError(f"relations: {config_file} names an unknown kind {kind!r}; "
-                             "expected linear, encoder or stacked")
-        _MODELS[key] = LOADERS[kind](path, device, config)
-    return _MODELS[key]
+    device, dtype = _device_and_dtype(device, dtype)
+    key = (str(Path(path).resolve()), device, dtype)
+    with _LOCK:  # one load per model, whichever thread asks first (`litmine mine` preloads)
+        if key not in _MODELS:
+            config_file = Path(path) / RELATION_FILE
+            if not config_file.is_file():
+                raise ModelError(f"relations: {path} is not a relation model (no "
+                                 f"{RELATION_FILE}); train one with `litmine train-relations` "
+                                 "or pass --relation-model")
+            config = json.loads(config_file.read_text(encoding="utf-8"))
+            kind = config.get("kind", "encoder")
+            if kind not in LOADERS:
+                raise ModelError(f"relations: {config_file} names an unknown kind {kind!r}; "
+                                 "expected linear, encoder or stacked")
+            started = time.perf_counter()
+            _MODELS[key] = LOADERS[kind](path, device, dtype, config)
+            log.info("relations: loaded %s CID model %s on %s (%s) in %.1f s", kind, path,
+                     device, dtype, time.perf_counter() - started)
+        return _MODELS[key]
 
 
-def load_typed_model(path: str | Path, *, device: str = "cpu") -> TypedRelationModel:
-    """The BioRED typed relation model in `path` or named so, cached per process."""
+def load_typed_model(path: str | Path, *, device: str = "cpu",
+                     dtype: str | None = "fp32") -> TypedRelationModel:
+    """The BioRED typed relation model in `path` or named so, cached per process (`dtype` as
+    for `load_relation_model`)."""
     path = locate_model(str(path), "relations", "typed relation model")
-    key = ("typed", str(Path(path).resolve()), device)
-    if key not in _MODELS:
-        _MODELS[key] = TypedRelationModel(path, device=device)
-    return _MODELS[key]
+    device, dtype = _device_and_dtype(device, dtype)
+    key = ("typed", str(Path(path).resolve()), device, dtype)
+    with _LOCK:
+        if key not in _MODELS:
+            started = time.perf_counter()
+            _MODELS[key] = TypedRelationModel(path, device=device, dtype=dtype)
+            log.info("relations: loaded typed model %s on %s (%s) in %.1f s", path, device,
+                     dtype, time.perf_counter() - started)
+        return _MODELS[key]
+
+
+def _device_and_dtype(device: str, dtype: str | None) -> tuple[str, str]:
+    """("cpu", "bf16"): the device and dtype names a cache key holds ("auto" resolved)."""
+    from litmine.tasks.loading import choose_dtype, resolve_device  # imports torch
+
+    torch_device = resolve_device(device, "relations")
+    return str(torch_device), choose_dtype(dtype, torch_device, "relations").name
 
 
 def train_relations(train_files: Sequence[str | Path], dev_files: Sequence[str | Path],

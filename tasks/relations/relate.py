@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -49,12 +50,16 @@ class RelationBatch:
 
 def relate_articles(articles: Sequence[Article], sentences: Sequence[Sentence],
                     mentions: Sequence[Mention], *, linker: Linker, relation_model=None,
-                    typed_model=None, fix_mentions: bool = True) -> RelationBatch:
+                    typed_model=None, fix_mentions: bool = True,
+                    workers: int | None = None) -> RelationBatch:
     """Abbreviations, concept IDs, scored CID candidates and typed relations for a batch.
 
     `fix_mentions`: add/retype mentions after abbreviation definitions (off when the mentions
     are gold). `relation_model`: from `load_relation_model`; None skips CID relations.
     `typed_model`: a `TypedRelationModel` (`load_typed_model`); None skips typed relations.
+    `workers`: documents related at once, each on one torch thread
+    (`litmine.tasks.cpu_workers`); default: one per core on a CPU when a model has an encoder,
+    else 1. The result is the same whatever the number (documents are independent).
     """
     by_pmid_s: dict[str, list[Sentence]] = {}
     for s in sentences:
@@ -62,37 +67,69 @@ def relate_articles(articles: Sequence[Article], sentences: Sequence[Sentence],
     by_pmid_m: dict[str, list[Mention]] = {}
     for m in mentions:
         by_pmid_m.setdefault(m.pmid, []).append(m)
-    out = RelationBatch()
     # One fuzzy lookup per type for the whole batch (the linker caches what it linked).
     linker.link_many(sorted({(m.text, m.type) for m in mentions}))
-    for article in articles:  # a document that raises is a failure, the others go on
-        failures = len(out.failures)
-        text = article.text
-        sents = sorted(by_pmid_s.get(article.pmid, []), key=lambda s: s.index)
-        with isolated("abbreviations", article.pmid, out.failures):
-            ms, abbrs = find_and_apply_abbreviations(article, by_pmid_m.get(article.pmid, []),
-                                                     sents, fix=fix_mentions)
-        if len(out.failures) == failures:
-            with isolated("linking", article.pmid, out.failures):
-                linked, links = normalise_document(text, ms, linker, abbrs)
-        cands: list[Candidate] = []
-        if relation_model is not None and len(out.failures) == failures:
-            with isolated("relations", article.pmid, out.failures):
-                cands = build_candidates(article.pmid, text, sents, linked,
-                                         title_end=len(article.title))
-                cands = relation_model.predict(cands, article.title, text=text, mentions=linked)
-        typed: list[Relation] = []
-        if typed_model is not None and len(out.failures) == failures:
-            with isolated("relations", article.pmid, out.failures):
-                typed = relation_rows(article.pmid, sents, linked,
-                                      typed_model.predict_document(text, linked), typed_model.name)
-        if len(out.failures) == failures:
-            out.mentions += linked
-            out.links += links
-            out.abbreviations += abbrs
-            out.candidates += cands
-            out.typed_relations += typed
+
+    def relate(article: Article) -> RelationBatch:
+        return relate_document(article, sorted(by_pmid_s.get(article.pmid, []),
+                                               key=lambda s: s.index),
+                               by_pmid_m.get(article.pmid, []), linker=linker,
+                               relation_model=relation_model, typed_model=typed_model,
+                               fix_mentions=fix_mentions)
+
+    from litmine.tasks.cpu_workers import map_on_workers  # imports torch, which models bring
+
+    if workers is None:
+        workers = _default_workers(relation_model, typed_model)
+    out = RelationBatch()
+    for one in map_on_workers(relate, articles, workers, "litmine-relations"):
+        out.mentions += one.mentions
+        out.links += one.links
+        out.abbreviations += one.abbreviations
+        out.candidates += one.candidates
+        out.typed_relations += one.typed_relations
+        out.failures += one.failures
     return out
+
+
+def relate_document(article: Article, sentences: Sequence[Sentence],
+                    mentions: Sequence[Mention], *, linker: Linker, relation_model=None,
+                    typed_model=None, fix_mentions: bool = True) -> RelationBatch:
+    """`relate_articles` for one document (`sentences` in order): a stage that raises makes
+    it a failure with no rows."""
+    out = RelationBatch()
+    text = article.text
+    with isolated("abbreviations", article.pmid, out.failures):
+        ms, abbrs = find_and_apply_abbreviations(article, mentions, sentences, fix=fix_mentions)
+    if out.failures:
+        return out
+    with isolated("linking", article.pmid, out.failures):
+        linked, links = normalise_document(text, ms, linker, abbrs)
+    if out.failures:
+        return out
+    cands: list[Candidate] = []
+    if relation_model is not None:
+        with isolated("relations", article.pmid, out.failures):
+            cands = build_candidates(article.pmid, text, sentences, linked,
+                                     title_end=len(article.title))
+            cands = relation_model.predict(cands, article.title, text=text, mentions=linked)
+    typed: list[Relation] = []
+    if typed_model is not None and not out.failures:
+        with isolated("relations", article.pmid, out.failures):
+            typed = relation_rows(article.pmid, sentences, linked,
+                                  typed_model.predict_document(text, linked), typed_model.name)
+    if not out.failures:
+        out.mentions, out.links, out.abbreviations = list(linked), list(links), list(abbrs)
+        out.candidates, out.typed_relations = list(cands), typed
+    return out
+
+
+def _default_workers(*models) -> int:
+    """One worker per core for models with an encoder on a CPU (`DEFAULT_CPU_WORKERS`), else 1."""
+    from litmine.tasks.cpu_workers import DEFAULT_CPU_WORKERS
+
+    devices = {str(getattr(m, "device", "")) for m in models if getattr(m, "dtype", None)}
+    return DEFAULT_CPU_WORKERS if devices == {"cpu"} else 1
 
 
 def candidate_pairs(candidates: Sequence[Candidate]) -> list[Pair]:
@@ -114,10 +151,22 @@ def link_and_relate(articles: list[Article], sentences: list[Sentence], mentions
                     lexicon: str = str(DEFAULT_LEXICON),
                     relation_model: str | None = str(DEFAULT_RELATION_MODEL),
                     typed_relation_model: str | None = None,
-                    device: str = "cpu") -> RelationBatch:
+                    device: str = "cpu", dtype: str = "fp32") -> RelationBatch:
     """Prefect task of `mine`/`refresh`: `relate_articles` with the lexicon and models loaded
-    (cached per process) by path."""
-    model = load_relation_model(relation_model, device=device) if relation_model else None
-    typed = load_typed_model(typed_relation_model, device=device) if typed_relation_model else None
-    return relate_articles(articles, sentences, mentions, linker=load_linker(lexicon),
-                           relation_model=model, typed_model=typed)
+    (cached per process) by path; `dtype`: the relation encoders' weights."""
+    linker, model, typed = load_relation_resources(lexicon, relation_model, typed_relation_model,
+                                                   device=device, dtype=dtype)
+    return relate_articles(articles, sentences, mentions, linker=linker, relation_model=model,
+                           typed_model=typed)
+
+
+def load_relation_resources(lexicon: str, relation_model: str | None,
+                            typed_relation_model: str | None, *, device: str = "cpu",
+                            dtype: str = "fp32") -> tuple[Linker, Any, Any]:
+    """The linker, CID model and typed model (None where not asked for) of the relation step,
+    each loaded once per process (later calls return the cached ones)."""
+    model = (load_relation_model(relation_model, device=device, dtype=dtype)
+             if relation_model else None)
+    typed = (load_typed_model(typed_relation_model, device=device, dtype=dtype)
+             if typed_relation_model else None)
+    return load_linker(lexicon), model, typed

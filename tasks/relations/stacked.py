@@ -43,7 +43,7 @@ class StackedRelationModel:
     """Linear + document encoder, combined by the weights in relation.json."""
 
     def __init__(self, path: str | Path, *, device: str = "cpu", linear=None, document=None,
-                 config: dict[str, Any] | None = None):
+                 config: dict[str, Any] | None = None, dtype: str | None = "fp32"):
         self.path = Path(path)
         self.config = config = (config if config is not None
                                 else read_model_config(self.path, RELATION_FILE))
@@ -60,7 +60,9 @@ class StackedRelationModel:
                              f"weights for the {len(MEMBERS)} members {MEMBERS}")
         self.linear = linear if linear is not None else load_linear_model(self.path / "linear")[0]
         self.document = (document if document is not None else
-                         DocumentRelationModel(self.path / "document", device=device))
+                         DocumentRelationModel(self.path / "document", device=device,
+                                               dtype=dtype))
+        self.device, self.dtype = self.document.device, self.document.dtype
         self.tree = self.linear.tree
         self.name = config.get("name", self.path.name)
 

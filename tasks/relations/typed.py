@@ -24,8 +24,7 @@ from pathlib import Path
 
 from litmine.errors import ModelError
 from litmine.tasks.linking.concept_ids import mention_concept_ids
-from litmine.tasks.relations.document import (DOCRE_FILE, HEAD_FILE, build_pair_model,
-                                              encode_document)
+from litmine.tasks.relations.document import DOCRE_FILE, encode_document, load_pair_model
 from litmine.tasks.relations.model_config import read_model_config
 
 #: BioRED's eight relation types.
@@ -98,12 +97,7 @@ def pair_outputs(logits):
 class TypedRelationModel:
     """A saved BioRED model: encoder directory, pair head, classes and threshold."""
 
-    def __init__(self, path: str | Path, *, device: str = "cpu"):
-        import torch
-        from safetensors.torch import load_file
-
-        from litmine.tasks.loading import load_pretrained
-
+    def __init__(self, path: str | Path, *, device: str = "cpu", dtype: str | None = "fp32"):
         self.path = Path(path)
         self.config = read_model_config(self.path, DOCRE_FILE)
         if self.config.get("kind") != "typed" or tuple(self.config.get("classes", ())) != CLASSES:
@@ -113,17 +107,11 @@ class TypedRelationModel:
         self.threshold = float(self.config["threshold"])
         #: P(novel) at or above which a relation is "Novel" (tuned on held-out documents).
         self.novelty_threshold = float(self.config.get("novelty_threshold", 0.5))
-        loaded = load_pretrained(str(self.path), "encoder", stage="relations", device=device,
-                                 dtype=torch.float32, add_pooling_layer=False)
-        self.device, self.tokenizer = loaded.device, loaded.tokenizer
-        self.model = build_pair_model(loaded.model, self.config.get("blocks"),
-                                      outputs=len(CLASSES) + 1,
-                                      entity_types=self.config["entity_types"])
-        missing = self.model.load_state_dict(load_file(str(self.path / HEAD_FILE)), strict=False)
-        if [k for k in missing.missing_keys if not k.startswith("encoder.")]:
-            raise ModelError(f"relations: {self.path / HEAD_FILE} lacks "
-                             f"{missing.missing_keys[:3]}; retrain the model")
-        self.model.to(self.device).eval()
+        loaded = load_pair_model(self.path, device=device, dtype=dtype,
+                                 blocks=self.config.get("blocks"), outputs=len(CLASSES) + 1,
+                                 entity_types=self.config["entity_types"])
+        self.model, self.tokenizer = loaded.model, loaded.tokenizer
+        self.device, self.dtype = loaded.device, loaded.dtype
         self.name = self.config.get("name", self.path.name)
 
     def probabilities(self, text: str, mentions: Sequence
@@ -132,7 +120,10 @@ class TypedRelationModel:
         the encoder read (concepts first mentioned past `MAX_DOCUMENT_TOKENS` are not)."""
         import torch
 
-        doc = encode_document(self.tokenizer, text, typed_spans(mentions))
+        spans = typed_spans(mentions)
+        if not candidate_pairs(list(spans)):  # nothing to score: no need to tokenise
+            return []
+        doc = encode_document(self.tokenizer, text, spans)
         pairs = candidate_pairs(list(doc.concepts))
         if not pairs:
             return []

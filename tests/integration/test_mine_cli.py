@@ -65,7 +65,12 @@ def test_mine_query_twice_then_export(tmp_path, eutils, cli_env):
     db = tmp_path / "x.duckdb"
     eutils.clear_log()
     eutils.fail_next("429", endpoint="efetch")  # NCBI throttles once; the run must recover
-    litmine(cli_env, "mine", "--query", "all[sb]", "--db", str(db), "--no-progress")
+    result = litmine(cli_env, "mine", "--query", "all[sb]", "--db", str(db), "--no-progress")
+    # The models load once (in the background while Prefect starts), whoever asks first.
+    output = result.stdout + result.stderr
+    assert output.count("NER: loaded") == 1, output
+    assert output.count("relations: loaded stacked CID model") == 1
+    assert output.count("relations: loaded typed model") == 1
 
     expected = {a.pmid: a for a in iter_pubmed_xml(SAMPLE) if isinstance(a, Article)}
     log = eutils.requests()

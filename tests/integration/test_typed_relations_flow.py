@@ -113,6 +113,8 @@ def test_mine_stores_typed_relations_once_per_pair_and_a_rerun_replaces_them(
         parameters = json.loads(con.execute("SELECT parameters FROM runs").fetchone()[0])
     assert result["typed_relations"] == len(rows) > 0
     assert parameters["typed_relation_model"] == str(everything)
+    # the relation encoders run in the NER dtype (bf16 on CPUs with bf16 units, else fp32)
+    assert parameters["relation_dtype"] == parameters["dtype"] in ("bf16", "fp32")
     keys = set()
     for (pmid, t1, id1, name1, t2, id2, name2, relation, novel, score, indexes, evidence,
          model, relation_model, run_id) in rows:
@@ -152,6 +154,72 @@ def test_mine_stores_typed_relations_once_per_pair_and_a_rerun_replaces_them(
     mine(files=[str(DEV)], db=str(db), device="cpu", typed_relation_model="")
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM relations").fetchone()[0] == 0
+
+
+def test_bf16_weights_keep_the_typed_decisions_of_fp32(typed_model):
+    """The encoder in bf16 (what `mine` runs on a CPU with bf16 units), pooling and head in
+    fp32: probabilities move by rounding only; relation or not, its type and its novelty stay
+    wherever fp32 does not decide within rounding."""
+    from litmine.tasks.relations.typed import TypedRelationModel
+    from litmine.tasks.relations.typed_gold import canonical_mentions
+    from litmine.tasks.sources.pubtator import read_pubtator
+
+    fp32 = TypedRelationModel(typed_model, dtype="fp32")
+    bf16 = TypedRelationModel(typed_model, dtype="bf16")
+    assert (fp32.dtype, bf16.dtype) == ("fp32", "bf16")
+    margin, decided = 0.005, {"relation": 0, "type": 0, "novelty": 0}
+    for doc in read_pubtator(DEV)[0]:
+        a = fp32.probabilities(doc.text, canonical_mentions(doc))
+        b = bf16.probabilities(doc.text, canonical_mentions(doc))
+        assert [(x, y) for x, y, _, _ in a] == [(x, y) for x, y, _, _ in b]
+        for (_, _, p, n), (_, _, q, m) in zip(a, b):
+            assert q == pytest.approx(p, abs=margin) and m == pytest.approx(n, abs=margin)
+            if abs(1 - p[0] - fp32.threshold) > margin:
+                decided["relation"] += 1
+                assert (1 - p[0] >= fp32.threshold) == (1 - q[0] >= fp32.threshold)
+            first, second = sorted(p[1:])[-2:][::-1]
+            if first - second > margin:
+                decided["type"] += 1
+                assert p.index(first) == q.index(max(q[1:]))
+            if abs(n - fp32.novelty_threshold) > margin:
+                decided["novelty"] += 1
+                assert (n >= fp32.novelty_threshold) == (m >= fp32.novelty_threshold)
+    assert min(decided.values()) >= 10, decided
+
+
+def test_documents_related_on_two_workers_give_what_one_gives(typed_model, tmp_path):
+    """`relate_articles` relates documents on several threads (one torch thread each): the
+    rows are those of one worker, in the same order (documents share nothing but caches)."""
+    from litmine.settings import DEFAULT_LEXICON
+    from litmine.tasks.cpu_workers import single_threaded_ops
+    from litmine.tasks.linking.normalise import load_linker
+    from litmine.tasks.relations.relate import relate_articles
+    from litmine.tasks.relations.typed import TypedRelationModel
+    from litmine.tasks.relations.typed_gold import canonical_mentions
+    from litmine.tasks.sources.pubtator import read_pubtator
+    from litmine.tasks.text.sentences import split_article
+
+    everything = tmp_path / "typed-all"
+    shutil.copytree(typed_model, everything)
+    config = json.loads((everything / "docre.json").read_text())
+    (everything / "docre.json").write_text(json.dumps(config | {"threshold": 0.0}))
+    model = TypedRelationModel(everything, dtype="bf16")
+    docs = read_pubtator(DEV)[0]
+    articles = [d.to_article() for d in docs]
+    sentences = [s for a in articles for s in split_article(a)]
+    mentions = [m for d in docs for m in canonical_mentions(d)]
+    linker = load_linker(DEFAULT_LEXICON)
+
+    def relate(workers: int):
+        return relate_articles(articles, sentences, mentions, linker=linker, typed_model=model,
+                               fix_mentions=False, workers=workers)
+
+    with single_threaded_ops():  # one worker, on one torch thread too: the same arithmetic
+        one = relate(1)
+    two = relate(2)
+    assert len(one.typed_relations) > 10 and not one.failures
+    assert len({r.pmid for r in one.typed_relations}) == len(docs)
+    assert two.typed_relations == one.typed_relations and two.mentions == one.mentions
 
 
 def test_evaluate_scores_typed_relations_in_every_setting(typed_model, tmp_path, prefect_harness):

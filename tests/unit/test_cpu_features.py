@@ -1,4 +1,5 @@
-"""The NER dtype by CPU capability: /proc/cpuinfo texts parsed, "auto" resolved, overrides honoured.
+"""The NER dtype by CPU capability: /proc/cpuinfo texts parsed, "auto" resolved, overrides honoured;
+the relation encoders' dtype follows NER's.
 
 The cpuinfo excerpts are real lines (trimmed to the flags that matter and a few around them) of
 an Intel Xeon Platinum 8480+ (Sapphire Rapids: AMX and AVX512-BF16), an AMD EPYC 9654 (Zen 4:
@@ -16,9 +17,9 @@ from typer.testing import CliRunner
 
 from litmine.errors import ModelError
 from litmine.flows.pipeline import choose_ner_dtype
-from litmine.settings import Settings, get_settings
+from litmine.settings import DEFAULT_LEXICON, Settings, get_settings
 from litmine.tasks.cpu_features import CpuFeatures, default_cpu_dtype, parse_cpuinfo, read_cpu_features
-from litmine.tasks.loading import choose_dtype
+from litmine.tasks.loading import DTYPE_NAMES, choose_dtype, relation_dtype
 
 SAPPHIRE_RAPIDS = """\
 processor\t: 0
@@ -142,3 +143,37 @@ def test_the_cli_refuses_an_unknown_dtype(tmp_path):
     result = CliRunner().invoke(app, ["mine", "--files", str(tmp_path / "x.xml"), "--dtype", "fp8"])
     assert result.exit_code == 2
     assert "fp8" in result.output
+
+
+@pytest.mark.parametrize(("asked", "device", "text", "expected"), [
+    ("auto", CPU, SAPPHIRE_RAPIDS, "bf16"),   # bf16 units: the relation encoders run bf16 too
+    ("auto", CPU, ZEN4, "bf16"),
+    ("auto", CPU, ZEN2, "fp32"),              # AVX2 only: fp32, as NER
+    ("auto", CUDA, ZEN2, "fp16"),             # CUDA: fp16, as NER
+    ("fp32", CPU, SAPPHIRE_RAPIDS, "fp32"),   # --dtype overrides both
+    ("bf16", CPU, ZEN2, "bf16"),
+    ("int8", CPU, SAPPHIRE_RAPIDS, "fp32"),   # int8 is NER's alone
+])
+def test_the_relation_dtype_follows_the_ner_dtype(asked, device, text, expected):
+    ner = choose_dtype(asked, device, "NER", features=parse_cpuinfo(text))
+    choice = relation_dtype(ner)
+    assert choice.name == expected and DTYPE_NAMES[choice.dtype] == expected
+    if ner.name == "int8":
+        assert choice.message("relations").startswith("relations dtype fp32 (NER runs int8")
+    else:
+        assert choice.message("relations") == f"relations dtype {expected} (as NER: {ner.reason})"
+
+
+def test_a_run_records_its_relation_dtype():
+    from litmine.flows.pipeline import NO_RELATION_STEP, relation_step
+
+    lexicon = str(DEFAULT_LEXICON)
+    ner = choose_dtype("bf16", CPU, "NER")
+    step = relation_step(True, lexicon, "", typed_relation_model="", device="cpu", ner_dtype=ner)
+    assert step.parameters() == {"lexicon": lexicon, "relation_model": None,
+                                 "typed_relation_model": None, "relation_dtype": "bf16",
+                                 "relation_dtype_reason": "as NER: asked for"}
+    assert set(step.parameters()) == set(NO_RELATION_STEP)
+    # Without a NER choice (library callers) the encoders run fp32; a disabled step is None.
+    assert relation_step(True, lexicon, "", typed_relation_model="").dtype.name == "fp32"
+    assert relation_step(False, ner_dtype=ner) is None

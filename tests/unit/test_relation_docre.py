@@ -177,3 +177,26 @@ def test_attention_rows_are_the_last_layers_eager_attention(base):
                         output_attentions=True).attentions[-1][0]
     expected = eager[:, [r + 1 for r in rows], 1:41]
     assert torch.allclose(att, expected, atol=1e-6)
+
+
+def test_bf16_weights_keep_the_decisions_of_fp32(trained):
+    """The encoder in bf16 (what `mine` runs on a CPU with bf16 units), the pooling and pair
+    head in fp32: the tiny model's scores move by rounding only, and no decision changes
+    (pairs within rounding of the threshold aside)."""
+    out, _ = trained
+    fp32 = DocumentRelationModel(out, device="cpu", dtype="fp32")
+    bf16 = DocumentRelationModel(out, device="cpu", dtype="bf16")
+    assert (fp32.dtype, bf16.dtype) == ("fp32", "bf16")
+    assert next(bf16.model.encoder.parameters()).dtype == torch.bfloat16
+    assert bf16.model.bilinear.weight.dtype == torch.float32
+    docs, _ = read_pubtator(DEV)
+    a, b = [], []
+    for d, p in zip(docs, prepare_documents(fp32.tokenizer, docs)):
+        pairs = [(c[1], x[1]) for c, x in p.pairs]
+        a += fp32.score_document(d.text, gold_to_mentions(d), pairs)
+        b += bf16.score_document(d.text, gold_to_mentions(d), pairs)
+    assert len(a) >= 20 and b == pytest.approx(a, abs=0.005)
+    clear = [(x >= fp32.threshold, y >= fp32.threshold) for x, y in zip(a, b)
+             if abs(x - fp32.threshold) > 0.005]
+    assert len(clear) >= 20 and all(x == y for x, y in clear)
+    assert {x for x, _ in clear} == {True, False}  # both decisions are taken
