@@ -124,7 +124,7 @@ class Settings(BaseSettings):
         description="Generative model of `summarize` (unset: none ships; pass one).",
     )
     vector_index_min: int = Field(
-        default=20_000, ge=0, le=10**12,
+        default=10_000, ge=0, le=10**12,
         description="Vectors of a model and level from which `embed` keeps an HNSW index and `search` uses it.",
     )
     malloc_arenas: int = Field(

@@ -54,9 +54,9 @@ INDEX_FORMAT = 1
 #: HNSW parameters (Malkov & Yashunin 2018: M, efConstruction, ef), picked by
 #: benchmarks/vector_index.py (docs/search.md, "Vector index"): recall@10 >= 0.95 against the
 #: exact scan on clustered data at 1M vectors, with the candidates rescored exactly.
-CONNECTIVITY = 16
+CONNECTIVITY = 32
 EXPANSION_ADD = 64
-EXPANSION_SEARCH = 64
+EXPANSION_SEARCH = 128
 #: Stored precision: bfloat16 (half of float32's memory). int8 builds faster and takes a quarter,
 #: but its 1/127 steps are coarse next to the ~0.05 coordinates of a 384-dimension unit vector:
 #: it lost true top-10 hits from its candidates (docs/search.md, "Vector index"). The candidates
@@ -64,7 +64,11 @@ EXPANSION_SEARCH = 64
 DTYPE = "bf16"
 #: Rebuild from scratch once this share of the indexed vectors was removed since the last build.
 REBUILD_FRACTION = 0.2
-#: Rows read from DuckDB per batch while building (100,000 x 384 float32 = 154 MB).
+#: Fewer new vectors than this are added by one thread. usearch's parallel insertion can leave a
+#: node of a small graph with no links to it: on 600 MiniLM vectors, 2 threads lost 5 to 19 of
+#: 2,000 true top-10 hits that no search depth found again, 1 thread none (docs/search.md).
+SERIAL_BELOW = 50_000
+#: Vectors read from DuckDB per query while building (100,000 x 384 float32 = 154 MB).
 READ_BATCH = 100_000
 
 
@@ -170,31 +174,35 @@ def _new_index(dim: int, *, connectivity: int, expansion_add: int, expansion_sea
 
 
 def _read_vectors(con: duckdb.DuckDBPyConnection, table: str, model: str, level: str,
-                  dim: int, keys: np.ndarray | None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """(keys, float32 vectors) in batches: every vector of (model, level), or those of `keys`."""
-    where = "model = $model AND level = $level"
-    params: dict = {"model": model, "level": level}
-    if keys is not None:
-        where += " AND vector_key IN (SELECT unnest($keys::BIGINT[]))"
-        params["keys"] = keys.tolist()
-    reader = con.sql(f"SELECT vector_key, vector FROM {table} WHERE {where}",
-                     params=params).to_arrow_reader(READ_BATCH)
-    for batch in reader:
-        if batch.num_rows:
-            vectors = batch.column(1).flatten().to_numpy(zero_copy_only=False)
-            yield (batch.column(0).to_numpy(zero_copy_only=False).astype(np.uint64),
-                   vectors.reshape(-1, dim).astype(np.float32, copy=False))
+                  dim: int, keys: np.ndarray, *,
+                  every: bool) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(keys, float32 vectors) of the sorted `keys`, READ_BATCH at a time: each batch one query
+    over a key range (pruned by DuckDB's zone maps: keys grow with the rows), which is `every`
+    key of (model, level) in it, or else those listed."""
+    for start in range(0, len(keys), READ_BATCH):
+        part = keys[start:start + READ_BATCH]
+        params: dict = {"model": model, "level": level, "lo": int(part[0]), "hi": int(part[-1])}
+        where = "model = $model AND level = $level AND vector_key BETWEEN $lo AND $hi"
+        if not every:
+            where += " AND vector_key IN (SELECT unnest($keys::BIGINT[]))"
+            params["keys"] = part.astype(np.int64).tolist()
+        found = con.execute(f"SELECT vector_key, vector FROM {table} WHERE {where}",
+                            params).fetchnumpy()
+        if len(found["vector_key"]):
+            yield (np.asarray(found["vector_key"], dtype=np.uint64),
+                   np.stack(found["vector"]).astype(np.float32, copy=False).reshape(-1, dim))
 
 
 def update_index(con: duckdb.DuckDBPyConnection, db: Path, table: str, model: str, level: str, *,
                  rebuild: bool = False, connectivity: int = CONNECTIVITY,
                  expansion_add: int = EXPANSION_ADD, expansion_search: int = EXPANSION_SEARCH,
-                 dtype: str = DTYPE, threads: int = 0) -> dict[str, int | float | bool]:
+                 dtype: str = DTYPE, threads: int | None = None) -> dict[str, int | float | bool]:
     """Bring the index of (table, model, level) of `db` up to date with the rows `con` sees:
     remove the keys gone from the table, add the new ones (or build it afresh); counts.
 
     `con` is a connection of the process that writes `db` (it holds the file; nothing changes
-    the rows while this runs). `rebuild` builds from scratch whatever is on disk.
+    the rows while this runs). `rebuild` builds from scratch whatever is on disk. `threads`:
+    usearch's (0: every core), by default one below SERIAL_BELOW new vectors, else all.
     """
     from usearch.index import Index
 
@@ -239,9 +247,11 @@ def update_index(con: duckdb.DuckDBPyConnection, db: Path, table: str, model: st
             if len(gone):
                 index.remove(gone)
             removed = removed_before + len(gone)
+        if threads is None:
+            threads = 1 if len(new) < SERIAL_BELOW else 0
         if len(new):
-            for keys, vectors in _read_vectors(con, table, model, level, dim,
-                                               None if rebuilt else new):
+            for keys, vectors in _read_vectors(con, table, model, level, dim, new,
+                                               every=rebuilt):
                 index.add(keys, vectors, threads=threads)
         if rebuilt or len(new) or len(gone) or info is None or info.watermark != watermark:
             _save(index, path, IndexInfo(
