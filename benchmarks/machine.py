@@ -34,6 +34,17 @@ def machine_figures(choice: DtypeChoice) -> dict:
             "torch": torch.__version__, "torch_threads": torch.get_num_threads()}
 
 
+def host_lines() -> list[str]:
+    """The CPU, the cores this process may use and the load on them (for benchmarks without a
+    model, whose timings depend on what else the machine runs)."""
+    import os
+
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return [f"cpu: {read_cpu_features().describe()}",
+            f"cores usable: {len(os.sched_getaffinity(0))} of {os.cpu_count()}; load average "
+            f"(1, 5, 15 min): {load}"]
+
+
 def print_machine(choice: DtypeChoice) -> None:
     """Print `machine_lines` (at the top of a benchmark's output)."""
     print("\n".join(machine_lines(choice)), flush=True)

@@ -9,8 +9,9 @@ For each size, a fresh DuckDB file gets `rows` random unit vectors (FLOAT[dim], 
 `articles`/`sentences` rows the search joins, and we time litmine's own `search_vector` (the
 top-k by `array_cosine_similarity` plus the joins) for --queries random query vectors after one
 warm-up query; then the same ORDER BY with `array_inner_product` (equal ranking for unit
-vectors) to see what the cosine's normalisation costs. DuckDB 2.0 has no vss/HNSW extension
-offline, so this is the whole cost: one scan of every vector per query, linear in rows.
+vectors) to see what the cosine's normalisation costs. This is the exact scan (`search --exact`,
+or below LITMINE_VECTOR_INDEX_MIN vectors): one scan of every vector per query, linear in rows;
+benchmarks/vector_index.py measures the HNSW index litmine uses above that.
 """
 
 from __future__ import annotations

@@ -10,7 +10,9 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from litmine.errors import LitmineError
+from litmine.settings import get_settings
 from litmine.tasks.semantic.embeddings import LEVELS, embed_store, load_embedder
+from litmine.tasks.semantic.vector_index import update_indexes
 from litmine.tasks.store.access import database_path, open_store
 from litmine.tasks.store.database import Store
 from litmine.tasks.store.runs import recorded_run
@@ -22,6 +24,23 @@ def embed_level(store: Store, model: str | None, level: str, run_id: str, device
     """Prefect task: embed one level's texts that lack a current vector (incremental)."""
     embedder = load_embedder(model, device=device)
     return embed_store(store, embedder, level, run_id, max_batch_tokens=max_batch_tokens)
+
+
+@task(name="index-vectors", cache_policy=NO_CACHE)
+def index_vectors(store: Store, model: str, levels: list[str]) -> list[dict]:
+    """Prefect task: bring the HNSW index of each level up to date (tasks/semantic/vector_index.py),
+    where the model has LITMINE_VECTOR_INDEX_MIN vectors or an index already. A failure is a
+    warning: the vectors are committed, and search scans what the index lacks."""
+    try:
+        return update_indexes(store.con, store.path, levels=levels, model=model,
+                              min_vectors=get_settings(fresh=True).vector_index_min)
+    except (LitmineError, OSError, RuntimeError, ValueError) as exc:
+        get_run_logger().warning("embed: the vector index of %s was not updated (%s); search "
+                                 "scans the vectors it lacks. `litmine index --db %s` retries",
+                                 store.path, exc, store.path)
+        return []
+    finally:
+        store.release()
 
 
 def check_levels(levels: list[str] | tuple[str, ...]) -> list[str]:
@@ -47,6 +66,13 @@ def embed_into(store: Store, run_id: str, *, model: str | None = None,
         counts[f"embedded_{level}s"] = done["vectors"]
         counts[f"windowed_{level}s"] = done["windowed"]
         counts[f"seconds_{level}s"] = round(time.perf_counter() - started, 2)
+    started = time.perf_counter()
+    name = load_embedder(model, device=device).model_name
+    indexed = index_vectors(store, name, check_levels(levels))
+    for done in indexed:
+        counts[f"indexed_{done['level']}s"] = done["vectors"]
+    if indexed:
+        counts["seconds_index"] = round(time.perf_counter() - started, 2)
     return counts
 
 

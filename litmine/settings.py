@@ -123,6 +123,10 @@ class Settings(BaseSettings):
         default=None,
         description="Generative model of `summarize` (unset: none ships; pass one).",
     )
+    vector_index_min: int = Field(
+        default=10_000, ge=0, le=10**12,
+        description="Vectors of a model and level from which `embed` keeps an HNSW index and `search` uses it.",
+    )
     malloc_arenas: int = Field(
         default=2, ge=0, le=1024,
         description="glibc malloc arenas per process (litmine/memory.py); 0 leaves glibc's default.",

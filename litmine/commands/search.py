@@ -71,10 +71,13 @@ def embed(
     result = embed_flow(db=str(path), model=model, levels=levels, device=device)
     done = ", ".join(f"{result.get(f'embedded_{lv}s', 0)} {lv}s" for lv in levels)
     windowed = sum(result.get(f"windowed_{lv}s", 0) for lv in levels)
+    indexed = ", ".join(f"{result[f'indexed_{lv}s']:,} {lv} vectors" for lv in levels
+                        if f"indexed_{lv}s" in result)
     wide_console(highlight=False).print(
         f"embedded {done} with {plain(result['model'])} ({result['dim']} dimensions) into "
         f"{plain(result['db'])}" + (f"; {windowed} texts longer than the model's limit "
-                             "were embedded as windows" if windowed else ""))
+                             "were embedded as windows" if windowed else "")
+        + (f"; vector index up to date: {indexed}" if indexed else ""))
 
 
 def search(
@@ -89,6 +92,9 @@ def search(
     db: DbOption = None,
     format: FormatOption = ResultFormat.table,
     device: DeviceOption = "auto",
+    exact: Annotated[bool, typer.Option(
+        "--exact", help="Rank by meaning over every stored vector, not through the vector "
+                        "index (`litmine index`).")] = False,
 ):
     """Find stored abstracts by keywords and meaning (hybrid), or sentences by meaning."""
     from litmine.tasks.semantic.lookup import find_abstracts
@@ -98,7 +104,8 @@ def search(
         raise LitmineError('search: the query is empty; give words to search for, e.g. '
                            '`litmine search "drug-induced liver injury"`')
     found = find_abstracts(database_path(db, "search"), query, k=k, level=level.value,
-                           mode=mode.value if mode else None, model=model, device=device)
+                           mode=mode.value if mode else None, model=model, device=device,
+                           exact=exact)
     for note in found.notes:
         typer.echo(f"note: {note}", err=True)
     hits = found.hits
@@ -118,7 +125,30 @@ def search(
     wide_console(highlight=False).print(table)
 
 
+def index(
+    db: DbOption = None,
+    model: Annotated[Optional[str], typer.Option(
+        "--model", "-m", help="Whose vectors (default: every model stored).")] = None,
+    level: Annotated[EmbedLevel, typer.Option("--level", help="abstract, sentence or all.")] = EmbedLevel.all,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Build afresh, not incrementally.")] = False,
+):
+    """Build or update the HNSW vector index of stored embeddings (`embed` keeps it up to date
+    itself; this is for files embedded before, or after --rebuild)."""
+    from litmine.tasks.semantic.vector_index import index_stored_vectors
+
+    path = database_path(db, "index")
+    levels = ["abstract", "sentence"] if level is EmbedLevel.all else [level.value]
+    done = index_stored_vectors(path, model=model, levels=levels, rebuild=rebuild)
+    console = wide_console(highlight=False)
+    for entry in done:
+        console.print(f"indexed {entry['vectors']:,} {entry['level']} vectors of "
+                      f"{plain(entry['model'])} in {entry['seconds']} s ({entry['added']:,} added, "
+                      f"{entry['removed']:,} removed{', rebuilt' if entry['rebuilt'] else ''}): "
+                      f"{plain(entry['path'])}")
+
+
 def register(app: typer.Typer) -> None:
-    """Add `embed` and `search` to the `litmine` app."""
+    """Add `embed`, `index` and `search` to the `litmine` app."""
     app.command(name="embed")(embed)
+    app.command(name="index")(index)
     app.command(name="search")(search)

@@ -13,8 +13,10 @@ position-embedding limit) is cut into consecutive windows, each window is embedd
 gets the token-weighted mean of its window vectors, normalised. `Embedder.windowed` counts them.
 
 Vectors live in DuckDB as fixed-size arrays, one table per dimension (`embeddings_384`, ...:
-a `FLOAT[n]` column holds one n), and the view `embeddings` shows them all as `FLOAT[]`. Search is
-brute-force `array_cosine_similarity` in SQL (benchmarks/search_scaling.py measures it).
+a `FLOAT[n]` column holds one n), each row keyed by a `vector_key` from one sequence (schema 8),
+and the view `embeddings` shows them all as `FLOAT[]`. Search ranks by `array_cosine_similarity`
+in SQL, over every vector or, for large tables, over the candidates of an HNSW index kept beside
+the file (nearest.py, vector_index.py).
 """
 
 from __future__ import annotations
@@ -38,10 +40,11 @@ from litmine.tasks.loading import (fast_tokenizer, load_pretrained, position_lim
                                    resolve_model_source, special_tokens)
 from litmine.tasks.ner.engine import plan_batches
 from litmine.tasks.records import Hit
+from litmine.tasks.semantic.nearest import nearest, search_vector  # noqa: F401
 from litmine.tasks.semantic.pending import (DEFAULT_EMBED_MODEL, LEVELS, PENDING,  # noqa: F401
                                             default_embed_model, stored_models)
 from litmine.tasks.store.database import Store
-from litmine.tasks.store.schema import create_embeddings_table, create_embeddings_view
+from litmine.tasks.store.schema import VECTOR_KEYS, create_embeddings_table, create_embeddings_view
 
 log = logging.getLogger(__name__)
 
@@ -234,7 +237,7 @@ def _replace_vectors(con: duckdb.DuckDBPyConnection, table: str, model: str, lev
         con.execute(f"DELETE FROM {table} WHERE model = ? AND level = ? AND pmid IN "
                     "(SELECT pmid FROM chunk_pmids)", [model, level])
         con.register("new_vectors", new)
-        con.execute(f"INSERT INTO {table} SELECT * FROM new_vectors")
+        con.execute(f"INSERT INTO {table} SELECT *, nextval('{VECTOR_KEYS}') FROM new_vectors")
         con.commit()
     except BaseException:
         con.rollback()
@@ -246,8 +249,10 @@ def _replace_vectors(con: duckdb.DuckDBPyConnection, table: str, model: str, lev
 
 # -- search ----------------------------------------------------------------------------------
 
-def pick_model(con: duckdb.DuckDBPyConnection, level: str, model: str | None, db: str) -> tuple[str, str]:
-    """The stored model to search with (the given one, else the one with most vectors) and its table."""
+def pick_model(con: duckdb.DuckDBPyConnection, level: str, model: str | None,
+               db: str) -> tuple[str, str, int]:
+    """The stored model to search with (the given one, else the one with most vectors), its
+    table and its vectors at `level`."""
     if level not in LEVELS:
         raise LitmineError(f"search: unknown level {level!r}; use one of {', '.join(LEVELS)}")
     found = stored_models(con, level)
@@ -255,47 +260,37 @@ def pick_model(con: duckdb.DuckDBPyConnection, level: str, model: str | None, db
         raise LitmineError(f"search: {db} has no {level} embeddings; make them with "
                            f"`litmine embed --db {db}`")
     if model is None:
-        return found[0][0], found[0][1]
+        return found[0]
     wanted = resolve_model_source(model, "search")[0]
-    for name, table, _ in found:
+    for name, table, n in found:
         if name == wanted:
-            return name, table
+            return name, table, n
     raise LitmineError(f"search: no {level} embeddings from model {model!r} in {db}; models "
                        f"present: {', '.join(m for m, _, _ in found)}. Run `litmine embed "
                        f"--model {model}` first, or leave out --model")
 
 
 def search(con: duckdb.DuckDBPyConnection, query: str, *, k: int = 10, level: str = "abstract",
-           model: str | None = None, device: str = "auto", db: str = "the database") -> list[Hit]:
-    """The k stored abstracts (or sentences) closest in meaning to the query, best first."""
+           model: str | None = None, device: str = "auto", db: str = "the database",
+           exact: bool = False, notes: list[str] | None = None) -> list[Hit]:
+    """The k stored abstracts (or sentences) closest in meaning to the query, best first.
+
+    Through the vector index when the file has one and enough vectors (nearest.py), unless
+    `exact`; a note on the path taken (when not the exact scan) is appended to `notes`.
+    """
     if not query or not query.strip():
         raise LitmineError('search: the query is empty; give words to search for, e.g. '
                            '`litmine search "drug-induced liver injury"`')
     if k < 1:
         raise LitmineError(f"search: k must be at least 1, got {k}")
-    name, table = pick_model(con, level, model, db)
+    name, table, stored = pick_model(con, level, model, db)
     embedder = load_embedder(name, device=device)
     vector = embedder.embed([query.strip()])[0]
-    return search_vector(con, vector, table=table, model=name, level=level, k=k)
-
-
-def search_vector(con: duckdb.DuckDBPyConnection, vector: np.ndarray, *, table: str, model: str,
-                  level: str, k: int) -> list[Hit]:
-    """Rank stored vectors by cosine similarity to `vector` (brute force, in SQL)."""
-    dim = len(vector)
-    # Over-fetch, then drop vectors of articles deleted since they were embedded.
-    rows = con.execute(f"""
-        WITH top AS (
-            SELECT pmid, sentence_index, array_cosine_similarity(vector, $q::FLOAT[{dim}]) AS score
-            FROM {table} WHERE model = $model AND level = $level ORDER BY score DESC LIMIT $n)
-        SELECT top.score, top.pmid, top.sentence_index, a.title, a.year, a.journal,
-               CASE WHEN $level = 'sentence' THEN s.text ELSE a.abstract END
-        FROM top JOIN articles a USING (pmid)
-        LEFT JOIN sentences s ON s.pmid = top.pmid AND s.sentence_index = top.sentence_index
-        ORDER BY top.score DESC, top.pmid, top.sentence_index LIMIT $k""",
-        {"q": vector.tolist(), "model": model, "level": level, "n": 2 * k + 10, "k": k}).fetchall()
-    return [Hit(rank=i + 1, score=float(r[0]), pmid=r[1], sentence_index=r[2], title=r[3] or "",
-                year=r[4], journal=r[5] or "", text=r[6] or "") for i, r in enumerate(rows)]
+    ranked = nearest(con, vector, table=table, model=name, level=level, k=k, stored=stored,
+                     exact=exact)
+    if notes is not None and ranked.note:
+        notes.append(ranked.note)
+    return ranked.hits
 
 
 def embedding_models_of(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:

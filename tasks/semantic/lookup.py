@@ -62,12 +62,13 @@ class Summaries:
 
 def find_abstracts(db: Path, query: str, *, k: int = 10, level: str = "abstract",
                    mode: str | None = None, model: str | None = None,
-                   device: str = "auto") -> Found:
+                   device: str = "auto", exact: bool = False) -> Found:
     """The k stored abstracts (or sentences) of `db` that best match `query`, best first.
 
     `mode`: "keyword" (BM25), "semantic" (embeddings) or "hybrid" (both, reciprocal rank
     fusion); default hybrid for abstracts, semantic for sentences. Hybrid falls back to keyword,
-    with a note, when the file has no abstract vectors.
+    with a note, when the file has no abstract vectors. Meaning is ranked through the vector
+    index where there is one (with a note), unless `exact`.
     """
     mode = mode or ("hybrid" if level == "abstract" else "semantic")
     if mode not in SEARCH_MODES:
@@ -92,7 +93,8 @@ def find_abstracts(db: Path, query: str, *, k: int = 10, level: str = "abstract"
             from litmine.tasks.semantic.embeddings import search
 
             depth = k if mode == "semantic" else max(k, DEPTH)
-            hits = search(con, query, k=depth, level=level, model=model, device=device, db=str(db))
+            hits = search(con, query, k=depth, level=level, model=model, device=device, db=str(db),
+                          exact=exact, notes=notes)
             if mode == "hybrid":
                 hits = fuse_hits([search_keywords(con, query, k=depth), hits], limit=k)
     finally:

@@ -6,14 +6,14 @@ it so); the modules that fill a table assume the migrations made it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import duckdb
 
 from litmine.errors import StoreError
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 #: `entities.link_status`: how `concept_id` was found, or why it is NULL (no ID). The first six
 #: are the linker's levels (tasks/linking/normalise.py); "linked" and "unmatched" are what
@@ -63,9 +63,33 @@ CREATE TABLE IF NOT EXISTS deletions (
     pmid VARCHAR PRIMARY KEY, source VARCHAR, run_id VARCHAR, deleted_at TIMESTAMPTZ);
 """
 
+#: The sequence that numbers stored vectors (`embeddings_<dim>.vector_key`); one for all tables.
+VECTOR_KEYS = "vector_keys"
+
+
+def add_vector_keys(con: duckdb.DuckDBPyConnection) -> None:
+    """Migration 8: a `vector_key` per stored vector and a `database_id` in `meta`.
+
+    A key is drawn from one sequence when the vector is written, so it is unique across the
+    vector tables and grows with every write: an index built up to key W knows that rows above
+    W are newer than it, and a key it holds that the table lacks is a vector deleted or embedded
+    again since. `database_id` tells an index file which database it was built from.
+    Existing vectors get keys here, in table order.
+    """
+    con.execute(f"CREATE SEQUENCE IF NOT EXISTS {VECTOR_KEYS}")
+    con.execute("INSERT INTO meta SELECT 'database_id', uuid()::VARCHAR WHERE NOT EXISTS "
+                "(SELECT 1 FROM meta WHERE key = 'database_id')")
+    for (table,) in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+            "AND regexp_full_match(table_name, 'embeddings_[0-9]+') ORDER BY 1").fetchall():
+        con.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS vector_key BIGINT")
+        con.execute(f"UPDATE {table} SET vector_key = nextval('{VECTOR_KEYS}') "
+                    "WHERE vector_key IS NULL")
+
+
 #: What each schema version added to the one before (version 1 is SCHEMA). Older files and new
 #: ones alike get them in order, so a table's columns are the same whichever way it was made.
-MIGRATIONS = {
+MIGRATIONS: dict[int, str | Callable[[duckdb.DuckDBPyConnection], None]] = {
     2: """
 ALTER TABLE pairs ADD COLUMN IF NOT EXISTS chemical_id VARCHAR;
 ALTER TABLE pairs ADD COLUMN IF NOT EXISTS disease_id VARCHAR;
@@ -140,6 +164,9 @@ CREATE TABLE IF NOT EXISTS passages (
 CREATE TABLE IF NOT EXISTS keyword_documents (pmid VARCHAR, loaded_at TIMESTAMPTZ, length INTEGER);
 CREATE TABLE IF NOT EXISTS keyword_postings (term VARCHAR, pmid VARCHAR, tf INTEGER);
 """,
+    # Issue 19: the vector index (tasks/semantic/vector_index.py) keys each stored vector by
+    # an integer: see `add_vector_keys`.
+    8: add_vector_keys,
 }
 
 
@@ -168,7 +195,8 @@ def migrate(con: duckdb.DuckDBPyConnection, path: str | Path) -> None:
             con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', '1')")
             version = 1
         for step in range(version + 1, SCHEMA_VERSION + 1):
-            con.execute(MIGRATIONS[step])
+            change = MIGRATIONS[step]
+            change(con) if callable(change) else con.execute(change)
         con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [str(SCHEMA_VERSION)])
         con.commit()
     except Exception:
@@ -186,7 +214,7 @@ def create_embeddings_table(con: duckdb.DuckDBPyConnection, dim: int) -> str:
     table = embeddings_table(dim)
     con.execute(f"CREATE TABLE IF NOT EXISTS {table} (pmid VARCHAR, level VARCHAR, "
                 f"sentence_index INTEGER, model VARCHAR, text_md5 VARCHAR, "
-                f"vector FLOAT[{int(dim)}], run_id VARCHAR)")
+                f"vector FLOAT[{int(dim)}], run_id VARCHAR, vector_key BIGINT)")
     return table
 
 

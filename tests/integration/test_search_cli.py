@@ -192,3 +192,44 @@ def test_train_then_evaluate_classifier(db, prefect_harness, tmp_path):
     invoke("classify", "--method", "trained", "--model", str(model), "--db", str(db))
     labels = rows(db, "SELECT DISTINCT label FROM classifications WHERE method = 'trained'")
     assert {label for (label,) in labels} <= set(training["labels"])
+
+
+def test_the_vector_index_of_embed_index_and_search(tmp_path, prefect_harness, monkeypatch):
+    """`embed` keeps an index once a model has LITMINE_VECTOR_INDEX_MIN vectors, `index` builds
+    one for a file embedded before, `search` says when it used one and `--exact` does not."""
+    from litmine.cli import app
+    from tests.support.tiny_models import build_tiny_encoder
+
+    encoder = str(build_tiny_encoder(tmp_path / "enc", max_length=32))
+    articles = [a for a in iter_pubmed_xml(SAMPLE) if isinstance(a, Article)]
+    first, later = [a for a in articles if a.pmid in PMIDS], [a for a in articles if a.pmid not in PMIDS][:5]
+    db = tmp_path / "v.duckdb"
+    with open_store(db) as store:
+        store.load_batch(Batch(articles=first, sentences=split_articles.fn(first)), model="none",
+                         run_id="load")
+    invoke("embed", "--db", str(db), "--model", encoder, "--level", "sentence")
+    assert not (tmp_path / "v.vectors").exists()  # fewer vectors than the default threshold
+    n = rows(db, "SELECT count(*) FROM embeddings")[0][0]
+    out = invoke("index", "--db", str(db))
+    assert f"indexed {n} sentence vectors of {encoder}" in " ".join(out.split())
+    assert len(list((tmp_path / "v.vectors").glob("*-sentence.usearch"))) == 1
+
+    monkeypatch.setenv("LITMINE_VECTOR_INDEX_MIN", "1")
+    search = ["search", "antidepressant drugs and the heart", "--db", str(db), "--level",
+              "sentence", "--format", "json"]
+    indexed = CliRunner().invoke(app, search)
+    exact = CliRunner().invoke(app, [*search, "--exact"])
+    assert indexed.exit_code == exact.exit_code == 0, indexed.output + exact.output
+    assert f"note: searched the vector index of {n} sentence vectors" in indexed.stderr
+    assert "vector index" not in exact.stderr
+    assert json.loads(indexed.stdout) == json.loads(exact.stdout) and len(json.loads(exact.stdout)) == 10
+
+    with open_store(db) as store:  # newer sentences: `embed` adds them to the index at its end
+        store.load_batch(Batch(articles=later, sentences=split_articles.fn(later)), model="none",
+                         run_id="load2")
+    out = invoke("embed", "--db", str(db), "--model", encoder, "--level", "sentence")
+    n = rows(db, "SELECT count(*) FROM embeddings")[0][0]
+    assert f"vector index up to date: {n:,} sentence vectors" in " ".join(out.split())
+    again = CliRunner().invoke(app, search)
+    assert f"note: searched the vector index of {n} sentence vectors\n" in again.stderr
+    assert json.loads(again.stdout) == json.loads(CliRunner().invoke(app, [*search, "--exact"]).stdout)

@@ -50,9 +50,11 @@ def rows(con, table):
 
 def test_a_new_file_has_every_table_at_the_current_version(tmp_path):
     with open_store(tmp_path / "new.duckdb") as store:
-        assert schema_version(store.con) == SCHEMA_VERSION == 7
+        assert schema_version(store.con) == SCHEMA_VERSION == 8
         for table in (*NEW_TABLES, "keyword_documents", "keyword_postings"):
             assert rows(store.con, table) == []
+        assert len(store.con.execute("SELECT value FROM meta WHERE key = 'database_id'")
+                   .fetchone()[0]) == 36  # a UUID: which database an index file belongs to
 
 
 @pytest.mark.parametrize("with_tables", [False, True], ids=["plain", "tables-made-on-the-fly"])
@@ -162,3 +164,48 @@ def test_a_version_4_file_gets_the_relations_table_and_keeps_its_cid_pairs(tmp_p
         assert rows(store.con, "relations") == []
         assert store.con.execute("SELECT chemical_id, disease_id FROM pairs WHERE relation = "
                                  "'CID'").fetchall() == [("D008094", "D014202")]
+
+
+def version_7_file(path):
+    """A file as litmine wrote it at schema version 7 (before vector keys), left open, with
+    vectors of two dimensions as `litmine embed` stored them then."""
+    con = duckdb.connect(str(path))
+    con.execute(SCHEMA)
+    for step in range(2, 8):
+        con.execute(MIGRATIONS[step])
+    con.execute("INSERT INTO meta VALUES ('schema_version', '7')")
+    for dim in (3, 4):
+        con.execute(f"CREATE TABLE embeddings_{dim} (pmid VARCHAR, level VARCHAR, sentence_index "
+                    f"INTEGER, model VARCHAR, text_md5 VARCHAR, vector FLOAT[{dim}], run_id VARCHAR)")
+        con.execute("INSERT INTO embedding_models VALUES (?, ?, 256, ?, NULL)",
+                    [f"m{dim}", dim, f"embeddings_{dim}"])
+    con.execute("INSERT INTO embeddings_3 VALUES ('7', 'abstract', NULL, 'm3', 'a', [1, 0, 0], 'r'), "
+                "('7', 'sentence', 0, 'm3', 'b', [0, 1, 0], 'r'), "
+                "('8', 'abstract', NULL, 'm3', 'c', [0, 0, 1], 'r')")
+    con.execute("INSERT INTO embeddings_4 VALUES ('8', 'abstract', NULL, 'm4', 'd', [1, 0, 0, 0], 'r')")
+    return con
+
+
+def test_a_version_7_file_keys_every_stored_vector_and_loses_none(tmp_path):
+    """Migration 8 (issue 19, the vector index): every vector keeps its row and gains a
+    distinct integer key from one sequence, which the next vector written continues."""
+    path = tmp_path / "v7.duckdb"
+    con = version_7_file(path)
+    before = {t: rows(con, t) for t in ("embeddings_3", "embeddings_4", "embedding_models")}
+    con.close()
+    with open_store(path) as store:
+        assert schema_version(store.con) == SCHEMA_VERSION
+        for table in ("embeddings_3", "embeddings_4"):
+            kept = store.con.execute(f"SELECT * EXCLUDE (vector_key) FROM {table} "
+                                     "ORDER BY ALL").fetchall()
+            assert kept == before[table]
+        assert rows(store.con, "embedding_models") == before["embedding_models"]
+        keys = [r[0] for r in store.con.execute(
+            "SELECT vector_key FROM embeddings_3 UNION ALL SELECT vector_key FROM embeddings_4"
+        ).fetchall()]
+        assert sorted(keys) == [1, 2, 3, 4]
+        assert store.con.execute("SELECT nextval('vector_keys')").fetchone() == (5,)
+        database_id = store.con.execute("SELECT value FROM meta WHERE key = 'database_id'").fetchone()
+    with open_store(path) as store:  # opening again changes nothing
+        assert store.con.execute("SELECT value FROM meta WHERE key = 'database_id'").fetchone() == database_id
+        assert store.con.execute("SELECT count(*) FROM embeddings_3 WHERE vector_key IS NULL").fetchone() == (0,)
