@@ -51,7 +51,7 @@ def indexed(tmp_path_factory, tiny) -> Path:
     db = tmp_path_factory.mktemp("indexed") / "v.duckdb"
     with open_store(db) as store:
         load(store, articles(300))
-        embed_store(store.con, tiny, LEVEL, "r1")
+        embed_store(store, tiny, LEVEL, "r1")
         done = vector_index.update_indexes(store.con, db, levels=[LEVEL], min_vectors=0)
     assert [(d["level"], d["vectors"], d["added"], d["rebuilt"]) for d in done] == [
         (LEVEL, 300, 300, True)]
@@ -106,7 +106,7 @@ def test_the_index_lag_is_scanned_and_gone_rows_are_dropped(indexed, tiny, tmp_p
         load(store, new)
         revised = Article("1003", "Hepatitis vaccine in dialysis.", "Kidney dialysis patients.")
         load(store, [revised])
-        embed_store(store.con, tiny, LEVEL, "r2")  # the 20 new and the revised one
+        embed_store(store, tiny, LEVEL, "r2")  # the 20 new and the revised one
         store.apply_deletion(Deletion(("1007",)), "r3")
         con, stored = store.con, 319
 
