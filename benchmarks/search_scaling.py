@@ -32,6 +32,20 @@ from litmine.tasks.semantic.embeddings import search_vector
 MODEL = "benchmark/random-unit-vectors"
 
 
+def vector_batch(start: int, vectors: np.ndarray, dim: int, level: str = "sentence",
+                 model: str = MODEL) -> pa.Table:
+    """Rows of `embeddings_<dim>` for unit vectors numbered from `start` (10 sentences per
+    article, PMIDs from 1000000): what `litmine embed` writes, minus the vector key."""
+    n = len(vectors)
+    ids = np.arange(start, start + n)
+    return pa.table({
+        "pmid": [str(1_000_000 + i // 10) for i in ids], "level": [level] * n,
+        "sentence_index": pa.array(ids % 10, pa.int32()), "model": [model] * n,
+        "text_md5": [""] * n,
+        "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel()), dim),
+        "run_id": ["bench"] * n})
+
+
 def build(path: Path, rows: int, dim: int, chunk: int = 100_000, seed: int = 0) -> float:
     """Write `rows` random unit vectors (10 sentences per article); seconds taken."""
     rng = np.random.default_rng(seed)
@@ -47,14 +61,7 @@ def build(path: Path, rows: int, dim: int, chunk: int = 100_000, seed: int = 0) 
         n = min(chunk, rows - start)
         vectors = rng.standard_normal((n, dim), dtype=np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-        ids = np.arange(start, start + n)
-        pmids = [str(1_000_000 + i // 10) for i in ids]
-        batch = pa.table({
-            "pmid": pmids, "level": ["sentence"] * n,
-            "sentence_index": pa.array(ids % 10, pa.int32()), "model": [MODEL] * n,
-            "text_md5": [""] * n,
-            "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel()), dim),
-            "run_id": ["bench"] * n})
+        batch = vector_batch(start, vectors, dim)
         con.register("batch", batch)
         con.execute(f"INSERT INTO {table} SELECT * FROM batch")
         con.execute("INSERT INTO sentences SELECT pmid, sentence_index, 'sentence ' || pmid "

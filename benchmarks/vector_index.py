@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 from machine import host_lines
+from search_scaling import vector_batch
 
 from litmine.tasks.semantic import vector_index
 from litmine.tasks.semantic.nearest import nearest
@@ -69,13 +70,7 @@ def build_database(path: Path, vectors: Vectors, rows: int, chunk: int = 100_000
         con.execute("INSERT INTO embedding_models VALUES (?, ?, 256, ?, now())", [MODEL, dim, table])
         for start in range(0, rows, chunk):
             n = min(chunk, rows - start)
-            ids = np.arange(start, start + n)
-            batch = pa.table({
-                "pmid": [str(1_000_000 + i // 10) for i in ids], "level": [LEVEL] * n,
-                "sentence_index": pa.array(ids % 10, pa.int32()), "model": [MODEL] * n,
-                "text_md5": [""] * n,
-                "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.draw(n).ravel()), dim),
-                "run_id": ["bench"] * n})
+            batch = vector_batch(start, vectors.draw(n), dim, LEVEL, MODEL)
             con.register("batch", batch)
             con.execute(f"INSERT INTO {table} SELECT *, nextval('{VECTOR_KEYS}') FROM batch")
             con.execute("INSERT INTO sentences (pmid, sentence_index, text) "
