@@ -16,6 +16,7 @@ import duckdb
 import pytest
 
 from litmine.flows.refresh import refresh
+from tests.support.database_rows import content_filter
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "pubmed"
 #: Runs the real CLI in a process that stops (sleeps) once `PAUSE_AFTER` articles are committed:
@@ -69,7 +70,8 @@ def snapshot_of_tables(db: Path) -> dict[str, list]:
             columns = [c for (c,) in con.execute(
                 "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
                 [table]).fetchall() if c not in VOLATILE]
-            out[table] = con.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY ALL").fetchall()
+            out[table] = con.execute(f"SELECT {', '.join(columns)} FROM {table}"
+                                     f"{content_filter(table)} ORDER BY ALL").fetchall()
         return out
     finally:
         con.close()

@@ -19,6 +19,7 @@ import duckdb
 import pytest
 
 from litmine.tasks.store.database import CRASH_ENV
+from tests.support.database_rows import content_filter
 
 ROOT = Path(__file__).resolve().parents[2]
 #: The first 60 records of the bundled sample (tests/fixtures/eutils/SOURCES.md).
@@ -43,7 +44,8 @@ def snapshot(db: Path) -> dict[str, list]:
                 where = " WHERE status = 'completed'"
             elif table == "rejects":  # a per-run log: the completed run's rejects
                 where = " WHERE run_id IN (SELECT run_id FROM runs WHERE status = 'completed')"
-            rows = con.execute(f"SELECT {kept} FROM {table}{where} ORDER BY ALL").fetchall()
+            rows = con.execute(f"SELECT {kept} FROM {table}{content_filter(table, where)} "
+                               "ORDER BY ALL").fetchall()
             if table == "runs":  # the database path is a parameter: it differs by design
                 index = [c for c in columns if c not in VOLATILE].index("parameters")
                 rows = [r[:index] + ({k: v for k, v in json.loads(r[index]).items() if k != "db"},)

@@ -16,6 +16,7 @@ from prefect.utilities.annotations import quote
 
 from litmine.errors import LitmineError
 from litmine.tasks.runners import NerOnDaskTaskRunner, build_task_runner
+from tests.support.database_rows import content_filter
 
 try:
     import prefect_dask  # noqa: F401
@@ -53,7 +54,8 @@ def dump(db: Path) -> dict[str, list[tuple]]:
             columns = [name for name, kind, *_ in con.execute(f"DESCRIBE {table}").fetchall()
                        if name not in RUN_COLUMNS and not kind.startswith("TIMESTAMP")]
             result[table] = con.execute(
-                f"SELECT {', '.join(columns)} FROM {table} ORDER BY ALL").fetchall()
+                f"SELECT {', '.join(columns)} FROM {table}{content_filter(table)} "
+                "ORDER BY ALL").fetchall()
         return result
     finally:
         con.close()
