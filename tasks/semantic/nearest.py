@@ -126,7 +126,7 @@ def nearest(con: duckdb.DuckDBPyConnection, vector: np.ndarray, *, table: str, m
          "scores": [r[0] for r in top], "level": level, "k": k}).fetchall())
     note = (f"searched the vector index of {info.vectors:,} {level} vectors"
             + (f" and, exactly, the {lag:,} embedded since it was built" if lag else "")
-            + (f"; {gone:,} of its vectors are gone (deleted or embedded again)" if gone else "")
+            + (f"; {gone:,} of its vectors gone since (deleted or embedded again)" if gone else "")
             + (f"; {update}" if lag or gone else ""))
     return Ranked(hits, note)
 

@@ -114,7 +114,7 @@ def test_the_index_lag_is_scanned_and_gone_rows_are_dropped(indexed, tiny, tmp_p
         assert found.hits[0].pmid == "5004" and found.hits[0].score == pytest.approx(1, abs=1e-5)
         assert found.note.startswith(f"searched the vector index of 300 {LEVEL} vectors and, "
                                      "exactly, the 21 embedded since it was built; 2 of its "
-                                     "vectors are gone (deleted or embedded again)")
+                                     "vectors gone since (deleted or embedded again)")
         deleted = articles(300)[7]
         for text in (f"{deleted.title} {deleted.abstract}", f"{revised.title} {revised.abstract}",
                      *QUERIES):
