@@ -31,6 +31,7 @@ from litmine.tasks.relations.model_config import RELATION_FILE
 from litmine.tasks.relations.pairs import pair_entities
 from litmine.tasks.relations.relate import (candidate_pairs, link_and_relate,
                                             load_relation_resources)
+from litmine.tasks.relations.shared import shared_task, states_layer_of
 from litmine.tasks.relations.typed import is_typed_model
 from litmine.tasks.sources.entrez import FetchBatch, fetch_articles
 from litmine.tasks.sources.pubmed_xml import parse_pubmed_xml
@@ -60,6 +61,12 @@ class RelationStep:
     typed_relation_model: str | None = None
     device: str = "cpu"
     dtype: DtypeChoice = FP32
+
+    @property
+    def states_layer(self) -> int | None:
+        """The NER layer whose token states the relation models read (shared models), so the
+        NER pass keeps them; None when no model reads them."""
+        return states_layer_of(self.relation_model, self.typed_relation_model)
 
     def parameters(self) -> dict:
         """What a run's `runs.parameters` records of the step (keys of `NO_RELATION_STEP`)."""
@@ -101,7 +108,8 @@ def relation_step(enabled: bool, lexicon: str | None = None, relation_model: str
         typed_relation_model = str(settings.typed_relation_model)
     typed_relation_model = locate_model(typed_relation_model, stage, "typed relation model",
                                         "pass --typed-relation-model '' to skip BioRED's types")
-    if typed_relation_model and not is_typed_model(typed_relation_model):
+    if typed_relation_model and not (is_typed_model(typed_relation_model)
+                                     or shared_task(typed_relation_model) == "BioRED"):
         raise LitmineError(f"{stage}: typed relation model {typed_relation_model} not found (no "
                            "docre.json of kind 'typed'); train one with `litmine train --task "
                            "relations --method typed`, set LITMINE_TYPED_RELATION_MODEL, or pass "
@@ -244,7 +252,8 @@ def process_items(source, store, tagger, model, run_id, device, max_results, cou
         check_batch("split", [a.pmid for a in articles], failures)
         timings["split"] += time.perf_counter() - started
         future = tag_documents.submit(quote(sentences), model=model, device=device,
-                                      dtype=tagger.dtype_name)
+                                      dtype=tagger.dtype_name,
+                                      states_layer=relations.states_layer if relations else None)
         pending.append((Batch(articles=articles, sentences=sentences, rejects=rejects,
                               failures=failures), future))
         while len(pending) > 1:
@@ -262,8 +271,9 @@ def _load(entry, store, tagger, run_id, counts, timings, relations=None) -> None
     failed ones are dropped from the batch and stored as rejects naming their stage."""
     batch, future = entry
     started = time.perf_counter()
-    batch.mentions, failures = future.result()
-    batch.failures += failures
+    tagged = future.result()
+    batch.mentions = tagged.mentions
+    batch.failures += tagged.failures
     timings["ner"] += time.perf_counter() - started
     _check(batch, "ner")
     cid_pairs: list[Pair] = []
@@ -275,7 +285,8 @@ def _load(entry, store, tagger, run_id, counts, timings, relations=None) -> None
                                   quote(batch.mentions), lexicon=relations.lexicon,
                                   relation_model=relations.relation_model,
                                   typed_relation_model=relations.typed_relation_model,
-                                  device=relations.device, dtype=relations.dtype.name)
+                                  device=relations.device, dtype=relations.dtype.name,
+                                  states=quote(tagged.states))
         batch.failures += related.failures
         for stage in ("abbreviations", "linking", "relations"):
             _check(batch, stage)

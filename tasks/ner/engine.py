@@ -41,6 +41,7 @@ from litmine.tasks.cpu_workers import DEFAULT_CPU_WORKERS, single_threaded_ops
 from litmine.tasks.loading import DTYPE_NAMES, resolve_device, resolve_dtype, resolve_model_source
 from litmine.tasks.ner.model import load_model
 from litmine.tasks.ner.stats import NerStats
+from litmine.tasks.ner.token_states import DocumentStates, NerResult, join_document_states
 from litmine.tasks.ner.units import text_units, units_to_mentions
 from litmine.tasks.isolation import failed_pmids, isolated
 from litmine.tasks.records import DocumentFailure, Mention, Sentence
@@ -68,6 +69,10 @@ class TokenPredictions(NamedTuple):
     offsets: np.ndarray   # int32 [n_tokens, 2], character offsets into the text
     word_ids: np.ndarray  # int64 [n_tokens], -1 for a token of no word
     probs: np.ndarray     # float32 [n_tokens, n_labels]
+    #: [n_tokens, hidden] hidden states of one encoder layer (`states_layer`), in the model's
+    #: dtype, when asked for: what a relation model reading this pass needs
+    #: (`litmine.tasks.ner.token_states`).
+    states: torch.Tensor | None = None
 
 
 def plan_windows(n_tokens: int, width: int, stride: int) -> list[tuple[int, int]]:
@@ -145,12 +150,14 @@ class Tagger:
 
     def iter_predictions(self, texts: Sequence[str], *, max_batch_tokens: int | None = None,
                          stride: int = 32, chunk_texts: int = CHUNK_TEXTS,
-                         workers: int | None = None) -> Iterator[TokenPredictions]:
+                         workers: int | None = None, states_layer: int | None = None
+                         ) -> Iterator[TokenPredictions]:
         """`predict_tokens`, yielded text by text as each chunk of texts is done.
 
         `workers` > 1 (CPU only; default `self.workers`) runs that many batches at once, each
         on one torch thread (`single_threaded_ops`); 0 or 1 runs them one by one on torch's
-        intra-op threads, as they are.
+        intra-op threads, as they are. `states_layer`: also keep each token's hidden state
+        after that many encoder layers (0: the embeddings), from the same forward pass.
         """
         budget = max_batch_tokens or self.max_batch_tokens
         chunk_texts = max(1, chunk_texts)
@@ -167,7 +174,7 @@ class Tagger:
         pool = ThreadPoolExecutor(workers, "litmine-ner-model") if workers > 1 else None
         try:
             with single_threaded_ops() if pool else nullcontext():
-                yield from self._run(items, pool)
+                yield from self._run(items, pool, states_layer)
         finally:
             stop.set()
             if pool:
@@ -236,17 +243,24 @@ class Tagger:
             tensors = tuple(t.pin_memory() for t in tensors)
         return tensors
 
-    def _forward(self, tensors: tuple[torch.Tensor, torch.Tensor]) -> tuple[np.ndarray, float]:
-        """Label probabilities [rows, longest, labels] of one padded batch, and the seconds."""
+    def _forward(self, tensors: tuple[torch.Tensor, torch.Tensor],
+                 states_layer: int | None = None
+                 ) -> tuple[np.ndarray, float] | tuple[np.ndarray, float, torch.Tensor]:
+        """Label probabilities [rows, longest, labels] of one padded batch, and the seconds;
+        with `states_layer`, also that layer's hidden states [rows, longest, hidden] (CPU)."""
         started = time.perf_counter()
         with torch.inference_mode():
             ids, mask = (t.to(self.device, non_blocking=True) for t in tensors)
-            logits = self._model(input_ids=ids, attention_mask=mask).logits
-            out = logits.float().softmax(-1).cpu().numpy()
+            result = self._model(input_ids=ids, attention_mask=mask,
+                                 output_hidden_states=states_layer is not None)
+            out = result.logits.float().softmax(-1).cpu().numpy()
+            if states_layer is not None:
+                states = result.hidden_states[states_layer].cpu()
+                return out, time.perf_counter() - started, states
         return out, time.perf_counter() - started
 
-    def _run(self, items: queue.Queue, pool: ThreadPoolExecutor | None
-             ) -> Iterator[TokenPredictions]:
+    def _run(self, items: queue.Queue, pool: ThreadPoolExecutor | None,
+             states_layer: int | None = None) -> Iterator[TokenPredictions]:
         """Calling thread: run (or hand to `pool`) each batch; hand out each chunk's results."""
         p = len(self._prefix)
         n_labels = len(self.labels)
@@ -262,8 +276,9 @@ class Tagger:
                 pending = []
             else:
                 _, batch, tensors = item
-                pending.append((batch, tensors[0].numel(), pool.submit(self._forward, tensors)
-                                if pool else self._forward(tensors)))
+                pending.append((batch, tensors[0].numel(),
+                                pool.submit(self._forward, tensors, states_layer)
+                                if pool else self._forward(tensors, states_layer)))
                 remaining -= 1
             if remaining:
                 continue
@@ -273,25 +288,40 @@ class Tagger:
                 np.zeros((n, n_labels), np.float32) if (i in windowed or n == 0) else None
                 for i, n in enumerate(lengths)]
             best = {i: np.full(lengths[i], -1, np.int64) for i in windowed}
+            states: list[torch.Tensor | None] = [None] * len(lengths)
             for batch, cells, result in pending:
-                out, seconds = result.result() if pool else result
+                out, seconds, *hidden = result.result() if pool else result
                 started = time.perf_counter()
                 for j, r in enumerate(batch):
                     i, s, e = rows[r]
                     if i in best:
-                        _keep_best(s, e, lengths[i], out[j, p:p + e - s], probs[i], best[i])
+                        better = _keep_best(s, e, lengths[i], out[j, p:p + e - s], probs[i],
+                                            best[i])
+                        if hidden:
+                            if states[i] is None:
+                                states[i] = hidden[0].new_zeros((lengths[i],
+                                                                 hidden[0].shape[-1]))
+                            window = states[i][s:e]
+                            window[torch.from_numpy(better)] = hidden[0][j, p:p + e - s][
+                                torch.from_numpy(better)]
                     else:
                         probs[i] = out[j, p:p + e - s]
+                        if hidden:
+                            states[i] = hidden[0][j, p:p + e - s].clone()
                 self._count(batches=1, padded_tokens=cells, model_s=seconds,
                             decode_s=time.perf_counter() - started)
             pending = []
             for i, prob in enumerate(probs):
-                yield TokenPredictions(offsets[i], word_ids[i], prob)
+                if states_layer is not None and states[i] is None:  # a text of no token
+                    states[i] = torch.zeros((0, self._model.config.hidden_size))
+                yield TokenPredictions(offsets[i], word_ids[i], prob, states[i])
 
     def tag_texts(self, texts: Sequence[str], *, max_batch_tokens: int | None = None,
                   stride: int = 32, aggregation: str = "first", chunk_texts: int = CHUNK_TEXTS,
                   workers: int | None = None,
                   on_error: Callable[[int, Exception], None] | None = None,
+                  states_layer: int | None = None,
+                  states: list[tuple[np.ndarray, torch.Tensor]] | None = None,
                   ) -> list[list[tuple[int, int, str, float]]]:
         """Entity spans ``(start, end, type, score)`` of each text; offsets index that text.
 
@@ -299,6 +329,8 @@ class Tagger:
         "simple" reproduces transformers' pipeline(aggregation_strategy="simple") on the same
         token predictions (see `litmine.tasks.ner.labels.decode_spans`). `on_error(i, exc)`:
         a text whose decoding raises gets no spans and is reported, instead of raising.
+        `states_layer` with a list `states`: each text's (token offsets, hidden states after
+        that many layers) is appended to `states`, from the same pass.
         """
         if aggregation not in AGGREGATIONS:
             raise ValueError(f"aggregation must be one of {AGGREGATIONS}, got {aggregation!r}")
@@ -306,8 +338,10 @@ class Tagger:
         decode_s = 0.0
         for text, pred in zip(texts, self.iter_predictions(
                 texts, max_batch_tokens=max_batch_tokens, stride=stride, chunk_texts=chunk_texts,
-                workers=workers)):
+                workers=workers, states_layer=states_layer if states is not None else None)):
             started = time.perf_counter()
+            if states is not None:
+                states.append((pred.offsets, pred.states))
             try:
                 found = decode_spans(text, pred.offsets, pred.word_ids, pred.probs, self.table,
                                      aggregation)
@@ -335,11 +369,15 @@ class Tagger:
         return units_to_mentions(units, spans)
 
     def tag_documents(self, sentences: Sequence[Sentence], *, max_batch_tokens: int | None = None,
-                      stride: int = 32, aggregation: str = "first"
-                      ) -> tuple[list[Mention], list[DocumentFailure]]:
+                      stride: int = 32, aggregation: str = "first",
+                      states_layer: int | None = None) -> NerResult:
         """`tag`, document by document for what can fail on one document (decoding a text's
         spans, mapping them to sentences): such a document is a failure of stage "ner" and has
-        no mentions; the model itself runs on the whole batch (its failure is the batch's)."""
+        no mentions; the model itself runs on the whole batch (its failure is the batch's).
+
+        `states_layer`: also each document's token states after that many encoder layers
+        (`DocumentStates`), from the same pass, for a relation model that reads them.
+        """
         units = text_units(sentences, self.unit)
         failures: list[DocumentFailure] = []
 
@@ -347,20 +385,31 @@ class Tagger:
             with isolated("ner", units[i].sentences[0].pmid, failures):
                 raise exc
 
+        kept: list | None = [] if states_layer is not None else None
         spans = self.tag_texts([u.text for u in units], max_batch_tokens=max_batch_tokens,
-                               stride=stride, aggregation=aggregation, on_error=decode_failed)
+                               stride=stride, aggregation=aggregation, on_error=decode_failed,
+                               states_layer=states_layer, states=kept)
         mentions: list[Mention] = []
         for unit, found in zip(units, spans):
             pmid = unit.sentences[0].pmid
             with isolated("ner", pmid, failures):
                 mentions += units_to_mentions([unit], [found])
         failed = failed_pmids(failures)
-        return [m for m in mentions if m.pmid not in failed], failures
+        states: dict[str, DocumentStates] = {}
+        if kept is not None:
+            pieces: dict[str, list] = {}
+            for unit, (offsets, hidden) in zip(units, kept):
+                pieces.setdefault(unit.sentences[0].pmid, []).append(
+                    (unit.offset, offsets, hidden))
+            states = {pmid: join_document_states(p, states_layer, self.model_id)
+                      for pmid, p in pieces.items() if pmid not in failed}
+        return NerResult([m for m in mentions if m.pmid not in failed], failures, states)
 
 
 def _keep_best(s: int, e: int, n: int, out: np.ndarray, probs: np.ndarray,
-               best: np.ndarray) -> None:
-    """Keep each token's prediction from the window where it is farthest from a cut edge."""
+               best: np.ndarray) -> np.ndarray:
+    """Keep each token's prediction from the window where it is farthest from a cut edge;
+    return which of the window's tokens were kept."""
     t = np.arange(s, e)
     left = t - s if s > 0 else np.full(e - s, n)
     right = e - 1 - t if e < n else np.full(e - s, n)
@@ -368,6 +417,7 @@ def _keep_best(s: int, e: int, n: int, out: np.ndarray, probs: np.ndarray,
     better = dist > best[s:e]
     best[s:e][better] = dist[better]
     probs[s:e][better] = out[better]
+    return better
 
 
 def load_tagger(model: str, *, device: str = "auto", label_map: dict[str, str | None] | None = None,
@@ -425,12 +475,14 @@ def clear_taggers() -> None:
 
 @task(name="tag-documents", cache_policy=NO_CACHE)
 def tag_documents(sentences: Sequence[Sentence], model: str, device: str = "auto", *,
-                  dtype: str | None = None) -> tuple[list[Mention], list[DocumentFailure]]:
+                  dtype: str | None = None, states_layer: int | None = None) -> NerResult:
     """Prefect task of `mine`/`refresh`: `Tagger.tag_documents` (a document whose spans cannot
-    be decoded is a failure, not the batch's error), the model loaded once per worker process."""
+    be decoded is a failure, not the batch's error), the model loaded once per worker process;
+    `states_layer`: keep the pass's token states for the relation step."""
     tagger = load_tagger(model, device=device, dtype=dtype)
     started = time.perf_counter()
-    mentions, failures = tagger.tag_documents(sentences)
+    result = tagger.tag_documents(sentences, states_layer=states_layer)
+    mentions, failures = result.mentions, result.failures
     try:
         run_logger = get_run_logger()
     except MissingContextError:  # called as tag_documents.fn(...) outside a flow
@@ -438,7 +490,7 @@ def tag_documents(sentences: Sequence[Sentence], model: str, device: str = "auto
     run_logger.info("Tagged %d mentions in %d sentences with %s on %s in %.1f s (%d documents "
                     "failed)", len(mentions), len(sentences), tagger.model_id, tagger.device,
                     time.perf_counter() - started, len({f.pmid for f in failures}))
-    return mentions, failures
+    return result
 
 
 @task(name="tag-entities", cache_policy=NO_CACHE)

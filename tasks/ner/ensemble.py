@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from litmine.errors import ModelError
+from litmine.tasks.ner.token_states import NerResult
 from litmine.tasks.ner.labels import decode_spans
 from litmine.tasks.ner.stats import NerStats
 from litmine.tasks.ner.units import text_units, units_to_mentions
@@ -145,10 +146,13 @@ class EnsembleTagger:
                  for u, p, s, ws in zip(anchor_units, anchor, total, weight)]
         return units_to_mentions(anchor_units, found)
 
-    def tag_documents(self, sentences: Sequence[Sentence], **kw: Any) -> tuple[list[Mention], list]:
+    def tag_documents(self, sentences: Sequence[Sentence], *, states_layer: int | None = None,
+                      **kw: Any) -> NerResult:
         """`tag` with no per-document failures (as `Tagger.tag_documents` returns them): the
-        members' probabilities are merged batch-wide, so a failure here is the batch's."""
-        return self.tag(sentences, **kw), []
+        members' probabilities are merged batch-wide, so a failure here is the batch's. No
+        token states (`states_layer` is ignored): an ensemble has no one pass to share; a
+        relation model that reads states runs its own."""
+        return NerResult(self.tag(sentences, **kw), [], {})
 
     def tag_texts(self, texts: Sequence[str], **kw: Any) -> list[list[tuple[int, int, str, float]]]:
         """Spans of each text (each its own document of one sentence), as `Tagger.tag_texts`."""

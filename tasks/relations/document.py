@@ -216,19 +216,30 @@ def build_pair_model(encoder, blocks: int | None = None, *, outputs: int = 1,
                 if self.type_index:
                     emb[key] = emb[key] + self.type_embedding.weight[self.type_index[key[0]]]
                 catt[key] = att[:, [row_of[p] for p in positions]].mean(1)  # (heads, L)
-            chem = torch.stack([emb[c] for c, _ in pairs])
-            dis = torch.stack([emb[d] for _, d in pairs])
-            q = torch.stack([(catt[c] * catt[d]).mean(0) for c, d in pairs])  # (P, L)
-            q = q / (q.sum(-1, keepdim=True) + 1e-5)
-            ctx = q @ h
-            zc = torch.tanh(self.head_chem(torch.cat([chem, ctx], -1)))
-            zd = torch.tanh(self.head_dis(torch.cat([dis, ctx], -1)))
-            size = zc.shape[-1] // self.blocks
-            bl = (zc.view(-1, self.blocks, size, 1) * zd.view(-1, self.blocks, 1, size))
-            logits = self.bilinear(bl.reshape(len(pairs), -1))
-            return logits.squeeze(-1) if self.outputs == 1 else logits
+            return pair_logits(self, h, emb, catt, pairs)
 
     return PairModel()
+
+
+def pair_logits(head, h, emb: dict, catt: dict, pairs: Sequence[tuple]):
+    """ATLOP's pair scoring: for each (first, second) key pair, a context vector pooled from
+    `h` (L, H) with the product of the two concepts' attention rows `catt` (heads, L), two
+    tanh projections of (concept embedding `emb`, context) and the grouped bilinear layer.
+    `head` holds `head_chem`, `head_dis`, `bilinear`, `blocks` and `outputs` (a
+    `build_pair_model` module or `litmine.tasks.relations.shared`'s)."""
+    import torch
+
+    chem = torch.stack([emb[c] for c, _ in pairs])
+    dis = torch.stack([emb[d] for _, d in pairs])
+    q = torch.stack([(catt[c] * catt[d]).mean(0) for c, d in pairs])  # (P, L)
+    q = q / (q.sum(-1, keepdim=True) + 1e-5)
+    ctx = q @ h
+    zc = torch.tanh(head.head_chem(torch.cat([chem, ctx], -1)))
+    zd = torch.tanh(head.head_dis(torch.cat([dis, ctx], -1)))
+    size = zc.shape[-1] // head.blocks
+    bl = (zc.view(-1, head.blocks, size, 1) * zd.view(-1, head.blocks, 1, size))
+    logits = head.bilinear(bl.reshape(len(pairs), -1))
+    return logits.squeeze(-1) if head.outputs == 1 else logits
 
 
 def marker_rows(concepts: dict[tuple[str, str], list[int]]) -> list[int]:
@@ -300,10 +311,12 @@ class DocumentRelationModel:
         self._last: tuple[tuple, tuple] | None = None
 
     def score_document(self, text: str, mentions: Sequence,
-                       pairs: Sequence[tuple[str, str]]) -> list[float | None]:
+                       pairs: Sequence[tuple[str, str]], *, states=None, sentences=(),
+                       pmid: str = "", title_length: int | None = None) -> list[float | None]:
         """P(CID) for each (chemical ID, disease ID) pair of one document; None for a pair
         with a concept the encoder did not read (no mention among the first
-        `MAX_DOCUMENT_TOKENS` tokens)."""
+        `MAX_DOCUMENT_TOKENS` tokens). `states`, `sentences`, `pmid`, `title_length`: what a
+        shared member reads (this one encodes the text itself and ignores them)."""
         import torch
 
         if not pairs:  # nothing to score: no need to tokenise

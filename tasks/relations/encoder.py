@@ -58,9 +58,10 @@ class RelationModel:
         return out
 
     def predict(self, candidates: Sequence[Candidate], title: str = "", *, text: str = "",
-                mentions: Sequence[Mention] = ()) -> list[Candidate]:
+                mentions: Sequence[Mention] = (), **context) -> list[Candidate]:
         """Score one document's candidates in place (score, relation, method); return them.
-        (`text` and `mentions` are not needed: the evidence texts carry the markers.)"""
+        (`text`, `mentions` and the NER pass's `context` are not needed: the evidence texts
+        carry the markers.)"""
         texts = [e.text for c in candidates for e in c.evidence]
         scores = iter(self.score_texts(texts))
         for c in candidates:

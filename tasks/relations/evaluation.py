@@ -24,6 +24,7 @@ from litmine.tasks.records import Mention
 from litmine.tasks.relations.candidates import Candidate, document_candidates
 from litmine.tasks.relations.registry import load_relation_model, load_typed_model
 from litmine.tasks.relations.relate import RelationBatch, relate_articles
+from litmine.tasks.relations.shared import pass_states
 from litmine.tasks.relations.typed import RELATION_TYPES
 from litmine.tasks.relations.typed_gold import (canonical_mentions, gold_relations,
                                                 score_relations as score_typed)
@@ -125,22 +126,30 @@ def evaluate_relations(gold: Sequence[str | Path], *, ner_model: str | None = No
     stripped = {d.pmid: [replace(m, concept_id="") for m in gold_to_mentions(d)] for d in docs}
     linker.link_many(sorted({(m.text, m.type) for ms in stripped.values() for m in ms}))
     batch, cands = RelationBatch(), []
+    t = time.perf_counter()
+    # Shared relation models read the states of their NER model's pass: one pass for all.
+    states = pass_states(sentences, model, typed)
+    timings["states"] = time.perf_counter() - t
     timings["gold_entities"] = timings["gold_ids"] = 0.0
     for d, article in zip(docs, articles):
         t = time.perf_counter()
         one = relate_articles([article], by_pmid.get(d.pmid, []), stripped[d.pmid], linker=linker,
-                              relation_model=model, typed_model=typed, fix_mentions=False)
+                              relation_model=model, typed_model=typed, fix_mentions=False,
+                              states=states)
         batch.mentions += one.mentions
         batch.links += one.links
         batch.candidates += one.candidates
         batch.typed_relations += one.typed_relations
         timings["gold_entities"] += time.perf_counter() - t
         t = time.perf_counter()
+        context = {"states": states.get(d.pmid), "sentences": by_pmid.get(d.pmid, []),
+                   "pmid": d.pmid}
         cands += model.predict(document_candidates(d), d.title, text=d.text,
-                               mentions=gold_to_mentions(d))
+                               mentions=gold_to_mentions(d), **context)
         if typed is not None:
             typed_gold_ids[d.pmid] = [(r.first[1], r.second[1], r.relation, r.novel) for r in
-                                      typed.predict_document(d.text, canonical_mentions(d))]
+                                      typed.predict_document(d.text, canonical_mentions(d),
+                                                             **context)]
         timings["gold_ids"] += time.perf_counter() - t
     report["gold_entities"] = {
         "concepts": score_concepts(docs, batch.mentions, **by_type).as_dict(),
@@ -159,7 +168,7 @@ def evaluate_relations(gold: Sequence[str | Path], *, ner_model: str | None = No
         timings["ner"] = time.perf_counter() - t
         t = time.perf_counter()
         batch = relate_articles(articles, sentences, predicted_mentions, linker=linker,
-                                relation_model=model, typed_model=typed)
+                                relation_model=model, typed_model=typed, states=states)
         timings["end_to_end"] = time.perf_counter() - t
         if typed is not None:
             report.setdefault("end_to_end", {})["typed"] = score_typed(

@@ -50,10 +50,10 @@ class LinearRelationModel:
                 for c in candidates]
 
     def predict(self, candidates: Sequence[Candidate], title: str = "", *, text: str = "",
-                mentions: Sequence[Mention] = ()) -> list[Candidate]:
+                mentions: Sequence[Mention] = (), **context) -> list[Candidate]:
         """Score one document's candidates in place (score, relation, method); return them.
-        With a MeSH tree, `drop_general_relations` applies. (`text` and `mentions` are not
-        needed: the candidates carry their evidence.)"""
+        With a MeSH tree, `drop_general_relations` applies. (`text`, `mentions` and the NER
+        pass's `context` are not needed: the candidates carry their evidence.)"""
         for c, f in zip(candidates, self.features(candidates, title)):
             c.score = self.score(f)
             c.method = METHOD_LINEAR

@@ -24,6 +24,7 @@ from litmine.tasks.relations.encoder import RelationModel
 from litmine.tasks.relations.linear import load_linear_model
 from litmine.tasks.relations.model_config import RELATION_FILE
 from litmine.tasks.relations.stacked import StackedRelationModel
+from litmine.tasks.relations.shared import SharedRelationModel, is_shared_model
 from litmine.tasks.relations.typed import TypedRelationModel
 
 #: relation.json's "kind" (a method name) -> how a model of that kind loads (path, device,
@@ -69,16 +70,19 @@ def load_relation_model(path: str | Path, *, device: str = "cpu", dtype: str | N
 
 
 def load_typed_model(path: str | Path, *, device: str = "cpu",
-                     dtype: str | None = "fp32") -> TypedRelationModel:
-    """The BioRED typed relation model in `path` or named so, cached per process (`dtype` as
-    for `load_relation_model`)."""
+                     dtype: str | None = "fp32") -> TypedRelationModel | SharedRelationModel:
+    """The BioRED typed relation model in `path` or named so (a whole encoder, or a shared
+    head over the NER pass's states), cached per process (`dtype` as for
+    `load_relation_model`)."""
     path = locate_model(str(path), "relations", "typed relation model")
     device, dtype = _device_and_dtype(device, dtype)
     key = ("typed", str(Path(path).resolve()), device, dtype)
     with _LOCK:
         if key not in _MODELS:
             started = time.perf_counter()
-            _MODELS[key] = TypedRelationModel(path, device=device, dtype=dtype)
+            _MODELS[key] = (SharedRelationModel(path, device=device, dtype=dtype)
+                            if is_shared_model(path) else
+                            TypedRelationModel(path, device=device, dtype=dtype))
             log.info("relations: loaded typed model %s on %s (%s) in %.1f s", path, device,
                      dtype, time.perf_counter() - started)
         return _MODELS[key]
@@ -127,6 +131,22 @@ def train_relations(train_files: Sequence[str | Path], dev_files: Sequence[str |
                                        "patience") if k in kwargs}
         return train_typed_relations(train_files, dev_files, out_dir, base_model=base_model,
                                      epochs=epochs, **keep)
+    if method == "typed-shared":
+        from litmine.tasks.relations.training.shared import train_shared_typed
+
+        keep = {k: kwargs[k] for k in ("max_train_docs", "max_dev_docs", "exclude",
+                                       "command_line", "device", "lr", "seed", "progress",
+                                       "patience") if k in kwargs}
+        return train_shared_typed(train_files, dev_files, out_dir, ner_model=base_model,
+                                  epochs=epochs, **keep)
+    if method == "stacked-shared":
+        from litmine.tasks.relations.training.stacked import train_stacked_relations
+
+        keep = {k: kwargs[k] for k in ("max_train_docs", "max_dev_docs", "exclude", "mesh_tree",
+                                       "command_line", "device", "lr", "seed", "progress")
+                if k in kwargs}
+        return train_stacked_relations(train_files, dev_files, out_dir, epochs=epochs,
+                                       document_method="shared", ner_model=base_model, **keep)
     if method == "encoder":
         from litmine.tasks.relations.training.encoder import (ENCODER_EPOCHS,
                                                               train_encoder_relations)
@@ -139,4 +159,5 @@ def train_relations(train_files: Sequence[str | Path], dev_files: Sequence[str |
         return train_encoder_relations(train_files, dev_files, base_model, out_dir,
                                        epochs or ENCODER_EPOCHS, **kwargs)
     raise LitmineError(f"train-relations: unknown method {method!r}; use linear, stacked, "
-                       "encoder or typed (BioRED's eight relation types with novelty)")
+                       "encoder, typed (BioRED's eight relation types with novelty), "
+                       "typed-shared or stacked-shared (read off the NER model's pass)")

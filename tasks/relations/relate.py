@@ -51,7 +51,7 @@ class RelationBatch:
 def relate_articles(articles: Sequence[Article], sentences: Sequence[Sentence],
                     mentions: Sequence[Mention], *, linker: Linker, relation_model=None,
                     typed_model=None, fix_mentions: bool = True,
-                    workers: int | None = None) -> RelationBatch:
+                    workers: int | None = None, states: dict | None = None) -> RelationBatch:
     """Abbreviations, concept IDs, scored CID candidates and typed relations for a batch.
 
     `fix_mentions`: add/retype mentions after abbreviation definitions (off when the mentions
@@ -60,6 +60,8 @@ def relate_articles(articles: Sequence[Article], sentences: Sequence[Sentence],
     `workers`: documents related at once, each on one torch thread
     (`litmine.tasks.cpu_workers`); default: one per core on a CPU when a model has an encoder,
     else 1. The result is the same whatever the number (documents are independent).
+    `states`: PMID -> the NER pass's token states (`litmine.tasks.ner.token_states`), read by
+    shared relation models instead of a second encoder pass (they run one when absent).
     """
     by_pmid_s: dict[str, list[Sentence]] = {}
     for s in sentences:
@@ -75,7 +77,8 @@ def relate_articles(articles: Sequence[Article], sentences: Sequence[Sentence],
                                                key=lambda s: s.index),
                                by_pmid_m.get(article.pmid, []), linker=linker,
                                relation_model=relation_model, typed_model=typed_model,
-                               fix_mentions=fix_mentions)
+                               fix_mentions=fix_mentions,
+                               states=(states or {}).get(article.pmid))
 
     from litmine.tasks.cpu_workers import map_on_workers  # imports torch, which models bring
 
@@ -94,9 +97,9 @@ def relate_articles(articles: Sequence[Article], sentences: Sequence[Sentence],
 
 def relate_document(article: Article, sentences: Sequence[Sentence],
                     mentions: Sequence[Mention], *, linker: Linker, relation_model=None,
-                    typed_model=None, fix_mentions: bool = True) -> RelationBatch:
+                    typed_model=None, fix_mentions: bool = True, states=None) -> RelationBatch:
     """`relate_articles` for one document (`sentences` in order): a stage that raises makes
-    it a failure with no rows."""
+    it a failure with no rows. `states`: its NER pass's token states, if kept."""
     out = RelationBatch()
     text = article.text
     with isolated("abbreviations", article.pmid, out.failures):
@@ -112,12 +115,16 @@ def relate_document(article: Article, sentences: Sequence[Sentence],
         with isolated("relations", article.pmid, out.failures):
             cands = build_candidates(article.pmid, text, sentences, linked,
                                      title_end=len(article.title))
-            cands = relation_model.predict(cands, article.title, text=text, mentions=linked)
+            cands = relation_model.predict(cands, article.title, text=text, mentions=linked,
+                                           states=states, sentences=sentences,
+                                           pmid=article.pmid)
     typed: list[Relation] = []
     if typed_model is not None and not out.failures:
         with isolated("relations", article.pmid, out.failures):
             typed = relation_rows(article.pmid, sentences, linked,
-                                  typed_model.predict_document(text, linked), typed_model.name)
+                                  typed_model.predict_document(
+                                      text, linked, states=states, sentences=sentences,
+                                      pmid=article.pmid), typed_model.name)
     if not out.failures:
         out.mentions, out.links, out.abbreviations = list(linked), list(links), list(abbrs)
         out.candidates, out.typed_relations = list(cands), typed
@@ -151,13 +158,15 @@ def link_and_relate(articles: list[Article], sentences: list[Sentence], mentions
                     lexicon: str = str(DEFAULT_LEXICON),
                     relation_model: str | None = str(DEFAULT_RELATION_MODEL),
                     typed_relation_model: str | None = None,
-                    device: str = "cpu", dtype: str = "fp32") -> RelationBatch:
+                    device: str = "cpu", dtype: str = "fp32",
+                    states: dict | None = None) -> RelationBatch:
     """Prefect task of `mine`/`refresh`: `relate_articles` with the lexicon and models loaded
-    (cached per process) by path; `dtype`: the relation encoders' weights."""
+    (cached per process) by path; `dtype`: the relation encoders' weights; `states`: the NER
+    pass's token states per PMID, for shared relation models."""
     linker, model, typed = load_relation_resources(lexicon, relation_model, typed_relation_model,
                                                    device=device, dtype=dtype)
     return relate_articles(articles, sentences, mentions, linker=linker, relation_model=model,
-                           typed_model=typed)
+                           typed_model=typed, states=states)
 
 
 def load_relation_resources(lexicon: str, relation_model: str | None,

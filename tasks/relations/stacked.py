@@ -26,6 +26,7 @@ from litmine.errors import ModelError
 from litmine.tasks.records import Mention
 from litmine.tasks.relations.candidates import Candidate, drop_general_relations
 from litmine.tasks.relations.document import DocumentRelationModel
+from litmine.tasks.relations.shared import SharedRelationModel, is_shared_model
 from litmine.tasks.relations.linear import METHOD_LINEAR, load_linear_model
 from litmine.tasks.relations.model_config import RELATION_FILE, read_model_config
 
@@ -59,23 +60,24 @@ class StackedRelationModel:
             raise ModelError(f"relations: {self.path / RELATION_FILE} has {len(self.weights)} "
                              f"weights for the {len(MEMBERS)} members {MEMBERS}")
         self.linear = linear if linear is not None else load_linear_model(self.path / "linear")[0]
-        self.document = (document if document is not None else
-                         DocumentRelationModel(self.path / "document", device=device,
-                                               dtype=dtype))
+        self.document = document if document is not None else document_member(
+            self.path / "document", device=device, dtype=dtype)
         self.device, self.dtype = self.document.device, self.document.dtype
         self.tree = self.linear.tree
         self.name = config.get("name", self.path.name)
 
     def member_scores(self, candidates: Sequence[Candidate], title: str, text: str,
-                      mentions: Sequence[Mention]) -> list[tuple[float, float | None]]:
+                      mentions: Sequence[Mention], **context) -> list[tuple[float, float | None]]:
         """(linear P, document P) per candidate; document P is None for a concept the encoder
-        did not read (past `litmine.tasks.relations.document.MAX_DOCUMENT_TOKENS`)."""
+        did not read (past `litmine.tasks.relations.document.MAX_DOCUMENT_TOKENS`).
+        `context` (states, sentences, pmid) goes to the document member."""
         if candidates and not text:
             raise ModelError("relations: the stacked CID model reads the whole document; pass "
                              "predict(..., text=article text, mentions=linked mentions)")
         linear = [self.linear.score(f) for f in self.linear.features(candidates, title)]
         document = self.document.score_document(
-            text, mentions, [(c.chemical_id, c.disease_id) for c in candidates])
+            text, mentions, [(c.chemical_id, c.disease_id) for c in candidates],
+            title_length=len(title) if title else None, **context)
         return list(zip(linear, document))
 
     def combine(self, linear: float, document: float) -> float:
@@ -84,14 +86,15 @@ class StackedRelationModel:
         return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
     def predict(self, candidates: Sequence[Candidate], title: str = "", *, text: str = "",
-                mentions: Sequence[Mention] = ()) -> list[Candidate]:
+                mentions: Sequence[Mention] = (), **context) -> list[Candidate]:
         """Score one document's candidates in place (score, relation, method); return them.
 
         `text`: the document (title + " " + abstract); `mentions`: its mentions with concept
-        IDs (those the candidates were built from).
+        IDs (those the candidates were built from); `context`: the NER pass's `states`, the
+        `sentences` and `pmid`, for a shared document member.
         """
         for c, (lin, doc) in zip(candidates, self.member_scores(candidates, title, text,
-                                                                mentions)):
+                                                                mentions, **context)):
             if doc is None:  # the linear member alone, with its own threshold
                 c.score, c.method = lin, METHOD_LINEAR
                 c.relation = "CID" if lin >= self.linear.threshold else ""
@@ -100,3 +103,15 @@ class StackedRelationModel:
             c.method = METHOD_STACKED
             c.relation = "CID" if c.score >= self.threshold else ""
         return drop_general_relations(candidates, self.tree)
+
+
+def document_member(path: Path, *, device: str = "cpu", dtype: str | None = "fp32"):
+    """The document member in `path`: a whole encoder (`DocumentRelationModel`) or a shared
+    head over the NER pass's states (`SharedRelationModel`, task CID)."""
+    if is_shared_model(path):
+        member = SharedRelationModel(path, device=device, dtype=dtype)
+        if member.task != "CID":
+            raise ModelError(f"relations: {path} scores {member.task} pairs; the stacked CID "
+                             "model's document member must be a CID model")
+        return member
+    return DocumentRelationModel(path, device=device, dtype=dtype)

@@ -134,8 +134,12 @@ class TypedRelationModel:
         return [(a, b, p, n) for (a, b), p, n in zip(pairs, probs.tolist(), novel.tolist())]
 
     def predict_document(self, text: str, mentions: Sequence,
-                         threshold: float | None = None) -> list[TypedRelation]:
-        """The relations of one document (mentions with concept IDs; offsets index `text`)."""
+                         threshold: float | None = None, *, states=None, sentences=(),
+                         pmid: str = "", title_length: int | None = None
+                         ) -> list[TypedRelation]:
+        """The relations of one document (mentions with concept IDs; offsets index `text`).
+        `states`, `sentences`, `pmid`, `title_length`: what a shared model reads (this one
+        encodes the text itself and ignores them)."""
         cut = self.threshold if threshold is None else threshold
         out = []
         for a, b, probs, novel in self.probabilities(text, mentions):

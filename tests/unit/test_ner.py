@@ -619,3 +619,48 @@ def test_ensemble_members_must_share_labels(lookup_model, tmp_path):
     (other / "config.json").write_text(json.dumps(config))
     with pytest.raises(ModelError, match="different labels"):
         load_tagger(str(write_ensemble(tmp_path / "ens", [lookup_model, other])), device="cpu")
+
+
+def test_token_states_come_from_the_same_pass(tiny_ner_model, tagger):
+    """`states_layer` keeps each token's hidden state of the tagging pass: for a long sentence,
+    from the window each token's labels come from; per document, in document order, with
+    document offsets; the mentions are the same as without."""
+    from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_ner_model)
+    model = AutoModelForTokenClassification.from_pretrained(tiny_ner_model).eval()
+    ids = tokenizer(LONG_TEXT, add_special_tokens=False, verbose=False)["input_ids"]
+
+    def direct(start: int, end: int, layer: int) -> torch.Tensor:
+        row = torch.tensor([[tokenizer.cls_token_id, *ids[start:end], tokenizer.sep_token_id]])
+        with torch.no_grad():
+            return model(input_ids=row, output_hidden_states=True).hidden_states[layer][0, 1:-1]
+
+    pred = tagger.predict_tokens([LONG_TEXT], stride=32, states_layer=1)[0]
+    assert pred.states.shape == (300, model.config.hidden_size)
+    assert torch.allclose(pred.states[:110], direct(0, 126, 1)[:110], atol=1e-4)
+    assert torch.allclose(pred.states[110:197], direct(94, 220, 1)[16:103], atol=1e-4)
+    assert torch.allclose(pred.states[197:], direct(174, 300, 1)[23:], atol=1e-4)
+    assert tagger.predict_tokens([LONG_TEXT])[0].states is None  # not asked: not kept
+
+    text = "Lithium causes tremor. " + LONG_TEXT
+    sentences = [Sentence("1", 0, 0, 22, text[:22]), Sentence("1", 1, 23, len(text), text[23:]),
+                 Sentence("2", 0, 0, 7, "Lithium")]
+    plain = tagger.tag_documents(sentences)
+    kept = tagger.tag_documents(sentences, states_layer=2)
+    assert kept.mentions == plain.mentions and plain.states == {}
+    doc = kept.states["1"]
+    first = tokenizer(text[:22], add_special_tokens=False)["input_ids"]
+    n = len(first)
+    assert doc.layer == 2 and doc.model_id == tagger.model_id
+    assert len(doc) == doc.states.shape[0] == n + 300
+    assert doc.offsets[n, 0] == 23 and doc.offsets[-1, 1] == len(text)
+    assert (np.diff(doc.offsets[:, 0]) > 0).all()  # document order
+    row = torch.tensor([[tokenizer.cls_token_id, *first, tokenizer.sep_token_id]])
+    with torch.no_grad():
+        alone = model(input_ids=row, output_hidden_states=True).hidden_states[2][0, 1:-1]
+    assert torch.allclose(doc.states[:n], alone, atol=1e-4)
+    covered = doc.token_range(8, 14)  # "causes"
+    assert covered is not None and doc.offsets[covered[0], 0] <= 8 < doc.offsets[covered[0], 1]
+    assert doc.offsets[covered[1] - 1, 1] >= 14 and doc.offsets[covered[1] - 1, 0] < 14
+    assert doc.token_range(22, 23) is None  # the space between the sentences

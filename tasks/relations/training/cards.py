@@ -142,8 +142,14 @@ def write_stacked_card(path: Path, result: dict, command_line: str | None = None
     dev = result["dev_gold_entities"]
     row = lambda name, s: (f"| {name} | {s['tp']} | {s['fp']} | {s['fn']} | "  # noqa: E731
                            f"{pct(s['precision'])} | {pct(s['recall'])} | {pct(s['f1'])} |")
-    base = card_base_model(doc["params"]["base_model"])
-    text = relation_card_front_matter(base) + f"""
+    shared = doc.get("kind") == "shared"
+    base = card_base_model(doc["params"]["ner_model" if shared else "base_model"])
+    member = (f"a head over the token states that the NER model `{base}` keeps after "
+              f"{doc['params'].get('states_layer')} of its layers (its own pass; "
+              "`litmine.tasks.relations.shared`), reading the whole abstract with every "
+              "mention's tokens marked" if shared else
+              f"`{base}` fine-tuned to read the whole abstract with every mention marked")
+    text = relation_card_front_matter(None if shared else base) + f"""
 # litmine CID relation model (stacked: linear + document encoder)
 
 Scores every (document, chemical MeSH ID, disease MeSH ID) candidate with two members and
@@ -151,8 +157,7 @@ combines them (`litmine.tasks.relations.stacked`):
 
 - `linear/`: logistic regression over evidence words, positions, MeSH hierarchy and training
   priors ({pct(result['linear_cv']['f1'])} F1 in 5-fold cross-validation on the training documents);
-- `document/`: `{base}` fine-tuned to read the whole abstract with every mention marked and
-  score each concept pair (ATLOP-style pooling; Zhou et al. 2021).
+- `document/`: {member}, scoring each concept pair (ATLOP-style pooling; Zhou et al. 2021).
 
 P(CID) = sigmoid({c['intercept']:.3f} {c['weights'][0]:+.3f} logit(linear) {c['weights'][1]:+.3f}
 logit(document)); a relation at or above {c['threshold']:.3f}, unless a more specific MeSH
@@ -256,5 +261,72 @@ docs/relations.md.
 
 - Base encoder sentence-transformers/all-MiniLM-L6-v2: Apache-2.0.
 - BioRED (Luo et al. 2022, Briefings in Bioinformatics 23(5)): NCBI/NLM public domain notice.
+"""
+    return write_card(path, text)
+
+
+def write_shared_card(path: Path, result: dict, command_line: str | None = None) -> Path:
+    """README.md of a shared relation model (a head over a NER model's states): command, data,
+    held-out scores per epoch, dev scores."""
+    p, d = result["params"], result["data"]
+    command, data = card_sections(command_line, d.get("files", []))
+    if result["task"] == "CID":
+        levels, title = ("f1",), "CID (the stacked model's document member)"
+        epochs = "\n".join(f"| {e['epoch']} | {e['train_loss']:.4f} | {pct(e['held_out']['f1'])} "
+                           f"| {e['threshold']:.3f} | {e['train_seconds']:.0f} |"
+                           for e in result["epochs"])
+        header = "| epoch | loss | F1 | threshold | train seconds |\n|---:|---:|---:|---:|---:|"
+        dev = result.get("dev_gold_entities") or {}
+        dev_rows = (f"| CID pair | {pct(dev['precision'])} | {pct(dev['recall'])} | "
+                    f"{pct(dev['f1'])} |" if dev else "")
+    else:
+        levels, title = ("pair", "pair+type", "pair+type+novelty"), "BioRED typed relations"
+        epochs = "\n".join(f"| {e['epoch']} | {e['train_loss']:.4f} | "
+                           + " | ".join(pct(e["held_out"][k]["f1"]) for k in levels)
+                           + f" | {e['threshold']:.3f} | {e['train_seconds']:.0f} |"
+                           for e in result["epochs"])
+        header = ("| epoch | loss | pair | pair+type | pair+type+novelty | threshold | train "
+                  "seconds |\n|---:|---:|---:|---:|---:|---:|---:|")
+        dev = result.get("dev_gold_entities") or {}
+        dev_rows = "\n".join(f"| {k} | {pct(dev[k]['precision'])} | {pct(dev[k]['recall'])} | "
+                             f"{pct(dev[k]['f1'])} |" for k in levels if k in dev)
+    text = front_matter(licence="apache-2.0", base_model=None, pipeline_tag="text-classification",
+                        tags=("litmine", "biomedical", "relation-extraction")) + f"""
+# litmine shared relation head: {title}
+
+Reads the token states that the NER model `{p['ner_model']}` (`{p['ner_model_id']}`) keeps
+after {p['states_layer']} of its layers during its own pass over a document's sentences, so
+relations cost no second encoder pass (`litmine.tasks.relations.shared`): {p['layers']} BERT
+layers initialised from that model's upper layers read the whole document with each mention's
+tokens marked by entity type, then ATLOP's concept pooling, localized context pooling and
+grouped bilinear head score every candidate pair of concepts. The NER model was frozen.
+
+{command}
+
+Parameters: up to {p['epochs']} epochs (kept: {result['best_epoch']}), lr {p['lr']} (head
+{p['head_lr']}), {p['docs_per_step']} documents a step, warm-up {p['warmup']}, patience
+{p['patience']}, seed {p['seed']}, device {p['device']}, NER states in {p['states_dtype']}
+(bf16 autocast on CPUs with bf16 matrix units). Training took {result['seconds'] / 60:.1f}
+minutes, the NER passes included.
+
+{data}
+
+{d['fit_documents']} training documents ({d['train_relations']} relations) fit the head;
+{d['held_out_documents']} held-out training documents ({d['held_out_relations']} relations)
+picked the epoch and the thresholds; {d['dev_documents']} dev documents
+({d['dev_relations']} relations) were only scored. {d.get('excluded', '')}
+
+## Held-out F1 per epoch (gold entities and IDs)
+
+{header}
+{epochs}
+
+## Dev scores (gold entities and IDs)
+
+| level | P | R | F1 |
+|---|---:|---:|---:|
+{dev_rows}
+
+End-to-end scores come from `litmine evaluate --relations`; see docs/relations.md.
 """
     return write_card(path, text)

@@ -13,10 +13,10 @@ from typing import Any
 from litmine.errors import LitmineError
 from litmine.tasks.digests import sha256_file
 from litmine.tasks.relations.candidates import document_candidates, gold_pairs
-from litmine.tasks.relations.document import DocumentRelationModel
 from litmine.tasks.relations.linear import save_linear_model
 from litmine.tasks.relations.model_config import RELATION_FILE
-from litmine.tasks.relations.stacked import MEMBERS, StackedRelationModel, logit
+from litmine.tasks.relations.stacked import (MEMBERS, StackedRelationModel, document_member,
+                                             logit)
 from litmine.tasks.relations.training.cards import write_stacked_card
 from litmine.tasks.relations.training.document import (DEFAULT_EPOCHS, DEFAULT_LR,
                                                        train_document_model)
@@ -60,6 +60,8 @@ def train_stacked_relations(train_files: Sequence[str | Path], dev_files: Sequen
                             mesh_tree: Sequence[str | Path] = (), exclude: Sequence = (),
                             max_train_docs: int | None = None, max_dev_docs: int | None = None,
                             device: str = "auto", seed: int = 13, progress: bool = False,
+                            document_method: str = "encoder", ner_model: str | None = None,
+                            states_layer: int | None = None,
                             command_line: str | None = None) -> dict[str, Any]:
     """Train both members and their combination; save the stacked model with a card.
 
@@ -69,6 +71,10 @@ def train_stacked_relations(train_files: Sequence[str | Path], dev_files: Sequen
     3. The combination and threshold are fitted on the held-out documents' member scores.
     4. The shipped linear member is refitted on all training documents; the encoder is kept.
     Dev documents are only scored (gold entities with gold IDs), for the card.
+
+    `document_method` "shared": the document member is a head over the NER model
+    `ner_model`'s states (`litmine.tasks.relations.shared`, trained by
+    `training.shared.train_shared_relations`), not a fine-tuned encoder of `base_model`.
     """
     started = time.time()
     if base_model is None:
@@ -89,10 +95,22 @@ def train_stacked_relations(train_files: Sequence[str | Path], dev_files: Sequen
     staging.mkdir(parents=True)
     # 2. members fitted without the held-out documents
     linear_fit = fit_linear_model(fit, tree=tree, name="linear").model
-    document_record = train_document_model(
-        fit, held, base_model, staging / "document", epochs=epochs or DEFAULT_EPOCHS,
-        lr=lr or DEFAULT_LR, seed=seed, device=device, progress=progress)
-    document = DocumentRelationModel(staging / "document", device=device)
+    if document_method == "shared":
+        from litmine.tasks.relations.training.shared import train_shared_relations
+
+        # The member's epoch and threshold are chosen on the same held-out documents.
+        document_record = train_shared_relations(
+            "CID", fit, held, [], staging / "document", ner_model=ner_model,
+            states_layer=states_layer, epochs=epochs, lr=lr,
+            seed=seed, device=device, progress=progress)
+    elif document_method == "encoder":
+        document_record = train_document_model(
+            fit, held, base_model, staging / "document", epochs=epochs or DEFAULT_EPOCHS,
+            lr=lr or DEFAULT_LR, seed=seed, device=device, progress=progress)
+    else:
+        raise LitmineError(f"train-relations --method stacked: unknown document member "
+                           f"{document_method!r}; use encoder or shared")
+    document = document_member(staging / "document", device=device)
     # 3. the combination, on held-out member scores
     probe = StackedRelationModel(staging, linear=linear_fit, document=document,
                                  config={"weights": [1.0, 1.0], "intercept": 0.0,
@@ -126,6 +144,7 @@ def train_stacked_relations(train_files: Sequence[str | Path], dev_files: Sequen
         "params": {"train": [str(p) for p in train_files], "dev": [str(p) for p in dev_files],
                    "exclude": [str(p) for p in exclude], "mesh_tree": [str(p) for p in mesh_tree],
                    "hold_out_every": HOLD_OUT_EVERY, "max_train_docs": max_train_docs,
+                   "document_method": document_method,
                    "max_dev_docs": max_dev_docs, "device": device, "seed": seed},
         "data": {"train_documents": len(train_docs), "fit_documents": len(fit),
                  "held_out_documents": len(held), "held_out_relations": n_gold,

@@ -1,0 +1,176 @@
+"""Relations read off the NER pass (`litmine.tasks.relations.shared`): trained by the CLI on a
+tiny NER model (real flow runs), loaded by path, fed the states of the NER pass itself (no
+second encoder pass) or running that model's pass when the states are not there, and stored by
+`mine`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+BIORED_TRAIN = FIXTURES / "corpora" / "biored_relations_train.pubtator"
+BIORED_DEV = FIXTURES / "corpora" / "biored_relations_dev.pubtator"
+CDR_TRAIN = FIXTURES / "corpora" / "bc5cdr_train_sample.pubtator"
+CDR_DEV = FIXTURES / "corpora" / "bc5cdr_dev_sample.pubtator"
+LEX = FIXTURES / "lexicon"
+
+
+def _train(*args, prefect: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "litmine.cli", "train", "--task", "relations", *map(str, args),
+         "--epochs", "1", "--device", "cpu"],
+        capture_output=True, text=True, timeout=600,
+        env={**os.environ, "PREFECT_API_URL": prefect, "HF_HUB_OFFLINE": "1"})
+
+
+@pytest.fixture(scope="module")
+def ner(tmp_path_factory) -> Path:
+    from tests.conftest import build_tiny_bert
+
+    return build_tiny_bert(tmp_path_factory.mktemp("shared-ner") / "ner", seed=3)
+
+
+@pytest.fixture(scope="module")
+def typed_shared(ner, tmp_path_factory, prefect_harness) -> Path:
+    from prefect.settings import PREFECT_API_URL
+
+    out = tmp_path_factory.mktemp("shared") / "biored-shared"
+    done = _train("--method", "typed-shared", "--train", BIORED_TRAIN, "--dev", BIORED_DEV,
+                  "--base-model", ner, "--out", out, prefect=PREFECT_API_URL.value())
+    assert done.returncode == 0, done.stderr
+    assert f"saved {out}" in done.stdout
+    return out
+
+
+def _gold_batch(path: Path):
+    from litmine.tasks.relations.typed_gold import canonical_mentions
+    from litmine.tasks.sources.pubtator import read_pubtator
+    from litmine.tasks.text.sentences import split_article
+
+    docs, _ = read_pubtator(path)
+    articles = [d.to_article() for d in docs]
+    sentences = [s for a in articles for s in split_article(a)]
+    mentions = [m for d in docs for m in canonical_mentions(d)]
+    return docs, articles, sentences, mentions
+
+
+def test_training_saves_a_head_over_the_ner_models_states(typed_shared, ner):
+    config = json.loads((typed_shared / "shared.json").read_text())
+    # the tiny NER model has 2 layers: the head copies the top one and reads the states after 1
+    assert config["task"] == "BioRED" and config["states_layer"] == 1 and config["layers"] == 1
+    assert config["ner_model"] == str(ner) and config["ner_fingerprint"]
+    assert 0 < config["threshold"] < 1
+    record = json.loads((typed_shared / "training.json").read_text())
+    assert record["data"]["held_out_documents"] == 3 and record["data"]["fit_documents"] == 11
+    assert set(record["dev_gold_entities"]) == {"pair", "pair+type", "pair+type+novelty"}
+    card = (typed_shared / "README.md").read_text()
+    assert "--method typed-shared" in card and "| pair+type |" in card
+
+
+def test_the_ner_pass_states_serve_the_relation_step_without_a_second_pass(typed_shared, ner):
+    """With the states of the run's own NER pass the NER model does not run again, and the
+    relations are those the model finds by running that pass itself."""
+    from litmine.tasks.ner.engine import load_tagger
+    from litmine.tasks.relations.registry import load_typed_model
+    from litmine.tasks.relations.shared import SharedRelationModel
+
+    model = load_typed_model(typed_shared, device="cpu", dtype="fp32")
+    assert isinstance(model, SharedRelationModel)
+    docs, articles, sentences, mentions = _gold_batch(BIORED_DEV)
+    tagger = load_tagger(str(ner), device="cpu", dtype="fp32")
+    states = tagger.tag_documents(sentences, states_layer=model.states_layer).states
+    assert set(states) == {a.pmid for a in articles}
+    passes: list[int] = []
+    hook = tagger._model.register_forward_hook(lambda *_: passes.append(1))
+    try:
+        kept, alone = [], []
+        for article in articles:
+            own = [s for s in sentences if s.pmid == article.pmid]
+            ms = [m for m in mentions if m.pmid == article.pmid]
+            before = len(passes)
+            kept.append(model.predict_document(article.text, ms, threshold=0.0,
+                                               states=states[article.pmid], sentences=own,
+                                               pmid=article.pmid))
+            assert len(passes) == before  # read off the states: no encoder pass
+            alone.append(model.predict_document(article.text, ms, threshold=0.0, sentences=own,
+                                                pmid=article.pmid))
+        assert len(passes) == len(articles)  # without states: one pass per document
+    finally:
+        hook.remove()
+    assert any(kept)
+    for a, b in zip(kept, alone):
+        assert [(r.first, r.second, r.relation, r.novel) for r in a] == [
+            (r.first, r.second, r.relation, r.novel) for r in b]
+        assert all(abs(x.score - y.score) < 1e-3 for x, y in zip(a, b))
+
+
+def test_states_of_another_model_or_layer_are_not_read(typed_shared):
+    import numpy as np
+    import torch
+
+    from litmine.tasks.ner.token_states import DocumentStates
+    from litmine.tasks.relations.registry import load_typed_model
+
+    model = load_typed_model(typed_shared, device="cpu", dtype="fp32")
+    offsets = np.zeros((1, 2), np.int32)
+    good = DocumentStates(offsets, torch.zeros((1, 32)), model.states_layer,
+                          f"whatever@{model.ner_fingerprint}")
+    assert model.reads(good)
+    assert not model.reads(DocumentStates(offsets, torch.zeros((1, 32)), model.states_layer,
+                                          "other@0123456789ab"))
+    assert not model.reads(DocumentStates(offsets, torch.zeros((1, 32)), model.states_layer + 1,
+                                          f"x@{model.ner_fingerprint}"))
+    assert not model.reads(None)
+
+
+def test_stacked_cid_model_with_a_shared_document_member(ner, tmp_path, prefect_harness):
+    from prefect.settings import PREFECT_API_URL
+
+    from litmine.tasks.linking.normalise import load_linker
+    from litmine.tasks.relations.registry import load_relation_model
+    from litmine.tasks.relations.relate import relate_articles
+    from litmine.tasks.relations.shared import SharedRelationModel, states_layer_of
+
+    out = tmp_path / "cid-shared"
+    done = _train("--method", "stacked-shared", "--train", CDR_TRAIN, "--dev", CDR_DEV,
+                  "--base-model", ner, "--mesh-tree", LEX / "mesh_tree_sample.tsv",
+                  "--out", out, prefect=PREFECT_API_URL.value())
+    assert done.returncode == 0, done.stderr
+    config = json.loads((out / "document" / "shared.json").read_text())
+    assert config["task"] == "CID" and config["ner_fingerprint"]
+    assert states_layer_of(out, None) == config["states_layer"]
+    model = load_relation_model(out, device="cpu", dtype="fp32")
+    assert isinstance(model.document, SharedRelationModel)
+    assert "head over the token states" in (out / "README.md").read_text()
+
+    from litmine.tasks.ner.engine import load_tagger
+    from litmine.tasks.sources.pubtator import gold_to_mentions, read_pubtator
+    from litmine.tasks.text.sentences import split_article
+
+    docs, _ = read_pubtator(CDR_DEV)
+    articles = [d.to_article() for d in docs]
+    sentences = [s for a in articles for s in split_article(a)]
+    mentions = [m for d in docs for m in gold_to_mentions(d)]
+    states = load_tagger(str(ner), device="cpu", dtype="fp32").tag_documents(
+        sentences, states_layer=config["states_layer"]).states
+    lexicon = tmp_path / "lexicon.tsv.gz"
+    done = subprocess.run(
+        [sys.executable, "-m", "litmine.cli", "lexicon", "build", "--corpus", str(CDR_TRAIN),
+         "--mesh", str(LEX / "desc_sample.xml"), "--mesh", str(LEX / "supp_sample.xml"),
+         "--exclude", str(CDR_DEV), "--out", str(lexicon)], capture_output=True, text=True,
+        timeout=300)
+    assert done.returncode == 0, done.stderr
+    linker = load_linker(lexicon)
+    shared = relate_articles(articles, sentences, mentions, linker=linker,
+                             relation_model=model, fix_mentions=False, states=states)
+    alone = relate_articles(articles, sentences, mentions, linker=linker,
+                            relation_model=model, fix_mentions=False)
+    assert shared.candidates and {c.method for c in shared.candidates} == {"cid-stacked"}
+    assert [(c.pmid, c.chemical_id, c.disease_id, c.relation) for c in shared.candidates] == [
+        (c.pmid, c.chemical_id, c.disease_id, c.relation) for c in alone.candidates]
