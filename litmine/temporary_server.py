@@ -80,9 +80,10 @@ class TemporaryServer:
         deadline = time.monotonic() + self.startup_timeout
         with httpx.Client() as client:
             while time.monotonic() < deadline:
-                if self.process.poll() == _PORT_IN_USE:  # taken meanwhile: another port
+                status = self.process.poll()
+                if status == _PORT_IN_USE:  # taken since `_free_port` looked: another port
                     self._spawn()
-                elif self.process.poll() is not None:
+                elif status is not None:
                     raise LitmineError(
                         f"Prefect's temporary server exited with status {self.process.returncode} "
                         "before it answered (its error is above); set PREFECT_API_URL to a running "
