@@ -90,6 +90,9 @@ def mine(
     dask_address: Annotated[Optional[str], typer.Option("--dask-address", help="Dask scheduler, e.g. tcp://10.0.0.5:8786 (default: a temporary local cluster).")] = None,
 ):
     """Fetch or read abstracts, tag entities, pair chemicals with diseases, store in DuckDB."""
+    from litmine.tasks.runners import build_task_runner
+
+    runner = build_task_runner(task_runner, dask_address)
     if query is not None and not query.strip():
         raise LitmineError("mine: the query is empty; give a PubMed query, e.g. "
                            "--query 'aspirin AND asthma'")
@@ -106,10 +109,8 @@ def mine(
     # and the models load; the flow waits for it below (litmine/temporary_server.py).
     server = start_temporary_server()
     from litmine.flows.mine import mine as mine_flow
-    from litmine.tasks.runners import build_task_runner
     from litmine.flows.pipeline import preload_for_mine
 
-    runner = build_task_runner(task_runner, dask_address)
     if task_runner != "local":
         mine_flow = mine_flow.with_options(task_runner=runner)
     quiet_prefect_tracebacks()

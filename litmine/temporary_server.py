@@ -9,15 +9,12 @@ server (Prefect's own app, the command line `SubprocessASGIServer` runs) at once
 process's Prefect settings at it and lets the command import and load models while it starts;
 `TemporaryServer.wait` is called just before the flow. Flow runs, task runs and logs go to a
 real Prefect server exactly as before; with PREFECT_API_URL set (or a profile that sets it) this
-does nothing and the runs go there. The server starts before Prefect's settings are read
-(importing them takes 0.7 s): 0.4-0.5 s off a 3-citation `litmine mine` at load 6 (min and
-median of 4, `benchmarks/mine_runs.py`), against starting it after them.
+does nothing and the runs go there.
 """
 
 from __future__ import annotations
 
 import atexit
-import importlib.util
 import logging
 import os
 import socket
@@ -37,50 +34,36 @@ _PORT_IN_USE = 3
 class TemporaryServer:
     """A Prefect API server subprocess on 127.0.0.1, stopped at exit."""
 
-    def __init__(self):
-        self.startup_timeout = 0.0
+    def __init__(self, startup_timeout: float):
+        self.startup_timeout = startup_timeout
         self.process: subprocess.Popen | None = None
         self.port = 0
         self.ready = False
-        self._popen()
+        self._spawn()
 
     @property
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/api"
 
-    def _popen(self) -> None:
-        """Start the server on a free port (before Prefect is imported: it takes 0.7 s)."""
+    def _spawn(self) -> None:
+        """Start the server on a free port and point Prefect's settings in this process (and
+        its child processes) at it."""
+        import prefect
+        import prefect.main  # noqa: F401 - Prefect's log handlers, for the line below (0.1 s)
+        from prefect.context import refresh_global_settings_context
+
         self.port = _free_port()
+        log.info("Starting temporary server on http://127.0.0.1:%d", self.port)
         # The command line and the variables of Prefect's SubprocessASGIServer._run_uvicorn_command
         # (prefect 3.x): no UI, the ephemeral server's services, one app per process.
         env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1",
                "PREFECT__SERVER_FINAL": "1"}
         env.pop("PREFECT_API_URL", None)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--app-dir", _site_packages(),
+            [sys.executable, "-m", "uvicorn", "--app-dir", str(Path(prefect.__file__).parent.parent),
              "--factory", "prefect.server.api.server:create_app", "--host", "127.0.0.1",
              "--port", str(self.port), "--log-level", "error", "--lifespan", "on"],
             env=env)
-
-    def adopt(self) -> bool:
-        """Point Prefect's settings in this process (and its child processes) at the server,
-        unless they name a server of their own or allow none (then stop it; False)."""
-        from prefect.settings import get_current_settings
-
-        settings = get_current_settings()
-        if settings.api.url or not settings.server.ephemeral.enabled:
-            self.stop(quiet=True)  # a server of the user's, or Prefect's own error when none
-            return False
-        self.startup_timeout = float(settings.server.ephemeral.startup_timeout_seconds)
-        import prefect.main  # noqa: F401 - Prefect's log handlers, for the line below (0.1 s)
-
-        log.info("Starting temporary server on http://127.0.0.1:%d", self.port)
-        self._point_prefect_here()
-        return True
-
-    def _point_prefect_here(self) -> None:
-        from prefect.context import refresh_global_settings_context
-
         os.environ["PREFECT_API_URL"] = self.api_url
         # Prefect derives a UI address from the API's and logs "View at <it>" per run, but this
         # server, like Prefect's own temporary one, serves no UI: an empty one logs none.
@@ -99,8 +82,7 @@ class TemporaryServer:
             while time.monotonic() < deadline:
                 status = self.process.poll()
                 if status == _PORT_IN_USE:  # taken since `_free_port` looked: another port
-                    self._popen()
-                    self._point_prefect_here()
+                    self._spawn()
                 elif status is not None:
                     raise LitmineError(
                         f"Prefect's temporary server exited with status {self.process.returncode} "
@@ -118,12 +100,11 @@ class TemporaryServer:
             f"{self.startup_timeout:g} s; raise PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS "
             "or set PREFECT_API_URL to a running server (`prefect server start`)")
 
-    def stop(self, quiet: bool = False) -> None:
+    def stop(self) -> None:
         """Stop the server (Prefect's own stop: terminate, 5 s, then kill)."""
         if self.process is None:
             return
-        if not quiet:
-            log.info("Stopping temporary server on http://127.0.0.1:%d", self.port)
+        log.info("Stopping temporary server on http://127.0.0.1:%d", self.port)
         self.process.terminate()
         try:
             self.process.wait(timeout=5)
@@ -138,23 +119,17 @@ def start_temporary_server() -> TemporaryServer | None:
     in the environment or the active Prefect profile, ephemeral mode allowed); None otherwise.
 
     Call it before the command's heavy imports; call `wait()` on the result before the flow.
-    The server starts before Prefect's settings are read (importing them takes 0.7 s); the
-    rare profile that names a server of its own costs a server stopped at once. It stops at
-    exit, after Prefect's own exit handlers have sent the last logs and events (atexit runs
-    handlers in reverse order of registration, and Prefect registers its own when its
-    workers start, later)."""
-    if os.environ.get("PREFECT_API_URL"):
-        return None
-    server = TemporaryServer()
-    if not server.adopt():
-        return None
+    The server stops at exit, after Prefect's own exit handlers have sent the last logs and
+    events (atexit runs handlers in reverse order of registration, and Prefect registers its
+    own when its workers start, later)."""
+    from prefect.settings import get_current_settings
+
+    settings = get_current_settings()
+    if settings.api.url or not settings.server.ephemeral.enabled:
+        return None  # a server of the user's, or Prefect's own error when none is allowed
+    server = TemporaryServer(float(settings.server.ephemeral.startup_timeout_seconds))
     atexit.register(server.stop)
     return server
-
-
-def _site_packages() -> str:
-    """The folder holding the `prefect` package (uvicorn's --app-dir), without importing it."""
-    return str(Path(importlib.util.find_spec("prefect").origin).parent.parent)
 
 
 def _free_port() -> int:
