@@ -1,16 +1,18 @@
 """`litmine mine` as a user runs it (`make run`): wall time, the relation step, and the start-up.
 
 Usage:
-    python benchmarks/mine_runs.py [--repeat 3] [--articles N] [--litmine PATH ...]
+    python benchmarks/mine_runs.py [--repeat 3] [--articles N | --input FILE] [--litmine PATH ...]
 
 Each repeat runs `litmine mine --files FILE --db NEW --no-progress` once per `--litmine` command
 (default: this checkout's), alternating, each in a fresh process with its own temporary Prefect
 server, exactly as `make run` does. FILE is the bundled sample (177 citations) or, with
-`--articles N`, its first N citations with an abstract (a tiny input shows the fixed cost).
+`--articles N`, its first N citations with an abstract (a tiny input shows the fixed cost), or
+`--input FILE` (e.g. BC5CDR dev's 500 abstracts as PubMed XML).
 Printed per command: the min and median over the repeats of the wall time, of the run's own
 `relate` timing (runs table: the seconds the flow waited on the relation step) and of the
-moments, from process start, at which the log says the temporary server starts (imports done),
-the flow run begins (server up), the first batch is split and NER has tagged it, and the flow
+moments, from process start, at which the log says the temporary server starts (once Prefect
+started it after the imports; litmine now starts it after the argument checks: see
+litmine/temporary_server.py), the flow run begins (server up), the first batch is split and NER has tagged it, and the flow
 finishes. Give two `--litmine` commands (two checkouts) to compare code before and after a
 change under the same conditions; on a shared machine the figures swing by 2-3x from run to run.
 """
@@ -87,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--articles", type=int, default=None,
                         help="the sample's first N citations with an abstract (default: all)")
+    parser.add_argument("--input", type=Path, default=None,
+                        help="a file to mine instead of the sample (PubMed XML, BioC or PubTator)")
     parser.add_argument("--litmine", action="append", default=None,
                         help="a litmine command to time (repeatable; default: this checkout's)")
     args = parser.parse_args(argv)
@@ -94,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     print_machine(choose_benchmark_dtype("auto", "cpu"))
     with tempfile.TemporaryDirectory(prefix="litmine-mine-runs-") as tmp:
         workdir = Path(tmp)
-        source = tiny_input(args.articles, workdir / "tiny.xml") if args.articles else SAMPLE
+        source = (args.input if args.input else
+                  tiny_input(args.articles, workdir / "tiny.xml") if args.articles else SAMPLE)
         results: dict[str, list[dict]] = {c: [] for c in commands}
         for k in range(args.repeat):
             for command in commands:

@@ -8,5 +8,6 @@ def main() -> None:
 
     exec_with_arena_cap()  # returns at once when MALLOC_ARENA_MAX is set (after the re-exec)
     from litmine.cli import main as cli_main
+    from litmine.process_exit import run_and_exit
 
-    cli_main()
+    run_and_exit(cli_main)  # `litmine mine` ends without the interpreter's teardown

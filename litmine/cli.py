@@ -21,8 +21,10 @@ from litmine.commands.options import (App, DbOption, DeviceOption, DtypeOption, 
                                       state)
 from litmine.errors import LitmineError
 from litmine.model_packages import locate_model
+from litmine.process_exit import skip_teardown
 from litmine.settings import get_settings
 from litmine.tasks.store.access import database_path
+from litmine.temporary_server import start_temporary_server
 
 app = App(
     name="litmine",
@@ -88,16 +90,9 @@ def mine(
     dask_address: Annotated[Optional[str], typer.Option("--dask-address", help="Dask scheduler, e.g. tcp://10.0.0.5:8786 (default: a temporary local cluster).")] = None,
 ):
     """Fetch or read abstracts, tag entities, pair chemicals with diseases, store in DuckDB."""
-    from litmine.flows.mine import mine as mine_flow
-    from litmine.flows.pipeline import preload_for_mine
     from litmine.tasks.runners import build_task_runner
 
     runner = build_task_runner(task_runner, dask_address)
-    if task_runner != "local":
-        mine_flow = mine_flow.with_options(task_runner=runner)
-
-    quiet_prefect_tracebacks()
-
     if query is not None and not query.strip():
         raise LitmineError("mine: the query is empty; give a PubMed query, e.g. "
                            "--query 'aspirin AND asthma'")
@@ -110,10 +105,21 @@ def mine(
         if not path.is_file():
             raise LitmineError(f"mine: input file {path} does not exist; check the path")
     locate_model(model or get_settings(fresh=True).model, "mine", "NER model")  # before Prefect starts
+    # Prefect's temporary server (without PREFECT_API_URL) starts while the flow's modules import
+    # and the models load; the flow waits for it below (litmine/temporary_server.py).
+    server = start_temporary_server()
+    from litmine.flows.mine import mine as mine_flow
+    from litmine.flows.pipeline import preload_for_mine
+
+    if task_runner != "local":
+        mine_flow = mine_flow.with_options(task_runner=runner)
+    quiet_prefect_tracebacks()
     quiet_loading_bars()  # the run's own bar (or, with --no-progress, none) covers model loading
     # The models and the linker load while Prefect's temporary server starts (seconds).
     preload_for_mine(model, device, dtype.value if dtype else None, relations, lexicon,
                      relation_model, typed_relation_model)
+    if server is not None:
+        server.wait()
     with progress_bar(progress, f"mining {query}" if query else "mining"):
         result = mine_flow(query=query, files=[str(p) for p in files] if files else None,
                            db=str(database_path(db)), model=model, max_results=max_results,
@@ -136,6 +142,7 @@ def mine(
         from litmine.tasks.store.reports import rejected_message
 
         console.print(rejected_message(result["run_id"], result["rejected_documents"]), markup=False)
+    skip_teardown()  # the flow closed the database: exit without unloading torch & co (1-2 s)
 
 
 @app.command()
@@ -241,4 +248,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from litmine.process_exit import run_and_exit
+
+    run_and_exit(main)

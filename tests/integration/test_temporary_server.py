@@ -1,0 +1,51 @@
+"""`litmine mine` without PREFECT_API_URL: Prefect's temporary server, started by litmine at the
+command's start (litmine/temporary_server.py), records the run as a real flow run, and is gone
+when the command ends (the process exits without the interpreter's teardown:
+litmine/process_exit.py). The real entry in a subprocess, a real server with its own database
+under tmp_path, a tiny real model and a real DuckDB file."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+
+from litmine.temporary_server import start_temporary_server
+
+PUBMED = Path(__file__).resolve().parents[1] / "fixtures" / "pubmed" / "efetch_21813142.xml"
+
+
+def test_mine_runs_its_flow_on_a_temporary_server_it_stops(tmp_path, tiny_ner_model):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LITMINE_", "PREFECT_"))}
+    env.update(PREFECT_HOME=str(tmp_path / "prefect"), HF_HUB_OFFLINE="1", COLUMNS="1000",
+               PREFECT_PROFILES_PATH=str(tmp_path / "prefect" / "profiles.toml"))
+    db = tmp_path / "t.duckdb"
+    result = subprocess.run([sys.executable, "-m", "litmine.cli", "mine", "--files", str(PUBMED),
+                             "--db", str(db), "--model", str(tiny_ner_model), "--no-relations",
+                             "--no-progress"], env=env, text=True, capture_output=True, timeout=300)
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log
+    port = int(re.search(r"Starting temporary server on http://127\.0\.0\.1:(\d+)", log).group(1))
+    flow_run = re.search(r"Beginning flow run '([\w-]+)' for flow 'mine'", log).group(1)
+    assert f"Stopping temporary server on http://127.0.0.1:{port}" in log
+    assert "View at" not in log  # the temporary server serves no UI
+    with duckdb.connect(str(db), read_only=True) as con:
+        run_id, status = con.execute("SELECT run_id, status FROM runs").fetchone()
+        assert status == "completed"
+        assert con.execute("SELECT count(*) FROM articles").fetchone()[0] == 1
+    # the server recorded the run (its database outlives it) and no longer listens
+    with sqlite3.connect(tmp_path / "prefect" / "prefect.db") as server_db:
+        assert server_db.execute("SELECT name, state_type FROM flow_run WHERE id = ?",
+                                 (run_id,)).fetchall() == [(flow_run, "COMPLETED")]
+    with socket.socket() as sock:
+        assert sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_no_temporary_server_when_prefect_has_an_api_url(prefect_harness):
+    assert start_temporary_server() is None
