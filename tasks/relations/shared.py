@@ -33,8 +33,8 @@ from typing import Any
 
 from litmine.errors import ModelError
 from litmine.tasks.relations.document import BLOCK_SIZE, pair_logits
-from litmine.tasks.relations.typed import (CLASSES, NOT_NOVEL, NOVEL, TypedRelation,
-                                           candidate_pairs, decide, pair_outputs, typed_spans)
+from litmine.tasks.relations.typed import (CLASSES, TypedRelation, candidate_pairs,
+                                           decide_relations, pair_outputs, typed_spans)
 
 SHARED_FILE = "shared.json"
 WEIGHTS_FILE = "shared.safetensors"
@@ -255,15 +255,10 @@ class SharedRelationModel:
         if not pairs:
             return []
         probs, novel = pair_outputs(logits)
-        cut = self.threshold if threshold is None else threshold
-        out = []
-        for (a, b), p, n in zip(pairs, probs.tolist(), novel.tolist()):
-            decided = decide(p, cut)
-            if decided is not None:
-                out.append(TypedRelation(a, b, decided[0],
-                                         NOVEL if n >= self.novelty_threshold else NOT_NOVEL,
-                                         round(decided[1], 4), round(n, 4)))
-        return out
+        return decide_relations([(a, b, p, n) for (a, b), p, n in zip(pairs, probs.tolist(),
+                                                                       novel.tolist())],
+                                self.threshold if threshold is None else threshold,
+                                self.novelty_threshold)
 
     # -- CID: as `litmine.tasks.relations.document.DocumentRelationModel` -------------------
 
@@ -301,14 +296,19 @@ def shared_task(path: str | Path | None) -> str | None:
 
 
 def states_layer_of(relation_model: str | Path | None,
-                    typed_relation_model: str | Path | None) -> int | None:
+                    typed_relation_model: str | Path | None,
+                    ner_model_id: str | None = None) -> int | None:
     """The NER layer whose states a run's relation models read: the shared typed model's,
-    else the stacked CID model's shared document member's; None when neither is shared."""
+    else the stacked CID model's shared document member's; None when neither is shared, or
+    when `ner_model_id` (the run's `Tagger.model_id`) is not the NER model they read (its
+    states would be of no use to them: they run their own model's pass)."""
     for path in (typed_relation_model,
                  Path(relation_model) / "document" if relation_model else None):
         if path and is_shared_model(path):
-            return int(json.loads((Path(path) / SHARED_FILE).read_text(encoding="utf-8"))
-                       ["states_layer"])
+            config = json.loads((Path(path) / SHARED_FILE).read_text(encoding="utf-8"))
+            if ner_model_id is None or ner_model_id.rsplit("@", 1)[-1] == config[
+                    "ner_fingerprint"]:
+                return int(config["states_layer"])
     return None
 
 

@@ -86,6 +86,19 @@ def decide(probabilities: Sequence[float], threshold: float) -> tuple[str, float
     return CLASSES[best], score
 
 
+def decide_relations(scored, threshold: float, novelty_threshold: float
+                     ) -> list[TypedRelation]:
+    """The relations among (first, second, class probabilities, P(novel)) of scored pairs."""
+    out = []
+    for a, b, probs, novel in scored:
+        decided = decide(probs, threshold)
+        if decided is not None:
+            out.append(TypedRelation(a, b, decided[0],
+                                     NOVEL if novel >= novelty_threshold else NOT_NOVEL,
+                                     round(decided[1], 4), round(novel, 4)))
+    return out
+
+
 def pair_outputs(logits):
     """(class probabilities (P, len(CLASSES)), P(novel) (P,)) from the model's pair logits."""
     import torch
@@ -140,15 +153,9 @@ class TypedRelationModel:
         """The relations of one document (mentions with concept IDs; offsets index `text`).
         `states`, `sentences`, `pmid`, `title_length`: what a shared model reads (this one
         encodes the text itself and ignores them)."""
-        cut = self.threshold if threshold is None else threshold
-        out = []
-        for a, b, probs, novel in self.probabilities(text, mentions):
-            decided = decide(probs, cut)
-            if decided is not None:
-                out.append(TypedRelation(a, b, decided[0],
-                                         NOVEL if novel >= self.novelty_threshold else NOT_NOVEL,
-                                         round(decided[1], 4), round(novel, 4)))
-        return out
+        return decide_relations(self.probabilities(text, mentions),
+                                self.threshold if threshold is None else threshold,
+                                self.novelty_threshold)
 
 
 def is_typed_model(path: str | Path) -> bool:

@@ -89,6 +89,20 @@ def publish_model_dir(finished: Path, out_dir: Path) -> None:
     finished.rename(out_dir)
 
 
+def publish_with_record(staging: Path, out_dir: Path, result: dict, write_card,
+                        command_line: str | None = None) -> dict:
+    """Write `result` as training.json and its card (`write_card(path, result, command_line)`)
+    into `staging`, publish it at `out_dir` (`publish_model_dir`) and return `result` with
+    "out_dir"."""
+    import json
+
+    (staging / "training.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
+    write_card(staging, result, command_line)
+    publish_model_dir(staging, out_dir)
+    result["out_dir"] = str(out_dir)
+    return result
+
+
 # -- the loop ------------------------------------------------------------------------------------
 @dataclass
 class LoopState:

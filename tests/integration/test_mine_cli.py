@@ -4,6 +4,7 @@ a real model on disk and a real DuckDB file; then `litmine export` round-trips t
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -66,9 +67,12 @@ def test_mine_query_twice_then_export(tmp_path, eutils, cli_env):
     eutils.clear_log()
     eutils.fail_next("429", endpoint="efetch")  # NCBI throttles once; the run must recover
     result = litmine(cli_env, "mine", "--query", "all[sb]", "--db", str(db), "--no-progress")
-    # The models load once (in the background while Prefect starts), whoever asks first.
+    # The models load once (in the background while Prefect starts), whoever asks first: the
+    # run's tiny NER model, and the shipped NER model whose states the shipped relation heads
+    # read (they run its pass themselves for a run of another NER model).
     output = result.stdout + result.stderr
-    assert output.count("NER: loaded") == 1, output
+    loaded = re.findall(r"NER: loaded (\S+)", output)
+    assert sorted(loaded) == sorted(set(loaded)) and len(loaded) <= 2, output
     assert output.count("relations: loaded stacked CID model") == 1
     assert output.count("relations: loaded typed model") == 1
 

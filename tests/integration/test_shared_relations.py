@@ -174,3 +174,42 @@ def test_stacked_cid_model_with_a_shared_document_member(ner, tmp_path, prefect_
     assert shared.candidates and {c.method for c in shared.candidates} == {"cid-stacked"}
     assert [(c.pmid, c.chemical_id, c.disease_id, c.relation) for c in shared.candidates] == [
         (c.pmid, c.chemical_id, c.disease_id, c.relation) for c in alone.candidates]
+
+
+def test_mine_reads_relations_off_its_own_ner_pass(tmp_path, prefect_harness, monkeypatch):
+    """The shipped relation models read the shipped NER model's states: in `mine` every
+    document's relations come from the states of the NER task's pass, and the NER model runs
+    only in that task."""
+    import duckdb
+
+    from litmine.flows.mine import mine
+    from litmine.settings import get_settings
+    from litmine.tasks.ner.engine import load_tagger
+    from litmine.tasks.relations.registry import load_typed_model
+    from litmine.tasks.relations.shared import SharedRelationModel
+
+    settings = get_settings()
+    assert isinstance(load_typed_model(settings.typed_relation_model, device="cpu"),
+                      SharedRelationModel)
+    read, own_pass = [], []
+    original = SharedRelationModel.states_of
+
+    def states_of(self, pmid, sentences, states=None, *args, **kw):
+        (read if self.reads(states) else own_pass).append(pmid)
+        return original(self, pmid, sentences, states, *args, **kw)
+
+    monkeypatch.setattr(SharedRelationModel, "states_of", states_of)
+    tagger = load_tagger(str(settings.model), device="cpu")
+    passes: list[int] = []
+    batches = tagger.stats.batches
+    hook = tagger._model.register_forward_hook(lambda *_: passes.append(1))
+    try:
+        result = mine(files=[str(BIORED_DEV)], db=str(tmp_path / "shared.duckdb"), device="cpu")
+    finally:
+        hook.remove()
+    assert result["typed_relations"] > 0
+    assert read and not own_pass  # every document read off the NER task's states
+    assert len(passes) == tagger.stats.batches - batches > 0  # the NER batches, nothing else
+    with duckdb.connect(str(tmp_path / "shared.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT count(DISTINCT relation_model) FROM relations").fetchone() == (
+            1,)

@@ -664,3 +664,8 @@ def test_token_states_come_from_the_same_pass(tiny_ner_model, tagger):
     assert covered is not None and doc.offsets[covered[0], 0] <= 8 < doc.offsets[covered[0], 1]
     assert doc.offsets[covered[1] - 1, 1] >= 14 and doc.offsets[covered[1] - 1, 0] < 14
     assert doc.token_range(22, 23) is None  # the space between the sentences
+
+
+def test_a_states_layer_the_model_does_not_have_is_refused(tagger):
+    with pytest.raises(ValueError, match="states_layer must be in"):
+        tagger.tag_texts(["Lithium."], states_layer=9, states=[])

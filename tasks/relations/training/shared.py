@@ -28,7 +28,7 @@ from litmine.tasks.relations.training.document import DOCS_PER_STEP, WARMUP, shu
 from litmine.tasks.relations.training.thresholds import best_threshold
 from litmine.tasks.relations.typed import CLASSES, ENTITY_TYPES, NOT_NOVEL, NOVEL
 from litmine.tasks.training.loop import (Checkpoint, EarlyStopping, Evaluate, LoopState,
-                                         Progress, fit, publish_model_dir)
+                                         Progress, fit, publish_with_record)
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +186,7 @@ def train_shared_relations(task: str, fit_docs: Sequence, held_docs: Sequence,
         raise ModelError(f"train-relations --method shared: unknown task {task!r}")
     torch_device = resolve_device(device, "relations")
     seed_everything(seed)
-    ner_model = ner_model or get_settings().model
+    ner_model = portable_name(ner_model or get_settings().model)
     tagger = load_tagger(ner_model, device=str(torch_device))
     ner = tagger._model
     depth = ner.config.num_hidden_layers
@@ -322,11 +322,7 @@ def train_shared_relations(task: str, fit_docs: Sequence, held_docs: Sequence,
                  "left_out": summarise_issues(issues) if issues else "",
                  **(extra or {}).get("data", {})},
         "seconds": round(time.time() - started, 1), "command_line": command_line}
-    (staging / "training.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
-    write_shared_card(staging, result, command_line)
-    publish_model_dir(staging, out_dir)
-    result["out_dir"] = str(out_dir)
-    return result
+    return publish_with_record(staging, out_dir, result, write_shared_card, command_line)
 
 
 def file_records(paths: Sequence[str | Path]) -> list[dict[str, str]]:
@@ -353,3 +349,15 @@ def train_shared_typed(train_files: Sequence[str | Path], dev_files: Sequence[st
                       "excluded": f"Excluded PMIDs: {', '.join(map(str, exclude)) or 'none'}."}}
     return train_shared_relations("BioRED", fit_docs, held, dev, out_dir, ner_model=ner_model,
                                   extra=extra, command_line=command_line, **options)
+
+
+def portable_name(model: str | Path) -> str:
+    """A shipped model's name when `model` is its folder (so a saved head finds its NER model in
+    any checkout or installed package), else `model` as given."""
+    from litmine.model_packages import find_model, model_name
+
+    name = model_name(model)
+    found = find_model(name) if name.startswith("litmine-") else None
+    if found is not None and Path(found.path).resolve() == Path(model).resolve():
+        return name
+    return str(model)

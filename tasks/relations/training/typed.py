@@ -34,7 +34,7 @@ from litmine.tasks.relations.typed_gold import (GoldRelations, RelationIssue, ca
                                                 gold_relations, score_relations,
                                                 summarise_issues)
 from litmine.tasks.training.loop import (Checkpoint, EarlyStopping, Evaluate, LoopState, Progress,
-                                         fit, publish_model_dir)
+                                         fit, publish_with_record)
 
 log = logging.getLogger(__name__)
 
@@ -259,11 +259,7 @@ def train_typed_relations(train_files: Sequence[str | Path], dev_files: Sequence
                  "files": [{"path": str(p), "sha256": sha256_file(p)}
                            for p in [*train_files, *dev_files]]},
         "seconds": round(time.time() - started, 1), "command_line": command_line}
-    (staging / "training.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
-    write_typed_card(staging, result, command_line)
-    publish_model_dir(staging, out_dir)
-    result["out_dir"] = str(out_dir)
-    return result
+    return publish_with_record(staging, out_dir, result, write_typed_card, command_line)
 
 
 def retune_novelty(model_dir: str | Path, train_files: Sequence[str | Path],
