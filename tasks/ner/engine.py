@@ -451,8 +451,11 @@ def load_tagger(model: str, *, device: str = "auto", label_map: dict[str, str | 
             return _TAGGERS[key]
     source = resolve_model_source(model_name, "NER")[1]
     key = (source, str(torch_device), str(torch_dtype))
-    # One Tagger per name a caller uses (rows record `model_name`), sharing the loaded weights.
-    tagger_key = (*key, model_name, tuple(sorted((label_map or {}).items())))
+    # One Tagger per way of naming the model (rows record `model_name`: a shipped model's name
+    # and its folder's path stay apart), sharing the loaded weights; spellings of one path, one.
+    named = Path(model_name).expanduser()
+    named_key = str(named.resolve()) if named.exists() else model_name
+    tagger_key = (*key, named_key, tuple(sorted((label_map or {}).items())))
     with _LOCK:
         if tagger_key in _TAGGERS:
             return _TAGGERS[tagger_key]

@@ -669,3 +669,16 @@ def test_token_states_come_from_the_same_pass(tiny_ner_model, tagger):
 def test_a_states_layer_the_model_does_not_have_is_refused(tagger):
     with pytest.raises(ValueError, match="states_layer must be in"):
         tagger.tag_texts(["Lithium."], states_layer=9, states=[])
+
+
+def test_a_shipped_models_name_and_its_folder_get_their_own_tagger():
+    """Rows record the name a run gave (`Tagger.model_name`): a relation head that loads its NER
+    model by name must not rename the tagger a run opened by path (they share the weights)."""
+    from litmine.settings import DEFAULT_NER_MODEL
+
+    path = Path(DEFAULT_NER_MODEL)  # a checkout: data/models/litmine-ner-six-minilm-l6
+    by_path = load_tagger(str(path), device="cpu", dtype="fp32")
+    by_name = load_tagger(path.name, device="cpu", dtype="fp32")
+    assert by_path.model_name == str(path) and by_name.model_name == path.name
+    assert by_path is not by_name and by_path._model is by_name._model
+    assert load_tagger(str(path) + "/", device="cpu", dtype="fp32") is by_path
