@@ -31,8 +31,8 @@ from litmine.tasks.relations.model_config import RELATION_FILE
 from litmine.tasks.relations.pairs import pair_entities
 from litmine.tasks.relations.relate import (candidate_pairs, link_and_relate,
                                             load_relation_resources)
-from litmine.tasks.relations.shared import shared_task, states_layer_of
-from litmine.tasks.relations.typed import is_typed_model
+from litmine.tasks.relations.registry import is_typed_relation_model
+from litmine.tasks.relations.shared import states_layer_of
 from litmine.tasks.sources.entrez import FetchBatch, fetch_articles
 from litmine.tasks.sources.pubmed_xml import parse_pubmed_xml
 from litmine.tasks.semantic.keywords import sync_keyword_index
@@ -107,12 +107,11 @@ def relation_step(enabled: bool, lexicon: str | None = None, relation_model: str
         typed_relation_model = str(settings.typed_relation_model)
     typed_relation_model = locate_model(typed_relation_model, stage, "typed relation model",
                                         "pass --typed-relation-model '' to skip BioRED's types")
-    if typed_relation_model and not (is_typed_model(typed_relation_model)
-                                     or shared_task(typed_relation_model) == "BioRED"):
+    if typed_relation_model and not is_typed_relation_model(typed_relation_model):
         raise LitmineError(f"{stage}: typed relation model {typed_relation_model} not found (no "
-                           "docre.json of kind 'typed'); train one with `litmine train --task "
-                           "relations --method typed`, set LITMINE_TYPED_RELATION_MODEL, or pass "
-                           "--typed-relation-model ''")
+                           "docre.json of kind 'typed', no shared.json of task BioRED); train one "
+                           "with `litmine train --task relations --method typed-shared`, set "
+                           "LITMINE_TYPED_RELATION_MODEL, or pass --typed-relation-model ''")
     return RelationStep(lexicon=lexicon, relation_model=relation_model or None,
                         typed_relation_model=typed_relation_model or None, device=device,
                         dtype=relation_dtype(ner_dtype) if ner_dtype is not None else FP32)
@@ -235,6 +234,8 @@ def process_items(source, store, tagger, model, run_id, device, max_results, cou
     pairs only.
     """
     pending: deque = deque()
+    # The NER layer whose states the relation heads read, when they read this model's pass.
+    states_layer = relations.states_layer(tagger.model_id) if relations else None
     for items in _timed(source, timings, "fetch+parse"):
         articles = [i for i in items if isinstance(i, Article)]
         rejects = [i for i in items if isinstance(i, Reject)]
@@ -252,8 +253,7 @@ def process_items(source, store, tagger, model, run_id, device, max_results, cou
         timings["split"] += time.perf_counter() - started
         future = tag_documents.submit(quote(sentences), model=model, device=device,
                                       dtype=tagger.dtype_name,
-                                      states_layer=relations.states_layer(tagger.model_id)
-                                      if relations else None)
+                                      states_layer=states_layer)
         pending.append((Batch(articles=articles, sentences=sentences, rejects=rejects,
                               failures=failures), future))
         while len(pending) > 1:

@@ -24,8 +24,8 @@ from litmine.tasks.relations.encoder import RelationModel
 from litmine.tasks.relations.linear import load_linear_model
 from litmine.tasks.relations.model_config import RELATION_FILE
 from litmine.tasks.relations.stacked import StackedRelationModel
-from litmine.tasks.relations.shared import SharedRelationModel, is_shared_model
-from litmine.tasks.relations.typed import TypedRelationModel
+from litmine.tasks.relations.shared import SharedRelationModel, is_shared_model, shared_task
+from litmine.tasks.relations.typed import TypedRelationModel, is_typed_model
 
 #: relation.json's "kind" (a method name) -> how a model of that kind loads (path, device,
 #: dtype, config); the linear model has no encoder, so no dtype.
@@ -86,6 +86,12 @@ def load_typed_model(path: str | Path, *, device: str = "cpu",
             log.info("relations: loaded typed model %s on %s (%s) in %.1f s", path, device,
                      dtype, time.perf_counter() - started)
         return _MODELS[key]
+
+
+def is_typed_relation_model(path: str | Path) -> bool:
+    """Whether `path` holds a BioRED typed relation model of either kind `load_typed_model`
+    loads (a whole encoder, or a shared head over the NER pass)."""
+    return is_typed_model(path) or shared_task(path) == "BioRED"
 
 
 def _device_and_dtype(device: str, dtype: str | None) -> tuple[str, str]:

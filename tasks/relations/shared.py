@@ -211,7 +211,7 @@ class SharedRelationModel:
         from litmine.tasks.ner.units import text_units
 
         tagger = load_tagger(self.ner_model, device=str(self.device),
-                             dtype="fp32" if self.dtype == "fp32" else self.dtype)
+                             dtype=self.dtype)
         if tagger.model_id.rsplit("@", 1)[-1] != self.ner_fingerprint:
             raise ModelError(f"relations: {self.path} was trained on the states of NER model "
                              f"{self.ner_model}@{self.ner_fingerprint}, but that name now loads "
@@ -292,7 +292,7 @@ def shared_task(path: str | Path | None) -> str | None:
     """The task of the shared model in `path` ("BioRED" or "CID"), None when it is not one."""
     if not path or not is_shared_model(path):
         return None
-    return json.loads((Path(path) / SHARED_FILE).read_text(encoding="utf-8")).get("task")
+    return read_config(Path(path))["task"]
 
 
 def states_layer_of(relation_model: str | Path | None,
@@ -305,7 +305,7 @@ def states_layer_of(relation_model: str | Path | None,
     for path in (typed_relation_model,
                  Path(relation_model) / "document" if relation_model else None):
         if path and is_shared_model(path):
-            config = json.loads((Path(path) / SHARED_FILE).read_text(encoding="utf-8"))
+            config = read_config(Path(path))
             if ner_model_id is None or ner_model_id.rsplit("@", 1)[-1] == config[
                     "ner_fingerprint"]:
                 return int(config["states_layer"])
@@ -333,5 +333,5 @@ def pass_states(sentences: Sequence, *models) -> dict:
 
     model = shared[0]
     tagger = load_tagger(model.ner_model, device=str(model.device),
-                         dtype="fp32" if model.dtype == "fp32" else model.dtype)
+                         dtype=model.dtype)
     return tagger.tag_documents(sentences, states_layer=model.states_layer).states
