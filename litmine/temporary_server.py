@@ -10,6 +10,15 @@ process's Prefect settings at it and lets the command import and load models whi
 `TemporaryServer.wait` is called just before the flow. Flow runs, task runs and logs go to a
 real Prefect server exactly as before; with PREFECT_API_URL set (or a profile that sets it) this
 does nothing and the runs go there.
+
+Two more things cut the fixed cost of a command:
+- the server is spawned before this process imports Prefect (about 1 s), unless the
+  environment names an API; if the active Prefect profile then turns out to name one (or
+  forbids a temporary server), the spawned server is stopped at once and nothing else changes;
+- flow runs on this server send no heartbeats (`PREFECT_FLOWS_HEARTBEAT_FREQUENCY` unset in
+  this process): they tell a long-lived server that a run has crashed, but this server ends with
+  the command, and the heartbeat thread's 1-second sleeps made each flow run's end wait up to a
+  second for it.
 """
 
 from __future__ import annotations
@@ -34,7 +43,7 @@ _PORT_IN_USE = 3
 class TemporaryServer:
     """A Prefect API server subprocess on 127.0.0.1, stopped at exit."""
 
-    def __init__(self, startup_timeout: float):
+    def __init__(self, startup_timeout: float = 120.0):
         self.startup_timeout = startup_timeout
         self.process: subprocess.Popen | None = None
         self.port = 0
@@ -46,29 +55,36 @@ class TemporaryServer:
         return f"http://127.0.0.1:{self.port}/api"
 
     def _spawn(self) -> None:
-        """Start the server on a free port and point Prefect's settings in this process (and
-        its child processes) at it."""
-        import prefect
-        import prefect.main  # noqa: F401 - Prefect's log handlers, for the line below (0.1 s)
-        from prefect.context import refresh_global_settings_context
-
+        """Start the server on a free port (without importing Prefect here)."""
         self.port = _free_port()
-        log.info("Starting temporary server on http://127.0.0.1:%d", self.port)
         # The command line and the variables of Prefect's SubprocessASGIServer._run_uvicorn_command
         # (prefect 3.x): no UI, the ephemeral server's services, one app per process.
         env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1",
                "PREFECT__SERVER_FINAL": "1"}
         env.pop("PREFECT_API_URL", None)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--app-dir", str(Path(prefect.__file__).parent.parent),
+            [sys.executable, "-m", "uvicorn", "--app-dir", _packages_dir("prefect"),
              "--factory", "prefect.server.api.server:create_app", "--host", "127.0.0.1",
              "--port", str(self.port), "--log-level", "error", "--lifespan", "on"],
             env=env)
+
+    def point_prefect(self) -> None:
+        """Point Prefect's settings in this process (and its child processes) at the server,
+        with no flow-run heartbeats in this process."""
+        import prefect.context
+        import prefect.main  # noqa: F401 - Prefect's log handlers, for the line below (0.1 s)
+        from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY
+
         os.environ["PREFECT_API_URL"] = self.api_url
         # Prefect derives a UI address from the API's and logs "View at <it>" per run, but this
         # server, like Prefect's own temporary one, serves no UI: an empty one logs none.
         os.environ.setdefault("PREFECT_UI_URL", "")
-        refresh_global_settings_context()
+        prefect.context.refresh_global_settings_context()
+        root = prefect.context.GLOBAL_SETTINGS_CONTEXT
+        prefect.context.GLOBAL_SETTINGS_CONTEXT = prefect.context.SettingsContext(
+            profile=root.profile,
+            settings=root.settings.copy_with_update(
+                updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}))
 
     def wait(self) -> None:
         """Return once the server answers /api/health; raise LitmineError if it does not in
@@ -83,6 +99,7 @@ class TemporaryServer:
                 status = self.process.poll()
                 if status == _PORT_IN_USE:  # taken since `_free_port` looked: another port
                     self._spawn()
+                    self.point_prefect()
                 elif status is not None:
                     raise LitmineError(
                         f"Prefect's temporary server exited with status {self.process.returncode} "
@@ -100,11 +117,12 @@ class TemporaryServer:
             f"{self.startup_timeout:g} s; raise PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS "
             "or set PREFECT_API_URL to a running server (`prefect server start`)")
 
-    def stop(self) -> None:
+    def stop(self, quiet: bool = False) -> None:
         """Stop the server (Prefect's own stop: terminate, 5 s, then kill)."""
         if self.process is None:
             return
-        log.info("Stopping temporary server on http://127.0.0.1:%d", self.port)
+        if not quiet:
+            log.info("Stopping temporary server on http://127.0.0.1:%d", self.port)
         self.process.terminate()
         try:
             self.process.wait(timeout=5)
@@ -122,12 +140,20 @@ def start_temporary_server() -> TemporaryServer | None:
     The server stops at exit, after Prefect's own exit handlers have sent the last logs and
     events (atexit runs handlers in reverse order of registration, and Prefect registers its
     own when its workers start, later)."""
+    if os.environ.get("PREFECT_API_URL"):
+        return None  # a server of the user's
+    # Spawned before Prefect is imported here (its import takes about a second); Prefect's
+    # settings decide below whether it is wanted after all.
+    server = TemporaryServer()
     from prefect.settings import get_current_settings
 
     settings = get_current_settings()
     if settings.api.url or not settings.server.ephemeral.enabled:
-        return None  # a server of the user's, or Prefect's own error when none is allowed
-    server = TemporaryServer(float(settings.server.ephemeral.startup_timeout_seconds))
+        server.stop(quiet=True)  # a profile's server, or Prefect's own error when none is allowed
+        return None
+    server.startup_timeout = float(settings.server.ephemeral.startup_timeout_seconds)
+    server.point_prefect()
+    log.info("Starting temporary server on http://127.0.0.1:%d", server.port)
     atexit.register(server.stop)
     return server
 
@@ -137,3 +163,13 @@ def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def _packages_dir(package: str) -> str:
+    """The directory that holds `package` (site-packages), found without importing it."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise LitmineError(f"{package} is not installed; reinstall litmine (`make install`)")
+    return str(Path(next(iter(spec.submodule_search_locations))).parent)

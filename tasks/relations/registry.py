@@ -24,7 +24,8 @@ from litmine.tasks.relations.encoder import RelationModel
 from litmine.tasks.relations.linear import load_linear_model
 from litmine.tasks.relations.model_config import RELATION_FILE
 from litmine.tasks.relations.stacked import StackedRelationModel
-from litmine.tasks.relations.shared import SharedRelationModel, is_shared_model, shared_task
+from litmine.tasks.relations.shared import (TYPED_TASKS, SharedRelationModel, is_shared_model,
+                                            load_shared_model, shared_task)
 from litmine.tasks.relations.typed import TypedRelationModel, is_typed_model
 
 #: relation.json's "kind" (a method name) -> how a model of that kind loads (path, device,
@@ -80,7 +81,7 @@ def load_typed_model(path: str | Path, *, device: str = "cpu",
     with _LOCK:
         if key not in _MODELS:
             started = time.perf_counter()
-            _MODELS[key] = (SharedRelationModel(path, device=device, dtype=dtype)
+            _MODELS[key] = (load_shared_model(path, device=device, dtype=dtype)
                             if is_shared_model(path) else
                             TypedRelationModel(path, device=device, dtype=dtype))
             log.info("relations: loaded typed model %s on %s (%s) in %.1f s", path, device,
@@ -91,7 +92,7 @@ def load_typed_model(path: str | Path, *, device: str = "cpu",
 def is_typed_relation_model(path: str | Path) -> bool:
     """Whether `path` holds a BioRED typed relation model of either kind `load_typed_model`
     loads (a whole encoder, or a shared head over the NER pass)."""
-    return is_typed_model(path) or shared_task(path) == "BioRED"
+    return is_typed_model(path) or shared_task(path) in TYPED_TASKS
 
 
 def _device_and_dtype(device: str, dtype: str | None) -> tuple[str, str]:
@@ -156,6 +157,19 @@ def train_relations(train_files: Sequence[str | Path], dev_files: Sequence[str |
         keep = _options(kwargs, (*STACKED_OPTIONS, "states_layer"))
         return train_stacked_relations(train_files, dev_files, out_dir, epochs=epochs,
                                        document_method="shared", ner_model=base_model, **keep)
+    if method == "joint-shared":
+        from litmine.tasks.relations.training.documents import split_by_scheme
+        from litmine.tasks.relations.training.stacked import train_stacked_relations
+
+        cid_train, typed_train = split_by_scheme(train_files, "--train")
+        cid_dev, typed_dev = split_by_scheme(dev_files, "--dev")
+        if not (cid_train and typed_train and cid_dev and typed_dev):
+            raise LitmineError("train-relations --method joint-shared: give BC5CDR and BioRED "
+                               "files for both --train and --dev (one head learns both)")
+        keep = _options(kwargs, (*STACKED_OPTIONS, "states_layer", "typed_out"))
+        return train_stacked_relations(cid_train, cid_dev, out_dir, epochs=epochs,
+                                       document_method="joint", ner_model=base_model,
+                                       typed_train=typed_train, typed_dev=typed_dev, **keep)
     if method == "encoder":
         from litmine.tasks.relations.training.encoder import (ENCODER_EPOCHS,
                                                               train_encoder_relations)
@@ -169,4 +183,5 @@ def train_relations(train_files: Sequence[str | Path], dev_files: Sequence[str |
                                        epochs or ENCODER_EPOCHS, **kwargs)
     raise LitmineError(f"train-relations: unknown method {method!r}; use linear, stacked, "
                        "encoder, typed (BioRED's eight relation types with novelty), "
-                       "typed-shared or stacked-shared (read off the NER model's pass)")
+                       "typed-shared, stacked-shared or joint-shared (read off the NER "
+                       "model's pass)")

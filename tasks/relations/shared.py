@@ -14,7 +14,9 @@ layers, sentence by sentence):
 
 `task` "BioRED" gives none + BioRED's eight relation types and a novelty logit per pair (as
 `litmine.tasks.relations.typed`); "CID" gives one logit per (chemical, disease) pair, the
-document member of the stacked CID model (`litmine.tasks.relations.stacked`). The states must
+document member of the stacked CID model (`litmine.tasks.relations.stacked`); "joint" gives
+both from one head (trained on both corpora): a document's pairs are scored once, and the CID
+member and the typed relations read their columns of the same logits. The states must
 come from the NER model the head was trained on (`ner_fingerprint`); for any other pass (an
 ensemble, another model, gold mentions in evaluation) the model runs that NER model's encoder
 on the document's sentences itself: the same result, one more pass.
@@ -38,12 +40,35 @@ from litmine.tasks.relations.typed import (CLASSES, TypedRelation, candidate_pai
 
 SHARED_FILE = "shared.json"
 WEIGHTS_FILE = "shared.safetensors"
-TASKS = ("BioRED", "CID")
+TASKS = ("BioRED", "CID", "joint")
+#: The tasks whose logits hold BioRED's typed relations, and those that hold CID's.
+TYPED_TASKS, CID_TASKS = ("BioRED", "joint"), ("CID", "joint")
 #: Tokens of a document the head reads (the NER pass has no such limit); concepts first
 #: mentioned after them are not scored (as `litmine.tasks.relations.document.MAX_DOCUMENT_TOKENS`).
 MAX_TOKENS = 4096
 
 Key = tuple[str, str]  # (entity type, concept ID)
+
+#: Documents whose own NER pass (`SharedRelationModel.states_of`) is kept, so that the CID
+#: head and the typed head of one run share it: one per relation worker is enough (a
+#: document's heads run one after the other on one worker).
+RECENT_PASSES = 8
+_PASSES: dict[tuple, Any] = {}
+_PASSES_LOCK = threading.Lock()
+#: Loaded models by (resolved path, device, dtype): the typed relations and the stacked CID
+#: model's document member are one instance when they name one joint model.
+_LOADED: dict[tuple, "SharedRelationModel"] = {}
+_LOADED_LOCK = threading.Lock()
+
+
+def outputs_of(task: str) -> int:
+    """Logits per pair of a head for `task`: BioRED's classes and novelty, CID's one, or both."""
+    return {"BioRED": len(CLASSES) + 1, "CID": 1, "joint": len(CLASSES) + 2}[task]
+
+
+def cid_column(task: str) -> int:
+    """The column of a pair's logits that holds its CID logit."""
+    return outputs_of(task) - 1
 
 
 def is_shared_model(path: str | Path) -> bool:
@@ -166,7 +191,7 @@ class SharedRelationModel:
         self.novelty_threshold = float(config.get("novelty_threshold", 0.5))
         self.entity_types: tuple[str, ...] = tuple(config["entity_types"])
         self.name = config.get("name", self.path.name)
-        outputs = len(CLASSES) + 1 if self.task == "BioRED" else 1
+        outputs = outputs_of(self.task)
         self.model = build_shared_head(BertConfig.from_dict(config["bert_config"]),
                                        int(config["layers"]), self.entity_types, outputs)
         weights = load_file(str(self.path / WEIGHTS_FILE))
@@ -181,7 +206,9 @@ class SharedRelationModel:
         self.dtype = choice.name
         self.model.to(self.device).eval()
         self.model.layers.to(choice.dtype or torch.float32)  # the pair head stays fp32
-        self._tagger_lock = threading.Lock()
+        #: A joint model's last document: (states, concept spans, {pair: logits row}).
+        self._recent: dict[int, tuple] = {}
+        self._recent_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"SharedRelationModel({self.name!r}, task={self.task!r})"
@@ -216,12 +243,22 @@ class SharedRelationModel:
             raise ModelError(f"relations: {self.path} was trained on the states of NER model "
                              f"{self.ner_model}@{self.ner_fingerprint}, but that name now loads "
                              f"{tagger.model_id}; retrain the relation model on it")
+        key = (tagger.model_id, self.states_layer,
+               tuple((s.start, s.end, s.text) for s in sentences))
+        with _PASSES_LOCK:
+            if key in _PASSES:  # another head of this run read this document already
+                return _PASSES[key]
         units = text_units(sentences, tagger.unit)
         kept: list = []
         tagger.tag_texts([u.text for u in units], workers=1, states_layer=self.states_layer,
                          states=kept)
-        return join_document_states([(u.offset, o, s) for u, (o, s) in zip(units, kept)],
-                                    self.states_layer, tagger.model_id)
+        found = join_document_states([(u.offset, o, s) for u, (o, s) in zip(units, kept)],
+                                     self.states_layer, tagger.model_id)
+        with _PASSES_LOCK:
+            _PASSES[key] = found
+            while len(_PASSES) > RECENT_PASSES:
+                _PASSES.pop(next(iter(_PASSES)))
+        return found
 
     def logits(self, states, spans: dict[Key, Sequence[tuple[int, int]]],
                pairs_of) -> tuple[list[tuple[Key, Key]], Any]:
@@ -236,6 +273,22 @@ class SharedRelationModel:
         with torch.inference_mode():
             return pairs, self.model(states.states, concepts, pairs).float()
 
+    def joint_logits(self, states, spans: dict[Key, Sequence[tuple[int, int]]]) -> dict:
+        """{pair: logits row} of every candidate pair (`typed.candidate_pairs`) of one
+        document; the last document's result is kept per thread, so that its CID scores and
+        its typed relations come from one pass of the head."""
+        thread = threading.get_ident()
+        wanted = tuple(sorted((k, tuple(v)) for k, v in spans.items()))
+        with self._recent_lock:
+            recent = self._recent.get(thread)
+        if recent is not None and recent[0] is states and recent[1] == wanted:
+            return recent[2]
+        pairs, logits = self.logits(states, spans, candidate_pairs)
+        scored = dict(zip(pairs, logits)) if pairs else {}
+        with self._recent_lock:
+            self._recent[thread] = (states, wanted, scored)
+        return scored
+
     # -- BioRED: as `litmine.tasks.relations.typed.TypedRelationModel` ----------------------
 
     def predict_document(self, text: str, mentions: Sequence, threshold: float | None = None,
@@ -244,17 +297,24 @@ class SharedRelationModel:
         """The typed relations of one document (mentions with concept IDs). `states`: the NER
         pass's (read when they are this model's NER model's, else that pass runs on
         `sentences`, or on `text` split, its title ending at `title_length`)."""
-        if self.task != "BioRED":
+        if self.task not in TYPED_TASKS:
             raise ModelError(f"relations: {self.path} scores {self.task} pairs, not BioRED's "
                              "typed relations")
         spans = typed_spans(mentions)
         if not candidate_pairs(list(spans)):
             return []
         states = self.states_of(pmid, sentences, states, text, title_length)
-        pairs, logits = self.logits(states, spans, candidate_pairs)
+        if self.task == "joint":
+            import torch
+
+            scored = self.joint_logits(states, spans)
+            pairs = list(scored)
+            logits = torch.stack(list(scored.values())) if scored else None
+        else:
+            pairs, logits = self.logits(states, spans, candidate_pairs)
         if not pairs:
             return []
-        probs, novel = pair_outputs(logits)
+        probs, novel = pair_outputs(logits[:, :len(CLASSES) + 1])
         return decide_relations([(a, b, p, n) for (a, b), p, n in zip(pairs, probs.tolist(),
                                                                        novel.tolist())],
                                 self.threshold if threshold is None else threshold,
@@ -271,13 +331,18 @@ class SharedRelationModel:
 
         from litmine.tasks.relations.document import document_spans
 
-        if self.task != "CID":
+        if self.task not in CID_TASKS:
             raise ModelError(f"relations: {self.path} scores {self.task} pairs, not CID")
         out: list[float | None] = [None] * len(pairs)
         if not pairs:
             return out
         states = self.states_of(pmid, sentences, states, text, title_length)
         keys = [(("Chemical", c), ("Disease", d)) for c, d in pairs]
+        if self.task == "joint":  # the pairs the typed relations score too (one pass)
+            scored = self.joint_logits(states, typed_spans(mentions))
+            column = cid_column(self.task)
+            return [float(torch.sigmoid(scored[k][column])) if k in scored else None
+                    for k in keys]
         wanted = sorted(set(keys))
         scored, logits = self.logits(states, document_spans(mentions),
                                      lambda found: [k for k in wanted
@@ -288,8 +353,19 @@ class SharedRelationModel:
         return [probability.get(k) for k in keys]
 
 
+def load_shared_model(path: str | Path, *, device: str = "cpu", dtype: str | None = "fp32"
+                      ) -> SharedRelationModel:
+    """The shared model in `path`, one instance per process, device and dtype: a joint model
+    named as the typed model and as the CID model's document member is loaded once."""
+    key = (str(Path(path).resolve()), str(device), str(dtype))
+    with _LOADED_LOCK:
+        if key not in _LOADED:
+            _LOADED[key] = SharedRelationModel(path, device=device, dtype=dtype)
+        return _LOADED[key]
+
+
 def shared_task(path: str | Path | None) -> str | None:
-    """The task of the shared model in `path` ("BioRED" or "CID"), None when it is not one."""
+    """The task of the shared model in `path` (one of `TASKS`), None when it is not one."""
     if not path or not is_shared_model(path):
         return None
     return read_config(Path(path))["task"]
@@ -302,8 +378,10 @@ def states_layer_of(relation_model: str | Path | None,
     else the stacked CID model's shared document member's; None when neither is shared, or
     when `ner_model_id` (the run's `Tagger.model_id`) is not the NER model they read (its
     states would be of no use to them: they run their own model's pass)."""
+    from litmine.tasks.relations.model_config import document_member_path
+
     for path in (typed_relation_model,
-                 Path(relation_model) / "document" if relation_model else None):
+                 document_member_path(relation_model) if relation_model else None):
         if path and is_shared_model(path):
             config = read_config(Path(path))
             if ner_model_id is None or ner_model_id.rsplit("@", 1)[-1] == config[

@@ -26,9 +26,10 @@ from litmine.errors import ModelError
 from litmine.tasks.records import Mention
 from litmine.tasks.relations.candidates import Candidate, drop_general_relations
 from litmine.tasks.relations.document import DocumentRelationModel
-from litmine.tasks.relations.shared import SharedRelationModel, is_shared_model
+from litmine.tasks.relations.shared import CID_TASKS, is_shared_model, load_shared_model
 from litmine.tasks.relations.linear import METHOD_LINEAR, load_linear_model
-from litmine.tasks.relations.model_config import RELATION_FILE, read_model_config
+from litmine.tasks.relations.model_config import (RELATION_FILE, document_member_path,
+                                                  read_model_config)
 
 METHOD_STACKED = "cid-stacked"
 MEMBERS = ("linear", "document")
@@ -61,7 +62,7 @@ class StackedRelationModel:
                              f"weights for the {len(MEMBERS)} members {MEMBERS}")
         self.linear = linear if linear is not None else load_linear_model(self.path / "linear")[0]
         self.document = document if document is not None else document_member(
-            self.path / "document", device=device, dtype=dtype)
+            document_member_path(self.path), device=device, dtype=dtype)
         self.device, self.dtype = self.document.device, self.document.dtype
         self.tree = self.linear.tree
         self.name = config.get("name", self.path.name)
@@ -107,11 +108,15 @@ class StackedRelationModel:
 
 def document_member(path: Path, *, device: str = "cpu", dtype: str | None = "fp32"):
     """The document member in `path`: a whole encoder (`DocumentRelationModel`) or a shared
-    head over the NER pass's states (`SharedRelationModel`, task CID)."""
+    head over the NER pass's states (`SharedRelationModel`, task CID or joint; a joint head
+    is the same instance as the typed relation model of that path)."""
+    if not Path(path).is_dir():
+        raise ModelError(f"relations: the stacked CID model's document member {path} is "
+                         "missing; reinstall the model or retrain it")
     if is_shared_model(path):
-        member = SharedRelationModel(path, device=device, dtype=dtype)
-        if member.task != "CID":
+        member = load_shared_model(path, device=device, dtype=dtype)
+        if member.task not in CID_TASKS:
             raise ModelError(f"relations: {path} scores {member.task} pairs; the stacked CID "
-                             "model's document member must be a CID model")
+                             "model's document member must be a CID or joint model")
         return member
     return DocumentRelationModel(path, device=device, dtype=dtype)

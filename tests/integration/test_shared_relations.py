@@ -110,6 +110,37 @@ def test_the_ner_pass_states_serve_the_relation_step_without_a_second_pass(typed
         assert all(abs(x.score - y.score) < 1e-3 for x, y in zip(a, b))
 
 
+def test_two_heads_without_the_states_share_one_pass_of_their_ner_model(typed_shared, ner):
+    """When the run's NER pass is not the heads' (another --model), the heads run their NER
+    model once per document between them, not once each."""
+    from litmine.tasks.ner.engine import load_tagger
+    from litmine.tasks.relations.shared import SharedRelationModel
+
+    first = SharedRelationModel(typed_shared, device="cpu", dtype="fp32")
+    second = SharedRelationModel(typed_shared, device="cpu", dtype="fp32")
+    docs, articles, sentences, mentions = _gold_batch(BIORED_TRAIN)
+    tagger = load_tagger(str(ner), device="cpu", dtype="fp32")
+    passes: list[int] = []
+    hook = tagger._model.register_forward_hook(lambda *_: passes.append(1))
+    try:
+        for article in articles:
+            own = [s for s in sentences if s.pmid == article.pmid]
+            ms = [m for m in mentions if m.pmid == article.pmid]
+            a = first.predict_document(article.text, ms, threshold=0.0, sentences=own,
+                                       pmid=article.pmid)
+            b = second.predict_document(article.text, ms, threshold=0.0, sentences=own,
+                                        pmid=article.pmid)
+            assert a == b
+    finally:
+        hook.remove()
+    assert len(passes) == len(articles)
+    # A changed text is a new pass, never the states of the text it replaced.
+    own = [s for s in sentences if s.pmid == articles[0].pmid]
+    changed = [s.__class__(s.pmid, s.index, s.start, s.end, s.text.upper()) for s in own]
+    assert first.states_of(articles[0].pmid, changed) is not first.states_of(
+        articles[0].pmid, own)
+
+
 def test_states_of_another_model_or_layer_are_not_read(typed_shared):
     import numpy as np
     import torch
@@ -174,6 +205,67 @@ def test_stacked_cid_model_with_a_shared_document_member(ner, tmp_path, prefect_
     assert shared.candidates and {c.method for c in shared.candidates} == {"cid-stacked"}
     assert [(c.pmid, c.chemical_id, c.disease_id, c.relation) for c in shared.candidates] == [
         (c.pmid, c.chemical_id, c.disease_id, c.relation) for c in alone.candidates]
+
+
+def test_a_joint_head_is_the_typed_model_and_the_cid_member_in_one_pass(ner, tmp_path,
+                                                                        prefect_harness):
+    """`--method joint-shared`: one head learns CID (BC5CDR) and BioRED's typed relations; the
+    CID model names it as its document member, both load as one instance, and a document's
+    CID scores and typed relations come from one forward pass of the head."""
+    from prefect.settings import PREFECT_API_URL
+
+    from litmine.tasks.model_info import describe_model
+    from litmine.tasks.ner.engine import load_tagger
+    from litmine.tasks.relations.document import document_spans
+    from litmine.tasks.relations.registry import load_relation_model, load_typed_model
+    from litmine.tasks.relations.shared import SharedRelationModel
+
+    out, typed_out = tmp_path / "litmine-cid-x", tmp_path / "litmine-biored-x"
+    done = _train("--method", "joint-shared", "--train", CDR_TRAIN, "--train", BIORED_TRAIN,
+                  "--dev", CDR_DEV, "--dev", BIORED_DEV, "--base-model", ner,
+                  "--mesh-tree", LEX / "mesh_tree_sample.tsv", "--out", out,
+                  "--typed-out", typed_out, prefect=PREFECT_API_URL.value())
+    assert done.returncode == 0, done.stderr
+    relation = json.loads((out / "relation.json").read_text())
+    assert relation["document_model"] == "../litmine-biored-x" and not (out / "document").exists()
+    head = json.loads((typed_out / "shared.json").read_text())
+    assert head["task"] == "joint" and 0 < head["cid_threshold"] < 1
+    record = json.loads((typed_out / "training.json").read_text())
+    assert record["data"]["cid_fit_documents"] > 0 and "CID" in record["dev_gold_entities"]
+    assert "| CID |" in (typed_out / "README.md").read_text()
+    assert describe_model(out).needs == ("litmine-biored-x",)
+    cid = load_relation_model(out, device="cpu", dtype="fp32")
+    typed = load_typed_model(typed_out, device="cpu", dtype="fp32")
+    assert cid.document is typed
+
+    docs, articles, sentences, mentions = _gold_batch(BIORED_DEV)
+    states = load_tagger(str(ner), device="cpu", dtype="fp32").tag_documents(
+        sentences, states_layer=typed.states_layer).states
+    fresh = SharedRelationModel(typed_out, device="cpu", dtype="fp32")
+    forwards: list[int] = []
+    hook = typed.model.register_forward_hook(lambda *_: forwards.append(1))
+    try:
+        scored_documents = 0
+        for article in articles:
+            ms = [m for m in mentions if m.pmid == article.pmid]
+            keys = document_spans(ms)
+            pairs = [(c, d) for t, c in keys if t == "Chemical" for u, d in keys if u == "Disease"]
+            before = len(forwards)
+            relations = typed.predict_document(article.text, ms, threshold=0.0,
+                                               states=states[article.pmid])
+            scores = cid.document.score_document(article.text, ms, pairs,
+                                                 states=states[article.pmid])
+            assert len(forwards) - before <= 1  # one pass of the head for both
+            scored_documents += len(forwards) - before
+            assert scores == fresh.score_document(article.text, ms, pairs,
+                                                  states=states[article.pmid])
+            assert relations == fresh.predict_document(article.text, ms, threshold=0.0,
+                                                       states=states[article.pmid])
+            if pairs:
+                assert all(s is not None and 0 <= s <= 1 for s in scores)
+    finally:
+        hook.remove()
+    assert scored_documents > 0
 
 
 def test_mine_reads_relations_off_its_own_ner_pass(tmp_path, prefect_harness, monkeypatch):

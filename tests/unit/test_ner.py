@@ -72,6 +72,14 @@ def build_lookup_model(source: Path, dest: Path, token_labels: dict[str, str]) -
 
 
 @pytest.fixture(scope="module")
+def tiny_ner_model(tmp_path_factory) -> Path:
+    """The engine's tests want a busy random tagger: no bias towards "O" (conftest's has one)."""
+    from tests.conftest import build_tiny_bert
+
+    return build_tiny_bert(tmp_path_factory.mktemp("busy-ner"), o_bias=0.0)
+
+
+@pytest.fixture(scope="module")
 def lookup_model(tiny_ner_model, tmp_path_factory) -> Path:
     return build_lookup_model(tiny_ner_model, tmp_path_factory.mktemp("lookup") / "m", LOOKUP)
 

@@ -4,6 +4,7 @@ BioCreative VIII scores, evidence rows; the pair model's typed head on a tiny en
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
 
@@ -171,3 +172,19 @@ def test_evaluation_corpora_keep_each_relations_novelty():
     assert len(doc.novelty) == len(doc.relations)
     assert {m.type for d in corpus.documents for m in d.mentions} <= {
         "Gene", "Chemical", "Disease", "Species", "Variant", "CellLine"}
+
+
+def test_the_joint_method_sorts_its_files_by_their_relation_lines_and_names_a_bad_one():
+    from litmine.errors import LitmineError
+    from litmine.tasks.relations.registry import train_relations
+    from litmine.tasks.relations.training.documents import split_by_scheme
+
+    corpora = Path(__file__).resolve().parents[1] / "fixtures" / "corpora"
+    cdr, biored = corpora / "bc5cdr_train_sample.pubtator", corpora / "biored_relations_train.pubtator"
+    assert split_by_scheme([biored, cdr], "--train") == ([cdr], [biored])
+    no_relations = corpora / "ncbi_disease_train_sample.pubtator"
+    with pytest.raises(LitmineError, match="ncbi_disease_train_sample.pubtator has neither CID"):
+        split_by_scheme([cdr, no_relations], "--train")
+    with pytest.raises(LitmineError, match="give BC5CDR and BioRED files for both --train and --dev"):
+        train_relations([cdr], [corpora / "bc5cdr_dev_sample.pubtator"], None, "/nonexistent/x",
+                        method="joint-shared")

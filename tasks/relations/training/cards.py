@@ -135,9 +135,10 @@ def write_stacked_card(path: Path, result: dict, command_line: str | None = None
     """README.md of a stacked CID model: command, data, members, combination, dev scores."""
     d, c, doc = result["data"], result["combination"], result["document"]
     command, data = card_sections(command_line, d["files"])
+    cid = "cid_held_out" if doc.get("task") == "joint" else "held_out"  # a joint head: its CID
     epochs = "\n".join(
-        f"| {e['epoch']} | {e['train_loss']:.4f} | {pct(e['held_out']['precision'])} | "
-        f"{pct(e['held_out']['recall'])} | {pct(e['held_out']['f1'])} | "
+        f"| {e['epoch']} | {e['train_loss']:.4f} | {pct(e[cid]['precision'])} | "
+        f"{pct(e[cid]['recall'])} | {pct(e[cid]['f1'])} | "
         f"{e['train_seconds']:.0f} |" for e in doc["epochs"])
     dev = result["dev_gold_entities"]
     row = lambda name, s: (f"| {name} | {s['tp']} | {s['fp']} | {s['fn']} | "  # noqa: E731
@@ -157,7 +158,7 @@ combines them (`litmine.tasks.relations.stacked`):
 
 - `linear/`: logistic regression over evidence words, positions, MeSH hierarchy and training
   priors ({pct(result['linear_cv']['f1'])} F1 in 5-fold cross-validation on the training documents);
-- `document/`: {member}, scoring each concept pair (ATLOP-style pooling; Zhou et al. 2021).
+- `{result.get('document_model') or 'document/'}`: {member}, scoring each concept pair (ATLOP-style pooling; Zhou et al. 2021){_joint_member(doc)}.
 
 P(CID) = sigmoid({c['intercept']:.3f} {c['weights'][0]:+.3f} logit(linear) {c['weights'][1]:+.3f}
 logit(document)); a relation at or above {c['threshold']:.3f}, unless a more specific MeSH
@@ -280,16 +281,21 @@ def write_shared_card(path: Path, result: dict, command_line: str | None = None)
         dev_rows = (f"| CID pair | {pct(dev['precision'])} | {pct(dev['recall'])} | "
                     f"{pct(dev['f1'])} |" if dev else "")
     else:
-        levels, title = ("pair", "pair+type", "pair+type+novelty"), "BioRED typed relations"
+        joint = result["task"] == "joint"
+        levels = ("pair", "pair+type", "pair+type+novelty")
+        title = ("BioRED typed relations and CID, one head" if joint
+                 else "BioRED typed relations")
         epochs = "\n".join(f"| {e['epoch']} | {e['train_loss']:.4f} | "
                            + " | ".join(pct(e["held_out"][k]["f1"]) for k in levels)
+                           + (f" | {pct(e['cid_held_out']['f1'])}" if joint else "")
                            + f" | {e['threshold']:.3f} | {e['train_seconds']:.0f} |"
                            for e in result["epochs"])
-        header = ("| epoch | loss | pair | pair+type | pair+type+novelty | threshold | train "
-                  "seconds |\n|---:|---:|---:|---:|---:|---:|---:|")
+        header = ("| epoch | loss | pair | pair+type | pair+type+novelty | "
+                  + ("CID | " if joint else "") + "threshold | train seconds |\n"
+                  + "|---:" * (8 if joint else 7) + "|")
         dev = result.get("dev_gold_entities") or {}
         dev_rows = "\n".join(f"| {k} | {pct(dev[k]['precision'])} | {pct(dev[k]['recall'])} | "
-                             f"{pct(dev[k]['f1'])} |" for k in levels if k in dev)
+                             f"{pct(dev[k]['f1'])} |" for k in (*levels, "CID") if k in dev)
     text = front_matter(licence="apache-2.0", base_model=None, pipeline_tag="text-classification",
                         tags=("litmine", "biomedical", "relation-extraction")) + f"""
 # litmine shared relation head: {title}
@@ -311,7 +317,7 @@ minutes, the NER passes included.
 
 {data}
 
-{d['fit_documents']} training documents ({d['train_relations']} relations) fit the head;
+{_joint_data(d) if result["task"] == "joint" else ""}{d['fit_documents']} training documents ({d['train_relations']} relations) fit the head;
 {d['held_out_documents']} held-out training documents ({d['held_out_relations']} relations)
 picked the epoch and the thresholds; {d['dev_documents']} dev documents
 ({d['dev_relations']} relations) were only scored. {d.get('excluded', '')}
@@ -330,3 +336,19 @@ picked the epoch and the thresholds; {d['dev_documents']} dev documents
 End-to-end scores come from `litmine evaluate --relations`; see docs/relations.md.
 """
     return write_card(path, text)
+
+
+def _joint_data(d: dict) -> str:
+    """The sentence of a joint head's card on its two corpora."""
+    return (f"BioRED documents teach the typed relations and BC5CDR documents the CID column; of "
+            f"the documents below, {d['cid_fit_documents']} training, "
+            f"{d['cid_held_out_documents']} held-out and {d['cid_dev_documents']} dev documents "
+            "are BC5CDR's. ")
+
+
+def _joint_member(doc: dict) -> str:
+    """What a stacked card says of a joint document member."""
+    if doc.get("task") != "joint":
+        return ""
+    return ("; one head for this and BioRED's typed relations (trained on both corpora; its "
+            "own card lists the BioRED scores), so one pass of it serves both when mining")

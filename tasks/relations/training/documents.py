@@ -44,3 +44,25 @@ def load_tree(mesh_tree: Sequence[str | Path]):
     if not mesh_tree:
         return None
     return read_mesh_tree(mesh_tree)
+
+
+def split_by_scheme(paths: Sequence[str | Path], option: str) -> tuple[list[Path], list[Path]]:
+    """(BC5CDR-style files, BioRED-style files) among `paths`, by their relation lines: "CID"
+    lines make a CID file, BioRED's relation types a BioRED one. LitmineError naming a file
+    with neither (`option`: the command-line option it came from)."""
+    from litmine.tasks.relations.typed import RELATION_TYPES
+
+    cid, biored = [], []
+    for p in map(Path, paths):
+        if not p.is_file():
+            raise LitmineError(f"train-relations: {option} {p} does not exist")
+        kinds = {t for d in iter_pubtator(p) for t, _, _ in d.relations}
+        if "CID" in kinds:
+            cid.append(p)
+        elif kinds & set(RELATION_TYPES):
+            biored.append(p)
+        else:
+            raise LitmineError(f"train-relations: {option} {p} has neither CID relation lines "
+                               "(BC5CDR) nor BioRED's relation types; the joint method takes "
+                               "one of each kind for --train and for --dev")
+    return cid, biored

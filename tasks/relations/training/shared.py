@@ -1,5 +1,6 @@
 """Train a shared relation model (`litmine.tasks.relations.shared`): a small head over a NER
-model's token states, for BioRED's typed relations or as the CID document member.
+model's token states, for BioRED's typed relations, as the CID document member, or for both
+at once ("joint": BioRED's documents teach the typed columns, BC5CDR's the CID column).
 
 The NER model is frozen: its pass over the training documents runs once, and only the head's
 layers (initialised from the NER model's layers above `states_layer`), entity marks and pair
@@ -22,8 +23,9 @@ from typing import Any
 
 from litmine.errors import ModelError
 from litmine.tasks.digests import sha256_file
-from litmine.tasks.relations.shared import (SHARED_FILE, WEIGHTS_FILE, build_shared_head,
-                                            concept_ranges)
+from litmine.tasks.relations.shared import (SHARED_FILE, TASKS, WEIGHTS_FILE,
+                                            build_shared_head, cid_column, concept_ranges,
+                                            outputs_of)
 from litmine.tasks.relations.training.document import DOCS_PER_STEP, WARMUP, shuffled_steps
 from litmine.tasks.relations.training.thresholds import best_threshold
 from litmine.tasks.relations.typed import CLASSES, ENTITY_TYPES, NOT_NOVEL, NOVEL
@@ -54,6 +56,7 @@ class Prepared:
     labels: list  # BioRED: class index per pair; CID: 1.0 / 0.0
     gold: Any  # BioRED: GoldRelations; CID: set of (chemical ID, disease ID)
     novel: list = field(default_factory=list)  # BioRED: 1.0 Novel, 0.0 No, -1.0 unknown
+    task: str = "BioRED"  # what the labels are: "BioRED" or "CID"
 
 
 def document_states(tagger, docs: Sequence, layer: int) -> dict:
@@ -89,7 +92,7 @@ def prepare(task: str, docs: Sequence, states: dict, issues: list | None = None)
                 kind, novelty = gold.get(frozenset((a[1], b[1])), ("none", ""))
                 labels.append(CLASSES.index(kind))
                 novel.append({NOVEL: 1.0, NOT_NOVEL: 0.0}.get(novelty, -1.0))
-            out.append(Prepared(d.pmid, st, concepts, pairs, labels, gold, novel))
+            out.append(Prepared(d.pmid, st, concepts, pairs, labels, gold, novel, task))
         else:
             gold = gold_pairs(d)
             concepts = concept_ranges(st, document_spans(gold_to_mentions(d)))
@@ -97,12 +100,13 @@ def prepare(task: str, docs: Sequence, states: dict, issues: list | None = None)
             diseases = sorted(k for k in concepts if k[0] == "Disease")
             pairs = [(c, x) for c in chemicals for x in diseases]
             labels = [float((c[1], x[1]) in gold) for c, x in pairs]
-            out.append(Prepared(d.pmid, st, concepts, pairs, labels, gold))
+            out.append(Prepared(d.pmid, st, concepts, pairs, labels, gold, task=task))
     return out
 
 
 def predict(model, task: str, docs: Sequence[Prepared], autocast) -> list[list]:
-    """Per document, per pair: BioRED (1 - P(none), class, P(novel)); CID P(CID).
+    """Per document, per pair: BioRED (1 - P(none), class, P(novel)); CID P(CID) (each
+    document as its `task` says, read off the columns of the model's `task`).
     `autocast()`: a fresh autocast context (as training's)."""
     import torch
 
@@ -116,10 +120,10 @@ def predict(model, task: str, docs: Sequence[Prepared], autocast) -> list[list]:
                 out.append([])
                 continue
             logits = model(p.states.states, p.concepts, p.pairs).float()
-            if task == "CID":
-                out.append(torch.sigmoid(logits.reshape(-1)).tolist())
+            if p.task == "CID":
+                out.append(torch.sigmoid(cid_logits(logits, task)).tolist())
                 continue
-            probs, novel = pair_outputs(logits)
+            probs, novel = pair_outputs(logits[:, :len(CLASSES) + 1])
             kind = probs[:, 1:].argmax(-1) + 1
             out.append(list(zip((1 - probs[:, 0]).tolist(), kind.tolist(), novel.tolist())))
     return out
@@ -151,6 +155,61 @@ def typed_record(docs, predictions, threshold=None, novelty_threshold=None) -> d
             "scores": scores_at(docs, predictions, threshold, novelty_threshold)}
 
 
+def cid_logits(logits, task: str):
+    """The CID logit of each pair: a CID head's only output, a joint head's last column."""
+    return logits.reshape(-1) if task == "CID" else logits[:, cid_column(task)]
+
+
+def held_out_record(model, task: str, held: Sequence[Prepared], autocast, epoch: int,
+                    loss: float) -> dict[str, Any]:
+    """Thresholds, scores and the selection score of one epoch on the held-out documents
+    (joint: BioRED's under "held_out", CID's under "cid_held_out")."""
+    predictions = predict(model, task, held, autocast)
+    record: dict[str, Any] = {}
+    parts = {kind: ([p for p in held if p.task == kind],
+                    [x for p, x in zip(held, predictions) if p.task == kind])
+             for kind in ("BioRED", "CID")}
+    if task in ("CID", "joint"):
+        scores = cid_scores(*parts["CID"])
+        key = "held_out" if task == "CID" else "cid_held_out"
+        record |= {key: scores, "score": scores["f1"],
+                   ("threshold" if task == "CID" else "cid_threshold"): scores["threshold"]}
+        log.info("shared %s: epoch %d loss %.4f, held-out CID F1 %.2f (threshold %.3f)", task,
+                 epoch, loss, 100 * scores["f1"], scores["threshold"])
+    if task in ("BioRED", "joint"):
+        typed = typed_record(*parts["BioRED"])
+        scores = typed["scores"]
+        cid = record.get("score")
+        record |= {"threshold": typed["threshold"],
+                   "novelty_threshold": typed["novelty_threshold"], "held_out": scores,
+                   "score": scores["pair+type"]["f1"] if cid is None
+                   else (scores["pair+type"]["f1"] + cid) / 2}
+        log.info("shared %s: epoch %d loss %.4f, held-out pair %.2f, pair+type %.2f, "
+                 "+novelty %.2f (threshold %.3f)", task, epoch, loss,
+                 100 * scores["pair"]["f1"], 100 * scores["pair+type"]["f1"],
+                 100 * scores["pair+type+novelty"]["f1"], typed["threshold"])
+    return record
+
+
+def dev_record(model, task: str, dev: Sequence[Prepared], autocast, best: dict[str, Any]
+               ) -> dict[str, Any]:
+    """Dev scores at the kept epoch's thresholds (joint: BioRED's, with CID's under "CID")."""
+    if not dev:
+        return {}
+    predictions = predict(model, task, dev, autocast)
+    out: dict[str, Any] = {}
+    biored = [(p, x) for p, x in zip(dev, predictions) if p.task == "BioRED"]
+    cid = [(p, x) for p, x in zip(dev, predictions) if p.task == "CID"]
+    if task == "CID":
+        return cid_scores([p for p, _ in cid], [x for _, x in cid], best["threshold"])
+    if biored:
+        out = typed_record([p for p, _ in biored], [x for _, x in biored], best["threshold"],
+                           best["novelty_threshold"])["scores"]
+    if cid:
+        out["CID"] = cid_scores([p for p, _ in cid], [x for _, x in cid], best["cid_threshold"])
+    return out
+
+
 def init_from_ner(model, ner, states_layer: int) -> None:
     """Copy the NER encoder's layers above `states_layer` into the head's layers."""
     source = ner.base_model.encoder.layer[states_layer:]
@@ -166,10 +225,15 @@ def train_shared_relations(task: str, fit_docs: Sequence, held_docs: Sequence,
                            head_lr: float | None = None, device: str = "auto", seed: int = 13,
                            patience: int = 3, progress: bool = False,
                            extra: dict[str, Any] | None = None,
-                           command_line: str | None = None) -> dict[str, Any]:
+                           command_line: str | None = None,
+                           cid_docs: tuple[Sequence, Sequence, Sequence] | None = None
+                           ) -> dict[str, Any]:
     """Train the head on `fit_docs` over `ner_model`'s states after `states_layer` layers
-    (default: all but `DEFAULT_HEAD_LAYERS`; `ner_model` default: the default NER model), keep the epoch with the best held-out F1 (BioRED: pair+type), score dev once,
-    save to `out_dir` with shared.json, weights, training.json and a card."""
+    (default: all but `DEFAULT_HEAD_LAYERS`; `ner_model` default: the default NER model), keep
+    the epoch with the best held-out F1 (BioRED: pair+type; joint: the mean of BioRED's
+    pair+type and CID's), score dev once, save to `out_dir` with shared.json, weights,
+    training.json and a card. Task "joint": the three sets are BioRED documents and
+    `cid_docs` (fit, held-out, dev) BC5CDR documents."""
     import torch
     from safetensors.torch import save_file
     from transformers import get_linear_schedule_with_warmup
@@ -182,8 +246,11 @@ def train_shared_relations(task: str, fit_docs: Sequence, held_docs: Sequence,
     from litmine.tasks.training.loop import autocast_for, seed_everything
 
     started = time.time()
-    if task not in ("BioRED", "CID"):
+    if task not in TASKS:
         raise ModelError(f"train-relations --method shared: unknown task {task!r}")
+    if (task == "joint") != (cid_docs is not None):
+        raise ModelError("train-relations: a joint head needs both BioRED and CID documents, "
+                         "and only a joint head takes both")
     torch_device = resolve_device(device, "relations")
     seed_everything(seed)
     ner_model = portable_name(ner_model or get_settings().model)
@@ -197,16 +264,24 @@ def train_shared_relations(task: str, fit_docs: Sequence, held_docs: Sequence,
                          f"and {depth - 1} for {ner_model} ({depth} layers), not {states_layer}")
     issues: list = []
     sets = {}
-    for name, docs in (("fit", fit_docs), ("held", held_docs), ("dev", dev_docs)):
-        sets[name] = prepare(task, docs, document_states(tagger, docs, states_layer), issues)
+    by_task = {"CID" if task == "CID" else "BioRED": (fit_docs, held_docs, dev_docs)}
+    if cid_docs is not None:
+        by_task["CID"] = cid_docs
+    for name, k in (("fit", 0), ("held", 1), ("dev", 2)):
+        sets[name] = [p for kind, docs in by_task.items()
+                      for p in prepare(kind, docs[k], document_states(tagger, docs[k],
+                                                                      states_layer), issues)]
     if issues:
         log.warning("relations: %s", summarise_issues(issues))
     train_set = [p for p in sets["fit"] if p.pairs]
-    if not train_set or not any(p.gold for p in sets["held"]):
-        raise ModelError("relations: no training document with a candidate pair, or no "
-                         "held-out document with a relation; check the corpora's relation lines")
-    entity_types = ENTITY_TYPES if task == "BioRED" else CID_TYPES
-    outputs = len(CLASSES) + 1 if task == "BioRED" else 1
+    for kind in by_task:
+        if not any(p.task == kind for p in train_set) or not any(
+                p.gold for p in sets["held"] if p.task == kind):
+            raise ModelError(f"relations: no {kind} training document with a candidate pair, "
+                             f"or no held-out {kind} document with a relation; check the "
+                             "corpora's relation lines")
+    entity_types = CID_TYPES if task == "CID" else ENTITY_TYPES
+    outputs = outputs_of(task)
     bert_config = ner.config.__class__.from_dict(ner.config.to_dict())
     model = build_shared_head(bert_config, depth - states_layer, entity_types, outputs)
     init_from_ner(model, ner, states_layer)
@@ -233,8 +308,9 @@ def train_shared_relations(task: str, fit_docs: Sequence, held_docs: Sequence,
     def document_loss(part):
         p, n, n_novel = part
         logits = model(p.states.states, p.concepts, p.pairs).float()
-        if task == "CID":
-            return bce(logits.reshape(-1), torch.tensor(p.labels, device=logits.device)) / n
+        if p.task == "CID":
+            return bce(cid_logits(logits, task),
+                       torch.tensor(p.labels, device=logits.device)) / n
         loss = ce(logits[:, :len(CLASSES)], torch.tensor(p.labels, device=logits.device)) / n
         novel = torch.tensor(p.novel, device=logits.device)
         known = novel >= 0
@@ -243,33 +319,18 @@ def train_shared_relations(task: str, fit_docs: Sequence, held_docs: Sequence,
         return loss
 
     def evaluate(state: LoopState) -> dict[str, Any]:
-        predictions = predict(model, task, sets["held"], autocast)
         record: dict[str, Any] = {"epoch": state.epoch, "train_loss": round(state.loss, 4),
                                   "train_seconds": round(state.train_seconds, 1)}
-        if task == "CID":
-            scores = cid_scores(sets["held"], predictions)
-            record |= {"threshold": scores["threshold"], "held_out": scores,
-                       "score": scores["f1"]}
-            log.info("shared CID: epoch %d loss %.4f, held-out F1 %.2f (threshold %.3f)",
-                     state.epoch, record["train_loss"], 100 * scores["f1"], scores["threshold"])
-        else:
-            typed = typed_record(sets["held"], predictions)
-            scores = typed["scores"]
-            record |= {"threshold": typed["threshold"],
-                       "novelty_threshold": typed["novelty_threshold"], "held_out": scores,
-                       "score": scores["pair+type"]["f1"]}
-            log.info("shared BioRED: epoch %d loss %.4f, held-out pair %.2f, pair+type %.2f, "
-                     "+novelty %.2f (threshold %.3f)", state.epoch, record["train_loss"],
-                     100 * scores["pair"]["f1"], 100 * scores["pair+type"]["f1"],
-                     100 * scores["pair+type+novelty"]["f1"], typed["threshold"])
-        return record
+        return record | held_out_record(model, task, sets["held"], autocast, state.epoch,
+                                        record["train_loss"])
 
     def config_of(state: LoopState) -> dict[str, Any]:
         r = state.record
         return {"kind": "shared", "task": task, "name": out_dir.name,
+                **({"cid_threshold": r["cid_threshold"]} if "cid_threshold" in r else {}),
                 "ner_model": ner_model, "ner_fingerprint": tagger.model_id.rsplit("@", 1)[-1],
                 "states_layer": states_layer, "layers": depth - states_layer,
-                "entity_types": list(entity_types), "classes": list(CLASSES) if task == "BioRED"
+                "entity_types": list(entity_types), "classes": list(CLASSES) if task != "CID"
                 else ["CID"], "threshold": r["threshold"],
                 "novelty_threshold": r.get("novelty_threshold", 0.5), "epoch": state.epoch,
                 "held_out": r["held_out"], "bert_config": bert_config.to_dict()}
@@ -295,18 +356,14 @@ def train_shared_relations(task: str, fit_docs: Sequence, held_docs: Sequence,
     from safetensors.torch import load_file
 
     model.load_state_dict(load_file(str(staging / WEIGHTS_FILE)))
-    dev_predictions = predict(model, task, sets["dev"], autocast)
-    if task == "CID":
-        dev = cid_scores(sets["dev"], dev_predictions, best["threshold"]) if sets["dev"] else {}
-    else:
-        dev = (typed_record(sets["dev"], dev_predictions, best["threshold"],
-                            best["novelty_threshold"])["scores"] if sets["dev"] else {})
+    dev = dev_record(model, task, sets["dev"], autocast, best)
     config = json.loads((staging / SHARED_FILE).read_text(encoding="utf-8"))
     config["dev_gold_entities"] = dev
     (staging / SHARED_FILE).write_text(json.dumps(config, indent=2), encoding="utf-8")
     result = {
         "kind": "shared", "task": task, "epochs": state.history, "best_epoch": best["epoch"],
         "threshold": best["threshold"], "novelty_threshold": best.get("novelty_threshold"),
+        "cid_threshold": best.get("cid_threshold"),
         "held_out": best["held_out"], "dev_gold_entities": dev,
         "params": {"ner_model": ner_model, "ner_model_id": tagger.model_id,
                    "states_layer": states_layer, "layers": depth - states_layer,
@@ -316,6 +373,10 @@ def train_shared_relations(task: str, fit_docs: Sequence, held_docs: Sequence,
                    **(extra or {}).get("params", {})},
         "data": {"fit_documents": len(train_set), "held_out_documents": len(sets["held"]),
                  "dev_documents": len(sets["dev"]),
+                 **({"cid_fit_documents": sum(p.task == "CID" for p in train_set),
+                     "cid_held_out_documents": sum(p.task == "CID" for p in sets["held"]),
+                     "cid_dev_documents": sum(p.task == "CID" for p in sets["dev"])}
+                    if task == "joint" else {}),
                  "train_relations": sum(len(p.gold) for p in train_set),
                  "held_out_relations": sum(len(p.gold) for p in sets["held"]),
                  "dev_relations": sum(len(p.gold) for p in sets["dev"]),

@@ -4,6 +4,7 @@ training documents, their combination and threshold on the held-out rest."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from collections.abc import Sequence
@@ -62,6 +63,9 @@ def train_stacked_relations(train_files: Sequence[str | Path], dev_files: Sequen
                             device: str = "auto", seed: int = 13, progress: bool = False,
                             document_method: str = "encoder", ner_model: str | None = None,
                             states_layer: int | None = None,
+                            typed_train: Sequence[str | Path] = (),
+                            typed_dev: Sequence[str | Path] = (),
+                            typed_out: str | Path | None = None,
                             command_line: str | None = None) -> dict[str, Any]:
     """Train both members and their combination; save the stacked model with a card.
 
@@ -75,6 +79,10 @@ def train_stacked_relations(train_files: Sequence[str | Path], dev_files: Sequen
     `document_method` "shared": the document member is a head over the NER model
     `ner_model`'s states (`litmine.tasks.relations.shared`, trained by
     `training.shared.train_shared_relations`), not a fine-tuned encoder of `base_model`.
+    "joint": that head also learns BioRED's typed relations from `typed_train` (held out and
+    scored as `training.typed.split_documents` does, with `typed_dev`); it is saved to
+    `typed_out` when given (the typed relation model, which relation.json's "document_model"
+    then names) so that one pass of it serves both, else to ``document/``.
     """
     started = time.time()
     if base_model is None:
@@ -95,7 +103,14 @@ def train_stacked_relations(train_files: Sequence[str | Path], dev_files: Sequen
     staging.mkdir(parents=True)
     # 2. members fitted without the held-out documents
     linear_fit = fit_linear_model(fit, tree=tree, name="linear").model
-    if document_method == "shared":
+    if document_method == "joint":
+        document_record, document_dir = _train_joint_member(
+            fit, held, dev_docs, staging, out_dir, typed_train=typed_train, typed_dev=typed_dev,
+            typed_out=typed_out, train_files=train_files, dev_files=dev_files, exclude=exclude,
+            max_train_docs=max_train_docs, max_dev_docs=max_dev_docs, ner_model=ner_model,
+            states_layer=states_layer, epochs=epochs, lr=lr, seed=seed, device=device,
+            progress=progress, command_line=command_line)
+    elif document_method == "shared":
         from litmine.tasks.relations.training.shared import train_shared_relations
 
         # The member's epoch and threshold are chosen on the same held-out documents.
@@ -109,8 +124,10 @@ def train_stacked_relations(train_files: Sequence[str | Path], dev_files: Sequen
             lr=lr or DEFAULT_LR, seed=seed, device=device, progress=progress)
     else:
         raise LitmineError(f"train-relations --method stacked: unknown document member "
-                           f"{document_method!r}; use encoder or shared")
-    document = document_member(staging / "document", device=device)
+                           f"{document_method!r}; use encoder, shared or joint")
+    if document_method != "joint":
+        document_dir = staging / "document"
+    document = document_member(document_dir, device=device)
     # 3. the combination, on held-out member scores
     probe = StackedRelationModel(staging, linear=linear_fit, document=document,
                                  config={"weights": [1.0, 1.0], "intercept": 0.0,
@@ -134,6 +151,8 @@ def train_stacked_relations(train_files: Sequence[str | Path], dev_files: Sequen
                       {"cv": linear_all.cv})
     config = {"kind": "stacked", "task": "CID", "name": out_dir.name, "members": list(MEMBERS),
               **combination}
+    if document_dir.parent != staging:  # a joint head saved as the typed model: named
+        config["document_model"] = os.path.relpath(document_dir.resolve(), out_dir.resolve())
     model = StackedRelationModel(staging, linear=linear_all.model, document=document,
                                  config=config)
     dev = dev_scores(model, dev_docs)
@@ -145,17 +164,48 @@ def train_stacked_relations(train_files: Sequence[str | Path], dev_files: Sequen
                    "exclude": [str(p) for p in exclude], "mesh_tree": [str(p) for p in mesh_tree],
                    "hold_out_every": HOLD_OUT_EVERY, "max_train_docs": max_train_docs,
                    "document_method": document_method,
+                   "typed_train": [str(p) for p in typed_train],
+                   "typed_dev": [str(p) for p in typed_dev],
                    "max_dev_docs": max_dev_docs, "device": device, "seed": seed},
         "data": {"train_documents": len(train_docs), "fit_documents": len(fit),
                  "held_out_documents": len(held), "held_out_relations": n_gold,
                  "dev_documents": len(dev_docs),
                  "files": [{"path": str(p), "sha256": sha256_file(p)}
-                           for p in [*train_files, *dev_files, *mesh_tree]]},
+                           for p in [*train_files, *typed_train, *dev_files, *typed_dev,
+                                     *mesh_tree]]},
         "linear_cv": linear_all.cv, "document": document_record, "combination": combination,
         "dev_gold_entities": dev, "threshold": combination["threshold"],
         "seconds": round(time.time() - started, 1)}
+    if "document_model" in config:
+        result["document_model"] = config["document_model"]
     (staging / "training.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
     write_stacked_card(staging, result, command_line)
     publish_model_dir(staging, out_dir)
     result["out_dir"] = str(out_dir)
     return result
+
+
+def _train_joint_member(fit, held, dev_docs, staging: Path, out_dir: Path, *, typed_train,
+                        typed_dev, typed_out, train_files, dev_files, exclude, max_train_docs, max_dev_docs,
+                        **options) -> tuple[dict[str, Any], Path]:
+    """(record, directory) of the joint head: BioRED's documents split as the typed model's,
+    neither corpus' held-out or dev documents among either's training documents."""
+    from litmine.tasks.relations.training.shared import file_records, train_shared_relations
+    from litmine.tasks.relations.training.typed import split_documents
+
+    if not typed_train or not typed_dev:
+        raise LitmineError("train-relations --method joint-shared: give BioRED's training and "
+                           "dev files beside BC5CDR's (--train and --dev, one of each kind)")
+    typed_fit, typed_held, typed_dev_docs = split_documents(
+        typed_train, typed_dev, [*exclude, *dev_files], max_train_docs, max_dev_docs)
+    kept_out = ({d.pmid for d in (*held, *dev_docs, *typed_held, *typed_dev_docs)})
+    typed_fit = [d for d in typed_fit if d.pmid not in kept_out]
+    cid_fit = [d for d in fit if d.pmid not in kept_out]
+    document_dir = Path(typed_out) if typed_out else staging / "document"
+    files = [*train_files, *typed_train, *dev_files, *typed_dev]
+    extra = {"data": {"files": file_records(files),
+                      "excluded": f"Excluded PMIDs: {', '.join(map(str, exclude)) or 'none'}."}}
+    record = train_shared_relations("joint", typed_fit, typed_held, typed_dev_docs,
+                                    document_dir, cid_docs=(cid_fit, held, dev_docs),
+                                    extra=extra, **options)
+    return record, document_dir
