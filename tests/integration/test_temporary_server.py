@@ -49,3 +49,54 @@ def test_mine_runs_its_flow_on_a_temporary_server_it_stops(tmp_path, tiny_ner_mo
 
 def test_no_temporary_server_when_prefect_has_an_api_url(prefect_harness):
     assert start_temporary_server() is None
+
+
+_PROBE = """
+import json, sys
+import psutil
+from litmine.temporary_server import start_temporary_server
+from prefect.settings import get_current_settings
+server = start_temporary_server()
+children = [p.cmdline() for p in psutil.Process().children()]
+out = {"server": server is not None, "api": get_current_settings().api.url,
+       "heartbeat": get_current_settings().flows.heartbeat_frequency,
+       "uvicorn_children": sum("uvicorn" in " ".join(c) for c in children)}
+if server is not None:
+    server.wait()
+    server.stop()
+print(json.dumps(out))
+"""
+
+
+def _probe(tmp_path, profile: str) -> dict:
+    import json
+
+    home = tmp_path / "prefect"
+    home.mkdir(exist_ok=True)
+    (home / "profiles.toml").write_text(profile)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LITMINE_", "PREFECT_"))}
+    env.update(PREFECT_HOME=str(home), PREFECT_PROFILES_PATH=str(home / "profiles.toml"),
+               PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    done = subprocess.run([sys.executable, "-c", _PROBE], env=env, text=True,
+                          capture_output=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_a_profile_that_names_a_server_stops_the_early_one_and_ours_sends_no_heartbeats(
+        tmp_path):
+    """The server is spawned before Prefect's settings are read; a profile naming an API (not
+    the environment) then makes litmine stop it at once and use that API, with heartbeats as
+    configured. Without one, the temporary server is used and its runs send no heartbeats."""
+    named = _probe(tmp_path, 'active = "remote"\n[profiles.remote]\n'
+                             'PREFECT_API_URL = "http://127.0.0.1:9/api"\n')
+    assert named == {"server": False, "api": "http://127.0.0.1:9/api", "heartbeat": 180,
+                     "uvicorn_children": 0}
+    # a profile that does not allow a temporary server: none is left running (Prefect's own
+    # error comes when a flow runs)
+    assert _probe(tmp_path, 'active = "local"\n[profiles.local]\n') == {
+        "server": False, "api": None, "heartbeat": 180, "uvicorn_children": 0}
+    ours = _probe(tmp_path, 'active = "ephemeral"\n[profiles.ephemeral]\n'
+                            'PREFECT_SERVER_ALLOW_EPHEMERAL_MODE = "true"\n')
+    assert ours["server"] and ours["api"].startswith("http://127.0.0.1:")
+    assert ours["heartbeat"] is None and ours["uvicorn_children"] == 1
