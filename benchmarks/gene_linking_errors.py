@@ -4,7 +4,9 @@ mention sorted into right / no ID / wrong ID (by the linking level that chose it
 the gold NCBI Gene ID is in the lexicon at all.
 
 Usage:
-    python benchmarks/gene_linking_errors.py ../shared/data/corpora/biored/Dev.PubTator
+    python benchmarks/gene_linking_errors.py ../shared/data/corpora/biored/Dev.PubTator [LEXICON]
+
+LEXICON: a lexicon file to use instead of the shipped one.
 """
 import sys, collections
 from dataclasses import replace
@@ -17,7 +19,9 @@ from litmine.tasks.text.sentences import split_article
 path = sys.argv[1]
 corpus = read_corpus([path])
 docs = corpus.documents
-linker = load_linker()
+from litmine.settings import DEFAULT_LEXICON
+LEXICON = sys.argv[2] if len(sys.argv) > 2 else DEFAULT_LEXICON
+linker = load_linker(LEXICON)
 articles = [d.to_article() for d in docs]
 sentences = [s for a in articles for s in split_article(a)]
 stripped = [replace(m, concept_id="") for d in docs for m in gold_to_mentions(d)]
@@ -49,9 +53,8 @@ for c, xs in ex.items():
 
 # is the gold ID known to the lexicon at all (any name), and under the same symbol key?
 from litmine.tasks.linking.lexicon import Lexicon
-from litmine.settings import DEFAULT_LEXICON
 from litmine.tasks.linking.normalise import normalise_name, gene_symbol_key
-lex = Lexicon.load(DEFAULT_LEXICON)
+lex = Lexicon.load(LEXICON)
 known_ids = collections.defaultdict(set)
 for (t, name), ids in lex.weights().items():
     if t == "Gene":

@@ -47,6 +47,7 @@ def train(
     max_train_docs: int | None = None,
     max_dev_docs: int | None = None,
     unit: str = "sentence",
+    precision: str = "auto",
     corpus_list: str | None = None,
     corpus_dir: str | None = None,
     command_line: str | None = None,
@@ -67,7 +68,7 @@ def train(
         exclude=exclude or [], epochs=epochs, lr=lr, batch_size=batch_size,
         max_length=max_length, seed=seed, patience=patience, device=device,
         fp16_weights=fp16_weights, max_train_docs=max_train_docs, max_dev_docs=max_dev_docs,
-        unit=unit, command_line=command)
+        unit=unit, precision=precision, command_line=command)
     create_markdown_artifact(
         key="ner-training-dev-scores",
         markdown=f"# NER training: dev scores per epoch\n\nModel: `{result.out_dir}` (best epoch "

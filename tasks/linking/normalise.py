@@ -207,8 +207,10 @@ class Linker:
         #: (type, normalised key) -> ((taxon, best ID of that taxon), ...) for names with IDs in
         #: several organisms
         self._by_taxon: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {}
-        #: keyed by `gene_symbol_key` ("IL-6", "Il6" and "interleukin-6"'s organisms together)
-        for (type_, key), ids in keyed[3].items():
+        #: keyed by `gene_symbol_key` ("IL-6", "Il6" and "interleukin-6"'s organisms together),
+        #: from every source (a name's default ID comes from its best-ranked source, but a lower
+        #: one may be all that knows its mouse ortholog: `litmine.tasks.linking.orthologs`)
+        for (type_, key), ids in _symbol_keys(lexicon, self.types).items():
             per_taxon: dict[str, Counter] = defaultdict(Counter)
             for cid, w in ids.items():
                 if taxon := self._taxa.get(cid):
@@ -354,6 +356,22 @@ def _keys(norm: str, type_: str = "") -> tuple[str, ...]:
     return (*keys, gene_symbol_key(norm)) if type_ in SYMBOL_KEY_TYPES else keys
 
 
+def _symbol_keys(lexicon: Lexicon, types: Sequence[str]) -> dict[tuple[str, str], dict[str, float]]:
+    """(type, `gene_symbol_key`) -> {ID: weight} over every source of the lexicon, for the
+    `SYMBOL_KEY_TYPES` among `types`."""
+    out: dict[tuple[str, str], dict[str, float]] = {}
+    wanted = [t for t in SYMBOL_KEY_TYPES if t in types]
+    for type_ in wanted:
+        for (_, name), ids in lexicon.weights(type_, every_source=True).items():
+            norm = normalise_name(name, type_ in SINGULAR_TYPES)
+            if not norm:
+                continue
+            bucket = out.setdefault((type_, gene_symbol_key(norm)), {})
+            for cid, weight in ids.items():
+                bucket[cid] = bucket.get(cid, 0) + weight
+    return out
+
+
 def _best(ids: Mapping[str, float]) -> str:
     """The ID with the highest weight (ties: the smallest ID, so results are reproducible)."""
     if len(ids) == 1:
@@ -374,13 +392,16 @@ def choose_taxon(link: Link, taxa: Sequence[str], linker: Linker) -> Link:
     """A gene link moved to the ID of the first organism in `taxa` that its name has one in.
 
     Only an ID whose organism the lexicon knows is moved (a corpus ID of unknown organism may
-    already be the right one); the method becomes ``species``.
+    already be the right one), and only to another organism (an ID of the first organism in
+    `taxa` that has one stays); the method becomes ``species``.
     """
     current = linker.taxon(link.concept_id)
     if not link.alternatives or not current:
         return link
     ids = dict(link.alternatives)
     for taxon in taxa:
+        if taxon == current:  # already the document's organism: the name's own ID stands
+            return link
         if taxon in ids:
             if ids[taxon] == link.concept_id:
                 return link
@@ -474,7 +495,7 @@ _FUZZY_LOCK = threading.Lock()
 
 
 #: Bump when the Linker's attributes change: cached linkers of another version are rebuilt.
-LINKER_CACHE_VERSION = 1
+LINKER_CACHE_VERSION = 2
 
 
 def load_linker(lexicon: str | Path = DEFAULT_LEXICON) -> Linker:

@@ -34,7 +34,8 @@ from litmine.tasks.training.corpus import (EncodeStats, Example, SentenceStats, 
 from litmine.tasks.training.corpus_list import CorpusSpec
 from litmine.tasks.training.partial import allowed_labels, partial_label_loss
 from litmine.tasks.training.loop import (EarlyStopping, Evaluate, KeepBestState, LoopState,
-                                         Progress, decay_groups, fit, group_batches,
+                                         Progress, autocast_for, decay_groups, fit,
+                                         group_batches,
                                          publish_model_dir, seed_everything, use_all_cores)
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,8 @@ DEFAULT_PATIENCE = 2
 #: Training units: sentences (as the pipeline splits them) or whole documents (context across
 #: sentences; the model is then run on whole documents too).
 UNITS = ("sentence", "document")
+#: `--precision`: auto (bf16 autocast where the CPU has bf16 units; mixed on CUDA) or fp32.
+PRECISIONS = ("auto", "fp32")
 
 
 @dataclass
@@ -134,7 +137,7 @@ def train_ner(train: Sequence[str | Path | CorpusSpec], dev: Sequence[str | Path
               device: str = "auto", fp16_weights: bool = False,
               max_train_docs: int | None = None, max_dev_docs: int | None = None,
               max_batch_tokens: int = 8192, progress: bool = True, unit: str = "sentence",
-              command_line: str | None = None) -> TrainResult:
+              precision: str = "auto", command_line: str | None = None) -> TrainResult:
     """Fine-tune `base_model` for BIO tagging of `types` and save the best epoch to `out_dir`.
 
     Train on `train` corpora (PubTator or CoNLL), pick the epoch with the best strict dev F1 on
@@ -146,6 +149,9 @@ def train_ner(train: Sequence[str | Path | CorpusSpec], dev: Sequence[str | Path
     `unit` "document" trains on whole documents instead of sentences (context across
     sentences); the model remembers it (config `litmine_unit`) and the pipeline's Tagger then
     tags each document's sentences as one text (`litmine.tasks.text.sentences.join_sentences`).
+    `precision` "auto" runs the forward pass under bf16 autocast on a CPU with bf16 matrix units
+    (AMX, AVX512-BF16) and mixed precision on CUDA, with fp32 weights and optimiser state;
+    "fp32" runs full precision everywhere.
     Writes model.safetensors, tokenizer, config (id2label), README.md (model card) and
     training.json to `out_dir` (replaced only when training succeeds).
     """
@@ -161,9 +167,12 @@ def train_ner(train: Sequence[str | Path | CorpusSpec], dev: Sequence[str | Path
         epochs=epochs, lr=lr, batch_size=batch_size, max_length=max_length, seed=seed,
         patience=patience, warmup_ratio=warmup_ratio, weight_decay=weight_decay,
         grad_clip=grad_clip, device=device, fp16_weights=fp16_weights,
-        max_train_docs=max_train_docs, max_dev_docs=max_dev_docs, unit=unit)
+        max_train_docs=max_train_docs, max_dev_docs=max_dev_docs, unit=unit,
+        precision=precision)
     if unit not in UNITS:
         raise LitmineError(f"train: unit must be one of {UNITS}, got {unit!r}")
+    if precision not in PRECISIONS:
+        raise LitmineError(f"train: precision must be one of {PRECISIONS}, got {precision!r}")
     out_dir = Path(out_dir)
     device = device_name(device, "train")
     torch_device = torch.device(device)
@@ -253,9 +262,12 @@ def train_ner(train: Sequence[str | Path | CorpusSpec], dev: Sequence[str | Path
                  result.seconds, result.eval_seconds)
         return result
 
+    mixed = "bf16-cpu" if precision == "auto" else False
+    params["autocast"] = str(autocast_for(torch_device, mixed)[1] or "none").replace("torch.", "")
+    log.info("train: forward pass autocast %s (--precision %s)", params["autocast"], precision)
     state = fit(model, optimizer, scheduler, epochs=epochs, device=torch_device,
                 batches=lambda epoch: group_batches(lengths, batch_size, rng), loss=batch_loss,
-                grad_clip=grad_clip, mixed_precision=True,
+                grad_clip=grad_clip, mixed_precision=mixed,
                 callbacks=[Progress(progress), Evaluate(score_epoch, lambda r: r.f1),
                            KeepBestState(),
                            EarlyStopping(patience, "early stop: no dev gain for %d epochs "
@@ -365,7 +377,7 @@ Labels: {', '.join(result.labels)}.
 Parameters: epochs {p['epochs']} (ran {len(result.epochs)}, best {result.best_epoch}), lr {p['lr']},
 batch size {p['batch_size']}, max length {p['max_length']}, warm-up {p['warmup_ratio']}, weight
 decay {p['weight_decay']}, gradient clip {p['grad_clip']}, seed {p['seed']}, patience
-{p['patience']}, device {p['device']}. Training took {result.seconds / 60:.1f} minutes.
+{p['patience']}, device {p['device']}, autocast {p.get('autocast', 'none')}. Training took {result.seconds / 60:.1f} minutes.
 
 ## Data
 

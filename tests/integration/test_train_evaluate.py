@@ -50,6 +50,12 @@ def test_train_flow_writes_a_complete_model_dir(trained):
     assert files[0]["sha256"][:16] in card
     assert "| epoch | train loss |" in card and "Apache-2.0" not in card  # tiny model: no MiniLM
     assert "public domain" in card
+    # --precision auto: bf16 autocast where this CPU has bf16 units, full precision elsewhere
+    from litmine.tasks.cpu_features import default_cpu_dtype
+
+    autocast = "bfloat16" if default_cpu_dtype() == "bf16" else "none"
+    assert record["params"]["precision"] == "auto" and record["params"]["autocast"] == autocast
+    assert f"autocast {autocast}." in " ".join(card.split())
 
 
 def test_train_flow_creates_the_dev_scores_artifact(trained):
@@ -173,3 +179,12 @@ def test_corpus_list_is_for_ner_only(corpora):
     result = CliRunner().invoke(app, ["train", "--task", "relations", "--corpus-list",
                                       str(corpora / "six-types.tsv"), "--dev", "x"])
     assert "--corpus-list is for --task ner" in str(result.exception)
+
+
+def test_training_precision_must_be_known(tmp_path):
+    from litmine.errors import LitmineError
+    from litmine.tasks.training.ner import train_ner
+
+    with pytest.raises(LitmineError, match=r"precision must be one of \('auto', 'fp32'\)"):
+        train_ner(["x.pubtator"], ["y.pubtator"], tmp_path / "m", base_model="none",
+                  precision="fp16")

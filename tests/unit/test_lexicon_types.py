@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from litmine.errors import ParseError
+from litmine.errors import LitmineError, ParseError
 from litmine.tasks.linking.concept_ids import cellosaurus_id, corpus_ids, gene_ids, taxon_id
 from litmine.tasks.linking.lexicon import Lexicon, build_lexicon, iter_corpus_names
 from litmine.tasks.linking.name_tables import iter_gene_table_names, iter_species_table_names
-from litmine.tasks.linking.normalise import (Linker, gene_symbol_key, normalise_document,
-                                             normalise_name)
+from litmine.tasks.linking.normalise import (Link, Linker, choose_taxon, gene_symbol_key,
+                                             normalise_document, normalise_name)
+from litmine.tasks.linking.orthologs import Ortholog, read_homologene
 from litmine.tasks.records import Mention
 
 LEX = Path(__file__).resolve().parents[1] / "fixtures" / "lexicon"
@@ -203,3 +204,65 @@ def test_greek_spelt_out_links_to_the_symbol(taxa_linker, text, expected):
 def test_gene_organism_choice_spans_spellings(taxa_linker, text, spans, expected):
     out, _ = normalise_document(text, _mentions(text, spans), taxa_linker)
     assert out[0].concept_id == expected
+
+
+# -- other organisms' genes from NCBI HomoloGene ------------------------------------------------
+@pytest.fixture(scope="module")
+def homolog_lexicon():
+    return build_lexicon(genes=[LEX / "hgnc_sample.tsv"], species=[LEX / "species_sample.tsv"],
+                         homologs=[LEX / "homologene_sample.data"])
+
+
+def test_homologene_rows_and_their_errors(tmp_path):
+    rows = list(read_homologene(LEX / "homologene_sample.data"))
+    assert rows[1] == Ortholog("28", "10090", "11835", "Ar") and rows[-1].symbol == ""
+    bad = tmp_path / "homologene.data"
+    bad.write_text("28\t9606\t367\tAR\t1\tNP_1\n28\tmouse\t11835\tAr\t2\tNP_2\n")
+    with pytest.raises(ParseError, match=r"homologene.data line 2 is not a HomoloGene row"):
+        list(read_homologene(bad))
+
+
+def test_orthologs_take_their_own_symbol_and_the_human_genes_names(homolog_lexicon):
+    rows = {(name, cid, source.split(":")[0]) for (t, cid, name, source) in homolog_lexicon.counts
+            if t == "Gene"}
+    for cid in ("22059", "24842", "30590"):  # mouse, rat, zebrafish TP53
+        assert {("TP53", cid, "homologs"), ("tumor protein p53", cid, "homologs")} <= rows
+    assert {("Trp53", "22059", "homologs"), ("Tp53", "24842", "homologs")} <= rows
+    assert not any(name in ("p53", "LFS1") and cid != "7157" for name, cid, _ in rows)  # aliases
+    # AR is not in the HGNC sample: its orthologs have only their own symbols
+    assert {name for name, cid, _ in rows if cid == "11835"} == {"Ar"}
+    taxa = homolog_lexicon.taxa
+    assert (taxa[("Gene", "22059")], taxa[("Gene", "24842")], taxa[("Gene", "7157")]) == \
+        ("10090", "10116", "9606")
+    only_rat = build_lexicon(genes=[LEX / "hgnc_sample.tsv"], homologs=[LEX / "homologene_sample.data"],
+                             homolog_taxa=("10116",))
+    assert {cid for (t, cid, _, s) in only_rat.counts if s.startswith("homologs")} == {"24842", "24208"}
+
+
+@pytest.mark.parametrize("text, spans, expected, method", [
+    ("tumor protein p53 in mice", [("tumor protein p53", "Gene"), ("mice", "Species")], "22059",
+     "species"),  # HGNC's name, moved to the mouse ortholog that only HomoloGene knows
+    ("tumor protein p53 in patients", [("tumor protein p53", "Gene"), ("patients", "Species")],
+     "7157", "exact"),
+    ("tumor protein p53 levels", [("tumor protein p53", "Gene")], "7157", "exact"),  # human
+    ("Trp53 levels", [("Trp53", "Gene")], "22059", "exact"),  # the mouse symbol
+])
+def test_gene_names_reach_the_orthologs_of_the_documents_organism(homolog_lexicon, text, spans,
+                                                                  expected, method):
+    out, links = normalise_document(text, _mentions(text, spans), Linker(homolog_lexicon))
+    assert (out[0].concept_id, links[0].method) == (expected, method)
+
+
+def test_a_gene_of_the_documents_organism_stays(homolog_lexicon):
+    linker = Linker(homolog_lexicon)
+    link = Link("7157", "exact", alternatives=(("10090", "22059"), ("9606", "1111")))
+    assert choose_taxon(link, ["9606"], linker) is link  # not moved to another human gene
+    assert choose_taxon(link, ["10090", "9606"], linker).concept_id == "22059"
+
+
+def test_homolog_taxa_option_names_what_is_wrong():
+    from litmine.commands.relations import _taxa
+
+    assert _taxa("10090, 10116") == ("10090", "10116")
+    with pytest.raises(LitmineError, match="--homolog-taxa takes NCBI Taxonomy IDs"):
+        _taxa("mouse,rat")
