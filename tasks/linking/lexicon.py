@@ -116,8 +116,26 @@ class Lexicon:
         if source not in self.order:
             self.order.append(source)
 
-    def weights(self, type_: str | None = None, every_source: bool = False
-                ) -> dict[tuple[str, str], Counter]:
+    def ranked_weights(self, type_: str) -> dict[tuple[str, str], dict[str, tuple[int, float]]]:
+        """(type, name) -> {concept ID: (rank of the best source naming it, weight there)} over
+        every source (0 is the best rank; weights as in `weights`): which organisms a gene name
+        is known in, and how well, whichever source knows them (`Linker`'s species step)."""
+        rank = {s: i for i, s in enumerate(self.order)}
+        out: dict[tuple[str, str], dict[str, tuple[int, float]]] = defaultdict(dict)
+        for (t, cid, name, source), n in self.counts.items():
+            if t != type_:
+                continue
+            r = rank.get(source, len(rank))
+            w = n if source.startswith("corpus") else DICTIONARY_WEIGHT
+            ids = out[(t, name)]
+            best = ids.get(cid)
+            if best is None or r < best[0]:
+                ids[cid] = (r, w)
+            elif r == best[0]:
+                ids[cid] = (r, best[1] + w)
+        return out
+
+    def weights(self, type_: str | None = None) -> dict[tuple[str, str], Counter]:
         """(type, name) -> Counter(concept_id -> weight) from the best-ranked source naming it.
 
         Annotation conventions and MeSH versions differ between corpora (BC5CDR's 2015 IDs vs
@@ -126,8 +144,6 @@ class Lexicon:
         lower-ranked source's "misoprostol" does not beat a better one's "Misoprostol"); within
         it, corpus annotations count once each and a dictionary synonym DICTIONARY_WEIGHT.
         Gene names compare in their own case: "TNF" (human) and "Tnf" (mouse) are two names.
-        `every_source`: every source's IDs count, not only the best-ranked one's (the organisms
-        a gene name is known in, whichever source knows them: `Linker`'s species step).
         """
         rank = {s: i for i, s in enumerate(self.order)}
         best: dict[tuple[str, str], int] = {}
@@ -140,7 +156,7 @@ class Lexicon:
         for (t, cid, name, source), n in self.counts.items():
             if type_ is not None and t != type_:
                 continue
-            if not every_source and rank.get(source, len(rank)) != best[(t, _case_key(t, name))]:
+            if rank.get(source, len(rank)) != best[(t, _case_key(t, name))]:
                 continue
             w = n if source.startswith("corpus") else DICTIONARY_WEIGHT
             out[(t, name)][cid] += w

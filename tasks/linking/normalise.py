@@ -209,15 +209,21 @@ class Linker:
         self._by_taxon: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {}
         #: keyed by `gene_symbol_key` ("IL-6", "Il6" and "interleukin-6"'s organisms together),
         #: from every source (a name's default ID comes from its best-ranked source, but a lower
-        #: one may be all that knows its mouse ortholog: `litmine.tasks.linking.orthologs`)
+        #: one may be all that knows its mouse ortholog: `litmine.tasks.linking.orthologs`);
+        #: each organism's ID from the best-ranked source that names one of that organism
         for (type_, key), ids in _symbol_keys(lexicon, self.types).items():
-            per_taxon: dict[str, Counter] = defaultdict(Counter)
-            for cid, w in ids.items():
-                if taxon := self._taxa.get(cid):
-                    per_taxon[taxon][cid] = w
+            per_taxon: dict[str, tuple[int, Counter]] = {}
+            for cid, (rank, w) in ids.items():
+                if not (taxon := self._taxa.get(cid)):
+                    continue
+                best = per_taxon.get(taxon)
+                if best is None or rank < best[0]:
+                    per_taxon[taxon] = (rank, Counter({cid: w}))
+                elif rank == best[0]:
+                    best[1][cid] += w
             if len(per_taxon) > 1:
                 self._by_taxon[(type_, key)] = tuple(sorted((t, _best(c))
-                                                            for t, c in per_taxon.items()))
+                                                            for t, (_, c) in per_taxon.items()))
         self._fuzzy: dict[str, tuple] = {}
         self._fuzzy_names = defaultdict(list)
         for (type_, norm), name in names.items():
@@ -356,19 +362,23 @@ def _keys(norm: str, type_: str = "") -> tuple[str, ...]:
     return (*keys, gene_symbol_key(norm)) if type_ in SYMBOL_KEY_TYPES else keys
 
 
-def _symbol_keys(lexicon: Lexicon, types: Sequence[str]) -> dict[tuple[str, str], dict[str, float]]:
-    """(type, `gene_symbol_key`) -> {ID: weight} over every source of the lexicon, for the
-    `SYMBOL_KEY_TYPES` among `types`."""
-    out: dict[tuple[str, str], dict[str, float]] = {}
-    wanted = [t for t in SYMBOL_KEY_TYPES if t in types]
-    for type_ in wanted:
-        for (_, name), ids in lexicon.weights(type_, every_source=True).items():
+def _symbol_keys(lexicon: Lexicon, types: Sequence[str]
+                 ) -> dict[tuple[str, str], dict[str, tuple[int, float]]]:
+    """(type, `gene_symbol_key`) -> {ID: (best source rank, weight there)} over every source of
+    the lexicon (`Lexicon.ranked_weights`), for the `SYMBOL_KEY_TYPES` among `types`."""
+    out: dict[tuple[str, str], dict[str, tuple[int, float]]] = {}
+    for type_ in [t for t in SYMBOL_KEY_TYPES if t in types]:
+        for (_, name), ids in lexicon.ranked_weights(type_).items():
             norm = normalise_name(name, type_ in SINGULAR_TYPES)
             if not norm:
                 continue
             bucket = out.setdefault((type_, gene_symbol_key(norm)), {})
-            for cid, weight in ids.items():
-                bucket[cid] = bucket.get(cid, 0) + weight
+            for cid, (rank, weight) in ids.items():
+                have = bucket.get(cid)
+                if have is None or rank < have[0]:
+                    bucket[cid] = (rank, weight)
+                elif rank == have[0]:
+                    bucket[cid] = (rank, have[1] + weight)
     return out
 
 
@@ -495,7 +505,7 @@ _FUZZY_LOCK = threading.Lock()
 
 
 #: Bump when the Linker's attributes change: cached linkers of another version are rebuilt.
-LINKER_CACHE_VERSION = 2
+LINKER_CACHE_VERSION = 3
 
 
 def load_linker(lexicon: str | Path = DEFAULT_LEXICON) -> Linker:

@@ -266,3 +266,15 @@ def test_homolog_taxa_option_names_what_is_wrong():
     assert _taxa("10090, 10116") == ("10090", "10116")
     with pytest.raises(LitmineError, match="--homolog-taxa takes NCBI Taxonomy IDs"):
         _taxa("mouse,rat")
+
+
+def test_each_organisms_alternative_comes_from_the_best_ranked_source():
+    lex = Lexicon()
+    for source in ("corpus:a", "corpus:b"):
+        lex.add_source(source)
+    lex.add("Gene", "p62", "8878", "corpus:a", taxon="9606")  # SQSTM1, ranked first
+    lex.add("Gene", "P62", "18412", "corpus:a", count=3, taxon="10090")
+    lex.add("Gene", "p62", "23636", "corpus:b", count=5, taxon="9606")  # heavier, ranked lower
+    link = Linker(lex).link("p62", "Gene")
+    assert link.concept_id == "8878"
+    assert dict(link.alternatives) == {"9606": "8878", "10090": "18412"}
