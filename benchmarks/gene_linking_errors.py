@@ -49,7 +49,7 @@ for m, l in zip(batch.mentions, batch.links):
 print(cats.most_common())
 for c, xs in ex.items():
     print("==", c)
-    for x in xs[:12]: print("  ", x)
+    for x in xs[:int(__import__("os").environ.get("SHOW","12"))]: print("  ", x)
 
 # is the gold ID known to the lexicon at all (any name), and under the same symbol key?
 from litmine.tasks.linking.lexicon import Lexicon

@@ -127,12 +127,7 @@ class Lexicon:
                 continue
             r = rank.get(source, len(rank))
             w = n if source.startswith("corpus") else DICTIONARY_WEIGHT
-            ids = out[(t, name)]
-            best = ids.get(cid)
-            if best is None or r < best[0]:
-                ids[cid] = (r, w)
-            elif r == best[0]:
-                ids[cid] = (r, best[1] + w)
+            merge_ranked(out[(t, name)], cid, r, w)
         return out
 
     def weights(self, type_: str | None = None) -> dict[tuple[str, str], Counter]:
@@ -216,6 +211,16 @@ class Lexicon:
                     if len(row) == 6 and row[5]:
                         lex.taxa[(row[0], row[1])] = row[5]
         return lex
+
+
+def merge_ranked(ids: dict[str, tuple[int, float]], cid: str, rank: int, weight: float) -> None:
+    """Count `weight` for `cid` at source `rank` in `ids` ({ID: (best rank, weight there)}): a
+    better rank replaces what was counted, the same rank adds to it, a worse one is ignored."""
+    have = ids.get(cid)
+    if have is None or rank < have[0]:
+        ids[cid] = (rank, weight)
+    elif rank == have[0]:
+        ids[cid] = (rank, have[1] + weight)
 
 
 def _case_key(type_: str, name: str) -> str:

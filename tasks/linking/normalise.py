@@ -51,7 +51,7 @@ import numpy as np
 from litmine.model_packages import locate_model
 from litmine.settings import DEFAULT_LEXICON
 from litmine.tasks.digests import sha256_file
-from litmine.tasks.linking.lexicon import LINKED_TYPES, MESH_TYPES, Lexicon
+from litmine.tasks.linking.lexicon import LINKED_TYPES, MESH_TYPES, Lexicon, merge_ranked
 from litmine.tasks.linking.variants import normalise_variant
 from litmine.tasks.records import Mention
 from litmine.tasks.scoring import Span, concept_key, score_spans
@@ -374,11 +374,7 @@ def _symbol_keys(lexicon: Lexicon, types: Sequence[str]
                 continue
             bucket = out.setdefault((type_, gene_symbol_key(norm)), {})
             for cid, (rank, weight) in ids.items():
-                have = bucket.get(cid)
-                if have is None or rank < have[0]:
-                    bucket[cid] = (rank, weight)
-                elif rank == have[0]:
-                    bucket[cid] = (rank, have[1] + weight)
+                merge_ranked(bucket, cid, rank, weight)
     return out
 
 
