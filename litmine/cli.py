@@ -62,9 +62,10 @@ def _main(
     import logging
 
     state["debug"] = debug
-    from litmine.memory import limit_malloc_arenas
+    from litmine.memory import limit_malloc_arenas, limit_onednn_cache
 
     limit_malloc_arenas()  # before worker threads start allocating (litmine/memory.py)
+    limit_onednn_cache()  # before the first bf16 matmul
     # litmine's own progress lines (per-epoch dev scores, skipped corpus lines, ...) at INFO.
     logging.getLogger("litmine").setLevel(logging.DEBUG if debug else logging.INFO)
 

@@ -1,4 +1,4 @@
-"""Keep a long run's memory flat: fewer glibc malloc arenas.
+"""Keep a long run's memory flat: fewer glibc malloc arenas, fewer cached oneDNN primitives.
 
 glibc gives every thread that allocates concurrently its own malloc arena (up to 8 per core) and
 rarely returns their freed pages; with NER worker threads, Prefect's task threads and DuckDB all
@@ -67,3 +67,31 @@ def exec_with_arena_cap(default: int = 2) -> None:
         os.execv(sys.executable, [sys.executable, *argv[1:]])
     except OSError:  # cannot re-exec (unusual launcher): carry on with mallopt only
         return
+
+
+#: The variable oneDNN reads when it first creates a primitive (not before: setting it any time
+#: before the first bf16 matmul counts).
+ONEDNN_CACHE_VARIABLE = "ONEDNN_PRIMITIVE_CACHE_CAPACITY"
+
+
+def limit_onednn_cache(default: int | None = None) -> int | None:
+    """Cap oneDNN's primitive cache for this process and its children (`Settings.onednn_cache`,
+    LITMINE_ONEDNN_CACHE; a value already in the environment wins). Returns the cap set.
+
+    On a CPU with bf16 matrix units torch runs bf16 matmuls through oneDNN, which builds one
+    primitive per input shape and keeps up to 1,024 of them, each with its own copy of the
+    weights reordered for AMX. Every abstract gives the relation head (and every token-budget
+    batch the NER model) new shapes, so the cache only grows: `benchmarks/onednn_cache.py`
+    measures what it costs and what a cap saves.
+    """
+    if ONEDNN_CACHE_VARIABLE in os.environ:
+        return None
+    if default is None:
+        try:
+            default = get_settings(fresh=True).onednn_cache
+        except ValidationError:
+            return None
+    if default <= 0:
+        return None
+    os.environ[ONEDNN_CACHE_VARIABLE] = str(default)
+    return default

@@ -131,6 +131,10 @@ class Settings(BaseSettings):
         default=2, ge=0, le=1024,
         description="glibc malloc arenas per process (litmine/memory.py); 0 leaves glibc's default.",
     )
+    onednn_cache: int = Field(
+        default=64, ge=0, le=100_000,
+        description="oneDNN primitives kept per process (ONEDNN_PRIMITIVE_CACHE_CAPACITY; bf16 CPUs, litmine/memory.py); 0 leaves oneDNN's default (1024).",
+    )
     writer_wait: float = Field(
         default=180.0, ge=0, le=86400,
         description="Seconds a writing run waits for readers to let go of the database between batches, then fails (its batches kept).",

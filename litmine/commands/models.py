@@ -65,7 +65,7 @@ def train(
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Examples per optimiser step (ner, encoder relations, classify).")] = 16,
     max_length: Annotated[Optional[int], typer.Option("--max-length", min=16, help="Default: 256 (relations: 128).")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Random seed: shuffling and initialisation (classify: also the held-out split).")] = 13,
-    patience: Annotated[int, typer.Option("--patience", min=0, help="Epochs without dev improvement before stopping.")] = 2,
+    patience: Annotated[Optional[int], typer.Option("--patience", min=0, help="Epochs without dev improvement before stopping (default: 2; the shared relation heads 3).")] = None,
     device: DeviceOption = "auto",
     fp16_weights: Annotated[bool, typer.Option("--fp16-weights", help="Save fp16 weights if dev F1 holds.")] = False,
     max_train_docs: Annotated[Optional[int], typer.Option("--max-train-docs", min=1, help="Train on at most this many documents (a quick run).")] = None,
@@ -115,7 +115,7 @@ def train(
         out_dir=str(out or DEFAULT_MODEL_DIR), base_model=base_model, types=_split_types(types),
         type_map=type_map, exclude=existing_files(exclude, "train"), epochs=epochs or 5,
         lr=1e-4 if lr is None else lr, batch_size=batch_size, max_length=max_length or 256,
-        seed=seed, patience=patience, device=device,
+        seed=seed, patience=2 if patience is None else patience, device=device,
         fp16_weights=fp16_weights, max_train_docs=max_train_docs, max_dev_docs=max_dev_docs,
         unit=unit.value, precision=precision.value, command_line=command_line())
     typer.echo(f"model saved to {result['out_dir']}")
@@ -125,7 +125,7 @@ def _train_relations(train_files: list[Path], dev_files: list[Path], *, out: Pat
                      method: str, base_model: str | None, mesh_tree: list[Path] | None,
                      epochs: int | None, batch_size: int, max_length: int, lr: float,
                      max_train_docs: int | None, max_dev_docs: int | None,
-                     exclude: list[Path] | None, device: str, patience: int = 2,
+                     exclude: list[Path] | None, device: str, patience: int | None = None,
                      states_layer: int | None = None, typed_out: Path | None = None) -> None:
     """`train --task relations`: the CID classifier, saved with a model card."""
     from litmine.flows.train import train_relations
@@ -149,6 +149,8 @@ def _train_relations(train_files: list[Path], dev_files: list[Path], *, out: Pat
     if chosen is not RelationMethod.linear and chosen is not RelationMethod.encoder:
         options["progress"] = sys.stderr.isatty()
     if typed:
+        options["patience"] = 2 if patience is None else patience
+    elif shared and patience is not None:  # else the heads' own default (3)
         options["patience"] = patience
     if states_layer is not None:
         if not shared:

@@ -154,7 +154,7 @@ def train_relations(train_files: Sequence[str | Path], dev_files: Sequence[str |
     if method == "stacked-shared":
         from litmine.tasks.relations.training.stacked import train_stacked_relations
 
-        keep = _options(kwargs, (*STACKED_OPTIONS, "states_layer"))
+        keep = _options(kwargs, (*STACKED_OPTIONS, "states_layer", "patience"))
         return train_stacked_relations(train_files, dev_files, out_dir, epochs=epochs,
                                        document_method="shared", ner_model=base_model, **keep)
     if method == "joint-shared":
@@ -166,7 +166,7 @@ def train_relations(train_files: Sequence[str | Path], dev_files: Sequence[str |
         if not (cid_train and typed_train and cid_dev and typed_dev):
             raise LitmineError("train-relations --method joint-shared: give BC5CDR and BioRED "
                                "files for both --train and --dev (one head learns both)")
-        keep = _options(kwargs, (*STACKED_OPTIONS, "states_layer", "typed_out"))
+        keep = _options(kwargs, (*STACKED_OPTIONS, "states_layer", "typed_out", "patience"))
         return train_stacked_relations(cid_train, cid_dev, out_dir, epochs=epochs,
                                        document_method="joint", ner_model=base_model,
                                        typed_train=typed_train, typed_dev=typed_dev, **keep)

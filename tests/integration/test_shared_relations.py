@@ -224,7 +224,7 @@ def test_a_joint_head_is_the_typed_model_and_the_cid_member_in_one_pass(ner, tmp
     done = _train("--method", "joint-shared", "--train", CDR_TRAIN, "--train", BIORED_TRAIN,
                   "--dev", CDR_DEV, "--dev", BIORED_DEV, "--base-model", ner,
                   "--mesh-tree", LEX / "mesh_tree_sample.tsv", "--out", out,
-                  "--typed-out", typed_out, prefect=PREFECT_API_URL.value())
+                  "--typed-out", typed_out, "--patience", "5", prefect=PREFECT_API_URL.value())
     assert done.returncode == 0, done.stderr
     relation = json.loads((out / "relation.json").read_text())
     assert relation["document_model"] == "../litmine-biored-x" and not (out / "document").exists()
@@ -232,6 +232,7 @@ def test_a_joint_head_is_the_typed_model_and_the_cid_member_in_one_pass(ner, tmp
     assert head["task"] == "joint" and 0 < head["cid_threshold"] < 1
     record = json.loads((typed_out / "training.json").read_text())
     assert record["data"]["cid_fit_documents"] > 0 and "CID" in record["dev_gold_entities"]
+    assert record["params"]["patience"] == 5  # --patience reaches the head's early stopping
     assert "| CID |" in (typed_out / "README.md").read_text()
     assert describe_model(out).needs == ("litmine-biored-x",)
     cid = load_relation_model(out, device="cpu", dtype="fp32")

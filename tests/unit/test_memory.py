@@ -46,3 +46,18 @@ def test_the_console_entry_restarts_once_with_the_arena_cap():
                                                              "os.environ.get('MALLOC_ARENA_MAX')")],
                          env=env, capture_output=True, text=True, check=True).stdout.split()
     assert out == ["start", "None"]
+
+
+def test_onednn_cache_follows_the_setting_and_never_overrides_the_environment(monkeypatch):
+    var = memory.ONEDNN_CACHE_VARIABLE
+    monkeypatch.delenv(var, raising=False)
+    monkeypatch.delenv("LITMINE_ONEDNN_CACHE", raising=False)
+    assert memory.limit_onednn_cache() == 64 and memory.os.environ[var] == "64"
+    monkeypatch.delenv(var)
+    monkeypatch.setenv("LITMINE_ONEDNN_CACHE", "16")
+    assert memory.limit_onednn_cache() == 16 and memory.os.environ[var] == "16"
+    monkeypatch.setenv(var, "512")  # the user's own value wins
+    assert memory.limit_onednn_cache() is None and memory.os.environ[var] == "512"
+    monkeypatch.delenv(var)
+    monkeypatch.setenv("LITMINE_ONEDNN_CACHE", "0")  # oneDNN's default
+    assert memory.limit_onednn_cache() is None and var not in memory.os.environ

@@ -66,6 +66,7 @@ def train_stacked_relations(train_files: Sequence[str | Path], dev_files: Sequen
                             typed_train: Sequence[str | Path] = (),
                             typed_dev: Sequence[str | Path] = (),
                             typed_out: str | Path | None = None,
+                            patience: int | None = None,
                             command_line: str | None = None) -> dict[str, Any]:
     """Train both members and their combination; save the stacked model with a card.
 
@@ -103,13 +104,15 @@ def train_stacked_relations(train_files: Sequence[str | Path], dev_files: Sequen
     staging.mkdir(parents=True)
     # 2. members fitted without the held-out documents
     linear_fit = fit_linear_model(fit, tree=tree, name="linear").model
+    # `patience`: the shared heads' early stopping (their own default when None)
+    head_options = {} if patience is None else {"patience": patience}
     if document_method == "joint":
         document_record, document_dir = _train_joint_member(
             fit, held, dev_docs, staging, out_dir, typed_train=typed_train, typed_dev=typed_dev,
             typed_out=typed_out, train_files=train_files, dev_files=dev_files, exclude=exclude,
             max_train_docs=max_train_docs, max_dev_docs=max_dev_docs, ner_model=ner_model,
             states_layer=states_layer, epochs=epochs, lr=lr, seed=seed, device=device,
-            progress=progress, command_line=command_line)
+            progress=progress, command_line=command_line, **head_options)
     elif document_method == "shared":
         from litmine.tasks.relations.training.shared import train_shared_relations
 
@@ -117,7 +120,7 @@ def train_stacked_relations(train_files: Sequence[str | Path], dev_files: Sequen
         document_record = train_shared_relations(
             "CID", fit, held, [], staging / "document", ner_model=ner_model,
             states_layer=states_layer, epochs=epochs, lr=lr,
-            seed=seed, device=device, progress=progress)
+            seed=seed, device=device, progress=progress, **head_options)
     elif document_method == "encoder":
         document_record = train_document_model(
             fit, held, base_model, staging / "document", epochs=epochs or DEFAULT_EPOCHS,
