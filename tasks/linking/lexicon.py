@@ -62,9 +62,10 @@ from pathlib import Path
 from litmine.errors import LitmineError, ParseError
 from litmine.tasks.digests import sha256_file
 from litmine.tasks.linking.concept_ids import MESH_ID, corpus_ids, mesh_id
-from litmine.tasks.linking.name_tables import iter_gene_table_names, iter_species_table_names
+from litmine.tasks.linking.name_tables import (HUMAN, iter_gene_table_names,
+                                               iter_species_table_names)
 from litmine.tasks.linking.orthologs import DEFAULT_TAXA as DEFAULT_HOMOLOG_TAXA
-from litmine.tasks.linking.orthologs import HUMAN, gene_organisms, ortholog_names, read_homologene
+from litmine.tasks.linking.orthologs import gene_organisms, ortholog_names, read_homologene
 from litmine.tasks.linking.text_files import open_text, tsv_rows
 from litmine.tasks.sources.pmid_lists import read_pmids
 from litmine.tasks.sources.pubtator import DEFAULT_TYPE_MAP, iter_pubtator
@@ -585,7 +586,7 @@ def _add_homologs(lex: Lexicon, path: Path, taxa: Sequence[str]) -> None:
     source = f"homologs:{path.parent.name}/{path.name}"
     lex.add_source(source)
     n = 0
-    for name, cid, taxon, _rank in ortholog_names(rows, human_names, taxa):
+    for name, cid, taxon in ortholog_names(rows, human_names, taxa):
         lex.add("Gene", name, cid, source, taxon=taxon)
         n += 1
     for cid, taxon in organisms.items():  # HomoloGene knows the organism; a corpus guessed

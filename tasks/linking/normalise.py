@@ -211,19 +211,16 @@ class Linker:
         #: from every source (a name's default ID comes from its best-ranked source, but a lower
         #: one may be all that knows its mouse ortholog: `litmine.tasks.linking.orthologs`);
         #: each organism's ID from the best-ranked source that names one of that organism
+        #: (best rank, then highest weight, then smallest ID, as `_best`)
         for (type_, key), ids in _symbol_keys(lexicon, self.types).items():
-            per_taxon: dict[str, tuple[int, Counter]] = {}
+            per_taxon: dict[str, tuple[int, float, str]] = {}
             for cid, (rank, w) in ids.items():
-                if not (taxon := self._taxa.get(cid)):
-                    continue
-                best = per_taxon.get(taxon)
-                if best is None or rank < best[0]:
-                    per_taxon[taxon] = (rank, Counter({cid: w}))
-                elif rank == best[0]:
-                    best[1][cid] += w
+                if (taxon := self._taxa.get(cid)) and (
+                        taxon not in per_taxon or (rank, -w, cid) < per_taxon[taxon]):
+                    per_taxon[taxon] = (rank, -w, cid)
             if len(per_taxon) > 1:
-                self._by_taxon[(type_, key)] = tuple(sorted((t, _best(c))
-                                                            for t, (_, c) in per_taxon.items()))
+                self._by_taxon[(type_, key)] = tuple(sorted((t, best[2])
+                                                            for t, best in per_taxon.items()))
         self._fuzzy: dict[str, tuple] = {}
         self._fuzzy_names = defaultdict(list)
         for (type_, norm), name in names.items():
@@ -408,9 +405,7 @@ def choose_taxon(link: Link, taxa: Sequence[str], linker: Linker) -> Link:
     for taxon in taxa:
         if taxon == current:  # already the document's organism: the name's own ID stands
             return link
-        if taxon in ids:
-            if ids[taxon] == link.concept_id:
-                return link
+        if taxon in ids:  # another organism's ID (an ID's organism is its taxon in `ids`)
             return replace(link, concept_id=ids[taxon], method="species",
                            matched=f"{link.matched} (taxon {taxon})")
     return link

@@ -30,9 +30,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from litmine.errors import ParseError
+from litmine.tasks.linking.name_tables import HUMAN
 from litmine.tasks.linking.text_files import open_text, tsv_rows
 
-HUMAN = "9606"
 #: Organisms whose genes get names by default: mouse, rat (most of the non-human genes that
 #: BioRED and NLM-Gene annotate), zebrafish, chicken, fruit fly, nematode, budding yeast.
 DEFAULT_TAXA = ("10090", "10116", "7955", "9031", "7227", "6239", "4932")
@@ -71,9 +71,9 @@ def gene_organisms(rows: Iterable[Ortholog]) -> dict[str, str]:
 
 
 def ortholog_names(rows: Iterable[Ortholog], human_names: Mapping[str, Iterable[str]],
-                   taxa: Iterable[str] = DEFAULT_TAXA) -> Iterator[tuple[str, str, str, str]]:
-    """(name, NCBI Gene ID, taxon, rank "symbol") for each gene of `taxa`: its own symbol and
-    the names `human_names` gives the human genes of its HomoloGene group."""
+                   taxa: Iterable[str] = DEFAULT_TAXA) -> Iterator[tuple[str, str, str]]:
+    """(name, NCBI Gene ID, taxon) for each gene of `taxa`: its own symbol and the names
+    `human_names` gives the human genes of its HomoloGene group."""
     wanted = set(taxa)
     groups: dict[str, list[Ortholog]] = defaultdict(list)
     for r in rows:
@@ -87,4 +87,4 @@ def ortholog_names(rows: Iterable[Ortholog], human_names: Mapping[str, Iterable[
             if r.taxon not in wanted or r.taxon == HUMAN:
                 continue
             for name in dict.fromkeys([r.symbol, *names] if r.symbol else names):
-                yield name, r.gene, r.taxon, "symbol"
+                yield name, r.gene, r.taxon
