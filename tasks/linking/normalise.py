@@ -51,6 +51,7 @@ import numpy as np
 from litmine.model_packages import locate_model
 from litmine.settings import DEFAULT_LEXICON
 from litmine.tasks.digests import sha256_file
+from litmine.tasks.linking.hashed_map import HashedMap
 from litmine.tasks.linking.lexicon import LINKED_TYPES, MESH_TYPES, Lexicon, merge_ranked
 from litmine.tasks.linking.variants import normalise_variant
 from litmine.tasks.records import Mention
@@ -182,31 +183,36 @@ class Linker:
                  types: Sequence[str] = LINKED_TYPES):
         self.fuzzy_threshold = fuzzy_threshold
         self.types = tuple(types)
-        self._exact: dict[tuple[str, str], str] = {}
-        self._taxa = {cid: taxon for (t, cid), taxon in lexicon.taxa.items() if t in self.types}
+        exact: dict[str, str] = {}
+        taxa = {cid: taxon for (t, cid), taxon in lexicon.taxa.items() if t in self.types}
         # Plain dicts, not Counters: building 1.3 M Counters was most of the start-up time.
-        keyed: list[dict[tuple[str, str], dict[str, float]]] = [{} for _ in range(4)]
+        keyed: list[dict[str, dict[str, float]]] = [{} for _ in range(4)]
         names: dict[tuple[str, str], str] = {}
         for (type_, name), ids in lexicon.weights().items():
             if type_ not in self.types:
                 continue
-            self._exact[(type_, name)] = _best(ids)
+            exact[_key(type_, name)] = _best(ids)
             norm = normalise_name(name, type_ in SINGULAR_TYPES)
             if not norm:
                 continue
             for level, key in enumerate(_keys(norm, type_)):
-                bucket = keyed[level].get((type_, key))
+                bucket = keyed[level].get(_key(type_, key))
                 if bucket is None:
-                    keyed[level][(type_, key)] = dict(ids)
+                    keyed[level][_key(type_, key)] = dict(ids)
                 else:
                     for cid, weight in ids.items():
                         bucket[cid] = bucket.get(cid, 0) + weight
             if type_ in FUZZY_TYPES:
                 names.setdefault((type_, norm), name)
-        self._keys = [{k: _best(v) for k, v in d.items()} for d in keyed]
+        #: The name tables as `HashedMap`s keyed by `_key(type, name or key)` (dicts of 1.4 M
+        #: keys held 330 MB)
+        self._exact = HashedMap(exact.items())
+        self._keys = [HashedMap((k, _best(v)) for k, v in d.items()) for d in keyed]
+        del exact, keyed
+        self._taxa = HashedMap(taxa.items())
         #: (type, normalised key) -> ((taxon, best ID of that taxon), ...) for names with IDs in
         #: several organisms
-        self._by_taxon: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {}
+        by_taxon: dict[str, tuple[tuple[str, str], ...]] = {}
         #: keyed by `gene_symbol_key` ("IL-6", "Il6" and "interleukin-6"'s organisms together),
         #: from every source (a name's default ID comes from its best-ranked source, but a lower
         #: one may be all that knows its mouse ortholog: `litmine.tasks.linking.orthologs`);
@@ -215,12 +221,13 @@ class Linker:
         for (type_, key), ids in _symbol_keys(lexicon, self.types).items():
             per_taxon: dict[str, tuple[int, float, str]] = {}
             for cid, (rank, w) in ids.items():
-                if (taxon := self._taxa.get(cid)) and (
+                if (taxon := taxa.get(cid)) and (
                         taxon not in per_taxon or (rank, -w, cid) < per_taxon[taxon]):
                     per_taxon[taxon] = (rank, -w, cid)
             if len(per_taxon) > 1:
-                self._by_taxon[(type_, key)] = tuple(sorted((t, best[2])
-                                                            for t, best in per_taxon.items()))
+                by_taxon[_key(type_, key)] = tuple(sorted((t, best[2])
+                                                          for t, best in per_taxon.items()))
+        self._by_taxon = HashedMap(by_taxon.items())
         self._fuzzy: dict[str, tuple] = {}
         self._fuzzy_names = defaultdict(list)
         for (type_, norm), name in names.items():
@@ -261,14 +268,14 @@ class Linker:
     def _lookup(self, text: str, type_: str) -> Link | None:
         """Levels 1 and 2 for one string."""
         norm = normalise_name(text, type_ in SINGULAR_TYPES)
-        alternatives = self._by_taxon.get((type_, gene_symbol_key(norm)), ())
-        cid = self._exact.get((type_, " ".join(text.split())))
+        alternatives = self._by_taxon.get(_key(type_, gene_symbol_key(norm)), ())
+        cid = self._exact.get(_key(type_, " ".join(text.split())))
         if cid:
             return Link(cid, "exact", 1.0, matched=text, alternatives=alternatives)
         if type_ == "Gene" and len(text) <= SHORT_WORD and text.isalpha() and text.islower():
             return None
         for level, key in enumerate(_keys(norm, type_)):
-            cid = self._keys[level].get((type_, key))
+            cid = self._keys[level].get(_key(type_, key))
             if cid:
                 return Link(cid, "normalised", 1.0, matched=key, alternatives=alternatives)
         return None
@@ -288,7 +295,7 @@ class Linker:
                 continue
             k = start + int(sims.data[start:end].argmax())
             norm, name = entries[sims.indices[k]]
-            cid = self._keys[0].get((type_, norm), "")
+            cid = self._keys[0].get(_key(type_, norm), "")
             out.append((cid, float(sims.data[k]), name))
         return out
 
@@ -350,6 +357,12 @@ class Linker:
                 return None
             ids.extend(found.concept_id.split("|"))
         return Link("|".join(dict.fromkeys(ids)), "composite", 1.0, matched=" + ".join(parts))
+
+
+def _key(type_: str, name: str) -> str:
+    """A name table's key: the type, a tab, the name (names have no tabs: `_lookup` joins words
+    with spaces and normalised keys are letters, digits and spaces)."""
+    return f"{type_}\t{name}"
 
 
 def _keys(norm: str, type_: str = "") -> tuple[str, ...]:
@@ -496,13 +509,13 @@ _FUZZY_LOCK = threading.Lock()
 
 
 #: Bump when the Linker's attributes change: cached linkers of another version are rebuilt.
-LINKER_CACHE_VERSION = 3
+LINKER_CACHE_VERSION = 4
 
 
 def load_linker(lexicon: str | Path = DEFAULT_LEXICON) -> Linker:
     """A Linker over a saved lexicon, cached per path for the process and on disk.
 
-    Building one from the shipped lexicon takes about 10 s (360 k names, four key levels); the
+    Building one from the shipped lexicon takes about 20 s (604 k names, four key levels); the
     built Linker is pickled to `Settings.cache_dir` under the lexicon file's sha256, so later
     processes (each `litmine mine`, each Dask worker) load it in about a second. A cache file that
     cannot be read or written is rebuilt or skipped, never an error.
