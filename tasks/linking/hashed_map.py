@@ -28,7 +28,7 @@ class HashedMap:
     __slots__ = ("_hashes", "_slots", "_values", "_overflow")
 
     def __init__(self, items: Iterable[tuple[str, Any]]):
-        keys, values, slots, distinct = [], [], [], {}
+        keys, slots, distinct = [], [], {}
         for key, value in items:
             keys.append(key)
             slots.append(distinct.setdefault(value, len(distinct)))
