@@ -46,6 +46,10 @@ TYPED_TASKS, CID_TASKS = ("BioRED", "joint"), ("CID", "joint")
 #: Tokens of a document the head reads (the NER pass has no such limit); concepts first
 #: mentioned after them are not scored (as `litmine.tasks.relations.document.MAX_DOCUMENT_TOKENS`).
 MAX_TOKENS = 4096
+#: At inference the head's input is padded (and the padding masked) to a multiple of this many
+#: tokens: every document length is a new matrix shape, and on a CPU with bf16 units each shape
+#: costs kernels and memory that stay (docs/performance.md); 32 keeps the padding small.
+LENGTH_STEP = 32
 
 Key = tuple[str, str]  # (entity type, concept ID)
 
@@ -112,11 +116,12 @@ def build_shared_head(bert_config, layers: int, entity_types: Sequence[str], out
             for key, ranges in concepts.items():
                 for s, e in ranges:
                     marks[s:e] += self.mark.weight[self.type_index[key[0]]].to(x.dtype)
-            x = (x + marks)[None]
+            x, mask = _padded((x + marks)[None], 1 if self.training else LENGTH_STEP)
+            length = states.shape[0]
             for layer in self.layers[:-1]:
-                x = _output(layer(x))
-            last_input = x[0]
-            h = _output(self.layers[-1](x))[0].float()
+                x = _output(layer(x, attention_mask=mask))
+            last_input = x[0, :length]
+            h = _output(self.layers[-1](x, attention_mask=mask))[0, :length].float()
             rows = sorted({s for ranges in concepts.values() for s, _ in ranges})
             attention = self._last_attention(last_input, rows)
             row_of = {r: i for i, r in enumerate(rows)}
@@ -138,6 +143,20 @@ def build_shared_head(bert_config, layers: int, entity_types: Sequence[str], out
             return torch.softmax(scores, dim=-1)
 
     return SharedHead()
+
+
+def _padded(x, step: int):
+    """`x` (1, L, H) padded with zeros to a multiple of `step` tokens, and the attention mask
+    that hides the padding (None when there is none)."""
+    import torch
+
+    length = x.shape[1]
+    pad = -length % step
+    if not pad:
+        return x, None
+    mask = torch.zeros((1, 1, 1, length + pad), dtype=torch.bool, device=x.device)
+    mask[..., :length] = True
+    return torch.nn.functional.pad(x, (0, 0, 0, pad)), mask
 
 
 def _output(result):
