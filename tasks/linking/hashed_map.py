@@ -15,6 +15,8 @@ from array import array
 from collections.abc import Iterable
 from typing import Any
 
+_MISSING = object()
+
 
 def key_hash(key: str) -> int:
     """A 64-bit hash of a string, the same in every process (Python's `hash` is salted)."""
@@ -55,12 +57,10 @@ class HashedMap:
         return default
 
     def __getitem__(self, key: str) -> Any:
-        missing = object()
-        value = self.get(key, missing)
-        if value is missing:
+        value = self.get(key, _MISSING)
+        if value is _MISSING:
             raise KeyError(key)
         return value
 
     def __contains__(self, key: str) -> bool:
-        missing = object()
-        return self.get(key, missing) is not missing
+        return self.get(key, _MISSING) is not _MISSING

@@ -186,7 +186,7 @@ class Linker:
         exact: dict[str, str] = {}
         taxa = {cid: taxon for (t, cid), taxon in lexicon.taxa.items() if t in self.types}
         # Plain dicts, not Counters: building 1.3 M Counters was most of the start-up time.
-        keyed: list[dict[str, dict[str, float]]] = [{} for _ in range(4)]
+        keyed: list[dict[tuple[str, str], dict[str, float]]] = [{} for _ in range(4)]
         names: dict[tuple[str, str], str] = {}
         for (type_, name), ids in lexicon.weights().items():
             if type_ not in self.types:
@@ -196,9 +196,9 @@ class Linker:
             if not norm:
                 continue
             for level, key in enumerate(_keys(norm, type_)):
-                bucket = keyed[level].get(_key(type_, key))
+                bucket = keyed[level].get((type_, key))
                 if bucket is None:
-                    keyed[level][_key(type_, key)] = dict(ids)
+                    keyed[level][(type_, key)] = dict(ids)
                 else:
                     for cid, weight in ids.items():
                         bucket[cid] = bucket.get(cid, 0) + weight
@@ -207,7 +207,7 @@ class Linker:
         #: The name tables as `HashedMap`s keyed by `_key(type, name or key)` (dicts of 1.4 M
         #: keys held 330 MB)
         self._exact = HashedMap(exact.items())
-        self._keys = [HashedMap((k, _best(v)) for k, v in d.items()) for d in keyed]
+        self._keys = [HashedMap((_key(*k), _best(v)) for k, v in d.items()) for d in keyed]
         del exact, keyed
         self._taxa = HashedMap(taxa.items())
         #: (type, normalised key) -> ((taxon, best ID of that taxon), ...) for names with IDs in
