@@ -17,7 +17,8 @@ Levels, tried in order; the first that answers wins:
    symbols (Bruford et al. 2020, "Guidelines for human gene nomenclature", Nat Genet 52:754).
    Gene and CellLine names are not singularised (a symbol's final "s" is no plural: TNFRS, CD28s), and
    a Gene mention of at most `SHORT_WORD` lowercase letters ("cat", "not") links only exactly,
-   as a gene symbol and an English word differ by case ("CAT" is catalase).
+   as a gene symbol and an English word differ by case ("CAT" is catalase); so does a mention of
+   another type of at most `SHORT_ABBREVIATION` ("cc" is no "CC"), at every level.
 3. ``composite`` (Chemical, Disease only): coordinated mentions ("renal and hepatic failure",
    "breast or ovarian cancer") are split into their parts (`split_composite`); when every part
    links, the IDs are "|"-joined as in BC5CDR.
@@ -76,6 +77,9 @@ FUZZY_TYPES = MESH_TYPES
 SINGULAR_TYPES = (*MESH_TYPES, "Species")
 #: A Gene mention this short, all lowercase letters, links only exactly ("cat" vs "CAT").
 SHORT_WORD = 4
+#: A mention of another type this short, all lowercase letters, links only exactly: "cc" (a
+#: unit) is not BC5CDR's abbreviation "CC" (clomiphene citrate, D002996).
+SHORT_ABBREVIATION = 2
 #: The organism a gene is taken from when the document names none (GNormPlus' default).
 HUMAN = "9606"
 #: Types with the extra `gene_symbol_key` level.
@@ -272,7 +276,7 @@ class Linker:
         cid = self._exact.get(_key(type_, " ".join(text.split())))
         if cid:
             return Link(cid, "exact", 1.0, matched=text, alternatives=alternatives)
-        if type_ == "Gene" and len(text) <= SHORT_WORD and text.isalpha() and text.islower():
+        if _exact_only(text, type_):
             return None
         for level, key in enumerate(_keys(norm, type_)):
             cid = self._keys[level].get(_key(type_, key))
@@ -319,6 +323,10 @@ class Linker:
                 found = self._lookup(text, type_) or self._composite(text, type_)
                 if found is not None:
                     results[i] = found
+                elif _exact_only(text, type_):
+                    results[i] = Link("", "none", 0.0, f"short-lowercase: {text!r} links only "
+                                      "as written (a short lowercase word is not the symbol "
+                                      "or abbreviation it spells in capitals)")
                 elif type_ in FUZZY_TYPES:
                     pending[type_].append(i)
                 else:
@@ -357,6 +365,13 @@ class Linker:
                 return None
             ids.extend(found.concept_id.split("|"))
         return Link("|".join(dict.fromkeys(ids)), "composite", 1.0, matched=" + ".join(parts))
+
+
+def _exact_only(text: str, type_: str) -> bool:
+    """Whether a mention links only exactly: at most `SHORT_WORD` (Gene) or
+    `SHORT_ABBREVIATION` (other types) lowercase letters."""
+    limit = SHORT_WORD if type_ == "Gene" else SHORT_ABBREVIATION
+    return len(text) <= limit and text.isalpha() and text.islower()
 
 
 def _key(type_: str, name: str) -> str:

@@ -7,6 +7,7 @@ import bisect
 from collections.abc import Sequence
 from typing import NamedTuple
 
+from litmine.tasks.ner.mention_rules import is_plausible
 from litmine.tasks.records import Mention, Sentence
 from litmine.tasks.text.sentences import join_sentences
 
@@ -35,7 +36,8 @@ def text_units(sentences: Sequence[Sentence], unit: str = "sentence") -> list[Te
 def units_to_mentions(units: Sequence[TextUnit],
                       found: Sequence[Sequence[tuple[int, int, str, float]]]) -> list[Mention]:
     """Mentions from each unit's spans; a span across a sentence end becomes one mention per
-    sentence it touches (trimmed), each with its sentence's index."""
+    sentence it touches (trimmed), each with its sentence's index. Implausible ones
+    (`litmine.tasks.ner.mention_rules`) are dropped."""
     mentions = []
     for unit, spans in zip(units, found):
         run = unit.sentences
@@ -49,7 +51,7 @@ def units_to_mentions(units: Sequence[TextUnit],
                 lo, hi = max(start, s.start) - s.start, min(end, s.end) - s.start
                 piece = s.text[lo:hi] if lo < hi else ""
                 text = piece.strip()
-                if not text:
+                if not text or not is_plausible(text, etype):
                     continue
                 lo += len(piece) - len(piece.lstrip())
                 mentions.append(Mention(pmid=s.pmid, start=s.start + lo,

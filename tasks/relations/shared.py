@@ -116,14 +116,15 @@ def build_shared_head(bert_config, layers: int, entity_types: Sequence[str], out
             for key, ranges in concepts.items():
                 for s, e in ranges:
                     marks[s:e] += self.mark.weight[self.type_index[key[0]]].to(x.dtype)
-            x, mask = _padded((x + marks)[None], 1 if self.training else LENGTH_STEP)
+            step = 1 if self.training else LENGTH_STEP
+            x, mask = _padded((x + marks)[None], step)
             length = states.shape[0]
             for layer in self.layers[:-1]:
                 x = _output(layer(x, attention_mask=mask))
-            last_input = x[0, :length]
+            last_input = x[0]
             h = _output(self.layers[-1](x, attention_mask=mask))[0, :length].float()
             rows = sorted({s for ranges in concepts.values() for s, _ in ranges})
-            attention = self._last_attention(last_input, rows)
+            attention = self._last_attention(last_input, rows, length, step)
             row_of = {r: i for i, r in enumerate(rows)}
             emb, catt = {}, {}
             for key, ranges in concepts.items():
@@ -133,14 +134,18 @@ def build_shared_head(bert_config, layers: int, entity_types: Sequence[str], out
                 catt[key] = attention[:, [row_of[s] for s in firsts]].mean(1)
             return pair_logits(self, h, emb, catt, pairs)
 
-        def _last_attention(self, layer_input, rows: list[int]):
-            """The last layer's attention probabilities (heads, len(rows), L) of `rows`."""
+        def _last_attention(self, layer_input, rows: list[int], length: int, step: int):
+            """The last layer's attention probabilities (heads, len(rows), length) of `rows`
+            over the first `length` tokens of its input (padded to a multiple of `step`; the
+            rows are padded too, so that the matrices keep few shapes: see `LENGTH_STEP`)."""
             attention = self.layers[-1].attention.self
             size = attention.attention_head_size
-            query = attention.query(layer_input[rows]).view(len(rows), -1, size)
+            padded_rows = rows + rows[:1] * (-len(rows) % step)
+            query = attention.query(layer_input[padded_rows]).view(len(padded_rows), -1, size)
             key = attention.key(layer_input).view(layer_input.shape[0], -1, size)
             scores = torch.einsum("qhd,khd->hqk", query, key).float() * attention.scaling
-            return torch.softmax(scores, dim=-1)
+            scores[..., length:] = float("-inf")  # the padding
+            return torch.softmax(scores, dim=-1)[:, :len(rows), :length]
 
     return SharedHead()
 

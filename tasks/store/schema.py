@@ -31,6 +31,7 @@ LINK_STATUSES = {
     "empty": "the mention has no text",
     "no-match": "no lexicon name matches (Variant: the text follows no variant pattern)",
     "below-threshold": "the best lexicon name is less similar than the threshold",
+    "short-lowercase": "a short lowercase word matches no name as written (\"cc\" is no \"CC\")",
     "unmatched": "no-match or below-threshold, stored before schema 4 (which, not recorded)",
     "not-run": "no linker ran (mine/refresh without relations)",
 }

@@ -114,10 +114,26 @@ def test_gene_symbols_are_exact_first_and_never_fuzzy(linker):
     assert linker.link("TP53", "Gene").concept_id == "7157"
     assert linker.link("CAT", "Gene").concept_id == "847"
     cat = linker.link("cat", "Gene")  # the word, not catalase
-    assert cat.concept_id == "" and cat.status == "no-match"
+    assert cat.concept_id == "" and cat.status == "short-lowercase"
     near = linker.link("TP53X", "Gene")
     assert near.concept_id == "" and near.method == "none" and near.reason.startswith("no-match")
     assert linker.link("tumour protein p53", "Gene").concept_id == ""  # one word off: no fuzzy
+
+
+def test_short_lowercase_words_link_only_as_written(tmp_path):
+    lexicon_file = tmp_path / "lex.tsv.gz"
+    with gzip.open(lexicon_file, "wt", encoding="utf-8") as handle:
+        handle.write("# source order: corpus:x/y\ntype\tconcept_id\tname\tsource\tcount\n"
+                     "Chemical\tD002996\tCC\tcorpus:x/y\t8\n"
+                     "Chemical\tD002996\tclomiphene citrate\tcorpus:x/y\t3\n"
+                     "Chemical\tD008094\tLi\tcorpus:x/y\t2\n")
+    linker = Linker(Lexicon.load(lexicon_file))
+    assert linker.link("CC", "Chemical").concept_id == "D002996"  # exact
+    cc = linker.link("cc", "Chemical")  # a unit: neither normalised nor fuzzy
+    assert cc.concept_id == "" and cc.status == "short-lowercase" and "'cc'" in cc.reason
+    assert linker.link("li", "Chemical").concept_id == ""
+    assert linker.link("LI", "Chemical").concept_id == "D008094"  # not lowercase: normalised
+    assert linker.link("Clomiphene citrates", "Chemical").concept_id == "D002996"
 
 
 def test_gene_names_are_not_singularised(linker):

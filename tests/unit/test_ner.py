@@ -12,6 +12,7 @@ import torch
 
 from litmine.errors import ModelError
 from litmine.tasks.ner.labels import canonical_type
+from litmine.tasks.ner.mention_rules import is_plausible
 from litmine.tasks.ner.engine import (
     NerStats,
     Tagger,
@@ -218,14 +219,14 @@ def test_document_unit_model_tags_whole_documents(lookup_model, tiny_ner_model, 
         if m.pmid == "123":
             s = sentences[m.sentence_index]
             assert s.start <= m.start < m.end <= s.end and doc[m.start:m.end] == m.text
-    whole = {(start + a, start + b) for a, b, _, _ in random_doc.tag_texts([text])[0]}
+    whole = {(start + a, start + b, t) for a, b, t, _ in random_doc.tag_texts([text])[0]}
     inside = {(m.start, m.end) for m in mentions if m.pmid == "123"}
     expected = set()
-    for a, b in whole:  # each whole-text span, cut at sentence ends and trimmed
+    for a, b, etype in whole:  # each whole-text span, cut at sentence ends and trimmed
         for s in sentences:
             lo, hi = max(a, s.start), min(b, s.end)
             piece = doc[lo:hi] if lo < hi else ""
-            if piece.strip():
+            if piece.strip() and is_plausible(piece.strip(), etype):
                 lo += len(piece) - len(piece.lstrip())
                 expected.add((lo, lo + len(piece.strip())))
     assert inside == expected
