@@ -58,9 +58,12 @@ class TemporaryServer:
         """Start the server on a free port (without importing Prefect here)."""
         self.port = _free_port()
         # The command line and the variables of Prefect's SubprocessASGIServer._run_uvicorn_command
-        # (prefect 3.x): no UI, the ephemeral server's services, one app per process.
-        env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1",
-               "PREFECT__SERVER_FINAL": "1"}
+        # (prefect 3.x): no UI, the ephemeral server's services, one app per process. No
+        # telemetry unless asked for: the server would send usage data to Prefect (litmine runs
+        # offline) and write a session row at start-up, which has met "database is locked"
+        # when another process used the same Prefect database.
+        env = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", **os.environ, "PREFECT_UI_ENABLED": "0",
+               "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
         env.pop("PREFECT_API_URL", None)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "--app-dir", _packages_dir("prefect"),

@@ -15,8 +15,9 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pytest
 
-from litmine.temporary_server import start_temporary_server
+from litmine.temporary_server import TemporaryServer, start_temporary_server
 
 PUBMED = Path(__file__).resolve().parents[1] / "fixtures" / "pubmed" / "efetch_21813142.xml"
 
@@ -47,6 +48,25 @@ def test_mine_runs_its_flow_on_a_temporary_server_it_stops(tmp_path, tiny_ner_mo
         assert sock.connect_ex(("127.0.0.1", port)) != 0
 
 
+@pytest.mark.parametrize("setting, expected", [(None, "false"), ("true", "true")])
+def test_the_server_sends_no_telemetry_unless_asked(monkeypatch, setting, expected):
+    """Prefect's server sends usage data to Prefect by default; litmine's temporary server does
+    not (it runs offline), unless PREFECT_SERVER_ANALYTICS_ENABLED says so."""
+    import psutil
+
+    if setting is None:
+        monkeypatch.delenv("PREFECT_SERVER_ANALYTICS_ENABLED", raising=False)
+    else:
+        monkeypatch.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", setting)
+    server = TemporaryServer()
+    try:
+        environ = psutil.Process(server.process.pid).environ()
+    finally:
+        server.stop(quiet=True)
+    assert environ.get("PREFECT_SERVER_ANALYTICS_ENABLED") == expected
+    assert environ.get("PREFECT_UI_ENABLED") == "0"
+
+
 def test_no_temporary_server_when_prefect_has_an_api_url(prefect_harness):
     assert start_temporary_server() is None
 
@@ -54,7 +74,7 @@ def test_no_temporary_server_when_prefect_has_an_api_url(prefect_harness):
 _PROBE = """
 import json, sys
 import psutil
-from litmine.temporary_server import start_temporary_server
+from litmine.temporary_server import TemporaryServer, start_temporary_server
 from prefect.settings import get_current_settings
 server = start_temporary_server()
 children = [p.cmdline() for p in psutil.Process().children()]
