@@ -7,7 +7,9 @@
 - Species: NCBI Taxonomy IDs, plain numbers (``9606``).
 - CellLine: Cellosaurus accessions (``CVCL_0030``; BioID and BioRED, spaces stripped).
 
-Variant is linked elsewhere (HGVS-style normalisation, not a lexicon), so it has no reader here.
+- Variant: dbSNP rsIDs (BioRED's ``rs113488022``, tmVar3's ``RS#:113488022``), the IDs a corpus
+  gives a variant beside its tmVar form (`variant_rsids`); the form itself comes from the
+  mention's text (`litmine.tasks.linking.variants`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ GENE_ID = re.compile(r"^(?:NCBIGene:|GeneID:)?(\d+)(?:\(Tax:(\d+)\))?$", re.IGNO
 TAXON_ID = re.compile(r"^(?:NCBITaxon:|taxon:|Tax:)?(\d+)$", re.IGNORECASE)
 #: A Cellosaurus accession (https://www.cellosaurus.org/): CVCL_ and four alphanumerics.
 CELLOSAURUS_ID = re.compile(r"^(?:Cellosaurus:)?(CVCL_[0-9A-Z]{4})$", re.IGNORECASE)
+#: A dbSNP rsID as BioRED (``rs113488022``) or tmVar3 (``RS#:113488022``) writes it.
+RSID = re.compile(r"^(?:rs|RS#:)(\d+)$")
 #: Separators of an ID list in one annotation.
 _LIST = re.compile(r"[|,;+]")
 
@@ -89,3 +93,10 @@ def mention_concept_ids(type_: str, concept_id: str | None) -> list[str]:
     raw = (concept_id or "").strip()
     parts = [raw] if type_ in WHOLE_ID_TYPES else _MENTION_LIST.split(raw)
     return [p.strip() for p in parts if p.strip() and p.strip() not in ("-", "-1")]
+
+
+def variant_rsids(raw: str) -> list[str]:
+    """The dbSNP rsIDs of a Variant annotation, as ``rs<N>``: "rs113488022" and
+    "p|SUB|V|600|E;Gene:673;RS#:113488022" -> ["rs113488022"]; a tmVar form alone -> []."""
+    found = (RSID.match(part.strip()) for part in re.split(r"[;,]", raw))
+    return list(dict.fromkeys(f"rs{m.group(1)}" for m in found if m))

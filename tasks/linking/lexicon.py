@@ -9,8 +9,8 @@ Cellosaurus (`LINKED_TYPES`; IDs read by `concept_ids`). Sources (any mix):
   ``D011665|D051437`` are kept whole when every part is MeSH); OMIM IDs and "-1" are dropped.
   A gene ID list names each of its IDs; GNormPlus' ``(Tax:N)`` is kept as the gene's taxon,
   else the organism the document annotates most is taken (a gene table's taxon overrides it).
-  Documents whose PMIDs appear in an
-  `exclude` file are skipped (an evaluation set must never feed the lexicon used to score it).
+  Documents whose PMIDs appear in an `exclude` file are skipped (an evaluation set must never
+  feed the lexicon used to score it).
 - NLM's MeSH XML: descriptors (``desc20XX.xml[.gz]``, ``<DescriptorRecordSet>``) and
   supplementary concept records (``supp20XX.xml[.gz]``, ``<SupplementalRecordSet>``), from
   https://www.nlm.nih.gov/databases/download/mesh.html. Every non-permuted term of every
@@ -38,12 +38,12 @@ Cellosaurus (`LINKED_TYPES`; IDs read by `concept_ids`). Sources (any mix):
   ... Disease); other prefixes (NCIt, UMLS, GO, ...), other predicates and negated rows
   (predicate_modifier ``Not``, as in biomappings' ``negative.sssom.tsv``) are skipped. Names as
   for the mapping tables above.
-
 - Gene tables (HGNC's, `name_tables.iter_gene_table_names`) and species tables
   (``data/linking/common-species.tsv``, `name_tables.iter_species_table_names`).
-
 - NCBI HomoloGene's ``homologene.data`` (`orthologs`): mouse, rat and other organisms' genes with
   their own symbols and their human orthologs' names; ranked last.
+- Variant rows from the corpora: a variant's tmVar form with a position (``p|SUB|V|600|E``) and
+  the dbSNP rsID its annotation gives it (BioRED's), so a linked variant can take that rsID.
 
 The lexicon file is a gzipped TSV with a header: ``type concept_id name source count taxon``
 (taxon: a gene's NCBI Taxonomy ID, else empty); files without the taxon column still load.
@@ -61,12 +61,13 @@ from pathlib import Path
 
 from litmine.errors import LitmineError, ParseError
 from litmine.tasks.digests import sha256_file
-from litmine.tasks.linking.concept_ids import MESH_ID, corpus_ids, mesh_id
+from litmine.tasks.linking.concept_ids import MESH_ID, corpus_ids, mesh_id, variant_rsids
 from litmine.tasks.linking.name_tables import (HUMAN, iter_gene_table_names,
                                                iter_species_table_names)
 from litmine.tasks.linking.orthologs import DEFAULT_TAXA as DEFAULT_HOMOLOG_TAXA
 from litmine.tasks.linking.orthologs import gene_organisms, ortholog_names, read_homologene
 from litmine.tasks.linking.text_files import open_text, tsv_rows
+from litmine.tasks.linking.variants import normalise_variant
 from litmine.tasks.sources.pmid_lists import read_pmids
 from litmine.tasks.sources.pubtator import DEFAULT_TYPE_MAP, iter_pubtator
 
@@ -74,8 +75,8 @@ log = logging.getLogger(__name__)
 
 #: Types linked to MeSH (the BioCreative V CDR convention, composite IDs "|"-joined).
 MESH_TYPES = ("Chemical", "Disease")
-#: Every type the lexicon names: MeSH types, Gene (NCBI Gene), Species (NCBI Taxonomy), CellLine
-#: (Cellosaurus); Variant is normalised from its text, not looked up (tasks/linking/variants.py).
+#: Types whose names the lexicon links: MeSH types, Gene (NCBI Gene), Species (NCBI Taxonomy),
+#: CellLine (Cellosaurus); Variant rows name tmVar forms (tasks/linking/variants.py) instead.
 LINKED_TYPES = (*MESH_TYPES, "Gene", "Species", "CellLine")
 #: Types whose names differ by letter case: gene symbols by convention name the organism (human
 #: TNF, mouse and rat Tnf; HGNC, MGI and RGD nomenclature guidelines).
@@ -85,10 +86,8 @@ CASE_SENSITIVE_TYPES = ("Gene",)
 #: a dictionary entry. A judgement call, not a measured value.
 DICTIONARY_WEIGHT = 0.5
 HEADER = ("type", "concept_id", "name", "source", "count", "taxon")
-#: The header of lexicons written before the taxon column (still read; no taxa).
-HEADER_V1 = HEADER[:5]
-#: Header comment that keeps the sources' rank order in a saved lexicon.
-ORDER_PREFIX, SEP = "source order: ", " > "
+HEADER_V1 = HEADER[:5]  # lexicons written before the taxon column (still read; no taxa)
+ORDER_PREFIX, SEP = "source order: ", " > "  # header comment: the sources' rank order
 
 
 @dataclass
@@ -233,7 +232,8 @@ def _case_key(type_: str, name: str) -> str:
 def iter_corpus_names(path: str | Path, exclude_pmids: set[str] = frozenset()
                       ) -> Iterator[tuple[str, str, str, str]]:
     """(type, name, concept ID, taxon or "") for each linked-type mention of a PubTator corpus
-    (IDs read by `concept_ids.corpus_ids`; a mention listing several gene IDs names each).
+    (IDs read by `concept_ids.corpus_ids`; a mention listing several gene IDs names each), and
+    (Variant, tmVar form of its text, rsID, "") for each variant with a dbSNP rsID.
 
     A gene ID without GNormPlus' ``(Tax:N)`` takes the organism its document annotates most
     (BioRED writes each organism's own gene ID and annotates the organisms; ties and documents
@@ -249,6 +249,8 @@ def iter_corpus_names(path: str | Path, exclude_pmids: set[str] = frozenset()
             if type_ in LINKED_TYPES:
                 for cid, taxon in corpus_ids(type_, m.concept_id):
                     yield type_, m.text, cid, taxon or (organism if type_ == "Gene" else "")
+            elif type_ == "Variant" and any(map(str.isdigit, v := normalise_variant(m.text)[0])):
+                yield from ((type_, v, rsid, "") for rsid in variant_rsids(m.concept_id))
 
 
 def _main_organism(taxa: Sequence[str]) -> str:
@@ -530,13 +532,12 @@ def build_lexicon(corpora: Sequence[str | Path] = (), *, mesh: Sequence[str | Pa
 
     Sources rank in that order (within a kind, as given; a gene table's symbols above its
     synonyms): a name's IDs come from the best-ranked source that has it (`Lexicon.weights`).
-    The species table comes first because it is curated for the words abstracts use for common
-    organisms ("patients" is human) where a corpus may annotate one word two ways.
-    `exclude` names PubTator files (or PMID lists) whose documents must not contribute, e.g.
-    the development set the lexicon will be scored on. `homologs` (NCBI HomoloGene's
-    homologene.data files) rank last: the genes of `homolog_taxa` take their own symbols and
-    their human orthologs' names from the sources before (`litmine.tasks.linking.orthologs`),
-    and every gene ID in them takes its organism from them.
+    The species table comes first: it is curated for the words abstracts use for common organisms
+    ("patients" is human) where a corpus may annotate one word two ways. `exclude` names PubTator
+    files (or PMID lists) whose documents must not contribute, e.g. the development set the
+    lexicon will be scored on. `homologs` (NCBI HomoloGene's homologene.data files) rank last:
+    the genes of `homolog_taxa` take their own symbols and their human orthologs' names from the
+    sources before (`litmine.tasks.linking.orthologs`), and each gene ID there its organism.
     """
     if not (corpora or mesh or ctd or mesh_mappings or sssom or genes or species):
         raise LitmineError("lexicon build: give at least one source (--corpus, --mesh, --ctd, "

@@ -1,9 +1,10 @@
 """Link mentions to concept IDs with a lexicon (entity normalisation).
 
 Chemical and Disease link to MeSH, Gene to NCBI Gene, Species to NCBI Taxonomy, CellLine to
-Cellosaurus (`lexicon.LINKED_TYPES`); Variant is not looked up in a lexicon: its text is parsed
-into tmVar's normalised form by `litmine.tasks.linking.variants.normalise_variant` (status
-``variant-rule``).
+Cellosaurus (`lexicon.LINKED_TYPES`); a Variant's text is parsed into tmVar's normalised form by
+`litmine.tasks.linking.variants.normalise_variant` (status ``variant-rule``), and a form that
+the lexicon's corpora give one dbSNP rsID takes that rsID (``variant-rsid``: BioRED writes
+rsIDs where dbSNP has the variant).
 
 Levels, tried in order; the first that answers wins:
 
@@ -214,6 +215,9 @@ class Linker:
         self._keys = [HashedMap((_key(*k), _best(v)) for k, v in d.items()) for d in keyed]
         del exact, keyed
         self._taxa = HashedMap(taxa.items())
+        #: tmVar form -> the one dbSNP rsID the corpora give it (forms given several keep theirs)
+        self._rsids = HashedMap((name, next(iter(ids))) for (_, name), ids
+                                in lexicon.weights("Variant").items() if len(ids) == 1)
         #: (type, normalised key) -> ((taxon, best ID of that taxon), ...) for names with IDs in
         #: several organisms
         by_taxon: dict[str, tuple[tuple[str, str], ...]] = {}
@@ -313,8 +317,10 @@ class Linker:
                 results[i] = cached
             elif type_ == "Variant":
                 cid, reason = normalise_variant(text)
-                results[i] = Link(cid, "variant-rule", 1.0, matched=text) if cid else \
-                    Link("", "none", 0.0, reason)
+                rsid = self._rsids.get(cid) if cid else None
+                results[i] = (Link(rsid, "variant-rsid", 1.0, matched=cid) if rsid else
+                              Link(cid, "variant-rule", 1.0, matched=text) if cid else
+                              Link("", "none", 0.0, reason))
             elif type_ not in self.types:
                 results[i] = Link("", "none", 0.0, f"not-linked-type: type {type_} is not linked")
             elif not text.strip():
@@ -524,7 +530,7 @@ _FUZZY_LOCK = threading.Lock()
 
 
 #: Bump when the Linker's attributes change: cached linkers of another version are rebuilt.
-LINKER_CACHE_VERSION = 4
+LINKER_CACHE_VERSION = 5
 
 
 def load_linker(lexicon: str | Path = DEFAULT_LEXICON) -> Linker:

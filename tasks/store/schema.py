@@ -26,6 +26,7 @@ LINK_STATUSES = {
     "abbreviation": "the document's abbreviation definition gave the ID",
     "species": "a gene name's ID in the organism the document mentions (human by default)",
     "variant-rule": "a Variant mention parsed into tmVar's normalised form (or an rsID it names)",
+    "variant-rsid": "a Variant's tmVar form that the lexicon's corpora give one dbSNP rsID",
     "linked": "an ID stored before schema 4, by a level not recorded",
     "not-linked-type": "the type is not linked (a type litmine has no linker for)",
     "empty": "the mention has no text",

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from litmine.errors import LitmineError, ParseError
-from litmine.tasks.linking.concept_ids import cellosaurus_id, corpus_ids, gene_ids, taxon_id
+from litmine.tasks.linking.concept_ids import (cellosaurus_id, corpus_ids, gene_ids, taxon_id,
+                                               variant_rsids)
 from litmine.tasks.linking.lexicon import Lexicon, build_lexicon, iter_corpus_names
 from litmine.tasks.linking.name_tables import iter_gene_table_names, iter_species_table_names
 from litmine.tasks.linking.normalise import (Link, Linker, choose_taxon, gene_symbol_key,
@@ -43,6 +44,40 @@ def test_corpus_ids_per_type():
     assert corpus_ids("Species", "10090") == [("10090", "10090")]
     assert corpus_ids("Disease", "OMIM:604370") == []
     assert corpus_ids("Variant", "rs123") == []
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("rs113488022", ["rs113488022"]), ("p|SUB|V|600|E;Gene:673;RS#:113488022", ["rs113488022"]),
+    ("rs1,rs2;rs1", ["rs1", "rs2"]), ("p|SUB|V|600|E", []), ("c|SUB|C||T;Gene:80013", []), ("", []),
+])
+def test_variant_rsids(raw, expected):
+    assert variant_rsids(raw) == expected
+
+
+def test_corpus_variants_give_their_tmvar_forms_rsids(tmp_path):
+    text = "V600E and A>G and M404V in BRAF."
+    corpus = tmp_path / "c.PubTator"
+    corpus.write_text(f"1|t|{text}\n1|a|\n"
+                      "1\t0\t5\tV600E\tSequenceVariant\trs113488022\n"
+                      "1\t10\t13\tA>G\tSequenceVariant\trs1048943\n"  # no position: no row
+                      "1\t18\t23\tM404V\tSequenceVariant\tp|SUB|M|404|V\n"  # no rsID: no row
+                      "1\t27\t31\tBRAF\tGeneOrGeneProduct\t673\n\n"
+                      f"2|t|{text}\n2|a|\n"
+                      "2\t0\t5\tV600E\tSequenceVariant\trs113488022\n"
+                      "2\t18\t23\tM404V\tSequenceVariant\trs1\n\n"
+                      f"3|t|{text}\n3|a|\n"
+                      "3\t18\t23\tM404V\tSequenceVariant\trs2\n\n")
+    rows = [r for r in iter_corpus_names(corpus) if r[0] == "Variant"]
+    assert rows == [("Variant", "p|SUB|V|600|E", "rs113488022", ""),
+                    ("Variant", "p|SUB|V|600|E", "rs113488022", ""),
+                    ("Variant", "p|SUB|M|404|V", "rs1", ""), ("Variant", "p|SUB|M|404|V", "rs2", "")]
+    linker = Linker(build_lexicon([corpus]))
+    v600e = linker.link("Val600Glu", "Variant")  # another spelling of the same form
+    assert (v600e.concept_id, v600e.method, v600e.matched) == ("rs113488022", "variant-rsid",
+                                                               "p|SUB|V|600|E")
+    m404v = linker.link("M404V", "Variant")  # two rsIDs in the corpora: the form stays
+    assert (m404v.concept_id, m404v.method) == ("p|SUB|M|404|V", "variant-rule")
+    assert linker.link("A>G", "Variant").concept_id != "rs1048943"
 
 
 def test_hgnc_table():
