@@ -193,7 +193,10 @@ class Linker:
         # Plain dicts, not Counters: building 1.3 M Counters was most of the start-up time.
         keyed: list[dict[tuple[str, str], dict[str, float]]] = [{} for _ in range(4)]
         names: dict[tuple[str, str], str] = {}
+        rsids: dict[str, str] = {}  # tmVar form -> the one dbSNP rsID the corpora give it
         for (type_, name), ids in lexicon.weights().items():
+            if type_ == "Variant" and len(ids) == 1:  # forms given several rsIDs keep theirs
+                rsids[name] = next(iter(ids))
             if type_ not in self.types:
                 continue
             exact[_key(type_, name)] = _best(ids)
@@ -215,9 +218,7 @@ class Linker:
         self._keys = [HashedMap((_key(*k), _best(v)) for k, v in d.items()) for d in keyed]
         del exact, keyed
         self._taxa = HashedMap(taxa.items())
-        #: tmVar form -> the one dbSNP rsID the corpora give it (forms given several keep theirs)
-        self._rsids = HashedMap((name, next(iter(ids))) for (_, name), ids
-                                in lexicon.weights("Variant").items() if len(ids) == 1)
+        self._rsids = HashedMap(rsids.items())
         #: (type, normalised key) -> ((taxon, best ID of that taxon), ...) for names with IDs in
         #: several organisms
         by_taxon: dict[str, tuple[tuple[str, str], ...]] = {}
