@@ -12,6 +12,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import duckdb
@@ -60,7 +61,12 @@ def test_the_server_sends_no_telemetry_unless_asked(monkeypatch, setting, expect
         monkeypatch.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", setting)
     server = TemporaryServer()
     try:
-        environ = psutil.Process(server.process.pid).environ()
+        child = psutil.Process(server.process.pid)
+        deadline = time.monotonic() + 30
+        # until the child has exec'd uvicorn, /proc shows the environment it was forked with
+        while "uvicorn" not in " ".join(child.cmdline()) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        environ = child.environ()
     finally:
         server.stop(quiet=True)
     assert environ.get("PREFECT_SERVER_ANALYTICS_ENABLED") == expected
