@@ -7,7 +7,9 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 DB ?= litmine.duckdb
 SAMPLE := data/sample/pubmedsample18n0001.xml.gz
-PYTEST_ARGS ?=
+# Two pytest-xdist workers: most integration tests wait on servers and subprocesses, so two keep
+# both cores busy (`make test PYTEST_ARGS=` runs the suite in one process).
+PYTEST_ARGS ?= -n 2 --dist worksteal
 DIST ?= dist
 
 export HF_HUB_OFFLINE ?= 1

@@ -230,7 +230,7 @@ def main() -> None:
     except LitmineError as exc:
         if state["debug"]:
             raise
-        console.print(f"[red]error:[/red] {plain(exc)}", highlight=False)
+        console.print(f"[red]error:[/red] {plain(exc)}", highlight=False, soft_wrap=True)
         sys.exit(1)
     except (typer.Exit, typer.Abort) as exc:
         sys.exit(getattr(exc, "exit_code", 1))
@@ -244,7 +244,7 @@ def main() -> None:
         if state["debug"]:
             raise
         console.print(f"[red]error:[/red] {type(exc).__name__}: {plain(exc)} (run with --debug for details)",
-                      highlight=False)
+                      highlight=False, soft_wrap=True)
         sys.exit(1)
 
 

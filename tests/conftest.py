@@ -11,6 +11,9 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# pytest-xdist's workers inherit COLUMNS=80 from their controller: without it, output sent to a
+# pipe gets litmine's own width (160 columns), as when the suite runs in one process.
+os.environ.pop("COLUMNS", None)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
