@@ -1,7 +1,7 @@
 """End to end: N abstracts of PubMed XML through the `mine` flow into DuckDB, for N and 10xN.
 
 Usage:
-    python benchmarks/e2e.py --baseline [--n 500 | --pubtator FILE] [--repeat 3]
+    python benchmarks/e2e.py --baseline [--n 500 | --pubtator FILE] [--repeat 3] [--isa avx2]
     python benchmarks/e2e.py [--n 100] [--scale 10] [--model DIR] [--device cpu] [--dtype auto]
         [--batch-size 256] [--no-plain] [--workdir DIR] [--json FILE]
 
@@ -18,7 +18,8 @@ and split), so its stage seconds are those the flow thread waited. Unless --no-p
 work also runs as plain function calls, one stage after the other, without Prefect: its stages
 add up to its wall time, and the difference in wall time is what Prefect's task runs cost (or
 what the overlap saves). The output starts with the CPU (its AMX / AVX512-BF16 / AVX2 flags),
-the NER dtype and torch's threads (benchmarks/machine.py).
+the NER dtype and torch's threads (benchmarks/machine.py). `--isa avx2` runs everything as on an
+AVX2-only CPU (an emulation on a bigger one: benchmarks/isa_limit.py).
 """
 
 from __future__ import annotations
@@ -263,16 +264,22 @@ def main(argv: list[str] | None = None) -> int:
                         help="with --baseline: the abstracts of this PubTator file (e.g. BC5CDR's "
                              "development set) instead of --n copies of the sample")
     parser.add_argument("--repeat", type=int, default=3, help="with --baseline: runs of each")
+    parser.add_argument("--isa", choices=["avx2"],
+                        help="run as on a CPU with only these instruction sets (an emulation: "
+                             "benchmarks/isa_limit.py)")
     parser.add_argument("--run-one", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--input", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--db", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    sys.path.insert(0, str(Path(__file__).parent))
+    from isa_limit import limit_isa
+
+    limit_isa(args.isa)
     if args.run_one:
         print("RESULT " + json.dumps(run_one(args)), flush=True)
         return 0
 
-    sys.path.insert(0, str(Path(__file__).parent))
     from machine import choose_benchmark_dtype, machine_figures, print_machine
     from ner_throughput import resolve_model
 

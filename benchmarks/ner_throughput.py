@@ -40,6 +40,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np
 import torch
 
+from isa_limit import limit_isa
 from machine import choose_benchmark_dtype, machine_figures, print_machine
 
 from litmine.settings import DATA_DIR, DEFAULT_MODEL_DIR
@@ -254,7 +255,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-one-thread", action="store_true",
                         help="skip the pipeline run on one torch thread")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    parser.add_argument("--isa", choices=["avx2"],
+                        help="run as on a CPU with only these instruction sets (an emulation: "
+                             "benchmarks/isa_limit.py)")
     args = parser.parse_args(argv)
+    limit_isa(args.isa)
     if args.threads:
         torch.set_num_threads(args.threads)
     model, standin = resolve_model(args.model)

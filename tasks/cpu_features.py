@@ -8,12 +8,17 @@ on an AVX2-only CPU oneDNN emulates bf16 and it is slower than fp32. The flags c
 /proc/cpuinfo (the kernel lists AMX only where it enabled the tile state), else from the cpuinfo
 library torch ships (`torch.cpu._is_*_supported`, macOS and Windows). ARM's `bf16` feature
 (Graviton 3) is read but not counted as native: nobody has measured it for litmine yet.
+
+oneDNN, which runs torch's bf16 matrix multiplies, can be held below what the CPU has with
+`ONEDNN_MAX_CPU_ISA` (e.g. `AVX2`; oneDNN's "CPU dispatcher control"): then the flags above that
+level do not count, so a capped Xeon picks fp32 as an AVX2-only CPU does (`cap_to_isa`).
 """
 
 from __future__ import annotations
 
+import os
 import platform
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -21,6 +26,16 @@ from pathlib import Path
 SHOWN_FLAGS = {"amx_bf16": "AMX-BF16", "amx_tile": "AMX-TILE", "avx512_bf16": "AVX512-BF16",
                "avx512f": "AVX512F", "avx2": "AVX2"}
 CPUINFO = Path("/proc/cpuinfo")
+#: oneDNN's x64 ISA levels, lowest first (its `ONEDNN_MAX_CPU_ISA` values; AVX10_1_512 is
+#: AVX512_CORE_FP16), and the deciding flags each level is the first to use.
+ONEDNN_ISAS = ("SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE",
+               "AVX512_CORE_VNNI", "AVX512_CORE_BF16", "AVX512_CORE_FP16", "AVX10_1_512",
+               "AVX512_CORE_AMX", "AVX10_1_512_AMX", "AVX512_CORE_AMX_FP16",
+               "AVX10_1_512_AMX_FP16")
+_FIRST_USED_AT = {"avx2": "AVX2", "avx512f": "AVX512_CORE", "avx512_bf16": "AVX512_CORE_BF16",
+                  "amx_bf16": "AVX512_CORE_AMX", "amx_tile": "AVX512_CORE_AMX"}
+#: The variables oneDNN reads for its cap (the second is its older name).
+ISA_CAP_VARIABLES = ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA")
 
 
 @dataclass(frozen=True)
@@ -29,6 +44,8 @@ class CpuFeatures:
 
     model_name: str
     flags: frozenset[str]
+    #: The oneDNN ISA cap these flags were cut to ("" for none): see `cap_to_isa`.
+    isa_cap: str = ""
 
     @property
     def amx_bf16(self) -> bool:
@@ -53,7 +70,25 @@ class CpuFeatures:
         """One line for logs and benchmarks: the model name and which deciding flags it has."""
         shown = ", ".join(f"{label} {'yes' if flag in self.flags else 'no'}"
                           for flag, label in SHOWN_FLAGS.items())
-        return f"{self.model_name or 'unknown CPU'} ({shown})"
+        capped = f"; oneDNN capped at {self.isa_cap}" if self.isa_cap else ""
+        return f"{self.model_name or 'unknown CPU'} ({shown}{capped})"
+
+
+def cap_to_isa(features: CpuFeatures, isa: str | None) -> CpuFeatures:
+    """`features` without the deciding flags above oneDNN ISA level `isa` (a `ONEDNN_MAX_CPU_ISA`
+    value, any case); unchanged for no cap, "ALL"/"DEFAULT" or a level litmine does not know."""
+    level = (isa or "").strip().upper()
+    if level not in ONEDNN_ISAS:
+        return features
+    rank = ONEDNN_ISAS.index(level)
+    kept = frozenset(f for f in features.flags
+                     if f not in _FIRST_USED_AT or ONEDNN_ISAS.index(_FIRST_USED_AT[f]) <= rank)
+    return replace(features, flags=kept, isa_cap=level)
+
+
+def isa_cap_from_environment() -> str:
+    """The oneDNN ISA cap this process runs under (`ONEDNN_MAX_CPU_ISA`), or ""."""
+    return next((os.environ[v] for v in ISA_CAP_VARIABLES if os.environ.get(v, "").strip()), "")
 
 
 def parse_cpuinfo(text: str) -> CpuFeatures:
@@ -96,6 +131,11 @@ def features_from_torch() -> CpuFeatures:
 
 @lru_cache(maxsize=1)
 def read_cpu_features() -> CpuFeatures:
+    """This machine's features, as far as oneDNN may use them (`ONEDNN_MAX_CPU_ISA`)."""
+    return cap_to_isa(_machine_features(), isa_cap_from_environment())
+
+
+def _machine_features() -> CpuFeatures:
     """This machine's features: /proc/cpuinfo where there is one, else torch's probes."""
     try:
         features = parse_cpuinfo(CPUINFO.read_text(encoding="utf-8", errors="replace"))

@@ -137,8 +137,9 @@ def choose_dtype(dtype: str | None, device: torch.device, stage: str = "model",
         if features.native_bf16:
             return DtypeChoice(torch.bfloat16, "bf16", f"CPU has {features.bf16_units()}; "
                                "--dtype fp32 to override")
-        return DtypeChoice(torch.float32, "fp32", "CPU has no AMX or AVX512-BF16, where bf16 "
-                           "would be slower; --dtype bf16 to override")
+        capped = f" (oneDNN capped at {features.isa_cap})" if features.isa_cap else ""
+        return DtypeChoice(torch.float32, "fp32", f"CPU has no AMX or AVX512-BF16{capped}, where "
+                           "bf16 would be slower; --dtype bf16 to override")
     if asked not in _DTYPES:
         raise ModelError(f"{stage}: unknown dtype {dtype!r}; use auto, fp32, fp16, bf16 or int8.")
     result = _DTYPES[asked]

@@ -18,7 +18,8 @@ from typer.testing import CliRunner
 from litmine.errors import ModelError
 from litmine.flows.pipeline import choose_ner_dtype
 from litmine.settings import DEFAULT_LEXICON, Settings, get_settings
-from litmine.tasks.cpu_features import CpuFeatures, default_cpu_dtype, parse_cpuinfo, read_cpu_features
+from litmine.tasks.cpu_features import (CpuFeatures, cap_to_isa, default_cpu_dtype, parse_cpuinfo,
+                                       read_cpu_features)
 from litmine.tasks.loading import DTYPE_NAMES, choose_dtype, relation_dtype
 
 SAPPHIRE_RAPIDS = """\
@@ -80,6 +81,37 @@ def test_this_machine_has_an_answer():
     assert default_cpu_dtype() in ("bf16", "fp32")
     assert default_cpu_dtype() == ("bf16" if features.native_bf16 else "fp32")
 
+
+
+@pytest.mark.parametrize(("cap", "amx", "avx512_bf16", "avx2", "dtype"), [
+    ("AVX2", False, False, True, "fp32"),             # an AVX2-only run of a Sapphire Rapids Xeon
+    ("avx512_core", False, False, True, "fp32"),      # AVX-512 without its bf16 instructions
+    ("AVX512_CORE_BF16", False, True, True, "bf16"),  # Cooper Lake's level: AVX512-BF16, no AMX
+    ("AVX512_CORE_AMX", True, True, True, "bf16"),
+    ("ALL", True, True, True, "bf16"),                # oneDNN's "no cap"
+    ("AVX3000", True, True, True, "bf16"),            # a level litmine does not know: no cap
+    ("", True, True, True, "bf16"),
+])
+def test_a_onednn_isa_cap_hides_the_flags_above_it(cap, amx, avx512_bf16, avx2, dtype):
+    features = cap_to_isa(parse_cpuinfo(SAPPHIRE_RAPIDS), cap)
+    assert (features.amx_bf16, features.avx512_bf16, "avx2" in features.flags) == (amx, avx512_bf16, avx2)
+    assert default_cpu_dtype(features) == dtype
+    assert "avx512_vnni" in features.flags  # flags that decide nothing are kept
+    assert ("oneDNN capped at" in features.describe()) == (cap.upper() not in ("ALL", "AVX3000", ""))
+
+
+def test_this_process_reads_its_cap_from_onednn_max_cpu_isa(monkeypatch):
+    from litmine.tasks import cpu_features
+
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    cpu_features.read_cpu_features.cache_clear()
+    try:
+        capped = read_cpu_features()
+        assert not capped.native_bf16 and capped.isa_cap == "AVX2"
+        choice = choose_dtype("auto", CPU, "NER")
+        assert choice.name == "fp32" and "oneDNN capped at AVX2" in choice.reason
+    finally:
+        cpu_features.read_cpu_features.cache_clear()
 
 CPU, CUDA = torch.device("cpu"), torch.device("cuda")
 
