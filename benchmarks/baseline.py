@@ -68,13 +68,21 @@ def _count(db: Path, sql: str) -> int:
         con.close()
 
 
+def litmine_command() -> list[str]:
+    """The `litmine` console script beside this interpreter, as a user runs it (it caps malloc's
+    arenas and skips the interpreter's teardown: `litmine/_entry.py`); `python -m litmine.cli`
+    where the script is not installed."""
+    script = Path(sys.executable).with_name("litmine")
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "litmine.cli"]
+
+
 def compare(input_xml: Path, workdir: Path, *, repeat: int = 3, model: str | None = None,
             extra: list[str] | None = None) -> dict:
     """Run both `repeat` times, alternating; medians, speed-up and counts."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     env.pop("PREFECT_API_URL", None)  # litmine starts its own temporary server, as a user's would
     litmine_db, loop_db = workdir / "baseline-litmine.duckdb", workdir / "baseline-loop.duckdb"
-    mine = [sys.executable, "-m", "litmine.cli", "mine", "--files", str(input_xml), "--db",
+    mine = [*litmine_command(), "mine", "--files", str(input_xml), "--db",
             str(litmine_db), "--no-progress", *(["--model", model] if model else []), *(extra or [])]
     loop = [sys.executable, str(HERE / "seed_loop.py"), str(input_xml), str(loop_db),
             *(["--model", model] if model else [])]
