@@ -457,7 +457,7 @@ def test_publication_date(pub_date_xml, pub_date, year):
 @pytest.mark.parametrize("content, message", [
     (b"hello, not XML", "is not PubMed XML: malformed XML at line 1"),
     (b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n", "is not PubMed XML"),
-    (gzip.compress(b"plain text, gzip'd"), "is not PubMed XML"),
+    (gzip.compress(b"plain text, gzip'd", mtime=0), "is not PubMed XML"),
     (b"\x1f\x8bnot really gzip", "truncated or corrupt"),
     (b"", "empty body"),
     (b'<?xml version="1.0" encoding="UTF-8" ?>\n<!DOCTYPE eFetchResult PUBLIC "-//NLM//DTD efetch '
