@@ -15,7 +15,7 @@ DIST ?= dist
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: install run test bench dist clean
+.PHONY: install run test bench bench-gpu dist clean
 
 install: $(VENV)/.installed
 
@@ -42,6 +42,20 @@ bench: install
 	$(BIN)/python benchmarks/e2e.py --n 200 --scale 10 --batch-size 50 --device cpu
 	$(BIN)/python benchmarks/ner_ensemble.py --repeat 2 --device cpu
 	$(BIN)/python benchmarks/relations.py --repeat 3 --device cpu
+
+# GPU figures (issue 18, item 5), one command: NER in fp16 and bf16 against the pipeline, the
+# relation step, `mine` end to end at two sizes, and all of PubMed projected from them. Written to
+# $(GPU_OUT); `make bench-gpu GPU_DEVICE=cpu GPU_N=20` runs the same chain on a CPU.
+GPU_DEVICE ?= cuda
+GPU_N ?= 1000
+GPU_OUT ?= benchmarks/out/$(GPU_DEVICE)
+bench-gpu: install
+	mkdir -p $(GPU_OUT)
+	$(BIN)/python benchmarks/ner_throughput.py --device $(GPU_DEVICE) --dtype fp16 --repeat 2 --no-int8 --no-one-thread --json $(GPU_OUT)/ner-fp16.json
+	$(BIN)/python benchmarks/ner_throughput.py --device $(GPU_DEVICE) --dtype bf16 --repeat 2 --no-int8 --no-one-thread --json $(GPU_OUT)/ner-bf16.json
+	$(BIN)/python benchmarks/relation_step.py --repeat 2 --device $(GPU_DEVICE)
+	$(BIN)/python benchmarks/e2e.py --n $(GPU_N) --scale 10 --batch-size 256 --no-plain --device $(GPU_DEVICE) --json $(GPU_OUT)/e2e.json
+	$(BIN)/python benchmarks/pubmed_projection.py $(GPU_OUT)
 
 # Wheels into $(DIST): litmine itself (no models inside), then one per model of data/models, named like
 # the model (`litmine models package`; README "Installing from wheels"). No network: the build

@@ -295,6 +295,10 @@ def main(argv: list[str] | None = None) -> int:
     if not os.environ.get("PREFECT_API_URL"):
         from prefect.testing.utilities import prefect_test_harness
 
+        # As litmine's own temporary server: no telemetry row ("database is locked" beside a
+        # server of another process on the same Prefect database).
+        os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
         harness = prefect_test_harness(server_startup_timeout=180)
     results = []
     with harness:
