@@ -174,7 +174,8 @@ def test_stacked_model_trains_through_the_cli_and_scores_whole_documents(built, 
     from tests.conftest import build_tiny_bert
 
     from litmine.errors import ModelError
-    from litmine.tasks.linking.normalise import load_linker
+    from litmine.tasks.linking.lexicon import Lexicon
+    from litmine.tasks.linking.normalise import Linker
     from litmine.tasks.relations.candidates import document_candidates
     from litmine.tasks.relations.registry import load_relation_model
     from litmine.tasks.relations.relate import relate_articles
@@ -202,8 +203,10 @@ def test_stacked_model_trains_through_the_cli_and_scores_whole_documents(built, 
     assert isinstance(model, StackedRelationModel) and model.tree is not None
     docs, _ = read_pubtator(DEV)
     articles, sentences, mentions = _batch_inputs(DEV)
-    batch = relate_articles(articles, sentences, mentions, linker=load_linker(lexicon),
-                            relation_model=model)
+    # The fixtures' small lexicon links most of these mentions by the fuzzy level only: at the
+    # default threshold (0.9) one candidate pair is left, at 0.8 enough to see every kind.
+    linker = Linker(Lexicon.load(lexicon), fuzzy_threshold=0.8)
+    batch = relate_articles(articles, sentences, mentions, linker=linker, relation_model=model)
     assert batch.candidates and {c.method for c in batch.candidates} == {"cid-stacked"}
     assert all(0.0 <= c.score <= 1.0 for c in batch.candidates)
     # candidates without a shared sentence are scored too (whole-document reading)
