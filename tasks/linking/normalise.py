@@ -30,9 +30,9 @@ Levels, tried in order; the first that answers wins:
 
 Mentions that a document defines as abbreviations take their long form's ID (``abbreviation``,
 see `normalise_document`). A gene name with IDs in several organisms takes the one of the
-organism the document mentions (``species``, GNormPlus' species assignment: Wei et al. 2015,
-"GNormPlus: an integrative approach for tagging genes, gene families, and protein domains",
-BioMed Res Int). A mention that nothing matches gets no ID and a reason.
+organism the document mentions, or of mouse for a mouse-style symbol ("Sox2") where it names none
+of them (``species``: `litmine.tasks.linking.organisms`). A mention that nothing matches gets no
+ID and a reason.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ import pickle
 import re
 import threading
 import unicodedata
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -55,6 +55,7 @@ from litmine.settings import DEFAULT_LEXICON
 from litmine.tasks.digests import sha256_file
 from litmine.tasks.linking.hashed_map import HashedMap
 from litmine.tasks.linking.lexicon import LINKED_TYPES, MESH_TYPES, Lexicon, merge_ranked
+from litmine.tasks.linking.organisms import choose_taxon, gene_taxa, named_taxa
 from litmine.tasks.linking.variants import normalise_variant
 from litmine.tasks.records import Mention
 from litmine.tasks.scoring import Span, concept_key, score_spans
@@ -83,8 +84,6 @@ SHORT_WORD = 4
 #: A mention of another type this short, all lowercase letters, links only exactly: "cc" (a
 #: unit) is not BC5CDR's abbreviation "CC" (clomiphene citrate, D002996).
 SHORT_ABBREVIATION = 2
-#: The organism a gene is taken from when the document names none (GNormPlus' default).
-HUMAN = "9606"
 #: Types with the extra `gene_symbol_key` level.
 SYMBOL_KEY_TYPES = ("Gene",)
 
@@ -419,50 +418,21 @@ def _best(ids: Mapping[str, float]) -> str:
     return min(ids.items(), key=lambda kv: (-kv[1], kv[0]))[0]
 
 
-def document_taxa(mentions: Sequence[Mention], links: Sequence[Link]) -> list[str]:
-    """The organisms a document names, most-mentioned first (ties: smaller taxon ID), then
-    human, the default when it names none: the order `choose_taxon` tries them in."""
-    counts = Counter(link.concept_id for m, link in zip(mentions, links)
-                     if m.type == "Species" and link.concept_id)
-    ranked = sorted(counts, key=lambda t: (-counts[t], int(t) if t.isdigit() else 0, t))
-    return list(dict.fromkeys([*ranked, HUMAN]))
-
-
-def choose_taxon(link: Link, taxa: Sequence[str], linker: Linker) -> Link:
-    """A gene link moved to the ID of the first organism in `taxa` that its name has one in.
-
-    Only an ID whose organism the lexicon knows is moved (a corpus ID of unknown organism may
-    already be the right one), and only to another organism (an ID of the first organism in
-    `taxa` that has one stays); the method becomes ``species``.
-    """
-    current = linker.taxon(link.concept_id)
-    if not link.alternatives or not current:
-        return link
-    ids = dict(link.alternatives)
-    for taxon in taxa:
-        if taxon == current:  # already the document's organism: the name's own ID stands
-            return link
-        if taxon in ids:  # another organism's ID (an ID's organism is its taxon in `ids`)
-            return replace(link, concept_id=ids[taxon], method="species",
-                           matched=f"{link.matched} (taxon {taxon})")
-    return link
-
-
 def normalise_document(text: str, mentions: Sequence[Mention], linker: Linker,
                        abbreviations: Iterable[Abbreviation] = ()
                        ) -> tuple[list[Mention], list[Link]]:
     """Give each mention of a linked type in one document an ID (or none, with a reason).
 
     Mentions are linked by the levels in the module docstring; a gene name with IDs in several
-    organisms takes the one of the organism the document mentions most (`document_taxa`,
-    `choose_taxon`); then every short form that the document defines takes its long form's ID
+    organisms takes the one of the organism the document mentions most, or of mouse for a
+    mouse-style symbol in a document that names no organism of it (`litmine.tasks.linking.organisms`); then every short form that the document defines takes its long form's ID
     (the definition is more specific to the document than any lexicon entry for a two-letter
     string); a long form that found no ID takes the short form's when that was an exact or
     normalised match. Other types pass through.
     """
     links = linker.link_many([(m.text, m.type) for m in mentions])
-    taxa = document_taxa(mentions, links)
-    links = [choose_taxon(link, taxa, linker) if m.type == "Gene" else link
+    named = named_taxa(mentions, links)
+    links = [choose_taxon(link, gene_taxa(m.text, named), linker) if m.type == "Gene" else link
              for m, link in zip(mentions, links)]
     out = [replace(m, concept_id=link.concept_id) if m.type in linker.types or link.concept_id else m
            for m, link in zip(mentions, links)]

@@ -18,7 +18,7 @@ organism of every gene ID in the file (all 21 organisms), which overrides a corp
 
 The lexicon ranks these rows last (`litmine.tasks.linking.lexicon.build_lexicon`), so a name's
 default ID does not change where another source has it; the species step of linking
-(`litmine.tasks.linking.normalise.choose_taxon`) moves a gene to the organism the document
+(`litmine.tasks.linking.organisms.choose_taxon`) moves a gene to the organism the document
 mentions, and these rows are what it can move to.
 """
 

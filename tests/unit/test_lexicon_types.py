@@ -13,8 +13,9 @@ from litmine.tasks.linking.concept_ids import (cellosaurus_id, corpus_ids, gene_
                                                variant_rsids)
 from litmine.tasks.linking.lexicon import Lexicon, build_lexicon, iter_corpus_names
 from litmine.tasks.linking.name_tables import iter_gene_table_names, iter_species_table_names
-from litmine.tasks.linking.normalise import (Link, Linker, choose_taxon, gene_symbol_key,
-                                             normalise_document, normalise_name)
+from litmine.tasks.linking.normalise import (Link, Linker, gene_symbol_key, normalise_document,
+                                             normalise_name)
+from litmine.tasks.linking.organisms import choose_taxon, gene_taxa
 from litmine.tasks.linking.orthologs import Ortholog, read_homologene
 from litmine.tasks.records import Mention
 
@@ -297,6 +298,9 @@ def test_orthologs_take_their_own_symbol_and_the_human_genes_names(homolog_lexic
      "7157", "exact"),
     ("tumor protein p53 levels", [("tumor protein p53", "Gene")], "7157", "exact"),  # human
     ("Trp53 levels", [("Trp53", "Gene")], "22059", "exact"),  # the mouse symbol
+    # written as mouse and rat symbols are (rat's Tp53), no organism named: mouse before human
+    ("Tp53 levels", [("Tp53", "Gene")], "22059", "species"),
+    ("Tp53 in patients", [("Tp53", "Gene"), ("patients", "Species")], "7157", "species"),
 ])
 def test_gene_names_reach_the_orthologs_of_the_documents_organism(homolog_lexicon, text, spans,
                                                                   expected, method):
@@ -309,6 +313,21 @@ def test_a_gene_of_the_documents_organism_stays(homolog_lexicon):
     link = Link("7157", "exact", alternatives=(("10090", "22059"), ("9606", "1111")))
     assert choose_taxon(link, ["9606"], linker) is link  # not moved to another human gene
     assert choose_taxon(link, ["10090", "9606"], linker).concept_id == "22059"
+
+
+@pytest.mark.parametrize(("text", "named", "expected"), [
+    ("Sox2", [], ["10090", "9606"]),             # mouse style, no organism named
+    ("Nanog", ["4932"], ["4932", "10090", "9606"]),  # yeast named, but not for this gene
+    ("Sox2", ["9606"], ["9606"]),                # the document names human: its style is moot
+    ("Sox2", ["10116", "9606"], ["10116", "9606"]),
+    ("Sox2", ["10090"], ["10090", "9606"]),
+    ("SOX2", [], ["9606"]),                      # human style
+    ("p53", [], ["9606"]),                       # neither: human, GNormPlus' default
+    ("IL-6", [], ["9606"]),
+    ("Ctr9", [], ["10090", "9606"]),
+])
+def test_gene_taxa_put_mouse_before_the_default_for_mouse_style_symbols(text, named, expected):
+    assert gene_taxa(text, named) == expected
 
 
 def test_homolog_taxa_option_names_what_is_wrong():
