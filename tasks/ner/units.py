@@ -7,7 +7,7 @@ import bisect
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from litmine.tasks.ner.mention_rules import is_plausible
+from litmine.tasks.ner.mention_rules import decoded_type, is_plausible
 from litmine.tasks.records import Mention, Sentence
 from litmine.tasks.text.sentences import join_sentences
 
@@ -36,8 +36,8 @@ def text_units(sentences: Sequence[Sentence], unit: str = "sentence") -> list[Te
 def units_to_mentions(units: Sequence[TextUnit],
                       found: Sequence[Sequence[tuple[int, int, str, float]]]) -> list[Mention]:
     """Mentions from each unit's spans; a span across a sentence end becomes one mention per
-    sentence it touches (trimmed), each with its sentence's index. Implausible ones
-    (`litmine.tasks.ner.mention_rules`) are dropped."""
+    sentence it touches (trimmed), each with its sentence's index. Implausible ones are
+    dropped and cell lines tagged as variants retyped (`litmine.tasks.ner.mention_rules`)."""
     mentions = []
     for unit, spans in zip(units, found):
         run = unit.sentences
@@ -55,6 +55,7 @@ def units_to_mentions(units: Sequence[TextUnit],
                     continue
                 lo += len(piece) - len(piece.lstrip())
                 mentions.append(Mention(pmid=s.pmid, start=s.start + lo,
-                                        end=s.start + lo + len(text), text=text, type=etype,
-                                        score=score, sentence_index=s.index))
+                                        end=s.start + lo + len(text), text=text,
+                                        type=decoded_type(text, etype), score=score,
+                                        sentence_index=s.index))
     return mentions
