@@ -425,9 +425,10 @@ def normalise_document(text: str, mentions: Sequence[Mention], linker: Linker,
 
     Mentions are linked by the levels in the module docstring; a gene name with IDs in several
     organisms takes the one of the organism the document mentions most, or of mouse for a
-    mouse-style symbol in a document that names no organism of it (`litmine.tasks.linking.organisms`); then every short form that the document defines takes its long form's ID
-    (the definition is more specific to the document than any lexicon entry for a two-letter
-    string); a long form that found no ID takes the short form's when that was an exact or
+    mouse-style symbol in a document that names no organism of it
+    (`litmine.tasks.linking.organisms`); then every short form that the document defines takes
+    its long form's ID (the definition is more specific to the document than any lexicon entry
+    for a two-letter string); a long form that found no ID takes the short form's when that was an exact or
     normalised match. Other types pass through.
     """
     links = linker.link_many([(m.text, m.type) for m in mentions])

@@ -3,7 +3,7 @@
 A gene name with IDs in several organisms takes the ID of the organism the document mentions
 most (GNormPlus' species assignment: Wei et al. 2015, "GNormPlus: an integrative approach for
 tagging genes, gene families, and protein domains", BioMed Res Int), then of the next, and so
-on (`document_taxa`, `choose_taxon`). When the document names none of the organisms the name
+on (`named_taxa`, `choose_taxon`). When the document names none of the organisms the name
 has an ID in, human is the default, unless the mention is written the way mouse and rat gene
 symbols are: a capital, then lowercase letters and digits ("Sox2", "Nanog", "Ctr9"), where
 human symbols are all capitals ("SOX2"; HGNC: Bruford et al. 2020, "Guidelines for human gene
@@ -22,8 +22,9 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Protocol
 
-#: NCBI Taxonomy IDs: human, the default organism, and mouse, the default for mouse-style symbols.
-HUMAN = "9606"
+from litmine.tasks.linking.name_tables import HUMAN
+
+#: NCBI Taxonomy ID of mouse, tried before human (the default) for mouse-style symbols.
 MOUSE = "10090"
 #: A gene written as mouse and rat symbols are: a capital, then lowercase letters and digits.
 MOUSE_STYLE = re.compile(r"^[A-Z][a-z]+[a-z0-9]*$")
@@ -47,11 +48,6 @@ def gene_taxa(text: str, named: Sequence[str]) -> list[str]:
     human, then human."""
     mouse_first = HUMAN not in named and MOUSE_STYLE.match(text) is not None
     return list(dict.fromkeys([*named, *([MOUSE] if mouse_first else []), HUMAN]))
-
-
-def document_taxa(mentions: Sequence, links: Sequence) -> list[str]:
-    """The organisms a document names, most-mentioned first, then human (the default)."""
-    return gene_taxa("", named_taxa(mentions, links))
 
 
 def choose_taxon(link, taxa: Sequence[str], linker: TaxonLookup):

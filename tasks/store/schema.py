@@ -24,7 +24,8 @@ LINK_STATUSES = {
     "composite": "every part of a coordinated mention linked; the IDs are |-joined",
     "fuzzy": "character 3-gram similarity at or above the threshold",
     "abbreviation": "the document's abbreviation definition gave the ID",
-    "species": "a gene name's ID in the organism the document mentions (human by default)",
+    "species": "a gene name's ID in the organism the document mentions (human by default, mouse "
+               "for a mouse-style symbol such as Sox2)",
     "variant-rule": "a Variant mention parsed into tmVar's normalised form (or an rsID it names)",
     "variant-rsid": "a Variant's tmVar form that the lexicon's corpora give one dbSNP rsID",
     "linked": "an ID stored before schema 4, by a level not recorded",
