@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from litmine.tasks.ner.markers import ALL, marker_ids
 from litmine.tasks.loading import (
     fast_tokenizer,
     fingerprint_model,
@@ -32,6 +33,9 @@ def load_model(model: str, device: torch.device, dtype: torch.dtype) -> dict[str
     rust = fast_tokenizer(tokenizer, model, "NER")
     # The special tokens the model expects around a sentence: [CLS] ... [SEP], <s> ... </s>.
     prefix, suffix = special_tokens(rust)
+    markers = getattr(config, "litmine_markers", None)
+    if markers:  # trained with task markers: ask for every type (litmine.tasks.ner.markers)
+        prefix = [*prefix, marker_ids(markers, rust.get_vocab())[ALL]]
     limits = [position_limit(config)]
     if 0 < tokenizer.model_max_length < 1_000_000:  # unset = a huge sentinel (int(1e30))
         limits.append(tokenizer.model_max_length)

@@ -25,6 +25,7 @@ from prefect.cache_policies import NO_CACHE
 
 from litmine.errors import LitmineError, ParseError
 from litmine.tasks.digests import sha256_file
+from litmine.tasks.ner.markers import marker_key
 from litmine.tasks.sources.pmid_lists import read_pmid_file
 from litmine.tasks.sources.pubtator import (GoldMention, PubTatorDocument, PubTatorStats,
                                             build_type_map, detect_format, iter_pubtator,
@@ -533,19 +534,20 @@ def _windows(labels: list[int], word_start: list[bool], size: int, label2id) -> 
 
 
 def encode_sentences(sentences: Iterable[TaggedSentence], tokenizer, label2id: Mapping[str, int],
-                     max_length: int = 256, stats: EncodeStats | None = None) -> list[Example]:
+                     max_length: int = 256, stats: EncodeStats | None = None,
+                     markers: Mapping[str, int] | None = None) -> list[Example]:
     """Tokenise sentences with a fast tokenizer and align BIO labels to tokens.
 
     Only the first sub-token of each word (and a token where an entity starts inside a word)
     gets a label; other sub-tokens and special tokens get -100. Sentences longer than
     `max_length` tokens are cut into several examples at word boundaries outside entities,
-    never silently truncated.
+    never silently truncated. `markers` (key -> token ID): each corpus' marker follows [CLS].
     """
     if not getattr(tokenizer, "is_fast", False):
         raise LitmineError("corpus: a fast tokenizer (offset mapping) is needed to align "
                            "labels; the base model needs a tokenizer.json")
     stats = stats if stats is not None else EncodeStats()
-    size = max_length - tokenizer.num_special_tokens_to_add(pair=False)
+    size = max_length - tokenizer.num_special_tokens_to_add(pair=False) - bool(markers)
     if size < 8:
         raise LitmineError(f"corpus: max_length {max_length} leaves no room for tokens; "
                            "use --max-length 64 or more")
@@ -564,6 +566,7 @@ def encode_sentences(sentences: Iterable[TaggedSentence], tokenizer, label2id: M
         first, last = content[0], content[-1] + 1
         all_ids = list(enc["input_ids"])
         prefix, ids, suffix = all_ids[:first], all_ids[first:last], all_ids[last:]
+        prefix += [markers[marker_key(sentence.annotated)]] if markers else []
         word_ids = enc.word_ids()[first:last]
         offsets = [tuple(o) for o in enc["offset_mapping"][first:last]]
         entities = list(sentence.entities)

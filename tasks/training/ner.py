@@ -24,7 +24,9 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from litmine.errors import LitmineError
-from litmine.tasks.loading import device_name, load_for_training, load_tokenizer
+from litmine.tasks.loading import (device_name, load_config, load_for_training, load_tokenizer,
+                                   resolve_model_source)
+from litmine.tasks.ner.markers import assign_markers, marker_ids, marker_key
 from litmine.tasks.ner.evaluation import evaluate_model
 from litmine.tasks.scoring import Scores, pct
 from litmine.tasks.training.cards import (card_base_model, command_section, front_matter,
@@ -137,7 +139,8 @@ def train_ner(train: Sequence[str | Path | CorpusSpec], dev: Sequence[str | Path
               device: str = "auto", fp16_weights: bool = False,
               max_train_docs: int | None = None, max_dev_docs: int | None = None,
               max_batch_tokens: int = 8192, progress: bool = True, unit: str = "sentence",
-              precision: str = "auto", command_line: str | None = None) -> TrainResult:
+              precision: str = "auto", markers: bool = False,
+              command_line: str | None = None) -> TrainResult:
     """Fine-tune `base_model` for BIO tagging of `types` and save the best epoch to `out_dir`.
 
     Train on `train` corpora (PubTator or CoNLL), pick the epoch with the best strict dev F1 on
@@ -152,6 +155,9 @@ def train_ner(train: Sequence[str | Path | CorpusSpec], dev: Sequence[str | Path
     `precision` "auto" runs the forward pass under bf16 autocast on a CPU with bf16 matrix units
     (AMX, AVX512-BF16) and mixed precision on CUDA, with fp32 weights and optimiser state;
     "fp32" runs full precision everywhere.
+    `markers` puts a task marker after [CLS] saying which types each text's corpus annotates
+    (AIONER's scheme, `litmine.tasks.ner.markers`); the model keeps the map (config
+    `litmine_markers`, extended from the base model's) and is asked for all types when tagging.
     Writes model.safetensors, tokenizer, config (id2label), README.md (model card) and
     training.json to `out_dir` (replaced only when training succeeds).
     """
@@ -168,7 +174,7 @@ def train_ner(train: Sequence[str | Path | CorpusSpec], dev: Sequence[str | Path
         patience=patience, warmup_ratio=warmup_ratio, weight_decay=weight_decay,
         grad_clip=grad_clip, device=device, fp16_weights=fp16_weights,
         max_train_docs=max_train_docs, max_dev_docs=max_dev_docs, unit=unit,
-        precision=precision)
+        precision=precision, markers=markers)
     if unit not in UNITS:
         raise LitmineError(f"train: unit must be one of {UNITS}, got {unit!r}")
     if precision not in PRECISIONS:
@@ -201,8 +207,12 @@ def train_ner(train: Sequence[str | Path | CorpusSpec], dev: Sequence[str | Path
 
     tokenizer = load_tokenizer(str(base_model), "train")
     sentence_stats, encode_stats = SentenceStats(), EncodeStats()
-    examples = encode_sentences(training_units(train_corpus, unit, sentence_stats), tokenizer,
-                                label2id, max_length=max_length, stats=encode_stats)
+    units = training_units(train_corpus, unit, sentence_stats)
+    marker_map, base_markers = _markers(base_model, units, tokenizer) if markers else (None, {})
+    examples = encode_sentences(units, tokenizer, label2id, max_length=max_length,
+                                stats=encode_stats,
+                                markers=marker_ids(marker_map, tokenizer.get_vocab())
+                                if marker_map else None)
     if not examples:
         raise LitmineError(f"train: no training sentences in {list(train)}; are these "
                            "PubTator or CoNLL files?")
@@ -224,6 +234,11 @@ def train_ner(train: Sequence[str | Path | CorpusSpec], dev: Sequence[str | Path
         dtype=torch.float32)
     if unit != "sentence":
         model.config.litmine_unit = unit  # read by litmine.tasks.ner.model.load_model
+    if marker_map:
+        model.config.litmine_markers = marker_map  # read by litmine.tasks.ner.model.load_model
+        init_marker_embeddings(model, tokenizer, {k: t for k, t in marker_map.items()
+                                                   if k not in base_markers})
+        params["marker_tokens"] = marker_map
     model.to(torch_device)
     steps_per_epoch = -(-len(examples) // batch_size)
     optimizer = torch.optim.AdamW(decay_groups(model, weight_decay), lr=lr)
@@ -290,6 +305,34 @@ def train_ner(train: Sequence[str | Path | CorpusSpec], dev: Sequence[str | Path
     publish_model_dir(model_dir, out_dir)
     shutil.rmtree(staging, ignore_errors=True)
     return result
+
+
+def _markers(base_model, units, tokenizer) -> tuple[dict[str, str], dict[str, str]]:
+    """Marker key -> token for these training texts, and the base model's own markers (kept)."""
+    _, source = resolve_model_source(str(base_model), "train")
+    existing = getattr(load_config(str(base_model), source, "train"), "litmine_markers",
+                       None) or {}
+    markers = assign_markers({marker_key(u.annotated) for u in units}, tokenizer.get_vocab(),
+                             existing)
+    log.info("train: task markers %s", markers)
+    return markers, dict(existing)
+
+
+def init_marker_embeddings(model, tokenizer, markers: Mapping[str, str]) -> None:
+    """Start each new marker's input embedding at the mean of its type names' word pieces.
+
+    An unused token's embedding was never trained, so all of them sit close together and
+    fine-tuning at a small learning rate barely moves them (a first run with them moved each by
+    about 6% of its norm, and the model tagged alike whichever marker it was given: model card,
+    experiment 11); starting from "gene", "chemical disease", "all" ... the markers differ from
+    the first step.
+    """
+    embeddings = model.get_input_embeddings().weight
+    with torch.no_grad():
+        for key, token in markers.items():
+            words = key.replace("CellLine", "cell line").replace(",", " ").lower()
+            pieces = tokenizer(words, add_special_tokens=False)["input_ids"]
+            embeddings[tokenizer.convert_tokens_to_ids(token)] = embeddings[pieces].mean(0)
 
 
 def _try_fp16(model, tokenizer, staging: Path, dev_docs, types, fp32_scores, max_batch_tokens,

@@ -171,6 +171,57 @@ def test_six_types_from_a_corpus_list_through_the_cli(prefect_harness, tiny_ner_
     assert "| annotates |" in card and "| Variant |" in card
 
 
+def test_task_markers_train_and_tag_with_the_all_marker(prefect_harness, tiny_ner_model,
+                                                        corpora, tmp_path):
+    """`litmine train --markers`: one marker per corpus task in the config; the tagger puts the
+    ALL marker after [CLS]; training on from that model keeps its markers' tokens."""
+    from typer.testing import CliRunner
+
+    from litmine.cli import app
+    from litmine.tasks.ner.engine import load_tagger
+
+    def train(base, out, corpus_list):
+        return CliRunner().invoke(app, [
+            "train", "--corpus-list", str(corpus_list), "--dev",
+            str(corpora / "bc5cdr_dev_sample.pubtator"), "--out", str(out), "--base-model",
+            str(base), "--epochs", "1", "--lr", "1e-3", "--batch-size", "8", "--max-length",
+            "128", "--seed", "3", "--device", "cpu", "--markers"])
+
+    first = tmp_path / "marked"
+    result = train(tiny_ner_model, first, corpora / "six-types.tsv")
+    assert result.exit_code == 0, result.output
+    markers = json.loads((first / "config.json").read_text())["litmine_markers"]
+    assert set(markers) == {"ALL", "Chemical,Disease", "Disease", "Gene", "Variant", "Species",
+                            "CellLine"}
+    tagger = load_tagger(str(first), device="cpu")
+    all_id = tagger._tokenizer.token_to_id(markers["ALL"])
+    assert list(tagger._prefix) == [tagger._tokenizer.token_to_id("[CLS]"), all_id]
+    tagger.tag_texts(["Aspirin and BRCA1 in breast cancer."])  # runs with the marker
+    # A second run from the marked model on two of the corpora: the old tokens stay.
+    two = tmp_path / "two.tsv"
+    lines = (corpora / "six-types.tsv").read_text().splitlines()[1:3]  # BioRED, BC5CDR
+    two.write_text("".join(f"{corpora}/{line}\n" for line in lines))
+    result = train(first, tmp_path / "again", two)
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "again" / "config.json").read_text())["litmine_markers"] == markers
+
+
+def test_task_markers_need_a_corpus_of_every_type(prefect_harness, tiny_ner_model, corpora,
+                                                  tmp_path):
+    from typer.testing import CliRunner
+
+    from litmine.cli import app
+
+    genes = tmp_path / "genes.tsv"
+    genes.write_text(f"{corpora / 'gnormplus_train_sample.pubtator'}\tGene\tGene:Gene\n")
+    result = CliRunner().invoke(app, [
+        "train", "--corpus-list", str(genes), "--dev", str(corpora / "bc5cdr_dev_sample.pubtator"),
+        "--out", str(tmp_path / "m"), "--base-model", str(tiny_ner_model), "--device", "cpu",
+        "--markers"])
+    assert result.exit_code != 0
+    assert "no corpus annotates every type" in str(result.exception) + result.output
+
+
 def test_corpus_list_is_for_ner_only(corpora):
     from typer.testing import CliRunner
 
