@@ -208,7 +208,7 @@ def train_ner(train: Sequence[str | Path | CorpusSpec], dev: Sequence[str | Path
     tokenizer = load_tokenizer(str(base_model), "train")
     sentence_stats, encode_stats = SentenceStats(), EncodeStats()
     units = training_units(train_corpus, unit, sentence_stats)
-    marker_map, base_markers = _markers(base_model, units, tokenizer) if markers else (None, {})
+    marker_map, base_markers = _markers(base_model, units, tokenizer, markers)
     examples = encode_sentences(units, tokenizer, label2id, max_length=max_length,
                                 stats=encode_stats,
                                 markers=marker_ids(marker_map, tokenizer.get_vocab())
@@ -307,11 +307,20 @@ def train_ner(train: Sequence[str | Path | CorpusSpec], dev: Sequence[str | Path
     return result
 
 
-def _markers(base_model, units, tokenizer) -> tuple[dict[str, str], dict[str, str]]:
-    """Marker key -> token for these training texts, and the base model's own markers (kept)."""
+def _markers(base_model, units, tokenizer, wanted: bool
+             ) -> tuple[dict[str, str] | None, dict[str, str]]:
+    """Marker key -> token for these training texts (None without `wanted`), and the base
+    model's own markers (kept). A base model with markers needs them: its config keeps them and
+    the tagger would put a marker before texts that were trained without one."""
     _, source = resolve_model_source(str(base_model), "train")
     existing = getattr(load_config(str(base_model), source, "train"), "litmine_markers",
                        None) or {}
+    if not wanted:
+        if existing:
+            raise LitmineError(f"train: base model {str(base_model)!r} was trained with task "
+                               f"markers ({', '.join(sorted(existing))}); pass --markers to "
+                               "train on from it")
+        return None, {}
     markers = assign_markers({marker_key(u.annotated) for u in units}, tokenizer.get_vocab(),
                              existing)
     log.info("train: task markers %s", markers)

@@ -204,6 +204,13 @@ def test_task_markers_train_and_tag_with_the_all_marker(prefect_harness, tiny_ne
     result = train(first, tmp_path / "again", two)
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "again" / "config.json").read_text())["litmine_markers"] == markers
+    # Without --markers from a marked model: refused (the tagger would add a marker anyway).
+    result = CliRunner().invoke(app, [
+        "train", "--corpus-list", str(two), "--dev", str(corpora / "bc5cdr_dev_sample.pubtator"),
+        "--out", str(tmp_path / "unmarked"), "--base-model", str(first), "--device", "cpu"])
+    assert result.exit_code != 0
+    assert "was trained with task markers" in str(result.exception) + result.output
+    assert not (tmp_path / "unmarked").exists()
 
 
 def test_task_markers_need_a_corpus_of_every_type(prefect_harness, tiny_ner_model, corpora,
