@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 import shutil
 import time
 from collections.abc import Collection, Iterable, Mapping, Sequence
@@ -339,7 +340,7 @@ def init_marker_embeddings(model, tokenizer, markers: Mapping[str, str]) -> None
     embeddings = model.get_input_embeddings().weight
     with torch.no_grad():
         for key, token in markers.items():
-            words = key.replace("CellLine", "cell line").replace(",", " ").lower()
+            words = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", key.replace(",", " ")).lower()
             pieces = tokenizer(words, add_special_tokens=False)["input_ids"]
             embeddings[tokenizer.convert_tokens_to_ids(token)] = embeddings[pieces].mean(0)
 
