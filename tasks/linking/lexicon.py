@@ -577,12 +577,19 @@ def build_lexicon(corpora: Sequence[str | Path] = (), *, mesh: Sequence[str | Pa
 
 
 def _add_homologs(lex: Lexicon, path: Path, taxa: Sequence[str]) -> None:
-    """Rows for the genes of `taxa` in a homologene.data file (`orthologs.ortholog_names`)."""
+    """Rows for the genes of `taxa` in a homologene.data file (`orthologs.ortholog_names`): the
+    human genes' names are those the lexicon gives them, gene tables' synonyms only where no
+    other gene has the name (in any letter case)."""
     rows = list(read_homologene(path))
     organisms = gene_organisms(rows)
     human_names: dict[str, list[str]] = defaultdict(list)
+    genes_named: dict[str, set[str]] = defaultdict(set)
     for (t, cid, name, source) in lex.counts:
-        if t == "Gene" and organisms.get(cid) == HUMAN and not source.endswith(SYNONYM_RANK):
+        if t == "Gene":
+            genes_named[name.casefold()].add(cid)
+    for (t, cid, name, source) in lex.counts:
+        if t == "Gene" and organisms.get(cid) == HUMAN and (
+                not source.endswith(SYNONYM_RANK) or genes_named[name.casefold()] == {cid}):
             human_names[cid].append(name)
     source = f"homologs:{path.parent.name}/{path.name}"
     lex.add_source(source)

@@ -280,7 +280,8 @@ def test_orthologs_take_their_own_symbol_and_the_human_genes_names(homolog_lexic
     for cid in ("22059", "24842", "30590"):  # mouse, rat, zebrafish TP53
         assert {("TP53", cid, "homologs"), ("tumor protein p53", cid, "homologs")} <= rows
     assert {("Trp53", "22059", "homologs"), ("Tp53", "24842", "homologs")} <= rows
-    assert not any(name in ("p53", "LFS1") and cid != "7157" for name, cid, _ in rows)  # aliases
+    # HGNC's aliases that name no other gene reach the orthologs too ("p53", "LFS1")
+    assert {("p53", "22059", "homologs"), ("LFS1", "24842", "homologs")} <= rows
     # AR is not in the HGNC sample: its orthologs have only their own symbols
     assert {name for name, cid, _ in rows if cid == "11835"} == {"Ar"}
     taxa = homolog_lexicon.taxa
@@ -291,7 +292,28 @@ def test_orthologs_take_their_own_symbol_and_the_human_genes_names(homolog_lexic
     assert {cid for (t, cid, _, s) in only_rat.counts if s.startswith("homologs")} == {"24842", "24208"}
 
 
+def test_an_alias_that_names_another_gene_stays_with_the_human_gene(tmp_path):
+    hgnc = (LEX / "hgnc_sample.tsv").read_text(encoding="utf-8").splitlines()
+    # a second human gene that HGNC also calls "LFS1": the alias is ambiguous
+    other = hgnc[-2].replace("HGNC:11998\tTP53\ttumor protein p53", "HGNC:99\tXLF1\tx factor 1")
+    other = other.replace("p53, LFS1\t7157", "LFS1\t99001")
+    assert other != hgnc[-2] and "99001" in other
+    genes = tmp_path / "hgnc.tsv"
+    genes.write_text("\n".join([*hgnc, other]) + "\n", encoding="utf-8")
+    lex = build_lexicon(genes=[genes], species=[LEX / "species_sample.tsv"],
+                        homologs=[LEX / "homologene_sample.data"])
+    names = {name for (t, cid, name, s) in lex.counts if cid == "22059" and s.startswith("homologs")}
+    assert "p53" in names and "LFS1" not in names
+    for text, expected in (("p53 in mice", {"22059"}),
+                           ("LFS1 in mice", {"7157", "99001"})):  # not a mouse ortholog
+        gene = text.split()[0]
+        out, _ = normalise_document(text, _mentions(text, [(gene, "Gene"), ("mice", "Species")]),
+                                    Linker(lex))
+        assert out[0].concept_id in expected, text
+
+
 @pytest.mark.parametrize("text, spans, expected, method", [
+    ("p53 in mice", [("p53", "Gene"), ("mice", "Species")], "22059", "species"),  # HGNC alias
     ("tumor protein p53 in mice", [("tumor protein p53", "Gene"), ("mice", "Species")], "22059",
      "species"),  # HGNC's name, moved to the mouse ortholog that only HomoloGene knows
     ("tumor protein p53 in patients", [("tumor protein p53", "Gene"), ("patients", "Species")],
