@@ -62,10 +62,10 @@ from pathlib import Path
 from litmine.errors import LitmineError, ParseError
 from litmine.tasks.digests import sha256_file
 from litmine.tasks.linking.concept_ids import MESH_ID, corpus_ids, mesh_id, variant_rsids
-from litmine.tasks.linking.name_tables import (HUMAN, iter_gene_table_names,
-                                               iter_species_table_names)
+from litmine.tasks.linking.name_tables import iter_gene_table_names, iter_species_table_names
 from litmine.tasks.linking.orthologs import DEFAULT_TAXA as DEFAULT_HOMOLOG_TAXA
-from litmine.tasks.linking.orthologs import gene_organisms, ortholog_names, read_homologene
+from litmine.tasks.linking.orthologs import (gene_organisms, human_gene_names, ortholog_names,
+                                             read_homologene)
 from litmine.tasks.linking.text_files import open_text, tsv_rows
 from litmine.tasks.linking.variants import normalise_variant
 from litmine.tasks.sources.pmid_lists import read_pmids
@@ -577,20 +577,13 @@ def build_lexicon(corpora: Sequence[str | Path] = (), *, mesh: Sequence[str | Pa
 
 
 def _add_homologs(lex: Lexicon, path: Path, taxa: Sequence[str]) -> None:
-    """Rows for the genes of `taxa` in a homologene.data file (`orthologs.ortholog_names`): the
-    human genes' names are those the lexicon gives them, gene tables' synonyms only where no
-    other gene has the name (in any letter case)."""
+    """Rows for the genes of `taxa` in a homologene.data file (`orthologs.ortholog_names`),
+    named by the lexicon's human genes (`orthologs.human_gene_names`)."""
     rows = list(read_homologene(path))
     organisms = gene_organisms(rows)
-    human_names: dict[str, list[str]] = defaultdict(list)
-    genes_named: dict[str, set[str]] = defaultdict(set)
-    for (t, cid, name, source) in lex.counts:
-        if t == "Gene":
-            genes_named[name.casefold()].add(cid)
-    for (t, cid, name, source) in lex.counts:
-        if t == "Gene" and organisms.get(cid) == HUMAN and (
-                not source.endswith(SYNONYM_RANK) or genes_named[name.casefold()] == {cid}):
-            human_names[cid].append(name)
+    human_names = human_gene_names(((cid, name, source.endswith(SYNONYM_RANK))
+                                    for (t, cid, name, source) in lex.counts if t == "Gene"),
+                                   organisms)
     source = f"homologs:{path.parent.name}/{path.name}"
     lex.add_source(source)
     n = 0

@@ -71,6 +71,22 @@ def gene_organisms(rows: Iterable[Ortholog]) -> dict[str, str]:
     return {r.gene: r.taxon for r in rows}
 
 
+def human_gene_names(genes: Iterable[tuple[str, str, bool]], organisms: Mapping[str, str]
+                     ) -> dict[str, list[str]]:
+    """NCBI Gene ID -> the names its orthologs may take, from (gene ID, name, whether a gene
+    table gives it as a synonym) rows: a human gene's names, a synonym (an alias or previous
+    symbol) only where no other gene has that name in any letter case."""
+    rows = list(genes)
+    named: dict[str, set[str]] = defaultdict(set)
+    for cid, name, _ in rows:
+        named[name.casefold()].add(cid)
+    out: dict[str, list[str]] = defaultdict(list)
+    for cid, name, synonym in rows:
+        if organisms.get(cid) == HUMAN and (not synonym or named[name.casefold()] == {cid}):
+            out[cid].append(name)
+    return out
+
+
 def ortholog_names(rows: Iterable[Ortholog], human_names: Mapping[str, Iterable[str]],
                    taxa: Iterable[str] = DEFAULT_TAXA) -> Iterator[tuple[str, str, str]]:
     """(name, NCBI Gene ID, taxon) for each gene of `taxa`: its own symbol and the names
