@@ -15,9 +15,9 @@ import sys
 from collections import Counter, defaultdict
 
 from litmine.settings import DEFAULT_RELATION_MODEL, DEFAULT_TYPED_RELATION_MODEL
-from litmine.tasks.linking.concept_ids import mention_concept_ids
 from litmine.tasks.relations.registry import load_relation_model, load_typed_model
 from litmine.tasks.relations.shared import pass_states
+from litmine.tasks.relations.typed import typed_spans
 from litmine.tasks.relations.typed_gold import canonical_mentions, gold_relations
 from litmine.tasks.sources.pubtator import read_pubtator
 from litmine.tasks.text.sentences import split_article
@@ -37,8 +37,7 @@ for s in sentences:
 
 
 def entity_types(doc):
-    return {cid: m.type for m in canonical_mentions(doc)
-            for cid in mention_concept_ids(m.type, m.concept_id)}
+    return {cid: type_ for type_, cid in typed_spans(canonical_mentions(doc))}
 
 
 prior = defaultdict(Counter)

@@ -14,8 +14,9 @@ six tab-separated columns:
 gene's own symbol, and every name the lexicon already gives its group's human gene (symbols and
 approved names of HGNC's table, corpus names, and those of HGNC's aliases and previous symbols
 that name no other gene in any source: "adiponectin", "PSD-95", "NGAL"; an alias that is also
-another gene's name stays with the human genes) with the ortholog's ID and organism. `gene_organisms` gives the
-organism of every gene ID in the file (all 21 organisms), which overrides a corpus' guess.
+another gene's name stays with the human genes; `human_gene_names`) with the ortholog's ID and
+organism. `gene_organisms` gives the organism of every gene ID in the file (all 21 organisms),
+which overrides a corpus' guess.
 
 The lexicon ranks these rows last (`litmine.tasks.linking.lexicon.build_lexicon`), so a name's
 default ID does not change where another source has it; the species step of linking

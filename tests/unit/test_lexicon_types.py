@@ -302,7 +302,8 @@ def test_an_alias_that_names_another_gene_stays_with_the_human_gene(tmp_path):
     genes.write_text("\n".join([*hgnc, other]) + "\n", encoding="utf-8")
     lex = build_lexicon(genes=[genes], species=[LEX / "species_sample.tsv"],
                         homologs=[LEX / "homologene_sample.data"])
-    names = {name for (t, cid, name, s) in lex.counts if cid == "22059" and s.startswith("homologs")}
+    names = {name for (t, cid, name, s) in lex.counts
+             if cid == "22059" and s.startswith("homologs")}
     assert "p53" in names and "LFS1" not in names
     for text, expected in (("p53 in mice", {"22059"}),
                            ("LFS1 in mice", {"7157", "99001"})):  # not a mouse ortholog
