@@ -20,7 +20,6 @@ from litmine.commands.options import (App, DbOption, DeviceOption, DtypeOption, 
                                       progress_bar, quiet_loading_bars, quiet_prefect_tracebacks,
                                       state)
 from litmine.errors import LitmineError
-from litmine.model_packages import locate_model
 from litmine.process_exit import skip_teardown
 from litmine.settings import get_settings
 from litmine.tasks.store.access import database_path
@@ -75,7 +74,7 @@ def mine(
     query: Annotated[Optional[str], typer.Option("--query", "-q", help="PubMed query, e.g. 'aspirin AND asthma'.")] = None,
     files: Annotated[Optional[list[Path]], typer.Option("--files", "-f", help="PubMed XML (.xml/.xml.gz), BioC XML/JSON or PubTator files.")] = None,
     db: DbOption = None,
-    model: Annotated[Optional[str], typer.Option("--model", "-m", help="NER model: local path or hub ID (default: the shipped model).")] = None,
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="NER model: local path, litmine model name or hub ID (default: the shipped model); MODEL#KEY tags under a task marker, e.g. #Chemical,Disease.")] = None,
     max_results: Annotated[Optional[int], typer.Option("--max-results", min=1, help="Stop after this many records.")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Articles per NER batch.")] = 256,
     device: DeviceOption = "auto",
@@ -91,6 +90,7 @@ def mine(
     dask_address: Annotated[Optional[str], typer.Option("--dask-address", help="Dask scheduler, e.g. tcp://10.0.0.5:8786 (default: a temporary local cluster).")] = None,
 ):
     """Fetch or read abstracts, tag entities, pair chemicals with diseases, store in DuckDB."""
+    from litmine.tasks.ner.markers import locate_marked_model
     from litmine.tasks.runners import build_task_runner
 
     runner = build_task_runner(task_runner, dask_address)
@@ -105,7 +105,8 @@ def mine(
                                f"(e.g. {path}/*.xml.gz)")
         if not path.is_file():
             raise LitmineError(f"mine: input file {path} does not exist; check the path")
-    locate_model(model or get_settings(fresh=True).model, "mine", "NER model")  # before Prefect starts
+    # before Prefect starts: a missing model, or a task marker it lacks (MODEL#KEY)
+    locate_marked_model(model or get_settings(fresh=True).model, "mine")
     # Prefect's temporary server (without PREFECT_API_URL) starts while the flow's modules import
     # and the models load; the flow waits for it below (litmine/temporary_server.py).
     server = start_temporary_server()

@@ -120,7 +120,9 @@ def _inspect(entry: Path) -> tuple[str, tuple[str, ...], tuple[Score, ...], tupl
     training = _read_json(entry / "training.json")
     dev = _dev_name((training.get("params") or {}).get("dev"))
     if (entry / ENSEMBLE_FILE).is_file():
-        members = [str(m) for m in _read_json(entry / ENSEMBLE_FILE).get("members", [])]
+        # A member may carry a task marker ("../model#Chemical,Disease": tasks/ner/markers.py).
+        members = [str(m).split("#", 1)[0]
+                   for m in _read_json(entry / ENSEMBLE_FILE).get("members", [])]
         first = entry / members[0] if members else entry
         labels = _read_json(first / "config.json").get("id2label", {})
         needs = tuple(model_name(m) for m in members if m.startswith("../"))

@@ -12,7 +12,6 @@ import typer
 
 from litmine.commands.options import App, DeviceOption, existing_files
 from litmine.errors import LitmineError
-from litmine.model_packages import locate_model
 from litmine.settings import DEFAULT_LEXICON, DEFAULT_RELATION_MODEL, LEXICON_OUT, get_settings
 
 lexicon_app = App(help="The lexicon that links Chemical/Disease (MeSH), Gene (NCBI Gene), "
@@ -70,9 +69,11 @@ def evaluate_relations_command(
     """Concept-level normalisation and CID relation scores (gold entities and end to end)."""
     from litmine.tasks.relations.evaluation import evaluate_relations, format_report, write_report
 
+    from litmine.tasks.ner.markers import locate_marked_model, split_marker
+
     ner = None if model == "none" else (model or get_settings(fresh=True).model)
-    ner = ner and locate_model(ner, "evaluate-relations", "NER model")
-    if ner and not Path(ner).exists():
+    ner = ner and locate_marked_model(ner, "evaluate-relations")
+    if ner and not Path(split_marker(ner)[0]).exists():
         raise LitmineError(f"evaluate-relations: NER model {ner} does not exist; train it "
                            "(`litmine train`) or pass --model PATH, or --model none")
     report = evaluate_relations(existing_files(gold), ner_model=ner,

@@ -39,7 +39,8 @@ from litmine.tasks.ner.ensemble import EnsembleTagger, is_ensemble, read_ensembl
 from litmine.tasks.ner.labels import AGGREGATIONS, compile_labels, decode_spans
 from litmine.tasks.cpu_workers import DEFAULT_CPU_WORKERS, single_threaded_ops
 from litmine.tasks.loading import DTYPE_NAMES, resolve_device, resolve_dtype, resolve_model_source
-from litmine.tasks.ner.model import load_model
+from litmine.tasks.ner.markers import join_marker, split_marker
+from litmine.tasks.ner.model import load_model, with_marker
 from litmine.tasks.ner.stats import NerStats
 from litmine.tasks.ner.token_states import DocumentStates, NerResult, join_document_states
 from litmine.tasks.ner.units import text_units, units_to_mentions
@@ -121,6 +122,8 @@ class Tagger:
         self.labels: tuple[str, ...] = loaded["labels"]
         self.label_map = dict(label_map or {})
         self.max_length: int = loaded["max_length"]
+        #: The task marker it tags under (`litmine.tasks.ner.markers`); None: trained without.
+        self.marker: str | None = loaded.get("marker")
         #: "sentence", or "document": `tag` runs each document's sentences as one text.
         self.unit: str = loaded["unit"]
         self.max_batch_tokens = DEFAULT_BATCH_TOKENS["cuda" if device.type == "cuda" else "cpu"]
@@ -433,15 +436,29 @@ def load_tagger(model: str, *, device: str = "auto", label_map: dict[str, str | 
 
     An ensemble directory (`litmine.tasks.ner.ensemble`) gives an `EnsembleTagger` over its
     members, each loaded (and cached) like a single model.
+
+    ``MODEL#KEY`` tags under the task marker KEY of a model trained with markers
+    (`litmine.tasks.ner.markers`): the same weights, another marker, another fingerprint. The
+    tagger's name is the spec with KEY as `split_marker` writes it. ``ENSEMBLE#KEY`` gives KEY to
+    the members trained with markers whose line in the ensemble file names no marker.
     """
-    model_name = str(model)
+    base, marker = split_marker(str(model))
+    model_name = join_marker(base, marker)
     torch_device = resolve_device(device, "NER")
     torch_dtype = resolve_dtype(dtype, torch_device, "NER")
-    local = locate_model(model_name, "NER", "NER model")  # a litmine model's name -> its folder
+    local = locate_model(base, "NER", "NER model")  # a litmine model's name -> its folder
     if is_ensemble(local):
         members, weights = read_ensemble(local)
         taggers = [load_tagger(m, device=device, label_map=label_map, dtype=dtype)
                    for m in members]
+        if marker:  # the members with markers and none of their own in the file take it
+            taggers = [load_tagger(join_marker(m, marker), device=device, label_map=label_map,
+                                   dtype=dtype) if t.marker and not split_marker(m)[1] else t
+                       for m, t in zip(members, taggers)]
+            if not any(t.marker == marker for t in taggers):
+                raise ModelError(f"NER: {model_name!r}: no member of the ensemble takes the "
+                                 f"task marker {marker!r} (members: {', '.join(members)}); "
+                                 f"drop '#{marker}'")
         key = ("ensemble", str(Path(local).expanduser().resolve()), str(torch_device),
                str(torch_dtype), tuple(sorted((label_map or {}).items())), tuple(weights),
                tuple(t.model_id for t in taggers))
@@ -449,22 +466,22 @@ def load_tagger(model: str, *, device: str = "auto", label_map: dict[str, str | 
             if key not in _TAGGERS:
                 _TAGGERS[key] = EnsembleTagger(taggers, weights, model_name)
             return _TAGGERS[key]
-    source = resolve_model_source(model_name, "NER")[1]
+    source = resolve_model_source(base, "NER")[1]
     key = (source, str(torch_device), str(torch_dtype))
     # One Tagger per way of naming the model (rows record `model_name`: a shipped model's name
     # and its folder's path stay apart), sharing the loaded weights; spellings of one path, one.
-    named = Path(model_name).expanduser()
-    named_key = str(named.resolve()) if named.exists() else model_name
-    tagger_key = (*key, named_key, tuple(sorted((label_map or {}).items())))
+    named = Path(base).expanduser()
+    named_key = str(named.resolve()) if named.exists() else base
+    tagger_key = (*key, named_key, marker, tuple(sorted((label_map or {}).items())))
     with _LOCK:
         if tagger_key in _TAGGERS:
             return _TAGGERS[tagger_key]
         if key not in _MODELS:
             started = time.perf_counter()
-            _MODELS[key] = load_model(model_name, torch_device, torch_dtype)
-            logger.info("NER: loaded %s on %s (%s) in %.1f s", model_name, torch_device,
+            _MODELS[key] = load_model(base, torch_device, torch_dtype)
+            logger.info("NER: loaded %s on %s (%s) in %.1f s", base, torch_device,
                         torch_dtype, time.perf_counter() - started)
-        loaded = _MODELS[key]
+        loaded = with_marker(_MODELS[key], marker, base)
         if not label_map and all(lbl.startswith("LABEL_") for lbl in loaded["labels"]):
             raise ModelError(f"NER: model {model_name!r} has no label names (config id2label is "
                              f"{list(loaded['labels'])}); pass label_map={{'LABEL_1': "

@@ -6,8 +6,9 @@ An ensemble is a directory holding ``litmine-ensemble.json``::
      "weights": [1, 1]}
 
 Members are model directories (relative to the ensemble directory, or absolute) or hub IDs
-with the same labels and tokenizer; weights are optional (equal by default). Members may read
-different units (sentences, whole documents: `Tagger.unit`): each reads its own, and its
+with the same labels and tokenizer, each with its task marker where it has markers
+(``"../model#Chemical,Disease"``: `litmine.tasks.ner.markers`); weights are optional (equal by
+default). Members may read different units (sentences, whole documents: `Tagger.unit`): each reads its own, and its
 probabilities are matched to the first member's tokens by the character offset where each token
 starts in the document (the tokenizer cuts a sentence into the same tokens inside a document).
 Each member costs its own forward passes: an ensemble of two runs at about half the speed.
@@ -26,8 +27,9 @@ from typing import Any
 import numpy as np
 
 from litmine.errors import ModelError
-from litmine.tasks.ner.token_states import NerResult
+from litmine.tasks.ner.token_states import DocumentStates, NerResult, join_document_states
 from litmine.tasks.ner.labels import decode_spans
+from litmine.tasks.ner.markers import join_marker, split_marker
 from litmine.tasks.ner.stats import NerStats
 from litmine.tasks.ner.units import text_units, units_to_mentions
 from litmine.tasks.records import Mention, Sentence
@@ -60,10 +62,11 @@ def read_ensemble(path: str | Path) -> tuple[list[str], list[float]]:
         raise ModelError(f"NER: {file}: 'weights' must be {len(members)} positive numbers, one "
                          f"per member, got {weights!r}")
     resolved = []
-    for m in members:
+    for member in members:  # a member may carry a task marker: "../model#Chemical,Disease"
+        m, marker = split_marker(member)
         local = Path(m) if Path(m).is_absolute() else path / m
-        resolved.append(str(local.resolve()) if local.exists() or m.startswith((".", "/"))
-                        else m)
+        resolved.append(join_marker(str(local.resolve()), marker)
+                        if local.exists() or m.startswith((".", "/")) else member)
     total = float(sum(weights))
     return resolved, [w / total for w in weights]
 
@@ -73,14 +76,26 @@ def write_ensemble(path: str | Path, members: Sequence[str | Path],
     """Write an ensemble directory; local members are stored relative to it."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    names = [os.path.relpath(Path(m).resolve(), path.resolve()) if Path(m).exists() else str(m)
-             for m in members]
+    names = []
+    for member in members:
+        m, marker = split_marker(str(member))
+        names.append(join_marker(os.path.relpath(Path(m).resolve(), path.resolve()), marker)
+                     if Path(m).exists() else str(member))
     spec: dict[str, Any] = {"members": names}
     if weights is not None:
         spec["weights"] = list(weights)
     (path / ENSEMBLE_FILE).write_text(json.dumps(spec, indent=2) + "\n", encoding="utf-8")
     read_ensemble(path)  # validate
     return path
+
+
+def states_fingerprint(model_id: str) -> str:
+    """The fingerprint of the NER pass whose token states a tagger of this `model_id` keeps:
+    its own, or an ensemble's first member's (`EnsembleTagger.tag_documents`)."""
+    fingerprint = model_id.rsplit("@", 1)[-1]
+    if fingerprint.startswith("ensemble(") and fingerprint.endswith(")"):
+        return fingerprint[len("ensemble("):-1].split("+")[0]
+    return fingerprint
 
 
 class EnsembleTagger:
@@ -122,9 +137,16 @@ class EnsembleTagger:
     def tag(self, sentences: Sequence[Sentence], *, max_batch_tokens: int | None = None,
             stride: int = 32, aggregation: str = "first") -> list[Mention]:
         """Mentions in the sentences (as `Tagger.tag`), from the members' averaged probabilities."""
+        return self._tag(sentences, max_batch_tokens, stride, aggregation)[0]
+
+    def _tag(self, sentences: Sequence[Sentence], max_batch_tokens: int | None, stride: int,
+             aggregation: str, states_layer: int | None = None
+             ) -> tuple[list[Mention], dict[str, DocumentStates]]:
+        """`tag`, and with `states_layer` the first member's token states per document."""
         kw = {"max_batch_tokens": max_batch_tokens, "stride": stride}
         anchor_units = text_units(sentences, self.members[0].unit)
-        anchor = self.members[0].predict_tokens([u.text for u in anchor_units], **kw)
+        anchor = self.members[0].predict_tokens([u.text for u in anchor_units],
+                                                states_layer=states_layer, **kw)
         total = [p.probs * self.weights[0] for p in anchor]
         weight = [np.full(len(p.probs), self.weights[0], np.float32) for p in anchor]
         where: dict[tuple[str, int], tuple[int, int]] = {}
@@ -144,15 +166,26 @@ class EnsembleTagger:
         found = [decode_spans(u.text, p.offsets, p.word_ids, s / np.maximum(ws, 1e-9)[:, None],
                               self.table, aggregation)
                  for u, p, s, ws in zip(anchor_units, anchor, total, weight)]
-        return units_to_mentions(anchor_units, found)
+        states: dict[str, DocumentStates] = {}
+        if states_layer is not None:
+            pieces: dict[str, list] = {}
+            for unit, p in zip(anchor_units, anchor):
+                pieces.setdefault(unit.sentences[0].pmid, []).append(
+                    (unit.offset, p.offsets, p.states))
+            states = {pmid: join_document_states(ps, states_layer, self.members[0].model_id)
+                      for pmid, ps in pieces.items()}
+        return units_to_mentions(anchor_units, found), states
 
     def tag_documents(self, sentences: Sequence[Sentence], *, states_layer: int | None = None,
-                      **kw: Any) -> NerResult:
+                      max_batch_tokens: int | None = None, stride: int = 32,
+                      aggregation: str = "first") -> NerResult:
         """`tag` with no per-document failures (as `Tagger.tag_documents` returns them): the
-        members' probabilities are merged batch-wide, so a failure here is the batch's. No
-        token states (`states_layer` is ignored): an ensemble has no one pass to share; a
-        relation model that reads states runs its own."""
-        return NerResult(self.tag(sentences, **kw), [], {})
+        members' probabilities are merged batch-wide, so a failure here is the batch's.
+        `states_layer`: the token states of the first member's pass (a relation model trained
+        on that member reads them; `states_fingerprint`)."""
+        mentions, states = self._tag(sentences, max_batch_tokens, stride, aggregation,
+                                     states_layer)
+        return NerResult(mentions, [], states)
 
     def tag_texts(self, texts: Sequence[str], **kw: Any) -> list[list[tuple[int, int, str, float]]]:
         """Spans of each text (each its own document of one sentence), as `Tagger.tag_texts`."""

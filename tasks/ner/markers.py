@@ -12,17 +12,26 @@ NLM-Gene: Gene) share one. The partial-label loss (`litmine.tasks.training.parti
 a marker only says whose conventions a text follows.
 
 The model's config keeps the map (``litmine_markers``: key -> token) and
-`litmine.tasks.ner.model.load_model` inserts the "ALL" marker for every text it tags.
+`litmine.tasks.ner.model.load_model` inserts the "ALL" marker for every text it tags, unless the
+model is named with a task: ``MODEL#KEY`` (``runs/ner#Chemical,Disease``: tag as BC5CDR
+annotates) puts KEY's marker there instead. The key travels in the model's name (stored rows,
+workers, watches) and in its fingerprint, so passes under two markers never pass for one.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Collection, Iterable, Mapping
+from pathlib import Path
 
-from litmine.errors import LitmineError
+from litmine.errors import LitmineError, ModelError
+from litmine.model_packages import locate_model
+from litmine.tasks.ner.labels import CANONICAL_TYPES
 
 ALL = "ALL"
+#: Separates a model from the task marker it is asked to tag under: ``MODEL#KEY``.
+SEPARATOR = "#"
 #: BERT-style vocabularies reserve these (all-MiniLM-L6-v2 has [unused0] .. [unused993]).
 _UNUSED = re.compile(r"^\[unused(\d+)\]$")
 
@@ -65,3 +74,70 @@ def marker_ids(markers: Mapping[str, str], vocab: Mapping[str, int]) -> dict[str
                            "vocabulary; the model's config (litmine_markers) and tokenizer "
                            "do not belong together")
     return {key: vocab[token] for key, token in markers.items()}
+
+
+def split_marker(spec: str) -> tuple[str, str | None]:
+    """(model, marker key or None) of a model spec ``MODEL`` or ``MODEL#KEY``.
+
+    KEY is ``ALL`` or comma-separated entity types in any case and order ("disease,chemical");
+    it comes back as `marker_key` writes it ("Chemical,Disease"). A ModelError names a type
+    that is not one, or an empty model or key.
+    """
+    spec = str(spec)
+    if SEPARATOR not in spec:
+        return spec, None
+    model, _, raw = spec.rpartition(SEPARATOR)
+    names = [n.strip() for n in raw.split(",")]
+    if not model or not all(names):
+        raise ModelError(f"model {spec!r}: write a task marker as MODEL{SEPARATOR}KEY, KEY being "
+                           f"{ALL} or entity types joined by commas (e.g. "
+                           f"'data/models/x{SEPARATOR}Chemical,Disease')")
+    if len(names) == 1 and names[0].upper() == ALL:
+        return model, ALL
+    by_lower = {t.lower(): t for t in CANONICAL_TYPES}
+    unknown = [n for n in names if n.lower() not in by_lower]
+    if unknown:
+        raise ModelError(f"model {spec!r}: {', '.join(map(repr, unknown))} is no entity type; "
+                           f"a task marker names {ALL} or types among "
+                           f"{', '.join(CANONICAL_TYPES)}")
+    return model, marker_key({by_lower[n.lower()] for n in names})
+
+
+def join_marker(model: str, key: str | None) -> str:
+    """The spec ``MODEL#KEY`` (`model` alone without a key)."""
+    return f"{model}{SEPARATOR}{key}" if key else model
+
+
+def marker_for(markers: Mapping[str, object] | None, key: str | None, model: str) -> str | None:
+    """The key whose marker a model trained with `markers` (None: without) tags under: `key`,
+    else ALL (None for a model without markers and no key).
+
+    A ModelError when a key is asked of a model without markers, or names none of its markers.
+    """
+    if key is None:
+        return ALL if markers else None
+    if not markers:
+        raise ModelError(f"model {model!r} was trained without task markers, so "
+                           f"'{SEPARATOR}{key}' means nothing to it; drop '{SEPARATOR}{key}' or "
+                           "name a model trained with `litmine train --markers`")
+    if key not in markers:
+        raise ModelError(f"model {model!r} has no task marker {key!r}; its markers are "
+                           f"{', '.join(sorted(markers))} (one per training corpus' type set)")
+    return key
+
+
+def locate_marked_model(spec: str, stage: str, what: str = "NER model") -> str:
+    """`locate_model` for a spec that may carry a task marker: the located model with the key
+    as `split_marker` writes it. Torch-free, for the CLI before a flow starts: the key is checked
+    against a local model's config.json (a hub model's at loading)."""
+    model, key = split_marker(spec)
+    located = locate_model(model, stage, what)
+    config = Path(located) / "config.json"
+    if key and config.is_file():
+        try:
+            markers = json.loads(config.read_text(encoding="utf-8")).get("litmine_markers")
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"{stage}: cannot read {config} ({exc}); is {model!r} a model "
+                             "directory?") from exc
+        marker_for(markers, key, model)
+    return join_marker(located, key)

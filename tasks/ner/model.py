@@ -8,11 +8,12 @@ caches it per process. Loading itself (source, device, dtype, head checks) is
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import torch
 
-from litmine.tasks.ner.markers import ALL, marker_ids
+from litmine.tasks.ner.markers import ALL, marker_for, marker_ids
 from litmine.tasks.loading import (
     fast_tokenizer,
     fingerprint_model,
@@ -23,7 +24,10 @@ from litmine.tasks.loading import (
 
 
 def load_model(model: str, device: torch.device, dtype: torch.dtype) -> dict[str, Any]:
-    """Load config, fast tokenizer and weights, checking that the model is a token classifier."""
+    """Load config, fast tokenizer and weights, checking that the model is a token classifier.
+
+    A model trained with task markers gets the ALL marker after its prefix; `with_marker` puts
+    another there."""
     loaded = load_pretrained(model, "token-classification", stage="NER", device=device,
                              dtype=dtype, allow_unnamed=True,
                              hint="pass a NER model (architecture ...ForTokenClassification)")
@@ -34,18 +38,31 @@ def load_model(model: str, device: torch.device, dtype: torch.dtype) -> dict[str
     # The special tokens the model expects around a sentence: [CLS] ... [SEP], <s> ... </s>.
     prefix, suffix = special_tokens(rust)
     markers = getattr(config, "litmine_markers", None)
-    if markers:  # trained with task markers: ask for every type (litmine.tasks.ner.markers)
-        prefix = [*prefix, marker_ids(markers, rust.get_vocab())[ALL]]
+    markers = marker_ids(markers, rust.get_vocab()) if markers else {}
     limits = [position_limit(config)]
     if 0 < tokenizer.model_max_length < 1_000_000:  # unset = a huge sentinel (int(1e30))
         limits.append(tokenizer.model_max_length)
     return {
         "model": loaded.model, "tokenizer": rust, "config": config,
         "labels": tuple(config.id2label[i] for i in range(config.num_labels)),
-        "prefix": prefix, "suffix": suffix,
+        # trained with task markers: ask for every type (litmine.tasks.ner.markers)
+        "prefix": [*prefix, markers[ALL]] if markers else prefix, "suffix": suffix,
+        "special_prefix": prefix, "markers": markers, "marker": ALL if markers else None,
         "pad_id": tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0,
         "max_length": min(x for x in limits if x) if any(limits) else 512,
         "fingerprint": fingerprint_model(loaded.source, config),
         # "document": trained on whole documents (litmine train --unit document)
         "unit": getattr(config, "litmine_unit", None) or "sentence",
     }
+
+
+def with_marker(loaded: dict[str, Any], key: str | None, model: str) -> dict[str, Any]:
+    """`loaded` tagging under the task marker `key` (None: as loaded, ALL for a model with
+    markers): another marker after the prefix, and a fingerprint that says which (ALL's is the
+    model's own). A ModelError when the model has no such marker (`marker_for`)."""
+    key = marker_for(loaded["markers"], key, model)
+    if key == loaded["marker"]:
+        return loaded
+    fingerprint = hashlib.sha256(f"{loaded['fingerprint']}#{key}".encode()).hexdigest()[:12]
+    return {**loaded, "prefix": [*loaded["special_prefix"], loaded["markers"][key]],
+            "marker": key, "fingerprint": fingerprint}

@@ -17,9 +17,10 @@ layers, sentence by sentence):
 document member of the stacked CID model (`litmine.tasks.relations.stacked`); "joint" gives
 both from one head (trained on both corpora): a document's pairs are scored once, and the CID
 member and the typed relations read their columns of the same logits. The states must
-come from the NER model the head was trained on (`ner_fingerprint`); for any other pass (an
-ensemble, another model, gold mentions in evaluation) the model runs that NER model's encoder
-on the document's sentences itself: the same result, one more pass.
+come from the NER model the head was trained on (`ner_fingerprint`; an ensemble passes on its
+first member's); for any other pass (another model, gold mentions in evaluation) the model
+runs that NER model's encoder on the document's sentences itself: the same result, one more
+pass.
 
 A directory holds ``shared.json`` (task, NER model, layers, thresholds, the layers' BERT
 config) and ``shared.safetensors``. Training: `litmine.tasks.relations.training.shared`.
@@ -34,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from litmine.errors import ModelError
+from litmine.tasks.ner.ensemble import states_fingerprint
 from litmine.tasks.relations.document import BLOCK_SIZE, pair_logits
 from litmine.tasks.relations.typed import (CLASSES, TypedRelation, candidate_pairs,
                                            decide_relations, pair_outputs, typed_spans)
@@ -400,15 +402,16 @@ def states_layer_of(relation_model: str | Path | None,
                     ner_model_id: str | None = None) -> int | None:
     """The NER layer whose states a run's relation models read: the shared typed model's,
     else the stacked CID model's shared document member's; None when neither is shared, or
-    when `ner_model_id` (the run's `Tagger.model_id`) is not the NER model they read (its
-    states would be of no use to them: they run their own model's pass)."""
+    when `ner_model_id` (the run's `Tagger.model_id`; an ensemble's first member) is not the
+    NER model they read (its states would be of no use to them: they run their own model's
+    pass)."""
     from litmine.tasks.relations.model_config import document_member_path
 
     for path in (typed_relation_model,
                  document_member_path(relation_model) if relation_model else None):
         if path and is_shared_model(path):
             config = read_config(Path(path))
-            if ner_model_id is None or ner_model_id.rsplit("@", 1)[-1] == config[
+            if ner_model_id is None or states_fingerprint(ner_model_id) == config[
                     "ner_fingerprint"]:
                 return int(config["states_layer"])
     return None

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
+from litmine.tasks.ner.markers import ALL as ALL_KEY
 from litmine.tasks.sources.pubtator import read_pubtator, write_pubtator
 
 
@@ -197,6 +199,7 @@ def test_task_markers_train_and_tag_with_the_all_marker(prefect_harness, tiny_ne
     all_id = tagger._tokenizer.token_to_id(markers["ALL"])
     assert list(tagger._prefix) == [tagger._tokenizer.token_to_id("[CLS]"), all_id]
     tagger.tag_texts(["Aspirin and BRCA1 in breast cancer."])  # runs with the marker
+    check_marker_specs(first, tagger, markers, tiny_ner_model, corpora, tmp_path)
     # A second run from the marked model on two of the corpora: the old tokens stay.
     two = tmp_path / "two.tsv"
     lines = (corpora / "six-types.tsv").read_text().splitlines()[1:3]  # BioRED, BC5CDR
@@ -211,6 +214,50 @@ def test_task_markers_train_and_tag_with_the_all_marker(prefect_harness, tiny_ne
     assert result.exit_code != 0
     assert "was trained with task markers" in str(result.exception) + result.output
     assert not (tmp_path / "unmarked").exists()
+
+
+def check_marker_specs(first, tagger, markers, unmarked, corpora, tmp_path):
+    """MODEL#KEY: the same weights under another marker and another fingerprint; an ensemble
+    gives the key to its marked members; a key a model lacks fails before anything runs."""
+    import numpy as np
+    from typer.testing import CliRunner
+
+    from litmine.cli import app
+    from litmine.tasks.ner.engine import load_tagger
+    from litmine.tasks.ner.ensemble import write_ensemble
+
+    def fingerprint(t):
+        return t.model_id.rsplit("@", 1)[-1]
+
+    vocab = tagger._tokenizer
+    cd = load_tagger(f"{first}#disease,chemical", device="cpu")
+    assert cd.model_name == f"{first}#Chemical,Disease" and cd.marker == "Chemical,Disease"
+    assert list(cd._prefix) == [vocab.token_to_id("[CLS]"),
+                                vocab.token_to_id(markers["Chemical,Disease"])]
+    assert cd._model is tagger._model  # the weights are loaded once
+    assert fingerprint(cd) != fingerprint(tagger)
+    assert fingerprint(load_tagger(f"{first}#ALL", device="cpu")) == fingerprint(tagger)
+    text = ["Aspirin and BRCA1 in breast cancer."]
+    assert not np.allclose(cd.predict_tokens(text)[0].probs, tagger.predict_tokens(text)[0].probs)
+    # An ensemble: the marked member takes the key, the unmarked one tags as it always does.
+    plain = tmp_path / "plain-model"  # the same labels, no markers
+    shutil.copytree(first, plain)
+    config = json.loads((plain / "config.json").read_text())
+    del config["litmine_markers"]
+    (plain / "config.json").write_text(json.dumps(config))
+    ensemble = write_ensemble(tmp_path / "ensemble", [first, plain])
+    members = load_tagger(f"{ensemble}#Gene", device="cpu").members
+    assert [m.marker for m in members] == ["Gene", None]
+    assert load_tagger(str(ensemble), device="cpu").members[0].marker == ALL_KEY
+    with pytest.raises(Exception, match="no member of the ensemble takes the task marker"):
+        load_tagger(f"{write_ensemble(tmp_path / 'plain', [plain, plain])}#Gene", device="cpu")
+    for spec, message in [(f"{unmarked}#Gene", "trained without task markers"),
+                          (f"{first}#Chemical,Gene", "no task marker 'Chemical,Gene'")]:
+        result = CliRunner().invoke(app, ["mine", "--files", str(corpora / "biored_train_sample"
+                                                                ".pubtator"),
+                                          "--db", str(tmp_path / "m.duckdb"), "--model", spec])
+        assert result.exit_code != 0 and message in str(result.exception) + result.output
+        assert not (tmp_path / "m.duckdb").exists()
 
 
 def test_task_markers_need_a_corpus_of_every_type(prefect_harness, tiny_ner_model, corpora,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from litmine.errors import LitmineError
-from litmine.tasks.ner.markers import ALL, assign_markers, marker_ids, marker_key
+from litmine.errors import LitmineError, ModelError
+from litmine.tasks.ner.markers import (ALL, assign_markers, join_marker, locate_marked_model,
+                                       marker_for, marker_ids, marker_key, split_marker)
 from litmine.tasks.training.corpus import IGNORE, TaggedSentence, bio_labels, encode_sentences
 
 VOCAB = {"[PAD]": 0, "[unused0]": 1, "[unused1]": 2, "[unused2]": 3, "[unused3]": 4,
@@ -98,3 +99,47 @@ def test_new_markers_start_at_their_type_names_embeddings(tmp_path, tokenizer):
     assert torch.equal(table[2], mean_of("all"))
     assert torch.equal(table[4], mean_of("chemical disease"))
     assert not torch.equal(table[3], table[4])
+
+
+@pytest.mark.parametrize("spec, split", [
+    ("runs/ner", ("runs/ner", None)),
+    ("runs/ner#Chemical,Disease", ("runs/ner", "Chemical,Disease")),
+    ("runs/ner#disease, chemical", ("runs/ner", "Chemical,Disease")),
+    ("org/model#all", ("org/model", ALL)),
+    ("litmine-ner-six#cellline", ("litmine-ner-six", "CellLine")),
+    ("a#b/model#Gene", ("a#b/model", "Gene")),  # the last '#' separates
+])
+def test_a_model_spec_names_a_model_and_its_task_marker(spec, split):
+    assert split_marker(spec) == split
+    assert split_marker(join_marker(*split)) == split
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("runs/ner#", "write a task marker as MODEL#KEY"),
+    ("#Gene", "write a task marker as MODEL#KEY"),
+    ("runs/ner#Gene,,Disease", "write a task marker as MODEL#KEY"),
+    ("runs/ner#Protein", "'Protein' is no entity type"),
+])
+def test_a_bad_model_spec_says_how_to_write_one(spec, message):
+    with pytest.raises(ModelError, match=message):
+        split_marker(spec)
+
+
+def test_the_marker_a_model_tags_under():
+    markers = {ALL: "[unused1]", "Gene": "[unused2]"}
+    assert marker_for(markers, None, "m") == ALL
+    assert marker_for(markers, "Gene", "m") == "Gene"
+    assert marker_for(None, None, "m") is None
+    with pytest.raises(ModelError, match="trained without task markers.*drop '#Gene'"):
+        marker_for(None, "Gene", "m")
+    with pytest.raises(ModelError, match="no task marker 'Disease'; its markers are ALL, Gene"):
+        marker_for(markers, "Disease", "m")
+
+
+def test_the_cli_checks_a_local_models_marker_before_loading_it(tmp_path):
+    (tmp_path / "config.json").write_text('{"litmine_markers": {"ALL": "[unused1]", '
+                                          '"Disease": "[unused2]"}}')
+    assert locate_marked_model(f"{tmp_path}#disease", "mine") == f"{tmp_path}#Disease"
+    with pytest.raises(ModelError, match="no task marker 'Gene'"):
+        locate_marked_model(f"{tmp_path}#Gene", "mine")
+    assert locate_marked_model("org/hub-model#Gene", "mine") == "org/hub-model#Gene"

@@ -675,6 +675,30 @@ def test_token_states_come_from_the_same_pass(tiny_ner_model, tagger):
     assert doc.token_range(22, 23) is None  # the space between the sentences
 
 
+def test_an_ensemble_passes_on_its_first_members_states(tiny_ner_model, lookup_model, tagger,
+                                                         tmp_path):
+    """The relation heads read the first member's pass (`states_fingerprint`): the states are
+    that member's own, and the mentions the ensemble's."""
+    from litmine.tasks.ner.ensemble import states_fingerprint, write_ensemble
+
+    ensemble = load_tagger(str(write_ensemble(tmp_path / "ens", [tiny_ner_model, lookup_model])),
+                           device="cpu", dtype="fp32")
+    text = "Lithium causes tremor. " + LONG_TEXT
+    sentences = [Sentence("1", 0, 0, 22, text[:22]), Sentence("1", 1, 23, len(text), text[23:]),
+                 Sentence("2", 0, 0, 7, "Lithium")]
+    own = tagger.tag_documents(sentences, states_layer=1).states
+    kept = ensemble.tag_documents(sentences, states_layer=1)
+    assert kept.mentions == ensemble.tag(sentences)
+    assert kept.states.keys() == own.keys() == {"1", "2"}
+    for pmid, doc in kept.states.items():
+        assert doc.model_id == tagger.model_id and doc.layer == 1
+        assert (doc.offsets == own[pmid].offsets).all()
+        assert torch.allclose(doc.states, own[pmid].states)
+    assert ensemble.tag_documents(sentences).states == {}
+    assert states_fingerprint(ensemble.model_id) == states_fingerprint(tagger.model_id)
+    assert states_fingerprint(tagger.model_id) == tagger.model_id.rsplit("@", 1)[-1]
+
+
 def test_a_states_layer_the_model_does_not_have_is_refused(tagger):
     with pytest.raises(ValueError, match="states_layer must be in"):
         tagger.tag_texts(["Lithium."], states_layer=9, states=[])
