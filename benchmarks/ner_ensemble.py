@@ -1,7 +1,9 @@
-"""NER time of the default ensemble vs its single sentence-level member, same process.
+"""NER time of an ensemble vs one model, same process (default: the six-type ensemble vs the
+default model, its first member).
 
 Usage:
     python benchmarks/ner_ensemble.py [--ensemble DIR] [--single DIR] [--repeat 3] [--device cpu]
+        [--dtype auto]
 
 Both tag the bundled PubMed sample (177 citations split by litmine's splitter) through
 `Tagger.tag`, as `litmine mine` does; runs are interleaved `--repeat` times and the medians are
@@ -21,24 +23,28 @@ from pathlib import Path
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from litmine.settings import BC5CDR_ENSEMBLE, BC5CDR_MODEL
+from litmine.settings import DEFAULT_NER_MODEL, SIX_ENSEMBLE
 from litmine.tasks.ner.engine import load_tagger
 
 sys.path.insert(0, str(Path(__file__).parent))
+from machine import choose_benchmark_dtype, print_machine  # noqa: E402
 from ner_throughput import sample_documents  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--ensemble", default=str(BC5CDR_ENSEMBLE))
-    parser.add_argument("--single", default=str(BC5CDR_MODEL))
+    parser.add_argument("--ensemble", default=str(SIX_ENSEMBLE))
+    parser.add_argument("--single", default=str(DEFAULT_NER_MODEL))
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--dtype", default="auto", help="auto (as `litmine mine`), fp32, bf16")
     args = parser.parse_args(argv)
 
+    choice = choose_benchmark_dtype(args.dtype, args.device)
+    print_machine(choice)
     articles, sentences = sample_documents()
-    taggers = {"single": load_tagger(args.single, device=args.device),
-               "ensemble": load_tagger(args.ensemble, device=args.device)}
+    taggers = {"single": load_tagger(args.single, device=args.device, dtype=choice.name),
+               "ensemble": load_tagger(args.ensemble, device=args.device, dtype=choice.name)}
     for tagger in taggers.values():  # warm-up
         tagger.tag(sentences[:32])
     times: dict[str, list[float]] = {name: [] for name in taggers}

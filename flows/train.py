@@ -49,6 +49,8 @@ def train(
     unit: str = "sentence",
     precision: str = "auto",
     markers: bool = False,
+    teacher: str | None = None,
+    teacher_weight: float = 0.5,
     corpus_list: str | None = None,
     corpus_dir: str | None = None,
     command_line: str | None = None,
@@ -69,8 +71,8 @@ def train(
         exclude=exclude or [], epochs=epochs, lr=lr, batch_size=batch_size,
         max_length=max_length, seed=seed, patience=patience, device=device,
         fp16_weights=fp16_weights, max_train_docs=max_train_docs, max_dev_docs=max_dev_docs,
-        unit=unit, precision=precision, markers=markers,
-        command_line=command)
+        unit=unit, precision=precision, markers=markers, teacher=teacher,
+        teacher_weight=teacher_weight, command_line=command)
     create_markdown_artifact(
         key="ner-training-dev-scores",
         markdown=f"# NER training: dev scores per epoch\n\nModel: `{result.out_dir}` (best epoch "

@@ -28,6 +28,9 @@ DEFAULT_NER_MODEL = default_path("litmine-ner-six-minilm-l6")
 #: document-level sibling (litmine.tasks.ner.ensemble); `--model` selects them.
 BC5CDR_MODEL = default_path("litmine-ner-bc5cdr-minilm-l6")
 BC5CDR_ENSEMBLE = default_path("litmine-ner-bc5cdr-ensemble")
+#: The six-type ensemble (the default model and two siblings trained with task markers): better
+#: mentions at three models' NER time; `--model litmine-ner-six-ensemble` selects it.
+SIX_ENSEMBLE = default_path("litmine-ner-six-ensemble")
 #: The MeSH lexicon and CID relation model shipped beside it (issue 7).
 DEFAULT_LEXICON = default_path("litmine-lexicon-mesh.tsv.gz")
 LEXICON_OUT = output_path("litmine-lexicon-mesh.tsv.gz")

@@ -73,6 +73,8 @@ def train(
     unit: Annotated[Unit, typer.Option("--unit", help="Task ner: train on sentences, or on whole documents (context across sentences; the pipeline then tags whole documents too; use --max-length 512).")] = Unit.sentence,
     precision: Annotated[Precision, typer.Option("--precision", help="Task ner: auto runs the forward pass in bf16 autocast on a CPU with bf16 matrix units (AMX, AVX512-BF16) and mixed precision on CUDA (weights and optimiser stay fp32); fp32 everywhere else or when asked.")] = Precision.auto,
     markers: Annotated[bool, typer.Option("--markers", help="Task ner: put a task marker after [CLS] saying which types each text's corpus annotates (AIONER's scheme: corpora with different conventions stop contradicting each other); the model asks for all types when tagging. Needs a BERT-style vocabulary ([unusedN] tokens) and a corpus with LABEL ALL.")] = False,
+    teacher: Annotated[Optional[str], typer.Option("--teacher", help="Task ner: also learn a teacher's label probabilities (knowledge distillation): a NER model or ensemble with the same labels and vocabulary, e.g. litmine-ner-six-ensemble; it reads the training set once before the first epoch.")] = None,
+    teacher_weight: Annotated[float, typer.Option("--teacher-weight", min=0.0, max=1.0, help="Task ner with --teacher: the teacher's share of the loss (the gold labels' is the rest).")] = 0.5,
     states_layer: Annotated[Optional[int], typer.Option("--states-layer", min=1, help="Methods typed-shared and stacked-shared: the NER layers whose output the head reads; the head copies the layers above (default: all but the top 2).")] = None,
     method: Annotated[str, typer.Option("--method", help="Task relations: linear (features + logistic regression, seconds on a CPU), stacked (linear + a document encoder, the shipped model; ~20 minutes on 2 CPU cores) encoder (sentence-level transformer), or typed (BioRED's eight relation types with novelty between genes, chemicals, diseases and variants; a document encoder, ~30 minutes on 2 CPU cores); typed-shared and stacked-shared: the same tasks read off the NER model's own pass (no second encoder when mining; --base-model names that NER model, default the shipped one; minutes to train); joint-shared: the stacked CID model whose document member is one head for CID and BioRED's typed relations (--train and --dev: a BC5CDR and a BioRED file each; --typed-out: where the head goes, as the typed model), the shipped pair.")] = "linear",
     typed_out: Annotated[Optional[Path], typer.Option("--typed-out", help="Method joint-shared: save the joint head here (the typed relation model; the CID model at --out then names it), e.g. data/models/litmine-relations-biored-minilm-l6.")] = None,
@@ -91,6 +93,8 @@ def train(
                                  lr=1e-4 if lr is None else lr, batch_size=batch_size,
                                  max_length=max_length or 256, test_fraction=test_fraction,
                                  seed=seed, limit=limit, device=device)
+    if teacher is not None and task is not Task.ner:
+        raise LitmineError(f"train --task {task.value}: --teacher is for --task ner")
     if corpus_list is not None and task is not Task.ner:
         raise LitmineError(f"train --task {task.value}: --corpus-list is for --task ner")
     if not (train_files or corpus_list) or not dev_files:
@@ -104,6 +108,7 @@ def train(
             max_train_docs=max_train_docs, max_dev_docs=max_dev_docs, exclude=exclude,
             device=device, states_layer=states_layer, typed_out=typed_out)
     from litmine.flows.train import train as train_flow
+    from litmine.tasks.ner.markers import locate_marked_model
 
     quiet_loading_bars(sys.stderr.isatty())
     if types is None and corpus_list is None:
@@ -119,7 +124,8 @@ def train(
         seed=seed, patience=2 if patience is None else patience, device=device,
         fp16_weights=fp16_weights, max_train_docs=max_train_docs, max_dev_docs=max_dev_docs,
         unit=unit.value, precision=precision.value, markers=markers,
-        command_line=command_line())
+        teacher=teacher and locate_marked_model(teacher, "train --teacher", "teacher model"),
+        teacher_weight=teacher_weight, command_line=command_line())
     typer.echo(f"model saved to {result['out_dir']}")
 
 

@@ -188,6 +188,26 @@ class Tagger:
                 pool.shutdown(wait=True, cancel_futures=True)
             worker.join()
 
+    def token_probabilities(self, rows: Sequence[Sequence[int]], *,
+                            max_batch_tokens: int | None = None) -> list[np.ndarray]:
+        """Label probabilities [len(row), labels] of rows of token IDs without special tokens,
+        as this model reads them (its own prefix, task marker and suffix around each): a
+        teacher's targets when training another model (`litmine.tasks.training.distill`).
+        A ValueError for a row longer than the model reads in one window."""
+        ids = [np.asarray(r, np.int64) for r in rows]
+        p, n_special = len(self._prefix), len(self._prefix) + len(self._suffix)
+        if ids and max(map(len, ids)) + n_special > self.max_length:
+            raise ValueError(f"{self.model_name} reads {self.max_length - n_special} tokens at "
+                             f"once; a row has {max(map(len, ids))}")
+        spans = [(i, 0, len(x)) for i, x in enumerate(ids)]
+        out: list[np.ndarray] = [np.zeros((0, len(self.labels)), np.float32)] * len(ids)
+        for batch in plan_batches([len(x) + n_special for x in ids],
+                                  max_batch_tokens or self.max_batch_tokens):
+            probs, _ = self._forward(self._pad(batch, spans, ids))
+            for j, r in enumerate(batch):
+                out[r] = probs[j, p:p + len(ids[r])]
+        return out
+
     def _prepare(self, texts: list[str], budget: int, stride: int, chunk_texts: int,
                  items: queue.Queue, stop: threading.Event) -> None:
         """Background thread: tokenise, window, sort and pad each chunk of texts into batches."""

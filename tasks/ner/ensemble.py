@@ -187,6 +187,14 @@ class EnsembleTagger:
                                      states_layer)
         return NerResult(mentions, [], states)
 
+    def token_probabilities(self, rows: Sequence[Sequence[int]], **kw: Any) -> list[np.ndarray]:
+        """The members' `Tagger.token_probabilities`, averaged with the ensemble's weights."""
+        total = [p * self.weights[0] for p in self.members[0].token_probabilities(rows, **kw)]
+        for member, w in zip(self.members[1:], self.weights[1:]):
+            for t, p in zip(total, member.token_probabilities(rows, **kw)):
+                t += w * p
+        return total
+
     def tag_texts(self, texts: Sequence[str], **kw: Any) -> list[list[tuple[int, int, str, float]]]:
         """Spans of each text (each its own document of one sentence), as `Tagger.tag_texts`."""
         sentences = [Sentence(f"text-{i}", 0, 0, len(t), t) for i, t in enumerate(texts)]

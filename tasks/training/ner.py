@@ -26,14 +26,17 @@ from prefect.cache_policies import NO_CACHE
 
 from litmine.errors import LitmineError
 from litmine.tasks.loading import (device_name, load_config, load_for_training, load_tokenizer,
-                                   resolve_model_source)
+                                   resolve_model_source, special_tokens)
 from litmine.tasks.ner.markers import assign_markers, marker_ids, marker_key
+from litmine.tasks.ner.engine import load_tagger
 from litmine.tasks.ner.evaluation import evaluate_model
 from litmine.tasks.scoring import Scores, pct
 from litmine.tasks.training.cards import (card_base_model, command_section, front_matter,
                                           licence_lines, write_card)
-from litmine.tasks.training.corpus import (EncodeStats, Example, SentenceStats, bio_labels,
-                                           encode_sentences, load_train_dev, training_units)
+from litmine.tasks.training.corpus import (IGNORE, EncodeStats, Example, SentenceStats,
+                                           bio_labels, encode_sentences, load_train_dev,
+                                           training_units)
+from litmine.tasks.training.distill import collate_targets, distillation_loss, teacher_targets
 from litmine.tasks.training.corpus_list import CorpusSpec
 from litmine.tasks.training.partial import allowed_labels, partial_label_loss
 from litmine.tasks.training.loop import (EarlyStopping, Evaluate, KeepBestState, LoopState,
@@ -140,8 +143,8 @@ def train_ner(train: Sequence[str | Path | CorpusSpec], dev: Sequence[str | Path
               device: str = "auto", fp16_weights: bool = False,
               max_train_docs: int | None = None, max_dev_docs: int | None = None,
               max_batch_tokens: int = 8192, progress: bool = True, unit: str = "sentence",
-              precision: str = "auto", markers: bool = False,
-              command_line: str | None = None) -> TrainResult:
+              precision: str = "auto", markers: bool = False, teacher: str | None = None,
+              teacher_weight: float = 0.5, command_line: str | None = None) -> TrainResult:
     """Fine-tune `base_model` for BIO tagging of `types` and save the best epoch to `out_dir`.
 
     Train on `train` corpora (PubTator or CoNLL), pick the epoch with the best strict dev F1 on
@@ -159,6 +162,9 @@ def train_ner(train: Sequence[str | Path | CorpusSpec], dev: Sequence[str | Path
     `markers` puts a task marker after [CLS] saying which types each text's corpus annotates
     (AIONER's scheme, `litmine.tasks.ner.markers`); the model keeps the map (config
     `litmine_markers`, extended from the base model's) and is asked for all types when tagging.
+    `teacher` (a NER model or ensemble with the same labels and vocabulary) adds its label
+    probabilities as soft targets, weighted `teacher_weight` against the gold loss
+    (`litmine.tasks.training.distill`).
     Writes model.safetensors, tokenizer, config (id2label), README.md (model card) and
     training.json to `out_dir` (replaced only when training succeeds).
     """
@@ -175,9 +181,12 @@ def train_ner(train: Sequence[str | Path | CorpusSpec], dev: Sequence[str | Path
         patience=patience, warmup_ratio=warmup_ratio, weight_decay=weight_decay,
         grad_clip=grad_clip, device=device, fp16_weights=fp16_weights,
         max_train_docs=max_train_docs, max_dev_docs=max_dev_docs, unit=unit,
-        precision=precision, markers=markers)
+        precision=precision, markers=markers, teacher=teacher,
+        teacher_weight=teacher_weight if teacher else None)
     if unit not in UNITS:
         raise LitmineError(f"train: unit must be one of {UNITS}, got {unit!r}")
+    if teacher and not 0 < teacher_weight <= 1:
+        raise LitmineError(f"train: --teacher-weight must be in (0, 1], got {teacher_weight}")
     if precision not in PRECISIONS:
         raise LitmineError(f"train: precision must be one of {PRECISIONS}, got {precision!r}")
     out_dir = Path(out_dir)
@@ -229,6 +238,8 @@ def train_ner(train: Sequence[str | Path | CorpusSpec], dev: Sequence[str | Path
              sentence_stats.crossing, sentence_stats.overlapping, encode_stats.windows_split,
              encode_stats.misaligned)
 
+    targets = _teacher_targets(teacher, examples, labels, tokenizer, bool(marker_map), device,
+                               params) if teacher else None
     model = load_for_training(
         str(base_model), "token-classification", stage="train", num_labels=len(labels),
         id2label=dict(enumerate(labels)), label2id=label2id, ignore_mismatched_sizes=True,
@@ -253,10 +264,17 @@ def train_ner(train: Sequence[str | Path | CorpusSpec], dev: Sequence[str | Path
         chosen = [examples[i] for i in batch_ids]
         batch = {k: v.to(torch_device) for k, v in collate(chosen, pad_id).items()}
         allowed = allowed_labels(chosen, batch["input_ids"].shape[1], len(labels))
-        if allowed is None:
+        if allowed is None and targets is None:
             return model(**batch).loss
         gold = batch.pop("labels")
-        return partial_label_loss(model(**batch).logits, gold, allowed)
+        logits = model(**batch).logits
+        loss = (partial_label_loss(logits, gold, allowed) if allowed is not None else
+                torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), gold.flatten(),
+                                                  ignore_index=IGNORE))
+        if targets is None:
+            return loss
+        soft = collate_targets([targets[i] for i in batch_ids], gold.shape[1])
+        return (1 - teacher_weight) * loss + teacher_weight * distillation_loss(logits, soft, gold)
 
     staging = out_dir.with_name(out_dir.name + ".training")
     shutil.rmtree(staging, ignore_errors=True)
@@ -306,6 +324,21 @@ def train_ner(train: Sequence[str | Path | CorpusSpec], dev: Sequence[str | Path
     publish_model_dir(model_dir, out_dir)
     shutil.rmtree(staging, ignore_errors=True)
     return result
+
+
+def _teacher_targets(teacher: str, examples: Sequence[Example], labels: Sequence[str],
+                     tokenizer, marked: bool, device: str, params: dict[str, Any]) -> list:
+    """The teacher's soft targets for every example (`litmine.tasks.training.distill`); the
+    teacher's model ID goes into `params` (the card and training.json say what taught it)."""
+    started = time.time()
+    tagger = load_tagger(teacher, device=device)
+    prefix, suffix = special_tokens(tokenizer.backend_tokenizer)
+    targets = teacher_targets(tagger, examples, labels, len(prefix) + marked, len(suffix),
+                              tokenizer.get_vocab())
+    params["teacher_model_id"] = tagger.model_id
+    log.info("train: teacher %s read %d examples in %.0f s", tagger.model_id, len(examples),
+             time.time() - started)
+    return targets
 
 
 def _markers(base_model, units, tokenizer, wanted: bool
@@ -418,6 +451,10 @@ def write_model_card(path: Path, result: TrainResult, command_line: str | None =
                   "(--max-train-docs). ")
     if p.get("max_dev_docs") is not None:
         subset += f"Only the first {p['max_dev_docs']} dev documents were scored. "
+    if p.get("teacher"):
+        subset += (f"Distilled from the teacher `{p.get('teacher_model_id') or p['teacher']}`: "
+                   f"{p['teacher_weight']} of each token's loss is the cross-entropy against its "
+                   "label probabilities (`litmine.tasks.training.distill`). ")
     text = front_matter(licence=licence, base_model=base, pipeline_tag="token-classification",
                         tags=["litmine", "biomedical", "ner"]) + f"""
 # litmine NER: {', '.join(t for t in result.labels if t.startswith('B-')).replace('B-', '')}

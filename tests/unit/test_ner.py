@@ -24,52 +24,11 @@ from litmine.tasks.ner.engine import (
 from litmine.tasks.cpu_features import default_cpu_dtype
 from litmine.tasks.loading import resolve_dtype
 from litmine.tasks.records import Sentence
-
-#: Tokens (single WordPiece ids in all-MiniLM-L6-v2's vocabulary) -> the label the lookup model
-#: always gives them. "na" is the first piece of "naloxone" (na ##lo ##xon ##e), and "##xon"
-#: shows that a later sub-token's label is ignored.
-LOOKUP = {"na": "B-Chemical", "lithium": "B-Chemical", "heart": "B-Disease",
-          "failure": "I-Disease", "tremor": "B-Disease", "##xon": "B-Disease"}
+from tests.support.tiny_models import LOOKUP, build_lookup_model
 
 #: 300 one-token words: more than the tiny model's 128 positions.
 WORDS = ["the", "cat", "sat", "on", "a", "mat", "today"]
 LONG_TEXT = " ".join(WORDS[i % len(WORDS)] for i in range(300))
-
-
-def build_lookup_model(source: Path, dest: Path, token_labels: dict[str, str]) -> Path:
-    """Copy the tiny model and set its weights so each listed token always gets its label.
-
-    Attention and feed-forward outputs are zeroed, so every layer passes the (layer-normed)
-    embedding through; position and segment embeddings are zeroed. Token k of `token_labels`
-    embeds as e(2k) - e(2k+1), every other token as (-1, 1, -1, 1, ...), and the classifier reads
-    those directions, with a bias towards "O" for everything else.
-    """
-    from transformers import AutoModelForTokenClassification, AutoTokenizer
-
-    shutil.copytree(source, dest)
-    tokenizer = AutoTokenizer.from_pretrained(source)
-    model = AutoModelForTokenClassification.from_pretrained(source)
-    hidden = model.config.hidden_size
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            if ".output.dense." in name or "position_embeddings" in name or "token_type" in name:
-                param.zero_()
-            elif "LayerNorm.weight" in name:
-                param.fill_(1.0)
-            elif "LayerNorm.bias" in name:
-                param.zero_()
-        words = model.bert.embeddings.word_embeddings.weight
-        words[:] = torch.tensor([(-1.0) ** (d + 1) for d in range(hidden)])
-        model.classifier.weight.zero_()
-        model.classifier.bias.zero_()
-        model.classifier.bias[model.config.label2id["O"]] = 5.0
-        for k, (token, label) in enumerate(token_labels.items()):
-            direction = torch.zeros(hidden)
-            direction[2 * k], direction[2 * k + 1] = 1.0, -1.0
-            words[tokenizer.convert_tokens_to_ids(token)] = direction
-            model.classifier.weight[model.config.label2id[label]] += 10.0 * direction
-    model.save_pretrained(dest)
-    return dest
 
 
 @pytest.fixture(scope="module")
