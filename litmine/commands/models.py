@@ -106,7 +106,7 @@ def train(
             mesh_tree=mesh_tree, epochs=epochs, batch_size=batch_size,
             max_length=max_length or 128, lr=lr, patience=patience,
             max_train_docs=max_train_docs, max_dev_docs=max_dev_docs, exclude=exclude,
-            device=device, states_layer=states_layer, typed_out=typed_out)
+            device=device, states_layer=states_layer, typed_out=typed_out, seed=seed)
     from litmine.flows.train import train as train_flow
     from litmine.tasks.ner.markers import locate_marked_model
 
@@ -134,7 +134,8 @@ def _train_relations(train_files: list[Path], dev_files: list[Path], *, out: Pat
                      epochs: int | None, batch_size: int, max_length: int, lr: float,
                      max_train_docs: int | None, max_dev_docs: int | None,
                      exclude: list[Path] | None, device: str, patience: int | None = None,
-                     states_layer: int | None = None, typed_out: Path | None = None) -> None:
+                     states_layer: int | None = None, typed_out: Path | None = None,
+                     seed: int = 13) -> None:
     """`train --task relations`: the CID classifier, saved with a model card."""
     from litmine.flows.train import train_relations
 
@@ -150,7 +151,7 @@ def _train_relations(train_files: list[Path], dev_files: list[Path], *, out: Pat
     if lr is None and not typed and not shared:  # typed and shared: their modules' defaults
         lr = 5e-5
     options = dict(max_train_docs=max_train_docs, max_dev_docs=max_dev_docs,
-                   exclude=existing_files(exclude), device=device, lr=lr,
+                   exclude=existing_files(exclude), device=device, lr=lr, seed=seed,
                    mesh_tree=existing_files(mesh_tree), command_line=command_line())
     if chosen is RelationMethod.encoder:
         options |= dict(batch_size=batch_size, max_length=max_length)

@@ -42,7 +42,8 @@ def typed_shared(ner, tmp_path_factory, prefect_harness) -> Path:
 
     out = tmp_path_factory.mktemp("shared") / "biored-shared"
     done = _train("--method", "typed-shared", "--train", BIORED_TRAIN, "--dev", BIORED_DEV,
-                  "--base-model", ner, "--out", out, prefect=PREFECT_API_URL.value())
+                  "--base-model", ner, "--out", out, "--seed", "5",
+                  prefect=PREFECT_API_URL.value())
     assert done.returncode == 0, done.stderr
     assert f"saved {out}" in done.stdout
     return out
@@ -68,6 +69,7 @@ def test_training_saves_a_head_over_the_ner_models_states(typed_shared, ner):
     assert 0 < config["threshold"] < 1
     record = json.loads((typed_shared / "training.json").read_text())
     assert record["data"]["held_out_documents"] == 3 and record["data"]["fit_documents"] == 11
+    assert record["params"]["seed"] == 5  # `train --seed` reaches the relation heads
     assert set(record["dev_gold_entities"]) == {"pair", "pair+type", "pair+type+novelty"}
     card = (typed_shared / "README.md").read_text()
     assert "--method typed-shared" in card and "| pair+type |" in card
