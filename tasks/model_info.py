@@ -121,7 +121,7 @@ def _inspect(entry: Path) -> tuple[str, tuple[str, ...], tuple[Score, ...], tupl
     dev = _dev_name((training.get("params") or {}).get("dev"))
     if (entry / ENSEMBLE_FILE).is_file():
         # A member may carry a task marker ("../model#Chemical,Disease": tasks/ner/markers.py).
-        members = [str(m).split("#", 1)[0]
+        members = [str(m).rsplit("#", 1)[0]
                    for m in _read_json(entry / ENSEMBLE_FILE).get("members", [])]
         first = entry / members[0] if members else entry
         labels = _read_json(first / "config.json").get("id2label", {})

@@ -67,9 +67,8 @@ def evaluate_relations_command(
     device: DeviceOption = "cpu",
 ):
     """Concept-level normalisation and CID relation scores (gold entities and end to end)."""
-    from litmine.tasks.relations.evaluation import evaluate_relations, format_report, write_report
-
     from litmine.tasks.ner.markers import locate_marked_model, split_marker
+    from litmine.tasks.relations.evaluation import evaluate_relations, format_report, write_report
 
     ner = None if model == "none" else (model or get_settings(fresh=True).model)
     ner = ner and locate_marked_model(ner, "evaluate-relations")

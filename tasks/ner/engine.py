@@ -42,7 +42,7 @@ from litmine.tasks.loading import DTYPE_NAMES, resolve_device, resolve_dtype, re
 from litmine.tasks.ner.markers import join_marker, split_marker
 from litmine.tasks.ner.model import load_model, with_marker
 from litmine.tasks.ner.stats import NerStats
-from litmine.tasks.ner.token_states import DocumentStates, NerResult, join_document_states
+from litmine.tasks.ner.token_states import NerResult, states_by_document
 from litmine.tasks.ner.units import text_units, units_to_mentions
 from litmine.tasks.isolation import failed_pmids, isolated
 from litmine.tasks.records import DocumentFailure, Mention, Sentence
@@ -200,13 +200,17 @@ class Tagger:
             raise ValueError(f"{self.model_name} reads {self.max_length - n_special} tokens at "
                              f"once; a row has {max(map(len, ids))}")
         spans = [(i, 0, len(x)) for i, x in enumerate(ids)]
-        out: list[np.ndarray] = [np.zeros((0, len(self.labels)), np.float32)] * len(ids)
+        out: list = [None] * len(ids)  # every row is in one batch
         for batch in plan_batches([len(x) + n_special for x in ids],
                                   max_batch_tokens or self.max_batch_tokens):
             probs, _ = self._forward(self._pad(batch, spans, ids))
             for j, r in enumerate(batch):
                 out[r] = probs[j, p:p + len(ids[r])]
         return out
+
+    def vocabulary(self) -> dict[str, int]:
+        """The tokenizer's vocabulary (token -> ID)."""
+        return self._tokenizer.get_vocab()
 
     def _prepare(self, texts: list[str], budget: int, stride: int, chunk_texts: int,
                  items: queue.Queue, stop: threading.Event) -> None:
@@ -422,14 +426,8 @@ class Tagger:
             with isolated("ner", pmid, failures):
                 mentions += units_to_mentions([unit], [found])
         failed = failed_pmids(failures)
-        states: dict[str, DocumentStates] = {}
-        if kept is not None:
-            pieces: dict[str, list] = {}
-            for unit, (offsets, hidden) in zip(units, kept):
-                pieces.setdefault(unit.sentences[0].pmid, []).append(
-                    (unit.offset, offsets, hidden))
-            states = {pmid: join_document_states(p, states_layer, self.model_id)
-                      for pmid, p in pieces.items() if pmid not in failed}
+        states = ({} if kept is None else
+                  states_by_document(units, kept, states_layer, self.model_id, failed))
         return NerResult([m for m in mentions if m.pmid not in failed], failures, states)
 
 

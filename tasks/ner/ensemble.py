@@ -8,8 +8,8 @@ An ensemble is a directory holding ``litmine-ensemble.json``::
 Members are model directories (relative to the ensemble directory, or absolute) or hub IDs
 with the same labels and tokenizer, each with its task marker where it has markers
 (``"../model#Chemical,Disease"``: `litmine.tasks.ner.markers`); weights are optional (equal by
-default). Members may read different units (sentences, whole documents: `Tagger.unit`): each reads its own, and its
-probabilities are matched to the first member's tokens by the character offset where each token
+default). Members may read different units (sentences, whole documents: `Tagger.unit`): each
+reads its own, and its probabilities are matched to the first member's tokens by the character offset where each token
 starts in the document (the tokenizer cuts a sentence into the same tokens inside a document).
 Each member costs its own forward passes: an ensemble of two runs at about half the speed.
 `write_ensemble` makes the directory; `load_tagger` loads it like any model.
@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from litmine.errors import ModelError
-from litmine.tasks.ner.token_states import DocumentStates, NerResult, join_document_states
+from litmine.tasks.ner.token_states import DocumentStates, NerResult, states_by_document
 from litmine.tasks.ner.labels import decode_spans
 from litmine.tasks.ner.markers import join_marker, split_marker
 from litmine.tasks.ner.stats import NerStats
@@ -108,7 +108,7 @@ class EnsembleTagger:
                 raise ModelError(f"NER ensemble {model_name!r}: members have different labels "
                                  f"({list(first.labels)} in {first.model_name}, "
                                  f"{list(m.labels)} in {m.model_name}); they must be equal")
-            if m._tokenizer.get_vocab() != first._tokenizer.get_vocab():
+            if m.vocabulary() != first.vocabulary():
                 raise ModelError(f"NER ensemble {model_name!r}: {m.model_name} has another "
                                  f"tokenizer than {first.model_name}; members must share one")
         self.members = list(members)
@@ -166,14 +166,9 @@ class EnsembleTagger:
         found = [decode_spans(u.text, p.offsets, p.word_ids, s / np.maximum(ws, 1e-9)[:, None],
                               self.table, aggregation)
                  for u, p, s, ws in zip(anchor_units, anchor, total, weight)]
-        states: dict[str, DocumentStates] = {}
-        if states_layer is not None:
-            pieces: dict[str, list] = {}
-            for unit, p in zip(anchor_units, anchor):
-                pieces.setdefault(unit.sentences[0].pmid, []).append(
-                    (unit.offset, p.offsets, p.states))
-            states = {pmid: join_document_states(ps, states_layer, self.members[0].model_id)
-                      for pmid, ps in pieces.items()}
+        states = ({} if states_layer is None else
+                  states_by_document(anchor_units, [(p.offsets, p.states) for p in anchor],
+                                     states_layer, self.members[0].model_id))
         return units_to_mentions(anchor_units, found), states
 
     def tag_documents(self, sentences: Sequence[Sentence], *, states_layer: int | None = None,
@@ -186,6 +181,10 @@ class EnsembleTagger:
         mentions, states = self._tag(sentences, max_batch_tokens, stride, aggregation,
                                      states_layer)
         return NerResult(mentions, [], states)
+
+    def vocabulary(self) -> dict[str, int]:
+        """The members' one vocabulary (token -> ID)."""
+        return self.members[0].vocabulary()
 
     def token_probabilities(self, rows: Sequence[Sequence[int]], **kw: Any) -> list[np.ndarray]:
         """The members' `Tagger.token_probabilities`, averaged with the ensemble's weights."""

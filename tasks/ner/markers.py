@@ -90,16 +90,16 @@ def split_marker(spec: str) -> tuple[str, str | None]:
     names = [n.strip() for n in raw.split(",")]
     if not model or not all(names):
         raise ModelError(f"model {spec!r}: write a task marker as MODEL{SEPARATOR}KEY, KEY being "
-                           f"{ALL} or entity types joined by commas (e.g. "
-                           f"'data/models/x{SEPARATOR}Chemical,Disease')")
+                         f"{ALL} or entity types joined by commas (e.g. "
+                         f"'data/models/x{SEPARATOR}Chemical,Disease')")
     if len(names) == 1 and names[0].upper() == ALL:
         return model, ALL
     by_lower = {t.lower(): t for t in CANONICAL_TYPES}
     unknown = [n for n in names if n.lower() not in by_lower]
     if unknown:
         raise ModelError(f"model {spec!r}: {', '.join(map(repr, unknown))} is no entity type; "
-                           f"a task marker names {ALL} or types among "
-                           f"{', '.join(CANONICAL_TYPES)}")
+                         f"a task marker names {ALL} or types among "
+                         f"{', '.join(CANONICAL_TYPES)}")
     return model, marker_key({by_lower[n.lower()] for n in names})
 
 
@@ -118,11 +118,11 @@ def marker_for(markers: Mapping[str, object] | None, key: str | None, model: str
         return ALL if markers else None
     if not markers:
         raise ModelError(f"model {model!r} was trained without task markers, so "
-                           f"'{SEPARATOR}{key}' means nothing to it; drop '{SEPARATOR}{key}' or "
-                           "name a model trained with `litmine train --markers`")
+                         f"'{SEPARATOR}{key}' means nothing to it; drop '{SEPARATOR}{key}' or "
+                         "name a model trained with `litmine train --markers`")
     if key not in markers:
         raise ModelError(f"model {model!r} has no task marker {key!r}; its markers are "
-                           f"{', '.join(sorted(markers))} (one per training corpus' type set)")
+                         f"{', '.join(sorted(markers))} (one per training corpus' type set)")
     return key
 
 

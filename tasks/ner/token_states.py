@@ -8,7 +8,7 @@ after `layer` encoder layers, in the NER model's dtype.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -52,6 +52,18 @@ def join_document_states(pieces: Sequence[tuple[int, np.ndarray, torch.Tensor]],
         offsets=np.concatenate(offsets) if offsets else np.zeros((0, 2), np.int32),
         states=torch.cat([s for _, _, s in pieces]) if pieces else torch.zeros((0, 0)),
         layer=layer, model_id=model_id)
+
+
+def states_by_document(units: Sequence, pieces: Sequence[tuple[np.ndarray, torch.Tensor]],
+                       layer: int, model_id: str, skip: Collection[str] = ()
+                       ) -> dict[str, DocumentStates]:
+    """PMID -> `DocumentStates` from a pass over text units (`litmine.tasks.ner.units`): each
+    unit's (token offsets, states), in the units' order; documents in `skip` are left out."""
+    by_pmid: dict[str, list] = {}
+    for unit, (offsets, states) in zip(units, pieces):
+        by_pmid.setdefault(unit.sentences[0].pmid, []).append((unit.offset, offsets, states))
+    return {pmid: join_document_states(p, layer, model_id)
+            for pmid, p in by_pmid.items() if pmid not in skip}
 
 
 class NerResult(NamedTuple):

@@ -40,8 +40,7 @@ def teacher_targets(teacher, examples: Sequence[Example], labels: Sequence[str],
         raise LitmineError(f"train --teacher: {name} predicts {list(teacher.labels)}, the "
                            f"student is trained for {list(labels)}; a teacher needs the "
                            "student's labels (train with its types, or pick another teacher)")
-    members = getattr(teacher, "members", [teacher])
-    if any(m._tokenizer.get_vocab() != vocab for m in members):
+    if teacher.vocabulary() != vocab:
         raise LitmineError(f"train --teacher: {name} has another vocabulary than the base "
                            "model; a teacher must share the student's tokenizer")
     order = [list(teacher.labels).index(label) for label in labels]

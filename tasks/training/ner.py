@@ -33,9 +33,8 @@ from litmine.tasks.ner.evaluation import evaluate_model
 from litmine.tasks.scoring import Scores, pct
 from litmine.tasks.training.cards import (card_base_model, command_section, front_matter,
                                           licence_lines, write_card)
-from litmine.tasks.training.corpus import (IGNORE, EncodeStats, Example, SentenceStats,
-                                           bio_labels, encode_sentences, load_train_dev,
-                                           training_units)
+from litmine.tasks.training.corpus import (EncodeStats, Example, SentenceStats, bio_labels,
+                                           encode_sentences, load_train_dev, training_units)
 from litmine.tasks.training.distill import collate_targets, distillation_loss, teacher_targets
 from litmine.tasks.training.corpus_list import CorpusSpec
 from litmine.tasks.training.partial import allowed_labels, partial_label_loss
@@ -264,13 +263,13 @@ def train_ner(train: Sequence[str | Path | CorpusSpec], dev: Sequence[str | Path
         chosen = [examples[i] for i in batch_ids]
         batch = {k: v.to(torch_device) for k, v in collate(chosen, pad_id).items()}
         allowed = allowed_labels(chosen, batch["input_ids"].shape[1], len(labels))
-        if allowed is None and targets is None:
-            return model(**batch).loss
-        gold = batch.pop("labels")
-        logits = model(**batch).logits
-        loss = (partial_label_loss(logits, gold, allowed) if allowed is not None else
-                torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), gold.flatten(),
-                                                  ignore_index=IGNORE))
+        gold = batch["labels"]
+        if allowed is None:  # the model's own cross-entropy
+            out = model(**batch)
+            loss, logits = out.loss, out.logits
+        else:
+            logits = model(**{k: v for k, v in batch.items() if k != "labels"}).logits
+            loss = partial_label_loss(logits, gold, allowed)
         if targets is None:
             return loss
         soft = collate_targets([targets[i] for i in batch_ids], gold.shape[1])
