@@ -62,10 +62,10 @@ class RelationStep:
     device: str = "cpu"
     dtype: DtypeChoice = FP32
 
-    def states_layer(self, ner_model_id: str) -> int | None:
+    def states_layer(self, tagger) -> int | None:
         """The layer whose token states the relation models read (shared models) when the run's
-        NER model (`ner_model_id`) is the one they read, so its pass keeps them; else None."""
-        return states_layer_of(self.relation_model, self.typed_relation_model, ner_model_id)
+        NER `tagger` passes the states they read, so its pass keeps them; else None."""
+        return states_layer_of(self.relation_model, self.typed_relation_model, tagger)
 
     def parameters(self) -> dict:
         """What a run's `runs.parameters` records of the step (keys of `NO_RELATION_STEP`)."""
@@ -235,7 +235,11 @@ def process_items(source, store, tagger, model, run_id, device, max_results, cou
     """
     pending: deque = deque()
     # The NER layer whose states the relation heads read, when they read this model's pass.
-    states_layer = relations.states_layer(tagger.model_id) if relations else None
+    states_layer = relations.states_layer(tagger) if relations else None
+    if relations and (relations.relation_model or relations.typed_relation_model):
+        logger.info("relations: %s", "the relation models run their own encoder pass"
+                    if states_layer is None else
+                    f"read the NER pass's token states after layer {states_layer}")
     for items in _timed(source, timings, "fetch+parse"):
         articles = [i for i in items if isinstance(i, Article)]
         rejects = [i for i in items if isinstance(i, Reject)]

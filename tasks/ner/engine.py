@@ -122,6 +122,9 @@ class Tagger:
         self.labels: tuple[str, ...] = loaded["labels"]
         self.label_map = dict(label_map or {})
         self.max_length: int = loaded["max_length"]
+        #: (layers, fingerprint) pairs, fewest layers first: its states after that many layers
+        #: are those of the model of that fingerprint (`states_fingerprint`).
+        self.states_from: tuple[tuple[int, str], ...] = tuple(loaded.get("states_from", ()))
         #: The task marker it tags under (`litmine.tasks.ner.markers`); None: trained without.
         self.marker: str | None = loaded.get("marker")
         #: "sentence", or "document": `tag` runs each document's sentences as one text.
@@ -207,6 +210,16 @@ class Tagger:
             for j, r in enumerate(batch):
                 out[r] = probs[j, p:p + len(ids[r])]
         return out
+
+    def states_fingerprint(self, layer: int) -> str:
+        """What this model's token states after `layer` encoder layers are: the fingerprint of
+        the base model whose first layers it kept unchanged (`litmine train --freeze-layers`),
+        so a relation head trained on that model's states reads these; else its own."""
+        if self.dtype != torch.qint8:  # int8 weights change every layer
+            for layers, fingerprint in self.states_from:
+                if layer <= layers:
+                    return fingerprint
+        return self.model_id.rsplit("@", 1)[-1]
 
     def vocabulary(self) -> dict[str, int]:
         """The tokenizer's vocabulary (token -> ID)."""
@@ -427,7 +440,8 @@ class Tagger:
                 mentions += units_to_mentions([unit], [found])
         failed = failed_pmids(failures)
         states = ({} if kept is None else
-                  states_by_document(units, kept, states_layer, self.model_id, failed))
+                  states_by_document(units, kept, states_layer, self.model_id,
+                                     self.states_fingerprint(states_layer), failed))
         return NerResult([m for m in mentions if m.pmid not in failed], failures, states)
 
 

@@ -89,15 +89,6 @@ def write_ensemble(path: str | Path, members: Sequence[str | Path],
     return path
 
 
-def states_fingerprint(model_id: str) -> str:
-    """The fingerprint of the NER pass whose token states a tagger of this `model_id` keeps:
-    its own, or an ensemble's first member's (`EnsembleTagger.tag_documents`)."""
-    fingerprint = model_id.rsplit("@", 1)[-1]
-    if fingerprint.startswith("ensemble(") and fingerprint.endswith(")"):
-        return fingerprint[len("ensemble("):-1].split("+")[0]
-    return fingerprint
-
-
 class EnsembleTagger:
     """Several Taggers of one label set whose token probabilities are averaged (weighted)."""
 
@@ -168,7 +159,8 @@ class EnsembleTagger:
                  for u, p, s, ws in zip(anchor_units, anchor, total, weight)]
         states = ({} if states_layer is None else
                   states_by_document(anchor_units, [(p.offsets, p.states) for p in anchor],
-                                     states_layer, self.members[0].model_id))
+                                     states_layer, self.members[0].model_id,
+                                     self.members[0].states_fingerprint(states_layer)))
         return units_to_mentions(anchor_units, found), states
 
     def tag_documents(self, sentences: Sequence[Sentence], *, states_layer: int | None = None,
@@ -181,6 +173,10 @@ class EnsembleTagger:
         mentions, states = self._tag(sentences, max_batch_tokens, stride, aggregation,
                                      states_layer)
         return NerResult(mentions, [], states)
+
+    def states_fingerprint(self, layer: int) -> str:
+        """The fingerprint of the token states it passes on: its first member's."""
+        return self.members[0].states_fingerprint(layer)
 
     def vocabulary(self) -> dict[str, int]:
         """The members' one vocabulary (token -> ID)."""

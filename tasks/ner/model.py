@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from litmine.errors import ModelError
 from litmine.tasks.ner.markers import ALL, marker_for, marker_ids
 from litmine.tasks.loading import (
     fast_tokenizer,
@@ -51,6 +52,7 @@ def load_model(model: str, device: torch.device, dtype: torch.dtype) -> dict[str
         "pad_id": tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0,
         "max_length": min(x for x in limits if x) if any(limits) else 512,
         "fingerprint": fingerprint_model(loaded.source, config),
+        "states_from": kept_states(config),
         # "document": trained on whole documents (litmine train --unit document)
         "unit": getattr(config, "litmine_unit", None) or "sentence",
     }
@@ -63,6 +65,24 @@ def with_marker(loaded: dict[str, Any], key: str | None, model: str) -> dict[str
     key = marker_for(loaded["markers"], key, model)
     if key == loaded["marker"]:
         return loaded
-    fingerprint = hashlib.sha256(f"{loaded['fingerprint']}#{key}".encode()).hexdigest()[:12]
     return {**loaded, "prefix": [*loaded["special_prefix"], loaded["markers"][key]],
-            "marker": key, "fingerprint": fingerprint}
+            "marker": key, "fingerprint": marked_fingerprint(loaded["fingerprint"], key),
+            "states_from": tuple((n, marked_fingerprint(f, key))
+                                 for n, f in loaded["states_from"])}
+
+
+def marked_fingerprint(fingerprint: str, key: str) -> str:
+    """The fingerprint of a pass of the model (or states) of `fingerprint` under marker `key`."""
+    return hashlib.sha256(f"{fingerprint}#{key}".encode()).hexdigest()[:12]
+
+
+def kept_states(config: Any) -> tuple[tuple[int, str], ...]:
+    """The model's (layers, fingerprint) pairs, fewest layers first: its token states after
+    that many layers are the model of that fingerprint's (config `litmine_states_from`, written
+    by `litmine train --freeze-layers`)."""
+    found = getattr(config, "litmine_states_from", None) or []
+    try:
+        return tuple(sorted((int(n), str(f)) for n, f in found))
+    except (TypeError, ValueError):
+        raise ModelError(f"NER: config litmine_states_from must be a list of [layers, "
+                         f"fingerprint] pairs, got {found!r}; remove it or retrain the model") from None

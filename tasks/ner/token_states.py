@@ -26,6 +26,10 @@ class DocumentStates:
     states: torch.Tensor  # [n_tokens, hidden], the model's dtype
     layer: int  # encoder layers the states come after (0: the embeddings)
     model_id: str  # the NER model (`Tagger.model_id`) whose pass they come from
+    #: What the states are (`Tagger.states_fingerprint`): the model's fingerprint, or that of
+    #: the base model whose first `layer` layers it kept unchanged (`litmine train
+    #: --freeze-layers`); a relation head reads states of the fingerprint it was trained on.
+    fingerprint: str
 
     def __len__(self) -> int:
         return len(self.offsets)
@@ -43,7 +47,7 @@ class DocumentStates:
 
 
 def join_document_states(pieces: Sequence[tuple[int, np.ndarray, torch.Tensor]], layer: int,
-                         model_id: str) -> DocumentStates:
+                         model_id: str, fingerprint: str) -> DocumentStates:
     """A document's states from its texts' pieces: (offset of the text in the document, token
     offsets in the text, states), in any order."""
     pieces = sorted(pieces, key=lambda p: p[0])
@@ -51,18 +55,18 @@ def join_document_states(pieces: Sequence[tuple[int, np.ndarray, torch.Tensor]],
     return DocumentStates(
         offsets=np.concatenate(offsets) if offsets else np.zeros((0, 2), np.int32),
         states=torch.cat([s for _, _, s in pieces]) if pieces else torch.zeros((0, 0)),
-        layer=layer, model_id=model_id)
+        layer=layer, model_id=model_id, fingerprint=fingerprint)
 
 
 def states_by_document(units: Sequence, pieces: Sequence[tuple[np.ndarray, torch.Tensor]],
-                       layer: int, model_id: str, skip: Collection[str] = ()
-                       ) -> dict[str, DocumentStates]:
+                       layer: int, model_id: str, fingerprint: str,
+                       skip: Collection[str] = ()) -> dict[str, DocumentStates]:
     """PMID -> `DocumentStates` from a pass over text units (`litmine.tasks.ner.units`): each
     unit's (token offsets, states), in the units' order; documents in `skip` are left out."""
     by_pmid: dict[str, list] = {}
     for unit, (offsets, states) in zip(units, pieces):
         by_pmid.setdefault(unit.sentences[0].pmid, []).append((unit.offset, offsets, states))
-    return {pmid: join_document_states(p, layer, model_id)
+    return {pmid: join_document_states(p, layer, model_id, fingerprint)
             for pmid, p in by_pmid.items() if pmid not in skip}
 
 

@@ -17,8 +17,9 @@ layers, sentence by sentence):
 document member of the stacked CID model (`litmine.tasks.relations.stacked`); "joint" gives
 both from one head (trained on both corpora): a document's pairs are scored once, and the CID
 member and the typed relations read their columns of the same logits. The states must
-come from the NER model the head was trained on (`ner_fingerprint`; an ensemble passes on its
-first member's); for any other pass (another model, gold mentions in evaluation) the model
+come from the NER model the head was trained on (`ner_fingerprint`, compared with
+`DocumentStates.fingerprint`: a model trained on from it with those layers frozen passes, and
+an ensemble passes on its first member's); for any other pass (another model, gold mentions in evaluation) the model
 runs that NER model's encoder on the document's sentences itself: the same result, one more
 pass.
 
@@ -35,7 +36,6 @@ from pathlib import Path
 from typing import Any
 
 from litmine.errors import ModelError
-from litmine.tasks.ner.ensemble import states_fingerprint
 from litmine.tasks.relations.document import BLOCK_SIZE, pair_logits
 from litmine.tasks.relations.typed import (CLASSES, TypedRelation, candidate_pairs,
                                            decide_relations, pair_outputs, typed_spans)
@@ -244,7 +244,7 @@ class SharedRelationModel:
     def reads(self, states) -> bool:
         """Whether `states` (a `DocumentStates`) come from this model's NER model and layer."""
         return (states is not None and states.layer == self.states_layer
-                and states.model_id.rsplit("@", 1)[-1] == self.ner_fingerprint)
+                and states.fingerprint == self.ner_fingerprint)
 
     def states_of(self, pmid: str, sentences: Sequence, states=None, text: str = "",
                   title_length: int | None = None):
@@ -265,7 +265,7 @@ class SharedRelationModel:
 
         tagger = load_tagger(self.ner_model, device=str(self.device),
                              dtype=self.dtype)
-        if tagger.model_id.rsplit("@", 1)[-1] != self.ner_fingerprint:
+        if tagger.states_fingerprint(self.states_layer) != self.ner_fingerprint:
             raise ModelError(f"relations: {self.path} was trained on the states of NER model "
                              f"{self.ner_model}@{self.ner_fingerprint}, but that name now loads "
                              f"{tagger.model_id}; retrain the relation model on it")
@@ -279,7 +279,8 @@ class SharedRelationModel:
         tagger.tag_texts([u.text for u in units], workers=1, states_layer=self.states_layer,
                          states=kept)
         found = join_document_states([(u.offset, o, s) for u, (o, s) in zip(units, kept)],
-                                     self.states_layer, tagger.model_id)
+                                     self.states_layer, tagger.model_id,
+                                     tagger.states_fingerprint(self.states_layer))
         with _PASSES_LOCK:
             _PASSES[key] = found
             while len(_PASSES) > RECENT_PASSES:
@@ -399,21 +400,20 @@ def shared_task(path: str | Path | None) -> str | None:
 
 def states_layer_of(relation_model: str | Path | None,
                     typed_relation_model: str | Path | None,
-                    ner_model_id: str | None = None) -> int | None:
+                    tagger=None) -> int | None:
     """The NER layer whose states a run's relation models read: the shared typed model's,
     else the stacked CID model's shared document member's; None when neither is shared, or
-    when `ner_model_id` (the run's `Tagger.model_id`; an ensemble's first member) is not the
-    NER model they read (its states would be of no use to them: they run their own model's
-    pass)."""
+    when the run's `tagger` (a Tagger or EnsembleTagger) does not pass the states they read
+    (`states_fingerprint`; they would run their own model's pass)."""
     from litmine.tasks.relations.model_config import document_member_path
 
     for path in (typed_relation_model,
                  document_member_path(relation_model) if relation_model else None):
         if path and is_shared_model(path):
             config = read_config(Path(path))
-            if ner_model_id is None or states_fingerprint(ner_model_id) == config[
-                    "ner_fingerprint"]:
-                return int(config["states_layer"])
+            layer = int(config["states_layer"])
+            if tagger is None or tagger.states_fingerprint(layer) == config["ner_fingerprint"]:
+                return layer
     return None
 
 

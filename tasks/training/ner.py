@@ -25,9 +25,11 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from litmine.errors import LitmineError
-from litmine.tasks.loading import (device_name, load_config, load_for_training, load_tokenizer,
-                                   resolve_model_source, special_tokens)
+from litmine.tasks.loading import (device_name, fingerprint_model, load_config,
+                                   load_for_training, load_tokenizer, resolve_model_source,
+                                   special_tokens)
 from litmine.tasks.ner.markers import assign_markers, marker_ids, marker_key
+from litmine.tasks.ner.model import kept_states
 from litmine.tasks.ner.engine import load_tagger
 from litmine.tasks.ner.evaluation import evaluate_model
 from litmine.tasks.scoring import Scores, pct
@@ -143,7 +145,8 @@ def train_ner(train: Sequence[str | Path | CorpusSpec], dev: Sequence[str | Path
               max_train_docs: int | None = None, max_dev_docs: int | None = None,
               max_batch_tokens: int = 8192, progress: bool = True, unit: str = "sentence",
               precision: str = "auto", markers: bool = False, teacher: str | None = None,
-              teacher_weight: float = 0.5, command_line: str | None = None) -> TrainResult:
+              teacher_weight: float = 0.5, freeze_layers: int = 0,
+              command_line: str | None = None) -> TrainResult:
     """Fine-tune `base_model` for BIO tagging of `types` and save the best epoch to `out_dir`.
 
     Train on `train` corpora (PubTator or CoNLL), pick the epoch with the best strict dev F1 on
@@ -164,6 +167,9 @@ def train_ner(train: Sequence[str | Path | CorpusSpec], dev: Sequence[str | Path
     `teacher` (a NER model or ensemble with the same labels and vocabulary) adds its label
     probabilities as soft targets, weighted `teacher_weight` against the gold loss
     (`litmine.tasks.training.distill`).
+    `freeze_layers` N keeps the embeddings and the first N encoder layers of `base_model` as
+    they are: the model's states after N layers stay the base model's, so a relation head
+    reading them (`litmine.tasks.relations.shared`) still reads this model's pass.
     Writes model.safetensors, tokenizer, config (id2label), README.md (model card) and
     training.json to `out_dir` (replaced only when training succeeds).
     """
@@ -181,7 +187,7 @@ def train_ner(train: Sequence[str | Path | CorpusSpec], dev: Sequence[str | Path
         grad_clip=grad_clip, device=device, fp16_weights=fp16_weights,
         max_train_docs=max_train_docs, max_dev_docs=max_dev_docs, unit=unit,
         precision=precision, markers=markers, teacher=teacher,
-        teacher_weight=teacher_weight if teacher else None)
+        teacher_weight=teacher_weight if teacher else None, freeze_layers=freeze_layers)
     if unit not in UNITS:
         raise LitmineError(f"train: unit must be one of {UNITS}, got {unit!r}")
     if teacher and not 0 < teacher_weight <= 1:
@@ -237,8 +243,6 @@ def train_ner(train: Sequence[str | Path | CorpusSpec], dev: Sequence[str | Path
              sentence_stats.crossing, sentence_stats.overlapping, encode_stats.windows_split,
              encode_stats.misaligned)
 
-    targets = _teacher_targets(teacher, examples, labels, tokenizer, bool(marker_map), device,
-                               params) if teacher else None
     model = load_for_training(
         str(base_model), "token-classification", stage="train", num_labels=len(labels),
         id2label=dict(enumerate(labels)), label2id=label2id, ignore_mismatched_sizes=True,
@@ -250,7 +254,16 @@ def train_ner(train: Sequence[str | Path | CorpusSpec], dev: Sequence[str | Path
         init_marker_embeddings(model, tokenizer, {k: t for k, t in marker_map.items()
                                                    if k not in base_markers})
         params["marker_tokens"] = marker_map
+    if freeze_layers:
+        freeze_lower_layers(model, freeze_layers,
+                            new_markers=any(k not in base_markers for k in marker_map or {}))
+        kept = states_kept_from(base_model, freeze_layers, unit)
+        if kept:  # read by litmine.tasks.ner.model.kept_states
+            model.config.litmine_states_from = kept
+            params["states_from"] = kept
     model.to(torch_device)
+    targets = _teacher_targets(teacher, examples, labels, tokenizer, bool(marker_map), device,
+                               params) if teacher else None
     steps_per_epoch = -(-len(examples) // batch_size)
     optimizer = torch.optim.AdamW(decay_groups(model, weight_decay), lr=lr)
     total = steps_per_epoch * epochs
@@ -323,6 +336,44 @@ def train_ner(train: Sequence[str | Path | CorpusSpec], dev: Sequence[str | Path
     publish_model_dir(model_dir, out_dir)
     shutil.rmtree(staging, ignore_errors=True)
     return result
+
+
+def freeze_lower_layers(model, layers: int, *, new_markers: bool = False) -> None:
+    """Stop training the embeddings and the first `layers` encoder layers of `model`."""
+    encoder = model.base_model.encoder.layer
+    if not 0 < layers <= len(encoder):
+        raise LitmineError(f"train: --freeze-layers must be between 1 and {len(encoder)} (the "
+                           f"base model's layers), got {layers}")
+    if new_markers:
+        raise LitmineError("train: --freeze-layers keeps the embeddings as they are, so new "
+                           "task markers could not be learnt; drop --markers or --freeze-layers, "
+                           "or start from a --base-model trained with --markers")
+    for module in (model.base_model.embeddings, *encoder[:layers]):
+        for parameter in module.parameters():
+            parameter.requires_grad_(False)
+
+
+def states_kept_from(base_model, layers: int, unit: str) -> list[list]:
+    """What a model trained from `base_model` with its first `layers` layers frozen keeps:
+    [layers, fingerprint] pairs (config `litmine_states_from`) naming, for its states after
+    each number of layers, the model they are (the base's own, or what the base kept). None
+    kept when the model tags other texts than the base (another `unit`)."""
+    _, source = resolve_model_source(str(base_model), "train")
+    config = load_config(str(base_model), source, "train")
+    if (getattr(config, "litmine_unit", None) or "sentence") != unit:
+        log.warning("train: --unit %s differs from the base model's, so its frozen layers read "
+                    "other texts: relation heads of the base model will not read its states",
+                    unit)
+        return []
+    own, base = kept_states(config), fingerprint_model(source, config)
+    kept: list[list] = []
+    for layer in range(1, layers + 1):
+        fingerprint = next((f for n, f in own if layer <= n), base)
+        if kept and kept[-1][1] == fingerprint:
+            kept[-1][0] = layer
+        else:
+            kept.append([layer, fingerprint])
+    return kept
 
 
 def _teacher_targets(teacher: str, examples: Sequence[Example], labels: Sequence[str],
@@ -454,6 +505,13 @@ def write_model_card(path: Path, result: TrainResult, command_line: str | None =
         subset += (f"Distilled from the teacher `{p.get('teacher_model_id') or p['teacher']}`: "
                    f"{p['teacher_weight']} of each token's loss is the cross-entropy against its "
                    "label probabilities (`litmine.tasks.training.distill`). ")
+    if p.get("freeze_layers"):
+        kept = ", ".join(f"after at most {n} layers those of model `{f}`"
+                         for n, f in p.get("states_from") or [])
+        subset += (f"The embeddings and the first {p['freeze_layers']} encoder layers were kept "
+                   "as in the base model (--freeze-layers)" + (
+                       f"; its token states are {kept}, so relation heads trained on them read "
+                       "this model's pass. " if kept else ". "))
     text = front_matter(licence=licence, base_model=base, pipeline_tag="token-classification",
                         tags=["litmine", "biomedical", "ner"]) + f"""
 # litmine NER: {', '.join(t for t in result.labels if t.startswith('B-')).replace('B-', '')}

@@ -143,6 +143,73 @@ def test_two_heads_without_the_states_share_one_pass_of_their_ner_model(typed_sh
         articles[0].pmid, own)
 
 
+def test_a_model_trained_on_with_frozen_layers_keeps_the_heads_states(typed_shared, ner,
+                                                                       tmp_path):
+    """`train --freeze-layers N` from the head's NER model: the student's states after N
+    layers are the base's, so the head reads them off the student's own pass (one pass) and
+    finds what it finds on the base's; a student trained without freezing is not read."""
+    import torch
+    from safetensors.torch import load_file
+
+    from litmine.tasks.ner.engine import load_tagger
+    from litmine.tasks.relations.registry import load_typed_model
+    from litmine.tasks.relations.shared import states_layer_of
+    from litmine.tasks.training.ner import train_ner
+
+    model = load_typed_model(typed_shared, device="cpu", dtype="fp32")
+    layer = model.states_layer
+    common = dict(base_model=str(ner), types=["Chemical", "Disease"], epochs=1, lr=5e-3,
+                  batch_size=8, max_length=128, device="cpu", precision="fp32", progress=False)
+    frozen = train_ner([str(CDR_TRAIN)], [str(CDR_DEV)], tmp_path / "frozen",
+                       freeze_layers=layer, **common)
+    train_ner([str(CDR_TRAIN)], [str(CDR_DEV)], tmp_path / "free", **common)
+    base = load_tagger(str(ner), device="cpu", dtype="fp32")
+    student = load_tagger(str(tmp_path / "frozen"), device="cpu", dtype="fp32")
+    free = load_tagger(str(tmp_path / "free"), device="cpu", dtype="fp32")
+    fingerprint = base.model_id.rsplit("@", 1)[-1]
+    assert frozen.params["states_from"] == [[layer, fingerprint]]
+    assert f"model `{fingerprint}`" in (tmp_path / "frozen" / "README.md").read_text()
+    weights, trained = load_file(str(ner / "model.safetensors")), load_file(
+        str(tmp_path / "frozen" / "model.safetensors"))
+    changed = {k for k in weights if not weights[k].float().equal(trained[k].float())}
+    assert changed and all(f"encoder.layer.{layer}." in k or "classifier" in k for k in changed)
+    assert student.model_id != base.model_id
+    assert student.states_fingerprint(layer) == fingerprint == model.ner_fingerprint
+    assert student.states_fingerprint(layer + 1) == student.model_id.rsplit("@", 1)[-1]
+    assert free.states_fingerprint(layer) != fingerprint
+    assert states_layer_of(None, typed_shared, student) == layer
+    assert states_layer_of(None, typed_shared, free) is None
+
+    docs, articles, sentences, mentions = _gold_batch(BIORED_DEV)
+    own = student.tag_documents(sentences, states_layer=layer).states
+    theirs = base.tag_documents(sentences, states_layer=layer).states
+    for article in articles:
+        pmid = article.pmid
+        assert model.reads(own[pmid]) and own[pmid].model_id == student.model_id
+        assert torch.allclose(own[pmid].states, theirs[pmid].states, atol=1e-5)
+        ms = [m for m in mentions if m.pmid == pmid]
+        found = [model.predict_document(article.text, ms, threshold=0.0, states=s[pmid],
+                                        sentences=[x for x in sentences if x.pmid == pmid],
+                                        pmid=pmid) for s in (own, theirs)]
+        assert [(r.first, r.second, r.relation) for r in found[0]] == [
+            (r.first, r.second, r.relation) for r in found[1]]
+    assert not model.reads(free.tag_documents(sentences, states_layer=layer).states[pmid])
+
+
+def test_freezing_checks_its_layers(ner, tmp_path):
+    from litmine.errors import LitmineError
+    from litmine.tasks.training.ner import train_ner
+
+    with pytest.raises(LitmineError, match="--freeze-layers must be between 1 and 2"):
+        train_ner([str(CDR_TRAIN)], [str(CDR_DEV)], tmp_path / "m", base_model=str(ner),
+                  types=["Chemical", "Disease"], epochs=1, device="cpu", progress=False,
+                  freeze_layers=3)
+    done = subprocess.run([sys.executable, "-m", "litmine.cli", "train", "--task", "relations",
+                           "--train", str(CDR_TRAIN), "--dev", str(CDR_DEV),
+                           "--freeze-layers", "1"], capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0 and "--freeze-layers is for --task ner" in done.stderr
+
+
 def test_states_of_another_model_or_layer_are_not_read(typed_shared):
     import numpy as np
     import torch
@@ -153,12 +220,12 @@ def test_states_of_another_model_or_layer_are_not_read(typed_shared):
     model = load_typed_model(typed_shared, device="cpu", dtype="fp32")
     offsets = np.zeros((1, 2), np.int32)
     good = DocumentStates(offsets, torch.zeros((1, 32)), model.states_layer,
-                          f"whatever@{model.ner_fingerprint}")
+                          "whatever@0123456789ab", model.ner_fingerprint)
     assert model.reads(good)
     assert not model.reads(DocumentStates(offsets, torch.zeros((1, 32)), model.states_layer,
-                                          "other@0123456789ab"))
+                                          f"other@{model.ner_fingerprint}", "0123456789ab"))
     assert not model.reads(DocumentStates(offsets, torch.zeros((1, 32)), model.states_layer + 1,
-                                          f"x@{model.ner_fingerprint}"))
+                                          "x@0123456789ab", model.ner_fingerprint))
     assert not model.reads(None)
 
 

@@ -638,7 +638,7 @@ def test_an_ensemble_passes_on_its_first_members_states(tiny_ner_model, lookup_m
                                                          tmp_path):
     """The relation heads read the first member's pass (`states_fingerprint`): the states are
     that member's own, and the mentions the ensemble's."""
-    from litmine.tasks.ner.ensemble import states_fingerprint, write_ensemble
+    from litmine.tasks.ner.ensemble import write_ensemble
 
     ensemble = load_tagger(str(write_ensemble(tmp_path / "ens", [tiny_ner_model, lookup_model])),
                            device="cpu", dtype="fp32")
@@ -651,11 +651,12 @@ def test_an_ensemble_passes_on_its_first_members_states(tiny_ner_model, lookup_m
     assert kept.states.keys() == own.keys() == {"1", "2"}
     for pmid, doc in kept.states.items():
         assert doc.model_id == tagger.model_id and doc.layer == 1
+        assert doc.fingerprint == tagger.model_id.rsplit("@", 1)[-1]
         assert (doc.offsets == own[pmid].offsets).all()
         assert torch.allclose(doc.states, own[pmid].states)
     assert ensemble.tag_documents(sentences).states == {}
-    assert states_fingerprint(ensemble.model_id) == states_fingerprint(tagger.model_id)
-    assert states_fingerprint(tagger.model_id) == tagger.model_id.rsplit("@", 1)[-1]
+    assert ensemble.states_fingerprint(1) == tagger.states_fingerprint(1)
+    assert tagger.states_fingerprint(1) == tagger.model_id.rsplit("@", 1)[-1]
 
 
 def test_a_states_layer_the_model_does_not_have_is_refused(tagger):

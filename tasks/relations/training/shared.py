@@ -328,7 +328,8 @@ def train_shared_relations(task: str, fit_docs: Sequence, held_docs: Sequence,
         r = state.record
         return {"kind": "shared", "task": task, "name": out_dir.name,
                 **({"cid_threshold": r["cid_threshold"]} if "cid_threshold" in r else {}),
-                "ner_model": ner_model, "ner_fingerprint": tagger.model_id.rsplit("@", 1)[-1],
+                "ner_model": ner_model,
+                "ner_fingerprint": tagger.states_fingerprint(states_layer),
                 "states_layer": states_layer, "layers": depth - states_layer,
                 "entity_types": list(entity_types), "classes": list(CLASSES) if task != "CID"
                 else ["CID"], "threshold": r["threshold"],
