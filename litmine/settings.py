@@ -21,9 +21,12 @@ DATA_DIR = ROOT / "data"
 # missing one fails with what was looked for and how to install it). `*_OUT`: where training
 # writes a model unless told otherwise (the checkout's data/models, else the current directory).
 #: The default NER model (issue 16): one model, six types (Gene, Chemical, Disease, Species,
-#: Variant, CellLine), trained on nine corpora; `litmine train`'s default --out.
-DEFAULT_MODEL_DIR = output_path("litmine-ner-six-minilm-l6")
-DEFAULT_NER_MODEL = default_path("litmine-ner-six-minilm-l6")
+#: Variant, CellLine), trained on nine corpora; `litmine train`'s default --out. It is
+#: litmine-ner-six-minilm-l6 (the default before) with its top two layers distilled from
+#: SIX_ENSEMBLE and its first four kept, so the relation head trained on that model's states
+#: reads its pass.
+DEFAULT_MODEL_DIR = output_path("litmine-ner-six-v2-minilm-l6")
+DEFAULT_NER_MODEL = default_path("litmine-ner-six-v2-minilm-l6")
 #: The earlier Chemical/Disease models (BC5CDR only): the sentence model and its ensemble with a
 #: document-level sibling (litmine.tasks.ner.ensemble); `--model` selects them.
 BC5CDR_MODEL = default_path("litmine-ner-bc5cdr-minilm-l6")

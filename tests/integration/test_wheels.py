@@ -118,7 +118,7 @@ def test_the_installed_litmine_mines_the_sample_from_another_directory(venv):
         con.close()
     parameters = json.loads(parameters)
     # The NER model travels by name; its files are the checkout's, byte for byte.
-    assert model == "litmine-ner-six-minilm-l6"
+    assert model == "litmine-ner-six-v2-minilm-l6"
     assert parameters["model_id"] == f"{model}@{fingerprint_model(str(MODELS / model))}"
     installed = venv["purelib"] / "litmine_models"
     assert parameters["lexicon"] == str(installed / "litmine-lexicon-mesh.tsv.gz")

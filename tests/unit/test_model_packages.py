@@ -65,7 +65,7 @@ def test_a_missing_litmine_model_says_where_it_looked_and_how_to_install_it():
 def test_a_checkouts_defaults_are_its_paths_and_training_writes_into_it():
     from litmine import settings
 
-    assert settings.DEFAULT_NER_MODEL == MODELS / "litmine-ner-six-minilm-l6"
+    assert settings.DEFAULT_NER_MODEL == MODELS / "litmine-ner-six-v2-minilm-l6"
     assert settings.DEFAULT_LEXICON == MODELS / "litmine-lexicon-mesh.tsv.gz"
     assert settings.DEFAULT_RELATION_MODEL == MODELS / "litmine-cid-bc5cdr"
     # present or not (the BioRED model lands later), training writes into the checkout
