@@ -9,8 +9,9 @@ Members are model directories (relative to the ensemble directory, or absolute) 
 with the same labels and tokenizer, each with its task marker where it has markers
 (``"../model#Chemical,Disease"``: `litmine.tasks.ner.markers`); weights are optional (equal by
 default). Members may read different units (sentences, whole documents: `Tagger.unit`): each
-reads its own, and its probabilities are matched to the first member's tokens by the character offset where each token
-starts in the document (the tokenizer cuts a sentence into the same tokens inside a document).
+reads its own, and its probabilities are matched to the first member's tokens by the character
+offset where each token starts in the document (the tokenizer cuts a sentence into the same
+tokens inside a document).
 Each member costs its own forward passes: an ensemble of two runs at about half the speed.
 `write_ensemble` makes the directory; `load_tagger` loads it like any model.
 """

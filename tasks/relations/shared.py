@@ -19,9 +19,9 @@ both from one head (trained on both corpora): a document's pairs are scored once
 member and the typed relations read their columns of the same logits. The states must
 come from the NER model the head was trained on (`ner_fingerprint`, compared with
 `DocumentStates.fingerprint`: a model trained on from it with those layers frozen passes, and
-an ensemble passes on its first member's); for any other pass (another model, gold mentions in evaluation) the model
-runs that NER model's encoder on the document's sentences itself: the same result, one more
-pass.
+an ensemble passes on its first member's); for any other pass (another model, gold mentions in
+evaluation) the model runs that NER model's encoder on the document's sentences itself: the
+same result, one more pass.
 
 A directory holds ``shared.json`` (task, NER model, layers, thresholds, the layers' BERT
 config) and ``shared.safetensors``. Training: `litmine.tasks.relations.training.shared`.

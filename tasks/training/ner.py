@@ -25,12 +25,10 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from litmine.errors import LitmineError
-from litmine.tasks.loading import (device_name, fingerprint_model, load_config,
-                                   load_for_training, load_tokenizer, resolve_model_source,
-                                   special_tokens)
-from litmine.tasks.ner.markers import assign_markers, marker_ids, marker_key
-from litmine.tasks.ner.model import kept_states
+from litmine.tasks.loading import (device_name, load_config, load_for_training, load_tokenizer,
+                                   resolve_model_source, special_tokens)
 from litmine.tasks.ner.engine import load_tagger
+from litmine.tasks.ner.markers import assign_markers, marker_ids, marker_key
 from litmine.tasks.ner.evaluation import evaluate_model
 from litmine.tasks.scoring import Scores, pct
 from litmine.tasks.training.cards import (card_base_model, command_section, front_matter,
@@ -38,6 +36,7 @@ from litmine.tasks.training.cards import (card_base_model, command_section, fron
 from litmine.tasks.training.corpus import (EncodeStats, Example, SentenceStats, bio_labels,
                                            encode_sentences, load_train_dev, training_units)
 from litmine.tasks.training.distill import collate_targets, distillation_loss, teacher_targets
+from litmine.tasks.training.frozen import freeze_lower_layers, states_kept_from
 from litmine.tasks.training.corpus_list import CorpusSpec
 from litmine.tasks.training.partial import allowed_labels, partial_label_loss
 from litmine.tasks.training.loop import (EarlyStopping, Evaluate, KeepBestState, LoopState,
@@ -336,44 +335,6 @@ def train_ner(train: Sequence[str | Path | CorpusSpec], dev: Sequence[str | Path
     publish_model_dir(model_dir, out_dir)
     shutil.rmtree(staging, ignore_errors=True)
     return result
-
-
-def freeze_lower_layers(model, layers: int, *, new_markers: bool = False) -> None:
-    """Stop training the embeddings and the first `layers` encoder layers of `model`."""
-    encoder = model.base_model.encoder.layer
-    if not 0 < layers <= len(encoder):
-        raise LitmineError(f"train: --freeze-layers must be between 1 and {len(encoder)} (the "
-                           f"base model's layers), got {layers}")
-    if new_markers:
-        raise LitmineError("train: --freeze-layers keeps the embeddings as they are, so new "
-                           "task markers could not be learnt; drop --markers or --freeze-layers, "
-                           "or start from a --base-model trained with --markers")
-    for module in (model.base_model.embeddings, *encoder[:layers]):
-        for parameter in module.parameters():
-            parameter.requires_grad_(False)
-
-
-def states_kept_from(base_model, layers: int, unit: str) -> list[list]:
-    """What a model trained from `base_model` with its first `layers` layers frozen keeps:
-    [layers, fingerprint] pairs (config `litmine_states_from`) naming, for its states after
-    each number of layers, the model they are (the base's own, or what the base kept). None
-    kept when the model tags other texts than the base (another `unit`)."""
-    _, source = resolve_model_source(str(base_model), "train")
-    config = load_config(str(base_model), source, "train")
-    if (getattr(config, "litmine_unit", None) or "sentence") != unit:
-        log.warning("train: --unit %s differs from the base model's, so its frozen layers read "
-                    "other texts: relation heads of the base model will not read its states",
-                    unit)
-        return []
-    own, base = kept_states(config), fingerprint_model(source, config)
-    kept: list[list] = []
-    for layer in range(1, layers + 1):
-        fingerprint = next((f for n, f in own if layer <= n), base)
-        if kept and kept[-1][1] == fingerprint:
-            kept[-1][0] = layer
-        else:
-            kept.append([layer, fingerprint])
-    return kept
 
 
 def _teacher_targets(teacher: str, examples: Sequence[Example], labels: Sequence[str],

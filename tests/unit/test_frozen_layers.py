@@ -10,7 +10,7 @@ import pytest
 
 from litmine.errors import LitmineError, ModelError
 from litmine.tasks.ner.engine import load_tagger
-from litmine.tasks.training.ner import freeze_lower_layers, states_kept_from
+from litmine.tasks.training.frozen import freeze_lower_layers, states_kept_from
 
 
 @pytest.fixture()
