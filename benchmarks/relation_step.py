@@ -101,7 +101,6 @@ def main(argv: list[str] | None = None) -> int:
     tagged = tagger.tag_documents(sentences, states_layer=layer)
     mentions, states = tagged.mentions, tagged.states
     linker = load_linker(DEFAULT_LEXICON)
-    linker.build_fuzzy_indexes()
     models = {d: (load_relation_model(settings.relation_model, device=args.device, dtype=d),
                   load_typed_model(settings.typed_relation_model, device=args.device, dtype=d))
               for d in dict.fromkeys(("fp32", fast))}

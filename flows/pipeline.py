@@ -195,7 +195,7 @@ def _preload(model: str, device: str, dtype: str, relations: RelationStep | None
              stop: threading.Event) -> None:
     steps = [lambda: load_tagger(model, device=device, dtype=dtype)]  # the first batch's need
     if relations is not None:
-        steps += [lambda: load_linker(relations.lexicon).build_fuzzy_indexes(),
+        steps += [lambda: load_linker(relations.lexicon),
                   lambda: load_relation_resources(
                       relations.lexicon, relations.relation_model,
                       relations.typed_relation_model, device=relations.device,

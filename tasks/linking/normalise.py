@@ -25,8 +25,8 @@ Levels, tried in order; the first that answers wins:
    links, the IDs are "|"-joined as in BC5CDR.
 4. ``fuzzy`` (Chemical, Disease only; a gene symbol one letter from another is another gene,
    and species and cell-line names are as short): cosine similarity of character 3-gram TF-IDF
-   vectors (`FUZZY_NGRAM`) of the normalised key against every name of the type, accepted at
-   `FUZZY_THRESHOLD` or above.
+   vectors (`FUZZY_NGRAM`, `litmine.tasks.linking.fuzzy`) of the normalised key against every
+   name of the type, accepted at `FUZZY_THRESHOLD` or above.
 
 Mentions that a document defines as abbreviations take their long form's ID (``abbreviation``,
 see `normalise_document`). A gene name with IDs in several organisms takes the one of the
@@ -53,6 +53,7 @@ import numpy as np
 from litmine.model_packages import locate_model
 from litmine.settings import DEFAULT_LEXICON
 from litmine.tasks.digests import sha256_file
+from litmine.tasks.linking.fuzzy import NgramIndex
 from litmine.tasks.linking.hashed_map import HashedMap
 from litmine.tasks.linking.lexicon import LINKED_TYPES, MESH_TYPES, Lexicon, merge_ranked
 from litmine.tasks.linking.organisms import choose_taxon, gene_taxa, named_taxa
@@ -238,38 +239,14 @@ class Linker:
                 by_taxon[_key(type_, key)] = tuple(sorted((t, best[2])
                                                           for t, best in per_taxon.items()))
         self._by_taxon = HashedMap(by_taxon.items())
-        self._fuzzy: dict[str, tuple] = {}
-        self._fuzzy_names = defaultdict(list)
+        fuzzy_names: dict[str, list[tuple[str, str]]] = defaultdict(list)
         for (type_, norm), name in names.items():
-            self._fuzzy_names[type_].append((norm, name))
+            fuzzy_names[type_].append((norm, name))
+        #: type -> (the fuzzy level's index of its normalised names, (normalised, name) pairs);
+        #: built here, so that it is pickled with the rest (`load_linker`'s cache)
+        self._fuzzy = {type_: (NgramIndex([n for n, _ in entries], FUZZY_NGRAM), entries)
+                       for type_, entries in fuzzy_names.items()}
         self._cache: dict[tuple[str, str], Link] = {}
-
-    def build_fuzzy_indexes(self) -> None:
-        """Build the fuzzy level's index of every type now (else each is built at its type's
-        first fuzzy lookup: seconds per type, with scikit-learn's import)."""
-        for type_ in self._fuzzy_names:
-            self._fuzzy_index(type_)
-
-    def _fuzzy_index(self, type_: str):
-        if type_ in self._fuzzy:
-            return self._fuzzy[type_]
-        with _FUZZY_LOCK:  # one build per type, whichever thread asks first
-            return self._build_fuzzy_index(type_)
-
-    def _build_fuzzy_index(self, type_: str):
-        if type_ not in self._fuzzy:
-            from sklearn.feature_extraction.text import TfidfVectorizer
-
-            entries = self._fuzzy_names.get(type_, [])
-            if not entries:
-                self._fuzzy[type_] = (None, None, [])
-            else:
-                vectorizer = TfidfVectorizer(analyzer="char_wb",
-                                             ngram_range=(FUZZY_NGRAM, FUZZY_NGRAM),
-                                             sublinear_tf=True, dtype=np.float64)
-                matrix = vectorizer.fit_transform([n for n, _ in entries])
-                self._fuzzy[type_] = (vectorizer, matrix.T.tocsr(), entries)
-        return self._fuzzy[type_]
 
     def taxon(self, concept_id: str) -> str:
         """The NCBI Taxonomy ID of a (gene) concept, "" when the lexicon does not know it."""
@@ -292,21 +269,16 @@ class Linker:
 
     def _fuzzy_many(self, texts: Sequence[str], type_: str) -> list[tuple[str, float, str]]:
         """(concept ID or "", cosine, best name) for each text, by the fuzzy level."""
-        vectorizer, matrix_t, entries = self._fuzzy_index(type_)
-        if vectorizer is None or not texts:
+        if type_ not in self._fuzzy or not texts:
             return [("", 0.0, "")] * len(texts)
-        query = vectorizer.transform([normalise_name(t, type_ in SINGULAR_TYPES) for t in texts])
-        sims = (query @ matrix_t).tocsr()
+        index, entries = self._fuzzy[type_]
         out = []
-        for row in range(sims.shape[0]):
-            start, end = sims.indptr[row], sims.indptr[row + 1]
-            if start == end:
+        for k, sim in index.best([normalise_name(t, type_ in SINGULAR_TYPES) for t in texts]):
+            if k < 0:
                 out.append(("", 0.0, ""))
                 continue
-            k = start + int(sims.data[start:end].argmax())
-            norm, name = entries[sims.indices[k]]
-            cid = self._keys[0].get(_key(type_, norm), "")
-            out.append((cid, float(sims.data[k]), name))
+            norm, name = entries[k]
+            out.append((self._keys[0].get(_key(type_, norm), ""), sim, name))
         return out
 
     def link_many(self, items: Sequence[tuple[str, str]]) -> list[Link]:
@@ -499,20 +471,19 @@ def score_concepts(gold_docs: Sequence, predicted: Iterable[Mention], *,
 
 _LINKERS: dict[str, Linker] = {}
 _LINKERS_LOCK = threading.Lock()
-#: Held while a fuzzy index is built (not a Linker attribute: Linkers are pickled).
-_FUZZY_LOCK = threading.Lock()
 
 
 #: Bump when the Linker's attributes change: cached linkers of another version are rebuilt.
-LINKER_CACHE_VERSION = 6
+LINKER_CACHE_VERSION = 7
 
 
 def load_linker(lexicon: str | Path = DEFAULT_LEXICON) -> Linker:
     """A Linker over a saved lexicon, cached per path for the process and on disk.
 
-    Building one from the shipped lexicon takes about 20 s (604 k names, four key levels); the
-    built Linker is pickled to `Settings.cache_dir` under the lexicon file's sha256, so later
-    processes (each `litmine mine`, each Dask worker) load it in about a second. A cache file that
+    Building one from the shipped lexicon takes about 20 s (604 k names, four key levels, the
+    fuzzy level's n-gram indexes); the built Linker is pickled to `Settings.cache_dir` under the
+    lexicon file's sha256, so later processes (each `litmine mine`, each Dask worker) load it,
+    fuzzy indexes and all, in about two seconds. A cache file that
     cannot be read or written is rebuilt or skipped, never an error.
     """
     lexicon = locate_model(str(lexicon), "linking", "MeSH lexicon")  # a model's name -> its file
