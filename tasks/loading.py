@@ -107,6 +107,8 @@ class DtypeChoice:
     dtype: torch.dtype
     name: str
     reason: str
+    #: chosen by "auto" (from the device and the CPU), not asked for
+    automatic: bool = False
 
     def message(self, stage: str = "NER") -> str:
         """The log line: "NER dtype bf16 (CPU has AMX-BF16; --dtype fp32 to override)"."""
@@ -132,14 +134,15 @@ def choose_dtype(dtype: str | None, device: torch.device, stage: str = "model",
     asked = str(dtype or "auto").strip().lower()
     if asked == "auto":
         if device.type == "cuda":
-            return DtypeChoice(torch.float16, "fp16", "auto: fp16 on CUDA; --dtype to override")
+            return DtypeChoice(torch.float16, "fp16", "auto: fp16 on CUDA; --dtype to override",
+                               automatic=True)
         features = features or read_cpu_features()
         if features.native_bf16:
             return DtypeChoice(torch.bfloat16, "bf16", f"CPU has {features.bf16_units()}; "
-                               "--dtype fp32 to override")
+                               "--dtype fp32 to override", automatic=True)
         capped = f" (oneDNN capped at {features.isa_cap})" if features.isa_cap else ""
         return DtypeChoice(torch.float32, "fp32", f"CPU has no AMX or AVX512-BF16{capped}, where "
-                           "bf16 would be slower; --dtype bf16 to override")
+                           "bf16 would be slower; --dtype bf16 to override", automatic=True)
     if asked not in _DTYPES:
         raise ModelError(f"{stage}: unknown dtype {dtype!r}; use auto, fp32, fp16, bf16 or int8.")
     result = _DTYPES[asked]
@@ -153,18 +156,36 @@ def choose_dtype(dtype: str | None, device: torch.device, stage: str = "model",
 
 
 def relation_dtype(ner: DtypeChoice) -> DtypeChoice:
-    """The dtype of the relation encoders of a run whose NER runs in `ner`: the same (bf16 on a
-    CPU with bf16 units, fp16 on CUDA, fp32 elsewhere, or what --dtype asked for), except int8,
-    which is measured for NER only (docs/performance.md): the relation encoders then run fp32.
+    """The dtype of the relation models of a run whose NER runs in `ner`: the same (bf16 on a
+    CPU with bf16 units, fp16 on CUDA, or what --dtype asked for), except on a CPU where "auto"
+    chose fp32 for NER (no AMX or AVX512-BF16) or where NER runs int8: there the shared relation
+    heads' BERT layers run int8 (dynamic quantisation; the token states they read stay fp32).
 
     bf16 against fp32 on the development sets (docs/performance.md, "The relation step"): F1
     of CID end to end on BC5CDR 50.32 vs 50.24, of BioRED's typed relations with gold IDs
-    59.08 vs 59.05 (pair) and 32.38 vs 32.45 (pair+type): every setting within 0.1.
+    59.08 vs 59.05 (pair) and 32.38 vs 32.45 (pair+type): every setting within 0.1. int8
+    against fp32 (an AVX2-only AMD EPYC; docs/performance.md, "On an AVX2-only CPU"): CID end
+    to end 51.24 vs 51.09, with gold IDs 62.75 vs 62.66; BioRED's typed relations end to end
+    37.33 / 22.80 / 15.78 vs 37.21 / 22.76 / 15.59 (pair / +type / +novelty): every setting
+    within 0.25, and the relation step 1.4x faster. Relation models with a transformer encoder
+    of their own run fp32 instead of int8 (`encoder_dtype`: not measured).
     """
     if ner.dtype == torch.qint8:
-        return DtypeChoice(torch.float32, "fp32", "NER runs int8, which is measured for NER "
-                           "only; --dtype bf16 or fp16 to change both")
-    return DtypeChoice(ner.dtype, ner.name, f"as NER: {ner.reason}")
+        return DtypeChoice(torch.qint8, "int8", "as NER: the shared relation heads' layers "
+                           "(dynamic quantisation); --dtype fp32 for fp32")
+    if ner.automatic and ner.dtype == torch.float32:
+        return DtypeChoice(torch.qint8, "int8", f"NER runs fp32: {ner.reason.split(';')[0]}; "
+                           "the shared relation heads' layers run int8 (dynamic quantisation: "
+                           "faster, F1 held; docs/performance.md); --dtype fp32 for fp32",
+                           automatic=True)
+    return DtypeChoice(ner.dtype, ner.name, f"as NER: {ner.reason}", ner.automatic)
+
+
+def encoder_dtype(dtype: str | None) -> str | None:
+    """The dtype a relation model with its own transformer encoder runs in for `dtype`: as
+    asked, but fp32 for int8, which `relation_dtype` chooses for the shared heads only (their
+    accuracy in int8 is measured; these encoders' is not)."""
+    return "fp32" if str(dtype or "").strip().lower() in ("int8", "qint8") else dtype
 
 
 def resolve_dtype(dtype: str | None, device: torch.device, stage: str = "model") -> torch.dtype:

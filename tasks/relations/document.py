@@ -273,14 +273,15 @@ def load_pair_model(path: Path, *, device: str = "cpu", dtype: str | None = "fp3
     """A saved encoder directory with its pair head (`HEAD_FILE`), ready for inference.
 
     `dtype`: the encoder's weights ("fp32", "bf16", "fp16"; "auto" as
-    `litmine.tasks.loading.choose_dtype` decides for `device`). The pair head and the pooling
+    `litmine.tasks.loading.choose_dtype` decides for `device`; int8 runs fp32:
+    `litmine.tasks.loading.encoder_dtype`). The pair head and the pooling
     before it run in fp32 (`build_pair_model`'s `encode` returns fp32 states).
     """
     from safetensors.torch import load_file  # torch and transformers load with a model
 
-    from litmine.tasks.loading import choose_dtype, load_pretrained, resolve_device
+    from litmine.tasks.loading import choose_dtype, encoder_dtype, load_pretrained, resolve_device
 
-    choice = choose_dtype(dtype, resolve_device(device, "relations"), "relations")
+    choice = choose_dtype(encoder_dtype(dtype), resolve_device(device, "relations"), "relations")
     # The pooler is never used (pairs are read off marker tokens).
     loaded = load_pretrained(str(path), "encoder", stage="relations", device=device,
                              dtype=choice.dtype, add_pooling_layer=False)

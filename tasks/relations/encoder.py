@@ -24,14 +24,15 @@ class RelationModel:
     def __init__(self, path: str | Path, *, device: str = "cpu", batch_size: int = 32,
                  dtype: str | None = "fp32"):
         # torch and transformers load with a model, not with the module
-        from litmine.tasks.loading import choose_dtype, load_pretrained, resolve_device
+        from litmine.tasks.loading import choose_dtype, encoder_dtype, load_pretrained, resolve_device
 
         self.path = Path(path)
         self.config = read_model_config(self.path, RELATION_FILE)
         self.threshold = float(self.config.get("threshold", 0.5))
         self.aggregation = self.config.get("aggregation", "max")
         self.max_length = int(self.config.get("max_length", 128))
-        choice = choose_dtype(dtype, resolve_device(device, "relations"), "relations")
+        choice = choose_dtype(encoder_dtype(dtype), resolve_device(device, "relations"),
+                              "relations")
         loaded = load_pretrained(str(self.path), "sequence-classification", stage="relations",
                                  device=device, dtype=choice.dtype)
         self.device, self.tokenizer, self.model = loaded.device, loaded.tokenizer, loaded.model

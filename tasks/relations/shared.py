@@ -113,7 +113,10 @@ def build_shared_head(bert_config, layers: int, entity_types: Sequence[str], out
             """Logits of `pairs` from one document's token states (L, H) and each concept's
             mention token ranges [first, last + 1)."""
             weights = self.layers[0].attention.self.query.weight
-            x = states.to(weights.device, weights.dtype)
+            if callable(weights):  # int8 layers (dynamic quantisation) take fp32 input
+                weights = weights()
+            x = states.to(weights.device,
+                          torch.float32 if weights.dtype == torch.qint8 else weights.dtype)
             marks = torch.zeros_like(x)
             for key, ranges in concepts.items():
                 for s, e in ranges:
@@ -205,7 +208,7 @@ class SharedRelationModel:
         from safetensors.torch import load_file
         from transformers import BertConfig
 
-        from litmine.tasks.loading import choose_dtype, resolve_device
+        from litmine.tasks.loading import choose_dtype, quantize_int8, resolve_device
 
         self.path = Path(path)
         self.config = config = read_config(self.path)
@@ -230,8 +233,14 @@ class SharedRelationModel:
         self.device = resolve_device(device, "relations")
         choice = choose_dtype(dtype, self.device, "relations")
         self.dtype = choice.name
+        #: The dtype of the NER pass that `states_of` runs when the run's states do not serve:
+        #: int8 quantises this head's layers only, the states it reads stay fp32's.
+        self.states_dtype = "fp32" if choice.dtype == torch.qint8 else choice.name
         self.model.to(self.device).eval()
-        self.model.layers.to(choice.dtype or torch.float32)  # the pair head stays fp32
+        if choice.dtype == torch.qint8:  # CPU only (choose_dtype); the pair head stays fp32
+            self.model.layers = quantize_int8(self.model.layers, "relations")
+        else:
+            self.model.layers.to(choice.dtype or torch.float32)  # the pair head stays fp32
         #: A joint model's last document: (states, concept spans, {pair: logits row}).
         self._recent: dict[int, tuple] = {}
         self._recent_lock = threading.Lock()
@@ -263,8 +272,7 @@ class SharedRelationModel:
         from litmine.tasks.ner.token_states import join_document_states
         from litmine.tasks.ner.units import text_units
 
-        tagger = load_tagger(self.ner_model, device=str(self.device),
-                             dtype=self.dtype)
+        tagger = load_tagger(self.ner_model, device=str(self.device), dtype=self.states_dtype)
         if tagger.states_fingerprint(self.states_layer) != self.ner_fingerprint:
             raise ModelError(f"relations: {self.path} was trained on the states of NER model "
                              f"{self.ner_model}@{self.ner_fingerprint}, but that name now loads "

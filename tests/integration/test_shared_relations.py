@@ -112,6 +112,43 @@ def test_the_ner_pass_states_serve_the_relation_step_without_a_second_pass(typed
         assert all(abs(x.score - y.score) < 1e-3 for x, y in zip(a, b))
 
 
+def test_an_int8_head_reads_the_fp32_pass_and_scores_as_fp32_does(typed_shared, ner):
+    """int8 (the relation dtype on a CPU without bf16 units) quantises the head's BERT layers
+    only: it reads the fp32 NER pass's states, runs fp32 for a pass of its own, and its
+    scores stay close to the fp32 head's."""
+    import torch
+
+    from litmine.tasks.ner.engine import load_tagger
+    from litmine.tasks.relations.shared import SharedRelationModel
+
+    fp32 = SharedRelationModel(typed_shared, device="cpu", dtype="fp32")
+    int8 = SharedRelationModel(typed_shared, device="cpu", dtype="int8")
+    assert (int8.dtype, int8.states_dtype) == ("int8", "fp32")
+    assert isinstance(int8.model.layers[0].intermediate.dense,
+                      torch.ao.nn.quantized.dynamic.Linear)
+    assert isinstance(int8.model.bilinear, torch.nn.Linear)  # the pair head stays fp32
+    docs, articles, sentences, mentions = _gold_batch(BIORED_DEV)
+    tagger = load_tagger(str(ner), device="cpu", dtype="fp32")
+    states = tagger.tag_documents(sentences, states_layer=int8.states_layer).states
+    assert all(int8.reads(states[a.pmid]) for a in articles)
+    scored = 0
+    for article in articles:
+        own = [s for s in sentences if s.pmid == article.pmid]
+        ms = [m for m in mentions if m.pmid == article.pmid]
+        a = fp32.predict_document(article.text, ms, threshold=0.0, states=states[article.pmid],
+                                  sentences=own, pmid=article.pmid)
+        b = int8.predict_document(article.text, ms, threshold=0.0, states=states[article.pmid],
+                                  sentences=own, pmid=article.pmid)
+        c = int8.predict_document(article.text, ms, threshold=0.0, sentences=own,
+                                  pmid=article.pmid)  # its own pass: fp32's states
+        assert [(r.first, r.second) for r in a] == [(r.first, r.second) for r in b]
+        assert all(abs(x.score - y.score) < 0.05 for x, y in zip(a, b))
+        assert [(r.first, r.second, r.score) for r in b] == [(r.first, r.second, r.score)
+                                                             for r in c]
+        scored += len(a)
+    assert scored
+
+
 def test_two_heads_without_the_states_share_one_pass_of_their_ner_model(typed_shared, ner):
     """When the run's NER pass is not the heads' (another --model), the heads run their NER
     model once per document between them, not once each."""

@@ -180,20 +180,35 @@ def test_the_cli_refuses_an_unknown_dtype(tmp_path):
 @pytest.mark.parametrize(("asked", "device", "text", "expected"), [
     ("auto", CPU, SAPPHIRE_RAPIDS, "bf16"),   # bf16 units: the relation encoders run bf16 too
     ("auto", CPU, ZEN4, "bf16"),
-    ("auto", CPU, ZEN2, "fp32"),              # AVX2 only: fp32, as NER
+    ("auto", CPU, ZEN2, "int8"),              # AVX2 only: NER fp32, the relation heads int8
     ("auto", CUDA, ZEN2, "fp16"),             # CUDA: fp16, as NER
     ("fp32", CPU, SAPPHIRE_RAPIDS, "fp32"),   # --dtype overrides both
+    ("fp32", CPU, ZEN2, "fp32"),
     ("bf16", CPU, ZEN2, "bf16"),
-    ("int8", CPU, SAPPHIRE_RAPIDS, "fp32"),   # int8 is NER's alone
+    ("int8", CPU, SAPPHIRE_RAPIDS, "int8"),
 ])
 def test_the_relation_dtype_follows_the_ner_dtype(asked, device, text, expected):
     ner = choose_dtype(asked, device, "NER", features=parse_cpuinfo(text))
     choice = relation_dtype(ner)
     assert choice.name == expected and DTYPE_NAMES[choice.dtype] == expected
+    assert choice.automatic == (asked == "auto")
     if ner.name == "int8":
-        assert choice.message("relations").startswith("relations dtype fp32 (NER runs int8")
+        assert choice.message("relations").startswith("relations dtype int8 (as NER: the shared")
+    elif expected == "int8":
+        assert choice.message("relations") == (
+            "relations dtype int8 (NER runs fp32: CPU has no AMX or AVX512-BF16, where bf16 would "
+            "be slower; the shared relation heads' layers run int8 (dynamic quantisation: faster, "
+            "F1 held; docs/performance.md); --dtype fp32 for fp32)")
     else:
         assert choice.message("relations") == f"relations dtype {expected} (as NER: {ner.reason})"
+
+
+@pytest.mark.parametrize("asked, expected", [("int8", "fp32"), ("qint8", "fp32"), ("fp32", "fp32"),
+                                             ("bf16", "bf16"), (None, None), ("auto", "auto")])
+def test_relation_encoders_of_their_own_run_fp32_for_int8(asked, expected):
+    from litmine.tasks.loading import encoder_dtype
+
+    assert encoder_dtype(asked) == expected
 
 
 def test_a_run_records_its_relation_dtype():
