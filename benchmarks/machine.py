@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 
 from litmine.tasks.cpu_features import read_cpu_features
-from litmine.tasks.loading import DtypeChoice, choose_dtype, resolve_device
+from litmine.tasks.loading import DtypeChoice, choose_dtype, relation_dtype, resolve_device
 
 
 def choose_benchmark_dtype(dtype: str, device: str) -> DtypeChoice:
@@ -18,9 +18,11 @@ def choose_benchmark_dtype(dtype: str, device: str) -> DtypeChoice:
 
 
 def machine_lines(choice: DtypeChoice) -> list[str]:
-    """The CPU (model name and the flags that decide the dtype), the dtype and why, torch."""
+    """The CPU (model name and the flags that decide the dtype), the dtypes and why, torch."""
+    relations = relation_dtype(choice)
     return [f"cpu: {read_cpu_features().describe()}",
             f"dtype: {choice.name} ({choice.reason})",
+            f"relations dtype (in `mine`): {relations.name} ({relations.reason})",
             f"torch {torch.__version__}: {torch.get_num_threads()} threads, CPU kernels "
             f"{torch.backends.cpu.get_cpu_capability()}"]
 
@@ -31,6 +33,7 @@ def machine_figures(choice: DtypeChoice) -> dict:
     return {"cpu": features.model_name, "amx_bf16": features.amx_bf16,
             "avx512_bf16": features.avx512_bf16, "avx2": "avx2" in features.flags,
             "dtype": choice.name, "dtype_reason": choice.reason,
+            "relation_dtype": relation_dtype(choice).name,
             "torch": torch.__version__, "torch_threads": torch.get_num_threads()}
 
 

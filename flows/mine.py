@@ -108,7 +108,8 @@ def mine(
     of gene, chemical, disease and variant concepts is classed by BioRED's relation types with
     novelty (`typed_relation_model`, "" for none) into `relations`. `dtype`: the NER
     weights' dtype (default $LITMINE_DTYPE, "auto": bf16 on CPUs with AMX or AVX512-BF16), and
-    the relation encoders' (int8 excepted: they then run fp32; `relation_dtype`).
+    the relation models' (where "auto" runs NER in fp32, the shared relation heads run int8;
+    `relation_dtype`).
     """
     logger = get_run_logger()
     limit_malloc_arenas()  # memory stays flat over long runs (litmine/memory.py)

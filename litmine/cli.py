@@ -91,9 +91,7 @@ def mine(
 ):
     """Fetch or read abstracts, tag entities, pair chemicals with diseases, store in DuckDB."""
     from litmine.tasks.ner.markers import locate_marked_model
-    from litmine.tasks.runners import build_task_runner
 
-    runner = build_task_runner(task_runner, dask_address)
     if query is not None and not query.strip():
         raise LitmineError("mine: the query is empty; give a PubMed query, e.g. "
                            "--query 'aspirin AND asthma'")
@@ -110,6 +108,9 @@ def mine(
     # Prefect's temporary server (without PREFECT_API_URL) starts while the flow's modules import
     # and the models load; the flow waits for it below (litmine/temporary_server.py).
     server = start_temporary_server()
+    from litmine.tasks.runners import build_task_runner  # imports Prefect: after the spawn
+
+    runner = build_task_runner(task_runner, dask_address)
     from litmine.flows.mine import mine as mine_flow
     from litmine.flows.pipeline import preload_for_mine
 

@@ -95,7 +95,7 @@ class Settings(BaseSettings):
     )
     dtype: Literal["auto", "fp32", "fp16", "bf16", "int8"] = Field(
         default="auto",
-        description="NER weights' dtype; auto: bf16 on CPUs with AMX/AVX512-BF16, else fp32, fp16 on CUDA.",
+        description="NER weights' dtype; auto: bf16 on CPUs with AMX/AVX512-BF16, else fp32 (relation heads int8), fp16 on CUDA.",
     )
     lexicon: Path = Field(
         default=DEFAULT_LEXICON,

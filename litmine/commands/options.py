@@ -43,7 +43,8 @@ class Dtype(str, Enum):
 DtypeOption = Annotated[
     Optional[Dtype],
     typer.Option("--dtype", help="NER weights: auto (bf16 on CPUs with AMX or AVX512-BF16, else "
-                 "fp32; fp16 on CUDA), fp32, fp16, bf16 or int8 (default: $LITMINE_DTYPE, else auto)."),
+                 "fp32 with the relation heads in int8; fp16 on CUDA), fp32, fp16, bf16 or int8 "
+                 "(default: $LITMINE_DTYPE, else auto)."),
 ]
 
 

@@ -126,3 +126,28 @@ def test_a_profile_that_names_a_server_stops_the_early_one_and_ours_sends_no_hea
                             'PREFECT_SERVER_ALLOW_EPHEMERAL_MODE = "true"\n')
     assert ours["server"] and ours["api"].startswith("http://127.0.0.1:")
     assert ours["heartbeat"] is None and ours["uvicorn_children"] == 1
+
+
+def test_mine_spawns_the_server_before_it_imports_prefect(tmp_path, tiny_ner_model):
+    """The server's own start-up (seconds of imports in its process) overlaps this process's
+    import of Prefect (about a second) only if the spawn comes first."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LITMINE_", "PREFECT_"))}
+    env.update(PREFECT_HOME=str(tmp_path / "prefect"), HF_HUB_OFFLINE="1",
+               PREFECT_PROFILES_PATH=str(tmp_path / "prefect" / "profiles.toml"))
+    code = (
+        "import os, subprocess, sys\n"
+        "real = subprocess.Popen\n"
+        "def spy(args, *a, **k):\n"
+        "    if 'uvicorn' in args:\n"
+        "        print('prefect imported at the spawn:', 'prefect' in sys.modules, flush=True)\n"
+        "        os._exit(0)\n"
+        "    return real(args, *a, **k)\n"
+        "subprocess.Popen = spy\n"
+        "from litmine.cli import main\n"
+        "sys.argv = ['litmine', 'mine', '--files', sys.argv[1], '--db', sys.argv[2], '--model',\n"
+        "            sys.argv[3], '--no-relations', '--no-progress']\n"
+        "main()\n")
+    result = subprocess.run([sys.executable, "-c", code, str(PUBMED), str(tmp_path / "t.duckdb"),
+                             str(tiny_ner_model)], env=env, text=True, capture_output=True,
+                            timeout=120)
+    assert "prefect imported at the spawn: False" in result.stdout, result.stdout + result.stderr
