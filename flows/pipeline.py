@@ -299,6 +299,10 @@ def _load(entry, store, tagger, run_id, counts, timings, relations=None) -> None
         batch.relations = related.typed_relations
         cid_pairs = candidate_pairs(related.candidates)
         timings["relate"] += time.perf_counter() - started
+    # The token states have served the relation step: free them now. The NER task's Prefect
+    # state holds `tagged` in a reference cycle, which only Python's cyclic collector frees,
+    # seconds or batches later (tens of MiB a batch in fp32: docs/performance.md).
+    tagged.states.clear()
     started = time.perf_counter()
     pairs, failures = pair_entities(quote(batch.mentions))
     batch.pairs = pairs + cid_pairs

@@ -241,9 +241,10 @@ class SharedRelationModel:
             self.model.layers = quantize_int8(self.model.layers, "relations")
         else:
             self.model.layers.to(choice.dtype or torch.float32)  # the pair head stays fp32
-        #: A joint model's last document: (states, concept spans, {pair: logits row}).
-        self._recent: dict[int, tuple] = {}
-        self._recent_lock = threading.Lock()
+        #: A joint model's last document per thread: (states, concept spans, {pair: logits
+        #: row}); thread-local, so that it goes with the worker thread (a dict by thread ID
+        #: kept one document's states for every worker thread a run had started).
+        self._recent = threading.local()
 
     def __repr__(self) -> str:
         return f"SharedRelationModel({self.name!r}, task={self.task!r})"
@@ -312,16 +313,13 @@ class SharedRelationModel:
         """{pair: logits row} of every candidate pair (`typed.candidate_pairs`) of one
         document; the last document's result is kept per thread, so that its CID scores and
         its typed relations come from one pass of the head."""
-        thread = threading.get_ident()
         wanted = tuple(sorted((k, tuple(v)) for k, v in spans.items()))
-        with self._recent_lock:
-            recent = self._recent.get(thread)
+        recent = getattr(self._recent, "last", None)
         if recent is not None and recent[0] is states and recent[1] == wanted:
             return recent[2]
         pairs, logits = self.logits(states, spans, candidate_pairs)
         scored = dict(zip(pairs, logits)) if pairs else {}
-        with self._recent_lock:
-            self._recent[thread] = (states, wanted, scored)
+        self._recent.last = (states, wanted, scored)
         return scored
 
     # -- BioRED: as `litmine.tasks.relations.typed.TypedRelationModel` ----------------------

@@ -5,10 +5,12 @@ second encoder pass) or running that model's pass when the states are not there,
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
 import sys
+import weakref
 from pathlib import Path
 
 import pytest
@@ -390,11 +392,13 @@ def test_mine_reads_relations_off_its_own_ner_pass(tmp_path, prefect_harness, mo
     settings = get_settings()
     assert isinstance(load_typed_model(settings.typed_relation_model, device="cpu"),
                       SharedRelationModel)
-    read, own_pass = [], []
+    read, own_pass, kept = [], [], []
     original = SharedRelationModel.states_of
 
     def states_of(self, pmid, sentences, states=None, *args, **kw):
         (read if self.reads(states) else own_pass).append(pmid)
+        if states is not None:
+            kept.append(weakref.ref(states.states))
         return original(self, pmid, sentences, states, *args, **kw)
 
     monkeypatch.setattr(SharedRelationModel, "states_of", states_of)
@@ -402,12 +406,20 @@ def test_mine_reads_relations_off_its_own_ner_pass(tmp_path, prefect_harness, mo
     passes: list[int] = []
     batches = tagger.stats.batches
     hook = tagger._model.register_forward_hook(lambda *_: passes.append(1))
+    gc.collect()
+    gc.disable()  # what is freed below was freed by reference counts, not by the collector
     try:
-        result = mine(files=[str(BIORED_DEV)], db=str(tmp_path / "shared.duckdb"), device="cpu")
+        result = mine(files=[str(BIORED_DEV)], db=str(tmp_path / "shared.duckdb"), device="cpu",
+                      batch_size=40)
+        # Each batch's token states are freed once its relation step is done: the NER task's
+        # Prefect state holds its result in a reference cycle, and worker threads keep none.
+        alive = sum(ref() is not None for ref in kept)
     finally:
+        gc.enable()
         hook.remove()
     assert result["typed_relations"] > 0
     assert read and not own_pass  # every document read off the NER task's states
+    assert kept and alive == 0, f"{alive} of {len(kept)} documents' token states still held"
     assert len(passes) == tagger.stats.batches - batches > 0  # the NER batches, nothing else
     with duckdb.connect(str(tmp_path / "shared.duckdb"), read_only=True) as con:
         assert con.execute("SELECT count(DISTINCT relation_model) FROM relations").fetchone() == (
