@@ -36,6 +36,8 @@ from litmine.errors import LitmineError
 
 log = logging.getLogger(__name__)
 
+#: The least time `wait` gives the server to answer, whatever Prefect's setting says (seconds).
+MIN_STARTUP_TIMEOUT = 120.0
 #: uvicorn's exit status when it cannot bind the port (Prefect retries another port on it too).
 _PORT_IN_USE = 3
 
@@ -43,7 +45,7 @@ _PORT_IN_USE = 3
 class TemporaryServer:
     """A Prefect API server subprocess on 127.0.0.1, stopped at exit."""
 
-    def __init__(self, startup_timeout: float = 120.0):
+    def __init__(self, startup_timeout: float = MIN_STARTUP_TIMEOUT):
         self.startup_timeout = startup_timeout
         self.process: subprocess.Popen | None = None
         self.port = 0
@@ -91,7 +93,8 @@ class TemporaryServer:
 
     def wait(self) -> None:
         """Return once the server answers /api/health; raise LitmineError if it does not in
-        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS."""
+        `startup_timeout` seconds (PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, at least
+        `MIN_STARTUP_TIMEOUT`)."""
         if self.ready:
             return
         import httpx
@@ -154,7 +157,11 @@ def start_temporary_server() -> TemporaryServer | None:
     if settings.api.url or not settings.server.ephemeral.enabled:
         server.stop(quiet=True)  # a profile's server, or Prefect's own error when none is allowed
         return None
-    server.startup_timeout = float(settings.server.ephemeral.startup_timeout_seconds)
+    # Prefect's default (20 s) is short for a first start on a busy 2-core machine, which creates
+    # and migrates the server's database: one took longer in a test run. Wait up to 120 s unless
+    # the setting asks for more (as the test harness in tests/conftest.py does).
+    server.startup_timeout = max(MIN_STARTUP_TIMEOUT,
+                                 float(settings.server.ephemeral.startup_timeout_seconds))
     server.point_prefect()
     log.info("Starting temporary server on http://127.0.0.1:%d", server.port)
     atexit.register(server.stop)

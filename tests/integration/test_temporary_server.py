@@ -86,7 +86,8 @@ server = start_temporary_server()
 children = [p.cmdline() for p in psutil.Process().children()]
 out = {"server": server is not None, "api": get_current_settings().api.url,
        "heartbeat": get_current_settings().flows.heartbeat_frequency,
-       "uvicorn_children": sum("uvicorn" in " ".join(c) for c in children)}
+       "uvicorn_children": sum("uvicorn" in " ".join(c) for c in children),
+       "timeout": server.startup_timeout if server is not None else None}
 if server is not None:
     server.wait()
     server.stop()
@@ -117,15 +118,21 @@ def test_a_profile_that_names_a_server_stops_the_early_one_and_ours_sends_no_hea
     named = _probe(tmp_path, 'active = "remote"\n[profiles.remote]\n'
                              'PREFECT_API_URL = "http://127.0.0.1:9/api"\n')
     assert named == {"server": False, "api": "http://127.0.0.1:9/api", "heartbeat": 180,
-                     "uvicorn_children": 0}
+                     "uvicorn_children": 0, "timeout": None}
     # a profile that does not allow a temporary server: none is left running (Prefect's own
     # error comes when a flow runs)
     assert _probe(tmp_path, 'active = "local"\n[profiles.local]\n') == {
-        "server": False, "api": None, "heartbeat": 180, "uvicorn_children": 0}
+        "server": False, "api": None, "heartbeat": 180, "uvicorn_children": 0, "timeout": None}
     ours = _probe(tmp_path, 'active = "ephemeral"\n[profiles.ephemeral]\n'
                             'PREFECT_SERVER_ALLOW_EPHEMERAL_MODE = "true"\n')
     assert ours["server"] and ours["api"].startswith("http://127.0.0.1:")
     assert ours["heartbeat"] is None and ours["uvicorn_children"] == 1
+    # Prefect's 20 s default is too short for a first start on a busy machine: at least 120 s
+    assert ours["timeout"] == 120.0
+    longer = _probe(tmp_path, 'active = "ephemeral"\n[profiles.ephemeral]\n'
+                              'PREFECT_SERVER_ALLOW_EPHEMERAL_MODE = "true"\n'
+                              'PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS = "300"\n')
+    assert longer["timeout"] == 300.0
 
 
 def test_mine_spawns_the_server_before_it_imports_prefect(tmp_path, tiny_ner_model):
