@@ -41,8 +41,6 @@ class NgramIndex:
     """TF-IDF vectors of `names` (see the module docstring) and the best match of a query."""
 
     def __init__(self, names: Sequence[str], n: int):
-        from scipy import sparse
-
         self.n = n
         counts = [Counter(char_ngrams(name, n)) for name in names]
         # scikit-learn numbers the terms as it first meets them, sorts each row by that number,
@@ -57,14 +55,8 @@ class NgramIndex:
         self.vocabulary = {term: j for j, term in enumerate(terms)}
         alphabetical = np.empty(len(terms), dtype=np.int32)
         alphabetical[list(first_seen.values())] = [self.vocabulary[t] for t in first_seen]
-        indptr = np.zeros(len(names) + 1, dtype=np.int64)
-        indptr[1:] = np.cumsum([len(c) for c in counts])
-        indices = np.fromiter((first_seen[t] for c in counts for t in c), dtype=np.int32,
-                              count=int(indptr[-1]))
-        data = np.fromiter((v for c in counts for v in c.values()), dtype=np.float64,
-                           count=int(indptr[-1]))
-        matrix = sparse.csr_matrix((data, indices, indptr), shape=(len(names), len(terms)))
-        matrix.sum_duplicates()  # sorts each row by first-seen number
+        matrix = _count_matrix([{first_seen[t]: v for t, v in c.items()} for c in counts],
+                               len(terms))
         df = np.bincount(alphabetical[matrix.indices], minlength=len(terms))
         self.idf = np.log((1 + len(names)) / (1 + df)) + 1
         matrix.indices = alphabetical[matrix.indices]
@@ -83,19 +75,10 @@ class NgramIndex:
 
     def vectors(self, texts: Sequence[str]):
         """The queries' rows (n-grams the index does not hold are dropped)."""
-        from scipy import sparse
-
         vocabulary = self.vocabulary
         rows = [Counter(j for t in char_ngrams(text, self.n) if (j := vocabulary.get(t)) is not None)
                 for text in texts]
-        indptr = np.zeros(len(texts) + 1, dtype=np.int64)
-        indptr[1:] = np.cumsum([len(r) for r in rows])
-        indices = np.fromiter((j for r in rows for j in r), dtype=np.int32, count=int(indptr[-1]))
-        data = np.fromiter((v for r in rows for v in r.values()), dtype=np.float64,
-                           count=int(indptr[-1]))
-        matrix = sparse.csr_matrix((data, indices, indptr), shape=(len(texts), len(vocabulary)))
-        matrix.sum_duplicates()
-        return self._weighted(matrix)
+        return self._weighted(_count_matrix(rows, len(vocabulary)))
 
     def best(self, texts: Sequence[str]) -> list[tuple[int, float]]:
         """(index of the most similar name, cosine) per text; (-1, 0.0) when it shares no n-gram
@@ -110,6 +93,20 @@ class NgramIndex:
             k = start + int(sims.data[start:end].argmax())
             out.append((int(sims.indices[k]), float(sims.data[k])))
         return out
+
+
+def _count_matrix(rows: Sequence[dict[int, int]], width: int):
+    """A CSR matrix of counts, one row per {column: count}, each row's columns sorted."""
+    from scipy import sparse
+
+    indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+    indptr[1:] = np.cumsum([len(r) for r in rows])
+    indices = np.fromiter((j for r in rows for j in r), dtype=np.int32, count=int(indptr[-1]))
+    data = np.fromiter((v for r in rows for v in r.values()), dtype=np.float64,
+                       count=int(indptr[-1]))
+    matrix = sparse.csr_matrix((data, indices, indptr), shape=(len(rows), width))
+    matrix.sort_indices()
+    return matrix
 
 
 def _unit_rows(data: np.ndarray, indptr: np.ndarray) -> None:

@@ -106,17 +106,16 @@ def build_shared_head(bert_config, layers: int, entity_types: Sequence[str], out
             self.head_dis = nn.Linear(2 * hidden, hidden)
             self.bilinear = nn.Linear(hidden * hidden // blocks, outputs)
             self.blocks, self.outputs = blocks, outputs
+            #: the dtype the layers take, when not their weights' (int8 layers take fp32)
+            self.input_dtype = None
             self.type_index = {t: i for i, t in enumerate(entity_types)}
 
         def forward(self, states, concepts: dict[Key, list[tuple[int, int]]],
                     pairs: Sequence[tuple[Key, Key]]):
             """Logits of `pairs` from one document's token states (L, H) and each concept's
             mention token ranges [first, last + 1)."""
-            weights = self.layers[0].attention.self.query.weight
-            if callable(weights):  # int8 layers (dynamic quantisation) take fp32 input
-                weights = weights()
-            x = states.to(weights.device,
-                          torch.float32 if weights.dtype == torch.qint8 else weights.dtype)
+            x = states.to(self.mark.weight.device,
+                          self.input_dtype or self.layers[0].attention.self.query.weight.dtype)
             marks = torch.zeros_like(x)
             for key, ranges in concepts.items():
                 for s, e in ranges:
@@ -239,6 +238,7 @@ class SharedRelationModel:
         self.model.to(self.device).eval()
         if choice.dtype == torch.qint8:  # CPU only (choose_dtype); the pair head stays fp32
             self.model.layers = quantize_int8(self.model.layers, "relations")
+            self.model.input_dtype = torch.float32
         else:
             self.model.layers.to(choice.dtype or torch.float32)  # the pair head stays fp32
         #: A joint model's last document per thread: (states, concept spans, {pair: logits
