@@ -14,6 +14,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # pytest-xdist's workers inherit COLUMNS=80 from their controller: without it, output sent to a
 # pipe gets litmine's own width (160 columns), as when the suite runs in one process.
 os.environ.pop("COLUMNS", None)
+# A Prefect task called outside `prefect_harness` starts Prefect's own temporary server, which
+# waits 20 s by default: too short on a busy 2-core CI host (a fresh-clone run failed so once).
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

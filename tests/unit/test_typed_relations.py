@@ -161,12 +161,13 @@ def test_typed_pair_head_scores_every_pair_with_classes_and_novelty(tmp_path):
 
 
 def test_evaluation_corpora_keep_each_relations_novelty():
-    """`read_corpus` (what `litmine evaluate` scores against) maps types and keeps novelty."""
-    from litmine.tasks.training.corpus import read_corpus
+    """`load_corpus` (what `litmine evaluate` scores against, inside its `read_corpus` task) maps
+    types and keeps novelty."""
+    from litmine.tasks.training.corpus import load_corpus
 
     path = (__import__("pathlib").Path(__file__).resolve().parents[1] / "fixtures" / "corpora"
             / "biored_relations_dev.pubtator")
-    corpus = read_corpus([str(path)])
+    corpus = load_corpus([str(path)])
     doc = corpus.documents[0]
     assert doc.novelty and set(doc.novelty) <= {"Novel", "No"}
     assert len(doc.novelty) == len(doc.relations)
