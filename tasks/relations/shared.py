@@ -37,8 +37,10 @@ from typing import Any
 
 from litmine.errors import ModelError
 from litmine.tasks.relations.document import BLOCK_SIZE, pair_logits
+from litmine.tasks.relations.pair_types import load_pair_typer
 from litmine.tasks.relations.typed import (CLASSES, TypedRelation, candidate_pairs,
-                                           decide_relations, pair_outputs, typed_spans)
+                                           decide_relations, novelty_threshold, pair_outputs,
+                                           typed_spans, typer_name)
 
 SHARED_FILE = "shared.json"
 WEIGHTS_FILE = "shared.safetensors"
@@ -219,6 +221,10 @@ class SharedRelationModel:
         self.novelty_threshold = float(config.get("novelty_threshold", 0.5))
         self.entity_types: tuple[str, ...] = tuple(config["entity_types"])
         self.name = config.get("name", self.path.name)
+        #: The pair typer saved beside the head (`litmine.tasks.relations.pair_types`), or None.
+        self.typer = load_pair_typer(self.path)
+        if self.typer is not None:
+            self.name = typer_name(self.name, self.typer)
         outputs = outputs_of(self.task)
         self.model = build_shared_head(BertConfig.from_dict(config["bert_config"]),
                                        int(config["layers"]), self.entity_types, outputs)
@@ -348,10 +354,12 @@ class SharedRelationModel:
         if not pairs:
             return []
         probs, novel = pair_outputs(logits[:, :len(CLASSES) + 1])
-        return decide_relations([(a, b, p, n) for (a, b), p, n in zip(pairs, probs.tolist(),
-                                                                       novel.tolist())],
-                                self.threshold if threshold is None else threshold,
-                                self.novelty_threshold)
+        scored = [(a, b, p, n) for (a, b), p, n in zip(pairs, probs.tolist(), novel.tolist())]
+        if self.typer is not None:
+            scored = self.typer.retype(text, spans, CLASSES, scored, sentences=sentences,
+                                       title_length=title_length)
+        return decide_relations(scored, self.threshold if threshold is None else threshold,
+                                novelty_threshold(self.novelty_threshold, self.typer))
 
     # -- CID: as `litmine.tasks.relations.document.DocumentRelationModel` -------------------
 

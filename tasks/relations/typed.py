@@ -26,6 +26,7 @@ from litmine.errors import ModelError
 from litmine.tasks.linking.concept_ids import mention_concept_ids
 from litmine.tasks.relations.document import DOCRE_FILE, encode_document, load_pair_model
 from litmine.tasks.relations.model_config import read_model_config
+from litmine.tasks.relations.pair_types import PairTyper, load_pair_typer
 
 #: BioRED's eight relation types.
 RELATION_TYPES = ("Association", "Positive_Correlation", "Negative_Correlation", "Bind",
@@ -99,6 +100,17 @@ def decide_relations(scored, threshold: float, novelty_threshold: float
     return out
 
 
+def typer_name(name: str, typer: PairTyper) -> str:
+    """The model name typed relation rows carry when a pair typer sets their types."""
+    return f"{name}+pair-types@{typer.fingerprint}"
+
+
+def novelty_threshold(model_threshold: float, typer: PairTyper | None) -> float:
+    """The P(novel) at or above which a relation is "Novel": the model's own (tuned for its
+    head) or, with a pair typer, 0.5 (the typer's logistic regression)."""
+    return model_threshold if typer is None else 0.5
+
+
 def pair_outputs(logits):
     """(class probabilities (P, len(CLASSES)), P(novel) (P,)) from the model's pair logits."""
     import torch
@@ -126,6 +138,10 @@ class TypedRelationModel:
         self.model, self.tokenizer = loaded.model, loaded.tokenizer
         self.device, self.dtype = loaded.device, loaded.dtype
         self.name = self.config.get("name", self.path.name)
+        #: The pair typer saved beside the model (`litmine.tasks.relations.pair_types`), or None.
+        self.typer = load_pair_typer(self.path)
+        if self.typer is not None:
+            self.name = typer_name(self.name, self.typer)
 
     def probabilities(self, text: str, mentions: Sequence
                       ) -> list[tuple[Key, Key, list[float], float]]:
@@ -153,9 +169,12 @@ class TypedRelationModel:
         """The relations of one document (mentions with concept IDs; offsets index `text`).
         `states`, `sentences`, `pmid`, `title_length`: what a shared model reads (this one
         encodes the text itself and ignores them)."""
-        return decide_relations(self.probabilities(text, mentions),
-                                self.threshold if threshold is None else threshold,
-                                self.novelty_threshold)
+        scored = self.probabilities(text, mentions)
+        if self.typer is not None:
+            scored = self.typer.retype(text, typed_spans(mentions), CLASSES, scored,
+                                       sentences=sentences, title_length=title_length)
+        return decide_relations(scored, self.threshold if threshold is None else threshold,
+                                novelty_threshold(self.novelty_threshold, self.typer))
 
 
 def is_typed_model(path: str | Path) -> bool:

@@ -281,3 +281,65 @@ def test_the_novelty_threshold_of_a_saved_model_can_be_retuned(typed_model, tmp_
     assert saved["dev_gold_entities"] == record["dev_gold_entities"]
     assert saved["dev_gold_entities"]["pair"]["tp"] + saved["dev_gold_entities"]["pair"]["fn"] == 18
     assert "litmine train ..." in (copy / "README.md").read_text()
+
+
+def test_a_pair_typer_trained_into_the_model_types_its_relations(typed_model, tmp_path,
+                                                                  prefect_harness):
+    """`--method pair-types` saves logistic regressions into the typed model: the pairs found
+    and their scores stay the head's, their types and novelty become the typer's, the rows name
+    it, and retraining replaces it (and its card section) instead of adding another."""
+    import subprocess
+    import sys
+
+    from prefect.settings import PREFECT_API_URL
+
+    from litmine.tasks.relations.pair_types import TYPER_FILE, pair_features, sentence_spans
+    from litmine.tasks.relations.typed import TypedRelationModel, typed_spans
+    from litmine.tasks.relations.typed_gold import canonical_mentions
+    from litmine.tasks.sources.pubtator import read_pubtator
+
+    def train(out: Path) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "litmine.cli", "train", "--task", "relations", "--method",
+             "pair-types", "--train", str(TRAIN), "--dev", str(DEV), "--out", str(out)],
+            capture_output=True, text=True, timeout=600,
+            env={**__import__("os").environ, "PREFECT_API_URL": PREFECT_API_URL.value()})
+
+    copy = tmp_path / "typed"
+    shutil.copytree(typed_model, copy)
+    head = TypedRelationModel(copy)
+    assert head.typer is None
+    for _ in range(2):
+        done = train(copy)
+        assert done.returncode == 0, done.stderr
+        assert f"saved {copy}" in done.stdout
+    record = json.loads((copy / "pair_types.json").read_text())
+    assert record["fit"]["relations"] == 69 and record["data"]["dev_documents"] == 4
+    assert record["dev_gold_pairs"]["pairs"] == 18
+    card = (copy / "README.md").read_text()
+    assert card.count("## Pair typer") == 1 and "--method pair-types" in card
+    assert "litmine train --task relations --method typed" in card  # the head's card is kept
+
+    typed = TypedRelationModel(copy)
+    assert typed.typer.fingerprint == record["fingerprint"]
+    assert typed.name == f"{head.name}+pair-types@{record['fingerprint']}"
+    for doc in read_pubtator(DEV)[0]:
+        mentions = canonical_mentions(doc)
+        before = head.predict_document(doc.text, mentions, threshold=0.0)
+        after = typed.predict_document(doc.text, mentions, threshold=0.0,
+                                       title_length=len(doc.title))
+        assert [(r.first, r.second, r.score) for r in after] == [
+            (r.first, r.second, r.score) for r in before]
+        spans = typed_spans(mentions)
+        sentences = sentence_spans(doc.text, title_length=len(doc.title))
+        for r in after:
+            features = pair_features(doc.text, sentences, r.first, r.second, spans)
+            by_type = typed.typer.type_probabilities(features)
+            assert r.relation == max(by_type, key=by_type.get)
+            assert r.novel == ("Novel" if typed.typer.novelty(features) >= 0.5 else "No")
+
+    nothing = tmp_path / "empty"
+    nothing.mkdir()
+    done = train(nothing)
+    assert done.returncode == 1 and "holds no typed relation model" in done.stderr
+    assert not (nothing / TYPER_FILE).exists()
