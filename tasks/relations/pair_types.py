@@ -21,13 +21,14 @@ relation model's directory as `TYPER_FILE` (readable JSON weights), is trained b
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from litmine.errors import ModelError
@@ -54,6 +55,7 @@ _MAX_TOGETHER = 5
 _FAR = 20
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def stem(word: str) -> str:
     """`word` without the first of `_SUFFIXES` it ends in, if 4 letters or more remain."""
     for suffix in _SUFFIXES:
@@ -75,19 +77,34 @@ def _sentence_of(sentences: Sequence[Span], position: int) -> int:
 
 
 def pair_features(text: str, sentences: Sequence[Span], first: Key, second: Key,
-                  spans: Mapping[Key, Sequence[Span]]) -> dict[str, float]:
+                  spans: Mapping[Key, Sequence[Span]], cache: dict | None = None
+                  ) -> dict[str, float]:
     """The features of the pair (`first`, `second`) in `text`: its entity types; for each
     sentence naming both, the words between their closest mentions and the sentence's words
     (also joined with the entity types) and where the sentence is; for a pair never named
-    together, the words of the sentences naming either."""
+    together, the words of the sentences naming either.
+
+    `cache`: a dict kept for one document's pairs (what depends on the sentences alone)."""
     kinds = "|".join(sorted((first[0], second[0])))
     f: dict[str, float] = {"bias": 1.0, f"pt={kinds}": 1.0}
+    cache = {} if cache is None else cache
 
     def add(name: str, value: float) -> None:
         f[name] = f.get(name, 0.0) + value
 
-    in_first = {_sentence_of(sentences, s) for s, _ in spans[first]}
-    in_second = {_sentence_of(sentences, s) for s, _ in spans[second]}
+    def sentence_of(position: int) -> int:
+        if ("at", position) not in cache:
+            cache[("at", position)] = _sentence_of(sentences, position)
+        return cache[("at", position)]
+
+    def sentence_words(k: int) -> tuple[str, ...]:
+        if ("words", k) not in cache:
+            start, end = sentences[k]
+            cache[("words", k)] = tuple(dict.fromkeys(words(text[start:end])))
+        return cache[("words", k)]
+
+    in_first = {sentence_of(s) for s, _ in spans[first]}
+    in_second = {sentence_of(s) for s, _ in spans[second]}
     together = sorted(in_first & in_second)
     last = len(sentences) - 1
     f["nco"] = min(len(together), _MAX_TOGETHER) / _MAX_TOGETHER
@@ -110,7 +127,7 @@ def pair_features(text: str, sentences: Sequence[Span], first: Key, second: Key,
         for w in between:
             add(f"btw={w}", 1.0)
             add(f"{kinds}|btw={w}", 1.0)
-        for w in set(words(text[start:end])):
+        for w in sentence_words(k):
             add(f"sent={w}", _SENTENCE_WEIGHT)
             add(f"{kinds}|sent={w}", _SENTENCE_WEIGHT)
         if len(between) > _FAR:
@@ -124,8 +141,7 @@ def pair_features(text: str, sentences: Sequence[Span], first: Key, second: Key,
         f["both_title"] = 1.0
     if not together:
         for k in either:
-            start, end = sentences[k]
-            for w in set(words(text[start:end])):
+            for w in sentence_words(k):
                 add(f"either={w}", _EITHER_WEIGHT)
     return f
 
@@ -148,59 +164,160 @@ def _softmax(z: Sequence[float]) -> list[float]:
     return [v / total for v in e]
 
 
+def _sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return math.log(p / (1 - p))
+
+
+@dataclass(frozen=True)
+class Linear:
+    """One binary logistic regression over named features."""
+
+    weights: dict[str, float]
+    intercept: float
+
+    def probability(self, features: Mapping[str, float]) -> float:
+        return _sigmoid(self.intercept + sum(self.weights.get(name, 0.0) * value
+                                             for name, value in features.items()))
+
+    def to_json(self) -> dict:
+        return {"intercept": self.intercept, "weights": self.weights}
+
+    @classmethod
+    def from_json(cls, data: Mapping) -> Linear:
+        return cls(dict(data["weights"]), float(data["intercept"]))
+
+
+@dataclass(frozen=True)
+class Relatedness:
+    """Whether a pair is a relation: a logistic regression over `pair_features` (`words`)
+    stacked with the head's score, P = sigmoid(head * logit(head's 1 - P(none)) + words *
+    logit(P_words) + intercept), a relation at `threshold`."""
+
+    words: Linear
+    head: float
+    weight: float  # of the words' logit
+    intercept: float
+    threshold: float
+
+    def probability(self, head_score: float, features: Mapping[str, float]) -> float:
+        """P(related) of a pair the head scored `head_score` with `features`."""
+        return self.combine(head_score, self.words.probability(features))
+
+    def combine(self, head_score: float, words: float) -> float:
+        """P(related) from the head's score and the words' P(related)."""
+        return _sigmoid(self.head * _logit(head_score) + self.weight * _logit(words)
+                        + self.intercept)
+
+    def to_json(self) -> dict:
+        return {"words": self.words.to_json(), "head": self.head, "weight": self.weight,
+                "intercept": self.intercept, "threshold": self.threshold}
+
+    @classmethod
+    def from_json(cls, data: Mapping) -> Relatedness:
+        return cls(Linear.from_json(data["words"]), float(data["head"]), float(data["weight"]),
+                   float(data["intercept"]), float(data["threshold"]))
+
+
 @dataclass
 class PairTyper:
-    """Logistic regressions over `pair_features`: the relation type (multinomial) and P(novel)."""
+    """Logistic regressions over `pair_features`: the relation type (multinomial), P(novel)
+    and, when `relatedness` is set, whether the pair is a relation at all (with the head)."""
 
     types: tuple[str, ...]
     weights: dict[str, list[float]]  # feature -> one weight per type
     intercepts: list[float]
     novelty_weights: dict[str, float]
     novelty_intercept: float
+    relatedness: Relatedness | None = None
     fingerprint: str = ""
+    #: (feature -> row, weights: one column per type, then novelty, then relatedness' words)
+    _table: tuple | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def threshold(self) -> float | None:
+        """The score at which a pair is a relation (None: the head's threshold holds)."""
+        return None if self.relatedness is None else self.relatedness.threshold
+
+    def _weights(self) -> tuple:
+        if self._table is None:
+            import numpy as np
+
+            related = self.relatedness.words.weights if self.relatedness else {}
+            names = sorted({*self.weights, *self.novelty_weights, *related})
+            index = {name: row for row, name in enumerate(names)}
+            k = len(self.types)
+            table = np.zeros((len(names), k + 2))
+            for name, row in self.weights.items():
+                table[index[name], :k] = row
+            for column, weights in ((k, self.novelty_weights), (k + 1, related)):
+                for name, w in weights.items():
+                    table[index[name], column] = w
+            self._table = (index, table)
+        return self._table
+
+    def read(self, features: Mapping[str, float]
+             ) -> tuple[dict[str, float], float, float | None]:
+        """(type -> probability, P(novel), the words' P(related) or None) of one pair."""
+        import numpy as np
+
+        index, table = self._weights()
+        rows = [index[name] for name in features if name in index]
+        values = np.fromiter((features[name] for name in features if name in index), float,
+                             len(rows))
+        z = values @ table[rows] if rows else np.zeros(table.shape[1])
+        k = len(self.types)
+        by_type = dict(zip(self.types, _softmax((z[:k] + self.intercepts).tolist())))
+        novel = _sigmoid(self.novelty_intercept + float(z[k]))
+        words = (None if self.relatedness is None
+                 else _sigmoid(self.relatedness.words.intercept + float(z[k + 1])))
+        return by_type, novel, words
 
     def type_probabilities(self, features: Mapping[str, float]) -> dict[str, float]:
         """Type -> probability."""
-        z = list(self.intercepts)
-        for name, value in features.items():
-            row = self.weights.get(name)
-            if row is not None:
-                for k, w in enumerate(row):
-                    z[k] += w * value
-        return dict(zip(self.types, _softmax(z)))
+        return self.read(features)[0]
 
     def novelty(self, features: Mapping[str, float]) -> float:
         """P(the abstract reports the relation as its own finding)."""
-        z = self.novelty_intercept + sum(self.novelty_weights.get(name, 0.0) * value
-                                         for name, value in features.items())
-        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+        return self.read(features)[1]
 
     def retype(self, text: str, spans: Mapping[Key, Sequence[Span]], classes: Sequence[str],
                scored: Sequence[tuple], *, sentences: Sequence = (),
                title_length: int | None = None) -> list[tuple]:
         """`scored` (first, second, class probabilities over `classes`, "none" first, P(novel))
-        with P(none) kept and the rest divided among the types by this typer, P(novel) its.
+        re-scored: P(none) from `relatedness` with the head's (the head's own without it), the
+        rest divided among the types by this typer, P(novel) its.
 
         `sentences`: the document's `Sentence` records (else `text` is split here, its title
         ending at `title_length`)."""
         if not scored:
             return []
         sentences = sentence_spans(text, sentences, title_length)
+        cache: dict = {}
         out = []
         for first, second, probabilities, _ in scored:
-            features = pair_features(text, sentences, first, second, spans)
-            by_type = self.type_probabilities(features)
+            by_type, novel, words_related = self.read(
+                pair_features(text, sentences, first, second, spans, cache))
             related = 1.0 - probabilities[0]
+            if self.relatedness is not None:
+                related = self.relatedness.combine(related, words_related)
             out.append((first, second,
-                        [probabilities[0], *(related * by_type.get(c, 0.0) for c in classes[1:])],
-                        self.novelty(features)))
+                        [1.0 - related, *(related * by_type.get(c, 0.0) for c in classes[1:])],
+                        novel))
         return out
 
     def to_json(self) -> dict:
-        return {"features_version": FEATURES_VERSION, "types": list(self.types),
+        data = {"features_version": FEATURES_VERSION, "types": list(self.types),
                 "intercepts": self.intercepts, "weights": self.weights,
                 "novelty": {"intercept": self.novelty_intercept,
                             "weights": self.novelty_weights}}
+        if self.relatedness is not None:
+            data["relatedness"] = self.relatedness.to_json()
+        return data
 
 
 def save_pair_typer(directory: str | Path, typer: PairTyper) -> Path:
@@ -224,8 +341,10 @@ def load_pair_typer(directory: str | Path) -> PairTyper | None:
             raise ValueError(f"features version {data.get('features_version')}, this litmine "
                              f"reads {FEATURES_VERSION}")
         novelty = data["novelty"]
+        relatedness = (Relatedness.from_json(data["relatedness"]) if "relatedness" in data
+                       else None)
         return PairTyper(tuple(data["types"]), data["weights"], list(data["intercepts"]),
-                         novelty["weights"], float(novelty["intercept"]),
+                         novelty["weights"], float(novelty["intercept"]), relatedness,
                          hashlib.sha256(raw).hexdigest()[:12])
     except (OSError, EOFError, ValueError, KeyError, TypeError) as exc:
         raise ModelError(f"relations: {path} is not a pair typer litmine can read ({exc}); "

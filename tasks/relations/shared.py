@@ -204,7 +204,8 @@ def read_config(path: Path) -> dict[str, Any]:
 class SharedRelationModel:
     """A saved shared relation model: BioRED typed relations or the CID document member."""
 
-    def __init__(self, path: str | Path, *, device: str = "cpu", dtype: str | None = "fp32"):
+    def __init__(self, path: str | Path, *, device: str = "cpu", dtype: str | None = "fp32",
+                 pair_typer: bool = True):
         import torch
         from safetensors.torch import load_file
         from transformers import BertConfig
@@ -222,9 +223,12 @@ class SharedRelationModel:
         self.entity_types: tuple[str, ...] = tuple(config["entity_types"])
         self.name = config.get("name", self.path.name)
         #: The pair typer saved beside the head (`litmine.tasks.relations.pair_types`), or None.
-        self.typer = load_pair_typer(self.path)
+        #: (`pair_typer=False`: the head alone, as the typer's training scores it.)
+        self.typer = load_pair_typer(self.path) if pair_typer else None
         if self.typer is not None:
             self.name = typer_name(self.name, self.typer)
+            if self.typer.threshold is not None:  # it re-scores which pairs are relations
+                self.threshold = self.typer.threshold
         outputs = outputs_of(self.task)
         self.model = build_shared_head(BertConfig.from_dict(config["bert_config"]),
                                        int(config["layers"]), self.entity_types, outputs)

@@ -122,7 +122,8 @@ def pair_outputs(logits):
 class TypedRelationModel:
     """A saved BioRED model: encoder directory, pair head, classes and threshold."""
 
-    def __init__(self, path: str | Path, *, device: str = "cpu", dtype: str | None = "fp32"):
+    def __init__(self, path: str | Path, *, device: str = "cpu", dtype: str | None = "fp32",
+                 pair_typer: bool = True):
         self.path = Path(path)
         self.config = read_model_config(self.path, DOCRE_FILE)
         if self.config.get("kind") != "typed" or tuple(self.config.get("classes", ())) != CLASSES:
@@ -139,9 +140,12 @@ class TypedRelationModel:
         self.device, self.dtype = loaded.device, loaded.dtype
         self.name = self.config.get("name", self.path.name)
         #: The pair typer saved beside the model (`litmine.tasks.relations.pair_types`), or None.
-        self.typer = load_pair_typer(self.path)
+        #: (`pair_typer=False`: the head alone, as the typer's training scores it.)
+        self.typer = load_pair_typer(self.path) if pair_typer else None
         if self.typer is not None:
             self.name = typer_name(self.name, self.typer)
+            if self.typer.threshold is not None:  # it re-scores which pairs are relations
+                self.threshold = self.typer.threshold
 
     def probabilities(self, text: str, mentions: Sequence
                       ) -> list[tuple[Key, Key, list[float], float]]:

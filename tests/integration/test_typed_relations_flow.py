@@ -285,9 +285,9 @@ def test_the_novelty_threshold_of_a_saved_model_can_be_retuned(typed_model, tmp_
 
 def test_a_pair_typer_trained_into_the_model_types_its_relations(typed_model, tmp_path,
                                                                   prefect_harness):
-    """`--method pair-types` saves logistic regressions into the typed model: the pairs found
-    and their scores stay the head's, their types and novelty become the typer's, the rows name
-    it, and retraining replaces it (and its card section) instead of adding another."""
+    """`--method pair-types` saves logistic regressions into the typed model: every pair the
+    head scores is scored again from its words and the head's score, typed and given a novelty
+    by the typer; the rows name it; retraining replaces it (and its card section)."""
     import subprocess
     import sys
 
@@ -301,7 +301,8 @@ def test_a_pair_typer_trained_into_the_model_types_its_relations(typed_model, tm
     def train(out: Path) -> subprocess.CompletedProcess:
         return subprocess.run(
             [sys.executable, "-m", "litmine.cli", "train", "--task", "relations", "--method",
-             "pair-types", "--train", str(TRAIN), "--dev", str(DEV), "--out", str(out)],
+             "pair-types", "--train", str(TRAIN), "--dev", str(DEV), "--out", str(out),
+             "--device", "cpu"],
             capture_output=True, text=True, timeout=600,
             env={**__import__("os").environ, "PREFECT_API_URL": PREFECT_API_URL.value()})
 
@@ -312,10 +313,14 @@ def test_a_pair_typer_trained_into_the_model_types_its_relations(typed_model, tm
     for _ in range(2):
         done = train(copy)
         assert done.returncode == 0, done.stderr
-        assert f"saved {copy}" in done.stdout
     record = json.loads((copy / "pair_types.json").read_text())
+    assert f"saved {copy} (threshold {record['threshold']:.3f})" in done.stdout
     assert record["fit"]["relations"] == 69 and record["data"]["dev_documents"] == 4
-    assert record["dev_gold_pairs"]["pairs"] == 18
+    # 14 training documents split as the typed model's trainer splits them: every 6th held out
+    assert record["data"]["held_out_documents"] == 3 and record["data"]["fit_documents"] == 11
+    related = record["fit"]["relatedness"]
+    assert related["held_documents"] == 3 and 0 < related["fit_related"] < related["fit_pairs"]
+    assert record["dev_gold_pairs"]["pairs"] == record["dev_gold_pairs"]["gold"] == 18
     card = (copy / "README.md").read_text()
     assert card.count("## Pair typer") == 1 and "--method pair-types" in card
     assert "litmine train --task relations --method typed" in card  # the head's card is kept
@@ -323,20 +328,28 @@ def test_a_pair_typer_trained_into_the_model_types_its_relations(typed_model, tm
     typed = TypedRelationModel(copy)
     assert typed.typer.fingerprint == record["fingerprint"]
     assert typed.name == f"{head.name}+pair-types@{record['fingerprint']}"
+    assert typed.threshold == record["threshold"] == typed.typer.relatedness.threshold
     for doc in read_pubtator(DEV)[0]:
         mentions = canonical_mentions(doc)
-        before = head.predict_document(doc.text, mentions, threshold=0.0)
-        after = typed.predict_document(doc.text, mentions, threshold=0.0,
+        alone = {(r.first, r.second): r for r in head.predict_document(
+            doc.text, mentions, threshold=0.0)}
+        every = typed.predict_document(doc.text, mentions, threshold=0.0,
                                        title_length=len(doc.title))
-        assert [(r.first, r.second, r.score) for r in after] == [
-            (r.first, r.second, r.score) for r in before]
+        assert {(r.first, r.second) for r in every} == set(alone)
         spans = typed_spans(mentions)
         sentences = sentence_spans(doc.text, title_length=len(doc.title))
-        for r in after:
+        for r in every:
             features = pair_features(doc.text, sentences, r.first, r.second, spans)
             by_type = typed.typer.type_probabilities(features)
             assert r.relation == max(by_type, key=by_type.get)
             assert r.novel == ("Novel" if typed.typer.novelty(features) >= 0.5 else "No")
+            score = typed.typer.relatedness.probability(alone[(r.first, r.second)].score,
+                                                        features)
+            assert r.score == pytest.approx(score, abs=2e-4)
+        kept = typed.predict_document(doc.text, mentions, title_length=len(doc.title))
+        assert kept == [r for r in every if r in kept]  # the same relations, in order
+        assert all(r.score >= typed.threshold - 1e-4 for r in kept)  # scores are rounded
+        assert all(r.score < typed.threshold + 1e-4 for r in every if r not in kept)
 
     nothing = tmp_path / "empty"
     nothing.mkdir()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 import math
@@ -9,8 +10,8 @@ import math
 import pytest
 
 from litmine.errors import ModelError
-from litmine.tasks.relations.pair_types import (TYPER_FILE, PairTyper, load_pair_typer,
-                                                pair_features, save_pair_typer,
+from litmine.tasks.relations.pair_types import (TYPER_FILE, Linear, PairTyper, Relatedness,
+                                                load_pair_typer, pair_features, save_pair_typer,
                                                 sentence_spans, stem, words)
 from litmine.tasks.relations.typed import CLASSES
 
@@ -96,6 +97,38 @@ def test_retyping_keeps_p_none_and_divides_the_rest_by_the_typer():
     assert typer().retype(TEXT, SPANS, CLASSES, []) == []
 
 
+def relatedness() -> Relatedness:
+    # "lower" between the two: related; the head's score counts half as much as the words
+    return Relatedness(Linear({"btw=lower": 4.0}, -2.0), head=0.5, weight=1.0, intercept=0.0,
+                       threshold=0.4)
+
+
+def test_relatedness_stacks_the_words_with_the_heads_score():
+    def logit(p):
+        return math.log(p / (1 - p))
+
+    related = relatedness()
+    words = 1 / (1 + math.exp(-(4.0 - 2.0)))
+    expected = 1 / (1 + math.exp(-(0.5 * logit(0.3) + logit(words))))
+    assert related.probability(0.3, {"btw=lower": 1.0}) == pytest.approx(expected)
+    assert related.probability(0.3, {}) < related.probability(0.3, {"btw=lower": 1.0})
+    assert related.probability(0.0, {}) > 0 and related.probability(1.0, {}) < 1  # clipped
+
+
+def test_with_relatedness_the_typer_rescores_which_pairs_are_relations():
+    with_words = dataclasses.replace(typer(), relatedness=relatedness())
+    assert typer().threshold is None and with_words.threshold == 0.4
+    head = [(CHEM, DIS, [0.7, 0.3, 0, 0, 0, 0, 0, 0, 0], 0.5),
+            (CHEM, GENE, [0.7, 0.3, 0, 0, 0, 0, 0, 0, 0], 0.5)]
+    (_, _, first, _), (_, _, second, _) = with_words.retype(TEXT, SPANS, CLASSES, head,
+                                                            title_length=len(TITLE))
+    # aspirin ... "lowers" ... cancer in the last sentence; nothing between aspirin and PTGS2
+    assert 1 - first[0] == pytest.approx(relatedness().probability(
+        0.3, pair_features(TEXT, SENTENCES, CHEM, DIS, SPANS)))
+    assert first[0] < 0.7 < second[0]
+    assert sum(first) == pytest.approx(1) and sum(second) == pytest.approx(1)
+
+
 def test_a_saved_typer_loads_with_its_fingerprint_and_deterministic_bytes(tmp_path):
     assert load_pair_typer(tmp_path) is None
     save_pair_typer(tmp_path, typer())
@@ -105,7 +138,9 @@ def test_a_saved_typer_loads_with_its_fingerprint_and_deterministic_bytes(tmp_pa
     loaded = load_pair_typer(tmp_path)
     assert loaded.types == typer().types and loaded.weights == typer().weights
     assert loaded.novelty_weights == {"sent=conclusion": 3.0} and loaded.novelty_intercept == -1
-    assert len(loaded.fingerprint) == 12
+    assert len(loaded.fingerprint) == 12 and loaded.relatedness is None
+    save_pair_typer(tmp_path, dataclasses.replace(typer(), relatedness=relatedness()))
+    assert load_pair_typer(tmp_path).relatedness == relatedness()
 
 
 @pytest.mark.parametrize("content, reason", [

@@ -1,12 +1,21 @@
 """Train the pair typer (`litmine.tasks.relations.pair_types`) into a typed relation model.
 
-Every gold relation of the BioRED-format training files is one example: `pair_features` of its
-two concepts, its type, its novelty. Two scikit-learn logistic regressions (multinomial over the
-types, binary for novelty) are fitted; each one's inverse regularisation C is chosen from
-`C_GRID` by 5-fold cross-validation on the training documents (folds by document, so that no
-abstract is on both sides). Dev is only scored: type and novelty accuracy on its gold pairs,
-beside the majority type of each entity-type pair in training (the prior a model gets for
-free) and "always Novel".
+Every gold relation of the BioRED-format training files is one example for the type and the
+novelty: `pair_features` of its two concepts, its type, its novelty. Two scikit-learn logistic
+regressions (multinomial over the types, binary for novelty) are fitted; each one's inverse
+regularisation C is chosen from `C_GRID` by 5-fold cross-validation on the training documents
+(folds by document, so that no abstract is on both sides).
+
+Whether a pair is a relation at all (`fit_relatedness`): every candidate pair of the gold
+mentions is an example, related or not. The training documents are split as the typed relation
+trainers split them (`split_documents`: every `HOLD_OUT_EVERY`-th held out), so that with the
+head's own `--exclude` the held-out documents are the ones the head never trained on: the
+words' regression is fitted on the others, and its stacking with the head's score and the
+threshold on the held-out ones.
+
+Dev is only scored: type and novelty accuracy on its gold pairs, beside the majority type of
+each entity-type pair in training (the prior a model gets for free) and "always Novel", and
+pair F1 with gold entities and IDs, the head alone and with the typer.
 """
 
 from __future__ import annotations
@@ -20,11 +29,15 @@ from typing import Any
 
 from litmine.errors import LitmineError
 from litmine.tasks.digests import sha256_file
-from litmine.tasks.relations.pair_types import (TYPER_FILE, PairTyper, load_pair_typer,
-                                                pair_features, save_pair_typer, sentence_spans)
-from litmine.tasks.relations.shared import TYPED_TASKS, shared_task
-from litmine.tasks.relations.training.documents import read_train_dev
-from litmine.tasks.relations.typed import NOVEL, is_typed_model, typed_spans
+from litmine.tasks.relations.pair_types import (TYPER_FILE, Linear, PairTyper, Relatedness,
+                                                load_pair_typer, pair_features, save_pair_typer,
+                                                sentence_spans)
+from litmine.tasks.relations.shared import (TYPED_TASKS, SharedRelationModel, is_shared_model,
+                                            shared_task)
+from litmine.tasks.relations.training.thresholds import bagged_threshold, best_threshold
+from litmine.tasks.relations.training.typed import HOLD_OUT_EVERY, split_documents
+from litmine.tasks.relations.typed import (NOVEL, TypedRelationModel, candidate_pairs,
+                                           is_typed_model, typed_spans)
 from litmine.tasks.relations.typed_gold import canonical_mentions, gold_relations
 from litmine.tasks.sources.pubtator import PubTatorDocument
 
@@ -117,6 +130,135 @@ def fit_pair_typer(docs: Sequence[PubTatorDocument], *, seed: int = 13
     return typer, chosen
 
 
+def candidate_rows(docs: Sequence[PubTatorDocument], head_scores: dict | None = None
+                   ) -> tuple[list[dict[str, float]], list[bool], list[str], list[float], int]:
+    """(features, is a gold relation, PMID, the head's score, gold relations) of every candidate
+    pair of `docs`' gold mentions (with `head_scores`, only the pairs the head scored)."""
+    features, related, pmids, scores, gold_count = [], [], [], [], 0
+    for d in docs:
+        spans = typed_spans(canonical_mentions(d))
+        gold = gold_relations(d)
+        gold_count += len(gold)
+        sentences = sentence_spans(d.text, title_length=len(d.title))
+        for a, b in candidate_pairs(list(spans)):
+            score = None if head_scores is None else head_scores.get((d.pmid, a, b))
+            if head_scores is not None and score is None:
+                continue
+            features.append(pair_features(d.text, sentences, a, b, spans))
+            related.append(frozenset((a[1], b[1])) in gold)
+            pmids.append(d.pmid)
+            scores.append(score)
+    return features, related, pmids, scores, gold_count
+
+
+def score_with_head(head, docs: Sequence[PubTatorDocument]) -> dict[tuple, float]:
+    """(PMID, first key, second key) -> the head's 1 - P(none), for every pair it scores in
+    `docs` with gold mentions and IDs (its own NER pass over each document)."""
+    out = {}
+    for d in docs:
+        for r in head.predict_document(d.text, canonical_mentions(d), threshold=0.0,
+                                       title_length=len(d.title)):
+            out[(d.pmid, r.first, r.second)] = r.score
+    return out
+
+
+def _logit(p):
+    import numpy as np
+
+    p = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+def fit_relatedness(fit_docs: Sequence[PubTatorDocument], held_docs: Sequence[PubTatorDocument],
+                    head, *, seed: int = 13) -> tuple[Relatedness, dict[str, Any]]:
+    """Whether a pair is a relation, from its words and the head's score (`Relatedness`).
+
+    The words' regression is fitted on `fit_docs` (C by cross-validated log loss), the
+    stacking of its logit with the head's, and the threshold (bagged best pair F1), on
+    `held_docs`, which neither it nor the head trained on; then the words' regression is
+    refitted on both sets for the shipped typer (scikit-learn's stacking does the same)."""
+    import warnings
+
+    from sklearn.feature_extraction import DictVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GroupKFold, cross_val_score
+
+    features, related, pmids, _, _ = candidate_rows(fit_docs)
+    held_scores = score_with_head(head, held_docs)
+    h_features, h_related, h_pmids, h_head, h_gold = candidate_rows(held_docs, held_scores)
+    if len(set(related)) < 2 or len(set(h_related)) < 2:
+        raise LitmineError("train-relations --method pair-types: the training documents need "
+                           "related and unrelated pairs both among those fitted and those held "
+                           f"out (every {HOLD_OUT_EVERY}th); give more BioRED-format documents")
+    vectorizer = DictVectorizer()
+    matrix = vectorizer.fit_transform(features)
+    folds = GroupKFold(n_splits=min(FOLDS, len(set(pmids))))
+    cv = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for c in C_GRID:
+            model = LogisticRegression(C=c, max_iter=3000, random_state=seed)
+            cv[c] = float(cross_val_score(model, matrix, related, cv=folds, groups=pmids,
+                                          scoring="neg_log_loss").mean())
+    best_c = max(C_GRID, key=lambda c: (cv[c], -c))
+    words = LogisticRegression(C=best_c, max_iter=3000, random_state=seed).fit(matrix, related)
+    p_words = words.predict_proba(vectorizer.transform(h_features))[:, 1]
+    stack_x = list(zip(_logit(h_head), _logit(p_words)))
+    stacker = LogisticRegression(C=1.0, max_iter=1000).fit(stack_x, h_related)
+    stacked = stacker.predict_proba(stack_x)[:, 1]
+    index = {pmid: k for k, pmid in enumerate(dict.fromkeys(h_pmids))}
+    per_document = Counter()
+    for d in held_docs:
+        if d.pmid in index:
+            per_document[index[d.pmid]] = len(gold_relations(d))
+    threshold = bagged_threshold(list(zip(stacked.tolist(), h_related)),
+                                 [index[p] for p in h_pmids],
+                                 [per_document[k] for k in range(len(index))], seed=seed)
+    # the shipped words' regression: refitted on every training document
+    all_vectorizer = DictVectorizer()
+    all_matrix = all_vectorizer.fit_transform(features + h_features)
+    words_all = LogisticRegression(C=best_c, max_iter=3000, random_state=seed).fit(
+        all_matrix, related + h_related)
+    coef = words_all.coef_[0].round(DECIMALS)
+    names = all_vectorizer.get_feature_names_out()
+    relatedness = Relatedness(
+        Linear({str(n): float(coef[j]) for j, n in enumerate(names) if coef[j]},
+               round(float(words_all.intercept_[0]), DECIMALS)),
+        head=round(float(stacker.coef_[0][0]), DECIMALS),
+        weight=round(float(stacker.coef_[0][1]), DECIMALS),
+        intercept=round(float(stacker.intercept_[0]), DECIMALS),
+        threshold=round(float(threshold), DECIMALS))
+    head_alone = best_threshold(list(zip(h_head, h_related)), h_gold)
+    record = {"c": best_c, "cv_log_loss": {str(c): round(-v, 4) for c, v in cv.items()},
+              "fit_pairs": len(related), "fit_related": sum(related),
+              "held_documents": len(held_docs), "held_pairs": len(h_related),
+              "held_gold": h_gold, "stack": {"head": relatedness.head,
+                                             "words": relatedness.weight,
+                                             "intercept": relatedness.intercept},
+              "threshold": relatedness.threshold,
+              "held_pair_f1": round(100 * _pair_f1(stacked, h_related, h_gold,
+                                                   relatedness.threshold), 2),
+              "held_pair_f1_head_best": round(100 * head_alone[1], 2)}
+    return relatedness, record
+
+
+def _pair_f1(scores, related, gold: int, threshold: float) -> float:
+    tp = sum(1 for s, r in zip(scores, related) if s >= threshold and r)
+    predicted = sum(1 for s in scores if s >= threshold)
+    return 0.0 if not tp else 2 * tp / (predicted + gold)
+
+
+def pair_detection(head, typer: PairTyper, docs: Sequence[PubTatorDocument]) -> dict[str, Any]:
+    """Pair F1 on `docs` (gold entities and IDs) of the head alone at its threshold and with
+    the typer's relatedness at the typer's."""
+    scores = score_with_head(head, docs)
+    features, related, _, head_scores, gold = candidate_rows(docs, scores)
+    stacked = [typer.relatedness.probability(h, f) for h, f in zip(head_scores, features)]
+    return {"documents": len(docs), "gold": gold,
+            "head_pair_f1": round(100 * _pair_f1(head_scores, related, gold, head.threshold), 2),
+            "pair_f1": round(100 * _pair_f1(stacked, related, gold, typer.threshold), 2)}
+
+
 def typing_accuracy(typer: PairTyper, docs: Sequence[PubTatorDocument],
                     train_docs: Sequence[PubTatorDocument]) -> dict[str, Any]:
     """Type and novelty accuracy of `typer` on the gold pairs of `docs`, beside the majority
@@ -146,8 +288,8 @@ def typing_accuracy(typer: PairTyper, docs: Sequence[PubTatorDocument],
 def train_pair_types(train_files: Sequence[str | Path], dev_files: Sequence[str | Path],
                      out_dir: str | Path, *, exclude: Sequence[str | Path] = (),
                      max_train_docs: int | None = None, max_dev_docs: int | None = None,
-                     seed: int = 13, command_line: str | None = None, **_: Any
-                     ) -> dict[str, Any]:
+                     seed: int = 13, device: str = "auto", command_line: str | None = None,
+                     **_: Any) -> dict[str, Any]:
     """Fit the pair typer on `train_files` and save it into the typed relation model at
     `out_dir` (replacing a typer there); its model card gets a section on it."""
     out = Path(out_dir)
@@ -156,23 +298,30 @@ def train_pair_types(train_files: Sequence[str | Path], dev_files: Sequence[str 
                            "model; give --out the directory of the model whose relations it "
                            "should type (e.g. data/models/litmine-relations-biored-minilm-l6)")
     started = time.time()
-    train_docs, dev_docs = read_train_dev(train_files, dev_files, exclude, max_train_docs,
-                                          max_dev_docs)
+    fit_docs, held_docs, dev_docs = split_documents(train_files, dev_files, exclude,
+                                                    max_train_docs, max_dev_docs)
+    train_docs = [*fit_docs, *held_docs]
     typer, chosen = fit_pair_typer(train_docs, seed=seed)
+    head = (SharedRelationModel if is_shared_model(out) else TypedRelationModel)(
+        out, device=device, dtype="auto", pair_typer=False)
+    typer.relatedness, chosen["relatedness"] = fit_relatedness(fit_docs, held_docs, head,
+                                                               seed=seed)
     staging = out / (TYPER_FILE + ".training")
     staging.mkdir(exist_ok=True)
     save_pair_typer(staging, typer)
     typer = load_pair_typer(staging)  # the rounded weights as saved: what is scored below
     result = {
-        "kind": "pair-types", "out_dir": str(out), "threshold": _threshold(out),
+        "kind": "pair-types", "out_dir": str(out), "threshold": typer.threshold,
         "params": {"train": [str(p) for p in train_files], "dev": [str(p) for p in dev_files],
                    "exclude": [str(p) for p in exclude], "max_train_docs": max_train_docs,
                    "max_dev_docs": max_dev_docs, "seed": seed, "c_grid": list(C_GRID),
                    "folds": FOLDS},
-        "data": {"train_documents": len(train_docs), "dev_documents": len(dev_docs),
+        "data": {"train_documents": len(train_docs), "fit_documents": len(fit_docs),
+                 "held_out_documents": len(held_docs), "dev_documents": len(dev_docs),
                  "files": [{"path": str(p), "sha256": sha256_file(p)}
                            for p in [*train_files, *dev_files]]},
-        "fit": chosen, "dev_gold_pairs": typing_accuracy(typer, dev_docs, train_docs),
+        "fit": chosen, "dev_gold_pairs": typing_accuracy(typer, dev_docs, train_docs)
+        | pair_detection(head, typer, dev_docs),
         "fingerprint": typer.fingerprint, "command_line": command_line}
     result["seconds"] = round(time.time() - started, 1)
     (staging / TYPER_FILE).replace(out / TYPER_FILE)
@@ -180,15 +329,6 @@ def train_pair_types(train_files: Sequence[str | Path], dev_files: Sequence[str 
     (out / RECORD_FILE).write_text(json.dumps(result, indent=2) + "\n")
     write_typer_section(out / "README.md", result)
     return result
-
-
-def _threshold(out: Path) -> float:
-    """The relation model's own threshold (the typer keeps which pairs are relations)."""
-    for name in ("shared.json", "docre.json"):
-        path = out / name
-        if path.is_file():
-            return float(json.loads(path.read_text()).get("threshold", 0.5))
-    return 0.5
 
 
 #: The card section the typer owns (replaced on retraining).
@@ -199,29 +339,44 @@ SECTION_END = "<!-- /pair-types -->"
 def write_typer_section(card: Path, result: dict[str, Any]) -> Path:
     """Put (or replace) the pair typer's section in the model card `card`."""
     fit, dev = result["fit"], result["dev_gold_pairs"]
+    related = fit["relatedness"]
     cv_type = ", ".join(f"C={c}: {a}" for c, a in fit["type_cv_accuracy"].items())
     cv_novel = ", ".join(f"C={c}: {a}" for c, a in fit["novelty_cv_accuracy"].items())
+    cv_related = ", ".join(f"C={c}: {a}" for c, a in related["cv_log_loss"].items())
+    stack = related["stack"]
     section = f"""{SECTION_START}
 ## Pair typer (`{TYPER_FILE}`, {result['fingerprint']})
 
-The head above decides which pairs are relations; their type and novelty come from two
-logistic regressions over the words around the pair (`litmine.tasks.relations.pair_types`),
-fitted on {fit['relations']} gold relations of {result['data']['train_documents']} training
-documents ({fit['features']} features) in {result['seconds']} s:
+Logistic regressions over the words around each pair the head scores
+(`litmine.tasks.relations.pair_types`) decide, with the head's score, which pairs are
+relations, and alone their type and novelty. Trained in {result['seconds']} s:
 
 ```
 {result.get('command_line') or '(trained from Python)'}
 ```
 
-| | cross-validated accuracy on training documents (5 folds by document) | chosen C |
+Type and novelty: {fit['relations']} gold relations of {result['data']['train_documents']}
+training documents ({fit['features']} features); C by 5-fold cross-validation by document:
+
+| | cross-validated accuracy | chosen C |
 |---|---|---:|
 | type | {cv_type} | {fit['type_c']} |
 | novelty | {cv_novel} | {fit['novelty_c']} |
 
-Dev ({result['data']['dev_documents']} documents, {dev['pairs']} gold pairs, only scored):
-type right for **{dev['type_accuracy']}%** (the majority type of each entity-type pair in
-training: {dev['prior_type_accuracy']}%), novelty right for **{dev['novelty_accuracy']}%** of
-{dev['novelty_pairs']} (always "Novel": {dev['always_novel_accuracy']}%).
+Relation or not: the words' regression fitted on the {related['fit_pairs']} candidate pairs
+({related['fit_related']} related) of {result['data']['fit_documents']} documents (C
+{related['c']} by cross-validated log loss: {cv_related}), stacked with the head's score on the
+{related['held_documents']} held-out documents the head did not train on ({related['held_pairs']}
+pairs, {related['held_gold']} gold relations): P = sigmoid({stack['head']} logit(head) +
+{stack['words']} logit(words) + {stack['intercept']}), a relation at {related['threshold']}
+(bagged best F1). Held-out pair F1 {related['held_pair_f1']} (the head alone at its best
+threshold: {related['held_pair_f1_head_best']}).
+
+Dev ({result['data']['dev_documents']} documents, {dev['pairs']} gold pairs, gold entities and
+IDs, only scored): pair F1 **{dev['pair_f1']}** (the head alone: {dev['head_pair_f1']}); type
+right for **{dev['type_accuracy']}%** of the gold pairs (the majority type of each entity-type
+pair in training: {dev['prior_type_accuracy']}%), novelty for **{dev['novelty_accuracy']}%**
+(always "Novel": {dev['always_novel_accuracy']}%).
 {SECTION_END}
 """
     text = card.read_text() if card.is_file() else ""
