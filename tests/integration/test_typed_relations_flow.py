@@ -298,11 +298,11 @@ def test_a_pair_typer_trained_into_the_model_types_its_relations(typed_model, tm
     from litmine.tasks.relations.typed_gold import canonical_mentions
     from litmine.tasks.sources.pubtator import read_pubtator
 
-    def train(out: Path) -> subprocess.CompletedProcess:
+    def train(out: Path, *more: str) -> subprocess.CompletedProcess:
         return subprocess.run(
             [sys.executable, "-m", "litmine.cli", "train", "--task", "relations", "--method",
              "pair-types", "--train", str(TRAIN), "--dev", str(DEV), "--out", str(out),
-             "--device", "cpu"],
+             "--device", "cpu", *more],
             capture_output=True, text=True, timeout=600,
             env={**__import__("os").environ, "PREFECT_API_URL": PREFECT_API_URL.value()})
 
@@ -315,6 +315,10 @@ def test_a_pair_typer_trained_into_the_model_types_its_relations(typed_model, tm
         assert done.returncode == 0, done.stderr
     record = json.loads((copy / "pair_types.json").read_text())
     assert f"saved {copy} (threshold {record['threshold']:.3f})" in done.stdout
+    # the same files and exclusions as the head's training: its own held-out documents
+    check = record["held_out_check"]
+    assert check["checked"] and check["matches"], check
+    assert check["here"]["gold"] == check["recorded"]["gold"]
     assert record["fit"]["relations"] == 69 and record["data"]["dev_documents"] == 4
     # 14 training documents split as the typed model's trainer splits them: every 6th held out
     assert record["data"]["held_out_documents"] == 3 and record["data"]["fit_documents"] == 11
@@ -350,6 +354,18 @@ def test_a_pair_typer_trained_into_the_model_types_its_relations(typed_model, tm
         assert kept == [r for r in every if r in kept]  # the same relations, in order
         assert all(r.score >= typed.threshold - 1e-4 for r in kept)  # scores are rounded
         assert all(r.score < typed.threshold + 1e-4 for r in every if r not in kept)
+
+    # one document fewer: every 6th held out is another set, some of it the head trained on
+    shifted = tmp_path / "shifted"
+    shutil.copytree(typed_model, shifted)
+    first_pmid = read_pubtator(TRAIN)[0][0].pmid
+    (tmp_path / "one.txt").write_text(first_pmid + "\n")
+    done = train(shifted, "--exclude", str(tmp_path / "one.txt"))
+    assert done.returncode == 0, done.stderr
+    check = json.loads((shifted / "pair_types.json").read_text())["held_out_check"]
+    assert check["checked"] and not check["matches"]
+    assert "are not those the head held out" in done.stderr + done.stdout
+    assert "**Warning**" in (shifted / "README.md").read_text()
 
     nothing = tmp_path / "empty"
     nothing.mkdir()

@@ -21,6 +21,7 @@ pair F1 with gold entities and IDs, the head alone and with the typer.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -40,6 +41,8 @@ from litmine.tasks.relations.typed import (NOVEL, TypedRelationModel, candidate_
                                            is_typed_model, typed_spans)
 from litmine.tasks.relations.typed_gold import canonical_mentions, gold_relations
 from litmine.tasks.sources.pubtator import PubTatorDocument
+
+log = logging.getLogger(__name__)
 
 #: Inverse regularisation strengths tried (cross-validation picks one per regression).
 C_GRID = (0.03, 0.1, 0.3, 1.0)
@@ -229,6 +232,7 @@ def fit_relatedness(fit_docs: Sequence[PubTatorDocument], held_docs: Sequence[Pu
         intercept=round(float(stacker.intercept_[0]), DECIMALS),
         threshold=round(float(threshold), DECIMALS))
     head_alone = best_threshold(list(zip(h_head, h_related)), h_gold)
+    head_at_its_threshold = _pair_f1(h_head, h_related, h_gold, head.threshold)
     record = {"c": best_c, "cv_log_loss": {str(c): round(-v, 4) for c, v in cv.items()},
               "fit_pairs": len(related), "fit_related": sum(related),
               "held_documents": len(held_docs), "held_pairs": len(h_related),
@@ -238,7 +242,8 @@ def fit_relatedness(fit_docs: Sequence[PubTatorDocument], held_docs: Sequence[Pu
               "threshold": relatedness.threshold,
               "held_pair_f1": round(100 * _pair_f1(stacked, h_related, h_gold,
                                                    relatedness.threshold), 2),
-              "held_pair_f1_head_best": round(100 * head_alone[1], 2)}
+              "held_pair_f1_head_best": round(100 * head_alone[1], 2),
+              "held_pair_f1_head": round(100 * head_at_its_threshold, 2)}
     return relatedness, record
 
 
@@ -246,6 +251,39 @@ def _pair_f1(scores, related, gold: int, threshold: float) -> float:
     tp = sum(1 for s, r in zip(scores, related) if s >= threshold and r)
     predicted = sum(1 for s in scores if s >= threshold)
     return 0.0 if not tp else 2 * tp / (predicted + gold)
+
+
+#: How far (F1 points) the head's pair F1 on the held-out documents may be from what its
+#: training recorded on its own held-out documents: the dtype (bf16, int8, fp32) moves it by
+#: a few tenths.
+HELD_OUT_TOLERANCE = 2.0
+
+
+def check_held_out(out: Path, relatedness: dict[str, Any]) -> dict[str, Any]:
+    """Whether the documents held out here are those the head held out in its training: the
+    same number of gold relations and the head's pair F1 on them within `HELD_OUT_TOLERANCE`
+    of what its `training.json` recorded. If not, the head trained on some of them, so the
+    stacking trusts it too much: warned, and written into the record."""
+    path = out / "training.json"
+    try:
+        pair = json.loads(path.read_text())["held_out"]["pair"]
+        recorded = {"gold": pair["tp"] + pair["fn"], "pair_f1": round(100 * pair["f1"], 2)}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {"checked": False, "why": f"{path} records no held-out pair scores"}
+    here = {"gold": relatedness["held_gold"], "pair_f1": relatedness["held_pair_f1_head"]}
+    matches = (recorded["gold"] == here["gold"]
+               and abs(recorded["pair_f1"] - here["pair_f1"]) <= HELD_OUT_TOLERANCE)
+    check = {"checked": True, "matches": matches, "recorded": recorded, "here": here}
+    if not matches:
+        check["warning"] = (
+            f"train-relations --method pair-types: the documents held out here ({here['gold']} "
+            f"gold relations, the head's pair F1 {here['pair_f1']}) are not those the head held "
+            f"out in its training ({recorded['gold']}, {recorded['pair_f1']} in {path}); the "
+            "stacking was fitted on documents the head trained on and trusts it too much. Give "
+            "the --train files and every --exclude the head was trained with (for the shipped "
+            "head: HOLDOUT_PMIDS.txt and BC5CDR's dev file)")
+        log.warning("%s", check["warning"])
+    return check
 
 
 def pair_detection(head, typer: PairTyper, docs: Sequence[PubTatorDocument]) -> dict[str, Any]:
@@ -320,6 +358,7 @@ def train_pair_types(train_files: Sequence[str | Path], dev_files: Sequence[str 
                  "held_out_documents": len(held_docs), "dev_documents": len(dev_docs),
                  "files": [{"path": str(p), "sha256": sha256_file(p)}
                            for p in [*train_files, *dev_files]]},
+        "held_out_check": check_held_out(out, chosen["relatedness"]),
         "fit": chosen, "dev_gold_pairs": typing_accuracy(typer, dev_docs, train_docs)
         | pair_detection(head, typer, dev_docs),
         "fingerprint": typer.fingerprint, "command_line": command_line}
@@ -336,6 +375,17 @@ SECTION_START = "<!-- pair-types: written by litmine train --method pair-types -
 SECTION_END = "<!-- /pair-types -->"
 
 
+def _check_line(check: dict[str, Any]) -> str:
+    """The card's line on whether the held-out documents were the head's."""
+    if not check.get("checked"):
+        return f"(Not checked that the held-out documents are the head's: {check.get('why')}.)"
+    if check["matches"]:
+        return (f"The held-out documents are the head's own: {check['here']['gold']} gold "
+                f"relations, the head's pair F1 {check['here']['pair_f1']} on them (its training "
+                f"recorded {check['recorded']['pair_f1']}).")
+    return f"**Warning**: {check['warning']}."
+
+
 def write_typer_section(card: Path, result: dict[str, Any]) -> Path:
     """Put (or replace) the pair typer's section in the model card `card`."""
     fit, dev = result["fit"], result["dev_gold_pairs"]
@@ -344,6 +394,7 @@ def write_typer_section(card: Path, result: dict[str, Any]) -> Path:
     cv_novel = ", ".join(f"C={c}: {a}" for c, a in fit["novelty_cv_accuracy"].items())
     cv_related = ", ".join(f"C={c}: {a}" for c, a in related["cv_log_loss"].items())
     stack = related["stack"]
+    check_line = _check_line(result.get("held_out_check") or {"why": "not recorded"})
     section = f"""{SECTION_START}
 ## Pair typer (`{TYPER_FILE}`, {result['fingerprint']})
 
@@ -377,6 +428,7 @@ IDs, only scored): pair F1 **{dev['pair_f1']}** (the head alone: {dev['head_pair
 right for **{dev['type_accuracy']}%** of the gold pairs (the majority type of each entity-type
 pair in training: {dev['prior_type_accuracy']}%), novelty for **{dev['novelty_accuracy']}%**
 (always "Novel": {dev['always_novel_accuracy']}%).
+{check_line}
 {SECTION_END}
 """
     text = card.read_text() if card.is_file() else ""
