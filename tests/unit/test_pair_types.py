@@ -145,9 +145,9 @@ def test_a_saved_typer_loads_with_its_fingerprint_and_deterministic_bytes(tmp_pa
 
 @pytest.mark.parametrize("content, reason", [
     (b"not gzip", "Not a gzipped file"),
-    (gzip.compress(b"{}"), "features version None"),
-    (gzip.compress(json.dumps({"features_version": 1}).encode()), "novelty"),
-])
+    (gzip.compress(b"{}", mtime=0), "features version None"),
+    (gzip.compress(json.dumps({"features_version": 1}).encode(), mtime=0), "novelty"),
+], ids=["not-gzip", "no-version", "no-novelty"])  # ids: pytest-xdist's workers must agree
 def test_a_bad_typer_file_names_itself_and_the_fix(tmp_path, content, reason):
     (tmp_path / TYPER_FILE).write_bytes(content)
     with pytest.raises(ModelError, match=f"{TYPER_FILE} is not a pair typer.*{reason}.*"
