@@ -138,15 +138,17 @@ def _inspect(entry: Path) -> tuple[str, tuple[str, ...], tuple[Score, ...], tupl
         return f"CID relations ({relation.get('kind', 'encoder')})", ("Chemical", "Disease"), \
             _relation_scores(relation, dev), needs
     docre = _read_json(entry / "docre.json")
+    typer, typer_scores = _typer(entry)
     if docre.get("kind") == "typed":
-        return "BioRED relations", tuple(docre.get("entity_types", ())), \
-            _typed_scores(docre, dev), ()
+        return "BioRED relations" + typer, tuple(docre.get("entity_types", ())), \
+            typer_scores + _head_alone(_typed_scores(docre, dev), typer), ()
     shared = _read_json(entry / "shared.json")
     if shared.get("task") in ("BioRED", "joint"):  # a head over a NER model's states: it needs
         joint = " and CID" if shared["task"] == "joint" else ""  # that model
-        return f"BioRED{joint} relations (on the NER pass)", tuple(shared.get("entity_types", ())), \
-            _typed_scores(shared, dev), tuple(n for n in (shared.get("ner_model"),)
-                                               if n and n.startswith("litmine-"))
+        return (f"BioRED{joint} relations (on the NER pass){typer}",
+                tuple(shared.get("entity_types", ())),
+                typer_scores + _head_alone(_typed_scores(shared, dev), typer),
+                tuple(n for n in (shared.get("ner_model"),) if n and n.startswith("litmine-")))
     config = _read_json(entry / "config.json")
     architectures = config.get("architectures") or ["unknown"]
     if architectures[0].endswith("ForTokenClassification"):
@@ -179,6 +181,28 @@ def _typed_scores(config: dict[str, Any], dev: str) -> tuple[Score, ...]:
         levels, data = config.get("held_out") or {}, "held-out training documents"
     return tuple(Score(f"{level} F1, gold entities", 100 * scores["f1"], data)
                  for level, scores in levels.items() if isinstance(scores, dict) and "f1" in scores)
+
+
+def _typer(entry: Path) -> tuple[str, tuple[Score, ...]]:
+    """(" + pair typer" and its dev scores, from its record `pair_types.json`) when the typed
+    model carries one (`litmine.tasks.relations.pair_types`), else ("", ())."""
+    if not (entry / "pair_types.json.gz").is_file():
+        return "", ()
+    record = _read_json(entry / "pair_types.json")
+    dev = record.get("dev_gold_pairs") or {}
+    data = _dev_name((record.get("params") or {}).get("dev"))
+    scores = [Score(name, float(dev[key]), data) for key, name in (
+        ("pair_f1", "pair F1, gold entities (with the typer)"),
+        ("type_accuracy", "type accuracy on gold pairs (the typer)"),
+        ("novelty_accuracy", "novelty accuracy on gold pairs (the typer)")) if key in dev]
+    return " + pair typer", tuple(scores)
+
+
+def _head_alone(scores: tuple[Score, ...], typer: str) -> tuple[Score, ...]:
+    """The head's own scores, named so beside a pair typer's."""
+    if not typer:
+        return scores
+    return tuple(Score(f"{s.name} (the head alone)", s.value, s.data) for s in scores)
 
 
 def _lexicon_types(path: Path) -> tuple[str, ...]:

@@ -327,6 +327,15 @@ def test_a_pair_typer_trained_into_the_model_types_its_relations(typed_model, tm
     assert record["dev_gold_pairs"]["pairs"] == record["dev_gold_pairs"]["gold"] == 18
     card = (copy / "README.md").read_text()
     assert card.count("## Pair typer") == 1 and "--method pair-types" in card
+    from litmine.tasks.model_info import describe_model
+
+    info = describe_model(copy)  # what `litmine models` lists
+    assert info.kind == "BioRED relations + pair typer"
+    names = [score.name for score in info.scores]
+    assert names[0] == "pair F1, gold entities (with the typer)"
+    assert info.scores[0].value == record["dev_gold_pairs"]["pair_f1"]
+    assert all(name.endswith("(the typer)") or name.endswith("(the head alone)")
+               for name in names[1:])
     assert "litmine train --task relations --method typed" in card  # the head's card is kept
 
     typed = TypedRelationModel(copy)
