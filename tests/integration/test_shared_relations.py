@@ -71,6 +71,7 @@ def test_training_saves_a_head_over_the_ner_models_states(typed_shared, ner):
     assert 0 < config["threshold"] < 1
     record = json.loads((typed_shared / "training.json").read_text())
     assert record["data"]["held_out_documents"] == 3 and record["data"]["fit_documents"] == 11
+    assert len(record["data"]["held_out_pmids"]) == 3  # what the pair typer's stacking fits on
     assert record["params"]["seed"] == 5  # `train --seed` reaches the relation heads
     assert set(record["dev_gold_entities"]) == {"pair", "pair+type", "pair+type+novelty"}
     card = (typed_shared / "README.md").read_text()

@@ -47,6 +47,7 @@ def test_training_saves_the_model_its_record_and_card(typed_model):
     record = json.loads((typed_model / "training.json").read_text())
     # 14 training documents: every 6th held out (3), 11 fit; the 4 dev documents only scored
     assert record["data"]["held_out_documents"] == 3 and record["data"]["fit_documents"] == 11
+    assert len(record["data"]["held_out_pmids"]) == 3
     assert record["data"]["dev_documents"] == 4 and record["data"]["dev_relations"] == 18
     assert set(record["dev_gold_entities"]) == {"pair", "pair+type", "pair+type+novelty"}
     assert record["threshold"] == config["threshold"]
@@ -320,7 +321,8 @@ def test_a_pair_typer_trained_into_the_model_types_its_relations(typed_model, tm
     assert check["checked"] and check["matches"], check
     assert check["here"]["gold"] == check["recorded"]["gold"]
     assert record["fit"]["relations"] == 69 and record["data"]["dev_documents"] == 4
-    # 14 training documents split as the typed model's trainer splits them: every 6th held out
+    # the head's own held-out documents, as its training.json lists them
+    assert record["data"]["split"].startswith("the head's 3 held-out documents")
     assert record["data"]["held_out_documents"] == 3 and record["data"]["fit_documents"] == 11
     related = record["fit"]["relatedness"]
     assert related["held_documents"] == 3 and 0 < related["fit_related"] < related["fit_pairs"]
@@ -364,14 +366,21 @@ def test_a_pair_typer_trained_into_the_model_types_its_relations(typed_model, tm
         assert all(r.score >= typed.threshold - 1e-4 for r in kept)  # scores are rounded
         assert all(r.score < typed.threshold + 1e-4 for r in every if r not in kept)
 
-    # one document fewer: every 6th held out is another set, some of it the head trained on
+    # a head that does not list its held-out documents (trained before they were recorded):
+    # every 6th is held out, and with one document fewer that is another set, some of it the
+    # head trained on
     shifted = tmp_path / "shifted"
     shutil.copytree(typed_model, shifted)
+    head_record = json.loads((shifted / "training.json").read_text())
+    del head_record["data"]["held_out_pmids"]
+    (shifted / "training.json").write_text(json.dumps(head_record))
     first_pmid = read_pubtator(TRAIN)[0][0].pmid
     (tmp_path / "one.txt").write_text(first_pmid + "\n")
     done = train(shifted, "--exclude", str(tmp_path / "one.txt"))
     assert done.returncode == 0, done.stderr
-    check = json.loads((shifted / "pair_types.json").read_text())["held_out_check"]
+    shifted_record = json.loads((shifted / "pair_types.json").read_text())
+    assert shifted_record["data"]["split"] == "every 6th training document held out"
+    check = shifted_record["held_out_check"]
     assert check["checked"] and not check["matches"]
     assert "are not those the head held out" in done.stderr + done.stdout
     assert "**Warning**" in (shifted / "README.md").read_text()

@@ -35,6 +35,7 @@ from litmine.tasks.relations.pair_types import (TYPER_FILE, Linear, PairTyper, R
                                                 sentence_spans)
 from litmine.tasks.relations.shared import (TYPED_TASKS, SharedRelationModel, is_shared_model,
                                             shared_task)
+from litmine.tasks.relations.training.documents import read_train_dev
 from litmine.tasks.relations.training.thresholds import bagged_threshold, best_threshold
 from litmine.tasks.relations.training.typed import HOLD_OUT_EVERY, split_documents
 from litmine.tasks.relations.typed import (NOVEL, TypedRelationModel, candidate_pairs,
@@ -259,6 +260,31 @@ def _pair_f1(scores, related, gold: int, threshold: float) -> float:
 HELD_OUT_TOLERANCE = 2.0
 
 
+def training_split(out: Path, train_files, dev_files, exclude, max_train_docs, max_dev_docs):
+    """(fit, held-out, dev documents, how they were split): the held-out documents are those
+    the head's `training.json` lists as its own (`held_out_pmids`) when it does; else every
+    `HOLD_OUT_EVERY`-th, as the typed relation trainers split (the same files and exclusions
+    as the head's then give the head's)."""
+    try:
+        recorded = set(json.loads((out / "training.json").read_text())["data"]["held_out_pmids"])
+    except (OSError, ValueError, KeyError, TypeError):
+        recorded = set()
+    if recorded:
+        train, dev = read_train_dev(train_files, dev_files, exclude, max_train_docs,
+                                    max_dev_docs)
+        held = [d for d in train if d.pmid in recorded]
+        if held:
+            return ([d for d in train if d.pmid not in recorded], held, dev,
+                    f"the head's {len(recorded)} held-out documents ({out / 'training.json'}), "
+                    f"{len(held)} of them in the training files")
+        log.warning("train-relations --method pair-types: none of the %d documents %s lists as "
+                    "the head's held out is in the training files; holding out every %dth",
+                    len(recorded), out / "training.json", HOLD_OUT_EVERY)
+    fit, held, dev = split_documents(train_files, dev_files, exclude, max_train_docs,
+                                     max_dev_docs)
+    return fit, held, dev, f"every {HOLD_OUT_EVERY}th training document held out"
+
+
 def check_held_out(out: Path, relatedness: dict[str, Any]) -> dict[str, Any]:
     """Whether the documents held out here are those the head held out in its training: the
     same number of gold relations and the head's pair F1 on them within `HELD_OUT_TOLERANCE`
@@ -336,8 +362,8 @@ def train_pair_types(train_files: Sequence[str | Path], dev_files: Sequence[str 
                            "model; give --out the directory of the model whose relations it "
                            "should type (e.g. data/models/litmine-relations-biored-minilm-l6)")
     started = time.time()
-    fit_docs, held_docs, dev_docs = split_documents(train_files, dev_files, exclude,
-                                                    max_train_docs, max_dev_docs)
+    fit_docs, held_docs, dev_docs, split = training_split(out, train_files, dev_files, exclude,
+                                                          max_train_docs, max_dev_docs)
     train_docs = [*fit_docs, *held_docs]
     typer, chosen = fit_pair_typer(train_docs, seed=seed)
     head = (SharedRelationModel if is_shared_model(out) else TypedRelationModel)(
@@ -354,7 +380,8 @@ def train_pair_types(train_files: Sequence[str | Path], dev_files: Sequence[str 
                    "exclude": [str(p) for p in exclude], "max_train_docs": max_train_docs,
                    "max_dev_docs": max_dev_docs, "seed": seed, "c_grid": list(C_GRID),
                    "folds": FOLDS},
-        "data": {"train_documents": len(train_docs), "fit_documents": len(fit_docs),
+        "data": {"split": split, "train_documents": len(train_docs),
+                 "fit_documents": len(fit_docs),
                  "held_out_documents": len(held_docs), "dev_documents": len(dev_docs),
                  "files": [{"path": str(p), "sha256": sha256_file(p)}
                            for p in [*train_files, *dev_files]]},
@@ -417,7 +444,8 @@ training documents ({fit['features']} features); C by 5-fold cross-validation by
 Relation or not: the words' regression fitted on the {related['fit_pairs']} candidate pairs
 ({related['fit_related']} related) of {result['data']['fit_documents']} documents (C
 {related['c']} by cross-validated log loss: {cv_related}), stacked with the head's score on the
-{related['held_documents']} held-out documents the head did not train on ({related['held_pairs']}
+{related['held_documents']} held-out documents the head did not train on
+({result['data'].get('split', 'every 6th')}; {related['held_pairs']}
 pairs, {related['held_gold']} gold relations): P = sigmoid({stack['head']} logit(head) +
 {stack['words']} logit(words) + {stack['intercept']}), a relation at {related['threshold']}
 (bagged best F1). Held-out pair F1 {related['held_pair_f1']} (the head alone at its best

@@ -374,6 +374,8 @@ def train_shared_relations(task: str, fit_docs: Sequence, held_docs: Sequence,
                    **(extra or {}).get("params", {})},
         "data": {"fit_documents": len(train_set), "held_out_documents": len(sets["held"]),
                  "dev_documents": len(sets["dev"]),
+                 # BioRED's held-out documents: the pair typer fits its stacking on them
+                 "held_out_pmids": sorted(p.pmid for p in sets["held"] if p.task != "CID"),
                  **({"cid_fit_documents": sum(p.task == "CID" for p in train_set),
                      "cid_held_out_documents": sum(p.task == "CID" for p in sets["held"]),
                      "cid_dev_documents": sum(p.task == "CID" for p in sets["dev"])}

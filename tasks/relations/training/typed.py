@@ -252,6 +252,7 @@ def train_typed_relations(train_files: Sequence[str | Path], dev_files: Sequence
                    "max_train_docs": max_train_docs, "max_dev_docs": max_dev_docs,
                    "base_model": str(base_model), "device": str(torch_device)},
         "data": {"fit_documents": len(train_set), "held_out_documents": len(held),
+                 "held_out_pmids": sorted(p.pmid for p in held),
                  "held_out_relations": sum(len(p.gold) for p in held),
                  "train_relations": sum(len(p.gold) for p in train_set),
                  "dev_documents": len(dev), "dev_relations": sum(len(p.gold) for p in dev),
