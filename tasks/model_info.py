@@ -20,6 +20,7 @@ from typing import Any
 import yaml  # PyYAML: a dependency of Prefect
 
 from litmine.model_packages import model_name
+from litmine.tasks.relations.pair_types import RECORD_FILE, TYPER_FILE
 
 CARD = "README.md"
 ENSEMBLE_FILE = "litmine-ensemble.json"  # litmine.tasks.ner.ensemble.ENSEMBLE_FILE (not imported: numpy)
@@ -186,9 +187,9 @@ def _typed_scores(config: dict[str, Any], dev: str) -> tuple[Score, ...]:
 def _typer(entry: Path) -> tuple[str, tuple[Score, ...]]:
     """(" + pair typer" and its dev scores, from its record `pair_types.json`) when the typed
     model carries one (`litmine.tasks.relations.pair_types`), else ("", ())."""
-    if not (entry / "pair_types.json.gz").is_file():
+    if not (entry / TYPER_FILE).is_file():
         return "", ()
-    record = _read_json(entry / "pair_types.json")
+    record = _read_json(entry / RECORD_FILE)
     dev = record.get("dev_gold_pairs") or {}
     data = _dev_name((record.get("params") or {}).get("dev"))
     scores = [Score(name, float(dev[key]), data) for key, name in (

@@ -12,9 +12,10 @@ extraction baseline (Zhou et al. 2005, "Exploring various knowledge in relation 
 ACL; Mintz et al. 2009, ACL-IJCNLP); BioRED's own paper reports such feature models beside
 its transformers (Luo et al. 2022, Briefings in Bioinformatics 23(5), bbac282).
 
-The head's P(no relation) is kept, so the pairs found and their scores do not change: the
-typer only re-divides the rest among the eight types and replaces P(novel). It lives in the
-relation model's directory as `TYPER_FILE` (readable JSON weights), is trained by
+The same words also say whether two concepts are related at all: a third regression over them,
+stacked with the head's score (`Relatedness`), re-scores each pair the head scored and replaces
+the head's threshold. The typer lives in the relation model's directory as `TYPER_FILE`
+(readable JSON weights; `RECORD_FILE` beside it records its training), is trained by
 `litmine train --task relations --method pair-types`
 (`litmine.tasks.relations.training.pair_types`) and is used whenever it is there.
 """
@@ -33,8 +34,8 @@ from pathlib import Path
 
 from litmine.errors import ModelError
 
-#: The typer's file inside a typed relation model's directory.
-TYPER_FILE = "pair_types.json.gz"
+#: The typer's file inside a typed relation model's directory, and the record of its training.
+TYPER_FILE, RECORD_FILE = "pair_types.json.gz", "pair_types.json"
 #: Version of the features below; a typer saved with another is refused (retrain it).
 FEATURES_VERSION = 1
 
@@ -46,8 +47,8 @@ _WORD = re.compile(r"[a-z][a-z\-]+")
 #: become one feature. A light stemmer in the spirit of Porter's first step (Porter 1980,
 #: "An algorithm for suffix stripping", Program 14(3)).
 _SUFFIXES = ("ations", "ation", "ings", "ing", "ed", "es", "s")
-#: Sentence words count half as much as words between the two mentions, and a sentence that
-#: names only one of the concepts 0.3 (chosen on BioRED train by 5-fold cross-validation).
+#: Sentence words count half as much as words between the two mentions, and those of a
+#: sentence that names only one of the concepts 0.3 (set by hand in the prototype, not tuned).
 _SENTENCE_WEIGHT, _EITHER_WEIGHT = 0.5, 0.3
 #: A pair named together in more sentences than this counts as this many.
 _MAX_TOGETHER = 5
@@ -168,7 +169,8 @@ def _sigmoid(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
 
-def _logit(p: float) -> float:
+def logit(p: float) -> float:
+    """log(p / (1 - p)), with p kept within [1e-6, 1 - 1e-6]."""
     p = min(max(p, 1e-6), 1 - 1e-6)
     return math.log(p / (1 - p))
 
@@ -210,7 +212,7 @@ class Relatedness:
 
     def combine(self, head_score: float, words: float) -> float:
         """P(related) from the head's score and the words' P(related)."""
-        return _sigmoid(self.head * _logit(head_score) + self.weight * _logit(words)
+        return _sigmoid(self.head * logit(head_score) + self.weight * logit(words)
                         + self.intercept)
 
     def to_json(self) -> dict:

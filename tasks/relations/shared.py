@@ -37,10 +37,8 @@ from typing import Any
 
 from litmine.errors import ModelError
 from litmine.tasks.relations.document import BLOCK_SIZE, pair_logits
-from litmine.tasks.relations.pair_types import load_pair_typer
 from litmine.tasks.relations.typed import (CLASSES, TypedRelation, candidate_pairs,
-                                           decide_relations, novelty_threshold, pair_outputs,
-                                           typed_spans, typer_name)
+                                           decide_typed, load_typer, pair_outputs, typed_spans)
 
 SHARED_FILE = "shared.json"
 WEIGHTS_FILE = "shared.safetensors"
@@ -223,12 +221,8 @@ class SharedRelationModel:
         self.entity_types: tuple[str, ...] = tuple(config["entity_types"])
         self.name = config.get("name", self.path.name)
         #: The pair typer saved beside the head (`litmine.tasks.relations.pair_types`), or None.
-        #: (`pair_typer=False`: the head alone, as the typer's training scores it.)
-        self.typer = load_pair_typer(self.path) if pair_typer else None
-        if self.typer is not None:
-            self.name = typer_name(self.name, self.typer)
-            if self.typer.threshold is not None:  # it re-scores which pairs are relations
-                self.threshold = self.typer.threshold
+        self.typer, self.name, self.threshold = load_typer(self.path, self.name, self.threshold,
+                                                           pair_typer)
         outputs = outputs_of(self.task)
         self.model = build_shared_head(BertConfig.from_dict(config["bert_config"]),
                                        int(config["layers"]), self.entity_types, outputs)
@@ -358,12 +352,12 @@ class SharedRelationModel:
         if not pairs:
             return []
         probs, novel = pair_outputs(logits[:, :len(CLASSES) + 1])
-        scored = [(a, b, p, n) for (a, b), p, n in zip(pairs, probs.tolist(), novel.tolist())]
-        if self.typer is not None:
-            scored = self.typer.retype(text, spans, CLASSES, scored, sentences=sentences,
-                                       title_length=title_length)
-        return decide_relations(scored, self.threshold if threshold is None else threshold,
-                                novelty_threshold(self.novelty_threshold, self.typer))
+        return decide_typed([(a, b, p, n) for (a, b), p, n in zip(pairs, probs.tolist(),
+                                                                   novel.tolist())],
+                            self.typer, text, spans,
+                            self.threshold if threshold is None else threshold,
+                            self.novelty_threshold, sentences=sentences,
+                            title_length=title_length)
 
     # -- CID: as `litmine.tasks.relations.document.DocumentRelationModel` -------------------
 

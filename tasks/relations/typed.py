@@ -100,15 +100,29 @@ def decide_relations(scored, threshold: float, novelty_threshold: float
     return out
 
 
-def typer_name(name: str, typer: PairTyper) -> str:
-    """The model name typed relation rows carry when a pair typer sets their types."""
-    return f"{name}+pair-types@{typer.fingerprint}"
+def load_typer(path: Path, name: str, threshold: float, wanted: bool = True
+               ) -> tuple[PairTyper | None, str, float]:
+    """(the pair typer saved beside the typed model at `path` or None, the name the model's rows
+    carry, the score at which a pair is a relation): a typer's name joins the model's, and its
+    threshold replaces the model's when it re-scores which pairs are relations. `wanted=False`:
+    the head alone (as the typer's training scores it)."""
+    typer = load_pair_typer(path) if wanted else None
+    if typer is None:
+        return None, name, threshold
+    return (typer, f"{name}+pair-types@{typer.fingerprint}",
+            threshold if typer.threshold is None else typer.threshold)
 
 
-def novelty_threshold(model_threshold: float, typer: PairTyper | None) -> float:
-    """The P(novel) at or above which a relation is "Novel": the model's own (tuned for its
-    head) or, with a pair typer, 0.5 (the typer's logistic regression)."""
-    return model_threshold if typer is None else 0.5
+def decide_typed(scored, typer: PairTyper | None, text: str, spans, threshold: float,
+                 novelty_threshold: float, *, sentences: Sequence = (),
+                 title_length: int | None = None) -> list[TypedRelation]:
+    """`decide_relations` on a model's scored pairs, re-scored first by its pair typer when it
+    has one (whose P(novel) is a logistic regression's: "Novel" at 0.5)."""
+    if typer is not None:
+        scored = typer.retype(text, spans, CLASSES, scored, sentences=sentences,
+                              title_length=title_length)
+        novelty_threshold = 0.5
+    return decide_relations(scored, threshold, novelty_threshold)
 
 
 def pair_outputs(logits):
@@ -140,12 +154,8 @@ class TypedRelationModel:
         self.device, self.dtype = loaded.device, loaded.dtype
         self.name = self.config.get("name", self.path.name)
         #: The pair typer saved beside the model (`litmine.tasks.relations.pair_types`), or None.
-        #: (`pair_typer=False`: the head alone, as the typer's training scores it.)
-        self.typer = load_pair_typer(self.path) if pair_typer else None
-        if self.typer is not None:
-            self.name = typer_name(self.name, self.typer)
-            if self.typer.threshold is not None:  # it re-scores which pairs are relations
-                self.threshold = self.typer.threshold
+        self.typer, self.name, self.threshold = load_typer(self.path, self.name, self.threshold,
+                                                           pair_typer)
 
     def probabilities(self, text: str, mentions: Sequence
                       ) -> list[tuple[Key, Key, list[float], float]]:
@@ -173,12 +183,11 @@ class TypedRelationModel:
         """The relations of one document (mentions with concept IDs; offsets index `text`).
         `states`, `sentences`, `pmid`, `title_length`: what a shared model reads (this one
         encodes the text itself and ignores them)."""
-        scored = self.probabilities(text, mentions)
-        if self.typer is not None:
-            scored = self.typer.retype(text, typed_spans(mentions), CLASSES, scored,
-                                       sentences=sentences, title_length=title_length)
-        return decide_relations(scored, self.threshold if threshold is None else threshold,
-                                novelty_threshold(self.novelty_threshold, self.typer))
+        return decide_typed(self.probabilities(text, mentions), self.typer, text,
+                            typed_spans(mentions),
+                            self.threshold if threshold is None else threshold,
+                            self.novelty_threshold, sentences=sentences,
+                            title_length=title_length)
 
 
 def is_typed_model(path: str | Path) -> bool:

@@ -1,11 +1,14 @@
-"""Model cards (README.md) of the CID relation models: command, data, parameters, scores."""
+"""Model cards (README.md) of the relation models: command, data, parameters, scores; and the
+pair typer's section in the typed model's card."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from litmine.tasks.relations.model_config import RELATION_FILE
+from litmine.tasks.relations.pair_types import TYPER_FILE
 from litmine.tasks.scoring import pct
 from litmine.tasks.training.cards import (card_base_model, command_section, front_matter,
                                           write_card)
@@ -352,3 +355,75 @@ def _joint_member(doc: dict) -> str:
         return ""
     return ("; one head for this and BioRED's typed relations (trained on both corpora; its "
             "own card lists the BioRED scores), so one pass of it serves both when mining")
+
+
+#: The card section the typer owns (replaced on retraining).
+SECTION_START = "<!-- pair-types: written by litmine train --method pair-types -->"
+SECTION_END = "<!-- /pair-types -->"
+
+
+def _check_line(check: dict[str, Any]) -> str:
+    """The card's line on whether the held-out documents were the head's."""
+    if not check.get("checked"):
+        return f"(Not checked that the held-out documents are the head's: {check.get('why')}.)"
+    if check["matches"]:
+        return (f"The held-out documents are the head's own: {check['here']['gold']} gold "
+                f"relations, the head's pair F1 {check['here']['pair_f1']} on them (its training "
+                f"recorded {check['recorded']['pair_f1']}).")
+    return f"**Warning**: {check['warning']}."
+
+
+def write_typer_section(card: Path, result: dict[str, Any]) -> Path:
+    """Put (or replace) the pair typer's section in the model card `card`."""
+    fit, dev = result["fit"], result["dev_gold_pairs"]
+    related = fit["relatedness"]
+    cv_type = ", ".join(f"C={c}: {a}" for c, a in fit["type_cv_accuracy"].items())
+    cv_novel = ", ".join(f"C={c}: {a}" for c, a in fit["novelty_cv_accuracy"].items())
+    cv_related = ", ".join(f"C={c}: {a}" for c, a in related["cv_log_loss"].items())
+    stack = related["stack"]
+    check_line = _check_line(result.get("held_out_check") or {"why": "not recorded"})
+    section = f"""{SECTION_START}
+## Pair typer (`{TYPER_FILE}`, {result['fingerprint']})
+
+Logistic regressions over the words around each pair the head scores
+(`litmine.tasks.relations.pair_types`) decide, with the head's score, which pairs are
+relations, and alone their type and novelty. Trained in {result['seconds']} s:
+
+```
+{result.get('command_line') or '(trained from Python)'}
+```
+
+Type and novelty: {fit['relations']} gold relations of {result['data']['train_documents']}
+training documents ({fit['features']} features); C by 5-fold cross-validation by document:
+
+| | cross-validated accuracy | chosen C |
+|---|---|---:|
+| type | {cv_type} | {fit['type_c']} |
+| novelty | {cv_novel} | {fit['novelty_c']} |
+
+Relation or not: the words' regression fitted on the {related['fit_pairs']} candidate pairs
+({related['fit_related']} related) of {result['data']['fit_documents']} documents (C
+{related['c']} by cross-validated log loss: {cv_related}), stacked with the head's score on the
+{related['held_documents']} held-out documents the head did not train on
+({result['data'].get('split', 'every 6th')}; {related['held_pairs']}
+pairs, {related['held_gold']} gold relations): P = sigmoid({stack['head']} logit(head) +
+{stack['words']} logit(words) + {stack['intercept']}), a relation at {related['threshold']}
+(bagged best F1). Held-out pair F1 {related['held_pair_f1']} (the head alone at its best
+threshold: {related['held_pair_f1_head_best']}).
+
+Dev ({result['data']['dev_documents']} documents, {dev['pairs']} gold pairs, gold entities and
+IDs, only scored): pair F1 **{dev['pair_f1']}** (the head alone: {dev['head_pair_f1']}); type
+right for **{dev['type_accuracy']}%** of the gold pairs (the majority type of each entity-type
+pair in training: {dev['prior_type_accuracy']}%), novelty for **{dev['novelty_accuracy']}%**
+(always "Novel": {dev['always_novel_accuracy']}%).
+{check_line}
+{SECTION_END}
+"""
+    text = card.read_text() if card.is_file() else ""
+    if SECTION_START in text and SECTION_END in text:
+        head, rest = text.split(SECTION_START, 1)
+        text = head + section.rstrip("\n") + rest.split(SECTION_END, 1)[1]
+    else:
+        text = text.rstrip("\n") + ("\n\n" if text else "") + section
+    card.write_text(text)
+    return card

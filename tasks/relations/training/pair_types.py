@@ -7,11 +7,11 @@ regularisation C is chosen from `C_GRID` by 5-fold cross-validation on the train
 (folds by document, so that no abstract is on both sides).
 
 Whether a pair is a relation at all (`fit_relatedness`): every candidate pair of the gold
-mentions is an example, related or not. The training documents are split as the typed relation
-trainers split them (`split_documents`: every `HOLD_OUT_EVERY`-th held out), so that with the
-head's own `--exclude` the held-out documents are the ones the head never trained on: the
-words' regression is fitted on the others, and its stacking with the head's score and the
-threshold on the held-out ones.
+mentions is an example, related or not. The held-out documents are those the head held out in
+its own training (its `training.json` lists them), else every `HOLD_OUT_EVERY`-th as the typed
+relation trainers split (`training_split`); `check_held_out` compares them with the head's
+record. The words' regression is fitted on the other documents, and its stacking with the
+head's score and the threshold on the held-out ones.
 
 Dev is only scored: type and novelty accuracy on its gold pairs, beside the majority type of
 each entity-type pair in training (the prior a model gets for free) and "always Novel", and
@@ -30,13 +30,14 @@ from typing import Any
 
 from litmine.errors import LitmineError
 from litmine.tasks.digests import sha256_file
-from litmine.tasks.relations.pair_types import (TYPER_FILE, Linear, PairTyper, Relatedness,
-                                                load_pair_typer, pair_features, save_pair_typer,
-                                                sentence_spans)
+from litmine.tasks.relations.pair_types import (RECORD_FILE, TYPER_FILE, Linear, PairTyper,
+                                                Relatedness, load_pair_typer, logit,
+                                                pair_features, save_pair_typer, sentence_spans)
 from litmine.tasks.relations.shared import (TYPED_TASKS, SharedRelationModel, is_shared_model,
                                             shared_task)
 from litmine.tasks.relations.training.documents import read_train_dev
-from litmine.tasks.relations.training.thresholds import bagged_threshold, best_threshold
+from litmine.tasks.relations.training.cards import write_typer_section
+from litmine.tasks.relations.training.thresholds import bagged_threshold, best_threshold, f1_at
 from litmine.tasks.relations.training.typed import HOLD_OUT_EVERY, split_documents
 from litmine.tasks.relations.typed import (NOVEL, TypedRelationModel, candidate_pairs,
                                            is_typed_model, typed_spans)
@@ -48,8 +49,6 @@ log = logging.getLogger(__name__)
 #: Inverse regularisation strengths tried (cross-validation picks one per regression).
 C_GRID = (0.03, 0.1, 0.3, 1.0)
 FOLDS = 5
-#: The record of the last training, beside the typer.
-RECORD_FILE = "pair_types.json"
 #: Weights are stored to this many decimals (the dev accuracies are checked after rounding).
 DECIMALS = 6
 
@@ -64,11 +63,12 @@ def typing_examples(docs: Sequence[PubTatorDocument]
         for key in sorted(spans):
             key_of.setdefault(key[1], key)
         sentences = sentence_spans(d.text, title_length=len(d.title))
+        cache: dict = {}
         for pair, (relation, novel) in gold_relations(d).items():
             keys = sorted(key_of[cid] for cid in pair if cid in key_of)
             if len(keys) != 2:
                 continue  # gold_relations checks that a mention carries each ID: never here
-            features.append(pair_features(d.text, sentences, keys[0], keys[1], spans))
+            features.append(pair_features(d.text, sentences, keys[0], keys[1], spans, cache))
             types.append(relation)
             novelty.append(novel)
             pmids.append(d.pmid)
@@ -76,9 +76,9 @@ def typing_examples(docs: Sequence[PubTatorDocument]
     return features, types, novelty, pmids, kinds
 
 
-def _fit(matrix, labels: list[str], groups: list[str], seed: int):
+def _fit(matrix, labels: list, groups: list[str], seed: int, scoring: str = "accuracy"):
     """(the logistic regression refitted on all rows at the C that cross-validated best,
-    {C: mean fold accuracy})."""
+    {C: mean fold `scoring`, higher is better})."""
     import warnings
 
     from sklearn.linear_model import LogisticRegression
@@ -90,7 +90,8 @@ def _fit(matrix, labels: list[str], groups: list[str], seed: int):
         warnings.simplefilter("ignore")  # rare classes: fewer members than folds
         for c in C_GRID:
             model = LogisticRegression(C=c, max_iter=3000, random_state=seed)
-            cv[c] = float(cross_val_score(model, matrix, labels, cv=folds, groups=groups).mean())
+            cv[c] = float(cross_val_score(model, matrix, labels, cv=folds, groups=groups,
+                                          scoring=scoring).mean())
     best = max(C_GRID, key=lambda c: (cv[c], -c))
     return LogisticRegression(C=best, max_iter=3000, random_state=seed).fit(matrix, labels), cv
 
@@ -144,11 +145,12 @@ def candidate_rows(docs: Sequence[PubTatorDocument], head_scores: dict | None = 
         gold = gold_relations(d)
         gold_count += len(gold)
         sentences = sentence_spans(d.text, title_length=len(d.title))
+        cache: dict = {}
         for a, b in candidate_pairs(list(spans)):
             score = None if head_scores is None else head_scores.get((d.pmid, a, b))
             if head_scores is not None and score is None:
                 continue
-            features.append(pair_features(d.text, sentences, a, b, spans))
+            features.append(pair_features(d.text, sentences, a, b, spans, cache))
             related.append(frozenset((a[1], b[1])) in gold)
             pmids.append(d.pmid)
             scores.append(score)
@@ -166,13 +168,6 @@ def score_with_head(head, docs: Sequence[PubTatorDocument]) -> dict[tuple, float
     return out
 
 
-def _logit(p):
-    import numpy as np
-
-    p = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
-    return np.log(p / (1 - p))
-
-
 def fit_relatedness(fit_docs: Sequence[PubTatorDocument], held_docs: Sequence[PubTatorDocument],
                     head, *, seed: int = 13) -> tuple[Relatedness, dict[str, Any]]:
     """Whether a pair is a relation, from its words and the head's score (`Relatedness`).
@@ -181,11 +176,8 @@ def fit_relatedness(fit_docs: Sequence[PubTatorDocument], held_docs: Sequence[Pu
     stacking of its logit with the head's, and the threshold (bagged best pair F1), on
     `held_docs`, which neither it nor the head trained on; then the words' regression is
     refitted on both sets for the shipped typer (scikit-learn's stacking does the same)."""
-    import warnings
-
     from sklearn.feature_extraction import DictVectorizer
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import GroupKFold, cross_val_score
 
     features, related, pmids, _, _ = candidate_rows(fit_docs)
     held_scores = score_with_head(head, held_docs)
@@ -195,19 +187,10 @@ def fit_relatedness(fit_docs: Sequence[PubTatorDocument], held_docs: Sequence[Pu
                            "related and unrelated pairs both among those fitted and those held "
                            f"out (every {HOLD_OUT_EVERY}th); give more BioRED-format documents")
     vectorizer = DictVectorizer()
-    matrix = vectorizer.fit_transform(features)
-    folds = GroupKFold(n_splits=min(FOLDS, len(set(pmids))))
-    cv = {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for c in C_GRID:
-            model = LogisticRegression(C=c, max_iter=3000, random_state=seed)
-            cv[c] = float(cross_val_score(model, matrix, related, cv=folds, groups=pmids,
-                                          scoring="neg_log_loss").mean())
-    best_c = max(C_GRID, key=lambda c: (cv[c], -c))
-    words = LogisticRegression(C=best_c, max_iter=3000, random_state=seed).fit(matrix, related)
+    words, cv = _fit(vectorizer.fit_transform(features), related, pmids, seed, "neg_log_loss")
+    best_c = words.C
     p_words = words.predict_proba(vectorizer.transform(h_features))[:, 1]
-    stack_x = list(zip(_logit(h_head), _logit(p_words)))
+    stack_x = [(logit(h), logit(w)) for h, w in zip(h_head, p_words.tolist())]
     stacker = LogisticRegression(C=1.0, max_iter=1000).fit(stack_x, h_related)
     stacked = stacker.predict_proba(stack_x)[:, 1]
     index = {pmid: k for k, pmid in enumerate(dict.fromkeys(h_pmids))}
@@ -233,7 +216,7 @@ def fit_relatedness(fit_docs: Sequence[PubTatorDocument], held_docs: Sequence[Pu
         intercept=round(float(stacker.intercept_[0]), DECIMALS),
         threshold=round(float(threshold), DECIMALS))
     head_alone = best_threshold(list(zip(h_head, h_related)), h_gold)
-    head_at_its_threshold = _pair_f1(h_head, h_related, h_gold, head.threshold)
+    head_at_its_threshold = f1_at(list(zip(h_head, h_related)), h_gold, head.threshold)["f1"]
     record = {"c": best_c, "cv_log_loss": {str(c): round(-v, 4) for c, v in cv.items()},
               "fit_pairs": len(related), "fit_related": sum(related),
               "held_documents": len(held_docs), "held_pairs": len(h_related),
@@ -241,17 +224,11 @@ def fit_relatedness(fit_docs: Sequence[PubTatorDocument], held_docs: Sequence[Pu
                                              "words": relatedness.weight,
                                              "intercept": relatedness.intercept},
               "threshold": relatedness.threshold,
-              "held_pair_f1": round(100 * _pair_f1(stacked, h_related, h_gold,
-                                                   relatedness.threshold), 2),
+              "held_pair_f1": round(100 * f1_at(list(zip(stacked.tolist(), h_related)), h_gold,
+                                                relatedness.threshold)["f1"], 2),
               "held_pair_f1_head_best": round(100 * head_alone[1], 2),
               "held_pair_f1_head": round(100 * head_at_its_threshold, 2)}
     return relatedness, record
-
-
-def _pair_f1(scores, related, gold: int, threshold: float) -> float:
-    tp = sum(1 for s, r in zip(scores, related) if s >= threshold and r)
-    predicted = sum(1 for s in scores if s >= threshold)
-    return 0.0 if not tp else 2 * tp / (predicted + gold)
 
 
 #: How far (F1 points) the head's pair F1 on the held-out documents may be from what its
@@ -306,8 +283,8 @@ def check_held_out(out: Path, relatedness: dict[str, Any]) -> dict[str, Any]:
             f"gold relations, the head's pair F1 {here['pair_f1']}) are not those the head held "
             f"out in its training ({recorded['gold']}, {recorded['pair_f1']} in {path}); the "
             "stacking was fitted on documents the head trained on and trusts it too much. Give "
-            "the --train files and every --exclude the head was trained with (for the shipped "
-            "head: HOLDOUT_PMIDS.txt and BC5CDR's dev file)")
+            "the --train files and every --exclude the head was trained with, or retrain the "
+            "head: its training.json then lists the documents it held out")
         log.warning("%s", check["warning"])
     return check
 
@@ -317,10 +294,13 @@ def pair_detection(head, typer: PairTyper, docs: Sequence[PubTatorDocument]) -> 
     the typer's relatedness at the typer's."""
     scores = score_with_head(head, docs)
     features, related, _, head_scores, gold = candidate_rows(docs, scores)
-    stacked = [typer.relatedness.probability(h, f) for h, f in zip(head_scores, features)]
+    stacked = [typer.relatedness.combine(h, typer.read(f)[2])  # as `PairTyper.retype` scores
+               for h, f in zip(head_scores, features)]
     return {"documents": len(docs), "gold": gold,
-            "head_pair_f1": round(100 * _pair_f1(head_scores, related, gold, head.threshold), 2),
-            "pair_f1": round(100 * _pair_f1(stacked, related, gold, typer.threshold), 2)}
+            "head_pair_f1": round(100 * f1_at(list(zip(head_scores, related)), gold,
+                                              head.threshold)["f1"], 2),
+            "pair_f1": round(100 * f1_at(list(zip(stacked, related)), gold,
+                                         typer.threshold)["f1"], 2)}
 
 
 def typing_accuracy(typer: PairTyper, docs: Sequence[PubTatorDocument],
@@ -395,75 +375,3 @@ def train_pair_types(train_files: Sequence[str | Path], dev_files: Sequence[str 
     (out / RECORD_FILE).write_text(json.dumps(result, indent=2) + "\n")
     write_typer_section(out / "README.md", result)
     return result
-
-
-#: The card section the typer owns (replaced on retraining).
-SECTION_START = "<!-- pair-types: written by litmine train --method pair-types -->"
-SECTION_END = "<!-- /pair-types -->"
-
-
-def _check_line(check: dict[str, Any]) -> str:
-    """The card's line on whether the held-out documents were the head's."""
-    if not check.get("checked"):
-        return f"(Not checked that the held-out documents are the head's: {check.get('why')}.)"
-    if check["matches"]:
-        return (f"The held-out documents are the head's own: {check['here']['gold']} gold "
-                f"relations, the head's pair F1 {check['here']['pair_f1']} on them (its training "
-                f"recorded {check['recorded']['pair_f1']}).")
-    return f"**Warning**: {check['warning']}."
-
-
-def write_typer_section(card: Path, result: dict[str, Any]) -> Path:
-    """Put (or replace) the pair typer's section in the model card `card`."""
-    fit, dev = result["fit"], result["dev_gold_pairs"]
-    related = fit["relatedness"]
-    cv_type = ", ".join(f"C={c}: {a}" for c, a in fit["type_cv_accuracy"].items())
-    cv_novel = ", ".join(f"C={c}: {a}" for c, a in fit["novelty_cv_accuracy"].items())
-    cv_related = ", ".join(f"C={c}: {a}" for c, a in related["cv_log_loss"].items())
-    stack = related["stack"]
-    check_line = _check_line(result.get("held_out_check") or {"why": "not recorded"})
-    section = f"""{SECTION_START}
-## Pair typer (`{TYPER_FILE}`, {result['fingerprint']})
-
-Logistic regressions over the words around each pair the head scores
-(`litmine.tasks.relations.pair_types`) decide, with the head's score, which pairs are
-relations, and alone their type and novelty. Trained in {result['seconds']} s:
-
-```
-{result.get('command_line') or '(trained from Python)'}
-```
-
-Type and novelty: {fit['relations']} gold relations of {result['data']['train_documents']}
-training documents ({fit['features']} features); C by 5-fold cross-validation by document:
-
-| | cross-validated accuracy | chosen C |
-|---|---|---:|
-| type | {cv_type} | {fit['type_c']} |
-| novelty | {cv_novel} | {fit['novelty_c']} |
-
-Relation or not: the words' regression fitted on the {related['fit_pairs']} candidate pairs
-({related['fit_related']} related) of {result['data']['fit_documents']} documents (C
-{related['c']} by cross-validated log loss: {cv_related}), stacked with the head's score on the
-{related['held_documents']} held-out documents the head did not train on
-({result['data'].get('split', 'every 6th')}; {related['held_pairs']}
-pairs, {related['held_gold']} gold relations): P = sigmoid({stack['head']} logit(head) +
-{stack['words']} logit(words) + {stack['intercept']}), a relation at {related['threshold']}
-(bagged best F1). Held-out pair F1 {related['held_pair_f1']} (the head alone at its best
-threshold: {related['held_pair_f1_head_best']}).
-
-Dev ({result['data']['dev_documents']} documents, {dev['pairs']} gold pairs, gold entities and
-IDs, only scored): pair F1 **{dev['pair_f1']}** (the head alone: {dev['head_pair_f1']}); type
-right for **{dev['type_accuracy']}%** of the gold pairs (the majority type of each entity-type
-pair in training: {dev['prior_type_accuracy']}%), novelty for **{dev['novelty_accuracy']}%**
-(always "Novel": {dev['always_novel_accuracy']}%).
-{check_line}
-{SECTION_END}
-"""
-    text = card.read_text() if card.is_file() else ""
-    if SECTION_START in text and SECTION_END in text:
-        head, rest = text.split(SECTION_START, 1)
-        text = head + section.rstrip("\n") + rest.split(SECTION_END, 1)[1]
-    else:
-        text = text.rstrip("\n") + ("\n\n" if text else "") + section
-    card.write_text(text)
-    return card
