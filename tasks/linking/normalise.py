@@ -22,7 +22,10 @@ Levels, tried in order; the first that answers wins:
    another type of at most `SHORT_ABBREVIATION` ("cc" is no "CC"), at every level.
 3. ``composite`` (Chemical, Disease only): coordinated mentions ("renal and hepatic failure",
    "breast or ovarian cancer") are split into their parts (`split_composite`); when every part
-   links, the IDs are "|"-joined as in BC5CDR.
+   links, the IDs are "|"-joined as in BC5CDR. Then ``rewritten`` (Disease only): the mention's
+   rewrites by levels 1 and 2, modifiers dropped, organ adjectives as nouns, the head word's
+   synonym ("inherited factor V deficiency", "renal injury", "eye malformation";
+   `litmine.tasks.linking.rewrites`).
 4. ``fuzzy`` (Chemical, Disease only; a gene symbol one letter from another is another gene,
    and species and cell-line names are as short): cosine similarity of character 3-gram TF-IDF
    vectors (`FUZZY_NGRAM`, `litmine.tasks.linking.fuzzy`) of the normalised key against every
@@ -57,6 +60,7 @@ from litmine.tasks.linking.fuzzy import NgramIndex
 from litmine.tasks.linking.hashed_map import HashedMap
 from litmine.tasks.linking.lexicon import LINKED_TYPES, MESH_TYPES, Lexicon, merge_ranked
 from litmine.tasks.linking.organisms import choose_taxon, gene_taxa, named_taxa
+from litmine.tasks.linking.rewrites import disease_rewrites
 from litmine.tasks.linking.variants import normalise_variant
 from litmine.tasks.records import Mention
 from litmine.tasks.scoring import Span, concept_key, score_spans
@@ -78,6 +82,8 @@ CACHE_SIZE = 200_000
 FUZZY_THRESHOLD = 0.9
 #: Types that the composite and fuzzy levels serve (the MeSH types, where they were measured).
 FUZZY_TYPES = MESH_TYPES
+#: Types whose mentions are rewritten when nothing matched (`litmine.tasks.linking.rewrites`).
+REWRITE_TYPES = ("Disease",)
 #: Types whose words are singularised by the normalised level.
 SINGULAR_TYPES = (*MESH_TYPES, "Species")
 #: A Gene mention this short, all lowercase letters, links only exactly ("cat" vs "CAT").
@@ -300,7 +306,8 @@ class Linker:
             elif not text.strip():
                 results[i] = NO_LINK
             else:
-                found = self._lookup(text, type_) or self._composite(text, type_)
+                found = (self._lookup(text, type_) or self._composite(text, type_)
+                         or self._rewritten(text, type_))
                 if found is not None:
                     results[i] = found
                 elif _exact_only(text, type_):
@@ -334,13 +341,24 @@ class Linker:
         """Link one mention text of a type."""
         return self.link_many([(text, type_)])[0]
 
+    def _rewritten(self, text: str, type_: str) -> Link | None:
+        """Level 3b: a Disease mention's rewrites (`litmine.tasks.linking.rewrites`) by levels 1
+        and 2, the first that matches."""
+        if type_ not in REWRITE_TYPES:
+            return None
+        for rewrite in disease_rewrites(text):
+            found = self._lookup(rewrite, type_)
+            if found is not None:
+                return Link(found.concept_id, "rewritten", 1.0, matched=rewrite)
+        return None
+
     def _composite(self, text: str, type_: str) -> Link | None:
         parts = split_composite(text) if type_ in FUZZY_TYPES else []
         if not parts:
             return None
         ids = []
         for part in parts:
-            found = self._lookup(part, type_)
+            found = self._lookup(part, type_) or self._rewritten(part, type_)
             if found is None:
                 return None
             ids.extend(found.concept_id.split("|"))

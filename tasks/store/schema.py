@@ -15,13 +15,15 @@ from litmine.errors import StoreError
 
 SCHEMA_VERSION = 8
 
-#: `entities.link_status`: how `concept_id` was found, or why it is NULL (no ID). The first six
+#: `entities.link_status`: how `concept_id` was found, or why it is NULL (no ID). The first seven
 #: are the linker's levels (tasks/linking/normalise.py); "linked" and "unmatched" are what
 #: migration 4 can tell of a row that an older litmine stored.
 LINK_STATUSES = {
     "exact": "the text is a lexicon name of its type",
     "normalised": "the normalised text is",
     "composite": "every part of a coordinated mention linked; the IDs are |-joined",
+    "rewritten": "a Disease mention rewritten (modifiers dropped, organ adjective as noun, head "
+                 "word's synonym) matched",
     "fuzzy": "character 3-gram similarity at or above the threshold",
     "abbreviation": "the document's abbreviation definition gave the ID",
     "species": "a gene name's ID in the organism the document mentions (human by default, mouse "

@@ -88,7 +88,8 @@ def test_mine_links_mesh_ids_and_scores_cid_relations_by_default(tmp_path, prefe
     assert rows(db, "SELECT count(*) FROM entities WHERE concept_id = '' OR link_status IS NULL") == [(0,)]
     statuses = dict(rows(db, "SELECT concept_id IS NOT NULL, list(DISTINCT link_status) FROM entities "
                              "WHERE type IN ('Chemical', 'Disease') GROUP BY 1"))
-    assert set(statuses[True]) <= {"exact", "normalised", "composite", "fuzzy", "abbreviation"}
+    assert set(statuses[True]) <= {"exact", "normalised", "composite", "rewritten", "fuzzy",
+                                  "abbreviation"}
     assert statuses[False] and set(statuses[False]) <= {"no-match", "below-threshold", "empty"}
     assert set(statuses[True]) & {"exact", "normalised"}
     texts = dict(rows(db, "SELECT pmid, title || ' ' || abstract FROM articles"))

@@ -337,6 +337,7 @@ def linker():
                              ("Disease", "seizures", "D012640"), ("Disease", "renal failure", "D051437"),
                              ("Disease", "hepatic failure", "D017093"),
                              ("Disease", "cardiotoxicity", "D066126"),
+                             ("Disease", "renal injury", "D058186"),
                              ("Disease", "pulmonary and renal insufficiency", "D011665|D051437")]:
         lex.add(type_, name, cid, "corpus:test")
     for type_, name, cid in iter_mesh_names(LEX / "desc_sample.xml"):
@@ -355,6 +356,10 @@ def linker():
     ("renal and hepatic failure", "Disease", "D051437|D017093", "composite"),
     ("pulmonary and renal insufficiency", "Disease", "D011665|D051437", "exact"),
     ("cardiotoxicities", "Disease", "D066126", "normalised"),
+    ("inherited renal failure (IRF)", "Disease", "D051437", "rewritten"),  # modifier, aside
+    ("kidney injury", "Disease", "D058186", "rewritten"),  # the organ's adjective
+    ("hepatic insufficiency", "Disease", "D017093", "rewritten"),  # the head word's synonym
+    ("renal and hepatic insufficiency", "Disease", "D051437|D017093", "composite"),  # parts too
     ("cardiac toxicity", "Disease", "D066126", "fuzzy"),
     ("insomnia", "Disease", "", "none"),
     ("clonidine", "Disease", "", "none"),  # types never cross
