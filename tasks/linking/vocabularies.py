@@ -15,6 +15,7 @@ from pathlib import Path
 
 from litmine.errors import ParseError
 from litmine.tasks.linking.concept_ids import MESH_ID, mesh_id
+from litmine.tasks.linking.mesh_tree import iter_tree_rows, mapped_descriptors
 from litmine.tasks.linking.text_files import open_text, tsv_rows
 
 #: Types linked to MeSH (the BioCreative V CDR convention, composite IDs "|"-joined).
@@ -89,17 +90,14 @@ def iter_mesh_names(path: str | Path, descriptor_trees: Mapping[str, Sequence[st
 
 
 def mesh_descriptor_trees(paths: Iterable[str | Path]) -> dict[str, tuple[str, ...]]:
-    """Descriptor ID -> tree numbers, from the MeSH tables among `paths` (XML files and
-    supplementary rows contribute nothing; malformed rows are left to `iter_mesh_names`)."""
+    """Descriptor ID -> tree numbers, from the MeSH tables among `paths` (`mesh_tree`'s
+    reader; XML files are skipped: their records type themselves)."""
     trees: dict[str, tuple[str, ...]] = {}
     for p in paths:
         with open_text(Path(p)) as handle:
             if handle.read(512).lstrip().startswith("<"):
                 continue
-        with open_text(Path(p)) as handle:
-            for _, row in tsv_rows(handle):
-                if len(row) >= len(MESH_TABLE_FIELDS) and row[0].strip().startswith("D"):
-                    trees[row[0].strip()] = tuple(t.strip() for t in row[3].split("|") if t.strip())
+        trees.update((uid, values) for kind, uid, values in iter_tree_rows(p) if kind == "tree")
     return trees
 
 
@@ -127,8 +125,8 @@ def iter_mesh_table_names(path: str | Path,
                     "descriptor IDs, as in mesh_supp_id_label_mappings.tsv) nor is the file "
                     "MeSH XML")
             uid, name, synonyms, last = (c.strip() for c in row[:4])
-            mapped = [d.strip().lstrip("*") for d in last.replace("|", ",").split(",") if d.strip()]
-            if uid.startswith("C") and mapped and all(MESH_ID.match(d) for d in mapped):
+            mapped = mapped_descriptors(uid, last)
+            if mapped is not None:
                 if descriptor_trees is None:
                     raise ParseError(
                         f"lexicon: {path} is a MeSH supplementary-record table (line {lineno}: "

