@@ -11,8 +11,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from litmine.commands.options import (DeviceOption, DtypeOption, command_line, existing_files, plain,
-                                      quiet_loading_bars, quiet_transformers, wide_console)
+from litmine.commands.options import (DeviceOption, DtypeOption, comma_list, command_line,
+                                      existing_files, plain, quiet_loading_bars,
+                                      quiet_transformers, wide_console)
 from litmine.errors import LitmineError
 from litmine.tasks.store.access import database_path
 from litmine.settings import (DEFAULT_MODEL_DIR, RELATION_MODEL_OUT, TYPED_RELATION_MODEL_OUT,
@@ -20,7 +21,7 @@ from litmine.settings import (DEFAULT_MODEL_DIR, RELATION_MODEL_OUT, TYPED_RELAT
 
 
 def _split_types(types: str | None) -> list[str] | None:
-    return [t.strip() for t in types.split(",") if t.strip()] if types else None
+    return comma_list(types) if types else None
 
 
 class Task(str, Enum):

@@ -133,6 +133,11 @@ CORPUS_SOURCES = {
 }
 
 
+def comma_list(value: str | None) -> list[str]:
+    """An option's comma-separated values, blanks dropped ("Gene, Disease," -> two)."""
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
 def existing_files(paths: list[Path] | None, stage: str | None = None) -> list[str]:
     """The paths as strings, or LitmineError naming the first that is not a file (and, for a
     known corpus, where to get it)."""

@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from litmine.commands.options import App, DeviceOption, existing_files
+from litmine.commands.options import App, DeviceOption, comma_list, existing_files
 from litmine.errors import LitmineError
 from litmine.settings import DEFAULT_LEXICON, DEFAULT_RELATION_MODEL, LEXICON_OUT, get_settings
 
@@ -43,9 +43,7 @@ def lexicon_build(
                         mesh_mappings=existing_files(mesh_mappings), sssom=existing_files(sssom),
                         genes=existing_files(genes), species=existing_files(species),
                         homologs=existing_files(homologs), exclude=existing_files(exclude),
-                        mesh_supplementary_types=tuple(t.strip() for t in
-                                                       mesh_supplementary_types.split(",")
-                                                       if t.strip()),
+                        mesh_supplementary_types=tuple(comma_list(mesh_supplementary_types)),
                         **({"homolog_taxa": _taxa(homolog_taxa)} if homolog_taxa else {}))
     path = lex.save(out or LEXICON_OUT)
     typer.echo(f"lexicon: {lex.summary()} -> {path}")
@@ -53,7 +51,7 @@ def lexicon_build(
 
 def _taxa(value: str) -> tuple[str, ...]:
     """--homolog-taxa: NCBI Taxonomy IDs, comma-separated."""
-    taxa = tuple(t.strip() for t in value.split(",") if t.strip())
+    taxa = tuple(comma_list(value))
     bad = [t for t in taxa if not t.isdigit()]
     if bad or not taxa:
         raise LitmineError(f"lexicon build: --homolog-taxa takes NCBI Taxonomy IDs, comma-"
