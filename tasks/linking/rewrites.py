@@ -54,7 +54,9 @@ _ASIDE = re.compile(r"\s*\([^()]*\)")
 
 
 def _singular(word: str) -> str:
-    """"malformations" -> "malformation", "injuries" -> "injury" (for the tables' keys)."""
+    """"malformations" -> "malformation", "injuries" -> "injury": a dictionary form for the
+    tables' keys. (normalise.py's singular builds lookup keys, where "diseases" -> "diseas" is
+    fine on both sides; here the word must meet the table's "disease".)"""
     if word.endswith("ies") and len(word) > 4:
         return word[:-3] + "y"
     if word.endswith("s") and not word.endswith(("ss", "us", "is")) and len(word) > 3:
