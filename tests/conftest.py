@@ -69,6 +69,14 @@ def tiny_ner_model(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def busy_tiny_ner_model(tmp_path_factory) -> Path:
+    """The tiny model with no bias towards "O": it tags about half the words, so that tests
+    that follow mentions through a pipeline always have some (the default tiny model can leave
+    a short document with none)."""
+    return build_tiny_bert(tmp_path_factory.mktemp("busy-tiny-ner"), o_bias=0.0)
+
+
+@pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
     return FIXTURES
 

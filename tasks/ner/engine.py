@@ -36,7 +36,7 @@ from prefect.exceptions import MissingContextError
 from litmine.errors import ModelError
 from litmine.model_packages import locate_model
 from litmine.tasks.ner.ensemble import EnsembleTagger, is_ensemble, read_ensemble
-from litmine.tasks.ner.labels import AGGREGATIONS, compile_labels, decode_spans
+from litmine.tasks.ner.labels import AGGREGATIONS, DEFAULT_AGGREGATION, compile_labels, decode_spans
 from litmine.tasks.cpu_workers import DEFAULT_CPU_WORKERS, single_threaded_ops
 from litmine.tasks.loading import DTYPE_NAMES, resolve_device, resolve_dtype, resolve_model_source
 from litmine.tasks.ner.markers import join_marker, split_marker
@@ -361,7 +361,7 @@ class Tagger:
                 yield TokenPredictions(offsets[i], word_ids[i], prob, states[i])
 
     def tag_texts(self, texts: Sequence[str], *, max_batch_tokens: int | None = None,
-                  stride: int = 32, aggregation: str = "first", chunk_texts: int = CHUNK_TEXTS,
+                  stride: int = 32, aggregation: str = DEFAULT_AGGREGATION, chunk_texts: int = CHUNK_TEXTS,
                   workers: int | None = None,
                   on_error: Callable[[int, Exception], None] | None = None,
                   states_layer: int | None = None,
@@ -369,8 +369,9 @@ class Tagger:
                   ) -> list[list[tuple[int, int, str, float]]]:
         """Entity spans ``(start, end, type, score)`` of each text; offsets index that text.
 
-        aggregation "first" labels whole words by their first sub-token (the default);
-        "simple" reproduces transformers' pipeline(aggregation_strategy="simple") on the same
+        aggregation "viterbi" (the default) labels whole words by their first sub-token, the
+        sentence's labels the most probable sequence the scheme allows; "first" each word its
+        own most probable label; "simple" reproduces transformers' pipeline(aggregation_strategy="simple") on the same
         token predictions (see `litmine.tasks.ner.labels.decode_spans`). `on_error(i, exc)`:
         a text whose decoding raises gets no spans and is reported, instead of raising.
         `states_layer` with a list `states`: each text's (token offsets, hidden states after
@@ -400,7 +401,7 @@ class Tagger:
         return results
 
     def tag(self, sentences: Sequence[Sentence], *, max_batch_tokens: int | None = None,
-            stride: int = 32, aggregation: str = "first") -> list[Mention]:
+            stride: int = 32, aggregation: str = DEFAULT_AGGREGATION) -> list[Mention]:
         """Mentions in the sentences, with document offsets (sentence.start + local offset).
 
         A model trained on whole documents (`unit` "document") sees each run of one
@@ -413,7 +414,7 @@ class Tagger:
         return units_to_mentions(units, spans)
 
     def tag_documents(self, sentences: Sequence[Sentence], *, max_batch_tokens: int | None = None,
-                      stride: int = 32, aggregation: str = "first",
+                      stride: int = 32, aggregation: str = DEFAULT_AGGREGATION,
                       states_layer: int | None = None) -> NerResult:
         """`tag`, document by document for what can fail on one document (decoding a text's
         spans, mapping them to sentences): such a document is a failure of stage "ner" and has
@@ -554,7 +555,7 @@ def tag_documents(sentences: Sequence[Sentence], model: str, device: str = "auto
 def tag_entities(sentences: Sequence[Sentence], model: str, device: str = "auto", *,
                  label_map: dict[str, str | None] | None = None, dtype: str | None = None,
                  max_batch_tokens: int | None = None, stride: int = 32,
-                 aggregation: str = "first") -> list[Mention]:
+                 aggregation: str = DEFAULT_AGGREGATION) -> list[Mention]:
     """Tag entity mentions in sentences with a NER model (loaded once per worker process)."""
     tagger = load_tagger(model, device=device, label_map=label_map, dtype=dtype)
     started = time.perf_counter()

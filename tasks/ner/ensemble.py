@@ -29,7 +29,7 @@ import numpy as np
 
 from litmine.errors import ModelError
 from litmine.tasks.ner.token_states import DocumentStates, NerResult, states_by_document
-from litmine.tasks.ner.labels import decode_spans
+from litmine.tasks.ner.labels import DEFAULT_AGGREGATION, decode_spans
 from litmine.tasks.ner.markers import join_marker, split_marker
 from litmine.tasks.ner.stats import NerStats
 from litmine.tasks.ner.units import text_units, units_to_mentions
@@ -127,7 +127,7 @@ class EnsembleTagger:
                 f"{[m.model_name for m in self.members]}, weights={self.weights})")
 
     def tag(self, sentences: Sequence[Sentence], *, max_batch_tokens: int | None = None,
-            stride: int = 32, aggregation: str = "first") -> list[Mention]:
+            stride: int = 32, aggregation: str = DEFAULT_AGGREGATION) -> list[Mention]:
         """Mentions in the sentences (as `Tagger.tag`), from the members' averaged probabilities."""
         return self._tag(sentences, max_batch_tokens, stride, aggregation)[0]
 
@@ -166,7 +166,7 @@ class EnsembleTagger:
 
     def tag_documents(self, sentences: Sequence[Sentence], *, states_layer: int | None = None,
                       max_batch_tokens: int | None = None, stride: int = 32,
-                      aggregation: str = "first") -> NerResult:
+                      aggregation: str = DEFAULT_AGGREGATION) -> NerResult:
         """`tag` with no per-document failures (as `Tagger.tag_documents` returns them): the
         members' probabilities are merged batch-wide, so a failure here is the batch's.
         `states_layer`: the token states of the first member's pass (a relation model trained

@@ -34,9 +34,9 @@ def _given() -> dict[str, list[tuple[int, str, str]]]:
 
 @pytest.mark.parametrize("source", [XML, JSON], ids=["bioc-xml", "bioc-json"])
 def test_bioc_goes_through_mine_and_export_with_every_passage_and_offset(
-        tmp_path, prefect_harness, tiny_ner_model, run_litmine, source):
+        tmp_path, prefect_harness, busy_tiny_ner_model, run_litmine, source):
     db = tmp_path / "x.duckdb"
-    result = mine(files=[str(source)], db=str(db), model=str(tiny_ner_model), relations=False,
+    result = mine(files=[str(source)], db=str(db), model=str(busy_tiny_ner_model), relations=False,
                   batch_size=2, device="cpu")
     assert result["articles"] == 3 and result["rejects"] == 1
     con = duckdb.connect(str(db), read_only=True)

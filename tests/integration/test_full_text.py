@@ -29,9 +29,9 @@ def _entries(text: str) -> list[tuple[str, str, str, list[list[str]]]]:
 
 
 def test_full_text_goes_through_mine_and_export_with_every_passage_and_offset(
-        tmp_path, prefect_harness, tiny_ner_model, run_litmine):
+        tmp_path, prefect_harness, busy_tiny_ner_model, run_litmine):
     db = tmp_path / "x.duckdb"
-    result = mine(files=[str(SOURCE)], db=str(db), model=str(tiny_ner_model), relations=False,
+    result = mine(files=[str(SOURCE)], db=str(db), model=str(busy_tiny_ner_model), relations=False,
                   batch_size=2, device="cpu")
     assert result["articles"] == 3 and result["rejects"] == 1
     con = duckdb.connect(str(db), read_only=True)

@@ -234,7 +234,7 @@ def test_decode_spans_first_matches_decode_entities(text, tokens, expected):
     names = ["O", *dict.fromkeys(lbl for *_, lbl in tokens if lbl != "O")]
     offsets, word_ids = _arrays(tokens)
     probs = _one_hot([lbl for *_, lbl in tokens], names)
-    spans = decode_spans(text, offsets, word_ids, probs, compile_labels(names))
+    spans = decode_spans(text, offsets, word_ids, probs, compile_labels(names), "first")
     assert [(text[s:e], t) for s, e, t, _ in spans] == expected
     assert_same_spans(spans, _reference(text, offsets, word_ids, probs, names))
 
@@ -264,7 +264,7 @@ def test_decode_spans_first_matches_decode_entities_on_random_tokens(seed):
     offsets, word_ids = _arrays([(s, e, w, None) for s, e, w in tokens])
     probs = _one_hot(labels, names, rng)
     label_map = {"Dosage": None} if seed % 2 else None
-    got = decode_spans(text, offsets, word_ids, probs, compile_labels(names, label_map))
+    got = decode_spans(text, offsets, word_ids, probs, compile_labels(names, label_map), "first")
     assert_same_spans(got, _reference(text, offsets, word_ids, probs, names, label_map))
 
 
