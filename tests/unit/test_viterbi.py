@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from litmine.tasks.ner.labels import compile_labels, decode_spans
-from litmine.tasks.ner.viterbi import best_sequence, constrained_labels, transitions, violations
+from litmine.tasks.ner.viterbi import best_sequence, constrained_labels, violations
 
 BIO = ["O", "B-Chemical", "I-Chemical", "B-Disease", "I-Disease"]
 
