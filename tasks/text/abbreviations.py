@@ -221,7 +221,7 @@ def apply_abbreviations(text: str, mentions: Sequence[Mention],
                         sentences: Sequence[Sentence] = (), *, add_missing: bool = True,
                         fix_types: bool = True, drop_unsupported: bool = True,
                         add_long_forms: bool = True,
-                        types: Iterable[str] = ("Chemical", "Disease")) -> list[Mention]:
+                        types: Iterable[str] | None = None) -> list[Mention]:
     """Make a document's mentions agree with its abbreviation definitions.
 
     For each definition, the type is that of the longest mention ending where the long form
@@ -236,22 +236,32 @@ def apply_abbreviations(text: str, mentions: Sequence[Mention],
     instead: their majority type is the SF's, every occurrence gets it, and the LF gets a
     mention too (`add_long_forms`). On the BC5CDR development set, dropping scored 1.0 (Chemical)
     and 0.7 (Disease) points of strict F1 above voting, and accepting LF mentions that start
-    before the LF 0.3 and 0.1 more. Only `types` are handled.
+    before the LF 0.3 and 0.1 more.
+
+    Only mentions of `types` are handled; None (the default) handles every type. With the six
+    types of the default NER model handled instead of Chemical and Disease alone, BioRED dev
+    (the selection set) rose from 84.34 to 85.03 micro F1: "Paget's disease of bone (PDB)"
+    retypes the PDB tagged Gene, "otilonium bromide (OB)" the OB tagged Gene, and gene short
+    forms of untagged long forms are dropped (Gene precision 80.97 -> 82.81).
     """
-    wanted = set(types)
+    wanted = None if types is None else set(types)
+
+    def handled(m: Mention) -> bool:
+        return wanted is None or m.type in wanted
+
     result = list(mentions)
     pmid = mentions[0].pmid if mentions else ""
     for abbr in abbreviations:
         pmid = abbr.pmid or pmid
-        lf_mentions = [m for m in result if m.type in wanted and m.end == abbr.long_end]
+        lf_mentions = [m for m in result if handled(m) and m.end == abbr.long_end]
         occurrences = find_short_form_occurrences(text, abbr.short)
         exact = {(m.start, m.end): m for m in result
-                 if m.type in wanted and (m.start, m.end) in set(occurrences)}
+                 if handled(m) and (m.start, m.end) in set(occurrences)}
         if lf_mentions:
             lf = max(lf_mentions, key=lambda m: m.end - m.start)
             target, score = lf.type, lf.score
         elif exact and drop_unsupported:
-            result = [m for m in result if (m.start, m.end) not in exact or m.type not in wanted]
+            result = [m for m in result if (m.start, m.end) not in exact or not handled(m)]
             continue
         elif exact:
             votes = Counter(m.type for m in exact.values())

@@ -152,3 +152,26 @@ def test_a_mention_that_starts_before_the_long_form_is_its_mention():
     out = apply_abbreviations(TEXT, [wider, sf], abbrs)
     pans = [m for m in out if m.text == "PAN"]
     assert len(pans) >= 3 and {m.type for m in pans} == {"Chemical"}
+
+
+def test_every_type_is_handled_by_default():
+    # "Paget's disease of bone (PDB)": the PDB the tagger called a gene is the disease
+    text = "Paget's disease of bone (PDB) runs in families. PDB and SQSTM1 are linked."
+    abbrs = find_abbreviations(text, "9")
+    lf = _m(0, len("Paget's disease of bone"), "Disease", text)
+    gene_sf = _m(*_span("PDB", 1, text), "Gene", text)
+    gene = _m(*_span("SQSTM1", 0, text), "Gene", text)
+    out = apply_abbreviations(text, [lf, gene_sf, gene], abbrs)
+    assert [(m.text, m.type) for m in out] == [("Paget's disease of bone", "Disease"),
+                                               ("PDB", "Disease"), ("PDB", "Disease"),
+                                               ("SQSTM1", "Gene")]
+    # handling Chemical and Disease alone (the rule before) leaves the gene-tagged PDB alone
+    only = apply_abbreviations(text, [lf, gene_sf, gene], abbrs, types=("Chemical", "Disease"))
+    assert ("PDB", "Gene") in [(m.text, m.type) for m in only]
+
+
+def test_a_gene_short_form_of_an_untagged_long_form_is_dropped():
+    text = "The bispectral index (BIS) fell; BIS stayed low."
+    abbrs = find_abbreviations(text, "9")
+    out = apply_abbreviations(text, [_m(*_span("BIS", 1, text), "Gene", text)], abbrs)
+    assert out == []
