@@ -106,12 +106,12 @@ class RssSampler:
 
 def run_plain(path: Path, db: Path, tagger, batch_size: int) -> dict:
     """The flow's work as plain calls, one stage after the other, no Prefect: stage seconds."""
-    from litmine.tasks.relations.pairs import pair_chemicals_with_diseases
     from litmine.tasks.records import Article
-    from litmine.tasks.text.sentences import split_article
+    from litmine.tasks.relations.pairs import pair_chemicals_with_diseases
     from litmine.tasks.sources.files import iter_file_items
-    from litmine.tasks.store.database import Batch
     from litmine.tasks.store.access import open_store
+    from litmine.tasks.store.database import Batch
+    from litmine.tasks.text.sentences import split_article
 
     seconds: Counter = Counter()
     started = time.perf_counter()
@@ -152,6 +152,7 @@ def run_plain(path: Path, db: Path, tagger, batch_size: int) -> dict:
 def run_one(args) -> dict:
     """One size, in this process: warm model, one `mine` flow run, then (optionally) plain."""
     import duckdb
+
     from litmine.flows.mine import mine
     from litmine.tasks.ner.engine import load_tagger
 

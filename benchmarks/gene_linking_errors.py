@@ -8,18 +8,21 @@ Usage:
 
 LEXICON: a lexicon file to use instead of the shipped one.
 """
-import sys, collections
+import collections
+import sys
 from dataclasses import replace
+
 from litmine.tasks.linking.normalise import load_linker, score_concepts
 from litmine.tasks.relations.relate import relate_articles
 from litmine.tasks.sources.pubtator import gold_to_mentions
-from litmine.tasks.training.corpus import read_corpus
 from litmine.tasks.text.sentences import split_article
+from litmine.tasks.training.corpus import read_corpus
 
 path = sys.argv[1]
 corpus = read_corpus([path])
 docs = corpus.documents
 from litmine.settings import DEFAULT_LEXICON
+
 LEXICON = sys.argv[2] if len(sys.argv) > 2 else DEFAULT_LEXICON
 linker = load_linker(LEXICON)
 articles = [d.to_article() for d in docs]
@@ -53,7 +56,8 @@ for c, xs in ex.items():
 
 # is the gold ID known to the lexicon at all (any name), and under the same symbol key?
 from litmine.tasks.linking.lexicon import Lexicon
-from litmine.tasks.linking.normalise import normalise_name, gene_symbol_key
+from litmine.tasks.linking.normalise import gene_symbol_key, normalise_name
+
 lex = Lexicon.load(LEXICON)
 known_ids = collections.defaultdict(set)
 for (t, name), ids in lex.weights().items():

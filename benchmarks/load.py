@@ -43,7 +43,7 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # no network
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import duckdb  # noqa: E402
+import duckdb
 
 SAMPLE = ROOT / "data" / "sample" / "pubmedsample18n0001.xml.gz"
 PMID_BASE = 900_000_000
@@ -55,7 +55,7 @@ O_BIAS = 0.15
 #: A leak of 1 KiB per record would add ~73 MiB over the 75,000 records between the two; 100 MiB
 #: leaves room for DuckDB's and Python's allocators to settle, and still catches a 2 KiB leak.
 FLAT_MB = 100
-_RECORD = re.compile(rb"<PubmedArticle>.*?</PubmedArticle>", re.S)
+_RECORD = re.compile(rb"<PubmedArticle>.*?</PubmedArticle>", re.DOTALL)
 _PMID = re.compile(rb"<PMID Version=\"(\d+)\">\d+</PMID>")
 
 
@@ -146,8 +146,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from litmine.flows.mine import mine
     from litmine.progress import set_progress_hook
-    from litmine.tasks.sources.pubmed_xml import iter_pubmed_xml
     from litmine.tasks.records import Article
+    from litmine.tasks.sources.pubmed_xml import iter_pubmed_xml
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="litmine-load-"))
     workdir.mkdir(parents=True, exist_ok=True)

@@ -35,7 +35,7 @@ from pathlib import Path
 import duckdb
 
 sys.path.insert(0, str(Path(__file__).parent))
-from machine import choose_benchmark_dtype, print_machine  # noqa: E402
+from machine import choose_benchmark_dtype, print_machine
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample" / "pubmedsample18n0001.xml.gz"
@@ -51,7 +51,7 @@ def tiny_input(n: int, path: Path) -> Path:
     """The sample's first `n` citations with an abstract, as PubMed XML."""
     text = gzip.open(SAMPLE, "rt", encoding="utf-8").read()
     head = text[:text.index("<PubmedArticle>")]
-    citations = [c for c in re.findall(r"<PubmedArticle>.*?</PubmedArticle>", text, re.S)
+    citations = [c for c in re.findall(r"<PubmedArticle>.*?</PubmedArticle>", text, re.DOTALL)
                  if "<AbstractText" in c][:n]
     path.write_text(head + "\n".join(citations) + "\n</PubmedArticleSet>\n", encoding="utf-8")
     return path

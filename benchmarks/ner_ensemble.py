@@ -27,8 +27,8 @@ from litmine.settings import DEFAULT_NER_MODEL, SIX_ENSEMBLE
 from litmine.tasks.ner.engine import load_tagger
 
 sys.path.insert(0, str(Path(__file__).parent))
-from machine import choose_benchmark_dtype, print_machine  # noqa: E402
-from ner_throughput import sample_documents  # noqa: E402
+from machine import choose_benchmark_dtype, print_machine
+from ner_throughput import sample_documents
 
 
 def main(argv: list[str] | None = None) -> int:

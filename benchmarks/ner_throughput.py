@@ -39,17 +39,16 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np
 import torch
-
 from isa_limit import limit_isa
 from machine import choose_benchmark_dtype, machine_figures, print_machine
 
 from litmine.settings import DATA_DIR, DEFAULT_MODEL_DIR
 from litmine.tasks.loading import resolve_device
-from litmine.tasks.ner.labels import canonical_type
 from litmine.tasks.ner.engine import NerStats, clear_taggers, load_tagger
+from litmine.tasks.ner.labels import canonical_type
 from litmine.tasks.records import Article
-from litmine.tasks.text.sentences import split_article
 from litmine.tasks.sources.files import iter_file_items
+from litmine.tasks.text.sentences import split_article
 
 SAMPLE = DATA_DIR / "sample" / "pubmedsample18n0001.xml.gz"
 STANDIN_DIR = Path("/tmp/litmine-bench/minilm-l6-standin")

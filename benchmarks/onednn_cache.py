@@ -24,8 +24,8 @@ from pathlib import Path
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
-from baseline import _fresh, pubtator_to_pubmed_xml, timed_process  # noqa: E402
-from machine import choose_benchmark_dtype, print_machine  # noqa: E402
+from baseline import _fresh, pubtator_to_pubmed_xml, timed_process
+from machine import choose_benchmark_dtype, print_machine
 
 SAMPLE = HERE.parent / "data" / "sample" / "pubmedsample18n0001.xml.gz"
 WORKDIR = Path("/tmp/litmine-bench/onednn")

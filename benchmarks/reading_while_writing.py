@@ -40,13 +40,13 @@ import pyarrow as pa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.machine import choose_benchmark_dtype, print_machine  # noqa: E402
-from litmine.tasks.records import Article  # noqa: E402
-from litmine.tasks.sources.pubmed_xml import iter_pubmed_xml  # noqa: E402
-from litmine.tasks.store.access import open_store  # noqa: E402
-from litmine.tasks.store.database import Batch  # noqa: E402
-from litmine.tasks.store.query import run_readonly_sql  # noqa: E402
-from litmine.tasks.text.sentences import split_article  # noqa: E402
+from benchmarks.machine import choose_benchmark_dtype, print_machine
+from litmine.tasks.records import Article
+from litmine.tasks.sources.pubmed_xml import iter_pubmed_xml
+from litmine.tasks.store.access import open_store
+from litmine.tasks.store.database import Batch
+from litmine.tasks.store.query import run_readonly_sql
+from litmine.tasks.text.sentences import split_article
 
 SAMPLE = ROOT / "data" / "sample" / "pubmedsample18n0001.xml.gz"
 COUNT = "SELECT count(*) FROM articles"

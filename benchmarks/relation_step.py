@@ -40,8 +40,9 @@ from litmine.tasks.relations.relate import relate_articles
 from litmine.tasks.relations.shared import states_layer_of
 
 sys.path.insert(0, str(Path(__file__).parent))
-from machine import choose_benchmark_dtype, print_machine  # noqa: E402
-from ner_throughput import sample_documents  # noqa: E402
+from machine import choose_benchmark_dtype, print_machine
+from ner_throughput import sample_documents
+
 
 def decisions(batch) -> tuple:
     """What a run stores as decisions: CID pairs and typed relations with type and novelty."""

@@ -24,15 +24,15 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from litmine.settings import DEFAULT_LEXICON, DEFAULT_NER_MODEL, DEFAULT_RELATION_MODEL
+from litmine.tasks.linking.normalise import load_linker
 from litmine.tasks.loading import relation_dtype
 from litmine.tasks.ner.engine import load_tagger
-from litmine.tasks.linking.normalise import load_linker
 from litmine.tasks.relations.registry import load_relation_model
 from litmine.tasks.relations.relate import relate_articles
 
 sys.path.insert(0, str(Path(__file__).parent))
-from machine import choose_benchmark_dtype, print_machine  # noqa: E402
-from ner_throughput import sample_documents  # noqa: E402
+from machine import choose_benchmark_dtype, print_machine
+from ner_throughput import sample_documents
 
 
 def main(argv: list[str] | None = None) -> int:

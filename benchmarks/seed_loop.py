@@ -27,11 +27,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 STARTED = time.perf_counter()
 
-import duckdb  # noqa: E402
-import pandas as pd  # noqa: E402
-import torch  # noqa: E402
-from lxml import etree  # noqa: E402
-from transformers import pipeline  # noqa: E402
+import duckdb
+import pandas as pd
+import torch
+from lxml import etree
+from transformers import pipeline
 
 IMPORTED = time.perf_counter()
 

@@ -110,7 +110,7 @@ def measure(path: Path, show: int, count_tokens) -> None:
     print(f"gold mentions {n_mentions}, crossing a boundary {crossing} "
           f"({100 * crossing / max(n_mentions, 1):.3f}%); naive splitter: {naive_crossing} "
           f"({100 * naive_crossing / max(n_mentions, 1):.3f}%)")
-    print("sentence tokens: mean {:.1f}, max {}, ".format(statistics.mean(lengths), max(lengths))
+    print(f"sentence tokens: mean {statistics.mean(lengths):.1f}, max {max(lengths)}, "
           + ", ".join(f">{n}: {sum(x > n for x in lengths)}" for n in LIMITS))
     print(f"speed: {n_chars / max(elapsed, 1e-9) / 1e6:.2f} M chars/s "
           f"({1e3 * elapsed / max(len(docs), 1):.3f} ms/doc)")

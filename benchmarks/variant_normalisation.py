@@ -46,7 +46,7 @@ def measure(pairs: list[tuple[str, str]]) -> dict[str, float]:
         got, _ = normalise_variant(text)
         parsed += bool(got)
         correct += got == gold
-        if not (re.fullmatch(r"rs\d+", gold) and not re.search(r"rs\s?#?\d", text, re.I)):
+        if not (re.fullmatch(r"rs\d+", gold) and not re.search(r"rs\s?#?\d", text, re.IGNORECASE)):
             derivable += 1
             derivable_correct += got == gold
     n = len(pairs) or 1

@@ -32,7 +32,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 from machine import host_lines
 from search_scaling import vector_batch
 
