@@ -361,7 +361,8 @@ class Tagger:
                 yield TokenPredictions(offsets[i], word_ids[i], prob, states[i])
 
     def tag_texts(self, texts: Sequence[str], *, max_batch_tokens: int | None = None,
-                  stride: int = 32, aggregation: str = DEFAULT_AGGREGATION, chunk_texts: int = CHUNK_TEXTS,
+                  stride: int = 32, aggregation: str = DEFAULT_AGGREGATION,
+                  chunk_texts: int = CHUNK_TEXTS,
                   workers: int | None = None,
                   on_error: Callable[[int, Exception], None] | None = None,
                   states_layer: int | None = None,
@@ -371,9 +372,10 @@ class Tagger:
 
         aggregation "viterbi" (the default) labels whole words by their first sub-token, the
         sentence's labels the most probable sequence the scheme allows; "first" each word its
-        own most probable label; "simple" reproduces transformers' pipeline(aggregation_strategy="simple") on the same
-        token predictions (see `litmine.tasks.ner.labels.decode_spans`). `on_error(i, exc)`:
-        a text whose decoding raises gets no spans and is reported, instead of raising.
+        own most probable label; "simple" reproduces transformers'
+        pipeline(aggregation_strategy="simple") on the same token predictions (see
+        `litmine.tasks.ner.labels.decode_spans`). `on_error(i, exc)`: a text whose decoding
+        raises gets no spans and is reported, instead of raising.
         `states_layer` with a list `states`: each text's (token offsets, hidden states after
         that many layers) is appended to `states`, from the same pass.
         """

@@ -7,9 +7,9 @@ apart ("cleft lip and" + "palate") or leaves their first word out. Here the word
 sentence take instead the label sequence with the highest product of the words'
 probabilities among the sequences in which every continuation label (prefix I, E, L or M)
 follows an open label (prefix B, I or M, or none) of its own type: Viterbi's algorithm with
-forbidden transitions (Viterbi 1967; for BERT taggers without a CRF layer, as in Souza et al.
-2019, "Portuguese Named Entity Recognition using BERT-CRF", sec. 3.3, and the "constrained
-decoding" of AllenNLP's `allowed_transitions`).
+forbidden transitions (Viterbi 1967), the decoding a CRF layer does with its transition
+scores, here with the transitions allowed or not and no scores learned (as AllenNLP's
+`allowed_transitions` constrains its CRF).
 
 When the labels picked one by one already form an allowed sequence, that sequence is the best
 allowed one, so only sentences with a forbidden transition are decoded (most are not).
