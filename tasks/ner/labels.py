@@ -313,7 +313,8 @@ def decode_spans(text: str, offsets: np.ndarray, word_ids: np.ndarray, probs: np
     (pipelines/token_classification.py, `aggregate` + `group_entities`): sub-tokens, not words,
     are labelled, so an entity may start or end inside a word; neighbours of the same tag merge
     unless the next one is "B-"; the span runs from the first token's start to the last one's
-    end; the score is the mean of the tokens' top probabilities. Spans are trimmed of whitespace; empty ones are dropped.
+    end; the score is the mean of the tokens' top probabilities. Spans are trimmed of
+    whitespace; empty ones are dropped.
     """
     n = len(offsets)
     if n == 0:
