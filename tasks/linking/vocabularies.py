@@ -16,7 +16,7 @@ from pathlib import Path
 from litmine.errors import ParseError
 from litmine.tasks.linking.concept_ids import MESH_ID, mesh_id
 from litmine.tasks.linking.mesh_tree import iter_tree_rows, mapped_descriptors
-from litmine.tasks.linking.text_files import open_text, tsv_rows
+from litmine.tasks.linking.text_files import open_text, text_start, tsv_rows
 
 #: Types linked to MeSH (the BioCreative V CDR convention, composite IDs "|"-joined).
 MESH_TYPES = ("Chemical", "Disease")
@@ -56,8 +56,7 @@ def iter_mesh_names(path: str | Path, descriptor_trees: Mapping[str, Sequence[st
     """
     from lxml import etree
 
-    with open_text(Path(path)) as handle:
-        start = handle.read(512).lstrip()
+    start = text_start(Path(path))
     if start and not start.startswith("<"):
         yield from iter_mesh_table_names(path, descriptor_trees, supplementary_types)
         return
@@ -94,9 +93,8 @@ def mesh_descriptor_trees(paths: Iterable[str | Path]) -> dict[str, tuple[str, .
     reader; XML files are skipped: their records type themselves)."""
     trees: dict[str, tuple[str, ...]] = {}
     for p in paths:
-        with open_text(Path(p)) as handle:
-            if handle.read(512).lstrip().startswith("<"):
-                continue
+        if text_start(Path(p)).startswith("<"):
+            continue
         trees.update((uid, values) for kind, uid, values in iter_tree_rows(p) if kind == "tree")
     return trees
 
