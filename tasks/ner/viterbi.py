@@ -18,6 +18,7 @@ allowed one, so only sentences with a forbidden transition are decoded (most are
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -31,7 +32,11 @@ class Transitions:
 
     allowed: np.ndarray    # bool [previous label, label]
     may_start: np.ndarray  # bool [label]: may open a sentence
-    log_allowed: np.ndarray  # float [previous, label]: 0 where allowed, -inf where not
+
+    @cached_property
+    def log_allowed(self) -> np.ndarray:
+        """float [previous, label]: 0 where allowed, -inf where not (what Viterbi adds)."""
+        return np.where(self.allowed, 0.0, -np.inf)
 
     @property
     def constrains(self) -> bool:
@@ -52,8 +57,7 @@ def transitions(prefixes, type_of: np.ndarray) -> Transitions:
     opens = np.array([p in ("B", "I", "M", "") for p in prefixes], bool) & (type_of >= 0)
     same_type = (type_of[:, None] == type_of[None, :]) & (type_of[:, None] >= 0)
     allowed = ~continues[None, :] | (opens[:, None] & same_type)
-    may_start = ~continues
-    return Transitions(allowed, may_start, np.where(allowed, 0.0, -np.inf))
+    return Transitions(allowed, ~continues)
 
 
 def violations(labels: np.ndarray, rules: Transitions) -> bool:
@@ -85,6 +89,6 @@ def best_sequence(probs: np.ndarray, rules: Transitions) -> np.ndarray:
 
 def constrained_labels(labels: np.ndarray, probs: np.ndarray, rules: Transitions) -> np.ndarray:
     """`labels` (each word's most probable label) if allowed, else `best_sequence(probs)`."""
-    if not rules.constrains or not violations(labels, rules):
+    if not violations(labels, rules):
         return labels
     return best_sequence(probs, rules)
