@@ -33,7 +33,7 @@ Levels, tried in order; the first that answers wins:
 
 Mentions that a document defines as abbreviations take their long form's ID (``abbreviation``,
 see `normalise_document`). A gene name with IDs in several organisms takes the one of the
-organism the document mentions, or of mouse for a mouse-style symbol ("Sox2") where it names none
+organism its sentence mentions, else the document, or of mouse for a mouse-style symbol ("Sox2") where it names none
 of them (``species``: `litmine.tasks.linking.organisms`). A mention that nothing matches gets no
 ID and a reason.
 """
@@ -59,12 +59,19 @@ from litmine.tasks.digests import sha256_file
 from litmine.tasks.linking.fuzzy import NgramIndex
 from litmine.tasks.linking.hashed_map import HashedMap
 from litmine.tasks.linking.lexicon import LINKED_TYPES, MESH_TYPES, Lexicon, merge_ranked
-from litmine.tasks.linking.organisms import choose_taxon, gene_taxa, named_taxa
+from litmine.tasks.linking.organisms import (
+    choose_taxon,
+    gene_taxa,
+    named_taxa,
+    sentence_of,
+    sentence_taxa,
+)
 from litmine.tasks.linking.rewrites import disease_rewrites
 from litmine.tasks.linking.variants import normalise_variant
 from litmine.tasks.records import Mention
 from litmine.tasks.scoring import Span, concept_key, score_spans
 from litmine.tasks.text.abbreviations import Abbreviation, find_short_form_occurrences
+from litmine.tasks.text.sentences import split_sentences
 
 log = logging.getLogger(__name__)
 
@@ -409,13 +416,15 @@ def _best(ids: Mapping[str, float]) -> str:
 
 
 def normalise_document(text: str, mentions: Sequence[Mention], linker: Linker,
-                       abbreviations: Iterable[Abbreviation] = ()
+                       abbreviations: Iterable[Abbreviation] = (),
+                       sentences: Sequence[tuple[int, int]] | None = None
                        ) -> tuple[list[Mention], list[Link]]:
     """Give each mention of a linked type in one document an ID (or none, with a reason).
 
     Mentions are linked by the levels in the module docstring; a gene name with IDs in several
-    organisms takes the one of the organism the document mentions most, or of mouse for a
-    mouse-style symbol in a document that names no organism of it
+    organisms takes the one of the organism its sentence mentions (`sentences`: (start, end)
+    offsets, in order; by default `split_sentences` of `text`), else the document mentions most,
+    or of mouse for a mouse-style symbol in a document that names no organism of it
     (`litmine.tasks.linking.organisms`); then every short form that the document defines takes
     its long form's ID (the definition is more specific to the document than any lexicon entry
     for a two-letter string); a long form that found no ID takes the short form's when that was an exact or
@@ -423,7 +432,13 @@ def normalise_document(text: str, mentions: Sequence[Mention], linker: Linker,
     """
     links = linker.link_many([(m.text, m.type) for m in mentions])
     named = named_taxa(mentions, links)
-    links = [choose_taxon(link, gene_taxa(m.text, named), linker) if m.type == "Gene" else link
+    if sentences is None and any(m.type == "Gene" for m in mentions):
+        sentences = split_sentences(text)
+    sentences = sentences or []
+    local, starts = sentence_taxa(mentions, links, sentences), [s for s, _ in sentences]
+    links = [choose_taxon(link, gene_taxa(m.text, named,
+                                          local[sentence_of(m.start, starts)] if local else ()),
+                          linker) if m.type == "Gene" else link
              for m, link in zip(mentions, links)]
     out = [replace(m, concept_id=link.concept_id) if m.type in linker.types or link.concept_id else m
            for m, link in zip(mentions, links)]

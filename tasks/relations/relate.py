@@ -107,7 +107,8 @@ def relate_document(article: Article, sentences: Sequence[Sentence],
     if out.failures:
         return out
     with isolated("linking", article.pmid, out.failures):
-        linked, links = normalise_document(text, ms, linker, abbrs)
+        linked, links = normalise_document(text, ms, linker, abbrs,
+                                           [(s.start, s.end) for s in sentences])
     if out.failures:
         return out
     cands: list[Candidate] = []

@@ -15,7 +15,7 @@ from litmine.tasks.linking.lexicon import Lexicon, build_lexicon, iter_corpus_na
 from litmine.tasks.linking.name_tables import iter_gene_table_names, iter_species_table_names
 from litmine.tasks.linking.normalise import (Link, Linker, gene_symbol_key, normalise_document,
                                              normalise_name)
-from litmine.tasks.linking.organisms import choose_taxon, gene_taxa
+from litmine.tasks.linking.organisms import choose_taxon, gene_taxa, sentence_of, sentence_taxa
 from litmine.tasks.linking.orthologs import Ortholog, read_homologene
 from litmine.tasks.records import Mention
 
@@ -97,7 +97,7 @@ def test_mgi_table_is_refused_for_want_of_gene_ids():
 
 def test_species_tables():
     rows = list(iter_species_table_names(LEX / "species_sample.tsv"))
-    assert ("Species", "mice", "10090", "10090", "symbol") in rows and len(rows) == 4
+    assert ("Species", "mice", "10090", "10090", "symbol") in rows and len(rows) == 5
     shipped = {name: taxon for _, name, taxon, *_ in
                iter_species_table_names(REPO / "data" / "linking" / "common-species.tsv")}
     assert shipped["patients"] == "9606" and shipped["murine"] == "10090" and shipped["rats"] == "10116"
@@ -369,6 +369,34 @@ def test_a_gene_of_the_documents_organism_stays(homolog_lexicon):
 ])
 def test_gene_taxa_put_mouse_before_the_default_for_mouse_style_symbols(text, named, expected):
     assert gene_taxa(text, named) == expected
+
+
+def test_a_gene_takes_the_organism_of_its_own_sentence_first(homolog_lexicon):
+    """Patients twice, rats once: a gene in the rats' sentence is the rat gene, one in a
+    sentence that names no organism the document's (human), and one beside mice the mouse's."""
+    text = ("Patients with p53 loss were studied. Other patients were too. In rats, p53 fell. "
+            "p53 rose. In mice p53 rose.")
+    spans = [("Patients", "Species"), ("p53", "Gene"), ("patients", "Species"), ("rats", "Species"),
+             ("p53", "Gene"), ("p53", "Gene"), ("mice", "Species"), ("p53", "Gene")]
+    linker = Linker(homolog_lexicon)
+    assert linker.link("rats", "Species").concept_id == "10116"
+    out, links = normalise_document(text, _mentions(text, spans), linker)
+    assert [m.concept_id for m in out if m.type == "Gene"] == ["7157", "24842", "7157", "22059"]
+    # one sentence for the whole text: the document's most-named organism, as before the rule
+    whole, _ = normalise_document(text, _mentions(text, spans), linker, sentences=[(0, len(text))])
+    assert {m.concept_id for m in whole if m.type == "Gene"} == {"7157"}
+
+
+def test_sentence_taxa_rank_each_sentences_organisms():
+    text = "Mice and rats and mice. No organism. Humans."
+    spans = [("Mice", "Species"), ("rats", "Species"), ("mice", "Species"), ("Humans", "Species")]
+    links = [Link(cid, "exact") for cid in ("10090", "10116", "10090", "9606")]
+    sentences = [(0, 23), (24, 36), (37, 44)]
+    assert sentence_taxa(_mentions(text, spans), links, sentences) == [["10090", "10116"], [],
+                                                                       ["9606"]]
+    assert [sentence_of(i, [0, 24, 37]) for i in (0, 23, 24, 40, -5)] == [0, 0, 1, 2, 0]
+    assert sentence_taxa(_mentions(text, spans), links, []) == []
+    assert gene_taxa("Sox2", ["9606"], ["10116"]) == ["10116", "9606"]
 
 
 def test_homolog_taxa_option_names_what_is_wrong():
