@@ -1,6 +1,7 @@
 """Which organism a gene is of: the organism of its own sentence first, against the document's
-alone, on a BioRED-format file's gold mentions (their IDs removed and linked again, as
-`litmine evaluate --relations` does in its "gold entities" setting).
+alone, and with the hosts of xenografts ("nude mice") counted as the genes' organism, on a
+BioRED-format file's gold mentions (their IDs removed and linked again, as `litmine evaluate
+--relations` does in its "gold entities" setting).
 
 For each way it prints Gene concept F1 (per document, BioCreative style) and how many gene
 slots of the gold relations (a relation has two concepts; each gene among them is a slot) end
@@ -11,8 +12,10 @@ Usage:
         [--exclude-pmids ../shared/data/corpora/HOLDOUT_PMIDS.txt] [--lexicon LEXICON]
 """
 import argparse
+import re
 from dataclasses import replace
 
+import litmine.tasks.linking.organisms as organisms
 from litmine.settings import DEFAULT_LEXICON
 from litmine.tasks.linking.normalise import load_linker, normalise_document, score_concepts
 from litmine.tasks.sources.pubtator import gold_to_mentions
@@ -31,8 +34,11 @@ def main() -> None:
     docs = [d for d in read_corpus([args.gold]).documents if d.pmid not in held_out]
     linker = load_linker(args.lexicon)
     print(f"{args.gold}: {len(docs)} documents ({len(held_out)} PMIDs excluded)")
-    for name, by_sentence in (("document's organisms alone", False),
-                              ("the sentence's organisms first", True)):
+    shipped = organisms.XENOGRAFT_HOST
+    for name, by_sentence, hosts in (("document's organisms alone", False, False),
+                                     ("the sentence's first, hosts too", True, True),
+                                     ("the sentence's first (shipped)", True, False)):
+        organisms.XENOGRAFT_HOST = re.compile(r"(?!)") if hosts else shipped  # (?!) never matches
         predicted, right, slots = [], 0, 0
         for doc in docs:
             gold = gold_to_mentions(doc)

@@ -61,6 +61,7 @@ from litmine.tasks.linking.hashed_map import HashedMap
 from litmine.tasks.linking.lexicon import LINKED_TYPES, MESH_TYPES, Lexicon, merge_ranked
 from litmine.tasks.linking.organisms import (
     choose_taxon,
+    gene_organism_mentions,
     gene_taxa,
     named_taxa,
     sentence_of,
@@ -423,7 +424,8 @@ def normalise_document(text: str, mentions: Sequence[Mention], linker: Linker,
 
     Mentions are linked by the levels in the module docstring; a gene name with IDs in several
     organisms takes the one of the organism its sentence mentions (`sentences`: (start, end)
-    offsets, in order; by default `split_sentences` of `text`), else the document mentions most,
+    offsets, in order; by default `split_sentences` of `text`), else the document mentions most
+    (hosts of xenografts aside),
     or of mouse for a mouse-style symbol in a document that names no organism of it
     (`litmine.tasks.linking.organisms`); then every short form that the document defines takes
     its long form's ID (the definition is more specific to the document than any lexicon entry
@@ -431,11 +433,12 @@ def normalise_document(text: str, mentions: Sequence[Mention], linker: Linker,
     normalised match. Other types pass through.
     """
     links = linker.link_many([(m.text, m.type) for m in mentions])
-    named = named_taxa(mentions, links)
+    organisms = gene_organism_mentions(text, mentions, links)  # not a xenograft's host
+    named = named_taxa(*organisms)
     if sentences is None and any(m.type == "Gene" for m in mentions):
         sentences = split_sentences(text)
     sentences = sentences or []
-    local, starts = sentence_taxa(mentions, links, sentences), [s for s, _ in sentences]
+    local, starts = sentence_taxa(*organisms, sentences), [s for s, _ in sentences]
     links = [choose_taxon(link, gene_taxa(m.text, named,
                                           local[sentence_of(m.start, starts)] if local else ()),
                           linker) if m.type == "Gene" else link

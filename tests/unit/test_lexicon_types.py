@@ -15,7 +15,8 @@ from litmine.tasks.linking.lexicon import Lexicon, build_lexicon, iter_corpus_na
 from litmine.tasks.linking.name_tables import iter_gene_table_names, iter_species_table_names
 from litmine.tasks.linking.normalise import (Link, Linker, gene_symbol_key, normalise_document,
                                              normalise_name)
-from litmine.tasks.linking.organisms import choose_taxon, gene_taxa, sentence_of, sentence_taxa
+from litmine.tasks.linking.organisms import (choose_taxon, gene_taxa, sentence_of, sentence_taxa,
+                                             xenograft_host)
 from litmine.tasks.linking.orthologs import Ortholog, read_homologene
 from litmine.tasks.records import Mention
 
@@ -385,6 +386,18 @@ def test_a_gene_takes_the_organism_of_its_own_sentence_first(homolog_lexicon):
     # one sentence for the whole text: the document's most-named organism, as before the rule
     whole, _ = normalise_document(text, _mentions(text, spans), linker, sentences=[(0, len(text))])
     assert {m.concept_id for m in whole if m.type == "Gene"} == {"7157"}
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Tumours grew in nude mice. p53 was lost.", "7157"),  # the grafted human cells' gene
+    ("Cells were xenografted into NOD/SCID mice. p53 was lost.", "7157"),
+    ("Tumours grew in mice. p53 was lost.", "22059"),
+])
+def test_the_host_of_a_xenograft_is_not_the_genes_organism(homolog_lexicon, text, expected):
+    spans = [("mice", "Species"), ("p53", "Gene")]
+    out, _ = normalise_document(text, _mentions(text, spans), Linker(homolog_lexicon))
+    assert out[1].concept_id == expected
+    assert xenograft_host(text, out[0]) is (expected == "7157")
 
 
 def test_sentence_taxa_rank_each_sentences_organisms():
