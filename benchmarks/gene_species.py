@@ -15,8 +15,8 @@ import argparse
 import re
 from dataclasses import replace
 
-import litmine.tasks.linking.organisms as organisms
 from litmine.settings import DEFAULT_LEXICON
+from litmine.tasks.linking import organisms
 from litmine.tasks.linking.normalise import load_linker, normalise_document, score_concepts
 from litmine.tasks.sources.pubtator import gold_to_mentions
 from litmine.tasks.text.abbreviations import find_abbreviations
@@ -30,7 +30,10 @@ def main() -> None:
     parser.add_argument("--exclude-pmids", help="a file of PMIDs to leave out (the test sets)")
     parser.add_argument("--lexicon", default=DEFAULT_LEXICON)
     args = parser.parse_args()
-    held_out = set(open(args.exclude_pmids).read().split()) if args.exclude_pmids else set()
+    held_out = set()
+    if args.exclude_pmids:
+        with open(args.exclude_pmids) as handle:
+            held_out = set(handle.read().split())
     docs = [d for d in read_corpus([args.gold]).documents if d.pmid not in held_out]
     linker = load_linker(args.lexicon)
     print(f"{args.gold}: {len(docs)} documents ({len(held_out)} PMIDs excluded)")

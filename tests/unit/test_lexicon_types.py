@@ -9,14 +9,11 @@ from pathlib import Path
 import pytest
 
 from litmine.errors import LitmineError, ParseError
-from litmine.tasks.linking.concept_ids import (cellosaurus_id, corpus_ids, gene_ids, taxon_id,
-                                               variant_rsids)
+from litmine.tasks.linking.concept_ids import cellosaurus_id, corpus_ids, gene_ids, taxon_id, variant_rsids
 from litmine.tasks.linking.lexicon import Lexicon, build_lexicon, iter_corpus_names
 from litmine.tasks.linking.name_tables import iter_gene_table_names, iter_species_table_names
-from litmine.tasks.linking.normalise import (Link, Linker, gene_symbol_key, normalise_document,
-                                             normalise_name)
-from litmine.tasks.linking.organisms import (choose_taxon, gene_taxa, sentence_of, sentence_taxa,
-                                             xenograft_host)
+from litmine.tasks.linking.normalise import Link, Linker, gene_symbol_key, normalise_document, normalise_name
+from litmine.tasks.linking.organisms import choose_taxon, gene_taxa, sentence_of, sentence_taxa, xenograft_host
 from litmine.tasks.linking.orthologs import Ortholog, read_homologene
 from litmine.tasks.records import Mention
 
@@ -381,7 +378,7 @@ def test_a_gene_takes_the_organism_of_its_own_sentence_first(homolog_lexicon):
              ("p53", "Gene"), ("p53", "Gene"), ("mice", "Species"), ("p53", "Gene")]
     linker = Linker(homolog_lexicon)
     assert linker.link("rats", "Species").concept_id == "10116"
-    out, links = normalise_document(text, _mentions(text, spans), linker)
+    out, _ = normalise_document(text, _mentions(text, spans), linker)
     assert [m.concept_id for m in out if m.type == "Gene"] == ["7157", "24842", "7157", "22059"]
     # one sentence for the whole text: the document's most-named organism, as before the rule
     whole, _ = normalise_document(text, _mentions(text, spans), linker, sentences=[(0, len(text))])
