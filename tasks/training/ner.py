@@ -236,11 +236,12 @@ def train_ner(train: Sequence[str | Path | CorpusSpec], dev: Sequence[str | Path
             "dev_documents": len(dev_docs), "sentences": asdict(sentence_stats),
             "encoding": asdict(encode_stats),
             "train_tokens": sum(len(e.input_ids) for e in examples)}
-    log.info("train: %d examples (%d tokens) from %d sentences; %d mentions crossed a sentence "
-             "boundary, %d overlapping dropped, %d long sentences split, %d entity boundaries "
+    units = "documents" if unit == "document" else "sentences"
+    log.info("train: %d examples (%d tokens) from %d %s; %d mentions crossed a sentence "
+             "boundary, %d overlapping dropped, %d long %s split, %d entity boundaries "
              "inside a word", len(examples), data["train_tokens"], sentence_stats.sentences,
-             sentence_stats.crossing, sentence_stats.overlapping, encode_stats.windows_split,
-             encode_stats.misaligned)
+             units, sentence_stats.crossing, sentence_stats.overlapping,
+             encode_stats.windows_split, units, encode_stats.misaligned)
 
     model = load_for_training(
         str(base_model), "token-classification", stage="train", num_labels=len(labels),
