@@ -33,9 +33,9 @@ Levels, tried in order; the first that answers wins:
 
 Mentions that a document defines as abbreviations take their long form's ID (``abbreviation``,
 see `normalise_document`). A gene name with IDs in several organisms takes the one of the
-organism its sentence mentions, else the document, or of mouse for a mouse-style symbol ("Sox2") where it names none
-of them (``species``: `litmine.tasks.linking.organisms`). A mention that nothing matches gets no
-ID and a reason.
+organism its sentence mentions, else the document, or of mouse for a mouse-style symbol ("Sox2")
+where it names none of them (``species``: `litmine.tasks.linking.organisms`). A mention that
+nothing matches gets no ID and a reason.
 """
 
 from __future__ import annotations
@@ -425,9 +425,8 @@ def normalise_document(text: str, mentions: Sequence[Mention], linker: Linker,
     Mentions are linked by the levels in the module docstring; a gene name with IDs in several
     organisms takes the one of the organism its sentence mentions (`sentences`: (start, end)
     offsets, in order; by default `split_sentences` of `text`), else the document mentions most
-    (hosts of xenografts aside),
-    or of mouse for a mouse-style symbol in a document that names no organism of it
-    (`litmine.tasks.linking.organisms`); then every short form that the document defines takes
+    (hosts of xenografts aside), or of mouse for a mouse-style symbol in a document that names
+    no organism of it (`litmine.tasks.linking.organisms`); then every short form that the document defines takes
     its long form's ID (the definition is more specific to the document than any lexicon entry
     for a two-letter string); a long form that found no ID takes the short form's when that was an exact or
     normalised match. Other types pass through.
