@@ -17,7 +17,9 @@ stacked with the head's score (`Relatedness`), re-scores each pair the head scor
 the head's threshold. The typer lives in the relation model's directory as `TYPER_FILE`
 (readable JSON weights; `RECORD_FILE` beside it records its training), is trained by
 `litmine train --task relations --method pair-types`
-(`litmine.tasks.relations.training.pair_types`) and is used whenever it is there.
+(`litmine.tasks.relations.training.pair_types`) and is used whenever it is there. A typer
+trained with `evidence` also reads, for the type, a sentence embedding of the sentences naming
+the pair (`litmine.tasks.relations.evidence`).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from litmine.errors import ModelError
+from litmine.tasks.relations.evidence import evidence_features, evidence_text, sentence_at
 
 #: The typer's file inside a typed relation model's directory, and the record of its training.
 TYPER_FILE, RECORD_FILE = "pair_types.json.gz", "pair_types.json"
@@ -70,13 +73,6 @@ def words(text: str) -> list[str]:
     return [stem(w) for w in _WORD.findall(text.lower())]
 
 
-def _sentence_of(sentences: Sequence[Span], position: int) -> int:
-    for k, (start, end) in enumerate(sentences):
-        if start <= position < end:
-            return k
-    return len(sentences) - 1
-
-
 def pair_features(text: str, sentences: Sequence[Span], first: Key, second: Key,
                   spans: Mapping[Key, Sequence[Span]], cache: dict | None = None
                   ) -> dict[str, float]:
@@ -95,7 +91,7 @@ def pair_features(text: str, sentences: Sequence[Span], first: Key, second: Key,
 
     def sentence_of(position: int) -> int:
         if ("at", position) not in cache:
-            cache[("at", position)] = _sentence_of(sentences, position)
+            cache[("at", position)] = sentence_at(sentences, position)
         return cache[("at", position)]
 
     def sentence_words(k: int) -> tuple[str, ...]:
@@ -237,6 +233,9 @@ class PairTyper:
     novelty_intercept: float
     relatedness: Relatedness | None = None
     fingerprint: str = ""
+    #: {"model": sentence encoder, "weight": w} when the type also reads the pair's evidence
+    #: embedded (`litmine.tasks.relations.evidence`); None: the words alone
+    evidence: dict | None = None
     #: (feature -> row, weights: one column per type, then novelty, then relatedness' words)
     _table: tuple | None = field(default=None, init=False, repr=False, compare=False)
 
@@ -287,30 +286,47 @@ class PairTyper:
         """P(the abstract reports the relation as its own finding)."""
         return self.read(features)[1]
 
+    def evidence_for(self, text: str, sentences: Sequence[Span],
+                     pairs: Sequence[tuple[Key, Key]], spans: Mapping[Key, Sequence[Span]],
+                     *, device: str = "auto") -> list[dict[str, float]]:
+        """The evidence features of each pair ({} each when this typer reads none)."""
+        if self.evidence is None:
+            return [{} for _ in pairs]
+        texts = [evidence_text(text, sentences, a, b, spans) for a, b in pairs]
+        return evidence_features(texts, self.evidence["model"], float(self.evidence["weight"]),
+                                 device=device)
+
     def retype(self, text: str, spans: Mapping[Key, Sequence[Span]], classes: Sequence[str],
                scored: Sequence[tuple], *, sentences: Sequence = (),
-               title_length: int | None = None) -> list[tuple]:
+               title_length: int | None = None, typed_from: float = 0.0) -> list[tuple]:
         """`scored` (first, second, class probabilities over `classes`, "none" first, P(novel))
         re-scored: P(none) from `relatedness` with the head's (the head's own without it), the
         rest divided among the types by this typer, P(novel) its.
 
         `sentences`: the document's `Sentence` records (else `text` is split here, its title
-        ending at `title_length`)."""
+        ending at `title_length`). With `evidence`, the pairs whose P(related) reaches
+        `typed_from` (the threshold at which pairs are kept) are typed with their evidence
+        embedded, in one batch; the others, which are not kept, by their words."""
         if not scored:
             return []
         sentences = sentence_spans(text, sentences, title_length)
         cache: dict = {}
-        out = []
+        rows = []
         for first, second, probabilities, _ in scored:
-            by_type, novel, words_related = self.read(
-                pair_features(text, sentences, first, second, spans, cache))
+            features = pair_features(text, sentences, first, second, spans, cache)
+            by_type, novel, words_related = self.read(features)
             related = 1.0 - probabilities[0]
             if self.relatedness is not None:
                 related = self.relatedness.combine(related, words_related)
-            out.append((first, second,
-                        [1.0 - related, *(related * by_type.get(c, 0.0) for c in classes[1:])],
-                        novel))
-        return out
+            rows.append([first, second, features, by_type, novel, related])
+        if self.evidence is not None:
+            kept = [row for row in rows if row[5] >= typed_from]
+            extra = self.evidence_for(text, sentences, [(r[0], r[1]) for r in kept], spans)
+            for row, more in zip(kept, extra):
+                row[3] = self.read({**row[2], **more})[0]
+        return [(first, second,
+                 [1.0 - related, *(related * by_type.get(c, 0.0) for c in classes[1:])], novel)
+                for first, second, _, by_type, novel, related in rows]
 
     def to_json(self) -> dict:
         data = {"features_version": FEATURES_VERSION, "types": list(self.types),
@@ -319,6 +335,8 @@ class PairTyper:
                             "weights": self.novelty_weights}}
         if self.relatedness is not None:
             data["relatedness"] = self.relatedness.to_json()
+        if self.evidence is not None:
+            data["evidence"] = self.evidence
         return data
 
 
@@ -345,9 +363,13 @@ def load_pair_typer(directory: str | Path) -> PairTyper | None:
         novelty = data["novelty"]
         relatedness = (Relatedness.from_json(data["relatedness"]) if "relatedness" in data
                        else None)
+        evidence = data.get("evidence")
+        if evidence is not None and not (isinstance(evidence.get("model"), str)
+                                         and float(evidence["weight"]) > 0):
+            raise ValueError(f"evidence {evidence!r} names no sentence encoder and weight")
         return PairTyper(tuple(data["types"]), data["weights"], list(data["intercepts"]),
                          novelty["weights"], float(novelty["intercept"]), relatedness,
-                         hashlib.sha256(raw).hexdigest()[:12])
+                         hashlib.sha256(raw).hexdigest()[:12], evidence)
     except (OSError, EOFError, ValueError, KeyError, TypeError) as exc:
         raise ModelError(f"relations: {path} is not a pair typer litmine can read ({exc}); "
                          "retrain it with `litmine train --task relations --method pair-types "

@@ -120,7 +120,7 @@ def decide_typed(scored, typer: PairTyper | None, text: str, spans, threshold: f
     has one (whose P(novel) is a logistic regression's: "Novel" at 0.5)."""
     if typer is not None:
         scored = typer.retype(text, spans, CLASSES, scored, sentences=sentences,
-                              title_length=title_length)
+                              title_length=title_length, typed_from=threshold)
         novelty_threshold = 0.5
     return decide_relations(scored, threshold, novelty_threshold)
 

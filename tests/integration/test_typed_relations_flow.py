@@ -353,9 +353,12 @@ def test_a_pair_typer_trained_into_the_model_types_its_relations(typed_model, tm
         assert {(r.first, r.second) for r in every} == set(alone)
         spans = typed_spans(mentions)
         sentences = sentence_spans(doc.text, title_length=len(doc.title))
+        assert typed.typer.evidence["weight"] > 0  # the type also reads the pair's sentences
         for r in every:
             features = pair_features(doc.text, sentences, r.first, r.second, spans)
-            by_type = typed.typer.type_probabilities(features)
+            evidence = typed.typer.evidence_for(doc.text, sentences, [(r.first, r.second)],
+                                                spans)[0]
+            by_type = typed.typer.type_probabilities({**features, **evidence})
             assert r.relation == max(by_type, key=by_type.get)
             assert r.novel == ("Novel" if typed.typer.novelty(features) >= 0.5 else "No")
             score = typed.typer.relatedness.probability(alone[(r.first, r.second)].score,

@@ -382,12 +382,16 @@ def write_typer_section(card: Path, result: dict[str, Any]) -> Path:
     cv_related = ", ".join(f"C={c}: {a}" for c, a in related["cv_log_loss"].items())
     stack = related["stack"]
     check_line = _check_line(result.get("held_out_check") or {"why": "not recorded"})
+    evidence = fit.get("evidence")
+    reads = ("" if not evidence else
+             f" The type also reads the sentences naming each pair, embedded by `{evidence['model']}`"
+             f" (weight {evidence['weight']}; `litmine.tasks.relations.evidence`).")
     section = f"""{SECTION_START}
 ## Pair typer (`{TYPER_FILE}`, {result['fingerprint']})
 
 Logistic regressions over the words around each pair the head scores
 (`litmine.tasks.relations.pair_types`) decide, with the head's score, which pairs are
-relations, and alone their type and novelty. Trained in {result['seconds']} s:
+relations, and alone their type and novelty.{reads} Trained in {result['seconds']} s:
 
 ```
 {result.get('command_line') or '(trained from Python)'}

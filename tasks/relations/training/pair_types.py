@@ -1,7 +1,9 @@
 """Train the pair typer (`litmine.tasks.relations.pair_types`) into a typed relation model.
 
 Every gold relation of the BioRED-format training files is one example for the type and the
-novelty: `pair_features` of its two concepts, its type, its novelty. Two scikit-learn logistic
+novelty: `pair_features` of its two concepts, its type, its novelty; for the type also its
+evidence embedded by the bundled sentence encoder (`litmine.tasks.relations.evidence`, weight
+`EVIDENCE_WEIGHT`). Two scikit-learn logistic
 regressions (multinomial over the types, binary for novelty) are fitted; each one's inverse
 regularisation C is chosen from `C_GRID` by 5-fold cross-validation on the training documents
 (folds by document, so that no abstract is on both sides).
@@ -30,6 +32,7 @@ from typing import Any
 
 from litmine.errors import LitmineError
 from litmine.tasks.digests import sha256_file
+from litmine.tasks.relations.evidence import EVIDENCE_WEIGHT, evidence_features, evidence_text
 from litmine.tasks.relations.pair_types import (RECORD_FILE, TYPER_FILE, Linear, PairTyper,
                                                 Relatedness, load_pair_typer, logit,
                                                 pair_features, save_pair_typer, sentence_spans)
@@ -54,9 +57,11 @@ DECIMALS = 6
 
 
 def typing_examples(docs: Sequence[PubTatorDocument]
-                    ) -> tuple[list[dict[str, float]], list[str], list[str], list[str], list[str]]:
-    """(features, type, novelty, PMID, entity-type pair) of every gold relation of `docs`."""
-    features, types, novelty, pmids, kinds = [], [], [], [], []
+                    ) -> tuple[list[dict[str, float]], list[str], list[str], list[str], list[str],
+                               list[str]]:
+    """(features, type, novelty, PMID, entity-type pair, evidence text) of every gold relation
+    of `docs`."""
+    features, types, novelty, pmids, kinds, evidence = [], [], [], [], [], []
     for d in docs:
         spans = typed_spans(canonical_mentions(d))
         key_of = {}
@@ -69,11 +74,12 @@ def typing_examples(docs: Sequence[PubTatorDocument]
             if len(keys) != 2:
                 continue  # gold_relations checks that a mention carries each ID: never here
             features.append(pair_features(d.text, sentences, keys[0], keys[1], spans, cache))
+            evidence.append(evidence_text(d.text, sentences, keys[0], keys[1], spans))
             types.append(relation)
             novelty.append(novel)
             pmids.append(d.pmid)
             kinds.append("|".join(sorted((keys[0][0], keys[1][0]))))
-    return features, types, novelty, pmids, kinds
+    return features, types, novelty, pmids, kinds, evidence
 
 
 def _fit(matrix, labels: list, groups: list[str], seed: int, scoring: str = "accuracy"):
@@ -96,12 +102,30 @@ def _fit(matrix, labels: list, groups: list[str], seed: int, scoring: str = "acc
     return LogisticRegression(C=best, max_iter=3000, random_state=seed).fit(matrix, labels), cv
 
 
-def fit_pair_typer(docs: Sequence[PubTatorDocument], *, seed: int = 13
-                   ) -> tuple[PairTyper, dict[str, Any]]:
-    """The typer fitted on every gold relation of `docs`, and what cross-validation chose."""
+def _int32(matrix):
+    """A sparse matrix with 32-bit indices (scikit-learn's cross-validation refuses 64-bit ones,
+    which a dense block of evidence values can bring)."""
+    import numpy as np
+    import scipy.sparse as sp
+
+    matrix = sp.csr_matrix(matrix)
+    matrix.indices, matrix.indptr = (matrix.indices.astype(np.int32),
+                                     matrix.indptr.astype(np.int32))
+    return matrix
+
+
+def fit_pair_typer(docs: Sequence[PubTatorDocument], *, seed: int = 13,
+                   evidence_weight: float = EVIDENCE_WEIGHT, embed_model: str | None = None,
+                   device: str = "auto") -> tuple[PairTyper, dict[str, Any]]:
+    """The typer fitted on every gold relation of `docs`, and what cross-validation chose.
+
+    `evidence_weight` > 0: the type also reads each pair's evidence embedded by `embed_model`
+    (default: the bundled sentence encoder); 0: the words alone."""
     from sklearn.feature_extraction import DictVectorizer
 
-    features, types, novelty, pmids, _ = typing_examples(docs)
+    from litmine.tasks.semantic.embeddings import load_embedder
+
+    features, types, novelty, pmids, _, texts = typing_examples(docs)
     labelled = [k for k, n in enumerate(novelty) if n in (NOVEL, "No")]
     if len(set(types)) < 2 or len(set(pmids)) < 2:
         raise LitmineError(f"train-relations --method pair-types: {len(types)} relations of "
@@ -110,28 +134,36 @@ def fit_pair_typer(docs: Sequence[PubTatorDocument], *, seed: int = 13
     if {novelty[k] for k in labelled} != {NOVEL, "No"}:
         raise LitmineError("train-relations --method pair-types: the training relations carry "
                            "no Novel/No column (BioRED's fifth); give BioRED-format files")
-    vectorizer = DictVectorizer()
-    matrix = vectorizer.fit_transform(features)
-    by_type, type_cv = _fit(matrix, types, pmids, seed)
+    evidence = None
+    typing = features
+    if evidence_weight > 0:
+        embedder = load_embedder(embed_model, device=device)
+        evidence = {"model": embedder.model_name, "weight": evidence_weight}
+        typing = [{**f, **e} for f, e in zip(features, evidence_features(
+            texts, embedder.model_name, evidence_weight, device=device))]
+    type_vectorizer, vectorizer = DictVectorizer(), DictVectorizer()
+    by_type, type_cv = _fit(_int32(type_vectorizer.fit_transform(typing)), types, pmids, seed)
+    matrix = _int32(vectorizer.fit_transform(features))
     by_novelty, novelty_cv = _fit(matrix[labelled], [novelty[k] for k in labelled],
                                   [pmids[k] for k in labelled], seed)
-    names = vectorizer.get_feature_names_out()
+    type_names, names = type_vectorizer.get_feature_names_out(), vectorizer.get_feature_names_out()
     coef = by_type.coef_.round(DECIMALS)
     novel_sign = 1.0 if by_novelty.classes_[1] == NOVEL else -1.0
     novel_coef = (novel_sign * by_novelty.coef_[0]).round(DECIMALS)
     typer = PairTyper(
         types=tuple(str(t) for t in by_type.classes_),
-        weights={str(n): [float(w) for w in coef[:, j]] for j, n in enumerate(names)
+        weights={str(n): [float(w) for w in coef[:, j]] for j, n in enumerate(type_names)
                  if coef[:, j].any()},
         intercepts=[round(float(b), DECIMALS) for b in by_type.intercept_],
         novelty_weights={str(n): float(novel_coef[j]) for j, n in enumerate(names)
                          if novel_coef[j]},
-        novelty_intercept=round(novel_sign * float(by_novelty.intercept_[0]), DECIMALS))
+        novelty_intercept=round(novel_sign * float(by_novelty.intercept_[0]), DECIMALS),
+        evidence=evidence)
     chosen = {"type_c": by_type.C, "novelty_c": by_novelty.C,
               "type_cv_accuracy": {str(c): round(100 * a, 2) for c, a in type_cv.items()},
               "novelty_cv_accuracy": {str(c): round(100 * a, 2) for c, a in novelty_cv.items()},
               "relations": len(types), "with_novelty": len(labelled),
-              "features": len(names), "types": dict(Counter(types).most_common())}
+              "features": len(type_names), "evidence": evidence, "types": dict(Counter(types).most_common())}
     return typer, chosen
 
 
@@ -307,14 +339,16 @@ def typing_accuracy(typer: PairTyper, docs: Sequence[PubTatorDocument],
                     train_docs: Sequence[PubTatorDocument]) -> dict[str, Any]:
     """Type and novelty accuracy of `typer` on the gold pairs of `docs`, beside the majority
     type of each entity-type pair in `train_docs` and always "Novel"."""
-    features, types, novelty, _, kinds = typing_examples(docs)
-    _, train_types, _, _, train_kinds = typing_examples(train_docs)
+    features, types, novelty, _, kinds, texts = typing_examples(docs)
+    _, train_types, _, _, train_kinds, _ = typing_examples(train_docs)
+    evidence = ([{}] * len(texts) if typer.evidence is None else evidence_features(
+        texts, typer.evidence["model"], float(typer.evidence["weight"])))
     prior: dict[str, Counter] = defaultdict(Counter)
     for kind, relation in zip(train_kinds, train_types):
         prior[kind][relation] += 1
     right = right_prior = novel_right = novel_all = always_novel = 0
-    for f, relation, novel, kind in zip(features, types, novelty, kinds):
-        by_type = typer.type_probabilities(f)
+    for f, relation, novel, kind, more in zip(features, types, novelty, kinds, evidence):
+        by_type = typer.type_probabilities({**f, **more})
         right += max(by_type, key=by_type.get) == relation
         right_prior += bool(prior[kind]) and prior[kind].most_common(1)[0][0] == relation
         if novel in (NOVEL, "No"):
@@ -345,7 +379,7 @@ def train_pair_types(train_files: Sequence[str | Path], dev_files: Sequence[str 
     fit_docs, held_docs, dev_docs, split = training_split(out, train_files, dev_files, exclude,
                                                           max_train_docs, max_dev_docs)
     train_docs = [*fit_docs, *held_docs]
-    typer, chosen = fit_pair_typer(train_docs, seed=seed)
+    typer, chosen = fit_pair_typer(train_docs, seed=seed, device=device)
     head = (SharedRelationModel if is_shared_model(out) else TypedRelationModel)(
         out, device=device, dtype="auto", pair_typer=False)
     typer.relatedness, chosen["relatedness"] = fit_relatedness(fit_docs, held_docs, head,
