@@ -284,6 +284,24 @@ def test_the_novelty_threshold_of_a_saved_model_can_be_retuned(typed_model, tmp_
     assert "litmine train ..." in (copy / "README.md").read_text()
 
 
+def test_a_pair_typer_can_also_read_each_pairs_sentences():
+    """`fit_pair_typer(evidence_weight=...)`: the type regression also reads each training
+    relation's evidence embedded by the bundled sentence encoder, the novelty the words alone."""
+    from litmine.tasks.relations.evidence import EVIDENCE_PREFIX, EVIDENCE_WEIGHT
+    from litmine.tasks.relations.training.pair_types import fit_pair_typer, typing_accuracy
+    from litmine.tasks.sources.pubtator import read_pubtator
+
+    docs = read_pubtator(TRAIN)[0]
+    typer, chosen = fit_pair_typer(docs, evidence_weight=EVIDENCE_WEIGHT, device="cpu")
+    assert typer.evidence == chosen["evidence"] and typer.evidence["weight"] == EVIDENCE_WEIGHT
+    assert any(name.startswith(EVIDENCE_PREFIX) for name in typer.weights)
+    assert not any(name.startswith(EVIDENCE_PREFIX) for name in typer.novelty_weights)
+    plain, _ = fit_pair_typer(docs)
+    assert plain.evidence is None and not any(n.startswith(EVIDENCE_PREFIX) for n in plain.weights)
+    scores = typing_accuracy(typer, read_pubtator(DEV)[0], docs)
+    assert scores["pairs"] == 18 and 0 <= scores["type_accuracy"] <= 100
+
+
 def test_a_pair_typer_trained_into_the_model_types_its_relations(typed_model, tmp_path,
                                                                   prefect_harness):
     """`--method pair-types` saves logistic regressions into the typed model: every pair the
@@ -353,7 +371,7 @@ def test_a_pair_typer_trained_into_the_model_types_its_relations(typed_model, tm
         assert {(r.first, r.second) for r in every} == set(alone)
         spans = typed_spans(mentions)
         sentences = sentence_spans(doc.text, title_length=len(doc.title))
-        assert typed.typer.evidence["weight"] > 0  # the type also reads the pair's sentences
+        assert typed.typer.evidence is None  # the CLI trains the words alone
         for r in every:
             features = pair_features(doc.text, sentences, r.first, r.second, spans)
             evidence = typed.typer.evidence_for(doc.text, sentences, [(r.first, r.second)],

@@ -1,9 +1,9 @@
 """Train the pair typer (`litmine.tasks.relations.pair_types`) into a typed relation model.
 
 Every gold relation of the BioRED-format training files is one example for the type and the
-novelty: `pair_features` of its two concepts, its type, its novelty; for the type also its
-evidence embedded by the bundled sentence encoder (`litmine.tasks.relations.evidence`, weight
-`EVIDENCE_WEIGHT`). Two scikit-learn logistic
+novelty: `pair_features` of its two concepts, its type, its novelty; with `evidence_weight`,
+for the type also its evidence embedded by the bundled sentence encoder
+(`litmine.tasks.relations.evidence`). Two scikit-learn logistic
 regressions (multinomial over the types, binary for novelty) are fitted; each one's inverse
 regularisation C is chosen from `C_GRID` by 5-fold cross-validation on the training documents
 (folds by document, so that no abstract is on both sides).
@@ -32,7 +32,7 @@ from typing import Any
 
 from litmine.errors import LitmineError
 from litmine.tasks.digests import sha256_file
-from litmine.tasks.relations.evidence import EVIDENCE_WEIGHT, evidence_features, evidence_text
+from litmine.tasks.relations.evidence import evidence_features, evidence_text
 from litmine.tasks.relations.pair_types import (RECORD_FILE, TYPER_FILE, Linear, PairTyper,
                                                 Relatedness, load_pair_typer, logit,
                                                 pair_features, save_pair_typer, sentence_spans)
@@ -115,12 +115,14 @@ def _int32(matrix):
 
 
 def fit_pair_typer(docs: Sequence[PubTatorDocument], *, seed: int = 13,
-                   evidence_weight: float = EVIDENCE_WEIGHT, embed_model: str | None = None,
+                   evidence_weight: float = 0.0, embed_model: str | None = None,
                    device: str = "auto") -> tuple[PairTyper, dict[str, Any]]:
     """The typer fitted on every gold relation of `docs`, and what cross-validation chose.
 
-    `evidence_weight` > 0: the type also reads each pair's evidence embedded by `embed_model`
-    (default: the bundled sentence encoder); 0: the words alone."""
+    `evidence_weight` > 0 (`EVIDENCE_WEIGHT` is the measured one): the type also reads each
+    pair's evidence embedded by `embed_model` (default: the bundled sentence encoder); 0 (the
+    default, as shipped): the words alone. The evidence gains type accuracy but costs `mine` a
+    sentence-encoder pass per document (`litmine.tasks.relations.evidence`)."""
     from sklearn.feature_extraction import DictVectorizer
 
     from litmine.tasks.semantic.embeddings import load_embedder
@@ -367,9 +369,10 @@ def train_pair_types(train_files: Sequence[str | Path], dev_files: Sequence[str 
                      out_dir: str | Path, *, exclude: Sequence[str | Path] = (),
                      max_train_docs: int | None = None, max_dev_docs: int | None = None,
                      seed: int = 13, device: str = "auto", command_line: str | None = None,
-                     **_: Any) -> dict[str, Any]:
+                     evidence_weight: float = 0.0, **_: Any) -> dict[str, Any]:
     """Fit the pair typer on `train_files` and save it into the typed relation model at
-    `out_dir` (replacing a typer there); its model card gets a section on it."""
+    `out_dir` (replacing a typer there); its model card gets a section on it.
+    `evidence_weight`: as `fit_pair_typer` (from Python; the CLI trains the words alone)."""
     out = Path(out_dir)
     if not (is_typed_model(out) or shared_task(out) in TYPED_TASKS):
         raise LitmineError(f"train-relations --method pair-types: {out} holds no typed relation "
@@ -379,7 +382,8 @@ def train_pair_types(train_files: Sequence[str | Path], dev_files: Sequence[str 
     fit_docs, held_docs, dev_docs, split = training_split(out, train_files, dev_files, exclude,
                                                           max_train_docs, max_dev_docs)
     train_docs = [*fit_docs, *held_docs]
-    typer, chosen = fit_pair_typer(train_docs, seed=seed, device=device)
+    typer, chosen = fit_pair_typer(train_docs, seed=seed, device=device,
+                                   evidence_weight=evidence_weight)
     head = (SharedRelationModel if is_shared_model(out) else TypedRelationModel)(
         out, device=device, dtype="auto", pair_typer=False)
     typer.relatedness, chosen["relatedness"] = fit_relatedness(fit_docs, held_docs, head,
