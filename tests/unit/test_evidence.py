@@ -18,23 +18,9 @@ from litmine.tasks.relations.pair_types import (
 )
 from litmine.tasks.relations.typed import CLASSES
 from litmine.tasks.semantic.embeddings import DEFAULT_EMBED_MODEL
+from tests.support.aspirin_abstract import CHEM, DIS, GENE, TEXT, TITLE, spans_of
 
-TITLE = "Aspirin reduced the risk of colorectal cancer."
-TEXT = (TITLE + " We studied PTGS2 in mice. Aspirin was given daily. "
-        "In conclusion, PTGS2 inhibition by aspirin lowers cancer risk.")
-CHEM, DIS, GENE = ("Chemical", "D001241"), ("Disease", "D015179"), ("Gene", "5743")
-
-
-def _spans(*found: tuple[tuple[str, str], str]) -> dict:
-    out: dict = {}
-    for key, word in found:
-        start = -1
-        while (start := TEXT.find(word, start + 1)) >= 0:
-            out.setdefault(key, []).append((start, start + len(word)))
-    return out
-
-
-SPANS = _spans((CHEM, "Aspirin"), (CHEM, "aspirin"), (DIS, "cancer"), (GENE, "PTGS2"))
+SPANS = spans_of((CHEM, "Aspirin"), (CHEM, "aspirin"), (DIS, "cancer"), (GENE, "PTGS2"))
 SENTENCES = sentence_spans(TEXT, title_length=len(TITLE))
 
 

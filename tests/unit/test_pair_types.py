@@ -10,25 +10,20 @@ import math
 import pytest
 
 from litmine.errors import ModelError
-from litmine.tasks.relations.pair_types import (TYPER_FILE, Linear, PairTyper, Relatedness,
-                                                load_pair_typer, pair_features, save_pair_typer,
-                                                sentence_spans, stem, words)
+from litmine.tasks.relations.pair_types import (
+    TYPER_FILE,
+    Linear,
+    PairTyper,
+    Relatedness,
+    load_pair_typer,
+    pair_features,
+    save_pair_typer,
+    sentence_spans,
+    stem,
+    words,
+)
 from litmine.tasks.relations.typed import CLASSES
-
-TITLE = "Aspirin reduced the risk of colorectal cancer."
-TEXT = (TITLE + " We studied PTGS2 in mice. Aspirin was given daily. "
-        "In conclusion, PTGS2 inhibition by aspirin lowers cancer risk.")
-CHEM, DIS, GENE = ("Chemical", "D001241"), ("Disease", "D015179"), ("Gene", "5743")
-
-
-def spans_of(*found: tuple[tuple[str, str], str]) -> dict:
-    out: dict = {}
-    for key, word in found:
-        start = -1
-        while (start := TEXT.find(word, start + 1)) >= 0:
-            out.setdefault(key, []).append((start, start + len(word)))
-    return out
-
+from tests.support.aspirin_abstract import CHEM, DIS, GENE, TEXT, TITLE, spans_of
 
 SPANS = spans_of((CHEM, "spirin"), (DIS, "cancer"), (GENE, "PTGS2"))
 SENTENCES = sentence_spans(TEXT, title_length=len(TITLE))
