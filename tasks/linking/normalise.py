@@ -436,8 +436,8 @@ def normalise_document(text: str, mentions: Sequence[Mention], linker: Linker,
     named = named_taxa(*organisms)
     if sentences is None and any(m.type == "Gene" for m in mentions):
         sentences = split_sentences(text)
-    sentences = sentences or []
-    local, starts = sentence_taxa(*organisms, sentences), [s for s, _ in sentences]
+    starts = [start for start, _ in sentences or ()]
+    local = sentence_taxa(*organisms, starts)
     links = [choose_taxon(link, gene_taxa(m.text, named,
                                           local[sentence_of(m.start, starts)] if local else ()),
                           linker) if m.type == "Gene" else link

@@ -73,14 +73,12 @@ def gene_organism_mentions(text: str, mentions: Sequence, links: Sequence
     return [m for m, _ in kept], [link for _, link in kept]
 
 
-def sentence_taxa(mentions: Sequence, links: Sequence,
-                  sentences: Sequence[tuple[int, int]]) -> list[list[str]]:
-    """For each sentence ((start, end) offsets, in order), the organisms its Species mentions
+def sentence_taxa(mentions: Sequence, links: Sequence, starts: Sequence[int]) -> list[list[str]]:
+    """For each sentence (by their sorted start offsets), the organisms its Species mentions
     link to, most-mentioned first (ties as `named_taxa`)."""
-    starts = [start for start, _ in sentences]
-    counts: list[Counter] = [Counter() for _ in sentences]
+    counts: list[Counter] = [Counter() for _ in starts]
     for m, link in zip(mentions, links):
-        if m.type == "Species" and link.concept_id and sentences:
+        if m.type == "Species" and link.concept_id and starts:
             counts[sentence_of(m.start, starts)][link.concept_id] += 1
     return [sorted(c, key=lambda t: (-c[t], int(t) if t.isdigit() else 0, t)) for c in counts]
 

@@ -401,9 +401,9 @@ def test_sentence_taxa_rank_each_sentences_organisms():
     text = "Mice and rats and mice. No organism. Humans."
     spans = [("Mice", "Species"), ("rats", "Species"), ("mice", "Species"), ("Humans", "Species")]
     links = [Link(cid, "exact") for cid in ("10090", "10116", "10090", "9606")]
-    sentences = [(0, 23), (24, 36), (37, 44)]
-    assert sentence_taxa(_mentions(text, spans), links, sentences) == [["10090", "10116"], [],
-                                                                       ["9606"]]
+    starts = [0, 24, 37]  # the sentences (0, 23), (24, 36), (37, 44)
+    assert sentence_taxa(_mentions(text, spans), links, starts) == [["10090", "10116"], [],
+                                                                    ["9606"]]
     assert [sentence_of(i, [0, 24, 37]) for i in (0, 23, 24, 40, -5)] == [0, 0, 1, 2, 0]
     assert sentence_taxa(_mentions(text, spans), links, []) == []
     assert gene_taxa("Sox2", ["9606"], ["10116"]) == ["10116", "9606"]

@@ -125,8 +125,6 @@ def fit_pair_typer(docs: Sequence[PubTatorDocument], *, seed: int = 13,
     sentence-encoder pass per document (`litmine.tasks.relations.evidence`)."""
     from sklearn.feature_extraction import DictVectorizer
 
-    from litmine.tasks.semantic.embeddings import load_embedder
-
     features, types, novelty, pmids, _, texts = typing_examples(docs)
     labelled = [k for k, n in enumerate(novelty) if n in (NOVEL, "No")]
     if len(set(types)) < 2 or len(set(pmids)) < 2:
@@ -139,6 +137,8 @@ def fit_pair_typer(docs: Sequence[PubTatorDocument], *, seed: int = 13,
     evidence = None
     typing = features
     if evidence_weight > 0:
+        from litmine.tasks.semantic.embeddings import load_embedder
+
         embedder = load_embedder(embed_model, device=device)
         evidence = {"model": embedder.model_name, "weight": evidence_weight}
         typing = [{**f, **e} for f, e in zip(features, evidence_features(
