@@ -11,7 +11,8 @@ documents one at a time on torch's intra-op threads (`workers=1`, the previous b
 one single-threaded worker per core (the default). Printed: median wall and CPU seconds and
 whether the decisions equal fp32's. Then one profiled pass (one worker on one torch thread, so
 cProfile sees all of it) splits the step into linking, abbreviations, candidates and the linear
-member, tokenising, the CID encoder and the typed encoder. The linker and its fuzzy indexes
+member, tokenising, the CID encoder and the typed encoder (and the sentence encoder of a pair
+typer that reads evidence, `litmine.tasks.relations.evidence`). The linker and its fuzzy indexes
 and both models are loaded before timing (`mine` loads them once per process, in the
 background; benchmarks/mine_runs.py times that).
 """
@@ -80,7 +81,10 @@ def profile_parts(run) -> dict[str, float]:
         - seconds("document", "encode_document", "probabilities"),
         # shared models: heads over the NER pass's states (no encoder, no tokenising)
         "CID head on NER states": seconds("shared", "score_document"),
-        "typed head on NER states": seconds("shared", "predict_document"),
+        "typed head on NER states": seconds("shared", "predict_document")
+        - seconds("evidence", "evidence_features"),
+        # a pair typer that reads evidence: its sentence encoder's pass over the kept pairs
+        "typer's evidence encoder": seconds("evidence", "evidence_features"),
     }
     parts["rest (loops, records)"] = total - sum(parts.values())
     return {"total": total, **parts}

@@ -20,9 +20,13 @@ Levels, tried in order; the first that answers wins:
    a Gene mention of at most `SHORT_WORD` lowercase letters ("cat", "not") links only exactly,
    as a gene symbol and an English word differ by case ("CAT" is catalase); so does a mention of
    another type of at most `SHORT_ABBREVIATION` ("cc" is no "CC"), at every level.
-3. ``composite`` (Chemical, Disease only): coordinated mentions ("renal and hepatic failure",
+3. ``composite`` (Chemical and Disease; Gene below): coordinated mentions ("renal and hepatic failure",
    "breast or ovarian cancer") are split into their parts (`split_composite`); when every part
-   links, the IDs are "|"-joined as in BC5CDR. Then ``rewritten`` (Disease only): the mention's
+   links, the IDs are "|"-joined as in BC5CDR. A Gene name with coordinated numbers ("ERK1/2",
+   "caspase-3/7", "MMP-2 and -9", "Smad1/5/8", "ROCK-I/II") is split into one name per number
+   (`split_numbered`) and, when every part links, takes every part's ID ("|"-joined; BioRED
+   lists them: "ERK1/2" is MAPK3 and MAPK1), in the organism all parts share
+   (`litmine.tasks.linking.coordination`). Then ``rewritten`` (Disease only): the mention's
    rewrites by levels 1 and 2, modifiers dropped, organ adjectives as nouns, the head word's
    synonym ("inherited factor V deficiency", "renal injury", "eye malformation";
    `litmine.tasks.linking.rewrites`).
@@ -51,11 +55,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
-
 from litmine.model_packages import locate_model
 from litmine.settings import DEFAULT_LEXICON
 from litmine.tasks.digests import sha256_file
+from litmine.tasks.linking.coordination import split_composite, split_numbered
 from litmine.tasks.linking.fuzzy import NgramIndex
 from litmine.tasks.linking.hashed_map import HashedMap
 from litmine.tasks.linking.lexicon import LINKED_TYPES, MESH_TYPES, Lexicon, merge_ranked
@@ -117,8 +120,6 @@ _NON_WORD = re.compile(r"[^a-z0-9]+")
 #: Singular endings: -ies -> -y, -ses/-xes/-ches/-shes -> drop "es", else a final "s" unless the
 #: word ends in ss/us/is (e.g. "mellitus", "psoriasis") or is short.
 _KEEP_S = ("ss", "us", "is")
-_COORDINATION = re.compile(r"\s*(?:,\s*(?:and|or)\s+|,\s*|\s+and/or\s+|\s+and\s+|\s+or\s+|/)\s*",
-                           re.IGNORECASE)
 
 
 def _singular(word: str) -> str:
@@ -150,26 +151,6 @@ def gene_symbol_key(norm: str) -> str:
     words = norm.split()
     return "".join(words[:1] + [_GREEK_INITIAL.sub(lambda m: m.group(1)[0] + m.group(2), w)
                                 for w in words[1:]])
-
-
-def split_composite(text: str) -> list[str]:
-    """The parts of a coordinated mention, with a shared head or prefix distributed.
-
-    "renal and hepatic failure" -> ["renal failure", "hepatic failure"]; "cancer of the breast
-    or ovary" -> ["cancer of the breast", "cancer of the ovary"]; "nausea and vomiting" ->
-    ["nausea", "vomiting"]; no coordination -> [].
-    """
-    parts = [p for p in _COORDINATION.split(text.strip()) if p]
-    if len(parts) < 2:
-        return []
-    first, last = parts[0].split(), parts[-1].split()
-    if len(last) > 1 and all(len(p.split()) == 1 for p in parts[:-1]):
-        head = " ".join(last[1:])
-        return [f"{p} {head}" for p in parts[:-1]] + [parts[-1]]
-    if len(first) > 1 and all(len(p.split()) == 1 for p in parts[1:]):
-        prefix = " ".join(first[:-1])
-        return [parts[0]] + [f"{prefix} {p}" for p in parts[1:]]
-    return parts
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,8 +244,10 @@ class Linker:
         self._cache: dict[tuple[str, str], Link] = {}
 
     def taxon(self, concept_id: str) -> str:
-        """The NCBI Taxonomy ID of a (gene) concept, "" when the lexicon does not know it."""
-        return self._taxa.get(concept_id, "")
+        """The NCBI Taxonomy ID of a (gene) concept, "" when the lexicon does not know it; of
+        "|"-joined IDs, the one organism they all belong to, else ""."""
+        taxa = {self._taxa.get(part, "") for part in concept_id.split("|")}
+        return taxa.pop() if len(taxa) == 1 else ""
 
     def _lookup(self, text: str, type_: str) -> Link | None:
         """Levels 1 and 2 for one string."""
@@ -361,6 +344,8 @@ class Linker:
         return None
 
     def _composite(self, text: str, type_: str) -> Link | None:
+        if type_ == "Gene":
+            return self._numbered(text)
         parts = split_composite(text) if type_ in FUZZY_TYPES else []
         if not parts:
             return None
@@ -371,6 +356,25 @@ class Linker:
                 return None
             ids.extend(found.concept_id.split("|"))
         return Link("|".join(dict.fromkeys(ids)), "composite", 1.0, matched=" + ".join(parts))
+
+    def _numbered(self, text: str) -> Link | None:
+        """Level 3 for a Gene name with coordinated numbers (`split_numbered`): every part's ID,
+        with, as alternatives, the joined IDs of each organism that every part has one in."""
+        parts = split_numbered(text)
+        found = [self._lookup(part, "Gene") for part in parts]
+        if not parts or any(f is None for f in found):
+            return None
+        by_taxon = []
+        for link in found:
+            ids = dict(link.alternatives)
+            if taxon := self.taxon(link.concept_id):
+                ids.setdefault(taxon, link.concept_id)
+            by_taxon.append(ids)
+        shared = set.intersection(*(set(ids) for ids in by_taxon))
+        alternatives = tuple(sorted((t, "|".join(dict.fromkeys(ids[t] for ids in by_taxon)))
+                                    for t in shared)) if len(shared) > 1 else ()
+        return Link("|".join(dict.fromkeys(f.concept_id for f in found)), "composite", 1.0,
+                    matched=" + ".join(parts), alternatives=alternatives)
 
 
 def _exact_only(text: str, type_: str) -> bool:

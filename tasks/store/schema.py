@@ -21,7 +21,8 @@ SCHEMA_VERSION = 8
 LINK_STATUSES = {
     "exact": "the text is a lexicon name of its type",
     "normalised": "the normalised text is",
-    "composite": "every part of a coordinated mention linked; the IDs are |-joined",
+    "composite": "every part of a coordinated mention (a gene name's coordinated numbers: ERK1/2) "
+                 "linked; the IDs are |-joined",
     "rewritten": "a Disease mention rewritten (modifiers dropped, organ adjective as noun, head "
                  "word's synonym) matched",
     "fuzzy": "character 3-gram similarity at or above the threshold",

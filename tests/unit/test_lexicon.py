@@ -15,8 +15,8 @@ from litmine.tasks.linking.concept_ids import mesh_id
 from litmine.tasks.linking.lexicon import DICTIONARY_WEIGHT, Lexicon, build_lexicon
 from litmine.tasks.linking.vocabularies import (iter_ctd_names, iter_mesh_mapping_names,
                                                 iter_mesh_names, iter_sssom_names, uninvert)
-from litmine.tasks.linking.normalise import (Linker, normalise_document, normalise_name, score_concepts,
-                                     split_composite)
+from litmine.tasks.linking.coordination import split_composite
+from litmine.tasks.linking.normalise import Linker, normalise_document, normalise_name, score_concepts
 from litmine.tasks.sources.pubtator import gold_to_mentions, read_pubtator
 from litmine.tasks.records import Mention
 

@@ -12,6 +12,7 @@ from litmine.errors import LitmineError, ParseError
 from litmine.tasks.linking.concept_ids import cellosaurus_id, corpus_ids, gene_ids, taxon_id, variant_rsids
 from litmine.tasks.linking.lexicon import Lexicon, build_lexicon, iter_corpus_names
 from litmine.tasks.linking.name_tables import iter_gene_table_names, iter_species_table_names
+from litmine.tasks.linking.coordination import split_numbered
 from litmine.tasks.linking.normalise import Link, Linker, gene_symbol_key, normalise_document, normalise_name
 from litmine.tasks.linking.organisms import choose_taxon, gene_taxa, sentence_of, sentence_taxa, xenograft_host
 from litmine.tasks.linking.orthologs import Ortholog, read_homologene
@@ -427,3 +428,42 @@ def test_each_organisms_alternative_comes_from_the_best_ranked_source():
     link = Linker(lex).link("p62", "Gene")
     assert link.concept_id == "8878"
     assert dict(link.alternatives) == {"9606": "8878", "10090": "18412"}
+
+
+# -- gene names with coordinated numbers ("ERK1/2") ---------------------------------------------
+@pytest.mark.parametrize("text, expected", [
+    ("ERK1/2", ["ERK1", "ERK2"]), ("caspase-3/7", ["caspase-3", "caspase-7"]),
+    ("MMP-2 and -9", ["MMP-2", "MMP-9"]), ("Smad1/5/8", ["Smad1", "Smad5", "Smad8"]),
+    ("FGF-2, -3, and -18", ["FGF-2", "FGF-3", "FGF-18"]), ("ROCK-I/II", ["ROCK-I", "ROCK-II"]),
+    ("MEK 1/2", ["MEK 1", "MEK 2"]),
+    ("IL-6", []), ("5-HT 2A/2C receptor", []), ("CD4/CD8", []), ("TGF-beta1", []),
+])
+def test_split_numbered(text, expected):
+    assert split_numbered(text) == expected
+
+
+@pytest.fixture(scope="module")
+def erk_linker():
+    lex = Lexicon()
+    lex.add_source("corpus:a")
+    for name, human, mouse in (("ERK1", "5595", "26417"), ("ERK2", "5594", "26413")):
+        lex.add("Gene", name, human, "corpus:a", count=2, taxon="9606")
+        lex.add("Gene", name, mouse, "corpus:a", taxon="10090")
+    lex.add("Gene", "F4/80", "13733", "corpus:a", taxon="10090")
+    lex.add("Gene", "F4", "1", "corpus:a", taxon="9606")
+    lex.add("Gene", "F80", "2", "corpus:a", taxon="9606")
+    lex.add("Species", "mice", "10090", "corpus:a")
+    return Linker(lex)
+
+
+def test_a_gene_name_with_coordinated_numbers_links_every_gene(erk_linker):
+    link = erk_linker.link("ERK1/2", "Gene")
+    assert (link.concept_id, link.method, link.matched) == ("5595|5594", "composite", "ERK1 + ERK2")
+    assert dict(link.alternatives) == {"9606": "5595|5594", "10090": "26417|26413"}
+    assert erk_linker.taxon("5595|5594") == "9606" and erk_linker.taxon("5595|26413") == ""
+    assert erk_linker.link("F4/80", "Gene").concept_id == "13733"  # a name of its own first
+    assert erk_linker.link("ERK1/3", "Gene").concept_id == ""  # every part must link
+    text = "ERK1/2 was phosphorylated in mice."
+    out, links = normalise_document(text, _mentions(text, [("ERK1/2", "Gene"), ("mice", "Species")]),
+                                    erk_linker)
+    assert (out[0].concept_id, links[0].method) == ("26417|26413", "species")
