@@ -20,16 +20,16 @@ Levels, tried in order; the first that answers wins:
    a Gene mention of at most `SHORT_WORD` lowercase letters ("cat", "not") links only exactly,
    as a gene symbol and an English word differ by case ("CAT" is catalase); so does a mention of
    another type of at most `SHORT_ABBREVIATION` ("cc" is no "CC"), at every level.
-3. ``composite`` (Chemical and Disease; Gene below): coordinated mentions ("renal and hepatic failure",
-   "breast or ovarian cancer") are split into their parts (`split_composite`); when every part
+3. ``composite`` (Chemical and Disease; Gene below): coordinated mentions ("renal and hepatic
+   failure", "breast or ovarian cancer") are split into their parts (`split_composite`); when every part
    links, the IDs are "|"-joined as in BC5CDR. A Gene name with coordinated numbers ("ERK1/2",
    "caspase-3/7", "MMP-2 and -9", "Smad1/5/8", "ROCK-I/II") is split into one name per number
    (`split_numbered`) and, when every part links, takes every part's ID ("|"-joined; BioRED
-   lists them: "ERK1/2" is MAPK3 and MAPK1), in the organism all parts share
-   (`litmine.tasks.linking.coordination`). Then ``rewritten`` (Disease only): the mention's
-   rewrites by levels 1 and 2, modifiers dropped, organ adjectives as nouns, the head word's
-   synonym ("inherited factor V deficiency", "renal injury", "eye malformation";
-   `litmine.tasks.linking.rewrites`).
+   lists them: "ERK1/2" is MAPK3 and MAPK1) in one organism, also over a lexicon name whose ID
+   is one of its parts' (a name of its own, "F4/80", stays; `litmine.tasks.linking.coordination`).
+   Then ``rewritten`` (Disease only): the mention's rewrites by levels 1 and 2, modifiers
+   dropped, organ adjectives as nouns, the head word's synonym ("inherited factor V deficiency",
+   "renal injury", "eye malformation"; `litmine.tasks.linking.rewrites`).
 4. ``fuzzy`` (Chemical, Disease only; a gene symbol one letter from another is another gene,
    and species and cell-line names are as short): cosine similarity of character 3-gram TF-IDF
    vectors (`FUZZY_NGRAM`, `litmine.tasks.linking.fuzzy`) of the normalised key against every
@@ -62,6 +62,7 @@ from litmine.tasks.linking.coordination import split_composite, split_numbered
 from litmine.tasks.linking.fuzzy import NgramIndex
 from litmine.tasks.linking.hashed_map import HashedMap
 from litmine.tasks.linking.lexicon import LINKED_TYPES, MESH_TYPES, Lexicon, merge_ranked
+from litmine.tasks.linking.name_tables import HUMAN
 from litmine.tasks.linking.organisms import (
     choose_taxon,
     gene_organism_mentions,
@@ -297,7 +298,8 @@ class Linker:
             elif not text.strip():
                 results[i] = NO_LINK
             else:
-                found = (self._lookup(text, type_) or self._composite(text, type_)
+                found = ((self._gene(text) if type_ == "Gene" else self._lookup(text, type_))
+                         or self._composite(text, type_)
                          or self._rewritten(text, type_))
                 if found is not None:
                     results[i] = found
@@ -344,8 +346,6 @@ class Linker:
         return None
 
     def _composite(self, text: str, type_: str) -> Link | None:
-        if type_ == "Gene":
-            return self._numbered(text)
         parts = split_composite(text) if type_ in FUZZY_TYPES else []
         if not parts:
             return None
@@ -356,6 +356,16 @@ class Linker:
                 return None
             ids.extend(found.concept_id.split("|"))
         return Link("|".join(dict.fromkeys(ids)), "composite", 1.0, matched=" + ".join(parts))
+
+    def _gene(self, text: str) -> Link | None:
+        """Levels 1 and 2 for a Gene name, except that a name with coordinated numbers whose
+        lexicon ID is one of its parts' ("ERK1/2": the corpora list both genes, the name table
+        keeps one) takes every part's (`_numbered`); a name of its own ("F4/80") stays."""
+        found = self._lookup(text, "Gene")
+        parts = self._numbered(text) if split_numbered(text) else None
+        if parts is None or found is None:
+            return found or parts
+        return parts if _ids(found) & _ids(parts) else found
 
     def _numbered(self, text: str) -> Link | None:
         """Level 3 for a Gene name with coordinated numbers (`split_numbered`): every part's ID,
@@ -371,10 +381,19 @@ class Linker:
                 ids.setdefault(taxon, link.concept_id)
             by_taxon.append(ids)
         shared = set.intersection(*(set(ids) for ids in by_taxon))
-        alternatives = tuple(sorted((t, "|".join(dict.fromkeys(ids[t] for ids in by_taxon)))
-                                    for t in shared)) if len(shared) > 1 else ()
-        return Link("|".join(dict.fromkeys(f.concept_id for f in found)), "composite", 1.0,
-                    matched=" + ".join(parts), alternatives=alternatives)
+        joined = {t: "|".join(dict.fromkeys(ids[t] for ids in by_taxon)) for t in shared}
+        concept_id = "|".join(dict.fromkeys(f.concept_id for f in found))
+        if shared and not self.taxon(concept_id):  # parts of several organisms: one for all
+            own = [self.taxon(f.concept_id) for f in found]
+            concept_id = joined[max(sorted(shared), key=lambda t: (own.count(t), t == HUMAN))]
+        return Link(concept_id, "composite", 1.0, matched=" + ".join(parts),
+                    alternatives=tuple(sorted(joined.items())) if len(shared) > 1 else ())
+
+
+def _ids(link: Link) -> set[str]:
+    """Every ID a link names, in any organism."""
+    return {i for cid in (link.concept_id, *(c for _, c in link.alternatives))
+            for i in cid.split("|")}
 
 
 def _exact_only(text: str, type_: str) -> bool:

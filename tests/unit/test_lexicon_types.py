@@ -449,6 +449,9 @@ def erk_linker():
     for name, human, mouse in (("ERK1", "5595", "26417"), ("ERK2", "5594", "26413")):
         lex.add("Gene", name, human, "corpus:a", count=2, taxon="9606")
         lex.add("Gene", name, mouse, "corpus:a", taxon="10090")
+    lex.add("Gene", "MEK1", "5604", "corpus:a", taxon="9606")
+    lex.add("Gene", "MEK2", "5605", "corpus:a", taxon="9606")
+    lex.add("Gene", "MEK1/2", "5605", "corpus:a", taxon="9606")  # a corpus' "5604;5605", one kept
     lex.add("Gene", "F4/80", "13733", "corpus:a", taxon="10090")
     lex.add("Gene", "F4", "1", "corpus:a", taxon="9606")
     lex.add("Gene", "F80", "2", "corpus:a", taxon="9606")
@@ -461,7 +464,9 @@ def test_a_gene_name_with_coordinated_numbers_links_every_gene(erk_linker):
     assert (link.concept_id, link.method, link.matched) == ("5595|5594", "composite", "ERK1 + ERK2")
     assert dict(link.alternatives) == {"9606": "5595|5594", "10090": "26417|26413"}
     assert erk_linker.taxon("5595|5594") == "9606" and erk_linker.taxon("5595|26413") == ""
-    assert erk_linker.link("F4/80", "Gene").concept_id == "13733"  # a name of its own first
+    # a lexicon name whose ID is one of its parts' means every part; one of its own stays
+    assert erk_linker.link("MEK1/2", "Gene").concept_id == "5604|5605"
+    assert erk_linker.link("F4/80", "Gene").concept_id == "13733"
     assert erk_linker.link("ERK1/3", "Gene").concept_id == ""  # every part must link
     text = "ERK1/2 was phosphorylated in mice."
     out, links = normalise_document(text, _mentions(text, [("ERK1/2", "Gene"), ("mice", "Species")]),

@@ -11,7 +11,7 @@ import pytest
 from litmine.tasks.records import Mention, Sentence
 from litmine.tasks.linking.concept_ids import mention_concept_ids
 from litmine.tasks.relations.typed import (CLASSES, RELATION_TYPES, TypedRelation,
-                                           candidate_pairs, decide, typed_spans)
+                                           candidate_pairs, decide, decide_typed, typed_spans)
 from litmine.tasks.relations.typed_gold import (gold_relations, score_relations,
                                                 summarise_issues)
 from litmine.tasks.relations.typed_rows import evidence_indexes, relation_rows
@@ -102,6 +102,19 @@ def test_decide_thresholds_on_one_minus_none_and_picks_the_likeliest_type():
     probs[CLASSES.index("Association")] = 0.2
     assert decide(probs, 0.6) == ("Bind", pytest.approx(0.7))
     assert decide(probs, 0.75) is None
+
+
+def test_concepts_named_only_by_the_same_mentions_are_never_related():
+    text = "ERK1/2 and MEK1 were phosphorylated."
+    spans = typed_spans([Mention("1", 0, 6, "ERK1/2", "Gene", concept_id="5595|5594"),
+                         Mention("1", 11, 15, "MEK1", "Gene", concept_id="5604")])
+    probs = [0.1] + [0.0] * len(RELATION_TYPES)
+    probs[CLASSES.index("Association")] = 0.9
+    erk1, erk2, mek1 = ("Gene", "5595"), ("Gene", "5594"), ("Gene", "5604")
+    scored = [(a, b, probs, 0.9) for a, b in candidate_pairs(list(spans))]
+    assert {(a, b) for a, b, _, _ in scored} == {(erk2, erk1), (erk2, mek1), (erk1, mek1)}
+    decided = decide_typed(scored, None, text, spans, 0.5, 0.5)
+    assert {(r.first, r.second) for r in decided} == {(erk2, mek1), (erk1, mek1)}
 
 
 def test_evidence_is_shared_sentences_else_the_closest_two():
