@@ -472,3 +472,22 @@ def test_a_gene_name_with_coordinated_numbers_links_every_gene(erk_linker):
     out, links = normalise_document(text, _mentions(text, [("ERK1/2", "Gene"), ("mice", "Species")]),
                                     erk_linker)
     assert (out[0].concept_id, links[0].method) == ("26417|26413", "species")
+
+
+def test_a_corpus_id_of_an_unknown_organism_moves_to_the_documents_organism():
+    lex = Lexicon()
+    lex.add_source("corpus:a")
+    lex.add_source("genes:b")
+    lex.add("Gene", "DMC1", "821860", "corpus:a", count=3)  # a corpus' ID, its organism unwritten
+    lex.add("Gene", "DMC1", "11144", "genes:b", taxon="9606")
+    lex.add("Gene", "Dmc1", "13404", "genes:b", taxon="10090")
+    for name, taxon in (("women", "9606"), ("mice", "10090"), ("rice", "4530")):
+        lex.add("Species", name, taxon, "corpus:a")
+    linker = Linker(lex)
+    assert linker.link("DMC1", "Gene").concept_id == "821860" and linker.taxon("821860") == ""
+    for text, expected in (("DMC1 in women", "11144"), ("DMC1 in mice", "13404"),
+                           ("DMC1 in rice", "11144")):  # no rice ID: the human default
+        species = text.split()[-1]
+        out, links = normalise_document(text, _mentions(text, [("DMC1", "Gene"), (species, "Species")]),
+                                        linker)
+        assert (out[0].concept_id, links[0].method) == (expected, "species"), text
