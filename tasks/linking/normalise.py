@@ -361,8 +361,7 @@ class Linker:
         """Levels 1 and 2 for a Gene name, except that a name with coordinated numbers whose
         lexicon ID is one of its parts' ("ERK1/2": the corpora list both genes, the name table
         keeps one) takes every part's (`_numbered`); a name of its own ("F4/80") stays."""
-        found = self._lookup(text, "Gene")
-        parts = self._numbered(text) if split_numbered(text) else None
+        found, parts = self._lookup(text, "Gene"), self._numbered(text)
         if parts is None or found is None:
             return found or parts
         return parts if _ids(found) & _ids(parts) else found
