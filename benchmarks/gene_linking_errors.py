@@ -12,7 +12,8 @@ import collections
 import sys
 from dataclasses import replace
 
-from litmine.tasks.linking.normalise import load_linker, score_concepts
+from litmine.tasks.linking.concept_scores import score_concepts
+from litmine.tasks.linking.normalise import load_linker
 from litmine.tasks.relations.relate import relate_articles
 from litmine.tasks.sources.pubtator import gold_to_mentions
 from litmine.tasks.text.sentences import split_article

@@ -17,7 +17,8 @@ from dataclasses import replace
 
 from litmine.settings import DEFAULT_LEXICON
 from litmine.tasks.linking import organisms
-from litmine.tasks.linking.normalise import load_linker, normalise_document, score_concepts
+from litmine.tasks.linking.concept_scores import score_concepts
+from litmine.tasks.linking.normalise import load_linker, normalise_document
 from litmine.tasks.sources.pubtator import gold_to_mentions
 from litmine.tasks.text.abbreviations import find_abbreviations
 from litmine.tasks.text.sentences import split_sentences

@@ -15,7 +15,7 @@ from litmine.errors import LitmineError
 from litmine.flows.pipeline import choose_ner_dtype
 from litmine.tasks.loading import relation_dtype
 from litmine.settings import get_settings
-from litmine.tasks.linking.normalise import score_concepts
+from litmine.tasks.linking.concept_scores import score_concepts
 from litmine.tasks.ner.evaluation import tag_documents
 from litmine.tasks.relations.evaluation import (evaluate_relations, format_report, format_tables,
                                                has_typed_relations, score_relations)

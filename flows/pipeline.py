@@ -47,8 +47,9 @@ DEFAULT_BATCH_SIZE = 256
 
 
 #: What a run records when its relation step is off.
-NO_RELATION_STEP = {"lexicon": None, "relation_model": None, "typed_relation_model": None,
-                    "relation_dtype": None, "relation_dtype_reason": None}
+NO_RELATION_STEP = {"lexicon": None, "dense_linker": None, "relation_model": None,
+                    "typed_relation_model": None, "relation_dtype": None,
+                    "relation_dtype_reason": None}
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,8 @@ class RelationStep:
     typed_relation_model: str | None = None
     device: str = "cpu"
     dtype: DtypeChoice = FP32
+    #: the linker's dense level's encoder (`Settings.dense_linker`), None when off
+    dense_linker: str | None = None
 
     def states_layer(self, tagger) -> int | None:
         """The layer whose token states the relation models read (shared models) when the run's
@@ -69,7 +72,8 @@ class RelationStep:
 
     def parameters(self) -> dict:
         """What a run's `runs.parameters` records of the step (keys of `NO_RELATION_STEP`)."""
-        return {"lexicon": self.lexicon, "relation_model": self.relation_model,
+        return {"lexicon": self.lexicon, "dense_linker": self.dense_linker,
+                "relation_model": self.relation_model,
                 "typed_relation_model": self.typed_relation_model,
                 "relation_dtype": self.dtype.name, "relation_dtype_reason": self.dtype.reason}
 
@@ -112,9 +116,11 @@ def relation_step(enabled: bool, lexicon: str | None = None, relation_model: str
                            "docre.json of kind 'typed', no shared.json of task BioRED); train one "
                            "with `litmine train --task relations --method typed-shared`, set "
                            "LITMINE_TYPED_RELATION_MODEL, or pass --typed-relation-model ''")
+    dense = (settings.dense_linker or "").strip()
     return RelationStep(lexicon=lexicon, relation_model=relation_model or None,
                         typed_relation_model=typed_relation_model or None, device=device,
-                        dtype=relation_dtype(ner_dtype) if ner_dtype is not None else FP32)
+                        dtype=relation_dtype(ner_dtype) if ner_dtype is not None else FP32,
+                        dense_linker=None if dense.lower() in ("", "none") else dense)
 
 
 def choose_ner_dtype(dtype: str | None, device: str, logger=None) -> DtypeChoice:

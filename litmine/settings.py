@@ -101,6 +101,10 @@ class Settings(BaseSettings):
         default=DEFAULT_LEXICON,
         description="MeSH lexicon (`litmine lexicon build`) that links entities to concept IDs.",
     )
+    dense_linker: str = Field(
+        default="none",
+        description="Sentence encoder of the linker's dense level (a Disease mention no name matched takes its nearest lexicon name's ID; all-MiniLM-L6-v2 is bundled); none: off (the default: it helps curated mentions, not predicted ones; docs/relations.md).",
+    )
     cache_dir: Path = Field(
         default=Path.home() / ".cache" / "litmine",
         description="Where built linkers are cached between processes (keyed by the lexicon's sha256).",

@@ -34,6 +34,9 @@ Levels, tried in order; the first that answers wins:
    and species and cell-line names are as short): cosine similarity of character 3-gram TF-IDF
    vectors (`FUZZY_NGRAM`, `litmine.tasks.linking.fuzzy`) of the normalised key against every
    name of the type, accepted at `FUZZY_THRESHOLD` or above.
+5. ``dense`` (Disease, only when `Settings.dense_linker` names an encoder; off by default): the
+   nearest lexicon name in a sentence encoder's space, at `DENSE_THRESHOLD` or above
+   (`litmine.tasks.linking.dense`).
 
 Mentions that a document defines as abbreviations take their long form's ID (``abbreviation``,
 see `normalise_document`). A gene name with IDs in several organisms takes the one of the
@@ -59,6 +62,7 @@ from litmine.model_packages import locate_model
 from litmine.settings import DEFAULT_LEXICON
 from litmine.tasks.digests import sha256_file
 from litmine.tasks.linking.coordination import split_composite, split_numbered
+from litmine.tasks.linking.dense import DenseLevel
 from litmine.tasks.linking.fuzzy import NgramIndex
 from litmine.tasks.linking.hashed_map import HashedMap
 from litmine.tasks.linking.lexicon import LINKED_TYPES, MESH_TYPES, Lexicon, merge_ranked
@@ -74,7 +78,6 @@ from litmine.tasks.linking.organisms import (
 from litmine.tasks.linking.rewrites import disease_rewrites
 from litmine.tasks.linking.variants import normalise_variant
 from litmine.tasks.records import Mention
-from litmine.tasks.scoring import Span, concept_key, score_spans
 from litmine.tasks.text.abbreviations import Abbreviation, find_short_form_occurrences
 from litmine.tasks.text.sentences import split_sentences
 
@@ -243,6 +246,25 @@ class Linker:
         self._fuzzy = {type_: (NgramIndex([n for n, _ in entries], FUZZY_NGRAM), entries)
                        for type_, entries in fuzzy_names.items()}
         self._cache: dict[tuple[str, str], Link] = {}
+        #: level 5, the mentions' nearest lexicon names by a sentence encoder
+        #: (`litmine.tasks.linking.dense`), when attached (`load_linker` attaches the settings')
+        self.dense: DenseLevel | None = None
+
+    def attach_dense(self, dense: DenseLevel | None) -> None:
+        """Use `dense` as the last level (None: none); cached links are forgotten."""
+        self.dense = dense
+        self._cache.clear()
+
+    def _dense_names(self, type_: str) -> tuple[list[str], list[str]]:
+        """The (names, IDs) that the dense level embeds for a type: one name per normalised
+        form, as the fuzzy level has them."""
+        _, entries = self._fuzzy.get(type_, (None, []))
+        names, ids = [], []
+        for norm, name in entries:
+            if cid := self._keys[0].get(_key(type_, norm), ""):
+                names.append(name)
+                ids.append(cid)
+        return names, ids
 
     def taxon(self, concept_id: str) -> str:
         """The NCBI Taxonomy ID of a (gene) concept, "" when the lexicon does not know it; of
@@ -324,11 +346,30 @@ class Linker:
                 else:
                     results[i] = Link("", "none", 0.0, "no-match: no lexicon name shares a "
                                                        f"{FUZZY_NGRAM}-gram")
+            if self.dense is not None and type_ in self.dense.types:
+                self._dense_many(results, [i for i in indexes if not results[i].concept_id],
+                                 [items[i][0] for i in indexes if not results[i].concept_id],
+                                 type_)
         if len(self._cache) + len(items) > CACHE_SIZE:  # bounded: a PubMed-long run stays flat
             self._cache.clear()
         for (text, type_), link in zip(items, results):
             self._cache[(text, type_)] = link
         return results  # type: ignore[return-value]
+
+    def _dense_many(self, results: list, indexes: list[int], texts: list[str],
+                    type_: str) -> None:
+        """Level 5 for the mentions no other level linked: the nearest name's ID at or above
+        the dense level's threshold; below it the reason names the nearest name."""
+        dense = self.dense
+        assert dense is not None
+        for i, (cid, sim, name) in zip(indexes, dense.nearest(texts, type_,
+                                                             lambda: self._dense_names(type_))):
+            if cid and sim >= dense.threshold:
+                results[i] = Link(cid, "dense", round(sim, 4), matched=name)
+            elif cid:
+                results[i] = Link("", "none", round(sim, 4),
+                                  f"below-threshold: nearest {name!r} by {dense.encoder} "
+                                  f"({sim:.2f} < {dense.threshold})", matched=name)
 
     def link(self, text: str, type_: str) -> Link:
         """Link one mention text of a type."""
@@ -491,79 +532,55 @@ def normalise_document(text: str, mentions: Sequence[Mention], linker: Linker,
     return [replace(m, link_status=link.status) for m, link in zip(out, links)], links
 
 
-# -- evaluation ---------------------------------------------------------------------------------
-def concept_spans(pmid: str, mentions: Iterable, types: Sequence[str] = MESH_TYPES) -> list:
-    """One scoring Span per (pmid, type, concept ID): composite IDs and ID lists ("|", ",", ";")
-    split, "-1"/"" dropped, GNormPlus' "(Tax:N)" suffix and spaces removed."""
-    out = []
-    for m in mentions:
-        if m.type not in types:
-            continue
-        ids = m.concept_id or ""
-        # a Variant's tmVar ID (p|SUB|V|600|E) is one ID, not a composite; ";VariantGroup:0" dropped
-        for cid in ([ids.split(";")[0]] if m.type == "Variant" else _ID_LIST.split(ids)):
-            cid = _TAX_SUFFIX.sub("", cid.strip())
-            if cid and cid not in ("-1", "-"):
-                out.append(Span(getattr(m, "pmid", pmid) or pmid, -1, -1, m.type, m.text, cid))
-    return out
-
-
-_ID_LIST = re.compile(r"[|,;]")
-_TAX_SUFFIX = re.compile(r"\(Tax:\d+\)$")
-
-
-def score_concepts(gold_docs: Sequence, predicted: Iterable[Mention], *,
-                   types: Sequence[str] = MESH_TYPES):
-    """Concept-level P/R/F1: the set of (pmid, type, concept ID) per document (BioCreative V
-    CDR); `types` defaults to the MeSH types.
-
-    Gold IDs "-1" (no concept) are not scored; composite IDs and ID lists count as their parts.
-    Returns `litmine.tasks.scoring.Scores` (level "concept").
-    """
-    gold = [s for d in gold_docs for s in concept_spans(d.pmid, d.mentions, types)]
-    pred = concept_spans("", predicted, types)
-    return score_spans(gold, pred, types=list(types), pmids=[d.pmid for d in gold_docs],
-                       key=concept_key, level="concept")
-
-
 _LINKERS: dict[str, Linker] = {}
 _LINKERS_LOCK = threading.Lock()
 
 
 #: Bump when the Linker's attributes change: cached linkers of another version are rebuilt.
-LINKER_CACHE_VERSION = 7
+LINKER_CACHE_VERSION = 8
 
 
 def load_linker(lexicon: str | Path = DEFAULT_LEXICON) -> Linker:
-    """A Linker over a saved lexicon, cached per path for the process and on disk.
+    """A Linker over a saved lexicon, cached per path for the process and on disk, with the
+    dense level of `Settings.dense_linker` attached (none when that is "none").
 
     Building one from the shipped lexicon takes about 20 s (604 k names, four key levels, the
     fuzzy level's n-gram indexes); the built Linker is pickled to `Settings.cache_dir` under the
     lexicon file's sha256, so later processes (each `litmine mine`, each Dask worker) load it,
     fuzzy indexes and all, in about two seconds. A cache file that
-    cannot be read or written is rebuilt or skipped, never an error.
+    cannot be read or written is rebuilt or skipped, never an error. The dense level embeds its
+    names at its first use and caches them beside (`litmine.tasks.linking.dense`).
     """
+    from litmine.settings import get_settings
+
     lexicon = locate_model(str(lexicon), "linking", "MeSH lexicon")  # a model's name -> its file
     key = str(Path(lexicon).resolve())
     with _LINKERS_LOCK:  # one load per lexicon, whichever thread asks first
         if key not in _LINKERS:
-            _LINKERS[key] = _cached_linker(Path(lexicon))
+            linker, digest = _cached_linker(Path(lexicon))
+            settings = get_settings()
+            encoder = (settings.dense_linker or "").strip()
+            if encoder and encoder.lower() != "none":
+                linker.attach_dense(DenseLevel(encoder, cache_dir=settings.cache_dir,
+                                               cache_key=digest))
+            _LINKERS[key] = linker
         return _LINKERS[key]
 
 
-def _cached_linker(lexicon: Path) -> Linker:
+def _cached_linker(lexicon: Path) -> tuple[Linker, str]:
+    """The linker (from the disk cache when there) and the lexicon's sha256 ("" if unread)."""
     from litmine.settings import get_settings
 
     try:
         digest = sha256_file(lexicon)
     except OSError:
-        return Linker(Lexicon.load(lexicon))  # Lexicon.load names the missing file
+        return Linker(Lexicon.load(lexicon)), ""  # Lexicon.load names the missing file
     cache = get_settings().cache_dir / f"linker-{digest[:24]}-v{LINKER_CACHE_VERSION}.pkl"
     try:
         with open(cache, "rb") as handle:
             linker = pickle.load(handle)
         if isinstance(linker, Linker):
-            return linker
+            return linker, digest
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError):
         pass
     linker = Linker(Lexicon.load(lexicon))
@@ -575,4 +592,4 @@ def _cached_linker(lexicon: Path) -> Linker:
         os.replace(partial, cache)  # atomic: a concurrent reader sees all of it or nothing
     except OSError as exc:
         log.warning("linker cache %s not written (%s); the next process builds it again", cache, exc)
-    return linker
+    return linker, digest

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from litmine.settings import DEFAULT_LEXICON, DEFAULT_RELATION_MODEL
-from litmine.tasks.linking.normalise import load_linker, score_concepts
+from litmine.tasks.linking.concept_scores import score_concepts
+from litmine.tasks.linking.normalise import load_linker
 from litmine.tasks.ner.engine import load_tagger
 from litmine.tasks.records import Mention
 from litmine.tasks.relations.candidates import Candidate, document_candidates

@@ -26,6 +26,8 @@ LINK_STATUSES = {
     "rewritten": "a Disease mention rewritten (modifiers dropped, organ adjective as noun, head "
                  "word's synonym) matched",
     "fuzzy": "character 3-gram similarity at or above the threshold",
+    "dense": "a Disease mention's nearest lexicon name by a sentence encoder, at or above the "
+             "threshold",
     "abbreviation": "the document's abbreviation definition gave the ID",
     "species": "a gene name's ID in the organism the document mentions (human by default, mouse "
                "for a mouse-style symbol such as Sox2)",

@@ -217,7 +217,8 @@ def test_a_run_records_its_relation_dtype():
     lexicon = str(DEFAULT_LEXICON)
     ner = choose_dtype("bf16", CPU, "NER")
     step = relation_step(True, lexicon, "", typed_relation_model="", device="cpu", ner_dtype=ner)
-    assert step.parameters() == {"lexicon": lexicon, "relation_model": None,
+    assert step.parameters() == {"lexicon": lexicon, "dense_linker": None,
+                                 "relation_model": None,
                                  "typed_relation_model": None, "relation_dtype": "bf16",
                                  "relation_dtype_reason": "as NER: asked for"}
     assert set(step.parameters()) == set(NO_RELATION_STEP)

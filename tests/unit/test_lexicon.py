@@ -16,7 +16,8 @@ from litmine.tasks.linking.lexicon import DICTIONARY_WEIGHT, Lexicon, build_lexi
 from litmine.tasks.linking.vocabularies import (iter_ctd_names, iter_mesh_mapping_names,
                                                 iter_mesh_names, iter_sssom_names, uninvert)
 from litmine.tasks.linking.coordination import split_composite
-from litmine.tasks.linking.normalise import Linker, normalise_document, normalise_name, score_concepts
+from litmine.tasks.linking.concept_scores import score_concepts
+from litmine.tasks.linking.normalise import Linker, normalise_document, normalise_name
 from litmine.tasks.sources.pubtator import gold_to_mentions, read_pubtator
 from litmine.tasks.records import Mention
 
@@ -504,15 +505,15 @@ def test_a_built_linker_is_cached_on_disk_by_the_lexicons_digest(tmp_path, monke
     lex.add_source("corpus:test")
     lex.add("Chemical", "clonidine", "D003000", "corpus:test")
     path = lex.save(tmp_path / "lex.tsv.gz")
-    first = normalise._cached_linker(path)
+    first, _ = normalise._cached_linker(path)
     (cached,) = (tmp_path / "cache").glob("linker-*.pkl")
-    second = normalise._cached_linker(path)
+    second, _ = normalise._cached_linker(path)
     assert second is not first and second.link("Clonidine", "Chemical").concept_id == "D003000"
     cached.write_bytes(b"not a pickle")
-    assert normalise._cached_linker(path).link("clonidine", "Chemical").concept_id == "D003000"
+    assert normalise._cached_linker(path)[0].link("clonidine", "Chemical").concept_id == "D003000"
     lex.add("Chemical", "aspirin", "D001241", "corpus:test")
     lex.save(path)
-    assert normalise._cached_linker(path).link("aspirin", "Chemical").concept_id == "D001241"
+    assert normalise._cached_linker(path)[0].link("aspirin", "Chemical").concept_id == "D001241"
     assert len(list((tmp_path / "cache").glob("linker-*.pkl"))) == 2
     monkeypatch.delenv("LITMINE_CACHE_DIR")
     get_settings(fresh=True)
