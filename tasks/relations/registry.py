@@ -174,7 +174,7 @@ def train_relations(train_files: Sequence[str | Path], dev_files: Sequence[str |
         from litmine.tasks.relations.training.pair_types import train_pair_types
 
         keep = {k: kwargs[k] for k in ("max_train_docs", "max_dev_docs", "exclude", "seed",
-                                       "device", "command_line") if k in kwargs}
+                                       "device", "command_line", "threshold") if k in kwargs}
         return train_pair_types(train_files, dev_files, out_dir, **keep)
     if method == "encoder":
         from litmine.tasks.relations.training.encoder import (ENCODER_EPOCHS,

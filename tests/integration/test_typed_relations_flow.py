@@ -332,8 +332,23 @@ def test_a_pair_typer_trained_into_the_model_types_its_relations(typed_model, tm
     for _ in range(2):
         done = train(copy)
         assert done.returncode == 0, done.stderr
+    bagged = json.loads((copy / "pair_types.json").read_text())["threshold"]
+    # a threshold given (one chosen end to end on a dev set) replaces the bagged one
+    given = round(bagged / 2, 3)
+    done = train(copy, "--threshold", str(given))
+    assert done.returncode == 0, done.stderr
     record = json.loads((copy / "pair_types.json").read_text())
     assert f"saved {copy} (threshold {record['threshold']:.3f})" in done.stdout
+    assert record["threshold"] == given and record["params"]["threshold"] == given
+    assert record["fit"]["relatedness"]["bagged_threshold"] == bagged
+    assert f"a relation at {given} (given, `--threshold`" in (copy / "README.md").read_text()
+    refused = train(copy, "--threshold", "1")
+    assert refused.returncode != 0 and "--threshold 1.0 is no probability" in refused.stderr
+    other = subprocess.run(
+        [sys.executable, "-m", "litmine.cli", "train", "--task", "relations", "--method",
+         "linear", "--train", str(TRAIN), "--dev", str(DEV), "--threshold", "0.3"],
+        capture_output=True, text=True, timeout=120)
+    assert other.returncode != 0 and "--threshold is for the method pair-types" in other.stderr
     # the same files and exclusions as the head's training: its own held-out documents
     check = record["held_out_check"]
     assert check["checked"] and check["matches"], check

@@ -386,6 +386,12 @@ def write_typer_section(card: Path, result: dict[str, Any]) -> Path:
     reads = ("" if not evidence else
              f" The type also reads the sentences naming each pair, embedded by `{evidence['model']}`"
              f" (weight {evidence['weight']}; `litmine.tasks.relations.evidence`).")
+    if "bagged_threshold" in related and related["bagged_threshold"] != related["threshold"]:
+        at = (f"{related['threshold']} (given, `--threshold`; the bagged best F1 on these "
+              f"documents was {related['bagged_threshold']}, held-out pair F1 "
+              f"{related['held_pair_f1_bagged']})")
+    else:
+        at = f"{related['threshold']} (bagged best F1)"
     section = f"""{SECTION_START}
 ## Pair typer (`{TYPER_FILE}`, {result['fingerprint']})
 
@@ -411,9 +417,9 @@ Relation or not: the words' regression fitted on the {related['fit_pairs']} cand
 {related['held_documents']} held-out documents the head did not train on
 ({result['data'].get('split', 'every 6th')}; {related['held_pairs']}
 pairs, {related['held_gold']} gold relations): P = sigmoid({stack['head']} logit(head) +
-{stack['words']} logit(words) + {stack['intercept']}), a relation at {related['threshold']}
-(bagged best F1). Held-out pair F1 {related['held_pair_f1']} (the head alone at its best
-threshold: {related['held_pair_f1_head_best']}).
+{stack['words']} logit(words) + {stack['intercept']}), a relation at {at}. Held-out pair
+F1 {related['held_pair_f1']} (the head alone at its best threshold:
+{related['held_pair_f1_head_best']}).
 
 Dev ({result['data']['dev_documents']} documents, {dev['pairs']} gold pairs, gold entities and
 IDs, only scored): pair F1 **{dev['pair_f1']}** (the head alone: {dev['head_pair_f1']}); type

@@ -203,13 +203,16 @@ def score_with_head(head, docs: Sequence[PubTatorDocument]) -> dict[tuple, float
 
 
 def fit_relatedness(fit_docs: Sequence[PubTatorDocument], held_docs: Sequence[PubTatorDocument],
-                    head, *, seed: int = 13) -> tuple[Relatedness, dict[str, Any]]:
+                    head, *, seed: int = 13, threshold: float | None = None
+                    ) -> tuple[Relatedness, dict[str, Any]]:
     """Whether a pair is a relation, from its words and the head's score (`Relatedness`).
 
     The words' regression is fitted on `fit_docs` (C by cross-validated log loss), the
     stacking of its logit with the head's, and the threshold (bagged best pair F1), on
     `held_docs`, which neither it nor the head trained on; then the words' regression is
-    refitted on both sets for the shipped typer (scikit-learn's stacking does the same)."""
+    refitted on both sets for the shipped typer (scikit-learn's stacking does the same).
+    `threshold`: the stacked score at which a pair is a relation, given instead of the bagged
+    one (which is still recorded): one chosen end to end on a development set, say."""
     from sklearn.feature_extraction import DictVectorizer
     from sklearn.linear_model import LogisticRegression
 
@@ -232,9 +235,13 @@ def fit_relatedness(fit_docs: Sequence[PubTatorDocument], held_docs: Sequence[Pu
     for d in held_docs:
         if d.pmid in index:
             per_document[index[d.pmid]] = len(gold_relations(d))
-    threshold = bagged_threshold(list(zip(stacked.tolist(), h_related)),
-                                 [index[p] for p in h_pmids],
-                                 [per_document[k] for k in range(len(index))], seed=seed)
+    bagged = bagged_threshold(list(zip(stacked.tolist(), h_related)),
+                              [index[p] for p in h_pmids],
+                              [per_document[k] for k in range(len(index))], seed=seed)
+    if threshold is not None and not 0.0 < threshold < 1.0:
+        raise LitmineError(f"train-relations --method pair-types: --threshold {threshold} is no "
+                           "probability; give one between 0 and 1 (exclusive), e.g. 0.3")
+    threshold = bagged if threshold is None else threshold
     # the shipped words' regression: refitted on every training document
     all_vectorizer = DictVectorizer()
     all_matrix = all_vectorizer.fit_transform(features + h_features)
@@ -258,6 +265,9 @@ def fit_relatedness(fit_docs: Sequence[PubTatorDocument], held_docs: Sequence[Pu
                                              "words": relatedness.weight,
                                              "intercept": relatedness.intercept},
               "threshold": relatedness.threshold,
+              "bagged_threshold": round(float(bagged), DECIMALS),
+              "held_pair_f1_bagged": round(100 * f1_at(list(zip(stacked.tolist(), h_related)),
+                                                       h_gold, bagged)["f1"], 2),
               "held_pair_f1": round(100 * f1_at(list(zip(stacked.tolist(), h_related)), h_gold,
                                                 relatedness.threshold)["f1"], 2),
               "held_pair_f1_head_best": round(100 * head_alone[1], 2),
@@ -369,10 +379,12 @@ def train_pair_types(train_files: Sequence[str | Path], dev_files: Sequence[str 
                      out_dir: str | Path, *, exclude: Sequence[str | Path] = (),
                      max_train_docs: int | None = None, max_dev_docs: int | None = None,
                      seed: int = 13, device: str = "auto", command_line: str | None = None,
-                     evidence_weight: float = 0.0, **_: Any) -> dict[str, Any]:
+                     evidence_weight: float = 0.0, threshold: float | None = None,
+                     **_: Any) -> dict[str, Any]:
     """Fit the pair typer on `train_files` and save it into the typed relation model at
     `out_dir` (replacing a typer there); its model card gets a section on it.
-    `evidence_weight`: as `fit_pair_typer` (from Python; the CLI trains the words alone)."""
+    `evidence_weight`: as `fit_pair_typer` (from Python; the CLI trains the words alone).
+    `threshold`: as `fit_relatedness` (`--threshold`)."""
     out = Path(out_dir)
     if not (is_typed_model(out) or shared_task(out) in TYPED_TASKS):
         raise LitmineError(f"train-relations --method pair-types: {out} holds no typed relation "
@@ -387,7 +399,7 @@ def train_pair_types(train_files: Sequence[str | Path], dev_files: Sequence[str 
     head = (SharedRelationModel if is_shared_model(out) else TypedRelationModel)(
         out, device=device, dtype="auto", pair_typer=False)
     typer.relatedness, chosen["relatedness"] = fit_relatedness(fit_docs, held_docs, head,
-                                                               seed=seed)
+                                                               seed=seed, threshold=threshold)
     staging = out / (TYPER_FILE + ".training")
     staging.mkdir(exist_ok=True)
     save_pair_typer(staging, typer)
@@ -397,7 +409,7 @@ def train_pair_types(train_files: Sequence[str | Path], dev_files: Sequence[str 
         "params": {"train": [str(p) for p in train_files], "dev": [str(p) for p in dev_files],
                    "exclude": [str(p) for p in exclude], "max_train_docs": max_train_docs,
                    "max_dev_docs": max_dev_docs, "seed": seed, "c_grid": list(C_GRID),
-                   "folds": FOLDS},
+                   "folds": FOLDS, "threshold": threshold},
         "data": {"split": split, "train_documents": len(train_docs),
                  "fit_documents": len(fit_docs),
                  "held_out_documents": len(held_docs), "dev_documents": len(dev_docs),
