@@ -337,15 +337,10 @@ class Linker:
         for type_, indexes in pending.items():
             texts = [items[i][0] for i in indexes]
             for i, (cid, sim, name) in zip(indexes, self._fuzzy_many(texts, type_)):
-                if cid and sim >= self.fuzzy_threshold:
-                    results[i] = Link(cid, "fuzzy", round(sim, 4), matched=name)
-                elif cid:
-                    results[i] = Link("", "none", round(sim, 4),
-                                      f"below-threshold: best {name!r} ({sim:.2f} < "
-                                      f"{self.fuzzy_threshold})", matched=name)
-                else:
-                    results[i] = Link("", "none", 0.0, "no-match: no lexicon name shares a "
-                                                       f"{FUZZY_NGRAM}-gram")
+                results[i] = (_scored(cid, sim, name, "fuzzy", self.fuzzy_threshold,
+                                      f"best {name!r}")
+                              or Link("", "none", 0.0, "no-match: no lexicon name shares a "
+                                                       f"{FUZZY_NGRAM}-gram"))
             if self.dense is not None and type_ in self.dense.types:
                 self._dense_many(results, [i for i in indexes if not results[i].concept_id],
                                  [items[i][0] for i in indexes if not results[i].concept_id],
@@ -364,12 +359,8 @@ class Linker:
         assert dense is not None
         for i, (cid, sim, name) in zip(indexes, dense.nearest(texts, type_,
                                                              lambda: self._dense_names(type_))):
-            if cid and sim >= dense.threshold:
-                results[i] = Link(cid, "dense", round(sim, 4), matched=name)
-            elif cid:
-                results[i] = Link("", "none", round(sim, 4),
-                                  f"below-threshold: nearest {name!r} by {dense.encoder} "
-                                  f"({sim:.2f} < {dense.threshold})", matched=name)
+            results[i] = _scored(cid, sim, name, "dense", dense.threshold,
+                                 f"nearest {name!r} by {dense.encoder}") or results[i]
 
     def link(self, text: str, type_: str) -> Link:
         """Link one mention text of a type."""
@@ -428,6 +419,18 @@ class Linker:
             concept_id = joined[max(sorted(shared), key=lambda t: (own.count(t), t == HUMAN))]
         return Link(concept_id, "composite", 1.0, matched=" + ".join(parts),
                     alternatives=tuple(sorted(joined.items())) if len(shared) > 1 else ())
+
+
+def _scored(cid: str, sim: float, name: str, method: str, threshold: float,
+            candidate: str) -> Link | None:
+    """A similarity level's answer: the ID at or above `threshold`, else no ID with a reason
+    naming the `candidate`; None when the level found no candidate."""
+    if cid and sim >= threshold:
+        return Link(cid, method, round(sim, 4), matched=name)
+    if cid:
+        return Link("", "none", round(sim, 4),
+                    f"below-threshold: {candidate} ({sim:.2f} < {threshold})", matched=name)
+    return None
 
 
 def _ids(link: Link) -> set[str]:
