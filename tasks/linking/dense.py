@@ -7,8 +7,9 @@ when they share few characters ("GI bleeding" and "Gastrointestinal Hemorrhage")
 character-trigram level cannot see. The encoder is a sentence encoder that
 `Settings.dense_linker` names (`LITMINE_DENSE_LINKER`; the bundled all-MiniLM-L6-v2,
 `DEFAULT_DENSE_ENCODER`, was measured); each type's lexicon names (one per normalised form, the
-fuzzy level's list) are embedded once, mean-pooled and L2-normalised, and a mention takes its
-nearest name's ID when their cosine is at least `DENSE_THRESHOLD`.
+fuzzy level's list) are embedded once, mean-pooled (as all-MiniLM-L6-v2 was trained) and
+L2-normalised, and a mention takes its nearest name's ID when their cosine is at least
+`DENSE_THRESHOLD`.
 
 Off by default, by measurement (docs/relations.md, "The dense level"): on gold Disease mentions
 it raises concept F1 (BioRED dev 85.76 -> 86.70, BC5CDR dev 89.26 -> 89.93, NCBI-disease dev
@@ -17,7 +18,7 @@ it raises concept F1 (BioRED dev 85.76 -> 86.70, BC5CDR dev 89.26 -> 89.93, NCBI
 concepts 80.25 -> 79.23, BC5CDR CID 51.11 -> 50.35). Fine-tuning MiniLM on the lexicon's
 synonyms (SapBERT's recipe, 1,000 steps) was no better than the encoder as it ships.
 
-Embedding the names takes about a minute on two CPU cores (47,525 Disease names), so the
+Embedding the names takes 60-90 s on two CPU cores (47,525 Disease names), so the
 matrix is built at the first mention that needs it and cached as float16 in `Settings.cache_dir`,
 keyed by the lexicon's sha256 and the encoder's files; later processes load it in a second.
 """
@@ -46,7 +47,9 @@ DENSE_TYPES = ("Disease",)
 #: 85.76 without the level.
 DENSE_THRESHOLD = 0.8
 #: Bump when the cached matrices' layout changes.
-DENSE_CACHE_VERSION = 1
+DENSE_CACHE_VERSION = 2
+#: Names embedded per forward pass, and the word pieces a name is cut to.
+BATCH, MAX_WORD_PIECES = 64, 64
 
 class DenseLevel:
     """Nearest lexicon names of mention texts, per type; the index is built at first use."""
@@ -93,10 +96,14 @@ class DenseLevel:
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         if self._embedder is None:
-            from litmine.tasks.semantic.embeddings import load_embedder
+            from litmine.tasks.loading import load_pretrained
 
-            self._embedder = load_embedder(self.encoder, device="cpu")
-        return self._embedder.embed(texts)
+            started = time.perf_counter()
+            self._embedder = load_pretrained(self.encoder, "encoder", stage="linking",
+                                             device="cpu")
+            log.info("linking: loaded %s for the dense level in %.1f s", self.encoder,
+                     time.perf_counter() - started)
+        return embed_names(self._embedder.tokenizer, self._embedder.model, texts)
 
     def _type_index(self, type_: str, names: Callable[[], tuple[list[str], list[str]]]
                     ) -> tuple[np.ndarray, list[str], list[str]]:
@@ -121,6 +128,27 @@ class DenseLevel:
         encoder = hashlib.sha256(encoder_fingerprint(self.encoder).encode()).hexdigest()[:16]
         return (self._cache_dir /
                 f"dense-{self._cache_key[:24]}-{encoder}-{type_}-v{DENSE_CACHE_VERSION}.npy")
+
+
+def embed_names(tokenizer, model, texts: Sequence[str]) -> np.ndarray:
+    """One L2-normalised mean-pooled vector per name (float32), names sorted by length into
+    batches of `BATCH` so that little is padding; at most `MAX_WORD_PIECES` word pieces each (a
+    name is short: the longest of the shipped lexicon's 47,525 Disease names has 61 with [CLS]
+    and [SEP])."""
+    import torch
+
+    out = np.zeros((len(texts), model.config.hidden_size), np.float32)
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    with torch.inference_mode():
+        for start in range(0, len(order), BATCH):
+            rows = order[start:start + BATCH]
+            batch = tokenizer([texts[i] or "" for i in rows], padding=True, truncation=True,
+                              max_length=MAX_WORD_PIECES, return_tensors="pt")
+            mask = batch["attention_mask"].unsqueeze(-1).float()
+            hidden = model(**batch).last_hidden_state.float()
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+            out[rows] = torch.nn.functional.normalize(pooled, dim=-1).numpy()
+    return out
 
 
 def encoder_fingerprint(encoder: str) -> str:
