@@ -18,11 +18,12 @@ from pathlib import Path
 
 from prefect.utilities.annotations import quote
 
-from litmine.errors import LitmineError
+from litmine.errors import LitmineError, ModelError
 from litmine.model_packages import locate_model
 from litmine.progress import report_progress
 from litmine.settings import get_settings
 from litmine.tasks.loading import FP32, DtypeChoice, choose_dtype, relation_dtype, resolve_device
+from litmine.tasks.model_names import resolve_model_source
 from litmine.tasks.isolation import check_batch, failed_pmids, reject_documents
 from litmine.tasks.ner.engine import load_tagger, tag_documents
 from litmine.tasks.records import Article, Deletion, Pair, Reject
@@ -117,6 +118,12 @@ def relation_step(enabled: bool, lexicon: str | None = None, relation_model: str
                            "with `litmine train --task relations --method typed-shared`, set "
                            "LITMINE_TYPED_RELATION_MODEL, or pass --typed-relation-model ''")
     dense = (settings.dense_linker or "").strip()
+    if dense.lower() not in ("", "none"):
+        try:
+            resolve_model_source(dense, stage)  # a missing directory fails here, not mid-run
+        except ModelError as exc:
+            raise LitmineError(f"{exc} (LITMINE_DENSE_LINKER: the linker's dense level; set "
+                               "it to none to turn the level off)") from None
     return RelationStep(lexicon=lexicon, relation_model=relation_model or None,
                         typed_relation_model=typed_relation_model or None, device=device,
                         dtype=relation_dtype(ner_dtype) if ner_dtype is not None else FP32,

@@ -8,6 +8,7 @@ import pickle
 import numpy as np
 import pytest
 
+from litmine.errors import LitmineError
 from litmine.settings import get_settings
 from litmine.tasks.linking import normalise
 from litmine.tasks.linking.dense import DenseLevel
@@ -118,6 +119,11 @@ def test_load_linker_attaches_the_settings_encoder(tmp_path, monkeypatch):
         assert list((tmp_path / "cache").glob("dense-*-Disease-v*.npy"))
         step = relation_step(True, str(path), "", typed_relation_model="")
         assert step.parameters()["dense_linker"] == "all-MiniLM-L6-v2"
+        # an encoder directory that is not there fails before the run, naming the setting
+        monkeypatch.setenv("LITMINE_DENSE_LINKER", str(tmp_path / "no-such-encoder"))
+        get_settings(fresh=True)
+        with pytest.raises(LitmineError, match="no-such-encoder.*LITMINE_DENSE_LINKER.*none"):
+            relation_step(True, str(path), "", typed_relation_model="")
     finally:
         monkeypatch.delenv("LITMINE_CACHE_DIR")
         monkeypatch.delenv("LITMINE_DENSE_LINKER", raising=False)
