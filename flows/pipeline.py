@@ -27,6 +27,7 @@ from litmine.tasks.model_names import resolve_model_source
 from litmine.tasks.isolation import check_batch, failed_pmids, reject_documents
 from litmine.tasks.ner.engine import load_tagger, tag_documents
 from litmine.tasks.records import Article, Deletion, Pair, Reject
+from litmine.tasks.linking.dense import dense_encoder
 from litmine.tasks.linking.normalise import load_linker
 from litmine.tasks.relations.model_config import RELATION_FILE
 from litmine.tasks.relations.pairs import pair_entities
@@ -117,8 +118,8 @@ def relation_step(enabled: bool, lexicon: str | None = None, relation_model: str
                            "docre.json of kind 'typed', no shared.json of task BioRED); train one "
                            "with `litmine train --task relations --method typed-shared`, set "
                            "LITMINE_TYPED_RELATION_MODEL, or pass --typed-relation-model ''")
-    dense = (settings.dense_linker or "").strip()
-    if dense.lower() not in ("", "none"):
+    dense = dense_encoder(settings.dense_linker)
+    if dense:
         try:
             resolve_model_source(dense, stage)  # a missing directory fails here, not mid-run
         except ModelError as exc:
@@ -127,7 +128,7 @@ def relation_step(enabled: bool, lexicon: str | None = None, relation_model: str
     return RelationStep(lexicon=lexicon, relation_model=relation_model or None,
                         typed_relation_model=typed_relation_model or None, device=device,
                         dtype=relation_dtype(ner_dtype) if ner_dtype is not None else FP32,
-                        dense_linker=None if dense.lower() in ("", "none") else dense)
+                        dense_linker=dense)
 
 
 def choose_ner_dtype(dtype: str | None, device: str, logger=None) -> DtypeChoice:

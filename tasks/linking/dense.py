@@ -51,6 +51,12 @@ DENSE_CACHE_VERSION = 2
 #: Names embedded per forward pass, and the word pieces a name is cut to.
 BATCH, MAX_WORD_PIECES = 64, 64
 
+def dense_encoder(setting: str | None) -> str | None:
+    """The encoder a `Settings.dense_linker` value names, None for "none" or empty (off)."""
+    value = (setting or "").strip()
+    return None if value.lower() in ("", "none") else value
+
+
 class DenseLevel:
     """Nearest lexicon names of mention texts, per type; the index is built at first use."""
 
@@ -154,11 +160,12 @@ def embed_names(tokenizer, model, texts: Sequence[str]) -> np.ndarray:
 def encoder_fingerprint(encoder: str) -> str:
     """The encoder's name with its weights file's size and modification time (a local model
     retrained in place gets a new index), or the name alone where no file is found."""
+    from litmine.errors import ModelError
     from litmine.tasks.model_names import resolve_model_source
 
     try:
         _, source = resolve_model_source(encoder, "linking")
-    except Exception:  # noqa: BLE001 - the embedder's own load names what is wrong
+    except ModelError:  # the encoder's own load names what is wrong
         return encoder
     for name in ("model.safetensors", "pytorch_model.bin"):
         path = Path(source) / name

@@ -62,7 +62,7 @@ from litmine.model_packages import locate_model
 from litmine.settings import DEFAULT_LEXICON
 from litmine.tasks.digests import sha256_file
 from litmine.tasks.linking.coordination import split_composite, split_numbered
-from litmine.tasks.linking.dense import DenseLevel
+from litmine.tasks.linking.dense import DenseLevel, dense_encoder
 from litmine.tasks.linking.fuzzy import NgramIndex
 from litmine.tasks.linking.hashed_map import HashedMap
 from litmine.tasks.linking.lexicon import LINKED_TYPES, MESH_TYPES, Lexicon, merge_ranked
@@ -342,21 +342,19 @@ class Linker:
                               or Link("", "none", 0.0, "no-match: no lexicon name shares a "
                                                        f"{FUZZY_NGRAM}-gram"))
             if self.dense is not None and type_ in self.dense.types:
-                self._dense_many(results, [i for i in indexes if not results[i].concept_id],
-                                 [items[i][0] for i in indexes if not results[i].concept_id],
-                                 type_)
+                unlinked = [i for i in indexes if not results[i].concept_id]
+                self._dense_many(self.dense, results, unlinked,
+                                 [items[i][0] for i in unlinked], type_)
         if len(self._cache) + len(items) > CACHE_SIZE:  # bounded: a PubMed-long run stays flat
             self._cache.clear()
         for (text, type_), link in zip(items, results):
             self._cache[(text, type_)] = link
         return results  # type: ignore[return-value]
 
-    def _dense_many(self, results: list, indexes: list[int], texts: list[str],
-                    type_: str) -> None:
+    def _dense_many(self, dense: DenseLevel, results: list, indexes: list[int],
+                    texts: list[str], type_: str) -> None:
         """Level 5 for the mentions no other level linked: the nearest name's ID at or above
         the dense level's threshold; below it the reason names the nearest name."""
-        dense = self.dense
-        assert dense is not None
         for i, (cid, sim, name) in zip(indexes, dense.nearest(texts, type_,
                                                              lambda: self._dense_names(type_))):
             results[i] = _scored(cid, sim, name, "dense", dense.threshold,
@@ -562,8 +560,7 @@ def load_linker(lexicon: str | Path = DEFAULT_LEXICON) -> Linker:
         if key not in _LINKERS:
             linker, digest = _cached_linker(Path(lexicon))
             settings = get_settings()
-            encoder = (settings.dense_linker or "").strip()
-            if encoder and encoder.lower() != "none":
+            if encoder := dense_encoder(settings.dense_linker):
                 linker.attach_dense(DenseLevel(encoder, cache_dir=settings.cache_dir,
                                                cache_key=digest))
             _LINKERS[key] = linker

@@ -106,9 +106,9 @@ def choose_taxon(link, taxa: Sequence[str], linker: TaxonLookup):
     never saw its names, Gene concept F1 72.98 -> 73.71 (keeping such IDs where the document
     names no organism of the name: 73.56; docs/relations.md).
     """
-    current = linker.taxon(link.concept_id)
     if not link.alternatives:
         return link
+    current = linker.taxon(link.concept_id)
     ids = dict(link.alternatives)
     for taxon in taxa:
         if taxon == current:  # already the document's organism: the name's own ID stands

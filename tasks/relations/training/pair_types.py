@@ -238,9 +238,6 @@ def fit_relatedness(fit_docs: Sequence[PubTatorDocument], held_docs: Sequence[Pu
     bagged = bagged_threshold(list(zip(stacked.tolist(), h_related)),
                               [index[p] for p in h_pmids],
                               [per_document[k] for k in range(len(index))], seed=seed)
-    if threshold is not None and not 0.0 < threshold < 1.0:
-        raise LitmineError(f"train-relations --method pair-types: --threshold {threshold} is no "
-                           "probability; give one between 0 and 1 (exclusive), e.g. 0.3")
     threshold = bagged if threshold is None else threshold
     # the shipped words' regression: refitted on every training document
     all_vectorizer = DictVectorizer()
@@ -386,6 +383,9 @@ def train_pair_types(train_files: Sequence[str | Path], dev_files: Sequence[str 
     `evidence_weight`: as `fit_pair_typer` (from Python; the CLI trains the words alone).
     `threshold`: as `fit_relatedness` (`--threshold`)."""
     out = Path(out_dir)
+    if threshold is not None and not 0.0 < threshold < 1.0:  # before minutes of fitting
+        raise LitmineError(f"train-relations --method pair-types: --threshold {threshold} is no "
+                           "probability; give one between 0 and 1 (exclusive), e.g. 0.3")
     if not (is_typed_model(out) or shared_task(out) in TYPED_TASKS):
         raise LitmineError(f"train-relations --method pair-types: {out} holds no typed relation "
                            "model; give --out the directory of the model whose relations it "
