@@ -52,6 +52,7 @@ def train(
     teacher: str | None = None,
     teacher_weight: float = 0.5,
     freeze_layers: int = 0,
+    case_types: bool = False,
     corpus_list: str | None = None,
     corpus_dir: str | None = None,
     command_line: str | None = None,
@@ -73,7 +74,8 @@ def train(
         max_length=max_length, seed=seed, patience=patience, device=device,
         fp16_weights=fp16_weights, max_train_docs=max_train_docs, max_dev_docs=max_dev_docs,
         unit=unit, precision=precision, markers=markers, teacher=teacher,
-        teacher_weight=teacher_weight, freeze_layers=freeze_layers, command_line=command)
+        teacher_weight=teacher_weight, freeze_layers=freeze_layers, case_types=case_types,
+        command_line=command)
     create_markdown_artifact(
         key="ner-training-dev-scores",
         markdown=f"# NER training: dev scores per epoch\n\nModel: `{result.out_dir}` (best epoch "

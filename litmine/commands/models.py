@@ -78,6 +78,7 @@ def train(
     teacher: Annotated[Optional[str], typer.Option("--teacher", help="Task ner: also learn a teacher's label probabilities (knowledge distillation): a NER model or ensemble with the same labels and vocabulary, e.g. litmine-ner-six-ensemble; it reads the training set once before the first epoch.")] = None,
     teacher_weight: Annotated[float, typer.Option("--teacher-weight", min=0.0, max=1.0, help="Task ner with --teacher: the teacher's share of the loss (the gold labels' is the rest).")] = 0.5,
     freeze_layers: Annotated[int, typer.Option("--freeze-layers", min=0, help="Task ner: keep the embeddings and the first N encoder layers of --base-model unchanged, so a relation head reading the base model's states after N layers (e.g. the shipped one, 4) reads the new model's pass too.")] = 0,
+    case_types: Annotated[bool, typer.Option("--case-types", help="Task ner: give the model each word's letter case (none, Capitalised, CAPITALS, miXed), which an uncased tokenizer such as all-MiniLM-L6-v2's drops, as token type IDs; the model keeps it and the pipeline computes them when tagging. Not with --freeze-layers unless the base model already reads case.")] = False,
     states_layer: Annotated[Optional[int], typer.Option("--states-layer", min=1, help="Methods typed-shared and stacked-shared: the NER layers whose output the head reads; the head copies the layers above (default: all but the top 2).")] = None,
     method: Annotated[str, typer.Option("--method", help="Task relations: linear (features + logistic regression, seconds on a CPU), stacked (linear + a document encoder, the shipped model; ~20 minutes on 2 CPU cores) encoder (sentence-level transformer), or typed (BioRED's eight relation types with novelty between genes, chemicals, diseases and variants; a document encoder, ~30 minutes on 2 CPU cores); typed-shared and stacked-shared: the same tasks read off the NER model's own pass (no second encoder when mining; --base-model names that NER model, default the shipped one; minutes to train); joint-shared: the stacked CID model whose document member is one head for CID and BioRED's typed relations (--train and --dev: a BC5CDR and a BioRED file each; --typed-out: where the head goes, as the typed model), the shipped pair; pair-types: logistic regressions over the words around each pair that give a typed model's relations their type and novelty, saved into that model (--out; seconds).")] = "linear",
     relation_threshold: Annotated[Optional[float], typer.Option("--threshold", min=0.0, max=1.0, help="Method pair-types: the stacked score at which a pair is a relation, instead of the best pair F1 on the head's held-out documents (e.g. one chosen end to end on a development set; the shipped typer's 0.3).")] = None,
@@ -101,6 +102,8 @@ def train(
         raise LitmineError(f"train --task {task.value}: --teacher is for --task ner")
     if freeze_layers and task is not Task.ner:
         raise LitmineError(f"train --task {task.value}: --freeze-layers is for --task ner")
+    if case_types and task is not Task.ner:
+        raise LitmineError(f"train --task {task.value}: --case-types is for --task ner")
     if corpus_list is not None and task is not Task.ner:
         raise LitmineError(f"train --task {task.value}: --corpus-list is for --task ner")
     if not (train_files or corpus_list) or not dev_files:
@@ -132,7 +135,7 @@ def train(
         fp16_weights=fp16_weights, max_train_docs=max_train_docs, max_dev_docs=max_dev_docs,
         unit=unit.value, precision=precision.value, markers=markers,
         teacher=teacher and locate_marked_model(teacher, "train --teacher", "teacher model"),
-        teacher_weight=teacher_weight, freeze_layers=freeze_layers,
+        teacher_weight=teacher_weight, freeze_layers=freeze_layers, case_types=case_types,
         command_line=command_line())
     typer.echo(f"model saved to {result['out_dir']}")
 

@@ -35,6 +35,7 @@ from prefect.exceptions import MissingContextError
 
 from litmine.errors import ModelError
 from litmine.model_packages import locate_model
+from litmine.tasks.ner.casing import case_types
 from litmine.tasks.ner.ensemble import EnsembleTagger, is_ensemble, read_ensemble
 from litmine.tasks.ner.labels import AGGREGATIONS, DEFAULT_AGGREGATION, compile_labels, decode_spans
 from litmine.tasks.cpu_workers import DEFAULT_CPU_WORKERS, single_threaded_ops
@@ -129,6 +130,9 @@ class Tagger:
         self.marker: str | None = loaded.get("marker")
         #: "sentence", or "document": `tag` runs each document's sentences as one text.
         self.unit: str = loaded["unit"]
+        #: Whether the model reads each word's case class as its token type IDs
+        #: (`litmine.tasks.ner.casing`; trained with --case-types).
+        self.case_types: bool = bool(loaded.get("case_types"))
         self.max_batch_tokens = DEFAULT_BATCH_TOKENS["cuda" if device.type == "cuda" else "cpu"]
         #: Threads running the model on separate batches (CPU); one on a GPU (one stream).
         self.workers = DEFAULT_CPU_WORKERS if device.type == "cpu" else 1
@@ -192,12 +196,20 @@ class Tagger:
             worker.join()
 
     def token_probabilities(self, rows: Sequence[Sequence[int]], *,
+                            types: Sequence[Sequence[int]] | None = None,
                             max_batch_tokens: int | None = None) -> list[np.ndarray]:
         """Label probabilities [len(row), labels] of rows of token IDs without special tokens,
         as this model reads them (its own prefix, task marker and suffix around each): a
         teacher's targets when training another model (`litmine.tasks.training.distill`).
-        A ValueError for a row longer than the model reads in one window."""
+        `types`: each row's case classes, which a model trained with case types reads.
+        A ValueError for a row longer than the model reads in one window, or for a model
+        reading case classes given none."""
+        if self.case_types and types is None:
+            raise ValueError(f"{self.model_name} reads each word's case (--case-types); "
+                             "pass the rows' case classes")
         ids = [np.asarray(r, np.int64) for r in rows]
+        cases = ([np.asarray(t, np.int64) for t in types]
+                 if self.case_types and types is not None else None)
         p, n_special = len(self._prefix), len(self._prefix) + len(self._suffix)
         if ids and max(map(len, ids)) + n_special > self.max_length:
             raise ValueError(f"{self.model_name} reads {self.max_length - n_special} tokens at "
@@ -206,7 +218,7 @@ class Tagger:
         out: list = [None] * len(ids)  # every row is in one batch
         for batch in plan_batches([len(x) + n_special for x in ids],
                                   max_batch_tokens or self.max_batch_tokens):
-            probs, _ = self._forward(self._pad(batch, spans, ids))
+            probs, _ = self._forward(self._pad(batch, spans, ids, cases))
             for j, r in enumerate(batch):
                 out[r] = probs[j, p:p + len(ids[r])]
         return out
@@ -248,6 +260,9 @@ class Tagger:
                 offsets = [np.asarray(enc.offsets, np.int32).reshape(-1, 2) for enc in encodings]
                 word_ids = [np.array([-1 if w is None else w for w in enc.word_ids], np.int64)
                             for enc in encodings]
+                cases = ([case_types(text, o, w) for text, o, w in
+                          zip(texts[first:first + chunk_texts], offsets, word_ids)]
+                         if self.case_types else None)
                 rows = [(i, s, e) for i, x in enumerate(ids)
                         for s, e in plan_windows(len(x), width, stride)]
                 batches = plan_batches([e - s + n_special for _, s, e in rows], budget)
@@ -257,7 +272,7 @@ class Tagger:
                     return
                 for batch in batches:
                     started = time.perf_counter()
-                    tensors = self._pad(batch, rows, ids)
+                    tensors = self._pad(batch, rows, ids, cases)
                     self._count(tokenise_s=time.perf_counter() - started)
                     if not put(("batch", batch, tensors)):
                         return
@@ -266,9 +281,11 @@ class Tagger:
         finally:
             put(("done",))
 
-    def _pad(self, batch: list[int], rows: list[tuple[int, int, int]],
-             ids: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
-        """[CLS] window [SEP] rows padded to the batch's longest (to a multiple of 8 on CUDA)."""
+    def _pad(self, batch: list[int], rows: list[tuple[int, int, int]], ids: list[np.ndarray],
+             cases: list[np.ndarray] | None = None) -> tuple[torch.Tensor, ...]:
+        """[CLS] window [SEP] rows padded to the batch's longest (to a multiple of 8 on CUDA):
+        token IDs, attention mask and, with `cases`, token type IDs (case classes; 0 on the
+        special tokens)."""
         p, q = len(self._prefix), len(self._suffix)
         longest = max(rows[r][2] - rows[r][1] for r in batch) + p + q
         cuda = self.device.type == "cuda"
@@ -276,26 +293,31 @@ class Tagger:
             longest = -(-longest // 8) * 8
         input_ids = np.full((len(batch), longest), self._pad_id, np.int64)
         mask = np.zeros((len(batch), longest), np.int64)
+        types = np.zeros((len(batch), longest), np.int64) if cases is not None else None
         input_ids[:, :p] = self._prefix
         for j, r in enumerate(batch):
             i, s, e = rows[r]
             input_ids[j, p:p + e - s] = ids[i][s:e]
             input_ids[j, p + e - s:p + e - s + q] = self._suffix
             mask[j, :p + e - s + q] = 1
-        tensors = torch.from_numpy(input_ids), torch.from_numpy(mask)
+            if types is not None:
+                types[j, p:p + e - s] = cases[i][s:e]
+        tensors = (torch.from_numpy(input_ids), torch.from_numpy(mask),
+                   *(() if types is None else (torch.from_numpy(types),)))
         if cuda:  # page-locked, so that the copy to the GPU can be asynchronous
             tensors = tuple(t.pin_memory() for t in tensors)
         return tensors
 
-    def _forward(self, tensors: tuple[torch.Tensor, torch.Tensor],
+    def _forward(self, tensors: tuple[torch.Tensor, ...],
                  states_layer: int | None = None
                  ) -> tuple[np.ndarray, float] | tuple[np.ndarray, float, torch.Tensor]:
         """Label probabilities [rows, longest, labels] of one padded batch, and the seconds;
         with `states_layer`, also that layer's hidden states [rows, longest, hidden] (CPU)."""
         started = time.perf_counter()
         with torch.inference_mode():
-            ids, mask = (t.to(self.device, non_blocking=True) for t in tensors)
-            result = self._model(input_ids=ids, attention_mask=mask,
+            ids, mask, *types = (t.to(self.device, non_blocking=True) for t in tensors)
+            extra = {"token_type_ids": types[0]} if types else {}
+            result = self._model(input_ids=ids, attention_mask=mask, **extra,
                                  output_hidden_states=states_layer is not None)
             out = result.logits.float().softmax(-1).cpu().numpy()
             if states_layer is not None:

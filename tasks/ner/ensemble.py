@@ -113,6 +113,8 @@ class EnsembleTagger:
         self.table, self.types, self.unit = first.table, first.types, first.unit
         self.max_length = min(m.max_length for m in members)
         self.workers = first.workers
+        #: Whether a member reads case classes (`litmine.tasks.ner.casing`).
+        self.case_types = any(getattr(m, "case_types", False) for m in members)
 
     @property
     def stats(self):

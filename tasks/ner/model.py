@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from litmine.errors import ModelError
+from litmine.tasks.ner.casing import uses_case_types
 from litmine.tasks.ner.markers import ALL, marker_for, marker_ids
 from litmine.tasks.loading import (
     fast_tokenizer,
@@ -55,6 +56,8 @@ def load_model(model: str, device: torch.device, dtype: torch.dtype) -> dict[str
         "states_from": kept_states(config),
         # "document": trained on whole documents (litmine train --unit document)
         "unit": getattr(config, "litmine_unit", None) or "sentence",
+        # trained with --case-types: token type IDs carry each word's case
+        "case_types": uses_case_types(config),
     }
 
 

@@ -1,4 +1,4 @@
-"""Build NER training data: read corpora, map their types, split, label and tokenise.
+"""Build NER training data: read corpora, map their types, split them into sentences.
 
 Corpora are PubTator files (documents with offsets) or CoNLL/BIO files (``token<TAB>label``
 per line, a blank line between sentences). Types are mapped to litmine's canonical ones
@@ -7,6 +7,7 @@ kept once (the first corpus wins), and no development-set PMID ever reaches trai
 
 Training sentences come from `litmine.tasks.text.sentences.split_article`, the splitter the
 pipeline uses at inference time, so the model sees the same units in training and in use.
+Tokenising and labelling them is `litmine.tasks.training.encoding`.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from prefect.cache_policies import NO_CACHE
 
 from litmine.errors import LitmineError, ParseError
 from litmine.tasks.digests import sha256_file
-from litmine.tasks.ner.markers import marker_key
 from litmine.tasks.sources.pmid_lists import read_pmid_file
 from litmine.tasks.sources.pubtator import (GoldMention, PubTatorDocument, PubTatorStats,
                                             build_type_map, detect_format, iter_pubtator,
@@ -435,157 +435,6 @@ def training_units(corpus: Corpus, unit: str = "sentence",
         out.append(TaggedSentence(doc.pmid, 0, text, tuple(flat),
                                   corpus.annotated.get(doc.pmid)))
     return out + _conll_sentences(corpus, stats)
-
-
-# -- model inputs --------------------------------------------------------------------------------
-IGNORE = -100  # label ignored by torch's cross-entropy (its default ignore_index)
-
-
-def bio_labels(types: Iterable[str]) -> list[str]:
-    """The label list of a BIO tagger over `types`: O, then B-/I- per type (sorted)."""
-    labels = ["O"]
-    for t in sorted(set(types)):
-        labels += [f"B-{t}", f"I-{t}"]
-    return labels
-
-
-@dataclass(frozen=True, slots=True)
-class Example:
-    """One model input: token IDs with special tokens, and a label ID per token (or -100)."""
-
-    input_ids: tuple[int, ...]
-    labels: tuple[int, ...]
-    doc_id: str
-    sentence_index: int
-    window: int = 0
-    #: Label IDs an untagged ("O") token may also be: the B-/I- labels of the types its corpus
-    #: does not annotate (partial-label training, `litmine.tasks.training.partial`).
-    also_possible: tuple[int, ...] = ()
-
-
-def unannotated_labels(annotated: Collection[str] | None, label2id: Mapping[str, int]
-                       ) -> tuple[int, ...]:
-    """The B-/I- label IDs of the types a corpus does not annotate (none when it annotates all)."""
-    if annotated is None:
-        return ()
-    return tuple(sorted(i for name, i in label2id.items()
-                        if name != "O" and name[2:] not in annotated))
-
-
-@dataclass
-class EncodeStats:
-    sentences: int = 0
-    examples: int = 0
-    windows_split: int = 0  # sentences longer than max_length, split into several examples
-    entities: int = 0
-    misaligned: int = 0  # entities whose start or end falls inside a token
-
-
-def _token_labels(offsets, word_ids, entities, label2id, stats: EncodeStats) -> list[int]:
-    """Label the first sub-token of each word; other sub-tokens get -100.
-
-    A word takes the label of the entity it overlaps (B- for the entity's first word), as
-    `litmine.tasks.ner.labels.decode_entities` reads a word's label from its first sub-token
-    (Devlin et al. 2019, BERT, sec. 5.3). An entity that starts or ends inside a word is counted
-    in `stats.misaligned`: the tagger can only find it widened to whole words.
-    """
-    starts = {s for s, _ in offsets}
-    ends = {e for _, e in offsets}
-    labels = []
-    seen: set[int] = set()
-    i, n = 0, len(offsets)
-    while i < n:
-        j = i + 1
-        if word_ids[i] is not None:
-            while j < n and word_ids[j] == word_ids[i]:
-                j += 1
-        ws, we = offsets[i][0], max(e for _, e in offsets[i:j])
-        hit = next((k for k, (es, ee, _) in enumerate(entities) if es < we and ws < ee), None)
-        if hit is None:
-            labels.append(label2id["O"])
-        else:
-            labels.append(label2id[("I-" if hit in seen else "B-") + entities[hit][2]])
-            seen.add(hit)
-        labels.extend([IGNORE] * (j - i - 1))
-        i = j
-    for es, ee, _ in entities:
-        stats.misaligned += es not in starts or ee not in ends
-    return labels
-
-
-def _windows(labels: list[int], word_start: list[bool], size: int, label2id) -> list[tuple]:
-    """(start, end) token windows of at most `size`, cut at word starts outside entities."""
-    inside = {v for k, v in label2id.items() if k.startswith("I-")}
-    out = []
-    start = 0
-    n = len(labels)
-    while n - start > size:
-        cut = None
-        for p in range(start + size, start, -1):
-            if word_start[p] and labels[p] not in inside:
-                cut = p
-                break
-        if cut is None:
-            cut = next((p for p in range(start + size, start, -1) if word_start[p]), start + size)
-        out.append((start, cut))
-        start = cut
-    out.append((start, n))
-    return out
-
-
-def encode_sentences(sentences: Iterable[TaggedSentence], tokenizer, label2id: Mapping[str, int],
-                     max_length: int = 256, stats: EncodeStats | None = None,
-                     markers: Mapping[str, int] | None = None) -> list[Example]:
-    """Tokenise sentences with a fast tokenizer and align BIO labels to tokens.
-
-    Only the first sub-token of each word (and a token where an entity starts inside a word)
-    gets a label; other sub-tokens and special tokens get -100. Sentences longer than
-    `max_length` tokens are cut into several examples at word boundaries outside entities,
-    never silently truncated. `markers` (key -> token ID): each corpus' marker follows [CLS].
-    """
-    if not getattr(tokenizer, "is_fast", False):
-        raise LitmineError("corpus: a fast tokenizer (offset mapping) is needed to align "
-                           "labels; the base model needs a tokenizer.json")
-    stats = stats if stats is not None else EncodeStats()
-    size = max_length - tokenizer.num_special_tokens_to_add(pair=False) - bool(markers)
-    if size < 8:
-        raise LitmineError(f"corpus: max_length {max_length} leaves no room for tokens; "
-                           "use --max-length 64 or more")
-    inside = {v for k, v in label2id.items() if k.startswith("I-")}
-    examples: list[Example] = []
-    for sentence in sentences:
-        stats.sentences += 1
-        also = unannotated_labels(sentence.annotated, label2id)
-        if not sentence.text.strip():
-            continue
-        enc = tokenizer(sentence.text, return_offsets_mapping=True)
-        sequence = enc.sequence_ids()
-        content = [i for i, s in enumerate(sequence) if s is not None]
-        if not content:
-            continue
-        first, last = content[0], content[-1] + 1
-        all_ids = list(enc["input_ids"])
-        prefix, ids, suffix = all_ids[:first], all_ids[first:last], all_ids[last:]
-        prefix += [markers[marker_key(sentence.annotated)]] if markers else []
-        word_ids = enc.word_ids()[first:last]
-        offsets = [tuple(o) for o in enc["offset_mapping"][first:last]]
-        entities = list(sentence.entities)
-        stats.entities += len(entities)
-        labels = _token_labels(offsets, word_ids, entities, label2id, stats)
-        word_start = [lab != IGNORE for lab in labels]
-        windows = _windows(labels, word_start, size, label2id)
-        stats.windows_split += len(windows) > 1
-        for w, (a, b) in enumerate(windows):
-            window_labels = labels[a:b]
-            if w > 0 and window_labels[0] in inside:
-                # A window forced to start inside an entity: the entity starts again there.
-                name = next(k for k, v in label2id.items() if v == window_labels[0])
-                window_labels[0] = label2id["B-" + name[2:]]
-            full = [IGNORE] * len(prefix) + window_labels + [IGNORE] * len(suffix)
-            examples.append(Example(tuple(prefix + ids[a:b] + suffix), tuple(full),
-                                    sentence.doc_id, sentence.index, w, also))
-    stats.examples += len(examples)
-    return examples
 
 
 @task(name="read-corpus", cache_policy=NO_CACHE)

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from litmine.errors import LitmineError
-from litmine.tasks.training.corpus import IGNORE, Example
+from litmine.tasks.training.encoding import IGNORE, Example
 
 
 def teacher_targets(teacher, examples: Sequence[Example], labels: Sequence[str],
@@ -45,8 +45,13 @@ def teacher_targets(teacher, examples: Sequence[Example], labels: Sequence[str],
                            "model; a teacher must share the student's tokenizer")
     order = [list(teacher.labels).index(label) for label in labels]
     rows = [e.input_ids[prefix:len(e.input_ids) - suffix] for e in examples]
+    cased = all(e.token_types for e in examples)
+    if getattr(teacher, "case_types", False) and not cased:
+        raise LitmineError(f"train --teacher: {name} reads each word's case (trained with "
+                           "--case-types); train the student with --case-types too")
+    types = [e.token_types[prefix:len(e.input_ids) - suffix] for e in examples] if cased else None
     targets = []
-    for e, probs in zip(examples, teacher.token_probabilities(rows)):
+    for e, probs in zip(examples, teacher.token_probabilities(rows, types=types)):
         full = np.zeros((len(e.input_ids), len(labels)), np.float16)
         full[prefix:prefix + len(probs)] = probs[:, order]
         targets.append(full)

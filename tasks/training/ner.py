@@ -27,14 +27,15 @@ from prefect.cache_policies import NO_CACHE
 from litmine.errors import LitmineError
 from litmine.tasks.loading import (device_name, load_config, load_for_training, load_tokenizer,
                                    resolve_model_source, special_tokens)
+from litmine.tasks.ner.casing import CASE_TYPES, enable_case_types, uses_case_types
 from litmine.tasks.ner.engine import load_tagger
 from litmine.tasks.ner.markers import assign_markers, marker_ids, marker_key
 from litmine.tasks.ner.evaluation import evaluate_model
 from litmine.tasks.scoring import Scores, pct
 from litmine.tasks.training.cards import (card_base_model, command_section, front_matter,
                                           licence_lines, write_card)
-from litmine.tasks.training.corpus import (EncodeStats, Example, SentenceStats, bio_labels,
-                                           encode_sentences, load_train_dev, training_units)
+from litmine.tasks.training.corpus import SentenceStats, load_train_dev, training_units
+from litmine.tasks.training.encoding import EncodeStats, Example, bio_labels, encode_sentences
 from litmine.tasks.training.distill import collate_targets, distillation_loss, teacher_targets
 from litmine.tasks.training.frozen import freeze_lower_layers, states_kept_from
 from litmine.tasks.training.corpus_list import CorpusSpec
@@ -99,19 +100,27 @@ class TrainResult:
 
 # -- batching ------------------------------------------------------------------------------------
 def collate(examples: Sequence[Example], pad_id: int):
-    """Padded input_ids, attention_mask and labels tensors for one batch."""
+    """Padded input_ids, attention_mask and labels tensors for one batch, and token_type_ids
+    (case classes) when the examples carry them."""
     import torch
 
     width = max(len(e.input_ids) for e in examples)
     ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
     labels = torch.full((len(examples), width), -100, dtype=torch.long)
     mask = torch.zeros((len(examples), width), dtype=torch.long)
+    cased = any(e.token_types for e in examples)
+    types = torch.zeros((len(examples), width), dtype=torch.long) if cased else None
     for row, e in enumerate(examples):
         n = len(e.input_ids)
         ids[row, :n] = torch.tensor(e.input_ids)
         labels[row, :n] = torch.tensor(e.labels)
         mask[row, :n] = 1
-    return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+        if cased and e.token_types:
+            types[row, :n] = torch.tensor(e.token_types)
+    batch = {"input_ids": ids, "attention_mask": mask, "labels": labels}
+    if cased:
+        batch["token_type_ids"] = types
+    return batch
 
 
 # -- helpers -------------------------------------------------------------------------------------
@@ -144,7 +153,7 @@ def train_ner(train: Sequence[str | Path | CorpusSpec], dev: Sequence[str | Path
               max_train_docs: int | None = None, max_dev_docs: int | None = None,
               max_batch_tokens: int = 8192, progress: bool = True, unit: str = "sentence",
               precision: str = "auto", markers: bool = False, teacher: str | None = None,
-              teacher_weight: float = 0.5, freeze_layers: int = 0,
+              teacher_weight: float = 0.5, freeze_layers: int = 0, case_types: bool = False,
               command_line: str | None = None) -> TrainResult:
     """Fine-tune `base_model` for BIO tagging of `types` and save the best epoch to `out_dir`.
 
@@ -169,6 +178,8 @@ def train_ner(train: Sequence[str | Path | CorpusSpec], dev: Sequence[str | Path
     `freeze_layers` N keeps the embeddings and the first N encoder layers of `base_model` as
     they are: the model's states after N layers stay the base model's, so a relation head
     reading them (`litmine.tasks.relations.shared`) still reads this model's pass.
+    `case_types` gives the model each word's letter case, which an uncased tokenizer drops, as
+    token type IDs (`litmine.tasks.ner.casing`); a base model trained so keeps reading it.
     Writes model.safetensors, tokenizer, config (id2label), README.md (model card) and
     training.json to `out_dir` (replaced only when training succeeds).
     """
@@ -186,7 +197,8 @@ def train_ner(train: Sequence[str | Path | CorpusSpec], dev: Sequence[str | Path
         grad_clip=grad_clip, device=device, fp16_weights=fp16_weights,
         max_train_docs=max_train_docs, max_dev_docs=max_dev_docs, unit=unit,
         precision=precision, markers=markers, teacher=teacher,
-        teacher_weight=teacher_weight if teacher else None, freeze_layers=freeze_layers)
+        teacher_weight=teacher_weight if teacher else None, freeze_layers=freeze_layers,
+        case_types=case_types)
     if unit not in UNITS:
         raise LitmineError(f"train: unit must be one of {UNITS}, got {unit!r}")
     if teacher and not 0 < teacher_weight <= 1:
@@ -220,13 +232,19 @@ def train_ner(train: Sequence[str | Path | CorpusSpec], dev: Sequence[str | Path
     log.info("dev: %s", dev_corpus.summary())
 
     tokenizer = load_tokenizer(str(base_model), "train")
+    _, source = resolve_model_source(str(base_model), "train")
+    base_cased = uses_case_types(load_config(str(base_model), source, "train"))
+    if case_types and freeze_layers and not base_cased:
+        raise LitmineError("train: --case-types adds token type embeddings that "
+                           "--freeze-layers would keep at their starting values; train without "
+                           "--freeze-layers, or from a base model already trained with case types")
     sentence_stats, encode_stats = SentenceStats(), EncodeStats()
     units = training_units(train_corpus, unit, sentence_stats)
     marker_map, base_markers = _markers(base_model, units, tokenizer, markers)
     examples = encode_sentences(units, tokenizer, label2id, max_length=max_length,
                                 stats=encode_stats,
                                 markers=marker_ids(marker_map, tokenizer.get_vocab())
-                                if marker_map else None)
+                                if marker_map else None, case=case_types or base_cased)
     if not examples:
         raise LitmineError(f"train: no training sentences in {list(train)}; are these "
                            "PubTator or CoNLL files?")
@@ -254,6 +272,14 @@ def train_ner(train: Sequence[str | Path | CorpusSpec], dev: Sequence[str | Path
         init_marker_embeddings(model, tokenizer, {k: t for k, t in marker_map.items()
                                                    if k not in base_markers})
         params["marker_tokens"] = marker_map
+    try:
+        if case_types and enable_case_types(model):
+            log.info("train: token type IDs carry each word's case (%d classes)", CASE_TYPES)
+    except ValueError as exc:
+        raise LitmineError(f"train --case-types: {base_model}: {exc}") from None
+    params["case_types"] = case_types or base_cased
+    if hasattr(model.config, "litmine_states_from"):  # the base's claim holds only if frozen
+        delattr(model.config, "litmine_states_from")
     if freeze_layers:
         freeze_lower_layers(model, freeze_layers,
                             new_markers=any(k not in base_markers for k in marker_map or {}))

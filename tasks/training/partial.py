@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import torch
 
-from litmine.tasks.training.corpus import IGNORE, Example
+from litmine.tasks.training.encoding import IGNORE, Example
 
 
 def allowed_labels(examples: Sequence[Example], width: int, num_labels: int) -> torch.Tensor | None:

@@ -187,7 +187,7 @@ def test_a_model_trained_on_with_frozen_layers_keeps_the_heads_states(typed_shar
                                                                        tmp_path):
     """`train --freeze-layers N` from the head's NER model: the student's states after N
     layers are the base's, so the head reads them off the student's own pass (one pass) and
-    finds what it finds on the base's; a student trained without freezing is not read."""
+    finds what it finds on the base's; a student trained from it without freezing is not read."""
     import torch
     from safetensors.torch import load_file
 
@@ -202,7 +202,9 @@ def test_a_model_trained_on_with_frozen_layers_keeps_the_heads_states(typed_shar
                   batch_size=8, max_length=128, device="cpu", precision="fp32", progress=False)
     frozen = train_ner([str(CDR_TRAIN)], [str(CDR_DEV)], tmp_path / "frozen",
                        freeze_layers=layer, **common)
-    train_ner([str(CDR_TRAIN)], [str(CDR_DEV)], tmp_path / "free", **common)
+    # Trained from the frozen student without freezing: its claim on the base's states goes.
+    train_ner([str(CDR_TRAIN)], [str(CDR_DEV)], tmp_path / "free",
+              **{**common, "base_model": str(tmp_path / "frozen")})
     base = load_tagger(str(ner), device="cpu", dtype="fp32")
     student = load_tagger(str(tmp_path / "frozen"), device="cpu", dtype="fp32")
     free = load_tagger(str(tmp_path / "free"), device="cpu", dtype="fp32")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
+import numpy as np
 import pytest
 
 from litmine.tasks.ner.markers import ALL as ALL_KEY
@@ -293,3 +295,48 @@ def test_training_precision_must_be_known(tmp_path):
     with pytest.raises(LitmineError, match=r"precision must be one of \('auto', 'fp32'\)"):
         train_ner(["x.pubtator"], ["y.pubtator"], tmp_path / "m", base_model="none",
                   precision="fp16")
+
+
+def test_case_types_train_and_tag(prefect_harness, tiny_ner_model, corpora, tmp_path):
+    """`litmine train --case-types`: the model's table grows to the case classes and its config
+    says so; the tagger then reads case; training on from it keeps reading case; it cannot
+    start under frozen embeddings, nor teach a student that does not read case."""
+    from typer.testing import CliRunner
+
+    from litmine.cli import app
+    from litmine.tasks.ner.casing import CASE_TYPES
+    from litmine.tasks.ner.engine import load_tagger
+
+    def train(base, out, *extra):
+        return CliRunner().invoke(app, [
+            "train", "--train", str(corpora / "bc5cdr_train_sample.pubtator"), "--dev",
+            str(corpora / "bc5cdr_dev_sample.pubtator"), "--out", str(out), "--base-model",
+            str(base), "--epochs", "1", "--lr", "1e-3", "--batch-size", "8", "--max-length",
+            "128", "--seed", "3", "--device", "cpu", *extra])
+
+    result = train(tiny_ner_model, tmp_path / "cased", "--case-types")
+    assert result.exit_code == 0, result.output
+    config = json.loads((tmp_path / "cased" / "config.json").read_text())
+    assert config["litmine_case_types"] is True and config["type_vocab_size"] == CASE_TYPES
+    record = json.loads((tmp_path / "cased" / "training.json").read_text())
+    assert record["params"]["case_types"] is True
+    tagger = load_tagger(str(tmp_path / "cased"), device="cpu")
+    assert tagger.case_types
+    upper, lower = tagger.predict_tokens(["Aspirin and PAH.", "aspirin and pah."])
+    assert not np.allclose(upper.probs, lower.probs)
+    # On from the cased model, without the flag: it still reads case, and may freeze layers.
+    result = train(tmp_path / "cased", tmp_path / "again", "--freeze-layers", "1")
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "again" / "config.json").read_text())["litmine_case_types"]
+    assert json.loads((tmp_path / "again" / "training.json").read_text())["params"]["case_types"]
+    for extra, message in [(("--case-types", "--freeze-layers", "1"),
+                            "--case-types adds token type embeddings"),
+                           (("--teacher", str(tmp_path / "cased")),
+                            "reads each word's case .* train the student with --case-types")]:
+        result = train(tiny_ner_model, tmp_path / "refused", *extra)
+        assert result.exit_code != 0
+        assert re.search(message, str(result.exception) + result.output)
+        assert not (tmp_path / "refused").exists()
+    result = CliRunner().invoke(app, ["train", "--task", "relations", "--train", "x",
+                                      "--dev", "y", "--case-types"])
+    assert "--case-types is for --task ner" in str(result.exception) + result.output

@@ -8,11 +8,11 @@ from litmine.errors import LitmineError
 from litmine.tasks.sources.pmid_lists import read_pmid_file
 from litmine.tasks.sources.pubtator import (GoldMention, PubTatorDocument, build_type_map,
                                             parse_type_map)
-from litmine.tasks.training.corpus import (IGNORE, EncodeStats, SentenceStats, TaggedSentence, bio_labels,
-                                  encode_sentences, flatten_entities,
+from litmine.tasks.training.corpus import (SentenceStats, TaggedSentence, flatten_entities,
                                   load_corpus, load_train_dev, read_conll,
                                   sentences_from_documents, training_sentences,
                                   training_units)
+from litmine.tasks.training.encoding import IGNORE, EncodeStats, bio_labels, encode_sentences
 
 
 @pytest.fixture(scope="module")

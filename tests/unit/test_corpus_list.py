@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from litmine.errors import LitmineError
-from litmine.tasks.training.corpus import (IGNORE, Example, bio_labels, encode_sentences,
-                                           load_corpus, load_train_dev, training_units,
-                                           unannotated_labels)
+from litmine.tasks.training.corpus import load_corpus, load_train_dev, training_units
+from litmine.tasks.training.encoding import (IGNORE, Example, bio_labels, encode_sentences,
+                                             unannotated_labels)
 from litmine.tasks.training.corpus_list import parse_corpus_line, read_corpus_list
 from litmine.tasks.training.partial import allowed_labels, partial_label_loss
 

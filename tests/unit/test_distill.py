@@ -10,7 +10,8 @@ import torch
 
 from litmine.errors import LitmineError
 from litmine.tasks.ner.engine import load_tagger
-from litmine.tasks.training.corpus import IGNORE, TaggedSentence, bio_labels, encode_sentences
+from litmine.tasks.training.corpus import TaggedSentence
+from litmine.tasks.training.encoding import IGNORE, bio_labels, encode_sentences
 from litmine.tasks.training.distill import collate_targets, distillation_loss, teacher_targets
 from tests.support.tiny_models import LOOKUP, build_lookup_model
 

@@ -7,7 +7,8 @@ import pytest
 from litmine.errors import LitmineError, ModelError
 from litmine.tasks.ner.markers import (ALL, assign_markers, join_marker, locate_marked_model,
                                        marker_for, marker_ids, marker_key, split_marker)
-from litmine.tasks.training.corpus import IGNORE, TaggedSentence, bio_labels, encode_sentences
+from litmine.tasks.training.corpus import TaggedSentence
+from litmine.tasks.training.encoding import IGNORE, bio_labels, encode_sentences
 
 VOCAB = {"[PAD]": 0, "[unused0]": 1, "[unused1]": 2, "[unused2]": 3, "[unused3]": 4,
          "[CLS]": 101, "gene": 4962}
