@@ -208,8 +208,7 @@ class Tagger:
             raise ValueError(f"{self.model_name} reads each word's case (--case-types); "
                              "pass the rows' case classes")
         ids = [np.asarray(r, np.int64) for r in rows]
-        cases = ([np.asarray(t, np.int64) for t in types]
-                 if self.case_types and types is not None else None)
+        cases = [np.asarray(t, np.int64) for t in types] if self.case_types else None
         p, n_special = len(self._prefix), len(self._prefix) + len(self._suffix)
         if ids and max(map(len, ids)) + n_special > self.max_length:
             raise ValueError(f"{self.model_name} reads {self.max_length - n_special} tokens at "

@@ -114,7 +114,7 @@ class EnsembleTagger:
         self.max_length = min(m.max_length for m in members)
         self.workers = first.workers
         #: Whether a member reads case classes (`litmine.tasks.ner.casing`).
-        self.case_types = any(getattr(m, "case_types", False) for m in members)
+        self.case_types = any(m.case_types for m in members)
 
     @property
     def stats(self):

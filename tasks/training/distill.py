@@ -46,7 +46,7 @@ def teacher_targets(teacher, examples: Sequence[Example], labels: Sequence[str],
     order = [list(teacher.labels).index(label) for label in labels]
     rows = [e.input_ids[prefix:len(e.input_ids) - suffix] for e in examples]
     cased = all(e.token_types for e in examples)
-    if getattr(teacher, "case_types", False) and not cased:
+    if teacher.case_types and not cased:
         raise LitmineError(f"train --teacher: {name} reads each word's case (trained with "
                            "--case-types); train the student with --case-types too")
     types = [e.token_types[prefix:len(e.input_ids) - suffix] for e in examples] if cased else None

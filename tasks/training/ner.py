@@ -108,14 +108,14 @@ def collate(examples: Sequence[Example], pad_id: int):
     ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
     labels = torch.full((len(examples), width), -100, dtype=torch.long)
     mask = torch.zeros((len(examples), width), dtype=torch.long)
-    cased = any(e.token_types for e in examples)
+    cased = bool(examples[0].token_types)  # one encoding for all: every example or none
     types = torch.zeros((len(examples), width), dtype=torch.long) if cased else None
     for row, e in enumerate(examples):
         n = len(e.input_ids)
         ids[row, :n] = torch.tensor(e.input_ids)
         labels[row, :n] = torch.tensor(e.labels)
         mask[row, :n] = 1
-        if cased and e.token_types:
+        if cased:
             types[row, :n] = torch.tensor(e.token_types)
     batch = {"input_ids": ids, "attention_mask": mask, "labels": labels}
     if cased:
@@ -233,14 +233,15 @@ def train_ner(train: Sequence[str | Path | CorpusSpec], dev: Sequence[str | Path
 
     tokenizer = load_tokenizer(str(base_model), "train")
     _, source = resolve_model_source(str(base_model), "train")
-    base_cased = uses_case_types(load_config(str(base_model), source, "train"))
+    base_config = load_config(str(base_model), source, "train")
+    base_cased = uses_case_types(base_config)
     if case_types and freeze_layers and not base_cased:
         raise LitmineError("train: --case-types adds token type embeddings that "
                            "--freeze-layers would keep at their starting values; train without "
                            "--freeze-layers, or from a base model already trained with case types")
     sentence_stats, encode_stats = SentenceStats(), EncodeStats()
     units = training_units(train_corpus, unit, sentence_stats)
-    marker_map, base_markers = _markers(base_model, units, tokenizer, markers)
+    marker_map, base_markers = _markers(base_model, base_config, units, tokenizer, markers)
     examples = encode_sentences(units, tokenizer, label2id, max_length=max_length,
                                 stats=encode_stats,
                                 markers=marker_ids(marker_map, tokenizer.get_vocab())
@@ -379,14 +380,13 @@ def _teacher_targets(teacher: str, examples: Sequence[Example], labels: Sequence
     return targets
 
 
-def _markers(base_model, units, tokenizer, wanted: bool
+def _markers(base_model, base_config, units, tokenizer, wanted: bool
              ) -> tuple[dict[str, str] | None, dict[str, str]]:
     """Marker key -> token for these training texts (None without `wanted`), and the base
-    model's own markers (kept). A base model with markers needs them: its config keeps them and
-    the tagger would put a marker before texts that were trained without one."""
-    _, source = resolve_model_source(str(base_model), "train")
-    existing = getattr(load_config(str(base_model), source, "train"), "litmine_markers",
-                       None) or {}
+    model's own markers (kept; from its config `base_config`). A base model with markers needs
+    them: its config keeps them and the tagger would put a marker before texts that were
+    trained without one."""
+    existing = getattr(base_config, "litmine_markers", None) or {}
     if not wanted:
         if existing:
             raise LitmineError(f"train: base model {str(base_model)!r} was trained with task "
