@@ -53,6 +53,7 @@ def train(
     teacher_weight: float = 0.5,
     freeze_layers: int = 0,
     case_types: bool = False,
+    grow_layers: int = 0,
     corpus_list: str | None = None,
     corpus_dir: str | None = None,
     command_line: str | None = None,
@@ -75,6 +76,7 @@ def train(
         fp16_weights=fp16_weights, max_train_docs=max_train_docs, max_dev_docs=max_dev_docs,
         unit=unit, precision=precision, markers=markers, teacher=teacher,
         teacher_weight=teacher_weight, freeze_layers=freeze_layers, case_types=case_types,
+        grow_layers=grow_layers,
         command_line=command)
     create_markdown_artifact(
         key="ner-training-dev-scores",

@@ -79,6 +79,7 @@ def train(
     teacher_weight: Annotated[float, typer.Option("--teacher-weight", min=0.0, max=1.0, help="Task ner with --teacher: the teacher's share of the loss (the gold labels' is the rest).")] = 0.5,
     freeze_layers: Annotated[int, typer.Option("--freeze-layers", min=0, help="Task ner: keep the embeddings and the first N encoder layers of --base-model unchanged, so a relation head reading the base model's states after N layers (e.g. the shipped one, 4) reads the new model's pass too.")] = 0,
     case_types: Annotated[bool, typer.Option("--case-types", help="Task ner: give the model each word's letter case (none, Capitalised, CAPITALS, miXed), which an uncased tokenizer such as all-MiniLM-L6-v2's drops, as token type IDs; the model keeps it and the pipeline computes them when tagging. Not with --freeze-layers unless the base model already reads case.")] = False,
+    grow_layers: Annotated[int, typer.Option("--grow-layers", min=0, help="Task ner: follow each of --base-model's top N encoder layers by a copy of itself before training, so more layers learn above those --freeze-layers keeps (N=2 makes all-MiniLM-L6-v2's 6 layers 8).")] = 0,
     states_layer: Annotated[Optional[int], typer.Option("--states-layer", min=1, help="Methods typed-shared and stacked-shared: the NER layers whose output the head reads; the head copies the layers above (default: all but the top 2).")] = None,
     method: Annotated[str, typer.Option("--method", help="Task relations: linear (features + logistic regression, seconds on a CPU), stacked (linear + a document encoder, the shipped model; ~20 minutes on 2 CPU cores) encoder (sentence-level transformer), or typed (BioRED's eight relation types with novelty between genes, chemicals, diseases and variants; a document encoder, ~30 minutes on 2 CPU cores); typed-shared and stacked-shared: the same tasks read off the NER model's own pass (no second encoder when mining; --base-model names that NER model, default the shipped one; minutes to train); joint-shared: the stacked CID model whose document member is one head for CID and BioRED's typed relations (--train and --dev: a BC5CDR and a BioRED file each; --typed-out: where the head goes, as the typed model), the shipped pair; pair-types: logistic regressions over the words around each pair that give a typed model's relations their type and novelty, saved into that model (--out; seconds).")] = "linear",
     relation_threshold: Annotated[Optional[float], typer.Option("--threshold", min=0.0, max=1.0, help="Method pair-types: the stacked score at which a pair is a relation, instead of the best pair F1 on the head's held-out documents (e.g. one chosen end to end on a development set; the shipped typer's 0.3).")] = None,
@@ -104,6 +105,8 @@ def train(
         raise LitmineError(f"train --task {task.value}: --freeze-layers is for --task ner")
     if case_types and task is not Task.ner:
         raise LitmineError(f"train --task {task.value}: --case-types is for --task ner")
+    if grow_layers and task is not Task.ner:
+        raise LitmineError(f"train --task {task.value}: --grow-layers is for --task ner")
     if corpus_list is not None and task is not Task.ner:
         raise LitmineError(f"train --task {task.value}: --corpus-list is for --task ner")
     if not (train_files or corpus_list) or not dev_files:
@@ -136,6 +139,7 @@ def train(
         unit=unit.value, precision=precision.value, markers=markers,
         teacher=teacher and locate_marked_model(teacher, "train --teacher", "teacher model"),
         teacher_weight=teacher_weight, freeze_layers=freeze_layers, case_types=case_types,
+        grow_layers=grow_layers,
         command_line=command_line())
     typer.echo(f"model saved to {result['out_dir']}")
 

@@ -38,6 +38,7 @@ from litmine.tasks.training.corpus import SentenceStats, load_train_dev, trainin
 from litmine.tasks.training.encoding import EncodeStats, Example, bio_labels, encode_sentences
 from litmine.tasks.training.distill import collate_targets, distillation_loss, teacher_targets
 from litmine.tasks.training.frozen import freeze_lower_layers, states_kept_from
+from litmine.tasks.training.grow import grow_encoder
 from litmine.tasks.training.corpus_list import CorpusSpec
 from litmine.tasks.training.partial import allowed_labels, partial_label_loss
 from litmine.tasks.training.loop import (EarlyStopping, Evaluate, KeepBestState, LoopState,
@@ -154,7 +155,7 @@ def train_ner(train: Sequence[str | Path | CorpusSpec], dev: Sequence[str | Path
               max_batch_tokens: int = 8192, progress: bool = True, unit: str = "sentence",
               precision: str = "auto", markers: bool = False, teacher: str | None = None,
               teacher_weight: float = 0.5, freeze_layers: int = 0, case_types: bool = False,
-              command_line: str | None = None) -> TrainResult:
+              grow_layers: int = 0, command_line: str | None = None) -> TrainResult:
     """Fine-tune `base_model` for BIO tagging of `types` and save the best epoch to `out_dir`.
 
     Train on `train` corpora (PubTator or CoNLL), pick the epoch with the best strict dev F1 on
@@ -178,6 +179,8 @@ def train_ner(train: Sequence[str | Path | CorpusSpec], dev: Sequence[str | Path
     `freeze_layers` N keeps the embeddings and the first N encoder layers of `base_model` as
     they are: the model's states after N layers stay the base model's, so a relation head
     reading them (`litmine.tasks.relations.shared`) still reads this model's pass.
+    `grow_layers` N follows each of the base model's top N encoder layers by a copy of itself
+    before training (`litmine.tasks.training.grow`): more layers to learn above frozen ones.
     `case_types` gives the model each word's letter case, which an uncased tokenizer drops, as
     token type IDs (`litmine.tasks.ner.casing`); a base model trained so keeps reading it.
     Writes model.safetensors, tokenizer, config (id2label), README.md (model card) and
@@ -198,7 +201,7 @@ def train_ner(train: Sequence[str | Path | CorpusSpec], dev: Sequence[str | Path
         max_train_docs=max_train_docs, max_dev_docs=max_dev_docs, unit=unit,
         precision=precision, markers=markers, teacher=teacher,
         teacher_weight=teacher_weight if teacher else None, freeze_layers=freeze_layers,
-        case_types=case_types)
+        case_types=case_types, grow_layers=grow_layers)
     if unit not in UNITS:
         raise LitmineError(f"train: unit must be one of {UNITS}, got {unit!r}")
     if teacher and not 0 < teacher_weight <= 1:
@@ -279,6 +282,10 @@ def train_ner(train: Sequence[str | Path | CorpusSpec], dev: Sequence[str | Path
     except ValueError as exc:
         raise LitmineError(f"train --case-types: {base_model}: {exc}") from None
     params["case_types"] = case_types or base_cased
+    if grow_layers:
+        grow_encoder(model, grow_layers, frozen=freeze_layers)
+        log.info("train: %d encoder layers, each of the top %d followed by a copy of itself",
+                 model.config.num_hidden_layers, grow_layers)
     if hasattr(model.config, "litmine_states_from"):  # the base's claim holds only if frozen
         delattr(model.config, "litmine_states_from")
     if freeze_layers:
@@ -493,6 +500,10 @@ def write_model_card(path: Path, result: TrainResult, command_line: str | None =
         subset += (f"Distilled from the teacher `{p.get('teacher_model_id') or p['teacher']}`: "
                    f"{p['teacher_weight']} of each token's loss is the cross-entropy against its "
                    "label probabilities (`litmine.tasks.training.distill`). ")
+    if p.get("grow_layers"):
+        subset += (f"Grown before training (--grow-layers {p['grow_layers']}): each of the base "
+                   f"model's top {p['grow_layers']} encoder layers is followed by a copy of "
+                   "itself (`litmine.tasks.training.grow`). ")
     if p.get("freeze_layers"):
         kept = ", ".join(f"after at most {n} layers those of model `{f}`"
                          for n, f in p.get("states_from") or [])

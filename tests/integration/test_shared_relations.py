@@ -238,6 +238,36 @@ def test_a_model_trained_on_with_frozen_layers_keeps_the_heads_states(typed_shar
     assert not model.reads(free.tag_documents(sentences, states_layer=layer).states[pmid])
 
 
+def test_a_grown_student_keeps_the_heads_states(typed_shared, ner, tmp_path):
+    """`train --grow-layers 1 --freeze-layers N`: a copy of the top layer above the frozen ones
+    learns, and the head still reads the student's own pass as the base's states."""
+    import torch
+
+    from litmine.tasks.ner.engine import load_tagger
+    from litmine.tasks.relations.registry import load_typed_model
+    from litmine.tasks.relations.shared import states_layer_of
+    from litmine.tasks.training.ner import train_ner
+
+    layer = load_typed_model(typed_shared, device="cpu", dtype="fp32").states_layer
+    result = train_ner([str(CDR_TRAIN)], [str(CDR_DEV)], tmp_path / "grown", base_model=str(ner),
+                       types=["Chemical", "Disease"], epochs=1, lr=5e-3, batch_size=8,
+                       max_length=128, device="cpu", precision="fp32", progress=False,
+                       freeze_layers=layer, grow_layers=1)
+    base = load_tagger(str(ner), device="cpu", dtype="fp32")
+    grown = load_tagger(str(tmp_path / "grown"), device="cpu", dtype="fp32")
+    depth = base._model.config.num_hidden_layers
+    assert len(grown._model.base_model.encoder.layer) == depth + 1
+    assert result.params["grow_layers"] == 1
+    assert "--grow-layers 1" in (tmp_path / "grown" / "README.md").read_text()
+    assert grown.states_fingerprint(layer) == base.model_id.rsplit("@", 1)[-1]
+    assert states_layer_of(None, typed_shared, grown) == layer
+    _, _, sentences, _ = _gold_batch(BIORED_DEV)
+    own = grown.tag_documents(sentences, states_layer=layer).states
+    theirs = base.tag_documents(sentences, states_layer=layer).states
+    assert own.keys() == theirs.keys()
+    assert all(torch.allclose(own[p].states, theirs[p].states, atol=1e-5) for p in own)
+
+
 def test_freezing_checks_its_layers(ner, tmp_path):
     from litmine.errors import LitmineError
     from litmine.tasks.training.ner import train_ner
@@ -250,6 +280,10 @@ def test_freezing_checks_its_layers(ner, tmp_path):
                            "--train", str(CDR_TRAIN), "--dev", str(CDR_DEV),
                            "--freeze-layers", "1"], capture_output=True, text=True, timeout=120)
     assert done.returncode != 0 and "--freeze-layers is for --task ner" in done.stderr
+    done = subprocess.run([sys.executable, "-m", "litmine.cli", "train", "--task", "relations",
+                           "--train", str(CDR_TRAIN), "--dev", str(CDR_DEV),
+                           "--grow-layers", "1"], capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0 and "--grow-layers is for --task ner" in done.stderr
 
 
 def test_states_of_another_model_or_layer_are_not_read(typed_shared):

@@ -83,3 +83,41 @@ def test_under_another_marker_the_kept_states_are_the_bases_under_that_marker():
     assert disease["prefix"] == [101, 2]
     assert disease["fingerprint"] == marked_fingerprint("b1b1b1b1b1b1", "Disease")
     assert disease["states_from"] == ((4, marked_fingerprint("a0a0a0a0a0a0", "Disease")),)
+
+
+def test_growing_follows_each_top_layer_by_a_copy_and_keeps_the_lower_states(bert):
+    """`train --grow-layers`: the copies start as their originals, the layers below them and
+    their states stay the base's, and transformers' layer indexes follow the new order."""
+    import copy
+
+    import torch
+
+    from litmine.tasks.training.grow import grow_encoder
+
+    base = copy.deepcopy(bert).eval()
+    grow_encoder(bert, 1, frozen=1)
+    layers = bert.base_model.encoder.layer
+    assert len(layers) == bert.config.num_hidden_layers == 3
+    assert [layer.attention.self.layer_idx for layer in layers] == [0, 1, 2]
+    assert layers[1] is not layers[2]
+    assert all(a.equal(b) for a, b in zip(layers[1].state_dict().values(),
+                                          layers[2].state_dict().values()))
+    ids = torch.tensor([[101, 2000, 2001, 102]])
+    with torch.no_grad():
+        before = base(input_ids=ids, output_hidden_states=True).hidden_states
+        after = bert.eval()(input_ids=ids, output_hidden_states=True).hidden_states
+    assert len(after) == 4 and all(after[k].equal(before[k]) for k in (0, 1, 2))
+    assert not after[3].equal(before[2])  # the copy reads layer 2's output, not layer 1's
+
+
+@pytest.mark.parametrize(("layers", "frozen", "message"), [
+    (0, 0, "--grow-layers must be between 1 and 2 .* got 0"),
+    (3, 0, "--grow-layers must be between 1 and 2 .* got 3"),
+    (1, 2, "--freeze-layers 2 with --grow-layers 1 .* freeze at most 1 layers or grow fewer"),
+])
+def test_growing_checks_its_layers(bert, layers, frozen, message):
+    from litmine.tasks.training.grow import grow_encoder
+
+    with pytest.raises(LitmineError, match=message):
+        grow_encoder(bert, layers, frozen=frozen)
+    assert len(bert.base_model.encoder.layer) == 2
