@@ -99,16 +99,12 @@ def train(
                                  lr=1e-4 if lr is None else lr, batch_size=batch_size,
                                  max_length=max_length or 256, test_fraction=test_fraction,
                                  seed=seed, limit=limit, device=device)
-    if teacher is not None and task is not Task.ner:
-        raise LitmineError(f"train --task {task.value}: --teacher is for --task ner")
-    if freeze_layers and task is not Task.ner:
-        raise LitmineError(f"train --task {task.value}: --freeze-layers is for --task ner")
-    if case_types and task is not Task.ner:
-        raise LitmineError(f"train --task {task.value}: --case-types is for --task ner")
-    if grow_layers and task is not Task.ner:
-        raise LitmineError(f"train --task {task.value}: --grow-layers is for --task ner")
-    if corpus_list is not None and task is not Task.ner:
-        raise LitmineError(f"train --task {task.value}: --corpus-list is for --task ner")
+    ner_only = {"--teacher": teacher is not None, "--freeze-layers": freeze_layers,
+                "--case-types": case_types, "--grow-layers": grow_layers,
+                "--corpus-list": corpus_list is not None}
+    for option, given in ner_only.items():
+        if given and task is not Task.ner:
+            raise LitmineError(f"train --task {task.value}: {option} is for --task ner")
     if not (train_files or corpus_list) or not dev_files:
         raise LitmineError(f"train --task {task.value}: give --train and --dev corpora "
                            "(PubTator files, e.g. ../shared/data/corpora/bc5cdr/*.PubTator.txt)")
