@@ -1,5 +1,7 @@
 """The training flows: `train` fine-tunes litmine's NER model on gold corpora (best epoch on dev);
-`train-relations` trains a relation model by method (linear, stacked, encoder) and sets its threshold."""
+`train-relations` trains a relation model by method (linear, stacked, encoder) and sets its
+threshold; `train-mlm` pretrains an encoder further on the corpora's text (masked words) before
+either."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from prefect.artifacts import create_markdown_artifact
 from litmine.settings import DEFAULT_MODEL_DIR, RELATION_MODEL_OUT
 from litmine.tasks.relations.registry import train_relations as train_relation_model
 from litmine.tasks.training.corpus_list import read_corpus_list
+from litmine.tasks.training.mlm import mlm_record, train_mlm_task
 from litmine.tasks.training.ner import (DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LR,
                                     DEFAULT_MAX_LENGTH, DEFAULT_PATIENCE, DEFAULT_SEED,
                                     epoch_table, train_ner_task, training_record)
@@ -111,3 +114,36 @@ def train_relations(
         description=f"litmine train --task relations: {result['out_dir']}")
     get_run_logger().info("relation model saved to %s (threshold %.3f)", result["out_dir"], result["threshold"])
     return result
+
+
+@flow(name="train-mlm", log_prints=True)
+def train_mlm(
+    train_files: list[str],
+    dev_files: list[str],
+    out_dir: str,
+    base_model: str | None = None,
+    exclude: list[str] | None = None,
+    corpus_list: str | None = None,
+    corpus_dir: str | None = None,
+    options: dict | None = None,
+    command_line: str | None = None,
+) -> dict:
+    """Task-adaptive pretraining: `base_model` (default all-MiniLM-L6-v2) learns the masked
+    words of the training corpora's titles and abstracts (PMIDs of `exclude` and `dev_files`
+    left out), saved as a masked language model for `train --base-model`.
+
+    `options` are `litmine.tasks.training.mlm.train_mlm`'s (epochs, lr, batch_size, ...).
+    """
+    command = command_line or shlex.join([sys.argv[0].rsplit("/", 1)[-1], *sys.argv[1:]])
+    corpora = [*train_files, *(read_corpus_list(corpus_list, corpus_dir) if corpus_list else [])]
+    result = train_mlm_task(corpora, dev_files, out_dir,
+                            base_model=base_model or default_base_model(),
+                            exclude=exclude or [], command_line=command, **(options or {}))
+    rows = "\n".join(f"| {e['epoch']} | {e['train_loss']:.4f} | {e['dev_loss']:.4f} |"
+                     for e in result.epochs)
+    create_markdown_artifact(
+        key="mlm-training-losses",
+        markdown=f"# Masked-LM pretraining\n\nModel: `{result.out_dir}`\n\n| epoch | train | dev "
+                 f"|\n|---:|---:|---:|\n{rows}\n",
+        description=f"litmine train --task mlm: masked-word loss per epoch for {result.out_dir}")
+    return mlm_record(result) | {"out_dir": str(result.out_dir)}

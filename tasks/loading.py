@@ -57,6 +57,7 @@ HEADS: dict[str, Head] = {
     "causal-lm": Head("AutoModelForCausalLM", GENERATIVE,
                       "a generative language model (causal or seq2seq)"),
     "encoder": Head("AutoModel", (), "a sentence encoder"),
+    "masked-lm": Head("AutoModelForMaskedLM", ("ForMaskedLM",), "a masked language model"),
 }
 
 

