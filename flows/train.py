@@ -30,6 +30,16 @@ def default_base_model() -> str:
     return str(get_model_path())
 
 
+def _this_command() -> str:
+    """This process's command line, as a model card shows it."""
+    return shlex.join([sys.argv[0].rsplit("/", 1)[-1], *sys.argv[1:]])
+
+
+def _corpora(train_files: list[str], corpus_list: str | None, corpus_dir: str | None) -> list:
+    """The `--train` files followed by the corpora of a `--corpus-list`."""
+    return [*train_files, *(read_corpus_list(corpus_list, corpus_dir) if corpus_list else [])]
+
+
 @flow(name="train", log_prints=True)
 def train(
     train_files: list[str],
@@ -70,8 +80,8 @@ def train(
     """
     logger = get_run_logger()
     base = base_model or default_base_model()
-    command = command_line or shlex.join([sys.argv[0].rsplit("/", 1)[-1], *sys.argv[1:]])
-    corpora = [*train_files, *(read_corpus_list(corpus_list, corpus_dir) if corpus_list else [])]
+    command = command_line or _this_command()
+    corpora = _corpora(train_files, corpus_list, corpus_dir)
     result = train_ner_task(
         corpora, dev_files, out_dir, base_model=base, types=types, type_map=type_map,
         exclude=exclude or [], epochs=epochs, lr=lr, batch_size=batch_size,
@@ -134,11 +144,10 @@ def train_mlm(
 
     `options` are `litmine.tasks.training.mlm.train_mlm`'s (epochs, lr, batch_size, ...).
     """
-    command = command_line or shlex.join([sys.argv[0].rsplit("/", 1)[-1], *sys.argv[1:]])
-    corpora = [*train_files, *(read_corpus_list(corpus_list, corpus_dir) if corpus_list else [])]
-    result = train_mlm_task(corpora, dev_files, out_dir,
+    result = train_mlm_task(_corpora(train_files, corpus_list, corpus_dir), dev_files, out_dir,
                             base_model=base_model or default_base_model(),
-                            exclude=exclude or [], command_line=command, **(options or {}))
+                            exclude=exclude or [], command_line=command_line or _this_command(),
+                            **(options or {}))
     rows = "\n".join(f"| {e['epoch']} | {e['train_loss']:.4f} | {e['dev_loss']:.4f} |"
                      for e in result.epochs)
     create_markdown_artifact(

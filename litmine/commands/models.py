@@ -47,7 +47,7 @@ class RelationMethod(str, Enum):
     pair_types = "pair-types"
 
 
-class Precision(str, Enum):  # litmine.tasks.training.ner.PRECISIONS
+class Precision(str, Enum):  # litmine.tasks.training.loop.PRECISIONS
     auto = "auto"
     fp32 = "fp32"
 
@@ -93,12 +93,14 @@ def train(
     """Fine-tune a model: the NER tagger (default; best dev epoch kept), the CID relation
     classifier (`--task relations`) or the study-type classifier (`--task classify`); or
     pretrain a base model further on the corpora's text (`--task mlm`)."""
+    if task is not Task.mlm:
+        batch_size = batch_size or 16  # mlm's default is its own (_train_mlm)
     if task is Task.classify:
         if train_files or dev_files:
             raise LitmineError("train --task classify: the data are the stored articles of --db "
                                "(their PublicationType labels); drop --train/--dev")
         return _train_classifier(db=db, out=out, base_model=base_model, epochs=epochs,
-                                 lr=1e-4 if lr is None else lr, batch_size=batch_size or 16,
+                                 lr=1e-4 if lr is None else lr, batch_size=batch_size,
                                  max_length=max_length or 256, test_fraction=test_fraction,
                                  seed=seed, limit=limit, device=device)
     task_options = {"--teacher": (teacher is not None, (Task.ner,)),
@@ -130,7 +132,7 @@ def train(
     if task is Task.relations:
         return _train_relations(
             train_files, dev_files, out=out, method=method, base_model=base_model,
-            mesh_tree=mesh_tree, epochs=epochs, batch_size=batch_size or 16,
+            mesh_tree=mesh_tree, epochs=epochs, batch_size=batch_size,
             max_length=max_length or 128, lr=lr, patience=patience,
             max_train_docs=max_train_docs, max_dev_docs=max_dev_docs, exclude=exclude,
             device=device, states_layer=states_layer, typed_out=typed_out, seed=seed,
@@ -148,7 +150,7 @@ def train(
         dev_files=existing_files(dev_files, "train"),
         out_dir=str(out or DEFAULT_MODEL_DIR), base_model=base_model, types=_split_types(types),
         type_map=type_map, exclude=existing_files(exclude, "train"), epochs=epochs or 5,
-        lr=1e-4 if lr is None else lr, batch_size=batch_size or 16, max_length=max_length or 256,
+        lr=1e-4 if lr is None else lr, batch_size=batch_size, max_length=max_length or 256,
         seed=seed, patience=2 if patience is None else patience, device=device,
         fp16_weights=fp16_weights, max_train_docs=max_train_docs, max_dev_docs=max_dev_docs,
         unit=unit.value, precision=precision.value, markers=markers,

@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from litmine.errors import LitmineError
+
 log = logging.getLogger(__name__)
 
 #: Sentences per length-sorted "mega-batch" (as in transformers' LengthGroupedSampler, which
@@ -222,6 +224,18 @@ class Progress(Callback):
 
     def on_epoch_end(self, state: LoopState) -> None:
         self.bar.close()
+
+
+#: `--precision`: auto (bf16 autocast where the CPU has bf16 units; mixed on CUDA) or fp32.
+PRECISIONS = ("auto", "fp32")
+
+
+def mixed_precision_of(precision: str, stage: str) -> str | bool:
+    """`fit`'s `mixed_precision` for a `--precision` value (auto: "bf16-cpu", fp32: False);
+    LitmineError naming the choices for any other."""
+    if precision not in PRECISIONS:
+        raise LitmineError(f"{stage}: precision must be one of {PRECISIONS}, got {precision!r}")
+    return "bf16-cpu" if precision == "auto" else False
 
 
 def autocast_for(device: torch.device, mixed_precision: bool | str

@@ -38,8 +38,8 @@ from litmine.tasks.training.cards import (card_base_model, command_section, fron
                                           licence_lines, write_card)
 from litmine.tasks.training.corpus_list import CorpusSpec
 from litmine.tasks.training.loop import (Evaluate, LoopState, Progress, autocast_for,
-                                         decay_groups, fit, publish_with_record, seed_everything,
-                                         use_all_cores)
+                                         decay_groups, fit, mixed_precision_of,
+                                         publish_with_record, seed_everything, use_all_cores)
 
 log = logging.getLogger(__name__)
 
@@ -197,8 +197,7 @@ def train_mlm(train: Sequence[str | Path | CorpusSpec], dev: Sequence[str | Path
     from transformers import get_linear_schedule_with_warmup
 
     started = time.time()
-    if precision not in ("auto", "fp32"):
-        raise LitmineError(f"train --task mlm: precision must be auto or fp32, got {precision!r}")
+    mixed = mixed_precision_of(precision, "train --task mlm")
     if not dev:
         raise LitmineError("train --task mlm: give --dev files (their masked-word loss is "
                            "reported each epoch, and their PMIDs are never trained on)")
@@ -233,14 +232,18 @@ def train_mlm(train: Sequence[str | Path | CorpusSpec], dev: Sequence[str | Path
     rng = random.Random(seed)
     lengths = [len(c) for c in chunks]
 
-    def batch_loss(batch: list[int]) -> torch.Tensor:
-        ids, attention = pad_chunks([chunks[i] for i in batch], tokenizer.pad_token_id)
+    def chunks_loss(rows: Sequence[Sequence[int]], generator: torch.Generator | None = None
+                    ) -> tuple[torch.Tensor | None, int]:
+        """Mask `rows` (from `generator`, default torch's) and return the masked-word loss
+        and how many pieces were chosen (None and 0 when none were)."""
+        ids, attention = pad_chunks(rows, tokenizer.pad_token_id)
         inputs, chosen, labels = mask_tokens(ids, attention, special, tokenizer.mask_token_id,
-                                             vocab)
-        return masked_loss(model, inputs.to(torch_device), attention.to(torch_device),
-                           chosen.to(torch_device), labels.to(torch_device))
+                                             vocab, generator)
+        if not labels.numel():
+            return None, 0
+        return masked_loss(model, *(t.to(torch_device) for t in (inputs, attention, chosen,
+                                                                 labels))), labels.numel()
 
-    mixed = "bf16-cpu" if precision == "auto" else False
     autocast, amp_dtype = autocast_for(torch_device, mixed)
 
     def dev_loss(state: LoopState) -> dict[str, float]:
@@ -250,14 +253,9 @@ def train_mlm(train: Sequence[str | Path | CorpusSpec], dev: Sequence[str | Path
         total, count = 0.0, 0
         with torch.no_grad(), autocast:
             for i in range(0, len(dev_chunks), batch_size):
-                ids, attention = pad_chunks(dev_chunks[i:i + batch_size], tokenizer.pad_token_id)
-                inputs, chosen, labels = mask_tokens(ids, attention, special,
-                                                     tokenizer.mask_token_id, vocab, generator)
-                if labels.numel():
-                    loss = masked_loss(model, inputs.to(torch_device),
-                                       attention.to(torch_device), chosen.to(torch_device),
-                                       labels.to(torch_device))
-                    total, count = total + loss.item() * labels.numel(), count + labels.numel()
+                loss, n = chunks_loss(dev_chunks[i:i + batch_size], generator)
+                if n:
+                    total, count = total + loss.item() * n, count + n
         record = {"epoch": state.epoch, "train_loss": state.loss,
                   "dev_loss": total / max(1, count), "seconds": state.train_seconds,
                   "dev_seconds": time.time() - dev_started}
@@ -275,7 +273,8 @@ def train_mlm(train: Sequence[str | Path | CorpusSpec], dev: Sequence[str | Path
                 dev_files=[asdict(s) for s in dev_stats], documents=len(texts),
                 chunks=len(chunks), pieces=sum(lengths), dev_chunks=len(dev_chunks))
     state = fit(model, optimizer, scheduler, epochs=epochs, device=torch_device,
-                batches=lambda epoch: length_batches(lengths, batch_size, rng), loss=batch_loss,
+                batches=lambda epoch: length_batches(lengths, batch_size, rng),
+                loss=lambda batch: chunks_loss([chunks[i] for i in batch])[0],
                 grad_clip=1.0, mixed_precision=mixed,
                 callbacks=[Progress(progress), Evaluate(dev_loss)])
     model.to("cpu").eval()

@@ -43,7 +43,7 @@ from litmine.tasks.training.corpus_list import CorpusSpec
 from litmine.tasks.training.partial import allowed_labels, partial_label_loss
 from litmine.tasks.training.loop import (EarlyStopping, Evaluate, KeepBestState, LoopState,
                                          Progress, autocast_for, decay_groups, fit,
-                                         group_batches,
+                                         group_batches, mixed_precision_of,
                                          publish_model_dir, seed_everything, use_all_cores)
 
 log = logging.getLogger(__name__)
@@ -64,8 +64,6 @@ DEFAULT_PATIENCE = 2
 #: Training units: sentences (as the pipeline splits them) or whole documents (context across
 #: sentences; the model is then run on whole documents too).
 UNITS = ("sentence", "document")
-#: `--precision`: auto (bf16 autocast where the CPU has bf16 units; mixed on CUDA) or fp32.
-PRECISIONS = ("auto", "fp32")
 
 
 @dataclass
@@ -206,8 +204,7 @@ def train_ner(train: Sequence[str | Path | CorpusSpec], dev: Sequence[str | Path
         raise LitmineError(f"train: unit must be one of {UNITS}, got {unit!r}")
     if teacher and not 0 < teacher_weight <= 1:
         raise LitmineError(f"train: --teacher-weight must be in (0, 1], got {teacher_weight}")
-    if precision not in PRECISIONS:
-        raise LitmineError(f"train: precision must be one of {PRECISIONS}, got {precision!r}")
+    mixed = mixed_precision_of(precision, "train")
     out_dir = Path(out_dir)
     device = device_name(device, "train")
     torch_device = torch.device(device)
@@ -342,7 +339,6 @@ def train_ner(train: Sequence[str | Path | CorpusSpec], dev: Sequence[str | Path
                  result.seconds, result.eval_seconds)
         return result
 
-    mixed = "bf16-cpu" if precision == "auto" else False
     params["autocast"] = str(autocast_for(torch_device, mixed)[1] or "none").replace("torch.", "")
     log.info("train: forward pass autocast %s (--precision %s)", params["autocast"], precision)
     state = fit(model, optimizer, scheduler, epochs=epochs, device=torch_device,
