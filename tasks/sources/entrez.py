@@ -27,7 +27,7 @@ import re
 import socket
 import threading
 import time
-from collections import deque
+from contextlib import contextmanager
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
@@ -51,12 +51,6 @@ PUBMED_CAP = 9999
 #: selectively to 1809", Wikipedia "PubMed", 2023); an empty range costs one esearch. The last is
 #: tomorrow: EDAT is never later than today, and tomorrow allows for NCBI's US time zone.
 EARLIEST = date(1781, 1, 1)
-#: N requests per HEADROOM * N / rate seconds: NCBI counts arrivals, and a request can reach the
-#: wire later than the limiter counted its start (network jitter, or another thread holding the
-#: GIL: `mine` loads its models beside the first fetches). With 10% spare, a 4th request landed
-#: within one second of three in two fresh-clone test runs on a 2-core machine (the test
-#: E-utilities server's 429); 25% leaves a quarter of a second for such delays.
-HEADROOM = 1.25
 #: getaddrinfo's "try again later" (EAI_AGAIN, getaddrinfo(3)): the one name-lookup failure that
 #: may pass, so it is retried like a dropped connection; every other one fails at once.
 _DNS_MAY_PASS = {getattr(socket, "EAI_AGAIN", -3)}
@@ -91,35 +85,46 @@ logging.getLogger("httpx").addFilter(_RedactHttpxLog())
 
 
 class RateLimiter:
-    """Start at most `rate` requests in any second in this process, whichever threads send them.
+    """At most N = int(rate) requests of this process reach NCBI in any N / rate seconds.
 
-    A sliding window over the last N = int(rate) start times: a request starts only once the
-    oldest of them is HEADROOM * N / rate seconds old. A start time is taken under the lock after
-    any sleep, so a thread that wakes late cannot crowd the window after it.
+    NCBI counts arrivals, which a client cannot see: a request reaches NCBI some time after it
+    starts (a loaded machine, another thread holding the GIL, the network), but always before its
+    answer comes back. So a request holds a slot from its start until its answer (or failure) and
+    for N / rate seconds after, whichever thread sends it, and starts only while fewer than N slots
+    are held. Then no N + 1 requests can arrive within N / rate seconds, however late each one
+    arrives: the last of them to start would have found the other N holding their slots. (Counting
+    starts instead, with 10% and then 25% headroom, let a 4th request land within one second of
+    three in fresh-clone test runs on a loaded 2-core machine; the server answered 429.)
     """
 
     def __init__(self, rate: float):
         self.rate = rate
-        self._lock = threading.Lock()
-        self._starts: deque[float] = deque()
+        self._changed = threading.Condition()
+        self._held: list[list[float | None]] = []  # [end time], None while the request runs
 
-    def wait(self) -> float:
-        """Sleep until a request may start, and count it as started; the seconds slept."""
-        slept = 0.0
-        while True:
-            with self._lock:
-                n = max(1, int(self.rate))
-                now = time.monotonic()
-                while len(self._starts) > n:
-                    self._starts.popleft()
-                delay = self._starts[0] + HEADROOM * n / self.rate - now if len(self._starts) == n else 0.0
-                if delay <= 0:
-                    if len(self._starts) == n:
-                        self._starts.popleft()
-                    self._starts.append(now)
-                    return slept
-            time.sleep(delay)
-            slept += delay
+    @contextmanager
+    def slot(self) -> Iterator[float]:
+        """Hold a slot while one request runs (wait for one first); yields the seconds waited."""
+        held, waited = self._take()
+        try:
+            yield waited
+        finally:
+            with self._changed:
+                held[0] = time.monotonic()
+                self._changed.notify_all()
+
+    def _take(self) -> tuple[list[float | None], float]:
+        began = time.monotonic()
+        with self._changed:
+            while True:
+                n, window, now = max(1, int(self.rate)), max(1, int(self.rate)) / self.rate, time.monotonic()
+                self._held = [h for h in self._held if h[0] is None or h[0] + window > now]
+                if len(self._held) < n:
+                    held: list[float | None] = [None]
+                    self._held.append(held)
+                    return held, now - began
+                ends = [h[0] + window - now for h in self._held if h[0] is not None]
+                self._changed.wait(min(ends) if ends else None)  # or until a request ends
 
 
 _LIMITERS: dict[str, RateLimiter] = {}
@@ -339,12 +344,12 @@ class EutilsClient:
             if attempt:
                 self._pause(stage, attempt, retry_after, last)
             retry_after, status, looked_up = None, 0, False
-            self._limiter.wait()
             try:
-                if len(urlencode(params)) > MAX_GET_CHARS:
-                    response = self._http.post(url, data=params)
-                else:
-                    response = self._http.get(url, params=params)
+                with self._limiter.slot():
+                    if len(urlencode(params)) > MAX_GET_CHARS:
+                        response = self._http.post(url, data=params)
+                    else:
+                        response = self._http.get(url, params=params)
             except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
                 raise EutilsError(self.redact(f"{stage}: cannot send to {shown}: {exc}. Check LITMINE_EUTILS_URL.")) from None
             except httpx.TimeoutException as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 from datetime import date, timedelta
@@ -154,6 +155,41 @@ def test_rate_never_exceeded_by_four_threads_on_two_clients(corpus, make_setting
     assert len(log) == 1 + len(batches) == 9
     assert busiest_second([r.time for r in log]) <= 3
     assert all(r.status == 200 for r in log)
+
+
+def _crowd(spans: list[tuple[float, float]], window: float) -> int:
+    """The most requests that could arrive within one `window`, each anywhere in its (start, end)."""
+    return max(sum(s <= t < e + window for s, e in spans) for t, _ in spans)
+
+
+@pytest.mark.parametrize("rate", [2, 2.5])
+def test_limiter_keeps_late_arrivals_apart(rate):
+    """However late within its run a request reaches the server, no N + 1 do within N / rate s.
+
+    Requests of 0.05-0.35 s from 4 threads: counting starts only (as before this limiter) lets N
+    start together and the next N / rate s later, when the first may still be arriving.
+    """
+    limiter, spans = entrez.RateLimiter(rate), []
+
+    def request(i: int) -> None:
+        with limiter.slot():
+            start = time.monotonic()
+            time.sleep(0.05 + 0.1 * (i % 4))
+            spans.append((start, time.monotonic()))
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(request, range(8)))
+    n = int(rate)
+    assert len(spans) == 8 and _crowd(spans, n / rate) == n  # full use of the rate, never more
+
+
+def test_limiter_frees_the_slot_of_a_failed_request():
+    limiter = entrez.RateLimiter(1)
+    with pytest.raises(OSError), limiter.slot():
+        raise OSError("connection reset")
+    with limiter.slot() as waited:  # one request per second: this one waits for the failed one's
+        pass
+    assert 0.9 < waited < 1.5
 
 
 def test_max_results_limits_the_run(server, make_settings):
