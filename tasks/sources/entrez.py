@@ -22,13 +22,14 @@ problem, not NCBI's: it fails at once, naming the host and the setting; only the
 from __future__ import annotations
 
 import logging
+import os
 import random
 import re
 import socket
 import threading
 import time
-from contextlib import contextmanager
 from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from urllib.parse import urlencode
@@ -126,6 +127,13 @@ class RateLimiter:
                 ends = [h[0] + window - now for h in self._held if h[0] is not None]
                 self._changed.wait(min(ends) if ends else None)  # or until a request ends
 
+    def after_fork(self) -> None:
+        """In a forked child: the parent's requests in flight are not the child's (their threads
+        did not come along), so their slots are let go, and the lock is new (a parent's thread
+        may have held it at the fork)."""
+        self._changed = threading.Condition()
+        self._held = [h for h in self._held if h[0] is not None]
+
 
 _LIMITERS: dict[str, RateLimiter] = {}
 _LIMITERS_LOCK = threading.Lock()
@@ -137,6 +145,18 @@ def get_limiter(base_url: str, rate: float) -> RateLimiter:
         limiter = _LIMITERS.setdefault(base_url, RateLimiter(rate))
         limiter.rate = rate
         return limiter
+
+
+def _limiters_after_fork() -> None:
+    global _LIMITERS_LOCK
+    _LIMITERS_LOCK = threading.Lock()
+    for limiter in _LIMITERS.values():
+        limiter.after_fork()
+
+
+# A child forked while a request ran (multiprocessing's default on Linux) would wait forever for
+# that request's slot: it never ends there.
+os.register_at_fork(after_in_child=_limiters_after_fork)
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
@@ -190,6 +192,29 @@ def test_limiter_frees_the_slot_of_a_failed_request():
     with limiter.slot() as waited:  # one request per second: this one waits for the failed one's
         pass
     assert waited > 0.9
+
+
+def test_a_forked_child_does_not_wait_for_the_parents_request_in_flight():
+    limiter = entrez.get_limiter("http://fork.test/", 1)  # one request per second
+    started, release = threading.Event(), threading.Event()
+
+    def parent_request() -> None:
+        with limiter.slot():
+            started.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=parent_request)
+    thread.start()
+    started.wait(5)
+    pid = os.fork()
+    if pid == 0:  # the child: its only limiter slot is held by a thread it does not have
+        signal.alarm(5)  # a child that would wait forever dies of SIGALRM instead
+        with limiter.slot() as waited:
+            os._exit(0 if waited < 2 else 1)
+    _, status = os.waitpid(pid, 0)
+    release.set()
+    thread.join()
+    assert os.waitstatus_to_exitcode(status) == 0
 
 
 def test_max_results_limits_the_run(server, make_settings):
