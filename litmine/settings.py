@@ -72,7 +72,8 @@ class Settings(BaseSettings):
         default=None,
         gt=0,
         le=10,
-        description="Override the request rate (default: 3/s, or 10/s with an API key).",
+        description="Override the request rate (default: 3/s, or 10/s with an API key); a whole "
+                    "number holds every second to it, a fraction is kept on average.",
     )
     fetch_batch_size: int = Field(
         default=200, ge=1, le=10000, description="PMIDs per efetch request (NCBI allows 10,000)."
