@@ -101,38 +101,37 @@ class RateLimiter:
     def __init__(self, rate: float):
         self.rate = rate
         self._changed = threading.Condition()
-        self._held: list[list[float | None]] = []  # [end time], None while the request runs
+        self._running = 0  # requests started and not yet answered
+        self._ended: list[float] = []  # when recent requests were answered
 
     @contextmanager
     def slot(self) -> Iterator[float]:
         """Hold a slot while one request runs (wait for one first); yields the seconds waited."""
-        held, waited = self._take()
-        try:
-            yield waited
-        finally:
-            with self._changed:
-                held[0] = time.monotonic()
-                self._changed.notify_all()
-
-    def _take(self) -> tuple[list[float | None], float]:
         began = time.monotonic()
         with self._changed:
             while True:
-                n, window, now = max(1, int(self.rate)), max(1, int(self.rate)) / self.rate, time.monotonic()
-                self._held = [h for h in self._held if h[0] is None or h[0] + window > now]
-                if len(self._held) < n:
-                    held: list[float | None] = [None]
-                    self._held.append(held)
-                    return held, now - began
-                ends = [h[0] + window - now for h in self._held if h[0] is not None]
-                self._changed.wait(min(ends) if ends else None)  # or until a request ends
+                n = max(1, int(self.rate))
+                window, now = n / self.rate, time.monotonic()
+                self._ended = [t for t in self._ended if t + window > now]
+                if self._running + len(self._ended) < n:
+                    break
+                # until the oldest answered slot frees, or a running request is answered
+                self._changed.wait(min(self._ended) + window - now if self._ended else None)
+            self._running += 1
+        try:
+            yield now - began
+        finally:
+            with self._changed:
+                self._running -= 1
+                self._ended.append(time.monotonic())
+                self._changed.notify_all()
 
     def after_fork(self) -> None:
         """In a forked child: the parent's requests in flight are not the child's (their threads
         did not come along), so their slots are let go, and the lock is new (a parent's thread
         may have held it at the fork)."""
         self._changed = threading.Condition()
-        self._held = [h for h in self._held if h[0] is not None]
+        self._running = 0
 
 
 _LIMITERS: dict[str, RateLimiter] = {}
