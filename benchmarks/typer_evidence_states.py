@@ -29,29 +29,15 @@ from sklearn.model_selection import GroupKFold, cross_val_score
 
 from litmine.settings import DEFAULT_NER_MODEL
 from litmine.tasks.ner.engine import load_tagger
-from litmine.tasks.ner.token_states import join_document_states
-from litmine.tasks.ner.units import text_units
-from litmine.tasks.records import Sentence
 from litmine.tasks.relations.evidence import MAX_SENTENCES, sentence_at
 from litmine.tasks.relations.pair_types import sentence_spans
-from litmine.tasks.relations.training.pair_types import typing_examples
+from litmine.tasks.relations.training.pair_types import int32_indices, typing_examples
 from litmine.tasks.relations.typed import typed_spans
 from litmine.tasks.relations.typed_gold import canonical_mentions, gold_relations
-from litmine.tasks.text.sentences import split_sentences
+from litmine.tasks.text.sentences import split_article
 from litmine.tasks.training.corpus import read_corpus
 
 CORPUS = "../shared/data/corpora/"
-
-
-def document_states(tagger, doc, layer: int):
-    """The NER pass's token states of one document after `layer` layers (as `mine` keeps them)."""
-    sentences = [Sentence(doc.pmid, i, s, e, doc.text[s:e])
-                 for i, (s, e) in enumerate(split_sentences(doc.text, len(doc.title)))]
-    units = text_units(sentences, tagger.unit)
-    kept: list = []
-    tagger.tag_texts([u.text for u in units], workers=1, states_layer=layer, states=kept)
-    return join_document_states([(u.offset, o, s) for u, (o, s) in zip(units, kept)], layer,
-                                tagger.model_id, tagger.states_fingerprint(layer))
 
 
 def mean_state(states, ranges) -> torch.Tensor:
@@ -64,10 +50,13 @@ def mean_state(states, ranges) -> torch.Tensor:
 
 def evidence_vectors(tagger, docs, layer: int) -> np.ndarray:
     """One row per gold relation, in `typing_examples`' order: evidence sentences, first
-    concept's tokens, second concept's tokens (mean states, each L2-normalised)."""
+    concept's tokens, second concept's tokens (mean states, each L2-normalised), from one NER
+    pass over `docs` keeping the states after `layer` layers (as `mine` keeps them)."""
+    sentences = [s for doc in docs for s in split_article(doc.to_article())]
+    by_pmid = tagger.tag_documents(sentences, states_layer=layer).states
     rows = []
     for doc in docs:
-        states = document_states(tagger, doc, layer)
+        states = by_pmid[doc.pmid]
         spans = typed_spans(canonical_mentions(doc))
         key_of: dict = {}
         for key in sorted(spans):
@@ -94,23 +83,16 @@ def evidence_vectors(tagger, docs, layer: int) -> np.ndarray:
     return np.stack(rows)
 
 
-def int32(matrix):
-    """CSR with 32-bit indices (scikit-learn's cross-validation refuses 64-bit ones)."""
-    matrix = sp.csr_matrix(matrix)
-    matrix.indices, matrix.indptr = matrix.indices.astype(np.int32), matrix.indptr.astype(np.int32)
-    return matrix
-
-
 def accuracies(train_x, labels, groups, dev_x, dev_labels, cs) -> str:
     out = []
     for c in cs:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # rare classes: fewer members than folds
             model = LogisticRegression(C=c, max_iter=3000, random_state=13)
-            cv = cross_val_score(model, int32(train_x), labels, cv=GroupKFold(n_splits=5),
+            cv = cross_val_score(model, int32_indices(train_x), labels, cv=GroupKFold(n_splits=5),
                                  groups=groups).mean()
-            fitted = model.fit(int32(train_x), labels)
-        dev = (fitted.predict(int32(dev_x)) == np.asarray(dev_labels)).mean()
+            fitted = model.fit(int32_indices(train_x), labels)
+        dev = (fitted.predict(int32_indices(dev_x)) == np.asarray(dev_labels)).mean()
         out.append(f"C {c}: {100 * cv:.2f} / {100 * dev:.2f}")
     return "; ".join(out)
 

@@ -102,7 +102,7 @@ def _fit(matrix, labels: list, groups: list[str], seed: int, scoring: str = "acc
     return LogisticRegression(C=best, max_iter=3000, random_state=seed).fit(matrix, labels), cv
 
 
-def _int32(matrix):
+def int32_indices(matrix):
     """A sparse matrix with 32-bit indices (scikit-learn's cross-validation refuses 64-bit ones,
     which a dense block of evidence values can bring)."""
     import numpy as np
@@ -144,8 +144,8 @@ def fit_pair_typer(docs: Sequence[PubTatorDocument], *, seed: int = 13,
         typing = [{**f, **e} for f, e in zip(features, evidence_features(
             texts, embedder.model_name, evidence_weight, device=device))]
     type_vectorizer, vectorizer = DictVectorizer(), DictVectorizer()
-    by_type, type_cv = _fit(_int32(type_vectorizer.fit_transform(typing)), types, pmids, seed)
-    matrix = _int32(vectorizer.fit_transform(features))
+    by_type, type_cv = _fit(int32_indices(type_vectorizer.fit_transform(typing)), types, pmids, seed)
+    matrix = int32_indices(vectorizer.fit_transform(features))
     by_novelty, novelty_cv = _fit(matrix[labelled], [novelty[k] for k in labelled],
                                   [pmids[k] for k in labelled], seed)
     type_names, names = type_vectorizer.get_feature_names_out(), vectorizer.get_feature_names_out()
