@@ -21,6 +21,7 @@ from litmine.memory import limit_malloc_arenas
 from litmine.progress import report_progress
 from litmine.settings import get_settings
 from litmine.tasks.ner.engine import load_tagger
+from litmine.tasks.sources.annotations import ENTITY_SOURCES, GIVEN_MODEL
 from litmine.tasks.sources.entrez import FetchBatch, search_pubmed, skip_stored
 from litmine.tasks.sources.files import chunked, iter_file_items, sniff_format
 from litmine.tasks.store.access import database_path, open_store
@@ -30,9 +31,23 @@ from litmine.tasks.store.reports import (rejected_message, top_pairs, top_relati
 from litmine.tasks.store.runs import recorded_run
 
 
+def _entities_given(entities: str, query: str | None) -> bool:
+    """Whether the run reads the input's own annotations (`entities` "given"), checked."""
+    if entities not in ENTITY_SOURCES:
+        raise LitmineError(f"mine: entities must be one of {', '.join(ENTITY_SOURCES)}, got "
+                           f"{entities!r}")
+    if entities == "given" and query:
+        raise LitmineError("mine: --entities given reads the entity annotations of input files, "
+                           "and a PubMed query returns none; give --files (PubTator or BioC, "
+                           "e.g. PubTator3's export), or drop --entities given to tag the query's "
+                           "abstracts")
+    return entities == "given"
+
+
 @task(name="read-files", cache_policy=NO_CACHE)
-def count_file_bytes(files: list[str]) -> int:
-    """Total size of the input files (for progress), failing early on a missing one."""
+def count_file_bytes(files: list[str], given: bool = False) -> int:
+    """Total size of the input files (for progress), failing early on a missing one (and,
+    `given`, on a PubMed XML file, which has no entity annotations)."""
     total = 0
     for name in files:
         path = Path(name)
@@ -41,7 +56,11 @@ def count_file_bytes(files: list[str]) -> int:
                                f"(e.g. {path}/*.xml.gz)")
         if not path.is_file():
             raise LitmineError(f"mine: input file {path} does not exist; check the path")
-        sniff_format(path)  # not PubMed XML, BioC or PubTator: fail before any work is done
+        fmt = sniff_format(path)  # not PubMed XML, BioC or PubTator: fail before any work is done
+        if given and fmt == "pubmed-xml":
+            raise LitmineError(f"mine: --entities given reads entity annotations, and {path} is "
+                               "PubMed XML, which has none; give PubTator or BioC files (PubTator3 "
+                               "exports both), or drop --entities given to tag it")
         total += path.stat().st_size
     return total
 
@@ -94,6 +113,7 @@ def mine(
     lexicon: str | None = None,
     relation_model: str | None = None,
     typed_relation_model: str | None = None,
+    entities: str = "tagged",
 ) -> dict:
     """Mine PubMed abstracts into DuckDB: articles, sentences, entities and chemical–disease pairs.
 
@@ -109,7 +129,9 @@ def mine(
     novelty (`typed_relation_model`, "" for none) into `relations`. `dtype`: the NER
     weights' dtype (default $LITMINE_DTYPE, "auto": bf16 on CPUs with AMX or AVX512-BF16), and
     the relation models' (where "auto" runs NER in fp32, the shared relation heads run int8;
-    `relation_dtype`).
+    `relation_dtype`). `entities`: "tagged" (NER finds the mentions) or "given" (the input
+    files' own annotations, PubTator or BioC, with their IDs: `litmine.tasks.sources.annotations`;
+    rows under the model name "given").
     """
     logger = get_run_logger()
     limit_malloc_arenas()  # memory stays flat over long runs (litmine/memory.py)
@@ -119,10 +141,11 @@ def mine(
         raise LitmineError(f"mine: max_results must be at least 1, got {max_results}")
     if batch_size < 1:
         raise LitmineError(f"mine: batch_size must be at least 1, got {batch_size}")
+    given = _entities_given(entities, query)
     settings = get_settings()
     db_path = database_path(db)
     if files:
-        count_file_bytes(files)
+        count_file_bytes(files, given)
     model = model or settings.model
     dtype_choice = choose_ner_dtype(dtype, device, logger)
     step = relation_step(relations, lexicon, relation_model,
@@ -136,16 +159,18 @@ def mine(
     ner_start = tagger.stats.copy()  # for the ner_tokenise/ner_model/ner_decode timings
     parameters = {"query": query, "files": files, "db": str(db_path), "model": tagger.model_name,
                   "max_results": max_results, "batch_size": batch_size, "device": device,
-                  "model_id": tagger.model_id, "resume": resume, **dtype_choice.parameters(),
+                  "model_id": tagger.model_id, "resume": resume, "entities": entities,
+                  **dtype_choice.parameters(),
                   **(step.parameters() if step else NO_RELATION_STEP)}
     with open_store(db_path) as store:
-        with recorded_run(store, "mine", parameters, model=tagger.model_name,
+        with recorded_run(store, "mine", parameters,
+                          model=GIVEN_MODEL if given else tagger.model_name,
                           run_id=str(flow_run.id) if flow_run.id else None) as run:
             counts, timings = run.counts, run.timings
             source = (_query_items(query, max_results, 4, store if resume else None, tagger, counts)
                       if query else _file_items(files, batch_size))
             process_items(source, store, tagger, model, run.run_id, device, max_results, counts,
-                          timings, logger, relations=step)
+                          timings, logger, relations=step, given=given)
             timings.update(tagger.stats.stage_seconds(ner_start))
             update_keyword_index(store, logger)
             if embed:  # optional last step: vectors for semantic search (flows/embed.py)
@@ -160,7 +185,8 @@ def mine(
     create_markdown_artifact(key="mine-report", markdown=_report(parameters, counts, timings, top,
                                                                    relations_found, typed_found),
                              description=f"litmine mine run {run.run_id}")
-    return {"run_id": run.run_id, "db": str(db_path), "model": tagger.model_name, **counts}
+    return {"run_id": run.run_id, "db": str(db_path),
+            "model": GIVEN_MODEL if given else tagger.model_name, **counts}
 
 
 def _report(parameters: dict, counts: Counter, timings: Counter, top: list,

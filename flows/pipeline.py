@@ -35,6 +35,7 @@ from litmine.tasks.relations.relate import (candidate_pairs, link_and_relate,
                                             load_relation_resources)
 from litmine.tasks.relations.registry import is_typed_relation_model
 from litmine.tasks.relations.shared import states_layer_of
+from litmine.tasks.sources.annotations import GIVEN_MODEL, given_mentions
 from litmine.tasks.sources.entrez import FetchBatch, fetch_articles
 from litmine.tasks.sources.pubmed_xml import parse_pubmed_xml
 from litmine.tasks.semantic.keywords import sync_keyword_index
@@ -238,14 +239,16 @@ def fetch_batches(batches: Iterable[FetchBatch], window: int,
 
 
 def process_items(source, store, tagger, model, run_id, device, max_results, counts, timings,
-                  logger, relations: RelationStep | None = None) -> None:
+                  logger, relations: RelationStep | None = None, given: bool = False) -> None:
     """Split, tag (one NER task in flight while the previous batch is paired and loaded), load.
 
     `source` yields lists of Article/Deletion/Reject; every batch is committed when this returns
     (the mine and refresh flows both call it), and the store lets go of the file after each one,
     so readers get in between batches (tasks/store/access.py). `relations`: abbreviations, MeSH
     IDs and CID pairs after NER (`relation_step`); None keeps the NER mentions and co-occurrence
-    pairs only.
+    pairs only. `given`: the articles' own annotations are the mentions (`mine --entities
+    given`; `litmine.tasks.sources.annotations`), stored under the model name "given"; NER
+    still runs when the relation heads read its pass's states, and its mentions are dropped.
     """
     pending: deque = deque()
     # The NER layer whose states the relation heads read, when they read this model's pass.
@@ -262,7 +265,8 @@ def process_items(source, store, tagger, model, run_id, device, max_results, cou
         counts["articles_seen"] += len(articles)
         for deletion in (i for i in items if isinstance(i, Deletion)):
             while pending:  # deletions apply after the records before them
-                _load(pending.popleft(), store, tagger, run_id, counts, timings, relations)
+                _load(pending.popleft(), store, tagger, run_id, counts, timings, relations,
+                      given)
             counts["deleted"] += store.apply_deletion(deletion, run_id)
             store.release()  # readers may open the file until the next write
         started = time.perf_counter()
@@ -275,22 +279,24 @@ def process_items(source, store, tagger, model, run_id, device, max_results, cou
         pending.append((Batch(articles=articles, sentences=sentences, rejects=rejects,
                               failures=failures), future))
         while len(pending) > 1:
-            _load(pending.popleft(), store, tagger, run_id, counts, timings, relations)
+            _load(pending.popleft(), store, tagger, run_id, counts, timings, relations, given)
         logger.info("batch: %d articles, %d sentences, %d rejects", len(articles), len(sentences),
                     len(rejects))
         if max_results is not None and counts["articles_seen"] >= max_results:
             break
     while pending:
-        _load(pending.popleft(), store, tagger, run_id, counts, timings, relations)
+        _load(pending.popleft(), store, tagger, run_id, counts, timings, relations, given)
 
 
-def _load(entry, store, tagger, run_id, counts, timings, relations=None) -> None:
-    """NER's results, then relations and pairs of the documents no stage has failed on; the
-    failed ones are dropped from the batch and stored as rejects naming their stage."""
+def _load(entry, store, tagger, run_id, counts, timings, relations=None, given=False) -> None:
+    """NER's results (or, `given`, the articles' own annotations), then relations and pairs of
+    the documents no stage has failed on; the failed ones are dropped from the batch and
+    stored as rejects naming their stage."""
     batch, future = entry
     started = time.perf_counter()
     tagged = future.result()
-    batch.mentions = tagged.mentions
+    batch.mentions = (given_mentions(batch.articles, batch.sentences, counts) if given
+                      else tagged.mentions)
     batch.failures += tagged.failures
     timings["ner"] += time.perf_counter() - started
     _check(batch, "ner")
@@ -304,7 +310,7 @@ def _load(entry, store, tagger, run_id, counts, timings, relations=None) -> None
                                   relation_model=relations.relation_model,
                                   typed_relation_model=relations.typed_relation_model,
                                   device=relations.device, dtype=relations.dtype.name,
-                                  states=quote(tagged.states))
+                                  states=quote(tagged.states), given=given)
         batch.failures += related.failures
         for stage in ("abbreviations", "linking", "relations"):
             _check(batch, stage)
@@ -331,7 +337,8 @@ def _load(entry, store, tagger, run_id, counts, timings, relations=None) -> None
         counts["linked"] += sum(1 for m in batch.mentions if m.concept_id)
         counts["relations"] += sum(1 for p in batch.pairs if p.relation == "CID")
     started = time.perf_counter()
-    written = load_tables(quote(store), quote(batch), tagger.model_name, run_id)
+    written = load_tables(quote(store), quote(batch), GIVEN_MODEL if given else tagger.model_name,
+                          run_id)
     store.release()  # readers may open the file until the next batch is loaded
     timings["load"] += time.perf_counter() - started
     counts.update(written)

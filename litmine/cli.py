@@ -40,6 +40,11 @@ class OutputFormat(str, Enum):
     json = "json"
 
 
+class EntitySource(str, Enum):  # litmine.tasks.sources.annotations.ENTITY_SOURCES (lazy CLI)
+    tagged = "tagged"
+    given = "given"
+
+
 class ExportFormat(str, Enum):
     pubtator = "pubtator"
     bioc_xml = "bioc-xml"
@@ -88,6 +93,7 @@ def mine(
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
     task_runner: Annotated[str, typer.Option("--task-runner", help="local (threads) or dask (NER batches on Dask workers).")] = "local",
     dask_address: Annotated[Optional[str], typer.Option("--dask-address", help="Dask scheduler, e.g. tcp://10.0.0.5:8786 (default: a temporary local cluster).")] = None,
+    entities: Annotated[EntitySource, typer.Option("--entities", help="tagged: NER finds the entities; given: the --files' own annotations (PubTator or BioC, e.g. PubTator3's export) are the entities, with the IDs they carry, and are related (rows under the model name 'given').")] = EntitySource.tagged,
 ):
     """Fetch or read abstracts, tag entities, pair chemicals with diseases, store in DuckDB."""
     from litmine.tasks.ner.markers import locate_marked_model
@@ -129,7 +135,8 @@ def mine(
                            batch_size=batch_size, device=device,
                            dtype=dtype.value if dtype else None, resume=not refetch, embed=embed,
                            relations=relations, lexicon=lexicon, relation_model=relation_model,
-                           typed_relation_model=typed_relation_model)
+                           typed_relation_model=typed_relation_model,
+                           entities=entities.value)
     table = Table("rows", "count", title=f"litmine mine → {plain(result['db'])}")
     keys = ["articles", "sentences", "entities", "pairs", "rejects", "deleted", "skipped_stored"]
     if relations:

@@ -51,7 +51,9 @@ class Article:
     offset (sentences, entities) indexes this string. A full-text document (several passages)
     has its first passage's title part as `title` and the rest of its passages, joined by
     PASSAGE_SEPARATOR, as `abstract`; `passages` says where each passage lies in `text`
-    (empty for an abstract: the document is one passage).
+    (empty for an abstract: the document is one passage). `annotations`: the input file's own
+    entity mentions (PubTator or BioC annotations, canonical types, offsets into `text`), which
+    `mine --entities given` stores and relates instead of NER's; () for PubMed XML.
     """
 
     pmid: str
@@ -68,6 +70,7 @@ class Article:
     authors: tuple[Author, ...] = ()
     source: str = ""  # where it came from: "efetch", a file path, ...
     passages: tuple[Passage, ...] = ()
+    annotations: tuple[Mention, ...] = ()
 
     @property
     def text(self) -> str:

@@ -114,6 +114,8 @@ def evaluate_relations(gold: Sequence[str | Path], *, ner_model: str | None = No
     report: dict[str, Any] = {"gold": [str(g) for g in gold], "documents": len(docs),
                               "lexicon": str(lexicon), "relation_model": str(relation_model),
                               "typed_relation_model": str(typed_relation_model) if typed else None,
+                              "typed_thresholds": ({"given": typed.given_threshold,
+                                                    "tagged": typed.threshold} if typed else None),
                               "dtype": getattr(model, "dtype", None)}
     gold_typed = {d.pmid: gold_relations(d) for d in docs} if typed is not None else {}
     typed_gold_ids: dict[str, list] = {}
@@ -147,10 +149,10 @@ def evaluate_relations(gold: Sequence[str | Path], *, ner_model: str | None = No
                    "pmid": d.pmid}
         cands += model.predict(document_candidates(d), d.title, text=d.text,
                                mentions=gold_to_mentions(d), **context)
-        if typed is not None:
+        if typed is not None:  # gold IDs are given IDs: `mine --entities given`'s threshold
             typed_gold_ids[d.pmid] = [(r.first[1], r.second[1], r.relation, r.novel) for r in
                                       typed.predict_document(d.text, canonical_mentions(d),
-                                                             **context)]
+                                                             typed.given_threshold, **context)]
         timings["gold_ids"] += time.perf_counter() - t
     report["gold_entities"] = {
         "concepts": score_concepts(docs, batch.mentions, **by_type).as_dict(),

@@ -194,13 +194,17 @@ class Linear:
 class Relatedness:
     """Whether a pair is a relation: a logistic regression over `pair_features` (`words`)
     stacked with the head's score, P = sigmoid(head * logit(head's 1 - P(none)) + words *
-    logit(P_words) + intercept), a relation at `threshold`."""
+    logit(P_words) + intercept), a relation at `threshold`; at `given_threshold` (when set)
+    where the concepts are the input's own, with their IDs (`mine --entities given`)."""
 
     words: Linear
     head: float
     weight: float  # of the words' logit
     intercept: float
     threshold: float
+    #: The threshold chosen on held-out documents with gold entities and IDs (bagged best pair
+    #: F1); None: `threshold` serves every input
+    given_threshold: float | None = None
 
     def probability(self, head_score: float, features: Mapping[str, float]) -> float:
         """P(related) of a pair the head scored `head_score` with `features`."""
@@ -212,13 +216,18 @@ class Relatedness:
                         + self.intercept)
 
     def to_json(self) -> dict:
-        return {"words": self.words.to_json(), "head": self.head, "weight": self.weight,
+        data = {"words": self.words.to_json(), "head": self.head, "weight": self.weight,
                 "intercept": self.intercept, "threshold": self.threshold}
+        if self.given_threshold is not None:
+            data["given_threshold"] = self.given_threshold
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping) -> Relatedness:
+        given = data.get("given_threshold")
         return cls(Linear.from_json(data["words"]), float(data["head"]), float(data["weight"]),
-                   float(data["intercept"]), float(data["threshold"]))
+                   float(data["intercept"]), float(data["threshold"]),
+                   None if given is None else float(given))
 
 
 @dataclass
@@ -243,6 +252,13 @@ class PairTyper:
     def threshold(self) -> float | None:
         """The score at which a pair is a relation (None: the head's threshold holds)."""
         return None if self.relatedness is None else self.relatedness.threshold
+
+    @property
+    def given_threshold(self) -> float | None:
+        """The score at which a pair of given concepts is a relation (None: `threshold`)."""
+        if self.relatedness is None or self.relatedness.given_threshold is None:
+            return self.threshold
+        return self.relatedness.given_threshold
 
     def _weights(self) -> tuple:
         if self._table is None:

@@ -11,7 +11,7 @@ into `pairs` records.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from prefect import task
@@ -25,6 +25,7 @@ from litmine.tasks.relations.candidates import Candidate, build_candidates
 from litmine.tasks.relations.pairs import normalise_surface
 from litmine.tasks.relations.registry import load_relation_model, load_typed_model
 from litmine.tasks.relations.typed_rows import relation_rows
+from litmine.tasks.sources.annotations import GIVEN_NONE, GIVEN_STATUS, ids_given
 from litmine.tasks.text.abbreviations import Abbreviation, find_and_apply_abbreviations
 
 #: Evidence texts stored per pair (the rest are counted in n_sentences).
@@ -51,11 +52,14 @@ class RelationBatch:
 def relate_articles(articles: Sequence[Article], sentences: Sequence[Sentence],
                     mentions: Sequence[Mention], *, linker: Linker, relation_model=None,
                     typed_model=None, fix_mentions: bool = True,
-                    workers: int | None = None, states: dict | None = None) -> RelationBatch:
+                    workers: int | None = None, states: dict | None = None,
+                    given: bool = False) -> RelationBatch:
     """Abbreviations, concept IDs, scored CID candidates and typed relations for a batch.
 
     `fix_mentions`: add/retype mentions after abbreviation definitions (off when the mentions
-    are gold). `relation_model`: from `load_relation_model`; None skips CID relations.
+    are gold). `given`: the mentions are the input's own (`mine --entities given`): they are
+    not fixed, and where they carry IDs those are kept (`keep_given_ids`) and the typed
+    model keeps pairs at its threshold for given IDs (`given_threshold`). `relation_model`: from `load_relation_model`; None skips CID relations.
     `typed_model`: a `TypedRelationModel` (`load_typed_model`); None skips typed relations.
     `workers`: documents related at once, each on one torch thread
     (`litmine.tasks.cpu_workers`); default: one per core on a CPU when a model has an encoder,
@@ -77,8 +81,8 @@ def relate_articles(articles: Sequence[Article], sentences: Sequence[Sentence],
                                                key=lambda s: s.index),
                                by_pmid_m.get(article.pmid, []), linker=linker,
                                relation_model=relation_model, typed_model=typed_model,
-                               fix_mentions=fix_mentions,
-                               states=(states or {}).get(article.pmid))
+                               fix_mentions=fix_mentions and not given,
+                               states=(states or {}).get(article.pmid), given=given)
 
     from litmine.tasks.cpu_workers import map_on_workers  # imports torch, which models bring
 
@@ -97,9 +101,11 @@ def relate_articles(articles: Sequence[Article], sentences: Sequence[Sentence],
 
 def relate_document(article: Article, sentences: Sequence[Sentence],
                     mentions: Sequence[Mention], *, linker: Linker, relation_model=None,
-                    typed_model=None, fix_mentions: bool = True, states=None) -> RelationBatch:
+                    typed_model=None, fix_mentions: bool = True, states=None,
+                    given: bool = False) -> RelationBatch:
     """`relate_articles` for one document (`sentences` in order): a stage that raises makes
-    it a failure with no rows. `states`: its NER pass's token states, if kept."""
+    it a failure with no rows. `states`: its NER pass's token states, if kept; `given`: as
+    for `relate_articles` (the caller turns `fix_mentions` off)."""
     out = RelationBatch()
     text = article.text
     with isolated("abbreviations", article.pmid, out.failures):
@@ -109,6 +115,8 @@ def relate_document(article: Article, sentences: Sequence[Sentence],
     with isolated("linking", article.pmid, out.failures):
         linked, links = normalise_document(text, ms, linker, abbrs,
                                            [(s.start, s.end) for s in sentences])
+        if given:
+            linked, links = keep_given_ids(ms, linked, links)
     if out.failures:
         return out
     cands: list[Candidate] = []
@@ -124,12 +132,42 @@ def relate_document(article: Article, sentences: Sequence[Sentence],
         with isolated("relations", article.pmid, out.failures):
             typed = relation_rows(article.pmid, sentences, linked,
                                   typed_model.predict_document(
-                                      text, linked, states=states, sentences=sentences,
+                                      text, linked, typed_threshold(typed_model, linked, given),
+                                      states=states, sentences=sentences,
                                       pmid=article.pmid), typed_model.name)
     if not out.failures:
         out.mentions, out.links, out.abbreviations = list(linked), list(links), list(abbrs)
         out.candidates, out.typed_relations = list(cands), typed
     return out
+
+
+def keep_given_ids(given: Sequence[Mention], linked: Sequence[Mention], links: Sequence[Link]
+                   ) -> tuple[list[Mention], list[Link]]:
+    """`normalise_document`'s output (parallel to `given`, the input's own mentions) with the
+    input's IDs put back where the input normalised the document (`ids_given`): each mention
+    keeps the ID it came with, or none (link status "given-none"); the lexicon, abbreviations
+    and the organism rule do not overrule a curated annotation. A document whose annotations
+    carry no ID keeps the lexicon's."""
+    if not ids_given(given):
+        return list(linked), list(links)
+    mentions, out_links = list(linked), list(links)
+    for k, m in enumerate(given):
+        if m.link_status == GIVEN_STATUS and m.concept_id:
+            mentions[k] = replace(mentions[k], concept_id=m.concept_id, link_status=GIVEN_STATUS)
+            out_links[k] = Link(m.concept_id, GIVEN_STATUS, 1.0)
+        else:
+            mentions[k] = replace(mentions[k], concept_id="", link_status=GIVEN_NONE)
+            out_links[k] = Link("", "none", 0.0, f"{GIVEN_NONE}: the input names no ID")
+    return mentions, out_links
+
+
+def typed_threshold(typed_model, mentions: Sequence[Mention], given: bool) -> float | None:
+    """The threshold at which `typed_model` keeps a document's pairs: its threshold for given
+    entities and IDs where the mentions and their IDs are the input's (`ids_given`), else None
+    (the model's own, chosen for NER's mentions and the lexicon's IDs)."""
+    if given and ids_given(mentions):
+        return getattr(typed_model, "given_threshold", None)
+    return None
 
 
 def _default_workers(*models) -> int:
@@ -160,14 +198,15 @@ def link_and_relate(articles: list[Article], sentences: list[Sentence], mentions
                     relation_model: str | None = str(DEFAULT_RELATION_MODEL),
                     typed_relation_model: str | None = None,
                     device: str = "cpu", dtype: str = "fp32",
-                    states: dict | None = None) -> RelationBatch:
+                    states: dict | None = None, given: bool = False) -> RelationBatch:
     """Prefect task of `mine`/`refresh`: `relate_articles` with the lexicon and models loaded
     (cached per process) by path; `dtype`: the relation encoders' weights; `states`: the NER
-    pass's token states per PMID, for shared relation models."""
+    pass's token states per PMID, for shared relation models; `given`: the mentions are the
+    input's own (`relate_articles`)."""
     linker, model, typed = load_relation_resources(lexicon, relation_model, typed_relation_model,
                                                    device=device, dtype=dtype)
     return relate_articles(articles, sentences, mentions, linker=linker, relation_model=model,
-                           typed_model=typed, states=states)
+                           typed_model=typed, states=states, given=given)
 
 
 def load_relation_resources(lexicon: str, relation_model: str | None,

@@ -38,7 +38,8 @@ from typing import Any
 from litmine.errors import ModelError
 from litmine.tasks.relations.document import BLOCK_SIZE, pair_logits
 from litmine.tasks.relations.typed import (CLASSES, TypedRelation, candidate_pairs,
-                                           decide_typed, load_typer, pair_outputs, typed_spans)
+                                           decide_typed, given_threshold, load_typer, pair_outputs,
+                                           typed_spans)
 
 SHARED_FILE = "shared.json"
 WEIGHTS_FILE = "shared.safetensors"
@@ -223,6 +224,8 @@ class SharedRelationModel:
         #: The pair typer saved beside the head (`litmine.tasks.relations.pair_types`), or None.
         self.typer, self.name, self.threshold = load_typer(self.path, self.name, self.threshold,
                                                            pair_typer)
+        #: The threshold for the input's own concepts (`mine --entities given`).
+        self.given_threshold = given_threshold(self.typer, self.threshold)
         outputs = outputs_of(self.task)
         self.model = build_shared_head(BertConfig.from_dict(config["bert_config"]),
                                        int(config["layers"]), self.entity_types, outputs)

@@ -113,6 +113,14 @@ def load_typer(path: Path, name: str, threshold: float, wanted: bool = True
             threshold if typer.threshold is None else typer.threshold)
 
 
+def given_threshold(typer: PairTyper | None, threshold: float) -> float:
+    """The score at which a pair of the input's own concepts (gold entities and IDs) is a
+    relation: the typer's threshold for them, else `threshold` (a head's own threshold was
+    chosen on held-out documents with gold entities)."""
+    chosen = typer.given_threshold if typer is not None else None
+    return threshold if chosen is None else chosen
+
+
 def decide_typed(scored, typer: PairTyper | None, text: str, spans, threshold: float,
                  novelty_threshold: float, *, sentences: Sequence = (),
                  title_length: int | None = None) -> list[TypedRelation]:
@@ -159,6 +167,8 @@ class TypedRelationModel:
         #: The pair typer saved beside the model (`litmine.tasks.relations.pair_types`), or None.
         self.typer, self.name, self.threshold = load_typer(self.path, self.name, self.threshold,
                                                            pair_typer)
+        #: The threshold for the input's own concepts (`mine --entities given`).
+        self.given_threshold = given_threshold(self.typer, self.threshold)
 
     def probabilities(self, text: str, mentions: Sequence
                       ) -> list[tuple[Key, Key, list[float], float]]:

@@ -23,7 +23,13 @@ passages (``infons``, a document-level ``offset``, the ``text``). A document bec
   passage and an optional ``abstract`` passage right after it (PubTator3's abstracts, litmine's
   own export of one) is stored as an abstract, without passages, as PubMed XML would give it.
 
-Not read: annotations and relations (``mine`` predicts its own), infons other than those above,
+- **Annotations**: each passage's entity annotations with one location become
+  `Article.annotations` (type from the ``type`` infon mapped as PubTator's are, ID from the
+  ``identifier`` infon, as PubTator3 writes them), read by ``mine --entities given`` only; an
+  annotation with several locations (a discontinuous mention) or whose text is not the text at
+  its location is left out, with a warning naming the document.
+
+Not read: relations (``mine`` predicts its own), infons other than those above,
 sentence-level passages (sentences without passage text: a reject). Duplicate PMIDs in one file:
 the first is kept, each later one is a reject. Malformed XML or JSON is a reject naming the line
 (XML: the documents before it are kept); JSON that is no BioC at all raises ParseError.
@@ -37,6 +43,7 @@ are read into the `bioc` package's BioCDocument/BioCPassage, which `read_bioc_do
 from __future__ import annotations
 
 import json
+import logging
 import re
 import zlib
 from collections.abc import Iterator
@@ -44,12 +51,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from bioc import BioCDocument, BioCPassage, BioCSentence
+from bioc import BioCAnnotation, BioCDocument, BioCLocation, BioCPassage, BioCSentence
 from lxml import etree
 
 from litmine.errors import ParseError
-from litmine.tasks.records import PASSAGE_SEPARATOR, Article, Passage, Reject
+from litmine.tasks.records import PASSAGE_SEPARATOR, Article, Mention, Passage, Reject
+from litmine.tasks.sources.pubtator import DEFAULT_TYPE_MAP
 from litmine.tasks.sources.byte_streams import LenientGunzip, Prefixed
+
+log = logging.getLogger(__name__)
 
 #: The infon holding the PMID in the NCBI BioC API's PMC documents (the front passage's infons).
 PMID_INFON = "article-id_pmid"
@@ -160,8 +170,40 @@ def read_bioc_document(document: BioCDocument, source: str = "", where: str = ""
         return reject(f"its {len(passages)} passage(s) hold no text")
     title = parts[0]
     abstract = "".join(parts[1:])[1:]
+    annotations = _annotations(passages, pmid, title + " " + abstract, label)
     return Article(pmid=pmid, title=title, abstract=abstract, source=source,
-                   passages=() if _is_abstract(passages) else tuple(stored), **_metadata(document))
+                   passages=() if _is_abstract(passages) else tuple(stored),
+                   annotations=annotations, **_metadata(document))
+
+
+#: Infons naming an annotation's concept ID: PubTator3's, then other producers' spellings.
+_ID_INFONS = ("identifier", "Identifier", "ID", "id")
+
+
+def _annotations(passages: list[BioCPassage], pmid: str, text: str, label: str
+                 ) -> tuple[Mention, ...]:
+    """The passages' entity annotations as Mentions (offsets are document offsets, which index
+    `text`); those that cannot be one are logged and left out."""
+    out, skipped = [], 0
+    for passage in passages:
+        for a in passage.annotations:
+            kind = DEFAULT_TYPE_MAP.get(_infon(a.infons, "type"), _infon(a.infons, "type"))
+            if not kind:
+                continue
+            if len(a.locations) != 1:
+                skipped += 1
+                continue
+            start = a.locations[0].offset
+            end = start + a.locations[0].length
+            if not (0 <= start < end <= len(text)) or (a.text and text[start:end] != a.text):
+                skipped += 1
+                continue
+            cid = next((_infon(a.infons, k) for k in _ID_INFONS if _infon(a.infons, k)), "")
+            out.append(Mention(pmid, start, end, text[start:end], kind, concept_id=cid.strip()))
+    if skipped:
+        log.warning("%s: %d annotations left out (several locations, or a text that is not the "
+                    "document's at their offsets)", label, skipped)
+    return tuple(sorted(out, key=lambda m: (m.start, m.end, m.type)))
 
 
 def _unique(items: Iterator[Article | Reject], source: str) -> Iterator[Article | Reject]:
@@ -216,8 +258,26 @@ def _xml_document(element) -> BioCDocument:
         passage.text = child.findtext("text") or ""
         for _ in child.iterfind("sentence"):  # only counted: sentence-level passages are refused
             passage.add_sentence(BioCSentence())
+        for node in child.iterfind("annotation"):
+            passage.add_annotation(_annotation(
+                _xml_infons(node), node.findtext("text") or "",
+                [(loc.get("offset"), loc.get("length")) for loc in node.iterfind("location")]))
         document.add_passage(passage)
     return document
+
+
+def _annotation(infons: dict, text: str, locations: list) -> BioCAnnotation:
+    """A BioCAnnotation; a location whose offset or length is not a number is left out, which
+    leaves the annotation unread (`_annotations` reads those with exactly one location)."""
+    annotation = BioCAnnotation()
+    annotation.infons = {str(k): v for k, v in infons.items()} if isinstance(infons, dict) else {}
+    annotation.text = text if isinstance(text, str) else ""
+    for offset, length in locations:
+        try:
+            annotation.add_location(BioCLocation(int(offset), int(length)))
+        except (TypeError, ValueError):
+            annotation.add_location(BioCLocation(-1, 0))
+    return annotation
 
 
 def iter_bioc_xml(path: str | Path) -> Iterator[Article | Reject]:
@@ -305,6 +365,12 @@ def _json_document(obj: dict) -> BioCDocument:
         passage.text = text or ""
         for _ in item.get("sentences") or []:  # only counted, as in _xml_document
             passage.add_sentence(BioCSentence())
+        for node in item.get("annotations") or []:
+            if isinstance(node, dict):
+                passage.add_annotation(_annotation(
+                    node.get("infons") or {}, node.get("text") or "",
+                    [(loc.get("offset"), loc.get("length")) for loc in node.get("locations") or []
+                     if isinstance(loc, dict)]))
         document.add_passage(passage)
     return document
 

@@ -22,7 +22,7 @@ import logging
 import re
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
 
@@ -95,9 +95,14 @@ class PubTatorDocument:
         return self.title + " " + self.abstract
 
     def to_article(self, source: str = "") -> Article:
-        """The document as an Article (no journal/date metadata: PubTator has none)."""
+        """The document as an Article (no journal/date metadata: PubTator has none), its
+        mentions as `annotations` (types mapped by DEFAULT_TYPE_MAP; a type mapped to "" left
+        out)."""
+        annotations = tuple(replace(m, type=DEFAULT_TYPE_MAP.get(m.type, m.type))
+                            for m in gold_to_mentions(self)
+                            if DEFAULT_TYPE_MAP.get(m.type, m.type))
         return Article(pmid=self.pmid, title=self.title, abstract=self.abstract, source=source,
-                       passages=self.passages)
+                       passages=self.passages, annotations=annotations)
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,9 @@ LINK_STATUSES = {
                "for a mouse-style symbol such as Sox2)",
     "variant-rule": "a Variant mention parsed into tmVar's normalised form (or an rsID it names)",
     "variant-rsid": "a Variant's tmVar form that the lexicon's corpora give one dbSNP rsID",
+    "given": "the input's own annotation gave the ID (`mine --entities given`)",
+    "given-none": "the input's annotation named no ID, in a document whose annotations have IDs "
+                  "(`mine --entities given`)",
     "linked": "an ID stored before schema 4, by a level not recorded",
     "not-linked-type": "the type is not linked (a type litmine has no linker for)",
     "empty": "the mention has no text",

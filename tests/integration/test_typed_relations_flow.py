@@ -377,6 +377,9 @@ def test_a_pair_typer_trained_into_the_model_types_its_relations(typed_model, tm
     assert typed.typer.fingerprint == record["fingerprint"]
     assert typed.name == f"{head.name}+pair-types@{record['fingerprint']}"
     assert typed.threshold == record["threshold"] == typed.typer.relatedness.threshold
+    # the bagged threshold stays the one for given entities and IDs (`mine --entities given`)
+    assert typed.given_threshold == bagged == typed.typer.relatedness.given_threshold != given
+    assert record["dev_gold_pairs"]["pair_f1_at_threshold"] >= 0
     for doc in read_pubtator(DEV)[0]:
         mentions = canonical_mentions(doc)
         alone = {(r.first, r.second): r for r in head.predict_document(

@@ -247,3 +247,33 @@ def test_bioc_objects_from_the_bioc_package_map_the_same_way():
     articles, _ = _split(iter_bioc_xml(XML))
     mapped = [read_bioc_document(d, str(XML)) for d in documents]
     assert mapped[:3] == articles and isinstance(mapped[3], Reject)
+
+
+def test_entity_annotations_are_read_where_their_text_is(tmp_path, caplog):
+    """PubTator3's annotations (type and identifier infons, one location each) become the
+    Article's annotations, types mapped as PubTator's are; one with two locations or whose text
+    is not the document's at its offset is left out with a warning naming the document."""
+    title, abstract = "Aspirin and asthma.", "BRCA1 in mice."
+    doc = _doc("123", (0, title, {"type": "title"}),
+               (len(title) + 1, abstract, {"type": "abstract"}))
+    start = len(title) + 1
+
+    def ann(kind, ident, offset, text, locations=None):
+        return {"id": "1", "infons": {"type": kind, "identifier": ident}, "text": text,
+                "locations": locations or [{"offset": offset, "length": len(text)}]}
+
+    doc["passages"][0]["annotations"] = [ann("Chemical", "MESH:D001241", 0, "Aspirin"),
+                                         ann("Disease", "MESH:D001249", 12, "asthmas")]
+    doc["passages"][1]["annotations"] = [
+        ann("GeneOrGeneProduct", "672", start, "BRCA1"),
+        ann("Species", "10090", start + 9, "mice",
+            [{"offset": start + 9, "length": 2}, {"offset": start + 11, "length": 2}])]
+    with caplog.at_level("WARNING"):
+        articles, rejects = _read_json(tmp_path, _collection(doc))
+    assert not rejects
+    assert [(m.start, m.text, m.type, m.concept_id) for m in articles[0].annotations] == [
+        (0, "Aspirin", "Chemical", "MESH:D001241"), (start, "BRCA1", "Gene", "672")]
+    assert "(id '123'): 2 annotations left out" in caplog.text
+    from litmine.tasks.sources.annotations import given_id
+
+    assert [given_id(m.type, m.concept_id) for m in articles[0].annotations] == ["D001241", "672"]

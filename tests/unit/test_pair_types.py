@@ -136,6 +136,14 @@ def test_a_saved_typer_loads_with_its_fingerprint_and_deterministic_bytes(tmp_pa
     assert len(loaded.fingerprint) == 12 and loaded.relatedness is None
     save_pair_typer(tmp_path, dataclasses.replace(typer(), relatedness=relatedness()))
     assert load_pair_typer(tmp_path).relatedness == relatedness()
+    # a typer without a threshold for given IDs (saved before there was one) uses its own
+    assert load_pair_typer(tmp_path).given_threshold == 0.4
+    with_given = dataclasses.replace(relatedness(), given_threshold=0.55)
+    save_pair_typer(tmp_path, dataclasses.replace(typer(), relatedness=with_given))
+    loaded = load_pair_typer(tmp_path)
+    assert loaded.relatedness == with_given
+    assert (loaded.threshold, loaded.given_threshold) == (0.4, 0.55)
+    assert typer().given_threshold is None  # no relatedness: the head's thresholds hold
 
 
 @pytest.mark.parametrize("content, reason", [

@@ -389,9 +389,12 @@ def write_typer_section(card: Path, result: dict[str, Any]) -> Path:
     if "bagged_threshold" in related and related["bagged_threshold"] != related["threshold"]:
         at = (f"{related['threshold']} (given, `--threshold`; the bagged best F1 on these "
               f"documents was {related['bagged_threshold']}, held-out pair F1 "
-              f"{related['held_pair_f1_bagged']})")
+              f"{related['held_pair_f1_bagged']}; it is the threshold for given entities and "
+              "IDs, `litmine mine --entities given`)")
     else:
         at = f"{related['threshold']} (bagged best F1)"
+    at_threshold = (f", {dev['pair_f1_at_threshold']} at {related['threshold']}"
+                    if "pair_f1_at_threshold" in dev else "")
     section = f"""{SECTION_START}
 ## Pair typer (`{TYPER_FILE}`, {result['fingerprint']})
 
@@ -422,7 +425,8 @@ F1 {related['held_pair_f1']} (the head alone at its best threshold:
 {related['held_pair_f1_head_best']}).
 
 Dev ({result['data']['dev_documents']} documents, {dev['pairs']} gold pairs, gold entities and
-IDs, only scored): pair F1 **{dev['pair_f1']}** (the head alone: {dev['head_pair_f1']}); type
+IDs, only scored): pair F1 **{dev['pair_f1']}** at the threshold for given IDs{at_threshold}
+(the head alone: {dev['head_pair_f1']}); type
 right for **{dev['type_accuracy']}%** of the gold pairs (the majority type of each entity-type
 pair in training: {dev['prior_type_accuracy']}%), novelty for **{dev['novelty_accuracy']}%**
 (always "Novel": {dev['always_novel_accuracy']}%).

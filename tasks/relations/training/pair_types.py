@@ -212,7 +212,9 @@ def fit_relatedness(fit_docs: Sequence[PubTatorDocument], held_docs: Sequence[Pu
     `held_docs`, which neither it nor the head trained on; then the words' regression is
     refitted on both sets for the shipped typer (scikit-learn's stacking does the same).
     `threshold`: the stacked score at which a pair is a relation, given instead of the bagged
-    one (which is still recorded): one chosen end to end on a development set, say."""
+    one: one chosen end to end on a development set, say. The bagged one is kept as the
+    threshold for given entities and IDs (`Relatedness.given_threshold`), the input it was
+    chosen on."""
     from sklearn.feature_extraction import DictVectorizer
     from sklearn.linear_model import LogisticRegression
 
@@ -252,7 +254,8 @@ def fit_relatedness(fit_docs: Sequence[PubTatorDocument], held_docs: Sequence[Pu
         head=round(float(stacker.coef_[0][0]), DECIMALS),
         weight=round(float(stacker.coef_[0][1]), DECIMALS),
         intercept=round(float(stacker.intercept_[0]), DECIMALS),
-        threshold=round(float(threshold), DECIMALS))
+        threshold=round(float(threshold), DECIMALS),
+        given_threshold=round(float(bagged), DECIMALS))
     head_alone = best_threshold(list(zip(h_head, h_related)), h_gold)
     head_at_its_threshold = f1_at(list(zip(h_head, h_related)), h_gold, head.threshold)["f1"]
     record = {"c": best_c, "cv_log_loss": {str(c): round(-v, 4) for c, v in cv.items()},
@@ -332,7 +335,8 @@ def check_held_out(out: Path, relatedness: dict[str, Any]) -> dict[str, Any]:
 
 def pair_detection(head, typer: PairTyper, docs: Sequence[PubTatorDocument]) -> dict[str, Any]:
     """Pair F1 on `docs` (gold entities and IDs) of the head alone at its threshold and with
-    the typer's relatedness at the typer's."""
+    the typer's relatedness at the typer's threshold for given entities and IDs (and at its
+    threshold for NER's, `pair_f1_at_threshold`)."""
     scores = score_with_head(head, docs)
     features, related, _, head_scores, gold = candidate_rows(docs, scores)
     stacked = [typer.relatedness.combine(h, typer.read(f)[2])  # as `PairTyper.retype` scores
@@ -341,7 +345,9 @@ def pair_detection(head, typer: PairTyper, docs: Sequence[PubTatorDocument]) -> 
             "head_pair_f1": round(100 * f1_at(list(zip(head_scores, related)), gold,
                                               head.threshold)["f1"], 2),
             "pair_f1": round(100 * f1_at(list(zip(stacked, related)), gold,
-                                         typer.threshold)["f1"], 2)}
+                                         typer.given_threshold)["f1"], 2),
+            "pair_f1_at_threshold": round(100 * f1_at(list(zip(stacked, related)), gold,
+                                                      typer.threshold)["f1"], 2)}
 
 
 def typing_accuracy(typer: PairTyper, docs: Sequence[PubTatorDocument],

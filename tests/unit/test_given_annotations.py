@@ -1,0 +1,84 @@
+"""The input's own annotations as a run's mentions (`mine --entities given`): each in its
+sentence, IDs as given, types litmine does not store left out and counted; curated IDs outrank
+the lexicon, and they choose the typed model's threshold for given IDs."""
+
+from __future__ import annotations
+
+from collections import Counter
+from types import SimpleNamespace
+
+from litmine.tasks.linking.normalise import Link
+from litmine.tasks.records import Article, Mention, Sentence
+from litmine.tasks.relations.relate import keep_given_ids, typed_threshold
+from litmine.tasks.sources.annotations import given_id, given_mentions, ids_given
+from litmine.tasks.sources.pubtator import PubTatorDocument, GoldMention
+
+TITLE = "Aspirin and asthma."
+ABSTRACT = "Aspirin induced asthma in BRCA1 carriers. Mice were spared."
+
+
+def _article(*mentions: GoldMention) -> Article:
+    return PubTatorDocument("1", TITLE, ABSTRACT, mentions=mentions).to_article("in.pubtator")
+
+
+def _sentences(article: Article) -> list[Sentence]:
+    text = article.text
+    bounds = [(0, len(TITLE)), (len(TITLE) + 1, text.index("Mice") - 1),
+              (text.index("Mice"), len(text))]
+    return [Sentence("1", k, a, b, text[a:b]) for k, (a, b) in enumerate(bounds)]
+
+
+def test_annotations_become_mentions_in_their_sentences_with_the_ids_given():
+    text = TITLE + " " + ABSTRACT
+    at = text.index("BRCA1")
+    mice = text.index("Mice")
+    article = _article(GoldMention(0, 7, "Aspirin", "ChemicalEntity", "D001241"),
+                       GoldMention(at, at + 5, "BRCA1", "GeneOrGeneProduct", "-1"),
+                       GoldMention(mice, mice + 4, "Mice", "OrganismTaxon", "10090"),
+                       GoldMention(12, 18, "asthma", "Anatomy-ish", "X"))
+    counts = Counter()
+    mentions = given_mentions([article], _sentences(article), counts)
+    assert [(m.text, m.type, m.concept_id, m.sentence_index, m.link_status) for m in mentions] == [
+        ("Aspirin", "Chemical", "D001241", 0, "given"),
+        ("BRCA1", "Gene", "", 1, ""),  # "-1": no ID
+        ("Mice", "Species", "10090", 2, "given")]
+    assert counts == Counter({"given_entities": 3, "given_skipped_type": 1})
+    assert ids_given(mentions) and not ids_given(mentions[1:2])
+
+
+def test_ids_are_read_into_litmines_form():
+    assert given_id("Chemical", "MESH:D001241") == "D001241"
+    assert given_id("Gene", "3078;3080") == "3078|3080"
+    assert given_id("Gene", "40224(Tax:7227)") == "40224"
+    assert given_id("Disease", "OMIM:261600") == "OMIM:261600"  # not MeSH: as written
+    assert given_id("Variant", "p|SUB|V|600|E") == "p|SUB|V|600|E"
+    pubtator3 = "tmVar:p|SUB|V|600|E;HGVS:p.V600E;VariantGroup:0;CorrespondingGene:673"
+    assert given_id("Variant", pubtator3) == "p|SUB|V|600|E"
+    assert given_id("Variant", pubtator3 + ";RS#:113488022") == "rs113488022"
+    assert given_id("Variant", "rs1801133") == "rs1801133"
+    assert given_id("Disease", "-") == given_id("Gene", "-1") == given_id("Species", " ") == ""
+
+
+def test_a_document_with_ids_keeps_them_and_one_without_keeps_the_lexicons():
+    given = [Mention("1", 0, 7, "Aspirin", "Chemical", concept_id="D001241", link_status="given"),
+             Mention("1", 12, 18, "asthma", "Disease")]
+    linked = [Mention("1", 0, 7, "Aspirin", "Chemical", concept_id="D000001", link_status="exact"),
+              Mention("1", 12, 18, "asthma", "Disease", concept_id="D001249", link_status="exact")]
+    links = [Link("D000001", "exact"), Link("D001249", "exact")]
+    kept, kept_links = keep_given_ids(given, linked, links)
+    assert [(m.concept_id, m.link_status) for m in kept] == [("D001241", "given"),
+                                                            ("", "given-none")]
+    assert [link.status for link in kept_links] == ["given", "given-none"]
+    bare = [Mention("1", 0, 7, "Aspirin", "Chemical"), Mention("1", 12, 18, "asthma", "Disease")]
+    assert keep_given_ids(bare, linked, links) == (linked, links)
+
+
+def test_given_ids_choose_the_models_threshold_for_them():
+    model = SimpleNamespace(threshold=0.3, given_threshold=0.36)
+    curated = [Mention("1", 0, 7, "Aspirin", "Chemical", concept_id="D001241",
+                       link_status="given")]
+    linked = [Mention("1", 0, 7, "Aspirin", "Chemical", concept_id="D001241",
+                      link_status="exact")]
+    assert typed_threshold(model, curated, given=True) == 0.36
+    assert typed_threshold(model, linked, given=True) is None  # the model's own
+    assert typed_threshold(model, curated, given=False) is None
