@@ -5,6 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+#: Canonical types litmine stores (`Mention.type`); the pairing stage uses Chemical and Disease.
+CANONICAL_TYPES = ("Chemical", "Disease", "Gene", "Species", "CellLine", "CellType", "Variant",
+                   "Anatomy")
+
+
 @dataclass(frozen=True, slots=True)
 class Author:
     """One author of an article, as PubMed lists it (a person or a collective)."""

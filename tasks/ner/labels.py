@@ -24,9 +24,6 @@ from litmine.tasks.ner.viterbi import Transitions, constrained_labels, transitio
 
 logger = logging.getLogger(__name__)
 
-#: Canonical types litmine stores (`Mention.type`); the pairing stage uses Chemical and Disease.
-CANONICAL_TYPES = ("Chemical", "Disease", "Gene", "Species", "CellLine", "CellType", "Variant",
-                   "Anatomy")
 
 #: Model label (type part, without B-/I-) -> canonical type; None drops the label.
 DEFAULT_LABEL_MAP: dict[str, str | None] = {

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from litmine.errors import LitmineError, ModelError
 from litmine.model_packages import locate_model
-from litmine.tasks.ner.labels import CANONICAL_TYPES
+from litmine.tasks.records import CANONICAL_TYPES
 
 ALL = "ALL"
 #: Separates a model from the task marker it is asked to tag under: ``MODEL#KEY``.

@@ -17,8 +17,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from litmine.tasks.linking.concept_ids import corpus_ids, mention_concept_ids, variant_rsids
-from litmine.tasks.ner.labels import CANONICAL_TYPES
-from litmine.tasks.records import Article, Mention, Sentence
+from litmine.tasks.records import CANONICAL_TYPES, Article, Mention, Sentence
 
 #: `entities.model` (and `pairs.model`, `relations.model`) of rows built on given entities.
 GIVEN_MODEL = "given"

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from litmine.tasks.ner import labels as labels_module
+from litmine.tasks.records import CANONICAL_TYPES
 from litmine.tasks.ner.labels import (
     DEFAULT_LABEL_MAP,
     canonical_type,
@@ -75,7 +76,7 @@ def test_canonical_type_default_table(label, expected):
 
 def test_default_table_maps_to_canonical_types_or_drops():
     targets = {v for v in DEFAULT_LABEL_MAP.values() if v is not None}
-    assert targets <= set(labels_module.CANONICAL_TYPES)
+    assert targets <= set(CANONICAL_TYPES)
 
 
 @pytest.mark.parametrize(
