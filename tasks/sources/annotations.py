@@ -27,13 +27,19 @@ GIVEN_STATUS = "given"
 GIVEN_NONE = "given-none"
 #: Where the mentions of a `mine` run come from: its NER model, or the input's annotations.
 ENTITY_SOURCES = ("tagged", "given")
+#: Variant classes of tmVar3 and PubTator Central ("Mutation"), which DEFAULT_TYPE_MAP leaves
+#: as they are (the lexicon's build reads tmVar3 through it): a given annotation of one is a
+#: Variant.
+VARIANT_CLASSES = frozenset({"Mutation", "DNAMutation", "ProteinMutation", "SNP", "DNAAllele",
+                             "ProteinAllele", "AcidChange", "OtherMutation"})
 
 
 def given_mentions(articles: Sequence[Article], sentences: Sequence[Sentence],
                    counts: Counter | None = None) -> list[Mention]:
     """The annotations of `articles` as Mentions: each in the sentence its first character is
     in, with the ID the input gave (link status "given"; no ID where it wrote none, "-" or
-    "-1"). Annotations of a type litmine does not store (`CANONICAL_TYPES`) are left out and
+    "-1"). tmVar's variant classes are Variants; annotations of a type litmine does not store
+    (`CANONICAL_TYPES`) are left out and
     counted in `counts["given_skipped_type"]`; the others in `counts["given_entities"]`. IDs
     are read into litmine's form (`given_id`)."""
     counts = counts if counts is not None else Counter()
@@ -46,6 +52,8 @@ def given_mentions(articles: Sequence[Article], sentences: Sequence[Sentence],
     for article in articles:
         spans = starts.get(article.pmid, [])
         for m in article.annotations:
+            if m.type in VARIANT_CLASSES:
+                m = replace(m, type="Variant")
             if m.type not in CANONICAL_TYPES:
                 counts["given_skipped_type"] += 1
                 continue

@@ -35,14 +35,17 @@ def test_annotations_become_mentions_in_their_sentences_with_the_ids_given():
     article = _article(GoldMention(0, 7, "Aspirin", "ChemicalEntity", "D001241"),
                        GoldMention(at, at + 5, "BRCA1", "GeneOrGeneProduct", "-1"),
                        GoldMention(mice, mice + 4, "Mice", "OrganismTaxon", "10090"),
-                       GoldMention(12, 18, "asthma", "Anatomy-ish", "X"))
+                       GoldMention(12, 18, "asthma", "Anatomy-ish", "X"),
+                       GoldMention(mice + 5, mice + 9, "were", "ProteinMutation",
+                                   "tmVar:p|SUB|W|1|E;RS#:1"))
     counts = Counter()
     mentions = given_mentions([article], _sentences(article), counts)
     assert [(m.text, m.type, m.concept_id, m.sentence_index, m.link_status) for m in mentions] == [
         ("Aspirin", "Chemical", "D001241", 0, "given"),
         ("BRCA1", "Gene", "", 1, ""),  # "-1": no ID
-        ("Mice", "Species", "10090", 2, "given")]
-    assert counts == Counter({"given_entities": 3, "given_skipped_type": 1})
+        ("Mice", "Species", "10090", 2, "given"),
+        ("were", "Variant", "rs1", 2, "given")]  # tmVar's classes are Variants
+    assert counts == Counter({"given_entities": 4, "given_skipped_type": 1})
     assert ids_given(mentions) and not ids_given(mentions[1:2])
 
 
@@ -82,3 +85,20 @@ def test_given_ids_choose_the_models_threshold_for_them():
     assert typed_threshold(model, curated, given=True) == 0.36
     assert typed_threshold(model, linked, given=True) is None  # the model's own
     assert typed_threshold(model, curated, given=False) is None
+
+
+def test_the_relation_table_says_which_threshold_each_setting_used():
+    from rich.console import Console
+
+    from litmine.tasks.relations.evaluation import format_tables
+    from litmine.tasks.relations.typed_gold import prf
+
+    scores = {level: prf(3, 4, 5) for level in ("pair", "pair+type", "pair+type+novelty")}
+    report = {"typed_thresholds": {"given": 0.359335, "tagged": 0.3},
+              "gold_ids": {"typed": scores}, "end_to_end": {"typed": scores}}
+    console = Console(width=200, record=True)
+    for table in format_tables(report):
+        console.print(table)
+    text = " ".join(console.export_text().split())  # the caption wraps at the table's width
+    assert "Pairs kept at 0.359 with gold IDs, 0.3 with predicted ones" in text
+    assert "gold_ids" in text and "end_to_end" in text
