@@ -21,7 +21,7 @@ from litmine.memory import limit_malloc_arenas
 from litmine.progress import report_progress
 from litmine.settings import get_settings
 from litmine.tasks.ner.engine import load_tagger
-from litmine.tasks.sources.annotations import ENTITY_SOURCES, GIVEN_MODEL
+from litmine.tasks.sources.annotations import ENTITY_SOURCES, GIVEN_MODEL, unannotated_message
 from litmine.tasks.sources.entrez import FetchBatch, search_pubmed, skip_stored
 from litmine.tasks.sources.files import chunked, iter_file_items, sniff_format
 from litmine.tasks.store.access import database_path, open_store
@@ -182,6 +182,8 @@ def mine(
     logger.info("mine finished: %s", dict(counts))
     if counts["rejected_documents"]:
         logger.warning(rejected_message(run.run_id, counts["rejected_documents"]))
+    if counts["given_unannotated"]:
+        logger.warning(unannotated_message(counts["given_unannotated"]))
     create_markdown_artifact(key="mine-report", markdown=_report(parameters, counts, timings, top,
                                                                    relations_found, typed_found),
                              description=f"litmine mine run {run.run_id}")

@@ -141,6 +141,8 @@ def mine(
     keys = ["articles", "sentences", "entities", "pairs", "rejects", "deleted", "skipped_stored"]
     if relations:
         keys[4:4] = ["linked", "relations", "typed_relations"]
+    if entities is EntitySource.given:
+        keys[2:2] = ["given_entities", "given_skipped_type", "given_unannotated"]
     if embed:
         keys += [k for k in result if k.startswith("embedded_")]
     if result.get("rejected_documents"):

@@ -40,7 +40,8 @@ def given_mentions(articles: Sequence[Article], sentences: Sequence[Sentence],
     in, with the ID the input gave (link status "given"; no ID where it wrote none, "-" or
     "-1"). tmVar's variant classes are Variants; annotations of a type litmine does not store
     (`CANONICAL_TYPES`) are left out and
-    counted in `counts["given_skipped_type"]`; the others in `counts["given_entities"]`. IDs
+    counted in `counts["given_skipped_type"]`; the others in `counts["given_entities"]`, and
+    documents with no annotation in `counts["given_unannotated"]`. IDs
     are read into litmine's form (`given_id`)."""
     counts = counts if counts is not None else Counter()
     starts: dict[str, list[tuple[int, int]]] = {}
@@ -51,6 +52,8 @@ def given_mentions(articles: Sequence[Article], sentences: Sequence[Sentence],
     out = []
     for article in articles:
         spans = starts.get(article.pmid, [])
+        if not article.annotations:
+            counts["given_unannotated"] += 1
         for m in article.annotations:
             if m.type in VARIANT_CLASSES:
                 m = replace(m, type="Variant")
@@ -64,6 +67,15 @@ def given_mentions(articles: Sequence[Article], sentences: Sequence[Sentence],
                                link_status=GIVEN_STATUS if cid else ""))
             counts["given_entities"] += 1
     return out
+
+
+def unannotated_message(documents: int) -> str:
+    """The warning of a `--entities given` run that met documents without annotations."""
+    one = documents == 1
+    return (f"{documents} document{'' if one else 's'} carried no entity annotations, so "
+            f"{'it is' if one else 'they are'} stored with no entities and no relations; mine "
+            f"{'it' if one else 'them'} without --entities given to tag "
+            f"{'it' if one else 'them'}")
 
 
 def given_id(type_: str, raw: str) -> str:

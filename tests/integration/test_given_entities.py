@@ -132,6 +132,24 @@ def test_mentions_without_ids_are_linked_by_the_lexicon(tmp_path, prefect_harnes
     assert _rows(db, "SELECT count(*) FROM entities WHERE concept_id IS NOT NULL")[0][0] > 0
 
 
+def test_documents_without_annotations_are_counted_and_warned_of(tmp_path, prefect_harness,
+                                                                 caplog):
+    from litmine.flows.mine import mine
+
+    first = DEV.read_text().split("\n\n")[0].splitlines()
+    bare = tmp_path / "one-bare.pubtator"
+    bare.write_text("\n".join(first[:2]) + "\n\n" + DEV.read_text().split("\n\n", 1)[1])
+    with caplog.at_level("WARNING"):
+        result = mine(files=[str(bare)], db=str(tmp_path / "bare.duckdb"), device="cpu",
+                      entities="given")
+    assert result["given_unannotated"] == 1 and result["articles"] == 4
+    assert ("1 document carried no entity annotations, so it is stored with no entities"
+            in caplog.text)
+    pmid = first[0].split("|")[0]
+    assert _rows(tmp_path / "bare.duckdb",
+                 f"SELECT count(*) FROM entities WHERE pmid = '{pmid}'") == [(0,)]
+
+
 @pytest.mark.parametrize("kwargs, message", [
     ({"query": "aspirin", "entities": "given"}, "--entities given reads the entity annotations "
                                                 "of input files.*give --files"),
@@ -154,7 +172,7 @@ def test_the_cli_takes_entities_given(run_litmine, tmp_path, prefect_harness):
     code, out, err = run_litmine("mine", "--files", str(DEV), "--entities", "given", "--db",
                                  str(db), "--no-progress", "--device", "cpu")
     assert code == 0, err
-    assert "typed_relations" in out
+    assert "typed_relations" in out and "given_entities" in out and "given_unannotated" in out
     assert _rows(db, "SELECT DISTINCT model FROM entities") == [("given",)]
     code, out, err = run_litmine("mine", "--files", str(DEV), "--entities", "gold", "--db",
                                  str(db))
