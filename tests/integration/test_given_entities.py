@@ -133,7 +133,7 @@ def test_mentions_without_ids_are_linked_by_the_lexicon(tmp_path, prefect_harnes
 
 
 def test_documents_without_annotations_are_counted_and_warned_of(tmp_path, prefect_harness,
-                                                                 caplog):
+                                                                 caplog, capfd):
     from litmine.flows.mine import mine
 
     first = DEV.read_text().split("\n\n")[0].splitlines()
@@ -143,8 +143,9 @@ def test_documents_without_annotations_are_counted_and_warned_of(tmp_path, prefe
         result = mine(files=[str(bare)], db=str(tmp_path / "bare.duckdb"), device="cpu",
                       entities="given")
     assert result["given_unannotated"] == 1 and result["articles"] == 4
-    assert ("1 document carried no entity annotations, so it is stored with no entities"
-            in caplog.text)
+    # Prefect's run logger prints to the console and, once configured, to the root logger
+    shown = caplog.text + "".join(capfd.readouterr())
+    assert "1 document carried no entity annotations, so it is stored with no entities" in shown
     pmid = first[0].split("|")[0]
     assert _rows(tmp_path / "bare.duckdb",
                  f"SELECT count(*) FROM entities WHERE pmid = '{pmid}'") == [(0,)]
