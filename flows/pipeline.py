@@ -13,6 +13,7 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from litmine.tasks.loading import FP32, DtypeChoice, choose_dtype, relation_dtyp
 from litmine.tasks.model_names import resolve_model_source
 from litmine.tasks.isolation import check_batch, failed_pmids, reject_documents
 from litmine.tasks.ner.engine import load_tagger, tag_documents
+from litmine.tasks.ner.token_states import NerResult
 from litmine.tasks.records import Article, Deletion, Pair, Reject
 from litmine.tasks.linking.dense import dense_encoder
 from litmine.tasks.linking.normalise import load_linker
@@ -248,7 +250,7 @@ def process_items(source, store, tagger, model, run_id, device, max_results, cou
     IDs and CID pairs after NER (`relation_step`); None keeps the NER mentions and co-occurrence
     pairs only. `given`: the articles' own annotations are the mentions (`mine --entities
     given`; `litmine.tasks.sources.annotations`), stored under the model name "given"; NER
-    still runs when the relation heads read its pass's states, and its mentions are dropped.
+    runs only when the relation heads read its pass's states, and its mentions are dropped.
     """
     pending: deque = deque()
     # The NER layer whose states the relation heads read, when they read this model's pass.
@@ -273,9 +275,12 @@ def process_items(source, store, tagger, model, run_id, device, max_results, cou
         sentences, failures = split_documents(quote(articles))
         check_batch("split", [a.pmid for a in articles], failures)
         timings["split"] += time.perf_counter() - started
-        future = tag_documents.submit(quote(sentences), model=model, device=device,
-                                      dtype=tagger.dtype_name,
-                                      states_layer=states_layer)
+        if given and states_layer is None:  # the input's mentions, and no head reads NER's pass
+            future = Future()
+            future.set_result(NerResult([], [], {}))
+        else:
+            future = tag_documents.submit(quote(sentences), model=model, device=device,
+                                          dtype=tagger.dtype_name, states_layer=states_layer)
         pending.append((Batch(articles=articles, sentences=sentences, rejects=rejects,
                               failures=failures), future))
         while len(pending) > 1:

@@ -151,6 +151,20 @@ def test_documents_without_annotations_are_counted_and_warned_of(tmp_path, prefe
                  f"SELECT count(*) FROM entities WHERE pmid = '{pmid}'") == [(0,)]
 
 
+def test_without_relations_ner_does_not_run(given_db, tmp_path, prefect_harness):
+    """No relation head reads NER's pass: the given mentions are stored as with relations,
+    and the NER model never runs (its stage timings stay 0)."""
+    from litmine.flows.mine import mine
+
+    db = tmp_path / "no-relations.duckdb"
+    result = mine(files=[str(DEV)], db=str(db), device="cpu", entities="given", relations=False)
+    assert result["entities"] == given_db[1]["entities"]
+    spans = "SELECT pmid, start_offset, end_offset, type FROM entities ORDER BY ALL"
+    assert _rows(db, spans) == _rows(given_db[0], spans)
+    timings = json.loads(_rows(db, "SELECT timings FROM runs")[0][0])
+    assert timings["ner_model"] == 0 and timings["ner_tokenise"] == 0
+
+
 @pytest.mark.parametrize("kwargs, message", [
     ({"query": "aspirin", "entities": "given"}, "--entities given reads the entity annotations "
                                                 "of input files.*give --files"),
