@@ -162,9 +162,9 @@ def mine(
                   "model_id": tagger.model_id, "resume": resume, "entities": entities,
                   **dtype_choice.parameters(),
                   **(step.parameters() if step else NO_RELATION_STEP)}
+    rows_model = GIVEN_MODEL if given else tagger.model_name  # whose rows the run stores
     with open_store(db_path) as store:
-        with recorded_run(store, "mine", parameters,
-                          model=GIVEN_MODEL if given else tagger.model_name,
+        with recorded_run(store, "mine", parameters, model=rows_model,
                           run_id=str(flow_run.id) if flow_run.id else None) as run:
             counts, timings = run.counts, run.timings
             source = (_query_items(query, max_results, 4, store if resume else None, tagger, counts)
@@ -187,8 +187,7 @@ def mine(
     create_markdown_artifact(key="mine-report", markdown=_report(parameters, counts, timings, top,
                                                                    relations_found, typed_found),
                              description=f"litmine mine run {run.run_id}")
-    return {"run_id": run.run_id, "db": str(db_path),
-            "model": GIVEN_MODEL if given else tagger.model_name, **counts}
+    return {"run_id": run.run_id, "db": str(db_path), "model": rows_model, **counts}
 
 
 def _report(parameters: dict, counts: Counter, timings: Counter, top: list,

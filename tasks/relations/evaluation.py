@@ -251,7 +251,7 @@ def format_tables(report: dict[str, Any]) -> list:
         table.caption = "; ".join(f"{k}: {v}" for k, v in SETTINGS.items()
                                   if "typed" in report.get(k, {}))
         thresholds = report.get("typed_thresholds")
-        if thresholds:  # gold IDs are given IDs (`mine --entities given`): its threshold
+        if thresholds:
             table.caption += (f". Pairs kept at {thresholds['given']:.3g} with gold IDs, "
                               f"{thresholds['tagged']:.3g} with predicted ones")
         tables.append(table)

@@ -58,8 +58,9 @@ def relate_articles(articles: Sequence[Article], sentences: Sequence[Sentence],
 
     `fix_mentions`: add/retype mentions after abbreviation definitions (off when the mentions
     are gold). `given`: the mentions are the input's own (`mine --entities given`): they are
-    not fixed, and where they carry IDs those are kept (`keep_given_ids`) and the typed
-    model keeps pairs at its threshold for given IDs (`given_threshold`). `relation_model`: from `load_relation_model`; None skips CID relations.
+    not fixed, and where they carry IDs those are kept (`given_links`) and the typed model
+    keeps pairs at its threshold for given IDs (`given_threshold`). `relation_model`: from
+    `load_relation_model`; None skips CID relations.
     `typed_model`: a `TypedRelationModel` (`load_typed_model`); None skips typed relations.
     `workers`: documents related at once, each on one torch thread
     (`litmine.tasks.cpu_workers`); default: one per core on a CPU when a model has an encoder,
@@ -73,8 +74,10 @@ def relate_articles(articles: Sequence[Article], sentences: Sequence[Sentence],
     by_pmid_m: dict[str, list[Mention]] = {}
     for m in mentions:
         by_pmid_m.setdefault(m.pmid, []).append(m)
-    # One fuzzy lookup per type for the whole batch (the linker caches what it linked).
-    linker.link_many(sorted({(m.text, m.type) for m in mentions}))
+    # One fuzzy lookup per type for the whole batch (the linker caches what it linked), of
+    # the mentions it will link (not those of documents the input normalised).
+    linker.link_many(sorted({(m.text, m.type) for ms in by_pmid_m.values()
+                             if not (given and ids_given(ms)) for m in ms}))
 
     def relate(article: Article) -> RelationBatch:
         return relate_document(article, sorted(by_pmid_s.get(article.pmid, []),
@@ -113,10 +116,11 @@ def relate_document(article: Article, sentences: Sequence[Sentence],
     if out.failures:
         return out
     with isolated("linking", article.pmid, out.failures):
-        linked, links = normalise_document(text, ms, linker, abbrs,
-                                           [(s.start, s.end) for s in sentences])
-        if given:
-            linked, links = keep_given_ids(ms, linked, links)
+        if given and ids_given(ms):
+            linked, links = given_links(ms)
+        else:
+            linked, links = normalise_document(text, ms, linker, abbrs,
+                                               [(s.start, s.end) for s in sentences])
     if out.failures:
         return out
     cands: list[Candidate] = []
@@ -141,24 +145,19 @@ def relate_document(article: Article, sentences: Sequence[Sentence],
     return out
 
 
-def keep_given_ids(given: Sequence[Mention], linked: Sequence[Mention], links: Sequence[Link]
-                   ) -> tuple[list[Mention], list[Link]]:
-    """`normalise_document`'s output (parallel to `given`, the input's own mentions) with the
-    input's IDs put back where the input normalised the document (`ids_given`): each mention
+def given_links(given: Sequence[Mention]) -> tuple[list[Mention], list[Link]]:
+    """One document's own mentions as linked where the input normalised it (`ids_given`): each
     keeps the ID it came with, or none (link status "given-none"); the lexicon, abbreviations
-    and the organism rule do not overrule a curated annotation. A document whose annotations
-    carry no ID keeps the lexicon's."""
-    if not ids_given(given):
-        return list(linked), list(links)
-    mentions, out_links = list(linked), list(links)
-    for k, m in enumerate(given):
+    and the organism rule do not overrule a curated annotation."""
+    mentions, links = [], []
+    for m in given:
         if m.link_status == GIVEN_STATUS and m.concept_id:
-            mentions[k] = replace(mentions[k], concept_id=m.concept_id, link_status=GIVEN_STATUS)
-            out_links[k] = Link(m.concept_id, GIVEN_STATUS, 1.0)
+            mentions.append(m)
+            links.append(Link(m.concept_id, GIVEN_STATUS, 1.0))
         else:
-            mentions[k] = replace(mentions[k], concept_id="", link_status=GIVEN_NONE)
-            out_links[k] = Link("", "none", 0.0, f"{GIVEN_NONE}: the input names no ID")
-    return mentions, out_links
+            mentions.append(replace(m, concept_id="", link_status=GIVEN_NONE))
+            links.append(Link("", "none", 0.0, f"{GIVEN_NONE}: the input names no ID"))
+    return mentions, links
 
 
 def typed_threshold(typed_model, mentions: Sequence[Mention], given: bool) -> float | None:

@@ -37,12 +37,11 @@ VARIANT_CLASSES = frozenset({"Mutation", "DNAMutation", "ProteinMutation", "SNP"
 def given_mentions(articles: Sequence[Article], sentences: Sequence[Sentence],
                    counts: Counter | None = None) -> list[Mention]:
     """The annotations of `articles` as Mentions: each in the sentence its first character is
-    in, with the ID the input gave (link status "given"; no ID where it wrote none, "-" or
-    "-1"). tmVar's variant classes are Variants; annotations of a type litmine does not store
-    (`CANONICAL_TYPES`) are left out and
-    counted in `counts["given_skipped_type"]`; the others in `counts["given_entities"]`, and
-    documents with no annotation in `counts["given_unannotated"]`. IDs
-    are read into litmine's form (`given_id`)."""
+    in, with the ID the input gave in litmine's form (`given_id`; link status "given"; no ID
+    where it wrote none, "-" or "-1"). tmVar's variant classes are Variants. Counted in
+    `counts`: annotations of a type litmine does not store (`CANONICAL_TYPES`), left out, in
+    "given_skipped_type"; the others in "given_entities"; documents without any in
+    "given_unannotated"."""
     counts = counts if counts is not None else Counter()
     starts: dict[str, list[tuple[int, int]]] = {}
     for s in sentences:

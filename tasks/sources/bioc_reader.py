@@ -56,7 +56,7 @@ from lxml import etree
 
 from litmine.errors import ParseError
 from litmine.tasks.records import PASSAGE_SEPARATOR, Article, Mention, Passage, Reject
-from litmine.tasks.sources.pubtator import DEFAULT_TYPE_MAP
+from litmine.tasks.sources.pubtator import DEFAULT_TYPE_MAP, map_type
 from litmine.tasks.sources.byte_streams import LenientGunzip, Prefixed
 
 log = logging.getLogger(__name__)
@@ -187,7 +187,7 @@ def _annotations(passages: list[BioCPassage], pmid: str, text: str, label: str
     out, skipped = [], 0
     for passage in passages:
         for a in passage.annotations:
-            kind = DEFAULT_TYPE_MAP.get(_infon(a.infons, "type"), _infon(a.infons, "type"))
+            kind = map_type(_infon(a.infons, "type"), DEFAULT_TYPE_MAP)
             if not kind:
                 continue
             if len(a.locations) != 1:
@@ -267,8 +267,9 @@ def _xml_document(element) -> BioCDocument:
 
 
 def _annotation(infons: dict, text: str, locations: list) -> BioCAnnotation:
-    """A BioCAnnotation; a location whose offset or length is not a number is left out, which
-    leaves the annotation unread (`_annotations` reads those with exactly one location)."""
+    """A BioCAnnotation; a location whose offset or length is not a number becomes the
+    impossible (-1, 0), so that `_annotations` leaves the annotation out (dropping the location
+    could make a two-location annotation look like a readable one-location one)."""
     annotation = BioCAnnotation()
     annotation.infons = {str(k): v for k, v in infons.items()} if isinstance(infons, dict) else {}
     annotation.text = text if isinstance(text, str) else ""

@@ -98,9 +98,9 @@ class PubTatorDocument:
         """The document as an Article (no journal/date metadata: PubTator has none), its
         mentions as `annotations` (types mapped by DEFAULT_TYPE_MAP; a type mapped to "" left
         out)."""
-        annotations = tuple(replace(m, type=DEFAULT_TYPE_MAP.get(m.type, m.type))
-                            for m in gold_to_mentions(self)
-                            if DEFAULT_TYPE_MAP.get(m.type, m.type))
+        mapped = (replace(m, type=map_type(m.type, DEFAULT_TYPE_MAP))
+                  for m in gold_to_mentions(self))
+        annotations = tuple(m for m in mapped if m.type)
         return Article(pmid=self.pmid, title=self.title, abstract=self.abstract, source=source,
                        passages=self.passages, annotations=annotations)
 

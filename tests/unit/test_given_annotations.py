@@ -7,9 +7,8 @@ from __future__ import annotations
 from collections import Counter
 from types import SimpleNamespace
 
-from litmine.tasks.linking.normalise import Link
 from litmine.tasks.records import Article, Mention, Sentence
-from litmine.tasks.relations.relate import keep_given_ids, typed_threshold
+from litmine.tasks.relations.relate import given_links, typed_threshold
 from litmine.tasks.sources.annotations import given_id, given_mentions, ids_given
 from litmine.tasks.sources.pubtator import PubTatorDocument, GoldMention
 
@@ -65,15 +64,12 @@ def test_ids_are_read_into_litmines_form():
 def test_a_document_with_ids_keeps_them_and_one_without_keeps_the_lexicons():
     given = [Mention("1", 0, 7, "Aspirin", "Chemical", concept_id="D001241", link_status="given"),
              Mention("1", 12, 18, "asthma", "Disease")]
-    linked = [Mention("1", 0, 7, "Aspirin", "Chemical", concept_id="D000001", link_status="exact"),
-              Mention("1", 12, 18, "asthma", "Disease", concept_id="D001249", link_status="exact")]
-    links = [Link("D000001", "exact"), Link("D001249", "exact")]
-    kept, kept_links = keep_given_ids(given, linked, links)
+    kept, kept_links = given_links(given)
     assert [(m.concept_id, m.link_status) for m in kept] == [("D001241", "given"),
                                                             ("", "given-none")]
     assert [link.status for link in kept_links] == ["given", "given-none"]
     bare = [Mention("1", 0, 7, "Aspirin", "Chemical"), Mention("1", 12, 18, "asthma", "Disease")]
-    assert keep_given_ids(bare, linked, links) == (linked, links)
+    assert ids_given(given) and not ids_given(bare)  # a bare document is linked by the lexicon
 
 
 def test_given_ids_choose_the_models_threshold_for_them():
