@@ -18,8 +18,9 @@ from litmine.settings import get_settings
 from litmine.tasks.linking.concept_scores import score_concepts
 from litmine.tasks.ner.evaluation import tag_documents
 from litmine.tasks.relations.evaluation import (evaluate_relations, format_report, format_tables,
-                                               has_typed_relations, score_relations)
-from litmine.tasks.relations.typed_gold import gold_relations, score_relations as score_typed
+                                               has_typed_relations, score_relations, typed_scores)
+from litmine.tasks.relations.typed_gold import (canonical_mentions, concept_entity_types,
+                                                gold_relations)
 from litmine.tasks.scoring import evaluate_predictions, format_errors, format_markdown, format_table
 from litmine.tasks.sources.pubtator import build_type_map, gold_to_mentions, iter_pubtator, map_type, read_pubtator
 from litmine.tasks.text.abbreviations import fix_with_abbreviations
@@ -157,7 +158,9 @@ def _relation_scores(gold: list[str], gold_docs: list, mentions: list, predicted
         if has_typed_relations(gold_docs):
             typed = {d.pmid: [(a, b, t, d.novel(k)) for k, (t, a, b) in enumerate(d.relations)
                               if t != "CID"] for d in pred_docs}
-            files["typed"] = score_typed(typed, {d.pmid: gold_relations(d) for d in gold_docs})
+            files |= typed_scores(typed, {d.pmid: gold_relations(d) for d in gold_docs},
+                                  {d.pmid: concept_entity_types(canonical_mentions(d)) for d in gold_docs},
+                                  linked)
         return {"gold": list(gold), "documents": len(gold_docs), "predicted_files": files}
     return evaluate_relations(gold, predicted_mentions=mentions, lexicon=lexicon,
                               relation_model=relation_model, device=device, documents=gold_docs,

@@ -27,7 +27,8 @@ from litmine.tasks.relations.registry import load_relation_model, load_typed_mod
 from litmine.tasks.relations.relate import RelationBatch, relate_articles
 from litmine.tasks.relations.shared import pass_states
 from litmine.tasks.relations.typed import RELATION_TYPES
-from litmine.tasks.relations.typed_gold import (canonical_mentions, gold_relations,
+from litmine.tasks.relations.typed_gold import (canonical_mentions, concept_entity_types,
+                                                gold_relations, score_by_entity_pair,
                                                 score_relations as score_typed)
 from litmine.tasks.scoring import Span, concept_key, pct, score_spans
 from litmine.tasks.sources.pubtator import gold_to_mentions, read_pubtator
@@ -70,6 +71,20 @@ def typed_triples(relations) -> dict[str, list[tuple[str, str, str, str]]]:
     for r in relations:
         out[r.pmid].append((r.id1, r.id2, r.relation, r.novel))
     return out
+
+
+def typed_scores(predicted: dict[str, list], gold: dict[str, Any], gold_types: dict[str, dict],
+                 mentions: Iterable[Mention]) -> dict[str, Any]:
+    """A setting's BioRED scores: "typed" (`score_typed`) and "typed_by_entity_pair"
+    (`score_by_entity_pair`, with the gold pairs that `mentions`' IDs could reach)."""
+    found: dict[str, dict[str, str]] = defaultdict(dict)
+    by_pmid: dict[str, list[Mention]] = defaultdict(list)
+    for m in mentions:
+        by_pmid[m.pmid].append(m)
+    for pmid, ms in by_pmid.items():
+        found[pmid] = concept_entity_types(ms)
+    return {"typed": score_typed(predicted, gold),
+            "typed_by_entity_pair": score_by_entity_pair(predicted, gold, gold_types, found)}
 
 
 def evaluate_relations(gold: Sequence[str | Path], *, ner_model: str | None = None,
@@ -118,6 +133,7 @@ def evaluate_relations(gold: Sequence[str | Path], *, ner_model: str | None = No
                                                     "tagged": typed.threshold} if typed else None),
                               "dtype": getattr(model, "dtype", None)}
     gold_typed = {d.pmid: gold_relations(d) for d in docs} if typed is not None else {}
+    gold_types = {d.pmid: concept_entity_types(canonical_mentions(d)) for d in docs}
     typed_gold_ids: dict[str, list] = {}
 
     # Gold entities with predicted IDs, then with gold IDs (the classifier on its own), one
@@ -160,9 +176,10 @@ def evaluate_relations(gold: Sequence[str | Path], *, ner_model: str | None = No
         "link_methods": dict(Counter(l.method for l in batch.links))}
     report["gold_ids"] = {"cid": score_relations(docs, _predicted_triples(cands)).as_dict()}
     if typed is not None:
-        report["gold_ids"]["typed"] = score_typed(typed_gold_ids, gold_typed)
-        report["gold_entities"]["typed"] = score_typed(typed_triples(batch.typed_relations),
-                                                       gold_typed)
+        report["gold_ids"] |= typed_scores(typed_gold_ids, gold_typed, gold_types,
+                                           [m for d in docs for m in canonical_mentions(d)])
+        report["gold_entities"] |= typed_scores(typed_triples(batch.typed_relations), gold_typed,
+                                                gold_types, batch.mentions)
     if ner_model or predicted_mentions is not None:
         t = time.perf_counter()
         if predicted_mentions is None:
@@ -174,8 +191,8 @@ def evaluate_relations(gold: Sequence[str | Path], *, ner_model: str | None = No
                                 relation_model=model, typed_model=typed, states=states)
         timings["end_to_end"] = time.perf_counter() - t
         if typed is not None:
-            report.setdefault("end_to_end", {})["typed"] = score_typed(
-                typed_triples(batch.typed_relations), gold_typed)
+            report.setdefault("end_to_end", {}).update(typed_scores(
+                typed_triples(batch.typed_relations), gold_typed, gold_types, batch.mentions))
         report["end_to_end"] = report.get("end_to_end", {}) | {
             "ner_model": str(ner_model) if ner_model else "predicted mentions",
             "concepts": score_concepts(docs, batch.mentions, **by_type).as_dict(),
@@ -205,7 +222,29 @@ def format_report(report: dict[str, Any]) -> str:
             lines.append(f"| {setting} | BioRED | {level} | {c['tp'] + c['fn']} | "
                          f"{c['tp'] + c['fp']} | {c['tp']} | {c['fp']} | {c['fn']} | "
                          f"{pct(c['precision'])} | {pct(c['recall'])} | {pct(c['f1'])} |")
+    rows = entity_pair_rows(report)
+    if rows:
+        lines += ["", "| entities | setting | gold | reachable | pair F1 | +type F1 | +novelty F1 |",
+                  "|---|---|---:|---:|---:|---:|---:|"]
+        lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def entity_pair_rows(report: dict[str, Any]) -> list[list[str]]:
+    """Rows (entity-type pair, setting, gold pairs, reachable %, pair / +type / +novelty F1) of
+    each setting's `typed_by_entity_pair`, most gold pairs first."""
+    by_kind: dict[str, list] = defaultdict(list)
+    for setting in SETTINGS:
+        for kind, c in report.get(setting, {}).get("typed_by_entity_pair", {}).items():
+            by_kind[kind].append((setting, c))
+    rows = []
+    for kind, entries in sorted(by_kind.items(), key=lambda kv: (-kv[1][0][1]["gold"], kv[0])):
+        for setting, c in entries:
+            reach = pct(c["reachable"] / c["gold"]) if c["gold"] else "–"
+            rows.append([kind, setting, str(c["gold"]), reach,
+                         *(pct(c[level]["f1"]) if c["gold"] else "–"
+                           for level in ("pair", "pair+type", "pair+type+novelty"))])
+    return rows
 
 
 #: Settings of a report, in the order they are shown, and what each one attributes.
@@ -254,6 +293,18 @@ def format_tables(report: dict[str, Any]) -> list:
         if thresholds:
             table.caption += (f". Pairs kept at {thresholds['given']:.3g} with gold IDs, "
                               f"{thresholds['tagged']:.3g} with predicted ones")
+        tables.append(table)
+    rows = entity_pair_rows(report)
+    if rows:
+        table = Table(title="BioRED relations by entity types (F1)", box=box.SIMPLE_HEAD,
+                      pad_edge=False, collapse_padding=True)
+        for name in ("entities", "setting", "gold", "reach", "pair", "+type", "+novelty"):
+            table.add_column(name, justify="left" if name in ("entities", "setting") else "right",
+                             no_wrap=True)
+        for row in rows:
+            table.add_row(*row)
+        table.caption = ("reach: the gold pairs whose two concept IDs the setting's mentions "
+                         "carry, the most its relation models can find")
         tables.append(table)
     return tables
 

@@ -1,5 +1,6 @@
 """BioRED gold relations of a document, checked, and the BioCreative VIII scores of predictions
-against them (pair, pair + type, pair + type + novelty).
+against them (pair, pair + type, pair + type + novelty), overall and per entity-type pair
+(`score_by_entity_pair`, with how many gold pairs the predictions' concepts could reach).
 
 A gold relation is an unordered pair of concept IDs with a type and a novelty. Relation lines
 that cannot be one (a type outside BioRED's eight, an ID no mention carries, the same ID twice,
@@ -121,3 +122,56 @@ def score_relations(predicted: Mapping[str, Predicted], gold: Mapping[str, GoldR
                         tp["pair+type+novelty"] += 1
     return {level: prf(tp[level], n_pred, n_gold)
             for level in ("pair", "pair+type", "pair+type+novelty")}
+
+
+def entity_pair(type1: str, type2: str) -> str:
+    """The entity-type pair of a relation, as BioRED names them: "Disease-Gene" (sorted)."""
+    return "-".join(sorted((type1, type2)))
+
+
+def concept_entity_types(mentions: Iterable[Mention]) -> dict[str, str]:
+    """Concept ID -> entity type over `mentions` (each ID of a composite mention); the first
+    mention's type where mentions of several types carry one ID."""
+    out: dict[str, str] = {}
+    for m in mentions:
+        for cid in mention_concept_ids(m.type, m.concept_id):
+            out.setdefault(cid, m.type)
+    return out
+
+
+def score_by_entity_pair(predicted: Mapping[str, Predicted], gold: Mapping[str, GoldRelations],
+                         gold_types: Mapping[str, Mapping[str, str]],
+                         found: Mapping[str, Mapping[str, str]]) -> dict[str, dict]:
+    """`score_relations` per entity-type pair ("Chemical-Disease", ...), for attributing errors.
+
+    `gold_types`: pmid -> {concept ID: type} of the gold mentions; `found`: the same of the
+    mentions the predictions came from (their IDs as linked). A gold pair counts under its gold
+    types, a predicted pair under the gold pair's types when it is one, else under the types
+    its concepts were found with ("?" for an ID no mention carries). Each entry has "gold"
+    (gold pairs), "reachable" (gold pairs whose two IDs `found` holds: the most a relation
+    model can recall after NER and linking) and the three levels; the entries' counts add up
+    to `score_relations`'."""
+    def kind_of(pmid: str, ids: Iterable[str], types: Mapping[str, Mapping[str, str]]) -> str:
+        a, b = (types.get(pmid, {}).get(i, "?") for i in sorted(ids))
+        return entity_pair(a, b)
+
+    gold_by: dict[str, dict[str, GoldRelations]] = {}
+    reachable: Counter = Counter()
+    for pmid, truth in gold.items():
+        for key, value in truth.items():
+            kind = kind_of(pmid, key, gold_types)
+            gold_by.setdefault(kind, {}).setdefault(pmid, {})[key] = value
+            reachable[kind] += all(i in found.get(pmid, {}) for i in key)
+    pred_by: dict[str, dict[str, list]] = {}
+    for pmid, rows in predicted.items():
+        truth = gold.get(pmid, {})
+        for row in rows:
+            key = frozenset(row[:2])
+            kind = kind_of(pmid, key, gold_types if key in truth else found)
+            pred_by.setdefault(kind, {}).setdefault(pmid, []).append(row)
+    out = {}
+    for kind in sorted(set(gold_by) | set(pred_by)):
+        truth = gold_by.get(kind, {})
+        out[kind] = {"gold": sum(len(t) for t in truth.values()), "reachable": reachable[kind],
+                     **score_relations(pred_by.get(kind, {}), truth)}
+    return out

@@ -250,6 +250,16 @@ def test_evaluate_scores_typed_relations_in_every_setting(typed_model, tmp_path,
         assert typed["pair"]["tp"] >= typed["pair+type"]["tp"] >= typed["pair+type+novelty"]["tp"]
     # threshold 0: with gold IDs every gold pair whose types BioRED relates is predicted
     assert report["gold_ids"]["typed"]["pair"]["recall"] == 1.0
+    # per entity-type pair: the gold pairs add up; with gold IDs every one is reachable, with
+    # predicted IDs no more than the pairs found
+    for setting in ("gold_ids", "gold_entities", "end_to_end"):
+        by_pair = report[setting]["typed_by_entity_pair"]
+        assert sum(c["gold"] for c in by_pair.values()) == 18
+        assert sum(c["pair"]["tp"] for c in by_pair.values()) == report[setting]["typed"]["pair"]["tp"]
+        for c in by_pair.values():
+            assert c["pair"]["tp"] <= c["reachable"] <= c["gold"]
+    assert all(c["reachable"] == c["gold"]
+               for c in report["gold_ids"]["typed_by_entity_pair"].values())
     assert "cid" in report["gold_ids"] and "concepts" in report["end_to_end"]
 
     db = tmp_path / "e2e.duckdb"
@@ -261,6 +271,9 @@ def test_evaluate_scores_typed_relations_in_every_setting(typed_model, tmp_path,
                      show=False)["relations"]["predicted_files"]["typed"]
     assert files["pair"]["tp"] + files["pair"]["fp"] == mined["typed_relations"]
     assert files == report["end_to_end"]["typed"]
+    assert (evaluate(gold=[str(DEV)], predicted=[str(out)], relations=True, show=False)
+            ["relations"]["predicted_files"]["typed_by_entity_pair"]
+            == report["end_to_end"]["typed_by_entity_pair"])
 
 
 def test_the_novelty_threshold_of_a_saved_model_can_be_retuned(typed_model, tmp_path):

@@ -12,8 +12,9 @@ from litmine.tasks.records import Mention, Sentence
 from litmine.tasks.linking.concept_ids import mention_concept_ids
 from litmine.tasks.relations.typed import (CLASSES, RELATION_TYPES, TypedRelation,
                                            candidate_pairs, decide, decide_typed, typed_spans)
-from litmine.tasks.relations.typed_gold import (gold_relations, score_relations,
-                                                summarise_issues)
+from litmine.tasks.relations.typed_gold import (concept_entity_types, entity_pair,
+                                                gold_relations, score_by_entity_pair,
+                                                score_relations, summarise_issues)
 from litmine.tasks.relations.typed_rows import evidence_indexes, relation_rows
 from litmine.tasks.sources.pubtator import read_pubtator
 
@@ -94,6 +95,76 @@ def test_scores_count_pairs_types_and_novelty_separately():
                                             "recall": 2 / 3, "f1": 4 / 7})
     assert scores["pair+type"]["tp"] == 2 and scores["pair+type+novelty"]["tp"] == 1
     assert score_relations({}, {})["pair"]["f1"] == 0.0
+
+
+def test_scores_per_entity_pair_add_up_and_say_what_linking_left_reachable():
+    """A gold pair counts under its gold entity types; a predicted pair under the gold pair's
+    types when it is one, else under the types its concepts were found with; "reachable": the
+    gold pairs whose two IDs the predictions' mentions carry."""
+    gold = {"1": {frozenset({"C1", "D1"}): ("Positive_Correlation", "Novel"),
+                  frozenset({"G1", "D1"}): ("Association", "No"),
+                  frozenset({"G1", "G2"}): ("Bind", "No")},
+            "2": {frozenset({"C2", "D2"}): ("Negative_Correlation", "No")}}
+    gold_types = {"1": {"C1": "Chemical", "D1": "Disease", "G1": "Gene", "G2": "Gene"},
+                  "2": {"C2": "Chemical", "D2": "Disease"}}
+    # linking found D1 as a Chemical (a typing slip), missed G2 and D2, found an extra gene G3
+    found = {"1": {"C1": "Chemical", "D1": "Chemical", "G1": "Gene", "G3": "Gene"},
+             "2": {"C2": "Chemical"}}
+    predicted = {"1": [("D1", "C1", "Positive_Correlation", "No"),  # gold: its gold types
+                       ("G1", "G3", "Bind", "No"),  # not gold: the types it was found with
+                       ("G1", "X9", "Bind", "No")],  # an ID no mention carries
+                 "2": [("C2", "D2", "Association", "No")]}
+    scores = score_by_entity_pair(predicted, gold, gold_types, found)
+    assert set(scores) == {"Chemical-Disease", "Disease-Gene", "Gene-Gene", "?-Gene"}
+    cd = scores["Chemical-Disease"]
+    assert (cd["gold"], cd["reachable"]) == (2, 1)  # C2-D2: D2 was not found
+    assert (cd["pair"]["tp"], cd["pair"]["fp"], cd["pair"]["fn"]) == (2, 0, 0)
+    assert cd["pair+type"]["tp"] == 1 and cd["pair+type+novelty"]["tp"] == 0
+    assert (scores["Disease-Gene"]["gold"], scores["Disease-Gene"]["reachable"]) == (1, 1)
+    gg = scores["Gene-Gene"]
+    assert (gg["gold"], gg["reachable"], gg["pair"]["tp"], gg["pair"]["fp"]) == (1, 0, 0, 1)
+    assert scores["?-Gene"]["gold"] == 0 and scores["?-Gene"]["pair"]["fp"] == 1
+    total = score_relations(predicted, gold)
+    for level in ("pair", "pair+type", "pair+type+novelty"):
+        for count in ("tp", "fp", "fn"):
+            assert sum(s[level][count] for s in scores.values()) == total[level][count]
+    assert entity_pair("Gene", "Disease") == "Disease-Gene"
+    assert concept_entity_types([Mention("1", 0, 3, "x", "Chemical", concept_id="D1|D2"),
+                                 Mention("1", 4, 5, "y", "Disease", concept_id="D2")]) == {
+        "D1": "Chemical", "D2": "Chemical"}
+
+
+def test_the_entity_pair_table_shows_reach_and_f1_per_setting():
+    from rich.console import Console
+
+    from litmine.tasks.relations.evaluation import format_report, format_tables
+    from litmine.tasks.relations.typed_gold import prf
+
+    def entry(gold, reachable, tp):
+        return {"gold": gold, "reachable": reachable,
+                **{level: prf(tp, tp + 1, gold) for level in ("pair", "pair+type",
+                                                               "pair+type+novelty")}}
+
+    scores = {level: prf(3, 4, 5) for level in ("pair", "pair+type", "pair+type+novelty")}
+    report = {"gold_ids": {"typed": scores,
+                           "typed_by_entity_pair": {"Disease-Gene": entry(4, 4, 3),
+                                                    "Chemical-Disease": entry(8, 8, 6)}},
+              "end_to_end": {"typed": scores,
+                             "typed_by_entity_pair": {"Disease-Gene": entry(4, 2, 1),
+                                                      "Chemical-Disease": entry(8, 4, 3),
+                                                      "?-Gene": entry(0, 0, 0)}}}
+    console = Console(width=200, record=True)
+    for table in format_tables(report):
+        console.print(table)
+    lines = [" ".join(line.split()) for line in console.export_text().splitlines()]
+    rows = [line for line in lines if line.startswith(("Chemical-Disease", "Disease-Gene",
+                                                       "?-Gene"))]
+    # most gold pairs first, then each setting in order; reach in percent
+    assert rows[0].startswith("Chemical-Disease gold_ids 8 100.00")
+    assert rows[1].startswith("Chemical-Disease end_to_end 8 50.00")
+    assert rows[2].startswith("Disease-Gene gold_ids 4 100.00")
+    assert rows[-1] == "?-Gene end_to_end 0 – – – –"
+    assert "| Disease-Gene | end_to_end | 4 | 50.00 |" in format_report(report)
 
 
 def test_decide_thresholds_on_one_minus_none_and_picks_the_likeliest_type():
