@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich import box
 from rich.table import Table
 
 from litmine.commands import register_all
@@ -203,7 +204,8 @@ def export(
 
 @app.command()
 def info(db: DbOption = None):
-    """What the database holds: rows per table, mentions per entity type, models, recent runs."""
+    """What the database holds: rows per table, mentions per entity type, typed relations per
+    type, models, recent runs."""
     from litmine.tasks.store.query import describe
 
     summary = describe(database_path(db))
@@ -219,6 +221,20 @@ def info(db: DbOption = None):
             types.add_row(*([plain(row["model"])] if several else []), plain(row["type"]),
                           str(row["mentions"]), str(row["linked"]), str(row["concepts"]))
         out.print(types)
+    if summary["relation_types"]:
+        several = len({r["model"] for r in summary["relation_types"]}) > 1
+        # Compact, as `evaluate`'s tables: rich's 80 columns (a pipe) hold it with a model column.
+        relations = Table(title="typed relations per type", box=box.SIMPLE_HEAD, pad_edge=False,
+                          collapse_padding=True)
+        for name in (["model"] if several else []) + ["entities", "relation"]:
+            relations.add_column(name, no_wrap=True)
+        for name in ("relations", "novel", "documents"):
+            relations.add_column(name, justify="right")
+        for row in summary["relation_types"]:
+            relations.add_row(*([plain(row["model"])] if several else []), plain(row["entities"]),
+                              plain(row["relation"]), str(row["relations"]), str(row["novel"]),
+                              str(row["documents"]))
+        out.print(relations)
     if summary["models"]:
         out.print("models: " + ", ".join(f"{plain(m)} ({n} entities)" for m, n in summary["models"]))
     for run in summary["runs"]:

@@ -139,12 +139,24 @@ ENTITY_TYPE_COUNTS = (
     "FROM entities GROUP BY model, type ORDER BY model_rows DESC, model, mentions DESC, type")
 
 
+#: Typed relations per entity-type pair and relation type, for each model (`describe`).
+RELATION_TYPE_COUNTS = (
+    "SELECT model, type1 || '-' || type2 AS entities, relation, count(*) AS relations, "
+    "count(*) FILTER (WHERE novel = 'Novel') AS novel, count(DISTINCT pmid) AS documents, "
+    "sum(count(*)) OVER (PARTITION BY model) AS model_rows "
+    "FROM relations GROUP BY model, type1, type2, relation "
+    "ORDER BY model_rows DESC, model, relations DESC, entities, relation")
+
+
 def describe(db: str | Path) -> dict:
-    """Rows per table, models present, mentions per entity type and the latest runs.
+    """Rows per table, models present, mentions per entity type, typed relations per type and
+    the latest runs.
 
     `types`: one (model, type, mentions, linked, concepts) row per model and type: linked
     mentions have a concept ID; concepts counts distinct IDs, composite ("|"-joined) ones as
-    their parts (but a Variant's tmVar ID, ``p|SUB|V|600|E``, is one)."""
+    their parts (but a Variant's tmVar ID, ``p|SUB|V|600|E``, is one). `relation_types`: one
+    (model, entities, relation, relations, novel, documents) row per model, entity-type pair
+    ("Chemical-Disease") and relation type; novel counts the relations marked "Novel"."""
     con = open_store(db, "read", stage="info").con
     try:
         version = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
@@ -155,6 +167,8 @@ def describe(db: str | Path) -> dict:
         counts = {n: con.execute(f"SELECT count(*) FROM {n}").fetchone()[0] for n in names}
         models = con.execute("SELECT model, count(*) FROM entities GROUP BY model ORDER BY 2 DESC").fetchall()
         types = con.execute(ENTITY_TYPE_COUNTS).fetchall()
+        relation_types = (con.execute(RELATION_TYPE_COUNTS).fetchall()
+                          if "relations" in present else [])
         runs = con.execute("SELECT run_id, flow, status, started_at FROM runs "
                            "ORDER BY started_at DESC LIMIT 5").fetchall()
     except duckdb.CatalogException as exc:
@@ -164,4 +178,6 @@ def describe(db: str | Path) -> dict:
     return {"db": str(db), "schema_version": int(version[0]) if version else SCHEMA_VERSION,
             "counts": counts, "models": models,
             "types": [dict(zip(("model", "type", "mentions", "linked", "concepts"), r)) for r in types],
+            "relation_types": [dict(zip(("model", "entities", "relation", "relations", "novel",
+                                         "documents"), r)) for r in relation_types],
             "runs": [dict(zip(("run_id", "flow", "status", "started_at"), r)) for r in runs]}

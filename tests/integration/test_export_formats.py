@@ -1,6 +1,7 @@
-"""`litmine export` in PubTator, BioC XML and BioC JSON, and `litmine info`'s per-type table, from a
+"""`litmine export` in PubTator, BioC XML and BioC JSON, and `litmine info`'s per-type tables, from a
 real DuckDB file holding mentions of all six entity types (one unlinked), bracketed and Greek text
-and a CID relation. The BioC files are read back with the `bioc` package."""
+and a CID relation (typed relations too, for `info`). The BioC files are read back with the `bioc`
+package."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 from bioc import biocjson, biocxml
 
-from litmine.tasks.records import Article, Mention, Pair, Sentence
+from litmine.tasks.records import Article, Mention, Pair, Relation, Sentence
 from litmine.tasks.sources.pubtator import read_pubtator
 from litmine.tasks.store.access import open_store
 from litmine.tasks.store.database import Batch
@@ -142,3 +143,37 @@ def test_info_counts_mentions_linked_and_concepts_per_type(run_litmine, db):
     table = {c[0]: c[1:] for c in cells if len(c) == 4 and c[0] in rows}
     assert table["Gene"] == ["3", "2", "2"] and table["Species"] == ["1", "1", "1"]
     assert "tagger[v2]" in out  # the models line keeps the brackets
+
+
+def test_info_counts_typed_relations_per_entity_pair_and_type(run_litmine, tmp_path):
+    """`litmine info` (and `describe`): typed relations per entity-type pair and relation type,
+    how many are novel and in how many documents; each model's apart."""
+    def relation(pmid, type1, id1, type2, id2, kind, novel, model):
+        return Relation(pmid, type1, id1, id1, type2, id2, id2, kind, novel, 0.9, 0.8,
+                        model=model)
+
+    articles = {p: Article(pmid=p, title=f"Title {p}.", abstract="Abstract.") for p in "123"}
+    rows = [relation("1", "Chemical", "D001564", "Disease", "D008545", "Positive_Correlation",
+                     "Novel", "typed"),
+            relation("2", "Chemical", "D001564", "Disease", "D008545", "Positive_Correlation",
+                     "No", "typed"),
+            relation("2", "Disease", "D008545", "Gene", "673", "Association", "Novel", "typed"),
+            relation("3", "Disease", "D008545", "Variant", "rs113488022", "Positive_Correlation",
+                     "Novel", "given")]
+    path = tmp_path / "relations.duckdb"
+    with open_store(path) as store:
+        store.load_batch(Batch(articles=[articles["1"], articles["2"]], relations=rows[:3]),
+                         model="tagger", run_id="r1")
+        store.load_batch(Batch(articles=[articles["3"]], relations=rows[3:]), model="given",
+                         run_id="r2")
+    counts = [(r["model"], r["entities"], r["relation"], r["relations"], r["novel"], r["documents"])
+              for r in describe(path)["relation_types"]]
+    assert counts == [("tagger", "Chemical-Disease", "Positive_Correlation", 2, 1, 2),
+                      ("tagger", "Disease-Gene", "Association", 1, 1, 1),
+                      ("given", "Disease-Variant", "Positive_Correlation", 1, 1, 1)]
+    code, out, err = run_litmine("info", "--db", str(path))
+    assert code == 0, err
+    assert "typed relations per type" in out
+    rows = [line.split() for line in out.splitlines()]
+    assert ["tagger", "Chemical-Disease", "Positive_Correlation", "2", "1", "2"] in rows
+    assert ["given", "Disease-Variant", "Positive_Correlation", "1", "1", "1"] in rows
