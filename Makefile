@@ -21,7 +21,7 @@ install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip "setuptools>=68"  # setuptools: `make dist` builds offline
+	$(BIN)/python -m pip install -q --upgrade pip "setuptools>=77"  # setuptools: `make dist` builds offline; 77 reads the SPDX `license`
 	$(BIN)/python -m pip install -q "$(TORCH_SPEC)"
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $@
