@@ -18,7 +18,8 @@ from litmine.settings import get_settings
 from litmine.tasks.linking.concept_scores import score_concepts
 from litmine.tasks.ner.evaluation import tag_documents
 from litmine.tasks.relations.evaluation import (evaluate_relations, format_report, format_tables,
-                                               has_typed_relations, score_relations, typed_scores)
+                                               has_typed_relations, score_relations,
+                                               typed_error_listing, typed_scores)
 from litmine.tasks.relations.typed_gold import (canonical_mentions, concept_entity_types,
                                                 gold_relations)
 from litmine.tasks.scoring import evaluate_predictions, format_errors, format_markdown, format_table
@@ -62,7 +63,8 @@ def evaluate(
     Each gold document's ``title + " " + abstract`` is split into sentences and tagged by the
     model (or, with `predicted`, mentions are read from PubTator files instead). Scores are
     strict: (pmid, start, end, type) must match. Default `types`: the gold types the model
-    predicts. Writes the scores as JSON (`json_out`) and the FP/FN listing (`errors_out`).
+    predicts. Writes the scores as JSON (`json_out`) and the FP/FN listing (`errors_out`; with
+    `relations` on BioRED-format gold, then each relation error and its cause per setting).
 
     As in `mine`, a model's mentions are made consistent with the documents' abbreviation
     definitions (`abbreviations`). With `relations`, the same mentions are also linked to MeSH
@@ -114,7 +116,11 @@ def evaluate(
         concept_types = _concept_types(corpus.documents, scored_types or corpus.types)
         report["relations"] = _relation_scores(gold, corpus.documents, mentions, predicted, type_map,
                                                concept_types, lexicon, relation_model, device,
-                                               typed_relation_model, relation_dtype_name)
+                                               typed_relation_model, relation_dtype_name,
+                                               errors=bool(errors_out))
+        if errors_out and (listing := typed_error_listing(report["relations"])):
+            with open(errors_out, "a", encoding="utf-8") as handle:
+                handle.write(listing)
         markdown += "\n\n## Concepts and CID relations\n\n" + format_report(report["relations"])
         if show:  # on stdout like the mention table (print() would go to the run's log)
             for table in format_tables(report["relations"]):
@@ -140,7 +146,7 @@ def _relation_scores(gold: list[str], gold_docs: list, mentions: list, predicted
                      type_map: list[str] | None, concept_types: list[str], lexicon: str | None,
                      relation_model: str | None, device: str,
                      typed_relation_model: str | None = None,
-                     relation_dtype_name: str | None = None) -> dict:
+                     relation_dtype_name: str | None = None, errors: bool = False) -> dict:
     """Concept and CID scores: of the predicted files' IDs and CID lines, or of `mentions`
     linked and related end to end (with the gold-entity settings, for attribution). `gold_docs`
     are the gold's PubTator documents with litmine's types; concepts of `concept_types` are scored."""
@@ -160,10 +166,11 @@ def _relation_scores(gold: list[str], gold_docs: list, mentions: list, predicted
                               if t != "CID"] for d in pred_docs}
             files |= typed_scores(typed, {d.pmid: gold_relations(d) for d in gold_docs},
                                   {d.pmid: concept_entity_types(canonical_mentions(d)) for d in gold_docs},
-                                  linked)
+                                  linked, ({d.pmid: canonical_mentions(d) for d in gold_docs}
+                                           if errors else None))
         return {"gold": list(gold), "documents": len(gold_docs), "predicted_files": files}
     return evaluate_relations(gold, predicted_mentions=mentions, lexicon=lexicon,
                               relation_model=relation_model, device=device, documents=gold_docs,
                               concept_types=concept_types,
                               typed_relation_model=typed_relation_model or None,
-                              dtype=relation_dtype_name or "fp32")
+                              dtype=relation_dtype_name or "fp32", errors=errors)

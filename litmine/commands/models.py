@@ -274,7 +274,7 @@ def evaluate(
     types: Annotated[Optional[str], typer.Option("--types", help="Types to score, comma-separated.")] = None,
     type_map: Annotated[Optional[list[str]], typer.Option("--type-map", help="SOURCE=TARGET type mapping; repeatable.")] = None,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the scores as JSON.")] = None,
-    errors_out: Annotated[Optional[Path], typer.Option("--errors", help="Write the per-document error listing.")] = None,
+    errors_out: Annotated[Optional[Path], typer.Option("--errors", help="Write the per-document error listing (with --relations on BioRED-format gold, each relation error and its cause too).")] = None,
     device: DeviceOption = "auto",
     dtype: DtypeOption = None,
     max_batch_tokens: Annotated[int, typer.Option("--max-batch-tokens", min=16, help="Most word pieces per NER batch (rows x longest row); lower it if memory runs out.")] = 8192,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,8 @@ from litmine.tasks.relations.relate import RelationBatch, relate_articles
 from litmine.tasks.relations.shared import pass_states
 from litmine.tasks.relations.typed import RELATION_TYPES
 from litmine.tasks.relations.typed_gold import (canonical_mentions, concept_entity_types,
-                                                gold_relations, score_by_entity_pair,
+                                                format_relation_errors, gold_relations,
+                                                relation_errors, score_by_entity_pair,
                                                 score_relations as score_typed)
 from litmine.tasks.scoring import Span, concept_key, pct, score_spans
 from litmine.tasks.sources.pubtator import gold_to_mentions, read_pubtator
@@ -74,17 +75,31 @@ def typed_triples(relations) -> dict[str, list[tuple[str, str, str, str]]]:
 
 
 def typed_scores(predicted: dict[str, list], gold: dict[str, Any], gold_types: dict[str, dict],
-                 mentions: Iterable[Mention]) -> dict[str, Any]:
+                 mentions: Iterable[Mention],
+                 gold_mentions: Mapping[str, Sequence[Mention]] | None = None) -> dict[str, Any]:
     """A setting's BioRED scores: "typed" (`score_typed`) and "typed_by_entity_pair"
-    (`score_by_entity_pair`, with the gold pairs that `mentions`' IDs could reach)."""
+    (`score_by_entity_pair`, with the gold pairs that `mentions`' IDs could reach); with
+    `gold_mentions` (pmid -> the gold documents' mentions), also "typed_errors"
+    (`relation_errors`: each error and its cause)."""
     found: dict[str, dict[str, str]] = defaultdict(dict)
     by_pmid: dict[str, list[Mention]] = defaultdict(list)
     for m in mentions:
         by_pmid[m.pmid].append(m)
     for pmid, ms in by_pmid.items():
         found[pmid] = concept_entity_types(ms)
-    return {"typed": score_typed(predicted, gold),
-            "typed_by_entity_pair": score_by_entity_pair(predicted, gold, gold_types, found)}
+    out = {"typed": score_typed(predicted, gold),
+           "typed_by_entity_pair": score_by_entity_pair(predicted, gold, gold_types, found)}
+    if gold_mentions is not None:
+        out["typed_errors"] = relation_errors(predicted, gold, gold_mentions, by_pmid)
+    return out
+
+
+def typed_error_listing(report: dict[str, Any]) -> str:
+    """Each setting's "typed_errors" as text (`format_relation_errors`), "" when none has them."""
+    return "".join("\n" + format_relation_errors(report[setting]["typed_errors"],
+                                                  f"BioRED relations, {setting}: {what}")
+                   for setting, what in SETTINGS.items()
+                   if "typed_errors" in report.get(setting, {}))
 
 
 def evaluate_relations(gold: Sequence[str | Path], *, ner_model: str | None = None,
@@ -95,7 +110,7 @@ def evaluate_relations(gold: Sequence[str | Path], *, ner_model: str | None = No
                        device: str = "cpu", max_documents: int | None = None,
                        documents: Sequence | None = None,
                        concept_types: Sequence[str] | None = None,
-                       dtype: str = "fp32") -> dict[str, Any]:
+                       dtype: str = "fp32", errors: bool = False) -> dict[str, Any]:
     """Concept-level and CID scores on gold PubTator documents.
 
     Three settings, so that errors can be attributed: "gold_ids" (gold entities with gold IDs:
@@ -106,7 +121,8 @@ def evaluate_relations(gold: Sequence[str | Path], *, ner_model: str | None = No
     `litmine evaluate`), instead of reading `gold` as it is; `concept_types`: the types whose
     concepts are scored (default: score_concepts's, Chemical and Disease).
     `typed_relation_model`: scores BioRED's typed relations too ("typed" in each setting) when
-    the gold documents have them. `dtype`: the relation encoders' weights (as `mine` runs them:
+    the gold documents have them; with `errors`, each setting also lists its relation errors
+    and their causes ("typed_errors": `relation_errors`). `dtype`: the relation encoders' weights (as `mine` runs them:
     `litmine.tasks.loading.relation_dtype`), recorded as "dtype".
     """
     docs = list(documents if documents is not None else
@@ -134,6 +150,7 @@ def evaluate_relations(gold: Sequence[str | Path], *, ner_model: str | None = No
                               "dtype": getattr(model, "dtype", None)}
     gold_typed = {d.pmid: gold_relations(d) for d in docs} if typed is not None else {}
     gold_types = {d.pmid: concept_entity_types(canonical_mentions(d)) for d in docs}
+    gold_mentions = {d.pmid: canonical_mentions(d) for d in docs} if errors else None
     typed_gold_ids: dict[str, list] = {}
 
     # Gold entities with predicted IDs, then with gold IDs (the classifier on its own), one
@@ -177,9 +194,10 @@ def evaluate_relations(gold: Sequence[str | Path], *, ner_model: str | None = No
     report["gold_ids"] = {"cid": score_relations(docs, _predicted_triples(cands)).as_dict()}
     if typed is not None:
         report["gold_ids"] |= typed_scores(typed_gold_ids, gold_typed, gold_types,
-                                           [m for d in docs for m in canonical_mentions(d)])
+                                           [m for d in docs for m in canonical_mentions(d)],
+                                           gold_mentions)
         report["gold_entities"] |= typed_scores(typed_triples(batch.typed_relations), gold_typed,
-                                                gold_types, batch.mentions)
+                                                gold_types, batch.mentions, gold_mentions)
     if ner_model or predicted_mentions is not None:
         t = time.perf_counter()
         if predicted_mentions is None:
@@ -192,7 +210,8 @@ def evaluate_relations(gold: Sequence[str | Path], *, ner_model: str | None = No
         timings["end_to_end"] = time.perf_counter() - t
         if typed is not None:
             report.setdefault("end_to_end", {}).update(typed_scores(
-                typed_triples(batch.typed_relations), gold_typed, gold_types, batch.mentions))
+                typed_triples(batch.typed_relations), gold_typed, gold_types, batch.mentions,
+                gold_mentions))
         report["end_to_end"] = report.get("end_to_end", {}) | {
             "ner_model": str(ner_model) if ner_model else "predicted mentions",
             "concepts": score_concepts(docs, batch.mentions, **by_type).as_dict(),

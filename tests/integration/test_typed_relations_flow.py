@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import duckdb
@@ -240,8 +241,10 @@ def test_evaluate_scores_typed_relations_in_every_setting(typed_model, tmp_path,
     shutil.copytree(typed_model, everything)
     config = json.loads((everything / "docre.json").read_text())
     (everything / "docre.json").write_text(json.dumps(config | {"threshold": 0.0}))
+    listing = tmp_path / "errors.txt"
     report = evaluate(gold=[str(DEV)], model=get_settings().model, device="cpu", relations=True,
-                      typed_relation_model=str(everything), show=False)["relations"]
+                      typed_relation_model=str(everything), show=False,
+                      errors_out=str(listing))["relations"]
     levels = {"pair", "pair+type", "pair+type+novelty"}
     for setting in ("gold_ids", "gold_entities", "end_to_end"):
         typed = report[setting]["typed"]
@@ -260,6 +263,18 @@ def test_evaluate_scores_typed_relations_in_every_setting(typed_model, tmp_path,
             assert c["pair"]["tp"] <= c["reachable"] <= c["gold"]
     assert all(c["reachable"] == c["gold"]
                for c in report["gold_ids"]["typed_by_entity_pair"].values())
+    # --errors: after the mention errors, each setting's relation errors and their causes
+    text = listing.read_text(encoding="utf-8")
+    for setting in ("gold_ids", "gold_entities", "end_to_end"):
+        assert f"# BioRED relations, {setting}: " in text
+        causes = Counter(e["error"] for e in report[setting]["typed_errors"])
+        typed = report[setting]["typed"]
+        assert causes["spurious"] == typed["pair"]["fp"]
+        assert causes["unreachable"] + causes["missed"] == typed["pair"]["fn"]
+        assert causes["type"] == typed["pair"]["tp"] - typed["pair+type"]["tp"]
+        reach = sum(c["reachable"] for c in report[setting]["typed_by_entity_pair"].values())
+        assert causes["unreachable"] == 18 - reach
+    assert not any(e["error"] == "unreachable" for e in report["gold_ids"]["typed_errors"])
     assert "cid" in report["gold_ids"] and "concepts" in report["end_to_end"]
 
     db = tmp_path / "e2e.duckdb"

@@ -13,7 +13,8 @@ from litmine.tasks.linking.concept_ids import mention_concept_ids
 from litmine.tasks.relations.typed import (CLASSES, RELATION_TYPES, TypedRelation,
                                            candidate_pairs, decide, decide_typed, typed_spans)
 from litmine.tasks.relations.typed_gold import (concept_entity_types, entity_pair,
-                                                gold_relations, score_by_entity_pair,
+                                                format_relation_errors, gold_relations,
+                                                relation_errors, score_by_entity_pair,
                                                 score_relations, summarise_issues)
 from litmine.tasks.relations.typed_rows import evidence_indexes, relation_rows
 from litmine.tasks.sources.pubtator import read_pubtator
@@ -166,6 +167,52 @@ def test_the_entity_pair_table_shows_reach_and_f1_per_setting():
     assert rows[-1] == "?-Gene end_to_end 0 – – – –"
     assert "| Disease-Gene | end_to_end | 4 | 50.00 |" in format_report(report)
 
+
+
+def test_relation_errors_name_each_cause_and_what_the_lost_concepts_became():
+    """unreachable (a concept no mention of the setting carries: its gold mentions' fate),
+    missed (both found, not kept), type, novelty, spurious (with IDs no gold mention carries);
+    the counts agree with `score_relations`."""
+    gold = {"1": {frozenset({"C1", "D1"}): ("Positive_Correlation", "Novel"),
+                  frozenset({"G1", "D1"}): ("Association", "No"),
+                  frozenset({"G1", "D2"}): ("Association", "No"),
+                  frozenset({"G1", "G2"}): ("Bind", "No"),
+                  frozenset({"C1", "G1"}): ("Bind", "Novel")}}
+    golds = {"1": [Mention("1", 0, 5, "aspirin", "Chemical", concept_id="C1"),
+                   Mention("1", 10, 15, "asthma", "Disease", concept_id="D1"),
+                   Mention("1", 20, 24, "TP53", "Gene", concept_id="G1"),
+                   Mention("1", 30, 36, "gout", "Disease", concept_id="D2"),
+                   Mention("1", 40, 44, "MDM2", "Gene", concept_id="G2")]}
+    found = {"1": [Mention("1", 0, 5, "aspirin", "Chemical", concept_id="C1"),
+                   Mention("1", 10, 15, "asthma", "Disease", concept_id="D1"),
+                   Mention("1", 20, 24, "TP53", "Gene", concept_id="G1"),
+                   Mention("1", 30, 36, "gout", "Disease", concept_id="D9"),  # mislinked
+                   # MDM2 not tagged at all
+                   ]}
+    predicted = {"1": [("D1", "C1", "Negative_Correlation", "Novel"),  # wrong type
+                       ("C1", "G1", "Bind", "No"),  # wrong novelty
+                       ("G1", "D9", "Association", "No")]}  # not gold
+    errors = relation_errors(predicted, gold, golds, found)
+    by_pair = {tuple(e["pair"]): e for e in errors}
+    assert by_pair[("C1", "D1")] | {} == {"pmid": "1", "pair": ["C1", "D1"], "error": "type",
+                                         "gold": "Positive_Correlation Novel",
+                                         "predicted": "Negative_Correlation"}
+    assert by_pair[("C1", "G1")]["error"] == "novelty"
+    assert by_pair[("D1", "G1")]["error"] == "missed"
+    assert by_pair[("D2", "G1")]["error"] == "unreachable"
+    assert by_pair[("D2", "G1")]["detail"] == "D2: 'gout' -> D9"
+    assert by_pair[("G1", "G2")]["detail"] == "G2: 'MDM2' -> not tagged"
+    assert by_pair[("D9", "G1")] == {"pmid": "1", "pair": ["D9", "G1"], "error": "spurious",
+                                     "predicted": "Association No",
+                                     "detail": "no gold mention carries D9"}
+    scores = score_relations(predicted, gold)
+    causes = [e["error"] for e in errors]
+    assert causes.count("spurious") == scores["pair"]["fp"]
+    assert causes.count("unreachable") + causes.count("missed") == scores["pair"]["fn"]
+    text = format_relation_errors(errors, "BioRED relations, end_to_end")
+    assert text.startswith("# BioRED relations, end_to_end\n\n")
+    assert "UNREACHABLE  D2 G1  gold: Association No  (D2: 'gout' -> D9)" in text
+    assert format_relation_errors([], "none").splitlines()[-1] == "no errors"
 
 def test_decide_thresholds_on_one_minus_none_and_picks_the_likeliest_type():
     probs = [0.3] + [0.0] * len(RELATION_TYPES)
