@@ -16,7 +16,7 @@ from litmine.tasks.relations.typed_gold import (concept_entity_types, entity_pai
                                                 format_relation_errors, gold_relations,
                                                 relation_errors, score_by_entity_pair,
                                                 score_relations, summarise_issues)
-from litmine.tasks.relations.typed_rows import evidence_indexes, relation_rows
+from litmine.tasks.relations.typed_rows import evidence_indexes, relatable, relation_rows
 from litmine.tasks.sources.pubtator import read_pubtator
 
 
@@ -258,6 +258,27 @@ def test_relation_rows_name_concepts_and_quote_evidence():
     assert row.sentence_indexes == (0, 1) and row.evidence == ("BRCA1 binds aspirin.",
                                                                "Aspirin helps BRCA1.")
 
+
+
+def test_a_concept_only_the_fuzzy_level_linked_is_in_no_relation():
+    """`relatable`: a pair whose concept every mention of which only the fuzzy level linked is
+    left out; one exact mention of the concept is enough to keep it; IDs stay on the entities."""
+    def mention(start, text, kind, cid, status):
+        return Mention("5", start, start + len(text), text, kind, concept_id=cid,
+                       link_status=status)
+
+    mentions = [mention(0, "BRCA1", "Gene", "672", "exact"),
+                mention(10, "aspirinn", "Chemical", "D001241", "fuzzy"),
+                mention(30, "ibuprofenn", "Chemical", "D007052", "fuzzy"),
+                mention(50, "ibuprofen", "Chemical", "D007052", "exact"),
+                mention(70, "tumour", "Disease", "D009369", "rewritten")]
+    pairs = [TypedRelation(("Chemical", "D001241"), ("Gene", "672"), "Bind", "Novel", 0.9, 0.8),
+             TypedRelation(("Chemical", "D007052"), ("Gene", "672"), "Bind", "No", 0.9, 0.1),
+             TypedRelation(("Disease", "D009369"), ("Gene", "672"), "Association", "No", 0.7,
+                           0.2)]
+    kept = relatable(pairs, mentions)
+    assert [r.first for r in kept] == [("Chemical", "D007052"), ("Disease", "D009369")]
+    assert relatable(pairs, []) == pairs  # concepts no mention names: nothing to judge by
 
 def test_typed_pair_head_scores_every_pair_with_classes_and_novelty(tmp_path):
     """The pair model with a type embedding and 10 outputs on a tiny random encoder."""
