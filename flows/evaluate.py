@@ -19,7 +19,7 @@ from litmine.tasks.linking.concept_scores import score_concepts
 from litmine.tasks.ner.evaluation import tag_documents
 from litmine.tasks.relations.evaluation import (evaluate_relations, format_report, format_tables,
                                                has_typed_relations, score_relations,
-                                               typed_error_listing, typed_scores)
+                                               format_typed_errors, score_typed_setting)
 from litmine.tasks.relations.typed_gold import (canonical_mentions, concept_entity_types,
                                                 gold_relations)
 from litmine.tasks.scoring import evaluate_predictions, format_errors, format_markdown, format_table
@@ -118,7 +118,7 @@ def evaluate(
                                                concept_types, lexicon, relation_model, device,
                                                typed_relation_model, relation_dtype_name,
                                                errors=bool(errors_out))
-        if errors_out and (listing := typed_error_listing(report["relations"])):
+        if errors_out and (listing := format_typed_errors(report["relations"])):
             with open(errors_out, "a", encoding="utf-8") as handle:
                 handle.write(listing)
         markdown += "\n\n## Concepts and CID relations\n\n" + format_report(report["relations"])
@@ -164,7 +164,7 @@ def _relation_scores(gold: list[str], gold_docs: list, mentions: list, predicted
         if has_typed_relations(gold_docs):
             typed = {d.pmid: [(a, b, t, d.novel(k)) for k, (t, a, b) in enumerate(d.relations)
                               if t != "CID"] for d in pred_docs}
-            files |= typed_scores(typed, {d.pmid: gold_relations(d) for d in gold_docs},
+            files |= score_typed_setting(typed, {d.pmid: gold_relations(d) for d in gold_docs},
                                   {d.pmid: concept_entity_types(canonical_mentions(d)) for d in gold_docs},
                                   linked, ({d.pmid: canonical_mentions(d) for d in gold_docs}
                                            if errors else None))

@@ -27,9 +27,9 @@ from litmine.tasks.relations.registry import load_relation_model, load_typed_mod
 from litmine.tasks.relations.relate import RelationBatch, relate_articles
 from litmine.tasks.relations.shared import pass_states
 from litmine.tasks.relations.typed import RELATION_TYPES
+from litmine.tasks.relations.typed_errors import format_relation_errors, list_relation_errors
 from litmine.tasks.relations.typed_gold import (canonical_mentions, concept_entity_types,
-                                                format_relation_errors, gold_relations,
-                                                relation_errors, score_by_entity_pair,
+                                                gold_relations, score_by_entity_pair,
                                                 score_relations as score_typed)
 from litmine.tasks.scoring import Span, concept_key, pct, score_spans
 from litmine.tasks.sources.pubtator import gold_to_mentions, read_pubtator
@@ -74,13 +74,13 @@ def typed_triples(relations) -> dict[str, list[tuple[str, str, str, str]]]:
     return out
 
 
-def typed_scores(predicted: dict[str, list], gold: dict[str, Any], gold_types: dict[str, dict],
+def score_typed_setting(predicted: dict[str, list], gold: dict[str, Any], gold_types: dict[str, dict],
                  mentions: Iterable[Mention],
                  gold_mentions: Mapping[str, Sequence[Mention]] | None = None) -> dict[str, Any]:
     """A setting's BioRED scores: "typed" (`score_typed`) and "typed_by_entity_pair"
     (`score_by_entity_pair`, with the gold pairs that `mentions`' IDs could reach); with
     `gold_mentions` (pmid -> the gold documents' mentions), also "typed_errors"
-    (`relation_errors`: each error and its cause)."""
+    (`list_relation_errors`: each error and its cause)."""
     found: dict[str, dict[str, str]] = defaultdict(dict)
     by_pmid: dict[str, list[Mention]] = defaultdict(list)
     for m in mentions:
@@ -90,11 +90,11 @@ def typed_scores(predicted: dict[str, list], gold: dict[str, Any], gold_types: d
     out = {"typed": score_typed(predicted, gold),
            "typed_by_entity_pair": score_by_entity_pair(predicted, gold, gold_types, found)}
     if gold_mentions is not None:
-        out["typed_errors"] = relation_errors(predicted, gold, gold_mentions, by_pmid)
+        out["typed_errors"] = list_relation_errors(predicted, gold, gold_mentions, by_pmid)
     return out
 
 
-def typed_error_listing(report: dict[str, Any]) -> str:
+def format_typed_errors(report: dict[str, Any]) -> str:
     """Each setting's "typed_errors" as text (`format_relation_errors`), "" when none has them."""
     return "".join("\n" + format_relation_errors(report[setting]["typed_errors"],
                                                   f"BioRED relations, {setting}: {what}")
@@ -122,7 +122,7 @@ def evaluate_relations(gold: Sequence[str | Path], *, ner_model: str | None = No
     concepts are scored (default: score_concepts's, Chemical and Disease).
     `typed_relation_model`: scores BioRED's typed relations too ("typed" in each setting) when
     the gold documents have them; with `errors`, each setting also lists its relation errors
-    and their causes ("typed_errors": `relation_errors`). `dtype`: the relation encoders' weights (as `mine` runs them:
+    and their causes ("typed_errors": `list_relation_errors`). `dtype`: the relation encoders' weights (as `mine` runs them:
     `litmine.tasks.loading.relation_dtype`), recorded as "dtype".
     """
     docs = list(documents if documents is not None else
@@ -193,10 +193,10 @@ def evaluate_relations(gold: Sequence[str | Path], *, ner_model: str | None = No
         "link_methods": dict(Counter(l.method for l in batch.links))}
     report["gold_ids"] = {"cid": score_relations(docs, _predicted_triples(cands)).as_dict()}
     if typed is not None:
-        report["gold_ids"] |= typed_scores(typed_gold_ids, gold_typed, gold_types,
+        report["gold_ids"] |= score_typed_setting(typed_gold_ids, gold_typed, gold_types,
                                            [m for d in docs for m in canonical_mentions(d)],
                                            gold_mentions)
-        report["gold_entities"] |= typed_scores(typed_triples(batch.typed_relations), gold_typed,
+        report["gold_entities"] |= score_typed_setting(typed_triples(batch.typed_relations), gold_typed,
                                                 gold_types, batch.mentions, gold_mentions)
     if ner_model or predicted_mentions is not None:
         t = time.perf_counter()
@@ -209,7 +209,7 @@ def evaluate_relations(gold: Sequence[str | Path], *, ner_model: str | None = No
                                 relation_model=model, typed_model=typed, states=states)
         timings["end_to_end"] = time.perf_counter() - t
         if typed is not None:
-            report.setdefault("end_to_end", {}).update(typed_scores(
+            report.setdefault("end_to_end", {}).update(score_typed_setting(
                 typed_triples(batch.typed_relations), gold_typed, gold_types, batch.mentions,
                 gold_mentions))
         report["end_to_end"] = report.get("end_to_end", {}) | {
@@ -241,7 +241,7 @@ def format_report(report: dict[str, Any]) -> str:
             lines.append(f"| {setting} | BioRED | {level} | {c['tp'] + c['fn']} | "
                          f"{c['tp'] + c['fp']} | {c['tp']} | {c['fp']} | {c['fn']} | "
                          f"{pct(c['precision'])} | {pct(c['recall'])} | {pct(c['f1'])} |")
-    rows = entity_pair_rows(report)
+    rows = tabulate_entity_pairs(report)
     if rows:
         lines += ["", "| entities | setting | gold | reachable | pair F1 | +type F1 | +novelty F1 |",
                   "|---|---|---:|---:|---:|---:|---:|"]
@@ -249,7 +249,7 @@ def format_report(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def entity_pair_rows(report: dict[str, Any]) -> list[list[str]]:
+def tabulate_entity_pairs(report: dict[str, Any]) -> list[list[str]]:
     """Rows (entity-type pair, setting, gold pairs, reachable %, pair / +type / +novelty F1) of
     each setting's `typed_by_entity_pair`, most gold pairs first."""
     by_kind: dict[str, list] = defaultdict(list)
@@ -313,7 +313,7 @@ def format_tables(report: dict[str, Any]) -> list:
             table.caption += (f". Pairs kept at {thresholds['given']:.3g} with gold IDs, "
                               f"{thresholds['tagged']:.3g} with predicted ones")
         tables.append(table)
-    rows = entity_pair_rows(report)
+    rows = tabulate_entity_pairs(report)
     if rows:
         table = Table(title="BioRED relations by entity types (F1)", box=box.SIMPLE_HEAD,
                       pad_edge=False, collapse_padding=True)

@@ -24,7 +24,7 @@ from litmine.tasks.records import Article, DocumentFailure, Mention, Pair, Relat
 from litmine.tasks.relations.candidates import Candidate, build_candidates
 from litmine.tasks.relations.pairs import normalise_surface
 from litmine.tasks.relations.registry import load_relation_model, load_typed_model
-from litmine.tasks.relations.typed_rows import relatable, relation_rows
+from litmine.tasks.relations.typed_rows import keep_relatable, relation_rows
 from litmine.tasks.sources.annotations import GIVEN_NONE, GIVEN_STATUS, ids_given
 from litmine.tasks.text.abbreviations import Abbreviation, find_and_apply_abbreviations
 
@@ -138,7 +138,7 @@ def relate_document(article: Article, sentences: Sequence[Sentence],
                 text, linked, typed_threshold(typed_model, linked, given), states=states,
                 sentences=sentences, pmid=article.pmid)
             typed = relation_rows(article.pmid, sentences, linked,
-                                  relatable(predicted, linked), typed_model.name)
+                                  keep_relatable(predicted, linked), typed_model.name)
     if not out.failures:
         out.mentions, out.links, out.abbreviations = list(linked), list(links), list(abbrs)
         out.candidates, out.typed_relations = list(cands), typed

@@ -1,5 +1,5 @@
 """`Relation` rows of a document's predicted typed relations: each concept's name and the
-sentences that support the pair; and which concepts are sure enough to relate (`relatable`).
+sentences that support the pair; and which concepts are sure enough to relate (`keep_relatable`).
 
 Evidence is every sentence that mentions both concepts; a pair with none gets the closest two
 sentences (one mentioning each), since BioRED relations often span sentences. At most
@@ -55,7 +55,7 @@ def evidence_indexes(first: set[int], second: set[int]) -> tuple[int, ...]:
     return tuple(sorted({a, b}))
 
 
-def relatable(predicted: Sequence[TypedRelation], mentions: Sequence[Mention]
+def keep_relatable(predicted: Sequence[TypedRelation], mentions: Sequence[Mention]
               ) -> list[TypedRelation]:
     """`predicted` without the pairs one of whose concepts only `UNRELATED_LEVELS` linked (by
     the mentions' `link_status`)."""

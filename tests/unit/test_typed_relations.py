@@ -12,11 +12,12 @@ from litmine.tasks.records import Mention, Sentence
 from litmine.tasks.linking.concept_ids import mention_concept_ids
 from litmine.tasks.relations.typed import (CLASSES, RELATION_TYPES, TypedRelation,
                                            candidate_pairs, decide, decide_typed, typed_spans)
+from litmine.tasks.relations.typed_errors import format_relation_errors, list_relation_errors
 from litmine.tasks.relations.typed_gold import (concept_entity_types, entity_pair,
-                                                format_relation_errors, gold_relations,
-                                                relation_errors, score_by_entity_pair,
+                                                gold_relations, score_by_entity_pair,
                                                 score_relations, summarise_issues)
-from litmine.tasks.relations.typed_rows import evidence_indexes, relatable, relation_rows
+from litmine.tasks.relations.typed_rows import (evidence_indexes, keep_relatable,
+                                                relation_rows)
 from litmine.tasks.sources.pubtator import read_pubtator
 
 
@@ -192,7 +193,7 @@ def test_relation_errors_name_each_cause_and_what_the_lost_concepts_became():
     predicted = {"1": [("D1", "C1", "Negative_Correlation", "Novel"),  # wrong type
                        ("C1", "G1", "Bind", "No"),  # wrong novelty
                        ("G1", "D9", "Association", "No")]}  # not gold
-    errors = relation_errors(predicted, gold, golds, found)
+    errors = list_relation_errors(predicted, gold, golds, found)
     by_pair = {tuple(e["pair"]): e for e in errors}
     assert by_pair[("C1", "D1")] | {} == {"pmid": "1", "pair": ["C1", "D1"], "error": "type",
                                          "gold": "Positive_Correlation Novel",
@@ -261,7 +262,7 @@ def test_relation_rows_name_concepts_and_quote_evidence():
 
 
 def test_a_concept_only_the_fuzzy_level_linked_is_in_no_relation():
-    """`relatable`: a pair whose concept every mention of which only the fuzzy level linked is
+    """`keep_relatable`: a pair whose concept every mention of which only the fuzzy level linked is
     left out; one exact mention of the concept is enough to keep it; IDs stay on the entities."""
     def mention(start, text, kind, cid, status):
         return Mention("5", start, start + len(text), text, kind, concept_id=cid,
@@ -276,9 +277,9 @@ def test_a_concept_only_the_fuzzy_level_linked_is_in_no_relation():
              TypedRelation(("Chemical", "D007052"), ("Gene", "672"), "Bind", "No", 0.9, 0.1),
              TypedRelation(("Disease", "D009369"), ("Gene", "672"), "Association", "No", 0.7,
                            0.2)]
-    kept = relatable(pairs, mentions)
+    kept = keep_relatable(pairs, mentions)
     assert [r.first for r in kept] == [("Chemical", "D007052"), ("Disease", "D009369")]
-    assert relatable(pairs, []) == pairs  # concepts no mention names: nothing to judge by
+    assert keep_relatable(pairs, []) == pairs  # concepts no mention names: nothing to judge by
 
 def test_typed_pair_head_scores_every_pair_with_classes_and_novelty(tmp_path):
     """The pair model with a type embedding and 10 outputs on a tiny random encoder."""
