@@ -18,8 +18,8 @@ from litmine.settings import get_settings
 from litmine.tasks.linking.concept_scores import score_concepts
 from litmine.tasks.ner.evaluation import tag_documents
 from litmine.tasks.relations.evaluation import (evaluate_relations, format_report, format_tables,
-                                               has_typed_relations, score_relations,
-                                               format_typed_errors, score_typed_setting)
+                                               format_typed_errors, has_typed_relations,
+                                               score_relations, score_typed_setting)
 from litmine.tasks.relations.typed_gold import (canonical_mentions, concept_entity_types,
                                                 gold_relations)
 from litmine.tasks.scoring import evaluate_predictions, format_errors, format_markdown, format_table
@@ -164,10 +164,11 @@ def _relation_scores(gold: list[str], gold_docs: list, mentions: list, predicted
         if has_typed_relations(gold_docs):
             typed = {d.pmid: [(a, b, t, d.novel(k)) for k, (t, a, b) in enumerate(d.relations)
                               if t != "CID"] for d in pred_docs}
-            files |= score_typed_setting(typed, {d.pmid: gold_relations(d) for d in gold_docs},
-                                  {d.pmid: concept_entity_types(canonical_mentions(d)) for d in gold_docs},
-                                  linked, ({d.pmid: canonical_mentions(d) for d in gold_docs}
-                                           if errors else None))
+            gold_mentions = {d.pmid: canonical_mentions(d) for d in gold_docs}
+            files |= score_typed_setting(
+                typed, {d.pmid: gold_relations(d) for d in gold_docs},
+                {pmid: concept_entity_types(ms) for pmid, ms in gold_mentions.items()}, linked,
+                gold_mentions if errors else None)
         return {"gold": list(gold), "documents": len(gold_docs), "predicted_files": files}
     return evaluate_relations(gold, predicted_mentions=mentions, lexicon=lexicon,
                               relation_model=relation_model, device=device, documents=gold_docs,

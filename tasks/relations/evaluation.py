@@ -74,9 +74,10 @@ def typed_triples(relations) -> dict[str, list[tuple[str, str, str, str]]]:
     return out
 
 
-def score_typed_setting(predicted: dict[str, list], gold: dict[str, Any], gold_types: dict[str, dict],
-                 mentions: Iterable[Mention],
-                 gold_mentions: Mapping[str, Sequence[Mention]] | None = None) -> dict[str, Any]:
+def score_typed_setting(predicted: dict[str, list], gold: dict[str, Any],
+                        gold_types: dict[str, dict], mentions: Iterable[Mention],
+                        gold_mentions: Mapping[str, Sequence[Mention]] | None = None
+                        ) -> dict[str, Any]:
     """A setting's BioRED scores: "typed" (`score_typed`) and "typed_by_entity_pair"
     (`score_by_entity_pair`, with the gold pairs that `mentions`' IDs could reach); with
     `gold_mentions` (pmid -> the gold documents' mentions), also "typed_errors"
@@ -122,8 +123,8 @@ def evaluate_relations(gold: Sequence[str | Path], *, ner_model: str | None = No
     concepts are scored (default: score_concepts's, Chemical and Disease).
     `typed_relation_model`: scores BioRED's typed relations too ("typed" in each setting) when
     the gold documents have them; with `errors`, each setting also lists its relation errors
-    and their causes ("typed_errors": `list_relation_errors`). `dtype`: the relation encoders' weights (as `mine` runs them:
-    `litmine.tasks.loading.relation_dtype`), recorded as "dtype".
+    and their causes ("typed_errors": `list_relation_errors`). `dtype`: the relation encoders'
+    weights (as `mine` runs them: `litmine.tasks.loading.relation_dtype`), recorded as "dtype".
     """
     docs = list(documents if documents is not None else
                 [d for path in gold for d in read_pubtator(path)[0]])[:max_documents]
@@ -193,11 +194,12 @@ def evaluate_relations(gold: Sequence[str | Path], *, ner_model: str | None = No
         "link_methods": dict(Counter(l.method for l in batch.links))}
     report["gold_ids"] = {"cid": score_relations(docs, _predicted_triples(cands)).as_dict()}
     if typed is not None:
-        report["gold_ids"] |= score_typed_setting(typed_gold_ids, gold_typed, gold_types,
-                                           [m for d in docs for m in canonical_mentions(d)],
-                                           gold_mentions)
-        report["gold_entities"] |= score_typed_setting(typed_triples(batch.typed_relations), gold_typed,
-                                                gold_types, batch.mentions, gold_mentions)
+        report["gold_ids"] |= score_typed_setting(
+            typed_gold_ids, gold_typed, gold_types,
+            [m for d in docs for m in canonical_mentions(d)], gold_mentions)
+        report["gold_entities"] |= score_typed_setting(
+            typed_triples(batch.typed_relations), gold_typed, gold_types, batch.mentions,
+            gold_mentions)
     if ner_model or predicted_mentions is not None:
         t = time.perf_counter()
         if predicted_mentions is None:
