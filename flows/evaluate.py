@@ -17,9 +17,10 @@ from litmine.tasks.loading import relation_dtype
 from litmine.settings import get_settings
 from litmine.tasks.linking.concept_scores import score_concepts
 from litmine.tasks.ner.evaluation import tag_documents
-from litmine.tasks.relations.evaluation import (evaluate_relations, format_report, format_tables,
-                                               format_typed_errors, has_typed_relations,
-                                               score_relations, score_typed_setting)
+from litmine.tasks.relations.evaluation import (cid_reach, evaluate_relations, format_report,
+                                               format_tables, format_typed_errors,
+                                               has_typed_relations, score_relations,
+                                               score_typed_setting)
 from litmine.tasks.relations.typed_gold import (canonical_mentions, concept_entity_types,
                                                 gold_relations)
 from litmine.tasks.scoring import evaluate_predictions, format_errors, format_markdown, format_table
@@ -160,7 +161,8 @@ def _relation_scores(gold: list[str], gold_docs: list, mentions: list, predicted
         linked = read_predictions(predicted, type_map)
         triples = [(d.pmid, a, b) for d in pred_docs for t, a, b in d.relations if t == "CID"]
         files = {"concepts": score_concepts(gold_docs, linked, types=concept_types).as_dict(),
-                 "cid": score_relations(gold_docs, triples).as_dict()}
+                 "cid": score_relations(gold_docs, triples).as_dict(),
+                 "cid_reach": cid_reach(gold_docs, linked)}
         if has_typed_relations(gold_docs):
             typed = {d.pmid: [(a, b, t, d.novel(k)) for k, (t, a, b) in enumerate(d.relations)
                               if t != "CID"] for d in pred_docs}

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from litmine.settings import DEFAULT_LEXICON, DEFAULT_RELATION_MODEL
+from litmine.tasks.linking.concept_ids import mention_concept_ids
 from litmine.tasks.linking.concept_scores import score_concepts
 from litmine.tasks.linking.normalise import load_linker
 from litmine.tasks.ner.engine import load_tagger
@@ -55,6 +56,19 @@ def score_relations(gold_docs: Sequence, predicted: Iterable[tuple[str, str, str
     pred = [s for pmid, pairs in by_doc.items() for s in relation_spans(pmid, pairs)]
     return score_spans(gold, pred, types=["CID"], pmids=[d.pmid for d in gold_docs],
                        key=concept_key, level="relation")
+
+
+def cid_reach(gold_docs: Sequence, mentions: Iterable[Mention]) -> dict[str, int]:
+    """How many gold CID relations `mentions` could reach: "gold", and "reachable", those whose
+    chemical ID a Chemical mention and disease ID a Disease mention of the document carry (the
+    most a CID model can recall after NER and linking)."""
+    found: set[tuple[str, str, str]] = set()
+    for m in mentions:
+        found.update((m.pmid, m.type, cid) for cid in mention_concept_ids(m.type, m.concept_id))
+    gold = {(d.pmid, a, b) for d in gold_docs for t, a, b in d.relations if t == "CID"}
+    return {"gold": len(gold),
+            "reachable": sum((p, "Chemical", a) in found and (p, "Disease", b) in found
+                             for p, a, b in gold)}
 
 
 def _predicted_triples(candidates: Sequence[Candidate]) -> list[tuple[str, str, str]]:
@@ -191,6 +205,7 @@ def evaluate_relations(gold: Sequence[str | Path], *, ner_model: str | None = No
     report["gold_entities"] = {
         "concepts": score_concepts(docs, batch.mentions, **by_type).as_dict(),
         "cid": score_relations(docs, _predicted_triples(batch.candidates)).as_dict(),
+        "cid_reach": cid_reach(docs, batch.mentions),
         "link_methods": dict(Counter(l.method for l in batch.links))}
     report["gold_ids"] = {"cid": score_relations(docs, _predicted_triples(cands)).as_dict()}
     if typed is not None:
@@ -218,6 +233,7 @@ def evaluate_relations(gold: Sequence[str | Path], *, ner_model: str | None = No
             "ner_model": str(ner_model) if ner_model else "predicted mentions",
             "concepts": score_concepts(docs, batch.mentions, **by_type).as_dict(),
             "cid": score_relations(docs, _predicted_triples(batch.candidates)).as_dict(),
+            "cid_reach": cid_reach(docs, batch.mentions),
             "link_methods": dict(Counter(l.method for l in batch.links
                                          if l.method != "none" or l.reason))}
     report["seconds"] = {k: round(v, 1) for k, v in timings.items()}
@@ -243,12 +259,24 @@ def format_report(report: dict[str, Any]) -> str:
             lines.append(f"| {setting} | BioRED | {level} | {c['tp'] + c['fn']} | "
                          f"{c['tp'] + c['fp']} | {c['tp']} | {c['fp']} | {c['fn']} | "
                          f"{pct(c['precision'])} | {pct(c['recall'])} | {pct(c['f1'])} |")
+    if reach := describe_cid_reach(report):
+        lines += ["", reach + "."]
     rows = tabulate_entity_pairs(report)
     if rows:
         lines += ["", "| entities | setting | gold | reachable | pair F1 | +type F1 | +novelty F1 |",
                   "|---|---|---:|---:|---:|---:|---:|"]
         lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def describe_cid_reach(report: dict[str, Any]) -> str:
+    """One line: each setting's share of gold CID relations its mentions could reach ("" when
+    no setting has a `cid_reach` with gold relations)."""
+    parts = [f"{setting} {pct(c['reachable'] / c['gold'])}% ({c['reachable']} of {c['gold']})"
+             for setting in SETTINGS
+             if (c := report.get(setting, {}).get("cid_reach")) and c["gold"]]
+    return ("Gold CID relations whose two IDs the mentions carry: " + ", ".join(parts)
+            if parts else "")
 
 
 def tabulate_entity_pairs(report: dict[str, Any]) -> list[list[str]]:
@@ -296,6 +324,8 @@ def format_tables(report: dict[str, Any]) -> list:
                               pct(c["f1"]))
         if table.row_count:
             table.caption = "; ".join(f"{k}: {v}" for k, v in SETTINGS.items() if level in report.get(k, {}))
+            if level == "cid" and (reach := describe_cid_reach(report)):
+                table.caption += ". " + reach
             tables.append(table)
     table = Table(title="BioRED relation scores (BioCreative VIII, per document)",
                   box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)

@@ -137,6 +137,8 @@ def test_mine_links_mesh_ids_and_scores_cid_relations_by_default(tmp_path, prefe
         assert (direct["relations"]["end_to_end"][level]["per_type"]
                 == via_export["relations"]["predicted_files"][level]["per_type"])
     assert via_export["relations"]["predicted_files"]["cid"]["per_type"]["CID"]["tp"] == scores.tp
+    assert (via_export["relations"]["predicted_files"]["cid_reach"]
+            == direct["relations"]["end_to_end"]["cid_reach"])
 
     # --no-relations: the same PMIDs' rows are replaced by NER mentions and co-occurrence only
     again = mine(files=[str(gold_file)], db=str(db), device="cpu", relations=False)

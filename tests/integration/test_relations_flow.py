@@ -87,6 +87,10 @@ def test_evaluate_relations_end_to_end(built, tiny_ner_model, tmp_path):
     assert gold_cid["n_gold"] == 11
     # the lexicon was built without the dev documents, yet links most of their concepts
     assert report["gold_entities"]["concepts"]["micro"]["tp"] > 0
+    # reach: the gold CID pairs whose two IDs the setting's mentions carry bound its recall
+    for setting in ("gold_entities", "end_to_end"):
+        reach, cid = report[setting]["cid_reach"], report[setting]["cid"]["per_type"]["CID"]
+        assert reach["gold"] == 11 and cid["tp"] <= reach["reachable"] <= 11
 
 
 def test_evaluate_with_relations_prints_concept_and_cid_tables_on_stdout(built, tiny_ner_model, tmp_path):

@@ -262,3 +262,27 @@ def test_linear_training_needs_documents(tmp_path):
 
     with pytest.raises(LitmineError, match="at least 5 training documents"):
         train_linear_relations([TRAIN], [DEV], tmp_path / "x", max_train_docs=2)
+
+
+def test_cid_reach_counts_gold_pairs_whose_chemical_and_disease_ids_were_found():
+    """`cid_reach`: a gold CID pair is reachable when a Chemical mention carries its chemical ID
+    and a Disease mention its disease ID (parts of a composite count); the caption says so."""
+    from types import SimpleNamespace
+
+    from litmine.tasks.records import Mention
+    from litmine.tasks.relations.evaluation import cid_reach, describe_cid_reach
+
+    docs = [SimpleNamespace(pmid="1", relations=[("CID", "D1", "D7"), ("CID", "D1", "D8"),
+                                                 ("CID", "D2", "D7")]),
+            SimpleNamespace(pmid="2", relations=[("CID", "D1", "D7")])]
+    mentions = [Mention("1", 0, 3, "abc", "Chemical", concept_id="D1"),
+                Mention("1", 5, 9, "pain", "Disease", concept_id="D7|D9"),
+                Mention("1", 12, 15, "xyz", "Disease", concept_id="D2"),  # D2 as a disease
+                Mention("2", 0, 3, "abc", "Chemical", concept_id="D1")]
+    reach = cid_reach(docs, mentions)
+    assert reach == {"gold": 4, "reachable": 1}  # only 1: D1 -> D7
+    line = describe_cid_reach({"end_to_end": {"cid_reach": reach},
+                               "gold_ids": {"cid_reach": {"gold": 0, "reachable": 0}}})
+    assert line == ("Gold CID relations whose two IDs the mentions carry: "
+                    "end_to_end 25.00% (1 of 4)")
+    assert describe_cid_reach({}) == ""
