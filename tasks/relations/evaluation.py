@@ -164,8 +164,9 @@ def evaluate_relations(gold: Sequence[str | Path], *, ner_model: str | None = No
                                                     "tagged": typed.threshold} if typed else None),
                               "dtype": getattr(model, "dtype", None)}
     gold_typed = {d.pmid: gold_relations(d) for d in docs} if typed is not None else {}
-    gold_types = {d.pmid: concept_entity_types(canonical_mentions(d)) for d in docs}
-    gold_mentions = {d.pmid: canonical_mentions(d) for d in docs} if errors else None
+    canonical = {d.pmid: canonical_mentions(d) for d in docs}  # gold mentions, litmine's types
+    gold_types = {pmid: concept_entity_types(ms) for pmid, ms in canonical.items()}
+    gold_mentions = canonical if errors else None
     typed_gold_ids: dict[str, list] = {}
 
     # Gold entities with predicted IDs, then with gold IDs (the classifier on its own), one
@@ -199,7 +200,7 @@ def evaluate_relations(gold: Sequence[str | Path], *, ner_model: str | None = No
                                mentions=gold_to_mentions(d), **context)
         if typed is not None:  # gold IDs are given IDs: `mine --entities given`'s threshold
             typed_gold_ids[d.pmid] = [(r.first[1], r.second[1], r.relation, r.novel) for r in
-                                      typed.predict_document(d.text, canonical_mentions(d),
+                                      typed.predict_document(d.text, canonical[d.pmid],
                                                              typed.given_threshold, **context)]
         timings["gold_ids"] += time.perf_counter() - t
     report["gold_entities"] = {
@@ -211,7 +212,7 @@ def evaluate_relations(gold: Sequence[str | Path], *, ner_model: str | None = No
     if typed is not None:
         report["gold_ids"] |= score_typed_setting(
             typed_gold_ids, gold_typed, gold_types,
-            [m for d in docs for m in canonical_mentions(d)], gold_mentions)
+            [m for ms in canonical.values() for m in ms], gold_mentions)
         report["gold_entities"] |= score_typed_setting(
             typed_triples(batch.typed_relations), gold_typed, gold_types, batch.mentions,
             gold_mentions)

@@ -56,8 +56,8 @@ from lxml import etree
 
 from litmine.errors import ParseError
 from litmine.tasks.records import PASSAGE_SEPARATOR, Article, Mention, Passage, Reject
-from litmine.tasks.sources.pubtator import DEFAULT_TYPE_MAP, map_type
 from litmine.tasks.sources.byte_streams import LenientGunzip, Prefixed
+from litmine.tasks.sources.pubtator import DEFAULT_TYPE_MAP, map_type
 
 log = logging.getLogger(__name__)
 
